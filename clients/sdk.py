@@ -1,0 +1,360 @@
+"""The async SDK every participant's client stands on: login, commands, live streams.
+
+- Login is challenge-response with the participant's Ed25519 key; the key never leaves.
+- ``command`` sends with a client-chosen id and waits for the ack (sent only after commit).
+  After a dropped connection, unanswered commands are sent again with the same id: the
+  server answers a retry with the first ack, so each command applies exactly once.
+- ``subscribe`` yields a stream's events in seq order; after a reconnect (to the same node or
+  another) it resumes from the last seq it yielded, so nothing is lost or repeated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from crypto.events import command_signing_bytes, login_signing_bytes
+from crypto.keys import SigningKey
+
+RESUMABLE_CLOSES = {1001, 1006, 1011, 1012, 1013, 4008, 4009}
+
+
+class ClientError(Exception):
+    """A refusal from the server: ``code`` is stable, ``message`` is for people."""
+
+    def __init__(self, code: str, message: str = "", detail: str = "", retryable: bool = False):
+        super().__init__(f"{code}: {message} {detail}".strip())
+        self.code = code
+        self.message = message
+        self.detail = detail
+        self.retryable = retryable
+
+
+@dataclass
+class Subscription:
+    stream: str
+    last_seq: int
+    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    head_at_subscribe: int = 0
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    error: ClientError | None = None
+
+    async def next(self, timeout: float = 10.0) -> dict[str, Any]:
+        return await asyncio.wait_for(self.queue.get(), timeout)
+
+    async def wait_for(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """The first event (from now on) that satisfies ``predicate``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            event = await self.next(max(0.001, deadline - time.monotonic()))
+            if predicate(event):
+                return event
+
+    def drain(self) -> list[dict[str, Any]]:
+        items = []
+        while not self.queue.empty():
+            items.append(self.queue.get_nowait())
+        return items
+
+    async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        while True:
+            yield await self.queue.get()
+
+
+class Client:
+    def __init__(
+        self,
+        urls: str | Sequence[str],
+        user_id: str,
+        key: SigningKey,
+        *,
+        lang: str = "zh-CN",
+        heartbeat: float = 2.0,
+        reconnect: bool = True,
+    ) -> None:
+        self.urls = [urls] if isinstance(urls, str) else list(urls)
+        self.user_id = user_id
+        self.key = key
+        self.lang = lang
+        self.heartbeat = heartbeat
+        self.auto_reconnect = reconnect
+        self.token: str | None = None
+        self.token_expires = 0.0
+        self.ws: ClientConnection | None = None
+        self.node: str | None = None
+        self.subs: dict[str, Subscription] = {}
+        self.presence: dict[str, list[dict[str, Any]]] = {}
+        self.presence_changed = asyncio.Event()
+        self.reconnects = 0
+        self.close_codes: list[int] = []
+        self.connected = asyncio.Event()
+        self._url_index = 0
+        self._pending: dict[str, tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+        self._ids = itertools.count(1)
+        self._prefix = uuid.uuid4().hex[:10]
+        self.errors: list[dict[str, Any]] = []
+
+    @property
+    def base_url(self) -> str:
+        return self.urls[self._url_index % len(self.urls)]
+
+    # -- login -----------------------------------------------------------------------------
+    async def login(self) -> str:
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=10) as http:
+            r = await http.post("/auth/challenge", json={"user": self.user_id})
+            _raise_for(r)
+            nonce = r.json()["nonce"]
+            sig = self.key.sign(login_signing_bytes(user=self.user_id, nonce=nonce))
+            r = await http.post(
+                "/auth/login", json={"user": self.user_id, "nonce": nonce, "sig": sig}
+            )
+            _raise_for(r)
+            data = r.json()
+        self.token = str(data["token"])
+        self.token_expires = float(data["expires_at"])
+        return self.token
+
+    # -- connection ------------------------------------------------------------------------
+    async def connect(self) -> None:
+        if self.token is None or self.token_expires - time.time() < 30:
+            await self.login()
+        ws_url = (
+            self.base_url.replace("http", "ws", 1)
+            + "/ws?"
+            + urlencode({"token": self.token, "lang": self.lang})
+        )
+        self.ws = await websockets.connect(ws_url, max_size=2**24, ping_interval=None)
+        welcome = await self._recv_one()
+        self.node = welcome.get("node")
+        self.connected.set()
+        self._tasks = [
+            asyncio.create_task(self._read_loop(self.ws)),
+            asyncio.create_task(self._heartbeat_loop(self.ws)),
+        ]
+        for sub in self.subs.values():
+            sub.ready.clear()
+            await self._send({"t": "sub", "stream": sub.stream, "after": sub.last_seq})
+        for msg, _future in list(self._pending.values()):
+            await self._send(msg)
+
+    async def _recv_one(self) -> dict[str, Any]:
+        assert self.ws is not None
+        raw = await asyncio.wait_for(self.ws.recv(), 10)
+        msg = json.loads(raw)
+        if isinstance(msg, list):
+            for extra in msg[1:]:
+                self._handle(extra)
+            msg = msg[0]
+        return dict(msg)
+
+    async def _send(self, msg: dict[str, Any]) -> None:
+        if self.ws is None:
+            return
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await self.ws.send(json.dumps(msg, ensure_ascii=False))
+
+    async def send_raw(self, data: str | bytes) -> None:
+        """Send a frame as is (tests use it to send garbage)."""
+        assert self.ws is not None
+        await self.ws.send(data)
+
+    async def _heartbeat_loop(self, ws: ClientConnection) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed, asyncio.CancelledError):
+            while True:
+                await asyncio.sleep(self.heartbeat)
+                await ws.send('{"t":"hb"}')
+
+    async def _read_loop(self, ws: ClientConnection) -> None:
+        code = 1006
+        try:
+            async for raw in ws:
+                msg = json.loads(raw)
+                for item in msg if isinstance(msg, list) else [msg]:
+                    self._handle(item)
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            if ws.close_code is not None:
+                code = ws.close_code
+        if self.ws is ws:
+            self.connected.clear()
+            self.close_codes.append(code)
+            if not self._closing and self.auto_reconnect and code in RESUMABLE_CLOSES | {1000}:
+                asyncio.create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        for task in self._tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        delay = 0.05
+        while not self._closing:
+            self._url_index += 1
+            try:
+                await self.connect()
+                self.reconnects += 1
+                return
+            except (
+                OSError,
+                websockets.WebSocketException,
+                httpx.HTTPError,
+                ClientError,
+                TimeoutError,
+            ):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    def _handle(self, msg: dict[str, Any]) -> None:
+        kind = msg.get("t")
+        if kind == "event":
+            sub = self.subs.get(msg["stream"])
+            if sub is not None and msg["seq"] > sub.last_seq:
+                sub.last_seq = msg["seq"]
+                sub.queue.put_nowait(msg)
+        elif kind == "ack":
+            entry = self._pending.pop(msg["id"], None)
+            if entry is not None and not entry[1].done():
+                entry[1].set_result(msg)
+        elif kind == "error":
+            ref = msg.get("id")
+            entry = self._pending.pop(ref, None) if isinstance(ref, str) else None
+            err = ClientError(
+                msg["code"],
+                msg.get("message", ""),
+                msg.get("detail", ""),
+                bool(msg.get("retryable")),
+            )
+            if entry is not None and not entry[1].done():
+                entry[1].set_exception(err)
+            elif "stream" in msg and msg["stream"] in self.subs:
+                sub = self.subs[msg["stream"]]
+                sub.error = err
+                sub.ready.set()
+            else:
+                self.errors.append(msg)
+        elif kind == "subscribed":
+            sub = self.subs.get(msg["stream"])
+            if sub is not None:
+                sub.head_at_subscribe = msg["head"]
+                sub.ready.set()
+        elif kind == "presence":
+            self.presence[msg["stream"]] = msg["members"]
+            self.presence_changed.set()
+
+    # -- public API ------------------------------------------------------------------------
+    def new_id(self) -> str:
+        return f"{self._prefix}-{next(self._ids)}"
+
+    async def command(
+        self,
+        stream: str,
+        type_: str,
+        body: dict[str, Any] | None = None,
+        *,
+        id: str | None = None,
+        sign: bool = False,
+        timeout: float = 15.0,
+        retry_unavailable: bool = False,
+    ) -> dict[str, Any]:
+        """Send a command and wait for its ack; raise ``ClientError`` when refused."""
+        client_id = id or self.new_id()
+        body = body or {}
+        msg: dict[str, Any] = {
+            "t": "cmd",
+            "v": 1,
+            "id": client_id,
+            "stream": stream,
+            "type": type_,
+            "body": body,
+        }
+        if sign:
+            msg["sig"] = self.key.sign(
+                command_signing_bytes(client_id=client_id, stream=stream, type=type_, body=body)
+            )
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+            self._pending[client_id] = (msg, future)
+            if self.connected.is_set():
+                await self._send(msg)
+            try:
+                return await asyncio.wait_for(future, max(0.001, deadline - time.monotonic()))
+            except ClientError as err:
+                if not (retry_unavailable and err.retryable) or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.5)
+            finally:
+                self._pending.pop(client_id, None)
+
+    async def subscribe(self, stream: str, after: int = 0, timeout: float = 10.0) -> Subscription:
+        sub = Subscription(stream, after)
+        self.subs[stream] = sub
+        await self._send({"t": "sub", "stream": stream, "after": after})
+        await asyncio.wait_for(sub.ready.wait(), timeout)
+        if sub.error is not None:
+            self.subs.pop(stream, None)
+            raise sub.error
+        return sub
+
+    async def watch_presence(self, stream: str) -> None:
+        await self._send({"t": "presence", "stream": stream})
+
+    async def wait_presence(
+        self, stream: str, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 10
+    ) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            members = self.presence.get(stream)
+            if members is not None and predicate(members):
+                return members
+            self.presence_changed.clear()
+            await asyncio.wait_for(
+                self.presence_changed.wait(), max(0.001, deadline - time.monotonic())
+            )
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in self._tasks:
+            task.cancel()
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.status_code >= 400:
+        try:
+            data = response.json()
+        except ValueError:
+            raise ClientError("http_" + str(response.status_code), response.text[:200]) from None
+        raise ClientError(
+            data.get("code", "error"),
+            data.get("message", ""),
+            data.get("detail", ""),
+            bool(data.get("retryable")),
+        )
+
+
+async def connect_client(
+    urls: str | Sequence[str], user_id: str, key: SigningKey, **kw: Any
+) -> Client:
+    client = Client(urls, user_id, key, **kw)
+    await client.connect()
+    return client

@@ -1,0 +1,3 @@
+from evalroom.cli import main
+
+main()

@@ -1,0 +1,37 @@
+"""Wiring only: the Starlette application of one node."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import Route, WebSocketRoute
+
+from evalroom import http
+from evalroom.hub.endpoint import websocket_endpoint
+from evalroom.node import Node
+from evalroom.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        node = await Node.start(settings)
+        app.state.node = node
+        try:
+            yield
+        finally:
+            await node.stop()
+
+    routes = [
+        Route("/healthz", http.healthz),
+        Route("/metrics", http.metrics),
+        Route("/auth/challenge", http.challenge, methods=["POST"]),
+        Route("/auth/login", http.login, methods=["POST"]),
+        Route("/api/commands", http.command, methods=["POST"]),
+        WebSocketRoute("/ws", websocket_endpoint),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -1,0 +1,1 @@
+"""Identity: challenge-response login with the participant's Ed25519 key, short-lived tokens."""

@@ -1,0 +1,30 @@
+"""The broker's face: publish to a channel, receive what the node subscribed to."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+MessageHandler = Callable[[str, bytes], None]
+ResyncHandler = Callable[[], Awaitable[None]]
+
+
+class Broker(Protocol):
+    """Channels are stream names (and ``presence``); payloads are opaque bytes."""
+
+    async def start(self, on_message: MessageHandler, on_resync: ResyncHandler) -> None: ...
+
+    async def publish(self, channel: str, data: bytes) -> None: ...
+
+    async def subscribe(self, channel: str) -> None: ...
+
+    async def unsubscribe(self, channel: str) -> None: ...
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+    # Shared presence: entries owned by this node, expiring when the node stops refreshing.
+    async def presence_put(self, node: str, entries: dict[str, bytes], ttl: float) -> None: ...
+
+    async def presence_all(self) -> dict[str, bytes]: ...

@@ -1,0 +1,132 @@
+"""Fan-out between nodes over Redis pub/sub, one channel per stream.
+
+Pub/sub is at-most-once: a restart of Redis or of this subscription drops messages. That is
+fine because the broker is only a doorbell: after every reconnect the node re-checks the head
+of each stream it serves and fetches what it missed from PostgreSQL (``on_resync``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import redis.asyncio as aioredis
+import structlog
+from redis.exceptions import RedisError
+
+from evalroom.broker.base import MessageHandler, ResyncHandler
+
+log = structlog.get_logger(__name__)
+
+
+
+class RedisBroker:
+    def __init__(self, url: str, namespace: str = "er") -> None:
+        self._url = url
+        self._prefix = f"{namespace}:s:"
+        self._presence = f"{namespace}:presence:"
+        self._redis: aioredis.Redis = aioredis.Redis.from_url(url)
+        self._pubsub: aioredis.client.PubSub | None = None
+        self._channels: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._on_message: MessageHandler | None = None
+        self._on_resync: ResyncHandler | None = None
+        self._connected = asyncio.Event()
+        self.reconnects = 0
+
+    async def start(self, on_message: MessageHandler, on_resync: ResyncHandler) -> None:
+        self._on_message, self._on_resync = on_message, on_resync
+        self._task = asyncio.create_task(self._listen_forever(), name="redis-broker")
+
+    async def _open_pubsub(self) -> aioredis.client.PubSub:
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        # A placeholder channel keeps the connection in subscribed mode with no stream yet.
+        await pubsub.subscribe(self._prefix + "-", *(self._prefix + c for c in self._channels))
+        return pubsub
+
+    async def _listen_forever(self) -> None:
+        delay = 0.05
+        while True:
+            try:
+                self._pubsub = await self._open_pubsub()
+                self._connected.set()
+                if self.reconnects and self._on_resync is not None:
+                    await self._on_resync()
+                delay = 0.05
+                await self._pump(self._pubsub)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning("broker_disconnected", error=str(exc))
+            self._connected.clear()
+            self.reconnects += 1
+            if self._pubsub is not None:
+                with contextlib.suppress(Exception):
+                    await self._pubsub.aclose()
+                self._pubsub = None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    async def _pump(self, pubsub: aioredis.client.PubSub) -> None:
+        handler = self._on_message
+        assert handler is not None
+        cut = len(self._prefix)
+        async for message in pubsub.listen():
+            if message.get("type") != "message":
+                continue
+            channel = message["channel"]
+            name = channel.decode() if isinstance(channel, bytes) else str(channel)
+            handler(name[cut:], message["data"])
+
+    def kill_subscription_for_test(self) -> None:
+        """Drop the subscription connection as a network fault would (used by tests)."""
+        if self._pubsub is not None and self._pubsub.connection is not None:
+            self._pubsub.connection._writer.transport.abort()  # type: ignore[union-attr]
+
+    async def publish(self, channel: str, data: bytes) -> None:
+        await self._redis.publish(self._prefix + channel, data)
+
+    async def subscribe(self, channel: str) -> None:
+        self._channels.add(channel)
+        if self._pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self._pubsub.subscribe(self._prefix + channel)
+
+    async def unsubscribe(self, channel: str) -> None:
+        self._channels.discard(channel)
+        if self._pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self._pubsub.unsubscribe(self._prefix + channel)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await asyncio.wait_for(self._redis.ping(), 2.0))
+        except (RedisError, OSError, TimeoutError):
+            return False
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()
+        await self._redis.aclose()
+
+    async def presence_put(self, node: str, entries: dict[str, bytes], ttl: float) -> None:
+        key = self._presence + node
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            if entries:
+                pipe.hset(key, mapping=entries)  # type: ignore[arg-type]
+                pipe.pexpire(key, int(ttl * 1000))
+            await pipe.execute()
+
+    async def presence_all(self) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        async for key in self._redis.scan_iter(match=self._presence + "*", count=100):
+            for field, value in (await self._redis.hgetall(key)).items():
+                name = field.decode() if isinstance(field, bytes) else str(field)
+                found[name] = value
+        return found

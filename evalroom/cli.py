@@ -1,0 +1,141 @@
+"""``evalroom``: run a node, administer users and roles, run the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from evalroom.settings import Settings
+
+T = TypeVar("T")
+
+
+def _run(factory: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(factory())  # type: ignore[arg-type]
+
+
+async def _with_pool(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    from evalroom.db.pool import EmbeddedPostgres, open_pool
+
+    url = settings.database_url
+    if url is None:
+        url = (await asyncio.to_thread(EmbeddedPostgres.start, settings.data_dir)).url
+    pool = await open_pool(url, min_size=1, max_size=2)
+    try:
+        return await work(pool)
+    finally:
+        await pool.close()
+
+
+@click.group()
+def main() -> None:
+    """evalroom · 远程异地多点评标平台 (remote multi-site bid evaluation)."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run one hub node (启动一个节点)."""
+    import uvicorn
+
+    from evalroom.app import create_app
+    from evalroom.logs import configure
+
+    settings = Settings.from_env()
+    configure(settings.log_level)
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        ws_max_size=16 * settings.max_message_bytes + 1,
+        ws_ping_interval=settings.heartbeat_seconds * 2,
+        ws_ping_timeout=settings.presence_ttl_seconds,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    uvicorn.Server(config).run()
+
+
+@main.group()
+def admin() -> None:
+    """Users and roles (用户与角色管理)."""
+
+
+@admin.command("add-user")
+@click.argument("user_id")
+@click.option("--name", required=True, help="Display name (显示名称)")
+@click.option("--key", "key", required=True, help="Ed25519 public key, ed25519:…")
+@click.option("--org", default=None, help="Company (bidders) or organisation")
+def add_user(user_id: str, name: str, key: str, org: str | None) -> None:
+    """Register a participant with its public key (登记用户公钥)."""
+    from crypto.keys import KeyFormatError, VerifyKey
+    from evalroom.db.identity import create_user
+
+    try:
+        VerifyKey.from_string(key)
+    except KeyFormatError:
+        click.echo("公钥格式错误 (expected ed25519:…)", err=True)
+        sys.exit(2)
+
+    async def work(pool: Any) -> bool:
+        return await create_user(pool, user_id, name, org, key)
+
+    created = _run(lambda: _with_pool(Settings.from_env(), work))
+    click.echo(f"已登记 {user_id}" if created else f"{user_id} 已存在 (already exists)")
+
+
+@admin.command("grant")
+@click.argument("user_id")
+@click.argument("role")
+@click.option(
+    "--scope", default="platform", show_default=True, help="platform, tender:<id> or session:<id>"
+)
+@click.option("--venue", default="", help="Venue id for site operators and experts")
+def grant(user_id: str, role: str, scope: str, venue: str) -> None:
+    """Grant a role in a scope (授予角色)."""
+    from evalroom.db.identity import grant_role
+    from evalroom.domain.roles import ALL_ROLES
+
+    if role not in ALL_ROLES:
+        click.echo(f"未知角色 {role}; 可选: {', '.join(sorted(ALL_ROLES))}", err=True)
+        sys.exit(2)
+
+    async def work(pool: Any) -> None:
+        await grant_role(pool, user_id, scope, role, venue)
+
+    _run(lambda: _with_pool(Settings.from_env(), work))
+    click.echo(f"已授予 {user_id} {role} @ {scope}")
+
+
+@main.command()
+def migrate() -> None:
+    """Apply database migrations (数据库迁移)."""
+
+    async def work(pool: Any) -> None:
+        return None
+
+    _run(lambda: _with_pool(Settings.from_env(), work))
+    click.echo("迁移完成 (migrations applied)")
+
+
+@main.command()
+@click.option("--serve", "keep_serving", is_flag=True, help="Keep the hub running afterwards.")
+@click.option("--lang", default="zh-CN", type=click.Choice(["zh-CN", "en"]))
+@click.option("--port", default=0, type=int, help="Port for the hub (0 = any free port).")
+def demo(keep_serving: bool, lang: str, port: int) -> None:
+    """Run a whole remote procedure with real clients (完整演示)."""
+    from evalroom.demo import run_demo
+
+    sys.exit(_run(lambda: run_demo(keep_serving=keep_serving, lang=lang, port=port)))
+
+
+if __name__ == "__main__":
+    main()

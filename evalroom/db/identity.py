@@ -1,0 +1,92 @@
+"""Users, their roles per scope, login challenges and the deployment's shared secrets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    name: str
+    org: str | None
+    signing_key: str
+
+
+@dataclass(frozen=True)
+class RoleGrant:
+    scope: str
+    role: str
+    venue: str
+
+
+async def create_user(
+    conn: asyncpg.Connection | asyncpg.Pool, user_id: str, name: str, org: str | None, key: str
+) -> bool:
+    status: str = await conn.execute(
+        "INSERT INTO users (id, name, org, signing_key) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (id) DO NOTHING",
+        user_id,
+        name,
+        org,
+        key,
+    )
+    return status.endswith(" 1")
+
+
+async def get_user(conn: asyncpg.Connection | asyncpg.Pool, user_id: str) -> User | None:
+    row = await conn.fetchrow("SELECT id, name, org, signing_key FROM users WHERE id = $1", user_id)
+    return None if row is None else User(row["id"], row["name"], row["org"], row["signing_key"])
+
+
+async def grant_role(
+    conn: asyncpg.Connection | asyncpg.Pool, user_id: str, scope: str, role: str, venue: str = ""
+) -> None:
+    await conn.execute(
+        "INSERT INTO roles (user_id, scope, role, venue) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT DO NOTHING",
+        user_id,
+        scope,
+        role,
+        venue,
+    )
+
+
+async def roles_in(
+    conn: asyncpg.Connection | asyncpg.Pool, user_id: str, scopes: Sequence[str]
+) -> list[RoleGrant]:
+    rows = await conn.fetch(
+        "SELECT scope, role, venue FROM roles WHERE user_id = $1 AND scope = ANY($2::text[])",
+        user_id,
+        list(scopes),
+    )
+    return [RoleGrant(r["scope"], r["role"], r["venue"]) for r in rows]
+
+
+async def put_challenge(pool: asyncpg.Pool, nonce: str, user_id: str, ttl_seconds: int) -> None:
+    await pool.execute(
+        "INSERT INTO login_challenges (nonce, user_id, expires_at)"
+        " VALUES ($1, $2, now() + make_interval(secs => $3))",
+        nonce,
+        user_id,
+        float(ttl_seconds),
+    )
+
+
+async def take_challenge(pool: asyncpg.Pool, nonce: str, user_id: str) -> bool:
+    """Consume a challenge once; False when unknown, used, expired or for someone else."""
+    row = await pool.fetchrow(
+        "DELETE FROM login_challenges WHERE nonce = $1 RETURNING user_id, expires_at > now() AS live",
+        nonce,
+    )
+    return row is not None and row["live"] and row["user_id"] == user_id
+
+
+async def secret(pool: asyncpg.Pool, name: str) -> bytes:
+    value = await pool.fetchval("SELECT value FROM node_secrets WHERE name = $1", name)
+    if value is None:
+        raise LookupError(name)
+    return bytes(value)

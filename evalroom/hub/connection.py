@@ -1,0 +1,136 @@
+"""One participant's WebSocket: a bounded send queue drained by a single writer task.
+
+Delivery never waits on a slow socket: frames go into the queue, and a connection whose queue
+is full is closed with ``CLOSE_TOO_SLOW``; the client resumes from the last seq it received.
+Frames waiting together leave as one JSON array, so a burst costs one socket write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from evalroom.db.identity import User
+
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_UNAUTHENTICATED = 4001
+CLOSE_ORIGIN = 4003
+CLOSE_TOO_SLOW = 4008
+CLOSE_HEARTBEAT = 4009
+CLOSE_TOO_LARGE = 1009
+
+_ids = itertools.count(1)
+
+SendText = Callable[[str], Awaitable[None]]
+Close = Callable[[int, str], Awaitable[None]]
+
+
+@dataclass
+class Access:
+    """What one connection may see in one stream (its roles there, its company, its venues)."""
+
+    user_id: str
+    roles: frozenset[str]
+    org: str | None
+    venues: frozenset[str]
+    memo: dict[str, bool] = field(default_factory=dict)
+
+
+class Connection:
+    def __init__(
+        self,
+        user: User,
+        send_text: SendText,
+        close: Close,
+        *,
+        queue_limit: int,
+        token_expires: int,
+        lang: str,
+    ) -> None:
+        self.id = f"c{next(_ids)}"
+        self.user = user
+        self.lang = lang
+        self.token_expires = token_expires
+        self.queue_limit = queue_limit
+        self._send_text = send_text
+        self._close = close
+        self._queue: deque[str] = deque()
+        self._ready = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self.closed = False
+        self.last_seen = time.monotonic()
+        self.connected_at = time.time()
+        self.subscriptions: dict[str, object] = {}
+        self.watching_presence: set[str] = set()
+        self.writer: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{self.id}")
+
+    @property
+    def depth(self) -> int:
+        return len(self._queue)
+
+    def enqueue(self, frame: str) -> bool:
+        """Queue a frame for sending; False (and the connection closing) when it is full."""
+        if self.closed:
+            return False
+        if len(self._queue) >= self.queue_limit:
+            self.close_soon(CLOSE_TOO_SLOW, "send queue full; resume from your last seq")
+            return False
+        self._queue.append(frame)
+        self._ready.set()
+        if len(self._queue) >= self.queue_limit // 2:
+            self._room.clear()
+        return True
+
+    async def wait_for_room(self) -> None:
+        """Replays are pulled, not pushed: wait until the queue has drained to half."""
+        await self._room.wait()
+
+    async def _write_loop(self) -> None:
+        queue, ready = self._queue, self._ready
+        try:
+            while not self.closed:
+                await ready.wait()
+                ready.clear()
+                while queue:
+                    if len(queue) == 1:
+                        text = queue.popleft()
+                    else:
+                        batch = [queue.popleft() for _ in range(min(len(queue), 256))]
+                        text = "[" + ",".join(batch) + "]"
+                    if len(queue) < self.queue_limit // 2:
+                        self._room.set()
+                    await self._send_text(text)
+        except Exception:  # the socket went away; the reader notices and cleans up
+            self.closed = True
+            self._room.set()
+
+    def close_soon(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._room.set()
+        self._ready.set()
+        asyncio.get_running_loop().create_task(self._do_close(code, reason))
+
+    async def _do_close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await self._close(code, reason)
+
+    async def stop(self) -> None:
+        self.closed = True
+        self._ready.set()
+        self._room.set()
+        if self.writer is not None:
+            self.writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.writer

@@ -1,0 +1,208 @@
+"""``/ws``: authenticate at the handshake, then read frames and dispatch them.
+
+Bad input is answered with an error frame and the connection goes on; only an expired token,
+a frame far over the limit, or a consumer too slow to keep up closes it (documented codes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import structlog
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from evalroom.auth.tokens import TokenError
+from evalroom.db.identity import get_user
+from evalroom.errors import Refusal
+from evalroom.hub.connection import (
+    CLOSE_ORIGIN,
+    CLOSE_TOO_LARGE,
+    CLOSE_UNAUTHENTICATED,
+    Connection,
+)
+from evalroom.hub.hub import _dumps
+from evalroom.hub.protocol import (
+    PROTOCOL_VERSION,
+    CommandMsg,
+    HeartbeatMsg,
+    PresenceMsg,
+    SubscribeMsg,
+    UnsubscribeMsg,
+    parse_client_message,
+    ref_of,
+)
+from evalroom.node import Node
+from evalroom.services.pipeline import STORE_DOWN
+
+log = structlog.get_logger(__name__)
+
+MAX_INFLIGHT_COMMANDS = 32
+
+
+def origin_allowed(node: Node, ws: WebSocket) -> bool:
+    origin = ws.headers.get("origin")
+    if origin is None:  # not a browser: SDK and CLI clients send no Origin
+        return True
+    host = ws.headers.get("host", "")
+    same_host = origin in (f"http://{host}", f"https://{host}")
+    return same_host or origin in node.settings.allowed_origins
+
+
+async def websocket_endpoint(ws: WebSocket) -> None:
+    node: Node = ws.app.state.node
+    if not origin_allowed(node, ws):
+        await ws.close(code=CLOSE_ORIGIN)
+        return
+    token = ws.query_params.get("token", "")
+    try:
+        claims = node.tokens.verify(token)
+        user = await get_user(node.pool, claims.user_id)
+    except TokenError:
+        user = None
+    except STORE_DOWN:
+        await ws.close(code=1013)  # try again later
+        return
+    if user is None:
+        node.metrics.anonymous_garbage.inc()
+        await ws.close(code=CLOSE_UNAUTHENTICATED)
+        return
+    await ws.accept()
+    lang = ws.query_params.get("lang", node.settings.lang)
+
+    async def send_text(text: str) -> None:
+        await ws.send_text(text)
+
+    async def close(code: int, reason: str) -> None:
+        await ws.close(code=code, reason=reason)
+
+    conn = Connection(
+        user,
+        send_text,
+        close,
+        queue_limit=node.settings.send_queue_limit,
+        token_expires=claims.expires_at,
+        lang=lang,
+    )
+    node.hub.attach(conn)
+    role_label = "participant"
+    node.metrics.connections.labels(role_label).inc()
+    conn.enqueue(
+        _dumps(
+            {
+                "t": "welcome",
+                "v": PROTOCOL_VERSION,
+                "user": user.id,
+                "node": node.hub.node_id,
+                "conn": conn.id,
+                "heartbeat": node.settings.heartbeat_seconds,
+            }
+        )
+    )
+    inflight = asyncio.Semaphore(MAX_INFLIGHT_COMMANDS)
+    tasks: set[asyncio.Task[None]] = set()
+    try:
+        while not conn.closed:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            data: str | bytes | None = message.get("text")
+            if data is None:
+                data = message.get("bytes") or b""
+            conn.last_seen = time.monotonic()
+            if time.time() > conn.token_expires:
+                conn.enqueue(_dumps(Refusal("unauthenticated", "token expired").to_message(lang)))
+                conn.close_soon(CLOSE_UNAUTHENTICATED, "token expired")
+                break
+            if len(data) > node.settings.max_message_bytes:
+                node.metrics.refusals.labels("too_large").inc()
+                if len(data) > 16 * node.settings.max_message_bytes:
+                    conn.close_soon(CLOSE_TOO_LARGE, "message far over the limit")
+                    break
+                conn.enqueue(
+                    _dumps(
+                        Refusal(
+                            "too_large", f"limit {node.settings.max_message_bytes} bytes"
+                        ).to_message(lang, ref_of(data[:4096]))
+                    )
+                )
+                continue
+            await _dispatch(node, conn, data, inflight, tasks)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        for task in tasks:
+            task.cancel()
+        node.metrics.connections.labels(role_label).dec()
+        await node.hub.detach(conn)
+
+
+async def _dispatch(
+    node: Node,
+    conn: Connection,
+    data: str | bytes,
+    inflight: asyncio.Semaphore,
+    tasks: set[asyncio.Task[None]],
+) -> None:
+    try:
+        msg = parse_client_message(data)
+    except Refusal as refusal:
+        node.metrics.refusals.labels(refusal.code).inc()
+        conn.enqueue(_dumps(refusal.to_message(conn.lang, ref_of(data))))
+        return
+    if isinstance(msg, HeartbeatMsg):
+        conn.enqueue('{"t":"hb"}')
+    elif isinstance(msg, CommandMsg):
+        await inflight.acquire()
+        task = asyncio.create_task(_run_command(node, conn, msg, inflight))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    elif isinstance(msg, SubscribeMsg):
+        task = asyncio.create_task(
+            _guard(node, conn, msg.stream, node.hub.subscribe(conn, msg.stream, msg.after))
+        )
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    elif isinstance(msg, UnsubscribeMsg):
+        await node.hub.unsubscribe(conn, msg.stream)
+        conn.enqueue(_dumps({"t": "unsubscribed", "stream": msg.stream}))
+    elif isinstance(msg, PresenceMsg):
+        try:
+            node.hub.watch_presence(conn, msg.stream)
+        except Refusal as refusal:
+            conn.enqueue(_dumps(refusal.to_message(conn.lang)))
+
+
+async def _guard(node: Node, conn: Connection, ref: str, work: Any) -> None:
+    try:
+        await work
+    except Refusal as refusal:
+        node.metrics.refusals.labels(refusal.code).inc()
+        msg = refusal.to_message(conn.lang)
+        msg["stream"] = ref
+        conn.enqueue(_dumps(msg))
+    except STORE_DOWN:
+        msg = Refusal("store_unavailable").to_message(conn.lang)
+        msg["stream"] = ref
+        conn.enqueue(_dumps(msg))
+    except Exception:
+        log.exception("subscribe_failed", stream=ref)
+        conn.enqueue(_dumps({**Refusal("internal").to_message(conn.lang), "stream": ref}))
+
+
+async def _run_command(
+    node: Node, conn: Connection, msg: CommandMsg, inflight: asyncio.Semaphore
+) -> None:
+    try:
+        ack = await node.pipeline.execute(
+            conn.user, msg.id, msg.stream, msg.type, msg.body, msg.sig
+        )
+        conn.enqueue(_dumps(ack))
+    except Refusal as refusal:
+        conn.enqueue(_dumps(refusal.to_message(conn.lang, msg.id)))
+    except Exception:
+        log.exception("command_failed", type=msg.type, stream=msg.stream)
+        conn.enqueue(_dumps(Refusal("internal").to_message(conn.lang, msg.id)))
+    finally:
+        inflight.release()

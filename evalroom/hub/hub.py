@@ -1,0 +1,302 @@
+"""The hub of one node: its connections, the streams they follow, presence, and the broker.
+
+Subscribing replays from PostgreSQL and then switches to live with no gap and no duplicate:
+the replay runs up to the channel's delivered head, repeating while the head moves, and the
+switch to live happens with no await between the last check and the flag.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import structlog
+
+from evalroom.broker.base import Broker
+from evalroom.db import events as store
+from evalroom.db.identity import roles_in
+from evalroom.domain.roles import Role
+from evalroom.errors import Refusal
+from evalroom.hub.channel import StreamChannel, Subscription, Wire
+from evalroom.hub.connection import CLOSE_HEARTBEAT, Access, Connection
+from evalroom.metrics import Metrics
+from evalroom.services.pipeline import STORE_DOWN, validate_stream
+from evalroom.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+REPLAY_BATCH = 500
+
+
+class Hub:
+    def __init__(
+        self, pool: asyncpg.Pool, broker: Broker, settings: Settings, metrics: Metrics
+    ) -> None:
+        self.pool = pool
+        self.broker = broker
+        self.settings = settings
+        self.metrics = metrics
+        self.node_id = settings.node_id or f"node-{uuid.uuid4().hex[:8]}"
+        self.connections: dict[str, Connection] = {}
+        self.channels: dict[str, StreamChannel] = {}
+        self._presence_snapshot: dict[str, str] = {}
+        self._presence_push: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.broker.start(self._on_broker_message, self.resync)
+        self._tasks.append(asyncio.create_task(self._heartbeat_loop(), name="hub-heartbeat"))
+        self._tasks.append(asyncio.create_task(self._resync_loop(), name="hub-resync"))
+
+    async def stop(self) -> None:
+        if self._presence_push is not None:
+            self._tasks.append(self._presence_push)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for conn in list(self.connections.values()):
+            await conn.stop()
+        for channel in self.channels.values():
+            await channel.close()
+        with contextlib.suppress(Exception):
+            await self.broker.presence_put(self.node_id, {}, 1.0)
+        await self.broker.close()
+
+    # -- publishing (called by the pipeline after commit) -----------------------------------
+    async def publish(self, events: Sequence[store.StoredEvent]) -> None:
+        for ev in events:
+            wire = Wire(ev.seq, ev.visibility, ev.actor, ev.frame())
+            await self.broker.publish(ev.stream, wire.encode())
+
+    def _on_broker_message(self, channel: str, data: bytes) -> None:
+        stream = self.channels.get(channel)
+        if stream is None:
+            return
+        try:
+            wire = Wire.decode(data)
+        except ValueError:
+            log.warning("broker_garbage", channel=channel)
+            return
+        stream.receive(wire)
+
+    async def _fetch(self, stream: str, after: int, upto: int) -> list[Wire]:
+        rows = await store.read_events(self.pool, stream, after, limit=REPLAY_BATCH, upto=upto)
+        self.metrics.gaps_filled.inc(len(rows))
+        return [Wire(ev.seq, ev.visibility, ev.actor, ev.frame()) for ev in rows]
+
+    def _delivered(self, count: int) -> None:
+        self.metrics.deliveries.inc(count)
+
+    async def resync(self) -> None:
+        """Compare every served stream with PostgreSQL and fill what the broker lost."""
+        names = [n for n, c in self.channels.items() if c.last_seq is not None]
+        if not names:
+            return
+        try:
+            heads = await store.stream_heads(self.pool, names)
+        except STORE_DOWN:
+            return
+        for name, head in heads.items():
+            channel = self.channels.get(name)
+            if channel is not None:
+                channel.behind(head)
+
+    async def _resync_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.resync_interval_seconds)
+            try:
+                await self.resync()
+            except Exception as exc:
+                log.warning("resync_failed", error=str(exc))
+
+    # -- connections -----------------------------------------------------------------------
+    def attach(self, conn: Connection) -> None:
+        self.connections[conn.id] = conn
+        conn.start()
+
+    async def detach(self, conn: Connection) -> None:
+        self.connections.pop(conn.id, None)
+        for stream in list(conn.subscriptions):
+            await self.unsubscribe(conn, stream)
+        await conn.stop()
+
+    async def _access(self, conn: Connection, stream: str) -> tuple[Access, str | None]:
+        info = await store.stream_info(self.pool, stream)
+        if info is None:
+            raise Refusal("unknown_stream", stream)
+        _kind, parent, _head = info
+        scopes = [stream] + ([parent] if parent else [])
+        grants = await roles_in(self.pool, conn.user.id, scopes)
+        roles = frozenset(g.role for g in grants)
+        if stream == "platform" and not roles & {Role.ADMIN, Role.SUPERVISOR}:
+            roles = frozenset()
+        if not roles and stream != "platform":
+            raise Refusal("not_subscribed_role", f"you hold no role in {stream}")
+        venues = frozenset(g.venue for g in grants if g.venue)
+        return Access(conn.user.id, roles, conn.user.org, venues), parent
+
+    async def _channel(self, stream: str) -> StreamChannel:
+        channel = self.channels.get(stream)
+        if channel is None:
+            channel = StreamChannel(stream, self._fetch, self._delivered)
+            self.channels[stream] = channel
+            try:
+                await self.broker.subscribe(stream)
+                info = await store.stream_info(self.pool, stream)
+            except BaseException:
+                self.channels.pop(stream, None)
+                raise
+            channel.start_at(info[2] if info else 0)
+        while channel.last_seq is None:  # another subscriber is creating it
+            if self.channels.get(stream) is not channel:
+                return await self._channel(stream)
+            await asyncio.sleep(0.005)
+        return channel
+
+    async def subscribe(self, conn: Connection, stream: str, after: int) -> dict[str, Any]:
+        validate_stream(stream)
+        if stream in conn.subscriptions:
+            raise Refusal("invalid", f"already subscribed to {stream}")
+        access, _parent = await self._access(conn, stream)
+        channel = await self._channel(stream)
+        sub = Subscription(conn, stream, access, cursor=after)
+        key = f"{conn.id}:{stream}"
+        channel.subs[key] = sub
+        conn.subscriptions[stream] = sub
+        head = channel.last_seq or 0
+        conn.enqueue(_dumps({"t": "subscribed", "stream": stream, "after": after, "head": head}))
+        try:
+            await self._catch_up(sub, channel)
+        except BaseException:
+            channel.subs.pop(key, None)
+            conn.subscriptions.pop(stream, None)
+            raise
+        self._presence_changed()
+        return {}
+
+    async def _catch_up(self, sub: Subscription, channel: StreamChannel) -> None:
+        conn = sub.conn
+        while True:
+            target = channel.last_seq or 0
+            if sub.cursor >= target:
+                sub.live = True  # no await between the check above and this flag
+                return
+            rows = await store.read_events(
+                self.pool, sub.stream, sub.cursor, limit=REPLAY_BATCH, upto=target
+            )
+            for ev in rows:
+                if conn.closed:
+                    return
+                wire = Wire(ev.seq, ev.visibility, ev.actor, "")
+                if sub.can_see(wire):
+                    await conn.wait_for_room()
+                    conn.enqueue(ev.frame())
+                sub.cursor = ev.seq
+            if not rows:
+                sub.cursor = max(sub.cursor, target)
+
+    async def unsubscribe(self, conn: Connection, stream: str) -> None:
+        sub = conn.subscriptions.pop(stream, None)
+        conn.watching_presence.discard(stream)
+        channel = self.channels.get(stream)
+        if sub is None or channel is None:
+            return
+        channel.subs.pop(f"{conn.id}:{stream}", None)
+        if not channel.subs:
+            self.channels.pop(stream, None)
+            await channel.close()
+            with contextlib.suppress(Exception):
+                await self.broker.unsubscribe(stream)
+        self._presence_changed()
+
+    # -- presence --------------------------------------------------------------------------
+    def presence_entries(self) -> dict[str, bytes]:
+        entries: dict[str, bytes] = {}
+        for conn in self.connections.values():
+            for stream, sub in conn.subscriptions.items():
+                assert isinstance(sub, Subscription)
+                entry = {
+                    "stream": stream,
+                    "user": conn.user.id,
+                    "name": conn.user.name,
+                    "org": conn.user.org,
+                    "roles": sorted(sub.access.roles),
+                    "venues": sorted(sub.access.venues),
+                    "node": self.node_id,
+                    "since": round(conn.connected_at, 3),
+                }
+                entries[f"{self.node_id}:{conn.id}:{stream}"] = _dumps(entry).encode()
+        return entries
+
+    def watch_presence(self, conn: Connection, stream: str) -> None:
+        sub = conn.subscriptions.get(stream)
+        if not isinstance(sub, Subscription):
+            raise Refusal("invalid", f"subscribe to {stream} before watching its presence")
+        if Role.SUPERVISOR not in sub.access.roles:
+            raise Refusal("forbidden", "presence is shown to supervisors")
+        conn.watching_presence.add(stream)
+        self._presence_snapshot.pop(stream, None)
+        self._presence_changed()
+
+    def _presence_changed(self) -> None:
+        """Push presence soon after a join or leave, not only on the next heartbeat."""
+        if self._presence_push is None or self._presence_push.done():
+            self._presence_push = asyncio.create_task(self._push_presence_soon())
+
+    async def _push_presence_soon(self) -> None:
+        await asyncio.sleep(0.05)
+        try:
+            await self.push_presence()
+        except Exception as exc:
+            log.warning("presence_failed", error=str(exc))
+
+    async def push_presence(self) -> None:
+        """Publish this node's entries, read everyone's, and tell watchers what changed."""
+        await self.broker.presence_put(
+            self.node_id, self.presence_entries(), self.settings.presence_ttl_seconds
+        )
+        watched = {s for c in self.connections.values() for s in c.watching_presence}
+        if not watched:
+            return
+        members: dict[str, list[dict[str, Any]]] = {s: [] for s in watched}
+        for raw in (await self.broker.presence_all()).values():
+            entry = json.loads(raw)
+            if entry["stream"] in members:
+                members[entry["stream"]].append(entry)
+        for stream, found in members.items():
+            found.sort(key=lambda e: (e["user"], e["node"], e["since"]))
+            frame = _dumps({"t": "presence", "stream": stream, "members": found})
+            if self._presence_snapshot.get(stream) == frame:
+                continue
+            self._presence_snapshot[stream] = frame
+            for conn in self.connections.values():
+                if stream in conn.watching_presence:
+                    conn.enqueue(frame)
+
+    async def _heartbeat_loop(self) -> None:
+        ttl = self.settings.presence_ttl_seconds
+        while True:
+            now = time.monotonic()
+            for conn in list(self.connections.values()):
+                if now - conn.last_seen > ttl:
+                    conn.close_soon(CLOSE_HEARTBEAT, "no heartbeat")
+            try:
+                await self.push_presence()
+            except Exception as exc:
+                log.warning("presence_failed", error=str(exc))
+            depth = max((c.depth for c in self.connections.values()), default=0)
+            self.metrics.queue_depth.set(depth)
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,71 @@
+"""One hub node's parts, started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+import asyncpg
+import structlog
+
+from evalroom.auth.tokens import TokenIssuer
+from evalroom.broker import Broker, LocalBroker, RedisBroker
+from evalroom.db.identity import secret
+from evalroom.db.pool import EmbeddedPostgres, open_pool
+from evalroom.hub.hub import Hub
+from evalroom.metrics import Metrics
+from evalroom.services.pipeline import CommandPipeline, RefusalLimiter
+from evalroom.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Node:
+    settings: Settings
+    pool: asyncpg.Pool
+    broker: Broker
+    hub: Hub
+    pipeline: CommandPipeline
+    tokens: TokenIssuer
+    metrics: Metrics
+    embedded: EmbeddedPostgres | None = None
+    extras: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    async def start(cls, settings: Settings) -> Node:
+        embedded = None
+        url = settings.database_url
+        if url is None:
+            embedded = await asyncio.to_thread(EmbeddedPostgres.start, settings.data_dir)
+            url = embedded.url
+        pool = await open_pool(url)
+        broker: Broker = RedisBroker(settings.redis_url, settings.redis_namespace) if settings.redis_url else LocalBroker()
+        metrics = Metrics()
+        hub = Hub(pool, broker, settings, metrics)
+        pipeline = CommandPipeline(
+            pool, hub.publish, metrics, RefusalLimiter(settings.refusal_records_per_minute)
+        )
+        tokens = TokenIssuer(await secret(pool, "token_mac"), settings.token_ttl_seconds)
+        node = cls(settings, pool, broker, hub, pipeline, tokens, metrics, embedded)
+        await hub.start()
+        log.info(
+            "node_started",
+            node=hub.node_id,
+            embedded=embedded is not None,
+            broker=type(broker).__name__,
+        )
+        return node
+
+    async def stop(self) -> None:
+        await self.hub.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.pool.close(), 5)
+
+    async def healthy(self) -> dict[str, bool]:
+        db = False
+        with contextlib.suppress(Exception):
+            db = await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2.0) == 1
+        broker = await self.broker.ping()
+        return {"db": db, "broker": broker}

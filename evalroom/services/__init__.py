@@ -1,0 +1,1 @@
+"""Command handling: validate, authorize, decide (pure), commit, publish, ack."""

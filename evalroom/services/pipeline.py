@@ -1,0 +1,262 @@
+"""The command pipeline: validate -> authorize -> lock -> decide -> commit -> publish -> ack.
+
+Nothing is acked before it is committed. A retried command (same actor, same client id)
+returns the first ack and writes nothing. A refusal changes nothing; an authenticated
+participant's refusal is kept as an attempt (``command.refused``), rate-limited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import asyncpg
+import structlog
+from pydantic import ValidationError
+
+from crypto.canonical import canonical_json
+from crypto.events import command_signing_bytes
+from crypto.keys import KeyFormatError, VerifyKey
+from evalroom.db import events as store
+from evalroom.db.identity import User, grant_role, roles_in
+from evalroom.domain.commands import Actor, Command
+from evalroom.domain.rules import RuleError
+from evalroom.errors import Refusal, is_recorded
+from evalroom.metrics import Metrics
+from evalroom.services.registry import REGISTRY, CommandSpec
+
+log = structlog.get_logger(__name__)
+
+STREAM_NAME = re.compile(r"^(platform|(tender|session):[A-Za-z0-9][A-Za-z0-9._-]{0,63})$")
+
+# Errors that mean "the database did not answer": the command may be retried with its id.
+STORE_DOWN: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.exceptions.OperatorInterventionError,
+)
+
+Publisher = Callable[[Sequence[store.StoredEvent]], Awaitable[None]]
+
+
+def validate_stream(name: str) -> None:
+    if not STREAM_NAME.match(name):
+        raise Refusal(
+            "invalid", f"stream name {name!r} is not platform, tender:<id> or session:<id>"
+        )
+
+
+class RefusalLimiter:
+    """At most ``per_minute`` recorded refusals per participant; the rest are only counted."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._windows: dict[str, tuple[int, int]] = {}
+
+    def allow(self, user_id: str) -> bool:
+        minute = int(time.monotonic() // 60)
+        window, count = self._windows.get(user_id, (minute, 0))
+        if window != minute:
+            window, count = minute, 0
+        self._windows[user_id] = (window, count + 1)
+        return count < self.per_minute
+
+
+class CommandPipeline:
+    def __init__(
+        self, pool: asyncpg.Pool, publish: Publisher, metrics: Metrics, limiter: RefusalLimiter
+    ) -> None:
+        self.pool = pool
+        self.publish = publish
+        self.metrics = metrics
+        self.limiter = limiter
+
+    async def execute(
+        self, user: User, client_id: str, stream: str, type_: str, body: Any, sig: str | None
+    ) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            ack, events = await self._execute(user, client_id, stream, type_, body, sig)
+        except Refusal as refusal:
+            self.metrics.commands.labels("refused").inc()
+            self.metrics.refusals.labels(refusal.code).inc()
+            if is_recorded(refusal.code):
+                await self._record_refusal(user, client_id, stream, type_, refusal)
+            raise
+        self.metrics.commands.labels("ok").inc()
+        self.metrics.command_latency.observe(time.perf_counter() - started)
+        if events:
+            try:
+                await self.publish(events)
+            except Exception as exc:  # committed already: peers catch up from PostgreSQL
+                log.warning("publish_failed", stream=stream, error=str(exc))
+        return ack
+
+    async def _execute(
+        self, user: User, client_id: str, stream: str, type_: str, raw_body: Any, sig: str | None
+    ) -> tuple[dict[str, Any], list[store.StoredEvent]]:
+        spec = REGISTRY.get(type_)
+        if spec is None:
+            raise Refusal("unknown_type", f"no command {type_!r}")
+        validate_stream(stream)
+        if not stream.startswith(spec.stream_kind + ":"):
+            raise Refusal("invalid", f"{type_} applies to a {spec.stream_kind} stream")
+        try:
+            body = spec.body.model_validate(raw_body).model_dump(mode="json")
+        except ValidationError as exc:
+            raise Refusal("invalid", _first_error(exc)) from None
+        if spec.signed:
+            _check_signature(user, client_id, stream, type_, body, sig)
+        digest = hashlib.sha256(canonical_json({"s": stream, "t": type_, "b": body})).digest()
+        try:
+            return await self._transact(spec, user, client_id, stream, body, sig, digest)
+        except STORE_DOWN as exc:
+            raise Refusal("store_unavailable", type(exc).__name__) from None
+        except asyncpg.UniqueViolationError:
+            # A concurrent retry of the same client id committed first: answer as a retry.
+            prior = await self.pool.fetchrow(
+                "SELECT digest, result FROM commands WHERE actor = $1 AND client_id = $2",
+                user.id,
+                client_id,
+            )
+            if prior is None or bytes(prior["digest"]) != digest:
+                raise Refusal("id_reused") from None
+            return dict(prior["result"]), []
+        except asyncpg.DataError as exc:
+            raise Refusal("invalid", str(exc).splitlines()[0]) from None
+
+    async def _transact(
+        self,
+        spec: CommandSpec,
+        user: User,
+        client_id: str,
+        stream: str,
+        body: dict[str, Any],
+        sig: str | None,
+        digest: bytes,
+    ) -> tuple[dict[str, Any], list[store.StoredEvent]]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            prior = await conn.fetchrow(
+                "SELECT digest, result FROM commands WHERE actor = $1 AND client_id = $2",
+                user.id,
+                client_id,
+            )
+            if prior is not None:
+                if bytes(prior["digest"]) != digest:
+                    raise Refusal("id_reused", f"id {client_id!r} was used for another command")
+                return dict(prior["result"]), []
+            if spec.creates_stream:
+                await store.create_stream(conn, stream, spec.stream_kind, None, {})
+            row = await store.lock_stream(conn, stream)
+            if row is None:
+                raise Refusal("unknown_stream", stream)
+            actor = await _load_actor(conn, user, row, spec)
+            _authorize(spec, actor)
+            command = Command(spec.type, stream, body, actor, row.now, sig)
+            try:
+                decision = spec.run(row.state, command)
+            except RuleError as exc:
+                raise Refusal(exc.code, exc.message) from None
+            for created in decision.create:
+                if created.name != stream:
+                    await store.create_stream(
+                        conn, created.name, created.kind, created.parent, dict(created.state)
+                    )
+            stored = await store.append_events(
+                conn,
+                row,
+                [
+                    (e.type, user.id, dict(e.payload), e.visibility, sig if e.signed else None)
+                    for e in decision.events
+                ],
+                dict(decision.state),
+            )
+            for g in decision.grants:
+                await grant_role(conn, g.user_id, g.scope, g.role, g.venue)
+            head = stored[-1].seq if stored else row.head
+            ack: dict[str, Any] = {"t": "ack", "id": client_id, "stream": stream, "seq": head}
+            if decision.reply:
+                ack["reply"] = dict(decision.reply)
+            await conn.execute(
+                "INSERT INTO commands (actor, client_id, digest, stream, seq, result)"
+                " VALUES ($1, $2, $3, $4, $5, $6)",
+                user.id,
+                client_id,
+                digest,
+                stream,
+                head,
+                ack,
+            )
+        return ack, stored
+
+    async def _record_refusal(
+        self, user: User, client_id: str, stream: str, type_: str, refusal: Refusal
+    ) -> None:
+        if not self.limiter.allow(user.id):
+            return
+        payload = {"command": type_, "id": client_id, "stream": stream, "code": refusal.code}
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                target = stream if STREAM_NAME.match(stream) else "platform"
+                row = await store.lock_stream(conn, target) if target != "platform" else None
+                if row is None or not await roles_in(conn, user.id, _scopes(row)):
+                    row = await store.lock_stream(conn, "platform")
+                assert row is not None
+                stored = await store.append_events(
+                    conn, row, [("command.refused", user.id, payload, "actor", None)], row.state
+                )
+        except STORE_DOWN:
+            return
+        await self.publish(stored)
+
+
+def _scopes(row: store.StreamRow) -> list[str]:
+    return [row.name] + ([row.parent] if row.parent else [])
+
+
+async def _load_actor(
+    conn: asyncpg.Connection, user: User, row: store.StreamRow, spec: CommandSpec
+) -> Actor:
+    scopes = ["platform"] if spec.roles_in_platform else _scopes(row)
+    grants = await roles_in(conn, user.id, scopes)
+    return Actor(
+        user_id=user.id,
+        roles=frozenset(g.role for g in grants),
+        org=user.org,
+        venues=frozenset(g.venue for g in grants if g.venue),
+    )
+
+
+def _authorize(spec: CommandSpec, actor: Actor) -> None:
+    if "*" in spec.roles or actor.roles & spec.roles:
+        return
+    held = ", ".join(sorted(actor.roles)) or "none"
+    raise Refusal(
+        "forbidden", f"{spec.type} needs {', '.join(sorted(spec.roles))}; you hold {held}"
+    )
+
+
+def _check_signature(
+    user: User, client_id: str, stream: str, type_: str, body: dict[str, Any], sig: str | None
+) -> None:
+    if not sig:
+        raise Refusal("bad_signature", f"{type_} must be signed by its actor")
+    data = command_signing_bytes(client_id=client_id, stream=stream, type=type_, body=body)
+    try:
+        ok = VerifyKey.from_string(user.signing_key).verify(data, sig)
+    except KeyFormatError:
+        ok = False
+    if not ok:
+        raise Refusal("bad_signature", f"{type_} signature does not verify")
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ())) or "body"
+    return f"{where}: {err.get('msg', 'invalid')}"

