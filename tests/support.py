@@ -43,7 +43,11 @@ class Participant:
 
 
 async def add_participant(
-    pool: Any, prefix: str, *, org: str | None = None, roles: list[tuple[str, str]] | None = None,
+    pool: Any,
+    prefix: str,
+    *,
+    org: str | None = None,
+    roles: list[tuple[str, str]] | None = None,
     venue: str = "",
 ) -> Participant:
     user_id = f"{prefix}-{uuid.uuid4().hex[:6]}"
@@ -76,8 +80,13 @@ async def in_process_node(settings: Settings) -> AsyncIterator[InProcessNode]:
     port = free_port()
     app = create_app(settings)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, ws="websockets-sansio", log_level="warning",
-        lifespan="on", ws_max_size=16 * settings.max_message_bytes + 1,
+        app,
+        host="127.0.0.1",
+        port=port,
+        ws="websockets-sansio",
+        log_level="warning",
+        lifespan="on",
+        ws_max_size=16 * settings.max_message_bytes + 1,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -112,7 +121,10 @@ class NodeProcess:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "evalroom", "serve", "--port", str(self.port)],
-            env=self.env, cwd=ROOT, stdout=log, stderr=log,
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
         )
         deadline = time.monotonic() + 30
         async with httpx.AsyncClient() as http:
@@ -139,7 +151,9 @@ class NodeProcess:
                 self.kill()
 
 
-def node_env(database_url: str, redis_url: str | None, namespace: str, **extra: str) -> dict[str, str]:
+def node_env(
+    database_url: str, redis_url: str | None, namespace: str, **extra: str
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
     env["DATABASE_URL"] = database_url
     if redis_url:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +14,6 @@ import pytest
 from evalroom.domain.draw import (
     AvoidanceReason,
     DrawRequest,
-    DrawResult,
     Expert,
     ExpertPool,
     Slot,
@@ -31,7 +31,9 @@ OTHER_SEED = bytes(range(1, 33))
 VENUES = {"main": "西安", "sub": "银川"}
 
 
-def expert(id: str, region: str = "西安", specialties: tuple[str, ...] = ("土建",), **kw: Any) -> Expert:
+def expert(
+    id: str, region: str = "西安", specialties: tuple[str, ...] = ("土建",), **kw: Any
+) -> Expert:
     fields: dict[str, Any] = {"employer": f"U-{id}", "credit": Decimal(90)}
     fields.update(kw)
     return Expert(id=id, name=f"专家{id}", specialties=specialties, region=region, **fields)
@@ -103,9 +105,10 @@ def test_verification_refuses_a_wrong_seed_a_changed_pool_or_a_forged_seat() -> 
     with pytest.raises(RuleError) as e:
         verify_draw(fewer, request(*TWO_VENUES), SEED, record)
     assert e.value.code == "pool_mismatch"
-    unpicked = next(x.id for x in big_pool().experts if x.id not in record.committee and x.region == "西安" and "土建" in x.specialties)
-    forged_seat = record.seats[0].__class__(unpicked, "土建", "main", record.seats[0].candidates)
-    forged = DrawResult(**{**record.__dict__, "seats": (forged_seat, *record.seats[1:])})
+    fits = [x.id for x in big_pool().experts if x.region == "西安" and "土建" in x.specialties]
+    unpicked = next(x for x in fits if x not in record.committee)
+    forged_seats = (replace(record.seats[0], expert_id=unpicked), *record.seats[1:])
+    forged = replace(record, seats=forged_seats)
     with pytest.raises(RuleError) as e:
         verify_draw(big_pool(), request(*TWO_VENUES), SEED, forged)
     assert e.value.code == "draw_mismatch"
@@ -135,9 +138,17 @@ def test_short_seed_refused() -> None:
         (expert("A", employer="C-BID-2"), {}, AvoidanceReason.EMPLOYED_BY_BIDDER),
         (expert("A", employer="C-OWNER"), {}, AvoidanceReason.EMPLOYED_BY_TENDERER),
         (expert("A", relations=("C-BID-1",)), {}, AvoidanceReason.RELATED_TO_BIDDER),
-        (expert("A", credit=Decimal("59.5")), {"min_credit": Decimal(60)}, AvoidanceReason.CREDIT_BELOW_THRESHOLD),
+        (
+            expert("A", credit=Decimal("59.5")),
+            {"min_credit": Decimal(60)},
+            AvoidanceReason.CREDIT_BELOW_THRESHOLD,
+        ),
         (expert("A", available=False), {}, AvoidanceReason.UNAVAILABLE),
-        (expert("A", region="兰州"), {"avoid_tenderer_region": True}, AvoidanceReason.TENDERER_REGION),
+        (
+            expert("A", region="兰州"),
+            {"avoid_tenderer_region": True},
+            AvoidanceReason.TENDERER_REGION,
+        ),
         (expert("A"), {"excluded": ("A",)}, AvoidanceReason.EXCLUDED),
     ],
 )
@@ -149,7 +160,9 @@ def test_each_avoidance_reason_excludes_the_expert(
     assert "A" not in screened.eligible
     assert [(x.expert_id, x.reason) for x in screened.exclusions] == [("A", reason)]
     for seed in (SEED, OTHER_SEED, bytes(32), bytes([7]) * 32):
-        assert "A" not in draw_experts(pool, request(Slot("土建", "main", 3), **req), seed).committee
+        assert (
+            "A" not in draw_experts(pool, request(Slot("土建", "main", 3), **req), seed).committee
+        )
 
 
 def test_exclusions_keep_every_reason_with_its_detail() -> None:
@@ -171,7 +184,9 @@ def test_tenderer_region_is_avoided_only_when_required() -> None:
     venues = {"main": "兰州"}
     pool = pool_of(expert("A", region="兰州"), expert("B", region="兰州"))
     slot = Slot("土建", "main", 2)
-    kept = draw_experts(pool, request(slot, venue_regions=venues, avoid_tenderer_region=False), SEED)
+    kept = draw_experts(
+        pool, request(slot, venue_regions=venues, avoid_tenderer_region=False), SEED
+    )
     assert sorted(kept.committee) == ["A", "B"]
     with pytest.raises(RuleError) as e:
         draw_experts(pool, request(slot, venue_regions=venues, avoid_tenderer_region=True), SEED)
@@ -199,11 +214,24 @@ def test_without_region_matching_any_venue_takes_any_region() -> None:
 
 def test_no_expert_is_drawn_twice_across_slots() -> None:
     # Z00, Z01 hold both specialties and can fill either 西安 slot.
-    pool = pool_of(expert("X0"), expert("X1"), *(expert(f"Z{i}", specialties=("土建", "造价")) for i in range(2)))
+    pool = pool_of(
+        expert("X0"),
+        expert("X1"),
+        *(expert(f"Z{i}", specialties=("土建", "造价")) for i in range(2)),
+    )
     req = request(Slot("土建", "main", 2), Slot("造价", "main", 1))
     for i in range(200):
         committee = draw_experts(pool, req, hashlib.sha256(bytes([i])).digest()).committee
         assert len(set(committee)) == len(committee) == 3
+
+
+def test_slots_that_fit_alone_but_not_together_are_refused_before_any_pick() -> None:
+    # Z0 is the only candidate of both slots; each slot alone could be filled.
+    pool = pool_of(expert("Z0", specialties=("土建", "造价")))
+    with pytest.raises(RuleError) as e:
+        draw_experts(pool, request(Slot("土建", "main", 1), Slot("造价", "main", 1)), SEED)
+    assert e.value.code == "not_enough_experts"
+    assert "造价 at main needs 1 experts, 1 eligible" in e.value.message
 
 
 def test_a_slot_that_cannot_be_filled_is_refused_with_its_count() -> None:
@@ -211,7 +239,9 @@ def test_a_slot_that_cannot_be_filled_is_refused_with_its_count() -> None:
     with pytest.raises(RuleError) as e:
         draw_experts(pool, request(Slot("土建", "main", 3)), SEED)
     assert e.value.code == "not_enough_experts"
-    assert "土建" in e.value.message and "main" in e.value.message and "2 eligible" in e.value.message
+    assert (
+        "土建" in e.value.message and "main" in e.value.message and "2 eligible" in e.value.message
+    )
 
 
 # --- redraw (补抽) ---------------------------------------------------------------------------
@@ -276,7 +306,9 @@ def test_every_eligible_expert_gets_drawn_over_many_seeds() -> None:
     pool, req = pool_of(*eligible, *ineligible), request(Slot("土建", "main", 2))
     picks: Counter[str] = Counter()
     for i in range(2000):
-        picks.update(draw_experts(pool, req, hashlib.sha256(i.to_bytes(4, "big")).digest()).committee)
+        picks.update(
+            draw_experts(pool, req, hashlib.sha256(i.to_bytes(4, "big")).digest()).committee
+        )
     assert set(picks) == {x.id for x in eligible}
     # expected 2000 x 2 / 6 = 666.7 each; a fair draw stays well within these loose bounds
     assert all(500 < n < 850 for n in picks.values())

@@ -13,12 +13,16 @@ async def _agency(pool: asyncpg.Pool) -> object:
     return await add_participant(pool, "agency", org="agency-co", roles=[("agency", "platform")])
 
 
-async def test_command_is_acked_with_its_seq_after_commit(node: InProcessNode, pool: asyncpg.Pool) -> None:
+async def test_command_is_acked_with_its_seq_after_commit(
+    node: InProcessNode, pool: asyncpg.Pool
+) -> None:
     agency = await add_participant(pool, "agency", roles=[("agency", "platform")])
     client = await agency.client(node.url)
     ack = await client.command("tender:T1", "tender.create", {"title": "道路工程"})
     assert ack["seq"] == 1 and ack["stream"] == "tender:T1"
-    row = await pool.fetchrow("SELECT type, actor FROM events WHERE stream = 'tender:T1' AND seq = 1")
+    row = await pool.fetchrow(
+        "SELECT type, actor FROM events WHERE stream = 'tender:T1' AND seq = 1"
+    )
     assert row["type"] == "tender.created" and row["actor"] == agency.user_id
     await client.close()
 
@@ -63,7 +67,9 @@ async def test_wrong_role_is_refused_recorded_and_changes_no_state(
     await s.close()
 
 
-async def test_wrong_phase_is_refused_and_changes_no_state(node: InProcessNode, pool: asyncpg.Pool) -> None:
+async def test_wrong_phase_is_refused_and_changes_no_state(
+    node: InProcessNode, pool: asyncpg.Pool
+) -> None:
     agency = await add_participant(pool, "agency", roles=[("agency", "platform")])
     a = await agency.client(node.url)
     await a.command("tender:T4", "tender.create", {"title": "x"})

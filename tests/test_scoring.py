@@ -65,7 +65,9 @@ def sheets_from_table(
         for cid, vrow in (verdicts or {}).items():
             for bid, votes in vrow.items():
                 said.setdefault(bid, {})[cid] = votes[i]
-        sheets.append(ExpertSheet.from_dict({"expert_id": expert, "scores": by_bid, "verdicts": said}))
+        sheets.append(
+            ExpertSheet.from_dict({"expert_id": expert, "scores": by_bid, "verdicts": said})
+        )
     return sheets
 
 
@@ -115,7 +117,9 @@ def test_base_never_trims() -> None:
 
 
 def test_base_records_which_bids_were_trimmed() -> None:
-    base = with_trim(1, 4).base.compute({"A": D("300"), "B": D("100"), "C": D("200"), "D": D("1000")})
+    base = with_trim(1, 4).base.compute(
+        {"A": D("300"), "B": D("100"), "C": D("200"), "D": D("1000")}
+    )
     assert (base.dropped_low, base.dropped_high) == (("B",), ("D",))
     assert list(base.prices) == ["B", "C", "A", "D"]
     assert base.mean == D("250.0000")
@@ -243,7 +247,9 @@ def test_expert_mean_drops_highest_and_lowest_from_five_experts() -> None:
 
 
 def test_expert_mean_keeps_every_score_below_the_threshold() -> None:
-    sheets = sheets_from_table(tech_scores("20", "22", "25", "28"), experts=("E1", "E2", "E3", "E4"))
+    sheets = sheets_from_table(
+        tech_scores("20", "22", "25", "28"), experts=("E1", "E2", "E3", "E4")
+    )
     result = evaluate(expert_method(), bids(("B1", "1000")), sheets).bid("B1")
     # 4 experts < 5: (20 + 22 + 25 + 28) / 4 = 95 / 4 = 23.75
     assert (result.criteria[0].score, result.criteria[0].dropped) == (D("23.75"), ())
@@ -272,7 +278,9 @@ TWO_CRITERIA_SCORES = {
 
 def test_total_level_drops_highest_and_lowest_expert_total() -> None:
     method = expert_method(criteria=TWO_CRITERIA, aggregation={"level": "total"})
-    result = evaluate(method, bids(("B1", "1000")), sheets_from_table(TWO_CRITERIA_SCORES)).bid("B1")
+    result = evaluate(method, bids(("B1", "1000")), sheets_from_table(TWO_CRITERIA_SCORES)).bid(
+        "B1"
+    )
     # drop 60 (E5) and 90 (E2): (80 + 70 + 85) / 3 = 235 / 3 = 78.333.. -> 78.33
     assert result.expert_totals == {"E1": D(80), "E2": D(90), "E3": D(70), "E4": D(85), "E5": D(60)}
     assert result.dropped_totals == ("E5", "E2")
@@ -282,7 +290,9 @@ def test_total_level_drops_highest_and_lowest_expert_total() -> None:
 
 def test_criterion_level_gives_a_different_figure_for_the_same_sheets() -> None:
     method = expert_method(criteria=TWO_CRITERIA)
-    result = evaluate(method, bids(("B1", "1000")), sheets_from_table(TWO_CRITERIA_SCORES)).bid("B1")
+    result = evaluate(method, bids(("B1", "1000")), sheets_from_table(TWO_CRITERIA_SCORES)).bid(
+        "B1"
+    )
     # a: drop 30, 50 -> (40 + 45 + 35) / 3 = 40; b: drop 30, 45 -> (40 + 35 + 35) / 3 = 36.666.. -> 36.67
     assert [c.score for c in result.criteria] == [D("40.00"), D("36.67")]
     assert result.total == D("76.67")
@@ -316,14 +326,18 @@ def test_majority_passes_three_votes_of_five() -> None:
 
 
 def test_majority_fails_a_tied_vote() -> None:
-    sheets = sheets_from_table({}, votes(True, False, True, False), experts=("E1", "E2", "E3", "E4"))
+    sheets = sheets_from_table(
+        {}, votes(True, False, True, False), experts=("E1", "E2", "E3", "E4")
+    )
     result = evaluate(pass_fail_method("majority"), bids(("B1", "1000")), sheets)
     assert (result.bid("B1").passed, result.bid("B1").rank, result.recommended) == (False, None, ())
 
 
 def test_unanimity_fails_on_a_single_no() -> None:
     sheets = sheets_from_table({}, votes(True, True, True, True, False))
-    assert not evaluate(pass_fail_method("unanimity"), bids(("B1", "1000")), sheets).bid("B1").passed
+    assert (
+        not evaluate(pass_fail_method("unanimity"), bids(("B1", "1000")), sheets).bid("B1").passed
+    )
     sheets = sheets_from_table({}, votes(True, True, True, True, True))
     assert evaluate(pass_fail_method("unanimity"), bids(("B1", "1000")), sheets).bid("B1").passed
 
@@ -377,7 +391,7 @@ def test_lowest_evaluated_price_ranks_passing_bids_by_price_plus_adjustment() ->
 
 # --- the worked example ---------------------------------------------------------------------
 
-WORKED_METHOD = {
+WORKED_METHOD: dict[str, Any] = {
     "kind": "comprehensive",
     "criteria": [
         {"id": "qual", "name": "资格评审", "kind": "pass_fail", "max_points": None},
@@ -431,7 +445,7 @@ WORKED_SCORES = {
 WORKED_VERDICTS = {
     "qual": {b: [True, True, b != "B2", True, True] for b in ["B1", "B2", "B3", "B4", "B5"]}
 }
-WORKED_BIDS = [
+WORKED_BIDS: list[dict[str, Any]] = [
     {"bid_id": "B1", "price": "1040.00", "arithmetic_errors": 1},
     {"bid_id": "B2", "price": "900.00"},
     {"bid_id": "B3", "price": "960.00"},

@@ -17,17 +17,23 @@ separators=(",", ":"), ensure_ascii=False).encode("utf-8")`` of ``to_dict()``; e
 by id, their specialties and relations sorted and de-duplicated, decimals as strings without
 trailing zeros (``"85.5"``, ``"90"``); slots sorted by (specialty, venue).
 
-Randomness: pick ``i`` of a slot is an index into that slot's remaining candidates (sorted
-by id), ``x mod n`` of ``x = int.from_bytes(HMAC-SHA256(seed, label), "big")``, with ``label``
-the canonical JSON of ``["draw", specialty, venue, i, attempt]``; an ``x`` at or above the
-largest multiple of ``n`` below 2**256 is rejected and ``attempt`` (from 0) goes up, so the
-index is unbiased. A replacement uses ``["redraw", round, specialty, venue, 0, attempt]``.
-Python's ``random`` is never used.
+Randomness: each pick is an index into a list of candidate ids (sorted), ``x mod n`` of
+``x = int.from_bytes(HMAC-SHA256(seed, label), "big")`` where ``label`` is the canonical JSON
+of a list ending in ``attempt``; an ``x`` at or above the largest multiple of ``n`` below
+2**256 is rejected and ``attempt`` (from 0) goes up, so the index is unbiased. Python's
+``random`` is never used.
 
-Slots are filled in canonical order; an expert is picked at most once across all slots, so
-an expert with two specialties taken by an earlier slot is no longer a candidate for a later
-one. When ``match_venue_region`` holds, an expert sits only in the venue of the expert's own
-region (remote evaluation: each expert evaluates from the home city's venue).
+- Pick ``i`` (from 0) of a slot uses ``["draw", specialty, venue, i, k, attempt]`` over the
+  slot's candidates not yet taken. ``k`` (from 0) counts picks set aside because taking that
+  expert would leave some open seat of this or a later slot impossible to fill (checked by
+  bipartite matching); the set-aside expert leaves the list and the pick is drawn again.
+- Replacement ``round`` (from 1) uses ``["redraw", round, specialty, venue, attempt]`` over
+  the seat's candidates outside the committee who have never withdrawn.
+
+Slots are filled in canonical order; an expert sits at most once across all slots. If the
+slots cannot all be filled together, the draw is refused before any pick, naming the first
+slot left short. When ``match_venue_region`` holds, an expert sits only in the venue of the
+expert's own region (remote evaluation: each expert evaluates from the home city's venue).
 """
 
 from __future__ import annotations
@@ -72,7 +78,11 @@ def _canonical(value: object) -> bytes:
 
 
 def _decimal_text(value: Decimal) -> str:
-    return f"{value.normalize():f}"
+    """Plain notation without trailing zeros ("85.5", "90"), whatever the decimal context."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
 def _decimal(value: object, where: str, code: str) -> Decimal:
@@ -212,6 +222,8 @@ class DrawRequest:
     def __post_init__(self) -> None:
         slots = tuple(sorted(self.slots, key=lambda s: (s.specialty, s.venue)))
         keys = [(s.specialty, s.venue) for s in slots]
+        if not self.min_credit.is_finite():
+            raise RuleError("invalid_request", "min_credit must be a finite number")
         if not slots or len(set(keys)) != len(keys) or any(s.count < 1 for s in slots):
             raise RuleError("invalid_request", "slots must be distinct and ask for 1+ experts")
         unknown = sorted({s.venue for s in slots} - set(self.venue_regions))
@@ -409,23 +421,81 @@ def _check_seed(seed: bytes) -> None:
         raise RuleError("weak_seed", f"a draw seed needs at least {MIN_SEED_BYTES} random bytes")
 
 
+def _unfillable(
+    needs: Mapping[Slot, int], fits: Mapping[Slot, list[str]], taken: set[str]
+) -> Slot | None:
+    """The first slot left short when every need is filled at once, or None if all can be.
+
+    Bipartite matching of open seats to free experts (augmenting paths); seats and experts are
+    tried in canonical order, so the slot named is deterministic.
+    """
+    seats = [slot for slot, n in needs.items() for _ in range(n)]
+    holder: dict[str, int] = {}
+
+    def seat_someone(seat: int, tried: set[str]) -> bool:
+        for expert_id in fits[seats[seat]]:
+            if expert_id in taken or expert_id in tried:
+                continue
+            tried.add(expert_id)
+            if expert_id not in holder or seat_someone(holder[expert_id], tried):
+                holder[expert_id] = seat
+                return True
+        return False
+
+    return next((seats[i] for i in range(len(seats)) if not seat_someone(i, set())), None)
+
+
+def _short(slot: Slot, fits: Mapping[Slot, list[str]]) -> RuleError:
+    return RuleError(
+        "not_enough_experts",
+        f"slot {slot.specialty} at {slot.venue} needs {slot.count} experts, "
+        f"{len(fits[slot])} eligible (experts fitting several slots sit in one only)",
+    )
+
+
+def _pick_safely(
+    seed: bytes,
+    label: list[object],
+    candidates: list[str],
+    needs: Mapping[Slot, int],
+    fits: Mapping[Slot, list[str]],
+    taken: set[str],
+) -> str:
+    """A uniform pick among the candidates whose choice leaves every open seat fillable.
+
+    A pick that would leave a later seat empty is set aside and the draw goes on with the
+    next ``k``; uniform picks with such refusals are uniform over the safe candidates.
+    """
+    remaining = list(candidates)
+    k = 0
+    while True:
+        expert_id = remaining[_pick_index(seed, [*label, k], len(remaining))]
+        if _unfillable(needs, fits, taken | {expert_id}) is None:
+            return expert_id
+        remaining.remove(expert_id)
+        k += 1
+
+
 def draw_experts(pool: ExpertPool, request: DrawRequest, seed: bytes) -> DrawResult:
     """抽取: the committee for ``request`` from ``pool``, fixed by ``seed`` and nothing else."""
     _check_seed(seed)
     avoidance = apply_avoidance(pool, request)
-    eligible, taken, seats = set(avoidance.eligible), set[str](), []
+    eligible = set(avoidance.eligible)
+    fits = {slot: _candidates(pool, eligible, request, slot, set()) for slot in request.slots}
+    needs = {slot: slot.count for slot in request.slots}
+    short = _unfillable(needs, fits, set())
+    if short is not None:
+        raise _short(short, fits)
+    taken: set[str] = set()
+    seats = []
     for slot in request.slots:
-        candidates = _candidates(pool, eligible, request, slot, taken)
-        if len(candidates) < slot.count:
-            raise RuleError(
-                "not_enough_experts",
-                f"slot {slot.specialty} at {slot.venue} needs {slot.count} experts, "
-                f"{len(candidates)} eligible",
-            )
         for i in range(slot.count):
-            index = _pick_index(seed, ["draw", slot.specialty, slot.venue, i], len(candidates))
-            seats.append(Seat(candidates[index], slot.specialty, slot.venue, len(candidates)))
-            taken.add(candidates.pop(index))
+            needs[slot] -= 1
+            candidates = [e for e in fits[slot] if e not in taken]
+            label: list[object] = ["draw", slot.specialty, slot.venue, i]
+            expert_id = _pick_safely(seed, label, candidates, needs, fits, taken)
+            seats.append(Seat(expert_id, slot.specialty, slot.venue, len(candidates)))
+            taken.add(expert_id)
     return DrawResult(
         commit_seed(seed),
         pool_digest(pool),
@@ -468,7 +538,7 @@ def redraw(
             f"slot {seat.specialty} at {seat.venue} needs 1 more expert, 0 eligible",
         )
     round_ = len(previous.replacements) + 1
-    index = _pick_index(seed, ["redraw", round_, seat.specialty, seat.venue, 0], len(candidates))
+    index = _pick_index(seed, ["redraw", round_, seat.specialty, seat.venue], len(candidates))
     seats = list(previous.seats)
     seats[seat_index] = replace(seat, expert_id=candidates[index], candidates=len(candidates))
     note = Exclusion(withdrawn_expert_id, AvoidanceReason.WITHDRAWN, reason)

@@ -656,7 +656,10 @@ class Ranking:
     recommended: tuple[str, ...]  # 推荐的中标候选人, in rank order
 
     def bid(self, bid_id: str) -> BidResult:
-        return next(b for b in self.bids if b.bid_id == bid_id)
+        found = next((b for b in self.bids if b.bid_id == bid_id), None)
+        if found is None:
+            raise RuleError("unknown_bid", f"no bid {bid_id} in this ranking")
+        return found
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = _plain(self)
@@ -677,7 +680,7 @@ def evaluate(
         method.price_rule.base.check_floating_point(floating_point)
     elif floating_point is not None:
         raise RuleError("floating_point_unexpected", "this method has no floating point")
-    _check_ids(method, bids, sheets)
+    _check_inputs(method, bids, sheets)
     reviews = {b.bid_id: _review(method, b.bid_id, sheets) for b in bids}
     passing = [b for b in bids if all(v.passed for v in reviews[b.bid_id])]
     _check_scores(method, passing, sheets)
@@ -695,7 +698,7 @@ def evaluate(
     return Ranking(method.kind, base, tuple(ranked) + tuple(failed), top)
 
 
-def _check_ids(
+def _check_inputs(
     method: ScoringMethod, bids: Sequence[BidFigures], sheets: Sequence[ExpertSheet]
 ) -> None:
     """Bids and experts appear once; sheets name only known bids and pass/fail criteria."""

@@ -1,0 +1,226 @@
+"""The hub on one node, over real sockets: replay then live, visibility, bad input, auth."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import asyncpg
+import httpx
+import pytest
+import websockets
+
+from clients.sdk import Client, ClientError
+from tests.support import InProcessNode, Participant, add_participant, eventually
+
+
+async def _tender(node: InProcessNode, pool: asyncpg.Pool, name: str) -> tuple[Participant, Client]:
+    agency = await add_participant(pool, "agency", roles=[("agency", "platform")])
+    client = await agency.client(node.url)
+    await client.command(f"tender:{name}", "tender.create", {"title": "标段一"})
+    await client.command(f"tender:{name}", "tender.publish")
+    return agency, client
+
+
+async def test_subscribe_replays_history_then_goes_live_without_gap_or_duplicate(
+    node: InProcessNode, pool: asyncpg.Pool
+) -> None:
+    _agency, writer = await _tender(node, pool, "R1")
+    stream = "tender:R1"
+    for i in range(50):
+        await writer.command(stream, "tender.notice", {"text": f"before {i}"})
+
+    async def keep_writing() -> None:
+        for i in range(150):
+            await writer.command(stream, "tender.notice", {"text": f"during {i}"})
+
+    writing = asyncio.create_task(keep_writing())
+    readers = []
+    for _ in range(5):  # subscribe at different moments while the writer runs
+        p = await add_participant(pool, "sup", roles=[("supervisor", stream)])
+        c = await p.client(node.url)
+        readers.append((c, await c.subscribe(stream, after=0)))
+        await asyncio.sleep(0.02)
+    await writing
+    head = await pool.fetchval("SELECT head FROM streams WHERE name = $1", stream)
+    for client, sub in readers:
+        seqs = []
+        while len(seqs) < head:
+            seqs.append((await sub.next(timeout=10))["seq"])
+        assert seqs == list(range(1, head + 1))
+        assert sub.queue.empty()
+        await client.close()
+    await writer.close()
+
+
+async def test_subscribe_after_a_seq_resumes_from_there(
+    node: InProcessNode, pool: asyncpg.Pool
+) -> None:
+    agency, writer = await _tender(node, pool, "R2")
+    for i in range(10):
+        await writer.command("tender:R2", "tender.notice", {"text": str(i)})
+    reader = await agency.client(node.url)
+    sub = await reader.subscribe("tender:R2", after=7)
+    assert [(await sub.next())["seq"] for _ in range(5)] == [8, 9, 10, 11, 12]
+    await reader.close()
+    await writer.close()
+
+
+async def test_each_role_receives_only_what_it_may_see(
+    node: InProcessNode, pool: asyncpg.Pool
+) -> None:
+    stream = "tender:V1"
+    agency, a = await _tender(node, pool, "V1")
+    sup = await add_participant(pool, "sup", roles=[("supervisor", stream)])
+    tenderer = await add_participant(pool, "owner", roles=[("tenderer", stream)])
+    expert = await add_participant(pool, "expert", roles=[("expert", stream)])
+    bidder_a = await add_participant(pool, "bidA", org="company-a")
+    bidder_b = await add_participant(pool, "bidB", org="company-b")
+    outsider = await add_participant(pool, "outsider")
+    ca, cb = await bidder_a.client(node.url), await bidder_b.client(node.url)
+    await ca.command(stream, "tender.join")  # visible to company-a (and supervisors) only
+    await cb.command(stream, "tender.join")
+    s = await sup.client(node.url)
+    await s.command(stream, "tender.annotate", {"text": "监督备注"}, sign=True)  # supervisors only
+    await a.command(stream, "tender.grant", {"user": tenderer.user_id, "role": "tenderer"})  # staff
+    await a.command(stream, "tender.notice", {"text": "公告"})  # everyone
+    head = await pool.fetchval("SELECT head FROM streams WHERE name = $1", stream)
+
+    async def seen_types(p: Participant) -> list[str]:
+        c = await p.client(node.url)
+        sub = await c.subscribe(stream)
+        got: list[str] = []
+        while True:
+            try:
+                ev = await sub.next(timeout=0.5)
+            except TimeoutError:
+                break
+            got.append(f"{ev['type']}:{ev['payload'].get('org', '')}")
+        await c.close()
+        return got
+
+    everything = await seen_types(sup)
+    assert "supervisor.note:" in everything and "bidder.joined:company-a" in everything
+    assert "bidder.joined:company-b" in everything and len(everything) == head
+    assert set(await seen_types(bidder_a)) == {
+        "tender.created:",
+        "tender.published:",
+        "bidder.joined:company-a",
+        "tender.notice:",
+    }
+    assert "bidder.joined:company-a" not in await seen_types(bidder_b)
+    for staff in (agency, tenderer, expert):
+        seen = await seen_types(staff)
+        assert "role.granted:" in seen and "tender.notice:" in seen
+        assert not any(t.startswith(("bidder.joined", "supervisor.note")) for t in seen)
+    with pytest.raises(ClientError) as err:
+        await seen_types(outsider)
+    assert err.value.code == "not_subscribed_role"
+    for c in (a, ca, cb, s):
+        await c.close()
+
+
+async def test_malformed_oversized_and_unknown_messages_get_errors_and_the_socket_goes_on(
+    node: InProcessNode, pool: asyncpg.Pool
+) -> None:
+    agency, client = await _tender(node, pool, "G1")
+    for garbage in [
+        "{not json",
+        "[1,2]",
+        '{"t":"launch"}',
+        '{"t":"cmd"}',
+        '{"t":"cmd","v":9,"id":"x","stream":"tender:G1","type":"tender.notice"}',
+        json.dumps(
+            {
+                "t": "cmd",
+                "id": "big",
+                "stream": "tender:G1",
+                "type": "tender.notice",
+                "body": {"text": "x" * 70000},
+            }
+        ),
+        json.dumps({"t": "cmd", "id": "nope", "stream": "tender:G1", "type": "tender.explode"}),
+        json.dumps(
+            {
+                "t": "cmd",
+                "id": "bad-body",
+                "stream": "tender:G1",
+                "type": "tender.notice",
+                "body": {"txt": 1},
+            }
+        ),
+    ]:
+        await client.send_raw(garbage)
+    codes = await eventually(
+        lambda: [e["code"] for e in client.errors] if len(client.errors) >= 5 else None
+    )
+    assert {"malformed", "unknown_type", "invalid", "unsupported_version", "too_large"} <= set(
+        codes
+    )
+    for err in client.errors:
+        assert err["message"] and "Traceback" not in json.dumps(err)
+    # the same connection still works, and nothing was written by the garbage
+    ack = await client.command("tender:G1", "tender.notice", {"text": "still here"})
+    assert ack["seq"] == 3
+    await client.close()
+
+
+async def test_websocket_refuses_forged_token_and_foreign_origin(
+    node: InProcessNode, pool: asyncpg.Pool
+) -> None:
+    ws_url = node.url.replace("http", "ws") + "/ws"
+    with pytest.raises(websockets.InvalidStatus):
+        await websockets.connect(ws_url + "?token=v1.eA.9999999999.abc.forged")
+    p = await add_participant(pool, "sup")
+    c = Client(node.url, p.user_id, p.key)
+    token = await c.login()
+    with pytest.raises(websockets.InvalidStatus):
+        await websockets.connect(ws_url + "?token=" + token, origin="https://evil.example")  # type: ignore[arg-type]
+    ok = await websockets.connect(ws_url + "?token=" + token)
+    assert json.loads(await ok.recv())["t"] == "welcome"
+    await ok.close()
+
+
+async def test_login_with_a_wrong_key_is_refused(node: InProcessNode, pool: asyncpg.Pool) -> None:
+    from crypto.keys import SigningKey
+
+    p = await add_participant(pool, "expert")
+    c = Client(node.url, p.user_id, SigningKey.generate())
+    with pytest.raises(ClientError) as err:
+        await c.login()
+    assert err.value.code == "bad_signature"
+
+
+async def test_healthz_and_metrics(node: InProcessNode, pool: asyncpg.Pool) -> None:
+    async with httpx.AsyncClient(base_url=node.url) as http:
+        r = await http.get("/healthz")
+        assert r.status_code == 200 and r.json()["db"] is True
+        await http.post("/auth/challenge", content=b"{oops")
+        text = (await http.get("/metrics")).text
+    assert "evalroom_commands_total" in text and "evalroom_anonymous_garbage_total 1.0" in text
+
+
+async def test_presence_shows_who_is_connected_and_drops_the_departed(
+    node: InProcessNode, pool: asyncpg.Pool
+) -> None:
+    stream = "tender:P1"
+    _agency, a = await _tender(node, pool, "P1")
+    sup = await add_participant(pool, "sup", roles=[("supervisor", stream)])
+    op = await add_participant(
+        pool, "operator", roles=[("operator", stream)], venue="venue-lanzhou"
+    )
+    s = await sup.client(node.url)
+    await s.subscribe(stream)
+    await s.watch_presence(stream)
+    o = await op.client(node.url)
+    await o.subscribe(stream)
+    members = await s.wait_presence(stream, lambda m: any(e["user"] == op.user_id for e in m))
+    entry = next(e for e in members if e["user"] == op.user_id)
+    assert entry["roles"] == ["operator"] and entry["venues"] == ["venue-lanzhou"]
+    # a client that vanishes without closing (no heartbeats) leaves within seconds
+    for task in o._tasks:
+        task.cancel()
+    o._closing = True
+    await s.wait_presence(stream, lambda m: all(e["user"] != op.user_id for e in m), timeout=6)
+    await s.close()
+    await a.close()
