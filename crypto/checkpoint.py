@@ -27,7 +27,6 @@ a checkpoint, or an invalid :class:`Checkpoint`), ``origin_mismatch`` and ``malf
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
@@ -59,7 +58,8 @@ MAX_NOTE_BYTES = 1 << 20
 _SIG_PREFIX = "\u2014 "  # EM DASH, SPACE
 _ED25519_SIG_SIZE = 64
 _MAX_TREE_SIZE = (1 << 64) - 1  # the tree size is a uint64 in every implementation we target
-_DECIMAL = re.compile(r"0|[1-9][0-9]*")
+# At most 20 digits: enough for any uint64, and keeps int() away from huge digit strings.
+_DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}")
 
 
 class CheckpointError(ValueError):
@@ -285,7 +285,10 @@ def open_note(note: str | bytes, verifier_keys: Iterable[VerifierKey | str]) -> 
         if (name, kid) in seen:
             raise CheckpointError("malformed_note", f"{name} signed the note more than once")
         seen.add((name, kid))
-        if len(signature) != _ED25519_SIG_SIZE or not key.public_key.verify(message, b64u(signature)):
+        valid = len(signature) == _ED25519_SIG_SIZE and key.public_key.verify(
+            message, b64u(signature)
+        )
+        if not valid:
             raise CheckpointError("bad_signature", f"invalid signature by {name}")
         signers.append(key)
     if not signers:
