@@ -35,16 +35,17 @@ ignored like any unknown type), and the ASCII armor.
 
 Bounded memory
 --------------
-:func:`encrypt` and :func:`decrypt` never hold more than one chunk: they read the source into
-one preallocated 64 KiB (+ tag + 1 look-ahead byte) buffer, seal or open it in place into a
-second reused buffer and write that out, so memory use is a few hundred KiB whatever the file
-size. The header is limited to :data:`MAX_HEADER_SIZE` bytes.
+:func:`encrypt` and :func:`decrypt` read the source into one preallocated buffer of eight
+chunks plus one look-ahead byte, seal or open each chunk into a second, reused one-chunk buffer
+and write that out, so they use about 0.6 MiB whatever the file size. The header is read line
+by line and limited to :data:`MAX_HEADER_SIZE` bytes. ``dst.write`` is handed memoryviews of
+the reused buffer: as the ``io`` contract says, a writer must not keep them after returning.
 
 Because of that, :func:`decrypt` writes each chunk as soon as it authenticates, before later
 chunks are read. **If it raises, whatever it already wrote to ``dst`` must be discarded**: a
-file can be cut short, or have a forged tail, after chunks that were genuine. Only a normal
-return means the whole plaintext is authentic. :func:`decrypt_bytes` returns nothing unless
-the whole file authenticates.
+file can be cut short, or have a forged tail or trailing data, after chunks that were genuine.
+Only a normal return means the whole plaintext is authentic. :func:`decrypt_bytes` returns
+nothing unless the whole file authenticates.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, ClassVar
+from typing import BinaryIO, ClassVar, NoReturn
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -97,7 +98,6 @@ TAG_SIZE = 16
 ENC_CHUNK_SIZE = CHUNK_SIZE + TAG_SIZE
 FILE_KEY_SIZE = 16
 NONCE_SIZE = 16
-MAC_SIZE = 32
 COLUMNS = 64
 #: Upper bound on the header, so a hostile upload cannot make the parser buffer without end.
 #: Real headers are ~150 bytes per X25519 recipient (~1.6 KiB per post-quantum one).
@@ -109,6 +109,9 @@ _X25519_INFO = b"age-encryption.org/v1/X25519"
 _IDENTITY_HRP = "AGE-SECRET-KEY-"
 _RECIPIENT_HRP = "age"
 _ZERO_NONCE = bytes(12)
+# Chunks read per call: fewer, larger reads are measurably faster from files, and the
+# buffers stay ~0.5 MiB.
+_READ_CHUNKS = 8
 _BASE64_LINE = re.compile(rb"[A-Za-z0-9+/]*")
 _LAST = 1
 
@@ -406,7 +409,9 @@ def _read_stanza(first: bytes, next_line: Callable[[], bytes], index: int) -> St
         if len(line) > COLUMNS:
             raise HeaderError(f"{where}: body line longer than 64 columns")
         if not _BASE64_LINE.fullmatch(line):
-            raise HeaderError(f"{where}: body line has a character outside the unpadded base64 alphabet")
+            raise HeaderError(
+                f"{where}: body line has a character outside the unpadded base64 alphabet"
+            )
         body_lines.append(line)
         if len(line) < COLUMNS:
             break
@@ -509,30 +514,38 @@ def _seal_payload(
     readinto: Callable[[memoryview], int | None],
     write: Callable[[memoryview], object],
 ) -> None:
-    # One look-ahead byte past the chunk tells whether this chunk is the last without a
-    # second read: a full chunk followed by EOF is sealed as the (full) final chunk.
-    buf = bytearray(CHUNK_SIZE + 1)
+    # Reads several chunks per call plus one look-ahead byte, which tells whether a chunk is
+    # the last without another read: a full chunk followed by EOF is the (full) final chunk.
+    buf = bytearray(_READ_CHUNKS * CHUNK_SIZE + 1)
     view = memoryview(buf)
-    chunk = view[:CHUNK_SIZE]
     out = memoryview(bytearray(ENC_CHUNK_SIZE))
     seal = aead.encrypt_into
     counter = 0
+    pos = 0
     n = _fill(readinto, view, 0)
-    while n > CHUNK_SIZE:
-        seal((counter << 8).to_bytes(12, "big"), chunk, None, out)
-        _write(write, out)
-        buf[0] = buf[CHUNK_SIZE]
-        counter += 1
-        n = _fill(readinto, view, 1)
-    seal(((counter << 8) | _LAST).to_bytes(12, "big"), view[:n], None, out[: n + TAG_SIZE])
-    _write(write, out[: n + TAG_SIZE])
+    while True:
+        if n - pos > CHUNK_SIZE:
+            seal((counter << 8).to_bytes(12, "big"), view[pos : pos + CHUNK_SIZE], None, out)
+            _write(write, out)
+            pos += CHUNK_SIZE
+            counter += 1
+        elif n == len(buf):
+            rest = n - pos
+            buf[:rest] = buf[pos:n]
+            pos = 0
+            n = _fill(readinto, view, rest)
+        else:
+            break
+    size = n - pos
+    seal(((counter << 8) | _LAST).to_bytes(12, "big"), view[pos:n], None, out[: size + TAG_SIZE])
+    _write(write, out[: size + TAG_SIZE])
 
 
 # --- decryption ---------------------------------------------------------------------------
 
 
 def decrypt(src: BinaryIO, dst: BinaryIO, identities: Sequence[str]) -> None:
-    """Decrypt the age file in ``src`` to ``dst`` with any of the ``AGE-SECRET-KEY-1…`` identities.
+    """Decrypt the age file in ``src`` to ``dst`` with any of the given identities.
 
     Streams in 64 KiB chunks with constant memory. Each chunk is written to ``dst`` only after
     it authenticates, but the file as a whole is authentic only if this returns normally:
@@ -578,26 +591,37 @@ def _open_payload(
     readinto: Callable[[memoryview], int | None],
     write: Callable[[memoryview], object],
 ) -> None:
-    # As in sealing, one look-ahead byte says whether more data follows this chunk, so the
+    # As in sealing, one look-ahead byte says whether more data follows a chunk, so the
     # expected case costs one AEAD call per chunk and the last-chunk flag is tried first only
     # where it can be right.
-    buf = bytearray(ENC_CHUNK_SIZE + 1)
+    buf = bytearray(_READ_CHUNKS * ENC_CHUNK_SIZE + 1)
     view = memoryview(buf)
-    chunk = view[:ENC_CHUNK_SIZE]
     out = memoryview(bytearray(CHUNK_SIZE))
     open_ = aead.decrypt_into
     counter = 0
+    pos = 0
     n = _fill(readinto, view, 0)
-    while n > ENC_CHUNK_SIZE:
-        try:
-            open_((counter << 8).to_bytes(12, "big"), chunk, None, out)
-        except InvalidTag:
-            _fail_full_chunk(aead, counter, chunk, out, write, at_eof=False)
-        _write(write, out)
-        buf[0] = buf[ENC_CHUNK_SIZE]
-        counter += 1
-        n = _fill(readinto, view, 1)
+    while True:
+        if n - pos > ENC_CHUNK_SIZE:
+            chunk = view[pos : pos + ENC_CHUNK_SIZE]
+            try:
+                open_((counter << 8).to_bytes(12, "big"), chunk, None, out)
+            except InvalidTag:
+                _fail_full_chunk(aead, counter, chunk, out, write, at_eof=False)
+            _write(write, out)
+            pos += ENC_CHUNK_SIZE
+            counter += 1
+        elif n == len(buf):
+            # Buffer used up but not at EOF: keep the unprocessed tail (usually the single
+            # look-ahead byte) and refill behind it.
+            rest = n - pos
+            buf[:rest] = buf[pos:n]
+            pos = 0
+            n = _fill(readinto, view, rest)
+        else:
+            break
 
+    n -= pos
     if n == 0:
         raise PayloadTruncated("the payload has no chunks: the file is truncated after the nonce")
     if n < TAG_SIZE:
@@ -605,11 +629,12 @@ def _open_payload(
             f"final chunk {counter} is shorter than its 16-byte tag: the file is truncated"
         )
     size = n - TAG_SIZE
+    final = view[pos : pos + n]
     try:
-        open_(((counter << 8) | _LAST).to_bytes(12, "big"), view[:n], None, out[:size])
+        open_(((counter << 8) | _LAST).to_bytes(12, "big"), final, None, out[:size])
     except InvalidTag:
         if n == ENC_CHUNK_SIZE:
-            _fail_full_chunk(aead, counter, chunk, out, write, at_eof=True)
+            _fail_full_chunk(aead, counter, final, out, write, at_eof=True)
         raise PayloadError(
             f"chunk {counter} failed authentication as the final chunk: "
             "the payload is corrupt or truncated"
@@ -627,7 +652,7 @@ def _fail_full_chunk(
     write: Callable[[memoryview], object],
     *,
     at_eof: bool,
-) -> None:
+) -> NoReturn:
     """Explain a full-size chunk that failed under the flag its position implied; always raises.
 
     If it authenticates under the other flag, it is a genuine chunk in the wrong place: a
