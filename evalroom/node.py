@@ -41,7 +41,11 @@ class Node:
             embedded = await asyncio.to_thread(EmbeddedPostgres.start, settings.data_dir)
             url = embedded.url
         pool = await open_pool(url)
-        broker: Broker = RedisBroker(settings.redis_url, settings.redis_namespace) if settings.redis_url else LocalBroker()
+        broker: Broker = (
+            RedisBroker(settings.redis_url, settings.redis_namespace)
+            if settings.redis_url
+            else LocalBroker()
+        )
         metrics = Metrics()
         hub = Hub(pool, broker, settings, metrics)
         pipeline = CommandPipeline(

@@ -54,6 +54,7 @@ class EmbeddedPg:
     server: object
     url: str
     pgdata: Path
+    _opts: str = ""
 
     @classmethod
     def start(cls, folder: Path | None = None) -> EmbeddedPg:
@@ -69,10 +70,20 @@ class EmbeddedPg:
         pg_ctl(list(args), pgdata=self.pgdata, user=getattr(self.server, "system_user", None))
 
     def stop(self, mode: str = "fast") -> None:
+        # Keep the server's own options (socket folder, no TCP) to start it the same way.
+        self._opts = (self.pgdata / "postmaster.opts").read_text()
         self._pg_ctl("-w", "-m", mode, "stop")
 
     def start_again(self) -> None:
-        self._pg_ctl("-w", "start")
+        import shlex
+
+        args = shlex.split(self._opts)[1:]  # drop the postgres binary itself
+        options = " ".join(
+            shlex.quote(a)
+            for i, a in enumerate(args)
+            if a != "-D" and (i == 0 or args[i - 1] != "-D")
+        )
+        self._pg_ctl("-w", "-l", str(self.pgdata / "log"), "-o", options, "start")
 
     def cleanup(self) -> None:
         cleanup = getattr(self.server, "cleanup", None)

@@ -87,6 +87,7 @@ async def in_process_node(settings: Settings) -> AsyncIterator[InProcessNode]:
         log_level="warning",
         lifespan="on",
         ws_max_size=16 * settings.max_message_bytes + 1,
+        timeout_graceful_shutdown=3,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -117,7 +118,7 @@ class NodeProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self) -> NodeProcess:
+    def spawn(self) -> None:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "evalroom", "serve", "--port", str(self.port)],
@@ -126,6 +127,10 @@ class NodeProcess:
             stdout=log,
             stderr=log,
         )
+
+    async def start(self) -> NodeProcess:
+        self.spawn()
+        assert self.proc is not None
         deadline = time.monotonic() + 30
         async with httpx.AsyncClient() as http:
             while time.monotonic() < deadline:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
 MessageHandler = Callable[[str, bytes], None]
-ResyncHandler = Callable[[], Awaitable[None]]
+ResyncHandler = Callable[[], Coroutine[Any, Any, None]]
 
 
 class Broker(Protocol):

@@ -19,7 +19,6 @@ from evalroom.broker.base import MessageHandler, ResyncHandler
 log = structlog.get_logger(__name__)
 
 
-
 class RedisBroker:
     def __init__(self, url: str, namespace: str = "er") -> None:
         self._url = url
@@ -32,28 +31,32 @@ class RedisBroker:
         self._on_message: MessageHandler | None = None
         self._on_resync: ResyncHandler | None = None
         self._connected = asyncio.Event()
+        self._awaiting: set[str] = set()
+        self._resync_due = False
+        self._placeholder_confirms = 0
+        self._waiters: dict[str, asyncio.Event] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self.reconnects = 0
 
     async def start(self, on_message: MessageHandler, on_resync: ResyncHandler) -> None:
         self._on_message, self._on_resync = on_message, on_resync
         self._task = asyncio.create_task(self._listen_forever(), name="redis-broker")
 
-    async def _open_pubsub(self) -> aioredis.client.PubSub:
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        # A placeholder channel keeps the connection in subscribed mode with no stream yet.
-        await pubsub.subscribe(self._prefix + "-", *(self._prefix + c for c in self._channels))
-        return pubsub
-
     async def _listen_forever(self) -> None:
         delay = 0.05
         while True:
             try:
-                self._pubsub = await self._open_pubsub()
+                pubsub = self._redis.pubsub()
+                self._pubsub = pubsub
+                # Resync only once Redis confirms every subscription: a message published
+                # before that is not delivered to us, so it must be read from PostgreSQL.
+                self._awaiting = {self._prefix + "-"} | {self._prefix + c for c in self._channels}
+                self._resync_due = self.reconnects > 0
+                self._placeholder_confirms = 0
+                await pubsub.subscribe(*self._awaiting)
                 self._connected.set()
-                if self.reconnects and self._on_resync is not None:
-                    await self._on_resync()
                 delay = 0.05
-                await self._pump(self._pubsub)
+                await self._pump(pubsub)
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
@@ -62,7 +65,7 @@ class RedisBroker:
             self.reconnects += 1
             if self._pubsub is not None:
                 with contextlib.suppress(Exception):
-                    await self._pubsub.aclose()
+                    await self._pubsub.aclose()  # type: ignore[no-untyped-call]
                 self._pubsub = None
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
@@ -72,25 +75,55 @@ class RedisBroker:
         assert handler is not None
         cut = len(self._prefix)
         async for message in pubsub.listen():
-            if message.get("type") != "message":
-                continue
+            kind = message.get("type")
             channel = message["channel"]
             name = channel.decode() if isinstance(channel, bytes) else str(channel)
-            handler(name[cut:], message["data"])
+            if kind == "message":
+                handler(name[cut:], message["data"])
+            elif kind == "subscribe":
+                if name == self._prefix + "-":
+                    self._placeholder_confirmed()
+                self._confirmed(name)
+
+    def _placeholder_confirmed(self) -> None:
+        """redis-py may reconnect a pub/sub connection by itself and re-subscribe: the
+        placeholder (subscribed first) being confirmed again is how we learn of it."""
+        self._placeholder_confirms += 1
+        if self._placeholder_confirms > 1:
+            self.reconnects += 1
+            self._resync_due = True
+            self._awaiting = {self._prefix + c for c in self._channels} | {self._prefix + "-"}
+
+    def _confirmed(self, channel: str) -> None:
+        waiter = self._waiters.pop(channel, None)
+        if waiter is not None:
+            waiter.set()
+        self._awaiting.discard(channel)
+        if self._resync_due and not self._awaiting and self._on_resync is not None:
+            self._resync_due = False
+            task: asyncio.Task[None] = asyncio.create_task(self._on_resync())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     def kill_subscription_for_test(self) -> None:
         """Drop the subscription connection as a network fault would (used by tests)."""
         if self._pubsub is not None and self._pubsub.connection is not None:
-            self._pubsub.connection._writer.transport.abort()  # type: ignore[union-attr]
+            self._pubsub.connection._writer.transport.abort()
 
     async def publish(self, channel: str, data: bytes) -> None:
         await self._redis.publish(self._prefix + channel, data)
 
     async def subscribe(self, channel: str) -> None:
+        """Subscribe and wait (briefly) for Redis to confirm, so the caller's next read of
+        the stream head from PostgreSQL cannot miss a message published in between."""
         self._channels.add(channel)
-        if self._pubsub is not None:
-            with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.subscribe(self._prefix + channel)
+        if self._pubsub is None:
+            return
+        waiter = self._waiters.setdefault(self._prefix + channel, asyncio.Event())
+        with contextlib.suppress(RedisError, OSError):
+            await self._pubsub.subscribe(self._prefix + channel)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter.wait(), 2.0)
 
     async def unsubscribe(self, channel: str) -> None:
         self._channels.discard(channel)
@@ -111,7 +144,7 @@ class RedisBroker:
                 await self._task
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
-                await self._pubsub.aclose()
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
         await self._redis.aclose()
 
     async def presence_put(self, node: str, entries: dict[str, bytes], ttl: float) -> None:
@@ -128,5 +161,5 @@ class RedisBroker:
         async for key in self._redis.scan_iter(match=self._presence + "*", count=100):
             for field, value in (await self._redis.hgetall(key)).items():
                 name = field.decode() if isinstance(field, bytes) else str(field)
-                found[name] = value
+                found[name] = value if isinstance(value, bytes) else str(value).encode()
         return found

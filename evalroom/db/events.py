@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from crypto.events import event_leaf_hash, event_record, format_time
+from evalroom.db import Conn, Executor
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class StreamRow:
     now: datetime
 
 
-async def lock_stream(conn: asyncpg.Connection, name: str) -> StreamRow | None:
+async def lock_stream(conn: Conn, name: str) -> StreamRow | None:
     row = await conn.fetchrow(
         "SELECT name, kind, parent, head, state, now() AS now FROM streams"
         " WHERE name = $1 FOR UPDATE",
@@ -78,7 +79,7 @@ async def lock_stream(conn: asyncpg.Connection, name: str) -> StreamRow | None:
 
 
 async def create_stream(
-    conn: asyncpg.Connection, name: str, kind: str, parent: str | None, state: dict[str, Any]
+    conn: Conn, name: str, kind: str, parent: str | None, state: dict[str, Any]
 ) -> bool:
     status: str = await conn.execute(
         "INSERT INTO streams (name, kind, parent, state) VALUES ($1, $2, $3, $4)"
@@ -92,7 +93,7 @@ async def create_stream(
 
 
 async def append_events(
-    conn: asyncpg.Connection,
+    conn: Conn,
     stream: StreamRow,
     events: Sequence[tuple[str, str | None, dict[str, Any], str, str | None]],
     new_state: dict[str, Any],
@@ -135,7 +136,7 @@ async def append_events(
 
 
 async def read_events(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Executor,
     stream: str,
     after: int,
     limit: int = 1000,
@@ -160,8 +161,6 @@ async def stream_heads(pool: asyncpg.Pool, names: Sequence[str]) -> dict[str, in
     return {r["name"]: r["head"] for r in rows}
 
 
-async def stream_info(
-    conn: asyncpg.Connection | asyncpg.Pool, name: str
-) -> tuple[str, str | None, int] | None:
+async def stream_info(conn: Executor, name: str) -> tuple[str, str | None, int] | None:
     row = await conn.fetchrow("SELECT kind, parent, head FROM streams WHERE name = $1", name)
     return None if row is None else (row["kind"], row["parent"], row["head"])

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from evalroom.db import Executor
+
 
 @dataclass(frozen=True)
 class User:
@@ -23,9 +25,7 @@ class RoleGrant:
     venue: str
 
 
-async def create_user(
-    conn: asyncpg.Connection | asyncpg.Pool, user_id: str, name: str, org: str | None, key: str
-) -> bool:
+async def create_user(conn: Executor, user_id: str, name: str, org: str | None, key: str) -> bool:
     status: str = await conn.execute(
         "INSERT INTO users (id, name, org, signing_key) VALUES ($1, $2, $3, $4)"
         " ON CONFLICT (id) DO NOTHING",
@@ -37,14 +37,12 @@ async def create_user(
     return status.endswith(" 1")
 
 
-async def get_user(conn: asyncpg.Connection | asyncpg.Pool, user_id: str) -> User | None:
+async def get_user(conn: Executor, user_id: str) -> User | None:
     row = await conn.fetchrow("SELECT id, name, org, signing_key FROM users WHERE id = $1", user_id)
     return None if row is None else User(row["id"], row["name"], row["org"], row["signing_key"])
 
 
-async def grant_role(
-    conn: asyncpg.Connection | asyncpg.Pool, user_id: str, scope: str, role: str, venue: str = ""
-) -> None:
+async def grant_role(conn: Executor, user_id: str, scope: str, role: str, venue: str = "") -> None:
     await conn.execute(
         "INSERT INTO roles (user_id, scope, role, venue) VALUES ($1, $2, $3, $4)"
         " ON CONFLICT DO NOTHING",
@@ -55,9 +53,7 @@ async def grant_role(
     )
 
 
-async def roles_in(
-    conn: asyncpg.Connection | asyncpg.Pool, user_id: str, scopes: Sequence[str]
-) -> list[RoleGrant]:
+async def roles_in(conn: Executor, user_id: str, scopes: Sequence[str]) -> list[RoleGrant]:
     rows = await conn.fetch(
         "SELECT scope, role, venue FROM roles WHERE user_id = $1 AND scope = ANY($2::text[])",
         user_id,

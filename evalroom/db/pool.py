@@ -32,7 +32,9 @@ class EmbeddedPostgres:
             import pgserver
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        server = pgserver.get_server(str(data_dir.resolve() / "pg"), cleanup_mode="stop")
+        server = pgserver.get_server(  # type: ignore[attr-defined]
+            str(data_dir.resolve() / "pg"), cleanup_mode="stop"
+        )
         exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
         if "(0 rows)" in exists:
             server.psql(f"CREATE DATABASE {database};")

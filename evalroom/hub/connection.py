@@ -25,6 +25,10 @@ CLOSE_TOO_SLOW = 4008
 CLOSE_HEARTBEAT = 4009
 CLOSE_TOO_LARGE = 1009
 
+CLOSE_TIMEOUT = 2.0
+BATCH_BYTES = 64 * 1024
+BATCH_FRAMES = 256
+
 _ids = itertools.count(1)
 
 SendText = Callable[[str], Awaitable[None]]
@@ -52,6 +56,7 @@ class Connection:
         queue_limit: int,
         token_expires: int,
         lang: str,
+        on_too_slow: Callable[[], None] | None = None,
     ) -> None:
         self.id = f"c{next(_ids)}"
         self.user = user
@@ -70,6 +75,7 @@ class Connection:
         self.subscriptions: dict[str, object] = {}
         self.watching_presence: set[str] = set()
         self.writer: asyncio.Task[None] | None = None
+        self._on_too_slow = on_too_slow
 
     def start(self) -> None:
         self.writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{self.id}")
@@ -83,6 +89,8 @@ class Connection:
         if self.closed:
             return False
         if len(self._queue) >= self.queue_limit:
+            if self._on_too_slow is not None:
+                self._on_too_slow()
             self.close_soon(CLOSE_TOO_SLOW, "send queue full; resume from your last seq")
             return False
         self._queue.append(frame)
@@ -105,8 +113,14 @@ class Connection:
                     if len(queue) == 1:
                         text = queue.popleft()
                     else:
-                        batch = [queue.popleft() for _ in range(min(len(queue), 256))]
-                        text = "[" + ",".join(batch) + "]"
+                        # One frame for what is waiting, bounded so that a slow reader's
+                        # backlog stays in our queue (where it is counted), not in buffers.
+                        batch, size = [queue.popleft()], 0
+                        size = len(batch[0])
+                        while queue and size < BATCH_BYTES and len(batch) < BATCH_FRAMES:
+                            size += len(queue[0])
+                            batch.append(queue.popleft())
+                        text = batch[0] if len(batch) == 1 else "[" + ",".join(batch) + "]"
                     if len(queue) < self.queue_limit // 2:
                         self._room.set()
                     await self._send_text(text)
@@ -123,8 +137,10 @@ class Connection:
         asyncio.get_running_loop().create_task(self._do_close(code, reason))
 
     async def _do_close(self, code: int, reason: str) -> None:
+        # A reader that stopped reading cannot take the close frame either: give up on it
+        # after a moment; the transport is dropped when the peer or its keepalive goes.
         with contextlib.suppress(Exception):
-            await self._close(code, reason)
+            await asyncio.wait_for(self._close(code, reason), CLOSE_TIMEOUT)
 
     async def stop(self) -> None:
         self.closed = True

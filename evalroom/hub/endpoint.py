@@ -84,6 +84,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         queue_limit=node.settings.send_queue_limit,
         token_expires=claims.expires_at,
         lang=lang,
+        on_too_slow=node.metrics.slow_closed.inc,
     )
     node.hub.attach(conn)
     role_label = "participant"

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from crypto.canonical import canonical_json
 from crypto.events import command_signing_bytes
 from crypto.keys import KeyFormatError, VerifyKey
+from evalroom.db import Conn
 from evalroom.db import events as store
 from evalroom.db.identity import User, grant_role, roles_in
 from evalroom.domain.commands import Actor, Command
@@ -158,7 +159,7 @@ class CommandPipeline:
                 raise Refusal("unknown_stream", stream)
             actor = await _load_actor(conn, user, row, spec)
             _authorize(spec, actor)
-            command = Command(spec.type, stream, body, actor, row.now, sig)
+            command = Command(spec.name, stream, body, actor, row.now, sig)
             try:
                 decision = spec.run(row.state, command)
             except RuleError as exc:
@@ -220,9 +221,7 @@ def _scopes(row: store.StreamRow) -> list[str]:
     return [row.name] + ([row.parent] if row.parent else [])
 
 
-async def _load_actor(
-    conn: asyncpg.Connection, user: User, row: store.StreamRow, spec: CommandSpec
-) -> Actor:
+async def _load_actor(conn: Conn, user: User, row: store.StreamRow, spec: CommandSpec) -> Actor:
     scopes = ["platform"] if spec.roles_in_platform else _scopes(row)
     grants = await roles_in(conn, user.id, scopes)
     return Actor(
@@ -238,7 +237,7 @@ def _authorize(spec: CommandSpec, actor: Actor) -> None:
         return
     held = ", ".join(sorted(actor.roles)) or "none"
     raise Refusal(
-        "forbidden", f"{spec.type} needs {', '.join(sorted(spec.roles))}; you hold {held}"
+        "forbidden", f"{spec.name} needs {', '.join(sorted(spec.roles))}; you hold {held}"
     )
 
 

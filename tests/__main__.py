@@ -1,0 +1,43 @@
+"""``python -m tests``: the whole check a contributor and CI run.
+
+Installs the Debian packages some tests need when they are missing and we may (root with
+apt-get), then runs ruff, mypy (strict) and pytest. Exit code: non-zero if any step fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+DEBIAN_PACKAGES = {"age": "age"}  # command -> package (interop tests with the age CLI)
+
+
+def _install_debian_packages() -> None:
+    missing = [pkg for cmd, pkg in DEBIAN_PACKAGES.items() if shutil.which(cmd) is None]
+    if not missing or shutil.which("apt-get") is None or os.geteuid() != 0:
+        return
+    print(f"installing Debian packages: {' '.join(missing)}", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=False, env=env)
+
+
+def main() -> int:
+    _install_debian_packages()
+    steps = [
+        [sys.executable, "-m", "ruff", "check", "."],
+        [sys.executable, "-m", "mypy"],
+        [sys.executable, "-m", "pytest", *sys.argv[1:]],
+    ]
+    for step in steps:
+        print("$ " + " ".join(step[2:]), flush=True)
+        code = subprocess.run(step, check=False).returncode
+        if code != 0:
+            return code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""``evalroom demo`` runs end to end on the embedded defaults, as a newcomer would run it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.support import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_demo_runs_on_embedded_defaults_and_every_check_passes(lang: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    result = subprocess.run(
+        [sys.executable, "-m", "evalroom", "demo", "--lang", lang],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    done = "Demo finished" if lang == "en" else "演示完成"
+    assert done in result.stdout
+    assert "FAILED" not in result.stdout and "失败" not in result.stdout
