@@ -45,6 +45,10 @@ class SigningKey:
         return cls(Ed25519PrivateKey.generate())
 
     @classmethod
+    def from_raw(cls, raw: bytes) -> SigningKey:
+        return cls(Ed25519PrivateKey.from_private_bytes(raw))
+
+    @classmethod
     def from_string(cls, text: str) -> SigningKey:
         if not text.startswith(SECRET_PREFIX):
             raise KeyFormatError("not an ed25519 secret key")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import asyncpg
 import structlog
 
+from crypto.keys import SigningKey
 from evalroom.auth.tokens import TokenIssuer
 from evalroom.broker import Broker, LocalBroker, RedisBroker
 from evalroom.db.identity import secret
@@ -16,6 +17,7 @@ from evalroom.db.pool import EmbeddedPostgres, open_pool
 from evalroom.hub.hub import Hub
 from evalroom.metrics import Metrics
 from evalroom.services.pipeline import CommandPipeline, RefusalLimiter
+from evalroom.services.spec import ServiceContext
 from evalroom.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -48,8 +50,14 @@ class Node:
         )
         metrics = Metrics()
         hub = Hub(pool, broker, settings, metrics)
+        platform_key = SigningKey.from_raw(await secret(pool, "platform_ed25519"))
+        context = ServiceContext(pool, platform_key, {"settings": settings})
         pipeline = CommandPipeline(
-            pool, hub.publish, metrics, RefusalLimiter(settings.refusal_records_per_minute)
+            pool,
+            hub.publish,
+            metrics,
+            RefusalLimiter(settings.refusal_records_per_minute),
+            context,
         )
         tokens = TokenIssuer(await secret(pool, "token_mac"), settings.token_ttl_seconds)
         node = cls(settings, pool, broker, hub, pipeline, tokens, metrics, embedded)

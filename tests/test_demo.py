@@ -18,7 +18,12 @@ def test_demo_runs_on_embedded_defaults_and_every_check_passes(lang: str) -> Non
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     result = subprocess.run(
         [sys.executable, "-m", "evalroom", "demo", "--lang", lang],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     done = "Demo finished" if lang == "en" else "演示完成"

@@ -44,11 +44,14 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
                     "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name
                 )
             applied_now.append(name)
-        await conn.execute(
-            "INSERT INTO node_secrets (name, value) VALUES ('token_mac', $1)"
-            " ON CONFLICT (name) DO NOTHING",
-            secrets.token_bytes(32),
-        )
+        for name in ("token_mac", "platform_ed25519"):
+            # Made once per deployment and shared by every node through the database.
+            await conn.execute(
+                "INSERT INTO node_secrets (name, value) VALUES ($1, $2)"
+                " ON CONFLICT (name) DO NOTHING",
+                name,
+                secrets.token_bytes(32),
+            )
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     return applied_now

@@ -30,6 +30,8 @@ class Command:
     actor: Actor
     now: datetime
     sig: str | None = None
+    # What impure preparation established (e.g. a decryption's outcome), for the decider.
+    facts: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ from evalroom.domain.commands import Actor, Command
 from evalroom.domain.rules import RuleError
 from evalroom.errors import Refusal, is_recorded
 from evalroom.metrics import Metrics
-from evalroom.services.registry import REGISTRY, CommandSpec
+from evalroom.services.registry import REGISTRY
+from evalroom.services.spec import CommandSpec, ServiceContext
 
 log = structlog.get_logger(__name__)
 
@@ -71,9 +72,15 @@ class RefusalLimiter:
 
 class CommandPipeline:
     def __init__(
-        self, pool: asyncpg.Pool, publish: Publisher, metrics: Metrics, limiter: RefusalLimiter
+        self,
+        pool: asyncpg.Pool,
+        publish: Publisher,
+        metrics: Metrics,
+        limiter: RefusalLimiter,
+        context: ServiceContext,
     ) -> None:
         self.pool = pool
+        self.context = context
         self.publish = publish
         self.metrics = metrics
         self.limiter = limiter
@@ -116,21 +123,39 @@ class CommandPipeline:
             _check_signature(user, client_id, stream, type_, body, sig)
         digest = hashlib.sha256(canonical_json({"s": stream, "t": type_, "b": body})).digest()
         try:
-            return await self._transact(spec, user, client_id, stream, body, sig, digest)
+            facts: dict[str, Any] = {}
+            if spec.prepare is not None:
+                prior = await self._prior(user, client_id, digest)
+                if prior is not None:
+                    return prior, []
+                try:
+                    facts = await spec.prepare(self.context, user, stream, body)
+                except RuleError as exc:
+                    raise Refusal(exc.code, exc.message) from None
+            return await self._transact(spec, user, client_id, stream, body, sig, digest, facts)
         except STORE_DOWN as exc:
             raise Refusal("store_unavailable", type(exc).__name__) from None
         except asyncpg.UniqueViolationError:
             # A concurrent retry of the same client id committed first: answer as a retry.
-            prior = await self.pool.fetchrow(
-                "SELECT digest, result FROM commands WHERE actor = $1 AND client_id = $2",
-                user.id,
-                client_id,
-            )
-            if prior is None or bytes(prior["digest"]) != digest:
+            answer = await self._prior(user, client_id, digest)
+            if answer is None:
                 raise Refusal("id_reused") from None
-            return dict(prior["result"]), []
+            return answer, []
         except asyncpg.DataError as exc:
             raise Refusal("invalid", str(exc).splitlines()[0]) from None
+
+    async def _prior(self, user: User, client_id: str, digest: bytes) -> dict[str, Any] | None:
+        """The first ack of a retried command; ``id_reused`` if the id meant something else."""
+        prior = await self.pool.fetchrow(
+            "SELECT digest, result FROM commands WHERE actor = $1 AND client_id = $2",
+            user.id,
+            client_id,
+        )
+        if prior is None:
+            return None
+        if bytes(prior["digest"]) != digest:
+            raise Refusal("id_reused", f"id {client_id!r} was used for another command")
+        return dict(prior["result"])
 
     async def _transact(
         self,
@@ -141,6 +166,7 @@ class CommandPipeline:
         body: dict[str, Any],
         sig: str | None,
         digest: bytes,
+        facts: dict[str, Any],
     ) -> tuple[dict[str, Any], list[store.StoredEvent]]:
         async with self.pool.acquire() as conn, conn.transaction():
             prior = await conn.fetchrow(
@@ -159,9 +185,9 @@ class CommandPipeline:
                 raise Refusal("unknown_stream", stream)
             actor = await _load_actor(conn, user, row, spec)
             _authorize(spec, actor)
-            command = Command(spec.name, stream, body, actor, row.now, sig)
+            command = Command(spec.name, stream, body, actor, row.now, sig, facts)
             try:
-                decision = spec.run(row.state, command)
+                decision = spec.decide(row.state, command)
             except RuleError as exc:
                 raise Refusal(exc.code, exc.message) from None
             for created in decision.create:
@@ -182,8 +208,11 @@ class CommandPipeline:
                 await grant_role(conn, g.user_id, g.scope, g.role, g.venue)
             head = stored[-1].seq if stored else row.head
             ack: dict[str, Any] = {"t": "ack", "id": client_id, "stream": stream, "seq": head}
-            if decision.reply:
-                ack["reply"] = dict(decision.reply)
+            reply = dict(decision.reply)
+            if spec.finish is not None:
+                reply.update(await spec.finish(self.context, conn, decision, stored))
+            if reply:
+                ack["reply"] = reply
             await conn.execute(
                 "INSERT INTO commands (actor, client_id, digest, stream, seq, result)"
                 " VALUES ($1, $2, $3, $4, $5, $6)",

@@ -1,0 +1,79 @@
+"""What a command is to the pipeline: its schema, who may send it, its pure decider, and the
+optional impure steps around the decision (``prepare`` before the transaction, ``finish``
+inside it, after the events are appended)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crypto.keys import SigningKey
+from evalroom.db.events import StoredEvent
+from evalroom.db.identity import User
+from evalroom.domain.commands import Command, Decision
+
+Decider = Callable[[Mapping[str, Any], Command], Decision]
+Text = Field(min_length=1, max_length=2000)
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Empty(Body):
+    pass
+
+
+class TextBody(Body):
+    text: str = Text
+
+
+@dataclass
+class ServiceContext:
+    """What impure steps may use: the pool, the platform's signing key, and node extras."""
+
+    pool: Any
+    platform_key: SigningKey
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+# prepare(ctx, user, stream, body) -> facts handed to the decider as ``Command.facts``
+Prepare = Callable[[ServiceContext, User, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+# finish(ctx, conn, decision, stored events) -> extra fields for the ack's ``reply``
+Finish = Callable[[ServiceContext, Any, Decision, Sequence[StoredEvent]], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    body: type[Body]
+    roles: frozenset[str]
+    decide: Decider
+    stream_kind: str
+    roles_in_platform: bool = False  # authorized by a platform-scope role (creating a tender)
+    creates_stream: bool = False
+    signed: bool = False  # the actor must sign the command; the signature stays with the event
+    prepare: Prepare | None = None
+    finish: Finish | None = None
+
+
+def specs_from(
+    module_deciders: Mapping[str, Decider],
+    module_roles: Mapping[str, frozenset[str]],
+    stream_kind: str,
+    bodies: Mapping[str, type[Body]],
+    **options: Mapping[str, Any],
+) -> list[CommandSpec]:
+    """Build the specs of one domain module: ``options`` maps a spec field to per-type values."""
+    specs = []
+    for name, decide in module_deciders.items():
+        extra = {key: per_type[name] for key, per_type in options.items() if name in per_type}
+        specs.append(
+            CommandSpec(
+                name, bodies.get(name, Empty), module_roles[name], decide, stream_kind, **extra
+            )
+        )
+    return specs
