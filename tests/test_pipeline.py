@@ -84,3 +84,28 @@ async def test_wrong_phase_is_refused_and_changes_no_state(
     )
     assert domain_events == 2
     await a.close()
+
+
+async def test_a_signed_command_keeps_what_was_signed_so_anyone_can_verify_it(
+    node: InProcessNode, pool: asyncpg.Pool
+) -> None:
+    from crypto.canonical import canonical_json
+    from crypto.keys import VerifyKey
+
+    agency = await add_participant(pool, "agency", roles=[("agency", "platform")])
+    a = await agency.client(node.url)
+    await a.command("tender:T5", "tender.create", {"title": "x"})
+    sup = await add_participant(pool, "sup", roles=[("supervisor", "tender:T5")])
+    s = await sup.client(node.url)
+    with pytest.raises(ClientError) as err:
+        await s.command("tender:T5", "tender.annotate", {"text": "unsigned"})
+    assert err.value.code == "bad_signature"
+    await s.command("tender:T5", "tender.annotate", {"text": "签名备注"}, sign=True)
+    row = await pool.fetchrow(
+        "SELECT payload, sig FROM events WHERE stream = 'tender:T5' AND type = 'supervisor.note'"
+    )
+    signed = row["payload"]["command"]
+    assert signed["body"] == {"text": "签名备注"} and signed["type"] == "tender.annotate"
+    assert VerifyKey.from_string(sup.key.public.to_string()).verify(canonical_json(signed), row["sig"])
+    await a.close()
+    await s.close()

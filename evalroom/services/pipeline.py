@@ -186,6 +186,8 @@ class CommandPipeline:
             actor = await _load_actor(conn, user, row, spec)
             _authorize(spec, actor)
             command = Command(spec.name, stream, body, actor, row.now, sig, facts)
+            # A signed event carries what was signed, so anyone can check ``sig`` later.
+            signed = {"id": client_id, "stream": stream, "type": spec.name, "body": body}
             try:
                 decision = spec.decide(row.state, command)
             except RuleError as exc:
@@ -199,7 +201,13 @@ class CommandPipeline:
                 conn,
                 row,
                 [
-                    (e.type, user.id, dict(e.payload), e.visibility, sig if e.signed else None)
+                    (
+                        e.type,
+                        user.id,
+                        _signed_payload(e.payload, signed) if e.signed else dict(e.payload),
+                        e.visibility,
+                        sig if e.signed else None,
+                    )
                     for e in decision.events
                 ],
                 dict(decision.state),
@@ -244,6 +252,10 @@ class CommandPipeline:
         except STORE_DOWN:
             return
         await self.publish(stored)
+
+
+def _signed_payload(payload: Any, command: dict[str, Any]) -> dict[str, Any]:
+    return {**dict(payload), "command": command}
 
 
 def _scopes(row: store.StreamRow) -> list[str]:
