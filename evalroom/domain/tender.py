@@ -104,7 +104,7 @@ def notice(state: Mapping[str, Any], cmd: Command) -> Decision:
 def annotate(state: Mapping[str, Any], cmd: Command) -> Decision:
     """``tender.annotate``: a supervisor's note, seen by supervisors only."""
     return Decision(
-        events=[NewEvent("supervisor.note", {"text": cmd.body["text"]}, "supervisor")],
+        events=[NewEvent("supervisor.note", {"text": cmd.body["text"]}, "supervisor", signed=True)],
         state=state,
     )
 
