@@ -31,11 +31,10 @@ class RedisBroker:
         self._on_message: MessageHandler | None = None
         self._on_resync: ResyncHandler | None = None
         self._connected = asyncio.Event()
-        self._awaiting: set[str] = set()
-        self._resync_due = False
-        self._placeholder_confirms = 0
+        self._confirmed_once: set[str] = set()
+        self._resync_again = False
+        self._resync_task: asyncio.Task[None] | None = None
         self._waiters: dict[str, asyncio.Event] = {}
-        self._background: set[asyncio.Task[None]] = set()
         self.reconnects = 0
 
     async def start(self, on_message: MessageHandler, on_resync: ResyncHandler) -> None:
@@ -48,12 +47,10 @@ class RedisBroker:
             try:
                 pubsub = self._redis.pubsub()
                 self._pubsub = pubsub
-                # Resync only once Redis confirms every subscription: a message published
-                # before that is not delivered to us, so it must be read from PostgreSQL.
-                self._awaiting = {self._prefix + "-"} | {self._prefix + c for c in self._channels}
-                self._resync_due = self.reconnects > 0
-                self._placeholder_confirms = 0
-                await pubsub.subscribe(*self._awaiting)
+                # The placeholder first, so its confirmation stands for the whole batch.
+                await pubsub.subscribe(
+                    self._prefix + "-", *(self._prefix + c for c in sorted(self._channels))
+                )
                 self._connected.set()
                 delay = 0.05
                 await self._pump(pubsub)
@@ -62,7 +59,6 @@ class RedisBroker:
             except (RedisError, OSError) as exc:
                 log.warning("broker_disconnected", error=str(exc))
             self._connected.clear()
-            self.reconnects += 1
             if self._pubsub is not None:
                 with contextlib.suppress(Exception):
                     await self._pubsub.aclose()  # type: ignore[no-untyped-call]
@@ -81,29 +77,34 @@ class RedisBroker:
             if kind == "message":
                 handler(name[cut:], message["data"])
             elif kind == "subscribe":
-                if name == self._prefix + "-":
-                    self._placeholder_confirmed()
                 self._confirmed(name)
 
-    def _placeholder_confirmed(self) -> None:
-        """redis-py may reconnect a pub/sub connection by itself and re-subscribe: the
-        placeholder (subscribed first) being confirmed again is how we learn of it."""
-        self._placeholder_confirms += 1
-        if self._placeholder_confirms > 1:
-            self.reconnects += 1
-            self._resync_due = True
-            self._awaiting = {self._prefix + c for c in self._channels} | {self._prefix + "-"}
-
     def _confirmed(self, channel: str) -> None:
+        """Redis confirmed a subscription. Redis registers every channel of one SUBSCRIBE
+        before answering, so at the first confirmation of a batch nothing published from
+        now on can be missed; anything published before is read from PostgreSQL. A channel
+        confirmed a second time means the connection was re-made (by us, or silently by
+        redis-py's retry) and messages may have been lost: resync."""
         waiter = self._waiters.pop(channel, None)
         if waiter is not None:
             waiter.set()
-        self._awaiting.discard(channel)
-        if self._resync_due and not self._awaiting and self._on_resync is not None:
-            self._resync_due = False
-            task: asyncio.Task[None] = asyncio.create_task(self._on_resync())
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+        if channel in self._confirmed_once:
+            self.reconnects += 1 if channel == self._prefix + "-" else 0
+            self._request_resync()
+        self._confirmed_once.add(channel)
+
+    def _request_resync(self) -> None:
+        self._resync_again = True
+        if self._resync_task is None or self._resync_task.done():
+            self._resync_task = asyncio.create_task(self._resync_loop())
+
+    async def _resync_loop(self) -> None:
+        while self._resync_again and self._on_resync is not None:
+            self._resync_again = False
+            try:
+                await self._on_resync()
+            except Exception as exc:
+                log.warning("resync_failed", error=str(exc))
 
     def kill_subscription_for_test(self) -> None:
         """Drop the subscription connection as a network fault would (used by tests)."""
@@ -138,6 +139,8 @@ class RedisBroker:
             return False
 
     async def close(self) -> None:
+        if self._resync_task is not None:
+            self._resync_task.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
