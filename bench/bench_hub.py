@@ -411,7 +411,7 @@ class LightWS(asyncio.Protocol):
             if isinstance(event, Frame):
                 if event.opcode is Opcode.TEXT or event.opcode is Opcode.CONT:
                     if event.fin and not self._parts:
-                        self.owner.on_text(self, event.data.decode())
+                        self.owner.on_text(self, str(event.data, "utf-8"))
                     else:
                         self._parts.append(bytes(event.data))
                         if event.fin:
@@ -996,17 +996,18 @@ def run_sio_server(port: int, redis_url: str, channel: str) -> None:
     app = web.Application()
     sio.attach(app)
 
-    @sio.on("join")  # type: ignore[misc]
     async def join(sid: str, data: dict[str, Any]) -> bool:
         for room in data["rooms"]:
             await sio.enter_room(sid, room)
         return True
 
-    @sio.on("publish")  # type: ignore[misc]
     async def publish(sid: str, data: dict[str, Any]) -> bool:
         room = data["stream"] if data["visibility"] == "public" else data["stream"] + ":supervisor"
         await sio.emit("event", data, room=room)
         return True
+
+    sio.on("join", handler=join)
+    sio.on("publish", handler=publish)
 
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
@@ -1234,7 +1235,7 @@ async def bench_system(
             await server.start("/healthz")
             agency_user, agency_key, _ = pop.writers[0]
             agency = EvalroomWriter(0, agency_user, agency_key, False, stream)
-            await agency.open(base_url, False)
+            await agency.open(base_url, args.deflate)
             await agency.ws.send(
                 json.dumps(
                     {
@@ -1256,14 +1257,14 @@ async def bench_system(
             await add_roles(pool, grants)
             writers.append(agency)
             for i, (user, key, sup) in enumerate(pop.writers[1:], start=1):
-                w = EvalroomWriter(i, user, key, sup, stream)
-                await w.open(base_url, args.deflate)
-                writers.append(w)
+                ew = EvalroomWriter(i, user, key, sup, stream)
+                await ew.open(base_url, args.deflate)
+                writers.append(ew)
 
             async def head() -> int:
                 return int(await pool.fetchval("SELECT head FROM streams WHERE name=$1", stream))
 
-            async def visibility_of(lo: int, hi: int, _w: WriteResult) -> dict[str, Any]:
+            async def visibility_of(lo: int, hi: int, written: WriteResult) -> dict[str, Any]:
                 rows = await pool.fetch(
                     "SELECT seq, visibility FROM events WHERE stream=$1 AND seq > $2"
                     " AND seq <= $3 ORDER BY seq",
@@ -1281,9 +1282,9 @@ async def bench_system(
         else:
             await server.start(None)
             for i, (user, key, sup) in enumerate(pop.writers):
-                w = SocketioWriter(i, user, key, sup, stream)
-                await w.open(base_url, args.deflate)
-                writers.append(w)
+                sw = SocketioWriter(i, user, key, sup, stream)
+                await sw.open(base_url, args.deflate)
+                writers.append(sw)
 
             async def head() -> int:
                 return SocketioWriter.counter
@@ -1343,8 +1344,8 @@ async def bench_system(
             await asyncio.sleep(0.5)
         return results
     finally:
-        for w in writers:
-            await w.close()
+        for writer in writers:
+            await writer.close()
         if clients is not None:
             clients.stop()
         server.stop()
