@@ -231,6 +231,18 @@ def to_recipient(identity: str) -> str:
     return _bech32.encode(_RECIPIENT_HRP, key.public_key().public_bytes_raw())
 
 
+def identity_secret(identity: str) -> bytes:
+    """The 32 raw secret bytes of an ``AGE-SECRET-KEY-1…`` identity (for k-of-n sharing)."""
+    return _parse_identity(identity).private_bytes_raw()
+
+
+def identity_from_secret(secret: bytes) -> str:
+    """The ``AGE-SECRET-KEY-1…`` identity of 32 raw secret bytes."""
+    if len(secret) != 32:
+        raise AgeKeyError("an X25519 secret is 32 bytes")
+    return _bech32.encode(_IDENTITY_HRP, secret).upper()
+
+
 def _parse_identity(text: str) -> X25519PrivateKey:
     # Messages never quote the input: it is a secret key.
     try:

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
-from evalroom import http
+from evalroom import http, session_http, uploads
+from evalroom.audit.http import ROUTES as AUDIT_ROUTES
 from evalroom.hub.endpoint import websocket_endpoint
 from evalroom.node import Node
 from evalroom.settings import Settings
@@ -32,6 +33,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/auth/challenge", http.challenge, methods=["POST"]),
         Route("/auth/login", http.login, methods=["POST"]),
         Route("/api/commands", http.command, methods=["POST"]),
+        Route(
+            "/api/tenders/{tender}/bids/{section}/{envelope}", uploads.upload_bid, methods=["PUT"]
+        ),
+        Route("/api/tenders/{tender}/opened/{number}", uploads.download_plain),
+        Route("/api/sessions/{session}/scores", session_http.scores),
+        Route("/api/sessions/{session}/report.{fmt:str}", session_http.report),
         WebSocketRoute("/ws", websocket_endpoint),
+        *AUDIT_ROUTES,
     ]
     return Starlette(routes=routes, lifespan=lifespan)

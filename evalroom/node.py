@@ -10,6 +10,7 @@ import asyncpg
 import structlog
 
 from crypto.keys import SigningKey
+from evalroom.audit import Audit
 from evalroom.auth.tokens import TokenIssuer
 from evalroom.broker import Broker, LocalBroker, RedisBroker
 from evalroom.db.identity import secret
@@ -17,6 +18,7 @@ from evalroom.db.pool import EmbeddedPostgres, open_pool
 from evalroom.hub.hub import Hub
 from evalroom.metrics import Metrics
 from evalroom.services.pipeline import CommandPipeline, RefusalLimiter
+from evalroom.services.session_watch import SessionWatch
 from evalroom.services.spec import ServiceContext
 from evalroom.settings import Settings
 
@@ -60,8 +62,14 @@ class Node:
             context,
         )
         tokens = TokenIssuer(await secret(pool, "token_mac"), settings.token_ttl_seconds)
+        context.extras["pipeline"] = pipeline
         node = cls(settings, pool, broker, hub, pipeline, tokens, metrics, embedded)
         await hub.start()
+        audit = await Audit.start(pool, settings)  # audit log: Merkle logs, checkpoints
+        node.extras["audit"] = context.extras["audit"] = audit
+        watch = SessionWatch(pipeline, broker.presence_all, settings.heartbeat_seconds)
+        watch.start()
+        node.extras["session_watch"] = watch
         log.info(
             "node_started",
             node=hub.node_id,
@@ -71,6 +79,10 @@ class Node:
         return node
 
     async def stop(self) -> None:
+        if isinstance(watch := self.extras.get("session_watch"), SessionWatch):
+            await watch.stop()
+        if isinstance(audit := self.extras.get("audit"), Audit):
+            await audit.stop()
         await self.hub.stop()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.pool.close(), 5)

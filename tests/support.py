@@ -84,6 +84,7 @@ async def in_process_node(settings: Settings) -> AsyncIterator[InProcessNode]:
         host="127.0.0.1",
         port=port,
         ws="websockets-sansio",
+        ws_per_message_deflate=False,
         log_level="warning",
         lifespan="on",
         ws_max_size=16 * settings.max_message_bytes + 1,

@@ -106,6 +106,8 @@ async def test_a_signed_command_keeps_what_was_signed_so_anyone_can_verify_it(
     )
     signed = row["payload"]["command"]
     assert signed["body"] == {"text": "签名备注"} and signed["type"] == "tender.annotate"
-    assert VerifyKey.from_string(sup.key.public.to_string()).verify(canonical_json(signed), row["sig"])
+    assert VerifyKey.from_string(sup.key.public.to_string()).verify(
+        canonical_json(signed), row["sig"]
+    )
     await a.close()
     await s.close()

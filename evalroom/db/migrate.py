@@ -44,7 +44,7 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
                     "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name
                 )
             applied_now.append(name)
-        for name in ("token_mac", "platform_ed25519"):
+        for name in ("token_mac", "platform_ed25519", "log_ed25519"):
             # Made once per deployment and shared by every node through the database.
             await conn.execute(
                 "INSERT INTO node_secrets (name, value) VALUES ($1, $2)"

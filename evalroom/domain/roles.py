@@ -17,6 +17,7 @@ class Role(StrEnum):
     CHAIR = "chair"  # 组长
     SUPERVISOR = "supervisor"  # 监督
     OPERATOR = "operator"  # 场地管理员 (site operator)
+    KEYHOLDER = "keyholder"  # 开标密钥保管人: holds one share of a tender's opening key
     ADMIN = "admin"
 
 

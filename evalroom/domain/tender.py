@@ -32,17 +32,23 @@ def create(state: Mapping[str, Any], cmd: Command) -> Decision:
     if state:
         raise RuleError("already_exists", f"{cmd.stream} exists")
     body = dict(cmd.body)
-    new_state = {
-        "phase": "draft",
-        "title": body["title"],
-        "agency": cmd.actor.user_id,
-        "config": body.get("config", {}),
-    }
-    return Decision(
+    new_state = {"phase": "draft", "title": body["title"], "agency": cmd.actor.user_id}
+    created = Decision(
         events=[NewEvent("tender.created", {"title": body["title"], **new_state}, "public")],
         state=new_state,
         grants=[GrantRole(cmd.actor.user_id, cmd.stream, Role.AGENCY)],
         create=[CreateStream(cmd.stream, "tender")],
+    )
+    if not body.get("config"):
+        return created
+    from evalroom.domain.opening import configure
+
+    configured = configure(new_state, cmd)
+    return Decision(
+        events=created.events + configured.events,
+        state=configured.state,
+        grants=created.grants + configured.grants,
+        create=created.create,
     )
 
 

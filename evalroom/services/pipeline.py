@@ -32,6 +32,7 @@ from evalroom.services.spec import CommandSpec, ServiceContext
 
 log = structlog.get_logger(__name__)
 
+SYSTEM_USER = "system"
 STREAM_NAME = re.compile(r"^(platform|(tender|session):[A-Za-z0-9][A-Za-z0-9._-]{0,63})$")
 
 # Errors that mean "the database did not answer": the command may be retried with its id.
@@ -116,7 +117,9 @@ class CommandPipeline:
         if not stream.startswith(spec.stream_kind + ":"):
             raise Refusal("invalid", f"{type_} applies to a {spec.stream_kind} stream")
         try:
-            body = spec.body.model_validate(raw_body).model_dump(mode="json")
+            body = spec.body.model_validate(raw_body).model_dump(
+                mode="json", by_alias=True, exclude_unset=True
+            )
         except ValidationError as exc:
             raise Refusal("invalid", _first_error(exc)) from None
         if spec.signed:
@@ -128,6 +131,7 @@ class CommandPipeline:
                 prior = await self._prior(user, client_id, digest)
                 if prior is not None:
                     return prior, []
+                await self._preauthorize(spec, user, stream, body)
                 try:
                     facts = await spec.prepare(self.context, user, stream, body)
                 except RuleError as exc:
@@ -143,6 +147,25 @@ class CommandPipeline:
             return answer, []
         except asyncpg.DataError as exc:
             raise Refusal("invalid", str(exc).splitlines()[0]) from None
+
+    async def _preauthorize(
+        self, spec: CommandSpec, user: User, stream: str, body: dict[str, Any]
+    ) -> None:
+        """Check the role before impure preparation (it may store a secret or decrypt); the
+        transaction checks it again under the stream lock."""
+        if user.id == SYSTEM_USER:
+            return
+        if spec.roles_in_platform:
+            scopes = ["platform"]
+        elif spec.creates_stream and spec.parent_of is not None:
+            scopes = [spec.parent_of(body)]
+        else:
+            info = await store.stream_info(self.pool, stream)
+            if info is None:
+                raise Refusal("unknown_stream", stream)
+            scopes = [stream] + ([info[1]] if info[1] else [])
+        grants = await roles_in(self.pool, user.id, scopes)
+        _authorize(spec, Actor(user.id, frozenset(g.role for g in grants), user.org))
 
     async def _prior(self, user: User, client_id: str, digest: bytes) -> dict[str, Any] | None:
         """The first ack of a retried command; ``id_reused`` if the id meant something else."""
@@ -179,7 +202,10 @@ class CommandPipeline:
                     raise Refusal("id_reused", f"id {client_id!r} was used for another command")
                 return dict(prior["result"]), []
             if spec.creates_stream:
-                await store.create_stream(conn, stream, spec.stream_kind, None, {})
+                parent = spec.parent_of(body) if spec.parent_of is not None else None
+                if parent is not None and await store.stream_info(conn, parent) is None:
+                    raise Refusal("unknown_stream", parent)
+                await store.create_stream(conn, stream, spec.stream_kind, parent, {})
             row = await store.lock_stream(conn, stream)
             if row is None:
                 raise Refusal("unknown_stream", stream)
@@ -233,6 +259,17 @@ class CommandPipeline:
             )
         return ack, stored
 
+    async def refuse(
+        self, user: User, client_id: str, stream: str, type_: str, refusal: Refusal
+    ) -> Refusal:
+        """Refuse outside the pipeline (e.g. an upload checked before its bytes are read),
+        counted and recorded like any refusal."""
+        self.metrics.commands.labels("refused").inc()
+        self.metrics.refusals.labels(refusal.code).inc()
+        if is_recorded(refusal.code):
+            await self._record_refusal(user, client_id, stream, type_, refusal)
+        return refusal
+
     async def _record_refusal(
         self, user: User, client_id: str, stream: str, type_: str, refusal: Refusal
     ) -> None:
@@ -263,6 +300,8 @@ def _scopes(row: store.StreamRow) -> list[str]:
 
 
 async def _load_actor(conn: Conn, user: User, row: store.StreamRow, spec: CommandSpec) -> Actor:
+    if user.id == SYSTEM_USER:  # the platform's own actor (clock, venue faults, draws)
+        return Actor(user_id=user.id, roles=frozenset({SYSTEM_USER}))
     scopes = ["platform"] if spec.roles_in_platform else _scopes(row)
     grants = await roles_in(conn, user.id, scopes)
     return Actor(

@@ -6,9 +6,9 @@ schemas and hooks in ``evalroom.services.<x>`` exporting ``SPECS``, and one line
 
 from __future__ import annotations
 
-from evalroom.services import tender
+from evalroom.services import opening, session, tender
 from evalroom.services.spec import CommandSpec
 
-_MODULES = [tender.SPECS]
+_MODULES = [tender.SPECS, opening.SPECS, session.SPECS]
 
 REGISTRY: dict[str, CommandSpec] = {spec.name: spec for specs in _MODULES for spec in specs}

@@ -20,7 +20,7 @@ Text = Field(min_length=1, max_length=2000)
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
 
 
 class Empty(Body):
@@ -58,6 +58,7 @@ class CommandSpec:
     signed: bool = False  # the actor must sign the command; the signature stays with the event
     prepare: Prepare | None = None
     finish: Finish | None = None
+    parent_of: Callable[[dict[str, Any]], str] | None = None  # a created stream's parent
 
 
 def specs_from(

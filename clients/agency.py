@@ -1,0 +1,564 @@
+"""``evalroom-agency``: what a tendering agency runs (招标代理客户端).
+
+    evalroom-agency keygen --user ID --out agency.key
+    evalroom-agency opening-key --k 2 --n 3 --out-dir opening-key/
+    evalroom-agency create T1 --title 公路养护工程 --config config.json \\
+        --recipient-file opening-key/recipient.txt --key agency.key
+    evalroom-agency grant T1 USER supervisor [--venue V] --key agency.key
+    evalroom-agency publish T1 --key agency.key
+    evalroom-agency ceremony T1 --key agency.key [--answer O1="已核实"] [--confirm-wait 600]
+    evalroom-agency answer T1 O1 "已核实，无误" --key agency.key
+    evalroom-agency sign-record T1 --key supervisor.key      # agency or supervisor
+    evalroom-agency start-commercial T1 --passed S1-B01,S1-B03 --key agency.key
+
+``opening-key`` makes the tender's opening identity on this machine and keeps nothing of it
+but the public recipient and the n shares, each for a different keyholder. ``ceremony`` runs
+the opening live: it waits for the opening time (with a countdown), starts, closes the
+decryption window when it ends or every bid is settled, waits for the keyholders when the
+committee fallback is needed, reads out, answers objections, and signs the record once every
+bidder confirmed or ``--confirm-wait`` seconds passed after the read-out; it ends when the
+record carries both signatures (the supervisor signs with ``sign-record``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from clients.bidder import keygen_command
+from clients.ceremony import CeremonyView, Follower, Render, Stage, local_time
+from clients.cli_common import (
+    EXIT_LOCAL,
+    EXIT_TIMEOUT,
+    CliClient,
+    CliError,
+    Out,
+    connected,
+    lang_option,
+    load_json_file,
+    require_key,
+    run,
+    server_options,
+    tender_id,
+    tender_stream,
+)
+from clients.keyfile import ParticipantKey
+from clients.opening import make_opening_key
+from clients.sdk import ClientError
+
+# Refusals that only mean "not yet" (clocks differ a little): try again shortly.
+NOT_YET = frozenset({"too_early", "window_open"})
+# Refusals that mean someone did it already: the event is on its way.
+DONE_ALREADY = frozenset(
+    {
+        "already_signed_in",
+        "already_read_out",
+        "already_signed",
+        "already_answered",
+        "window_closed",
+    }
+)
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    "key_written": (
+        "开标公钥：{recipient}\n已写入 {dir}：recipient.txt 及 {n} 份密钥分片 {files}（任意 {k} "
+        "份可解密）。\n重要：每份分片必须分别交给不同的保管人，交付后删除本机上的分片文件；"
+        "本机不保留开标私钥。",
+        "Opening recipient: {recipient}\nWritten to {dir}: recipient.txt and {n} key shares "
+        "{files} (any {k} open the bids).\nImportant: each share must go to a different "
+        "keyholder; delete the share files here once handed over. No opening private key is "
+        "kept on this machine.",
+    ),
+    "bad_threshold": ("需要 2 ≤ k ≤ n ≤ 255。", "Need 2 <= k <= n <= 255."),
+    "config_not_object": (
+        "开标规则 {path} 应为 JSON 对象。",
+        "The config {path} must be a JSON object.",
+    ),
+    "created": (
+        "已创建招标项目 {tender}（{title}），开标时间 {at}。",
+        "Created tender {tender} ({title}), opening at {at}.",
+    ),
+    "granted": ("已授予 {user} {role} 角色。", "Granted {user} the {role} role."),
+    "published": ("已发布 {tender}，开始接收投标。", "Published {tender}; bids are open."),
+    "answered": ("已答复 {objection}。", "Answered {objection}."),
+    "signed": ("已签署 {tender} 的开标记录。", "Signed the opening record of {tender}."),
+    "commercial_started": (
+        "已开始商务标开标：{numbers}。请运行 ceremony 主持。",
+        "The commercial opening has started for {numbers}; run ceremony to conduct it.",
+    ),
+    "bad_answer": (
+        "--answer 应写作 O1=答复内容：{value}",
+        "--answer must read O1=text: {value}",
+    ),
+    "not_published": (
+        "项目尚未发布（阶段：{phase}），无法开标。",
+        "The tender is not published (phase {phase}); nothing to open.",
+    ),
+    "countdown": ("距开标还有 {left}", "Opening in {left}"),
+    "waiting_opening": (
+        "开标时间 {at}，还有 {left}。到时自动开标。",
+        "The opening is at {at}, in {left}. It starts by itself then.",
+    ),
+    "starting": ("开标时间已到，开始开标…", "The opening time has come; starting…"),
+    "closing": ("关闭解密窗口…", "Closing the decryption window…"),
+    "reading_out": ("唱标…", "Reading out…"),
+    "answering": ("答复质询 {id}：{text}", "Answering {id}: {text}"),
+    "needs_answer": (
+        "质询 {id} 待答复：用 --answer {id}=… 或 evalroom-agency answer {tender} {id} …",
+        "Objection {id} awaits an answer: --answer {id}=… or evalroom-agency answer {tender} {id} …",
+    ),
+    "prompt_answer": ("答复质询 {id}", "Answer to {id}"),
+    "waiting_confirm": (
+        "等待投标人确认（{confirmed}/{total}），最迟至 {until}。",
+        "Waiting for the bidders to confirm ({confirmed}/{total}), until {until} at most.",
+    ),
+    "signing": ("签署开标记录…", "Signing the opening record…"),
+    "waiting_supervisor": ("等待监督人签署开标记录…", "Waiting for the supervisor to sign…"),
+    "technical_done": (
+        "技术标开标已完成。评审后用 start-commercial {tender} --passed 编号,… 开始商务标开标。",
+        "The technical opening is complete. After review, start the commercial opening with "
+        "start-commercial {tender} --passed N1,N2.",
+    ),
+    "all_done": ("开标完成。", "The opening is complete."),
+    "failed_sections": ("流标标段：{sections}", "Failed sections: {sections}"),
+    "timed_out": ("等待超时（{seconds} 秒），已退出。", "Gave up after {seconds} s."),
+}
+
+
+@click.group(help="evalroom agency client (招标代理客户端)")
+def main() -> None:
+    pass
+
+
+def _out(lang: str) -> Out:
+    return Out(lang, MESSAGES)
+
+
+@main.command(help="Create your key file and print the public key to register (生成密钥).")
+@click.option("--user", required=True, help="Your user id on the platform")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@lang_option
+def keygen(user: str, out_path: Path, lang: str) -> None:
+    keygen_command(user, out_path, lang)
+
+
+@main.command("opening-key", help="Make the tender's opening key and its k-of-n shares.")
+@click.option("--k", "k", type=int, required=True, help="Shares needed to open")
+@click.option("--n", "n", type=int, required=True, help="Shares made (one per keyholder)")
+@click.option("--out-dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@lang_option
+def opening_key(k: int, n: int, out_dir: Path, lang: str) -> None:
+    out = _out(lang)
+
+    def work() -> int:
+        if not 2 <= k <= n <= 255:
+            raise CliError("bad_threshold")
+        names = ["recipient.txt", *(f"share-{i}.txt" for i in range(1, n + 1))]
+        for name in names:
+            if (out_dir / name).exists():
+                raise CliError("key_exists", path=out_dir / name)
+        recipient, shares = make_opening_key(k, n)
+        out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (out_dir / "recipient.txt").write_text(recipient + "\n", encoding="ascii")
+        for i, share in enumerate(shares, start=1):
+            _write_secret_text(out_dir / f"share-{i}.txt", share + "\n")
+        files = ", ".join(names[1:])
+        out.say("key_written", recipient=recipient, dir=out_dir, n=n, k=k, files=files)
+        return 0
+
+    run(out, "", work)
+
+
+def _write_secret_text(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(text)
+
+
+def _send(
+    out: Out,
+    server: str,
+    key_path: Path | None,
+    stream: str,
+    type_: str,
+    body: dict[str, Any] | None = None,
+    *,
+    sign: bool = False,
+) -> dict[str, Any]:
+    """Send one command and return its ack (a refusal raises ``ClientError``)."""
+
+    async def send(key: ParticipantKey) -> dict[str, Any]:
+        async with connected(server, key, out.lang) as client:
+            return await client.command(stream, type_, body or {}, sign=sign)
+
+    return asyncio.run(send(require_key(key_path, out)))
+
+
+@main.command(help="Create a tender with its bidding and opening rules (创建招标项目).")
+@click.argument("tender")
+@click.option("--title", required=True)
+@click.option(
+    "--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--recipient-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="recipient.txt from opening-key: fills opening_recipient",
+)
+@server_options
+def create(
+    tender: str,
+    title: str,
+    config_path: Path,
+    recipient_file: Path | None,
+    server: str,
+    key_path: Path | None,
+    lang: str,
+) -> None:
+    out = _out(lang)
+
+    def work() -> int:
+        config = load_json_file(config_path)
+        if not isinstance(config, dict):
+            raise CliError("config_not_object", path=config_path)
+        if recipient_file is not None:
+            config["opening_recipient"] = recipient_file.read_text(encoding="ascii").strip()
+        body = {"title": title, "config": config}
+        _send(out, server, key_path, tender_stream(tender), "tender.create", body)
+        at = config.get("opening_at")
+        out.say("created", tender=tender_id(tender), title=title, at=local_time(at) if at else "-")
+        return 0
+
+    run(out, server, work)
+
+
+@main.command(help="Give a participant a role in the tender: supervisor, tenderer, operator.")
+@click.argument("tender")
+@click.argument("user")
+@click.argument("role")
+@click.option("--venue", default="", help="Venue id (site operators)")
+@server_options
+def grant(
+    tender: str, user: str, role: str, venue: str, server: str, key_path: Path | None, lang: str
+) -> None:
+    out = _out(lang)
+
+    def work() -> int:
+        body = {"user": user, "role": role, "venue": venue}
+        _send(out, server, key_path, tender_stream(tender), "tender.grant", body)
+        out.say("granted", user=user, role=role)
+        return 0
+
+    run(out, server, work)
+
+
+@main.command(help="Publish the tender: bids are accepted until the opening time (发布).")
+@click.argument("tender")
+@server_options
+def publish(tender: str, server: str, key_path: Path | None, lang: str) -> None:
+    out = _out(lang)
+
+    def work() -> int:
+        _send(out, server, key_path, tender_stream(tender), "tender.publish")
+        out.say("published", tender=tender_id(tender))
+        return 0
+
+    run(out, server, work)
+
+
+@main.command(help="Answer a bidder's objection (答复质询).")
+@click.argument("tender")
+@click.argument("objection")
+@click.argument("text")
+@server_options
+def answer(
+    tender: str, objection: str, text: str, server: str, key_path: Path | None, lang: str
+) -> None:
+    out = _out(lang)
+
+    def work() -> int:
+        body = {"objection": objection, "text": text}
+        _send(out, server, key_path, tender_stream(tender), "opening.answer", body)
+        out.say("answered", objection=objection)
+        return 0
+
+    run(out, server, work)
+
+
+@main.command("sign-record", help="Sign the opening record (agency or supervisor) (签署开标记录).")
+@click.argument("tender")
+@server_options
+def sign_record(tender: str, server: str, key_path: Path | None, lang: str) -> None:
+    out = _out(lang)
+
+    def work() -> int:
+        _send(out, server, key_path, tender_stream(tender), "opening.sign_record", sign=True)
+        out.say("signed", tender=tender_id(tender))
+        return 0
+
+    run(out, server, work)
+
+
+@main.command("start-commercial", help="Open the commercial envelopes of the bids that passed.")
+@click.argument("tender")
+@click.option("--passed", required=True, help="Bid numbers, comma-separated: S1-B01,S1-B03")
+@server_options
+def start_commercial(
+    tender: str, passed: str, server: str, key_path: Path | None, lang: str
+) -> None:
+    out = _out(lang)
+
+    def work() -> int:
+        numbers = [n.strip() for n in passed.split(",") if n.strip()]
+        body = {"passed": numbers}
+        _send(out, server, key_path, tender_stream(tender), "opening.start_commercial", body)
+        out.say("commercial_started", numbers=", ".join(numbers))
+        return 0
+
+    run(out, server, work)
+
+
+# -- the ceremony --------------------------------------------------------------------------
+
+
+def _left(seconds: float) -> str:
+    seconds = max(0, int(seconds + 0.999))
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class AgencyCeremony:
+    """Conducts the opening (主持开标) from the tender's events, one step at a time."""
+
+    def __init__(
+        self,
+        client: CliClient,
+        stream: str,
+        out: Out,
+        *,
+        answers: dict[str, str],
+        confirm_wait: float,
+        interactive: bool,
+    ) -> None:
+        self.client = client
+        self.stream = stream
+        self.out = out
+        self.render = Render(out)
+        self.view = CeremonyView(stream)
+        self.answers = answers
+        self.confirm_wait = timedelta(seconds=confirm_wait)
+        self.interactive = interactive
+        self.done: set[str] = set()  # steps done (or found done) this run
+        self.said: set[str] = set()  # messages shown once
+        self.retry_at = 0.0
+
+    async def run(self, timeout: float | None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        sub = await self.client.subscribe(self.stream)
+        follower = Follower(sub, self.view)
+        wake = 0.0
+        while True:
+            left = 3600.0 if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                self.out.say("timed_out", seconds=timeout)
+                return EXIT_TIMEOUT
+            events = await follower.step(max(0.0, min(left, wake)))
+            for event in events:
+                if follower.synced and follower.live(event):
+                    self._announce(event)
+            if not follower.synced:
+                continue
+            outcome = await self._act()
+            if isinstance(outcome, int):
+                return outcome
+            wake = outcome
+
+    def _announce(self, event: dict[str, Any]) -> None:
+        line = self.render.event_line(event, self.view)
+        if line is not None:
+            if self.out.tty and "countdown" in self.said:
+                self.out.echo()
+            self.out.echo(line)
+        stage = self.view.current
+        if stage is not None and event["type"] in ("opening.started", "opening.window_closed"):
+            self.out.echo(self.render.status_table(stage))
+        elif stage is not None and event["type"] == "bid.status" and self.out.tty:
+            self.out.echo(self.render.status_table(stage))
+
+    def _once(self, key: str, message: str, **fields: Any) -> None:
+        if key not in self.said:
+            self.said.add(key)
+            self.out.say(message, **fields)
+
+    async def _step(self, name: str, work: Callable[[], Awaitable[Any]]) -> float:
+        """Do a step once; "not yet" is retried shortly, "done already" is taken as done,
+        any other refusal ends the ceremony (``ClientError``). Returns when to look again."""
+        if name in self.done or time.monotonic() < self.retry_at:
+            return max(0.05, self.retry_at - time.monotonic())
+        try:
+            await work()
+        except ClientError as err:
+            if err.code in NOT_YET:
+                self.retry_at = time.monotonic() + 0.25
+                return 0.25
+            if err.code not in DONE_ALREADY:
+                raise
+        self.done.add(name)
+        return 0.0
+
+    def _command(
+        self, type_: str, body: dict[str, Any] | None = None, *, sign: bool = False
+    ) -> Callable[[], Awaitable[Any]]:
+        async def send() -> Any:
+            return await self.client.command(self.stream, type_, body or {}, sign=sign)
+
+        return send
+
+    async def _act(self) -> float | int:
+        """The next step from what the view shows: seconds to wait, or an exit code."""
+        view = self.view
+        stage = view.current
+        if stage is None:
+            return await self._before_opening()
+        if stage.record is not None:
+            return self._finished(stage)
+        name = stage.name
+        now = datetime.now(UTC)
+        await self._step(f"{name}:sign_in", self._command("opening.sign_in", sign=True))
+        if not stage.window_closed:
+            if stage.settled or now >= stage.window_ends:
+                self._once(f"{name}:closing", "closing")
+                return await self._step(f"{name}:close", self._command("opening.close_window"))
+            return min(1.0, (stage.window_ends - now).total_seconds())
+        if stage.fallback:
+            return 3600.0  # the keyholders' shares come as events
+        if stage.read_out is None:
+            self._once(f"{name}:reading", "reading_out")
+            return await self._step(f"{name}:read_out", self._command("opening.read_out"))
+        return await self._after_read_out(stage, now)
+
+    async def _before_opening(self) -> float | int:
+        view = self.view
+        at = view.opening_at
+        if view.phase != "bidding" or at is None:
+            self.out.say("not_published", phase=view.phase)
+            return EXIT_LOCAL
+        left = (at - datetime.now(UTC)).total_seconds()
+        if left > 0:
+            if self.out.tty:
+                self.said.add("countdown")
+                click.echo("\r" + self.out.t("countdown", left=_left(left)), nl=False)
+                return min(1.0, left)
+            self._once("waiting", "waiting_opening", at=local_time(at), left=_left(left))
+            return min(10.0, left)
+        self._once("starting", "starting")
+        return await self._step("start", self._command("opening.start"))
+
+    async def _after_read_out(self, stage: Stage, now: datetime) -> float:
+        name = stage.name
+        for objection in stage.unanswered:
+            text = self.answers.get(objection.id)
+            if text is None and self.interactive:
+                prompt = self.out.t("prompt_answer", id=objection.id)
+                text = str(await asyncio.to_thread(click.prompt, prompt))
+            if text is None:
+                tender = tender_id(self.stream)
+                self._once(
+                    f"{name}:ask:{objection.id}", "needs_answer", id=objection.id, tender=tender
+                )
+                continue
+            self._once(f"{name}:answering:{objection.id}", "answering", id=objection.id, text=text)
+            body = {"objection": objection.id, "text": text}
+            await self._step(f"{name}:answer:{objection.id}", self._command("opening.answer", body))
+        if "agency" in stage.signed_by:
+            self._once(f"{name}:waiting_supervisor", "waiting_supervisor")
+            return 3600.0
+        if stage.unanswered:
+            return 3600.0
+        until = (stage.read_out_at or now) + self.confirm_wait
+        if not stage.orgs <= stage.confirmed and now < until:
+            self._once(
+                f"{name}:waiting_confirm:{len(stage.confirmed)}",
+                "waiting_confirm",
+                confirmed=len(stage.confirmed & stage.orgs),
+                total=len(stage.orgs),
+                until=local_time(until),
+            )
+            return min(60.0, (until - now).total_seconds())
+        self._once(f"{name}:signing", "signing")
+        return await self._step(
+            f"{name}:sign_record", self._command("opening.sign_record", sign=True)
+        )
+
+    def _finished(self, stage: Stage) -> int:
+        if self.view.failed_sections:
+            self.out.say("failed_sections", sections=", ".join(sorted(self.view.failed_sections)))
+        if stage.name == "technical":
+            self.out.say("technical_done", tender=tender_id(self.stream))
+        else:
+            self.out.say("all_done")
+        return 0
+
+
+def _parse_answers(values: tuple[str, ...]) -> dict[str, str]:
+    answers = {}
+    for value in values:
+        oid, sep, text = value.partition("=")
+        if not sep or not oid.strip() or not text.strip():
+            raise CliError("bad_answer", value=value)
+        answers[oid.strip()] = text.strip()
+    return answers
+
+
+@main.command(help="Conduct the opening live (主持开标).")
+@click.argument("tender")
+@click.option("--answer", "answers", multiple=True, help='Answer an objection: O1="text"')
+@click.option(
+    "--confirm-wait",
+    type=float,
+    default=600,
+    show_default=True,
+    help="Seconds after the read-out to wait for every bidder's confirmation",
+)
+@click.option("--timeout", type=float, help="Give up after this many seconds (exit code 4)")
+@server_options
+def ceremony(
+    tender: str,
+    answers: tuple[str, ...],
+    confirm_wait: float,
+    timeout: float | None,
+    server: str,
+    key_path: Path | None,
+    lang: str,
+) -> None:
+    out = _out(lang)
+
+    async def conduct(key: ParticipantKey, parsed: dict[str, str]) -> int:
+        interactive = sys.stdin.isatty() and sys.stdout.isatty()
+        async with connected(server, key, out.lang) as client:
+            agency = AgencyCeremony(
+                client,
+                tender_stream(tender),
+                out,
+                answers=parsed,
+                confirm_wait=confirm_wait,
+                interactive=interactive,
+            )
+            return await agency.run(timeout)
+
+    def work() -> int:
+        parsed = _parse_answers(answers)
+        return asyncio.run(conduct(require_key(key_path, out), parsed))
+
+    run(out, server, work)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,297 @@
+"""What the participants' command-line clients share: language, options, errors, connection.
+
+- Messages are zh-CN by default, English with ``--lang en`` or ``EVALROOM_LANG=en``; the
+  server is asked for its sentences in the same language (WebSocket ``lang``, HTTP
+  ``Accept-Language``).
+- A refusal from the server is printed as the server's sentence with its stable code, and the
+  command exits non-zero; a CLI never shows a traceback for an expected failure.
+
+Exit codes: 0 done, 1 refused by the server (or a check failed), 2 a local problem (key file,
+input file), 3 the server cannot be reached, 4 gave up waiting (``--timeout``), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import unicodedata
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+import httpx
+import websockets
+
+from clients.keyfile import KeyFileError, ParticipantKey, load_key_file
+from clients.sdk import Client, ClientError, _raise_for
+from crypto.events import login_signing_bytes
+
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+
+EXIT_REFUSED = 1
+EXIT_LOCAL = 2
+EXIT_UNREACHABLE = 3
+EXIT_TIMEOUT = 4
+
+# key -> (zh-CN, English); str.format fields.
+MESSAGES: dict[str, tuple[str, str]] = {
+    "error": ("错误", "Error"),
+    "warning": ("警告", "Warning"),
+    "unreachable": (
+        "无法连接服务器 {server}：{detail}",
+        "Cannot reach the server {server}: {detail}",
+    ),
+    "timed_out": ("等待超时（{seconds} 秒），已退出。", "Gave up after {seconds} s."),
+    "no_answer": ("服务器 {server} 未及时应答。", "The server {server} did not answer in time."),
+    "interrupted": ("已中断。", "Interrupted."),
+    "os_error": ("文件操作失败：{detail}", "A file operation failed: {detail}"),
+    "key_exists": ("文件已存在，不会覆盖：{path}", "The file exists; not overwriting it: {path}"),
+    "key_missing": ("找不到文件：{path}", "No such file: {path}"),
+    "key_unreadable": ("无法读取文件 {path}：{detail}", "Cannot read {path}: {detail}"),
+    "key_malformed": ("文件格式错误 {path}：{detail}", "Malformed file {path}: {detail}"),
+    "key_mismatch": ("文件内容不一致 {path}：{detail}", "Inconsistent file {path}: {detail}"),
+    "key_open_mode": (
+        "密钥文件 {path} 可被其他用户读取，请执行 chmod 600。",
+        "The key file {path} is readable by others; run chmod 600.",
+    ),
+    "key_required": (
+        "请用 --key 指定密钥文件（或设置 EVALROOM_KEY）。",
+        "Give the key file with --key (or set EVALROOM_KEY).",
+    ),
+    "keygen_done": (
+        "已生成密钥文件 {path}（仅本人可读）。\n用户：{user}\n公钥（请交给平台管理员登记）：\n{public}",
+        "Key file written to {path} (readable by you only).\nUser: {user}\n"
+        "Public key (give it to the platform admin to register):\n{public}",
+    ),
+    "bad_json": (
+        "无法读取 JSON 文件 {path}：{detail}",
+        "Cannot read the JSON file {path}: {detail}",
+    ),
+    "done_seq": ("完成（事件序号 {seq}）。", "Done (event seq {seq})."),
+}
+
+
+def resolve_lang(value: str | None) -> str:
+    """``en`` for any English tag, else ``zh-CN`` (the platform's default)."""
+    return "en" if (value or "").lower().startswith("en") else "zh-CN"
+
+
+class CliError(Exception):
+    """A failure the user can act on, as a message key and its fields."""
+
+    def __init__(self, key: str, exit_code: int = EXIT_LOCAL, **fields: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.exit_code = exit_code
+        self.fields = fields
+
+
+class Out:
+    """Where a CLI writes: translated messages to stdout, problems to stderr."""
+
+    def __init__(self, lang: str, catalog: dict[str, tuple[str, str]] | None = None) -> None:
+        self.lang = resolve_lang(lang)
+        self.catalog = {**MESSAGES, **(catalog or {})}
+        self.tty = sys.stdout.isatty()
+
+    @property
+    def en(self) -> bool:
+        return self.lang == "en"
+
+    def t(self, key: str, **fields: Any) -> str:
+        zh, en = self.catalog.get(key, (key, key))
+        return (en if self.en else zh).format(**fields)
+
+    def say(self, key: str, **fields: Any) -> None:
+        self.echo(self.t(key, **fields))
+
+    def echo(self, text: str = "") -> None:
+        click.echo(text)
+
+    def warn(self, key: str, **fields: Any) -> None:
+        click.echo(f"{self.t('warning')}: {self.t(key, **fields)}", err=True)
+
+    def refusal(self, err: ClientError) -> None:
+        """The server's sentence with its code (and the server's detail, if any)."""
+        colon = ": " if self.en else "："
+        line = f"{self.t('error')} [{err.code}]{colon}{err.message or err.code}"
+        if err.detail:
+            line += f" ({err.detail})"
+        click.echo(line, err=True)
+
+    def fail(self, err: CliError) -> None:
+        colon = ": " if self.en else "："
+        click.echo(f"{self.t('error')}{colon}{self.t(err.key, **err.fields)}", err=True)
+
+
+# -- tables --------------------------------------------------------------------------------
+
+
+def text_width(text: str) -> int:
+    """Columns a string takes in a terminal (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [text_width(h) for h in headers]
+    for row in rows:
+        widths = [max(w, text_width(cell)) for w, cell in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [c + " " * (w - text_width(c)) for c, w in zip(cells, widths, strict=True)]
+        return "  ".join(padded).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+# -- options -------------------------------------------------------------------------------
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def lang_option(f: F) -> F:
+    return click.option(
+        "--lang",
+        envvar="EVALROOM_LANG",
+        default="zh-CN",
+        show_default=True,
+        help="zh-CN (default) or en; env EVALROOM_LANG",
+    )(f)
+
+
+def server_options(f: F) -> F:
+    """``--server``, ``--key`` and ``--lang``: what every command that talks to the server takes."""
+    f = click.option(
+        "--key",
+        "key_path",
+        envvar="EVALROOM_KEY",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Your key file (from keygen); env EVALROOM_KEY",
+    )(f)
+    f = click.option(
+        "--server",
+        envvar="EVALROOM_SERVER",
+        default=DEFAULT_SERVER,
+        show_default=True,
+        help="Platform URL; env EVALROOM_SERVER",
+    )(f)
+    return lang_option(f)
+
+
+def require_key(path: Path | None, out: Out) -> ParticipantKey:
+    if path is None:
+        raise CliError("key_required")
+    key = load_key_file(path)
+    if not is_private_or_missing(path):
+        out.warn("key_open_mode", path=path)
+    return key
+
+
+def is_private_or_missing(path: Path) -> bool:
+    from clients.keyfile import is_private
+
+    try:
+        return is_private(path)
+    except OSError:
+        return True
+
+
+def load_json_file(path: Path) -> Any:
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CliError("bad_json", path=path, detail=str(exc)) from None
+
+
+# -- running a command ---------------------------------------------------------------------
+
+
+def run(out: Out, server: str, work: Callable[[], int | None]) -> NoReturn:
+    """Run a command's body; turn every expected failure into a sentence and an exit code.
+
+    The body is synchronous (local files); it runs its network part with ``asyncio.run``."""
+    code = EXIT_REFUSED
+    try:
+        code = work() or 0
+    except ClientError as err:
+        out.refusal(err)
+    except CliError as err:
+        out.fail(err)
+        code = err.exit_code
+    except KeyFileError as err:
+        out.fail(CliError(f"key_{err.code}", path=err.path, detail=err.detail))
+        code = EXIT_LOCAL
+    except TimeoutError:
+        out.fail(CliError("no_answer", server=server))
+        code = EXIT_UNREACHABLE
+    except (
+        ConnectionError,
+        socket.gaierror,
+        httpx.HTTPError,
+        websockets.WebSocketException,
+    ) as exc:
+        out.fail(CliError("unreachable", server=server, detail=str(exc) or type(exc).__name__))
+        code = EXIT_UNREACHABLE
+    except OSError as exc:  # a local file: permissions, disk full, …
+        out.fail(CliError("os_error", detail=str(exc)))
+        code = EXIT_LOCAL
+    except KeyboardInterrupt:
+        out.fail(CliError("interrupted"))
+        code = 130
+    sys.exit(code)
+
+
+# -- the connection ------------------------------------------------------------------------
+
+
+class CliClient(Client):
+    """The SDK client, asking the server for its sentences in the user's language on HTTP
+    too, and remembering the participant's company from the login."""
+
+    org: str | None = None
+
+    async def login(self) -> str:
+        headers = {"accept-language": self.lang}
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=10, headers=headers) as http:
+            r = await http.post("/auth/challenge", json={"user": self.user_id})
+            _raise_for(r)
+            nonce = r.json()["nonce"]
+            sig = self.key.sign(login_signing_bytes(user=self.user_id, nonce=nonce))
+            r = await http.post(
+                "/auth/login", json={"user": self.user_id, "nonce": nonce, "sig": sig}
+            )
+            _raise_for(r)
+            data = r.json()
+        self.token = str(data["token"])
+        self.token_expires = float(data["expires_at"])
+        self.org = data.get("org")
+        return self.token
+
+
+@asynccontextmanager
+async def connected(
+    server: str, key: ParticipantKey, lang: str, *, live: bool = True
+) -> AsyncIterator[CliClient]:
+    """A logged-in client (with a WebSocket when ``live``), closed on the way out."""
+    client = CliClient(server.rstrip("/"), key.user, key.signing_key, lang=lang)
+    try:
+        if live:
+            await client.connect()
+        else:
+            await client.login()
+        yield client
+    finally:
+        await client.close()
+
+
+def tender_stream(tender: str) -> str:
+    return tender if tender.startswith("tender:") else f"tender:{tender}"
+
+
+def tender_id(stream: str) -> str:
+    return stream.removeprefix("tender:")

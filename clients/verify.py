@@ -1,0 +1,708 @@
+"""Offline verifier of an evalroom evidence bundle (证据包离线校验).
+
+    python -m clients.verify BUNDLE [--log-key KEY] [--platform-key KEY] [--checkpoint NOTE ...]
+    evalroom-verify BUNDLE ...
+
+Needs the bundle only (no server, no database): it imports ``crypto`` and the pure
+``evalroom.domain`` rules, nothing else of the server. Exit status 0 when every check holds,
+1 when one fails (each failure printed as ``FAIL <what>: <why>``, naming the event as
+``event <stream>#<seq>`` or the checkpoint as ``checkpoint <stream>@<size>``), 2 when the
+bundle cannot be read at all.
+
+What it checks, per stream of the bundle (format: ``evalroom/audit/bundle.py``):
+
+- events are numbered 1..n with no gap, duplicate or reordering, and belong to the stream;
+- each event's leaf hash, recomputed from its record (RFC 8785 canonical JSON of the fields of
+  ``crypto.events.event_record``), equals the leaf hash the server wrote when it committed it;
+- each signed event (``sig`` not null) carries what its actor signed in ``payload["command"]``
+  (``{"id", "stream", "type", "body"}``, for this stream) and ``sig`` verifies over its
+  canonical JSON with the actor's public key (``users``);
+- each checkpoint is a C2SP signed note by the log key, for the origin
+  ``<origin_prefix>/<stream>``, and its root equals the RFC 9162 root recomputed over the first
+  ``size`` events; two validly signed checkpoints of one size with different roots are a fork;
+- successive checkpoints are consistent: the bundle's RFC 9162 consistency proof verifies, and
+  (by the recomputation above) both roots come from the same events;
+- every event is covered by a signed checkpoint, and the stream's recorded head is its last
+  event;
+
+then every receipt (below), every report (below), and each ``--checkpoint`` note given on the
+command line (a tree head someone kept, e.g. from ``clients/logwatch.py`` or a receipt): it
+must be consistent with the bundle's history, else the log forked.
+
+When a checkpoint's root differs, the change lies between the last checkpoint that matches and
+the first that does not; when those are one event apart, the event is named.
+
+A **receipt** in ``receipts`` is::
+
+    {"receipt": {"stream": "tender:T1", "seq": 7, "leaf_hash": "<base64, optional>", ...},
+     "sig": "<base64url Ed25519 signature by the platform key over canonical_json(receipt)>",
+     "inclusion": {"stream": "tender:T1", "seq": 7, "size": 9,
+                   "proof": ["<base64>", ...], "checkpoint": "<signed note, optional>"}}
+
+The receipt must name its ``stream`` and ``seq``; other fields (ciphertext hash, size, time,
+...) are the issuer's. Checked: the platform signature; the inclusion proof of event ``seq``
+(its leaf hash recomputed from the bundle, or the receipt's ``leaf_hash`` when the bundle lacks
+the event) against the root of the signed checkpoint of ``size`` (the bundle's, or the one in
+``inclusion``, which must then agree with the bundle); and, when the receipt carries
+``leaf_hash``, that it is the bundle's event at that seq.
+
+A **report** in ``reports`` (``{"stream", "report"}``, from a session's state) is::
+
+    {"method": <ScoringMethod.to_dict()>, "bids": [<BidFigures.to_dict()>, ...],
+     "sheets": [<ExpertSheet.to_dict()>, ...], "floating_point": "1.5" | null,
+     "ranking": <Ranking.to_dict()>,
+     "sheet_events": {"<expert_id>": {"stream": "session:S1", "seq": 31}, ...}}
+
+Checked: ``evalroom.domain.scoring.evaluate(method, bids, sheets, floating_point)`` gives
+exactly ``ranking``; and, for each sheet listed in ``sheet_events``, that the event there is
+validly signed by that expert and that its signed command body carries the sheet
+(``body["sheet"]``). Without ``sheet_events`` (or without a report) the output says so.
+
+Trust: the bundle carries the log key, the platform key and the participants' keys as the
+server knows them. Pin the first two with ``--log-key``/``--platform-key`` when you have them
+from elsewhere (a published notice, your own client), and compare participants' keys with
+their registrations; the output prints the keys it used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import gzip
+import hashlib
+import json
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from crypto.canonical import canonical_json
+from crypto.checkpoint import Checkpoint, CheckpointError, open_checkpoint, parse_verifier_key
+from crypto.checkpoint import VerifierKey as LogKey
+from crypto.events import event_leaf_hash
+from crypto.keys import KeyFormatError, VerifyKey
+from crypto.merkle import MerkleLog, verify_consistency, verify_inclusion
+from evalroom.domain.rules import RuleError
+from evalroom.domain.scoring import BidFigures, ExpertSheet, ScoringMethod, evaluate
+
+FORMAT = "evalroom-bundle/1"
+EVENT_FIELDS = ("stream", "seq", "type", "actor", "at", "payload", "visibility", "sig")
+
+
+class BundleUnreadable(ValueError):
+    """The file is not an evalroom bundle this verifier can read."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    subject: str  # "event tender:T1#3", "checkpoint tender:T1@5", "receipt ...", "report ..."
+    reason: str
+
+    def __str__(self) -> str:
+        return f"FAIL {self.subject}: {self.reason}"
+
+
+@dataclass
+class Result:
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _b64(text: Any) -> bytes:
+    if not isinstance(text, str):
+        raise ValueError("not base64 text")
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error as exc:
+        raise ValueError("not base64") from exc
+
+
+def _span(stream: str, first: int, last: int) -> str:
+    return f"event {stream}#{first}" if first == last else f"events {stream}#{first}..#{last}"
+
+
+@dataclass
+class _Head:
+    """A validly signed checkpoint of one stream."""
+
+    size: int
+    root: bytes
+    label: str
+
+
+@dataclass
+class _Stream:
+    """What the checks of one stream established, for the receipt and report checks."""
+
+    name: str
+    tree: MerkleLog
+    events: dict[int, Mapping[str, Any]] = field(default_factory=dict)
+    leaves: dict[int, bytes] = field(default_factory=dict)
+    heads: dict[int, _Head] = field(default_factory=dict)
+    signed_ok: set[int] = field(default_factory=set)
+    named: set[int] = field(default_factory=set)  # seqs a failure already names
+    pending: list[tuple[int, Problem]] = field(default_factory=list)
+
+
+class BundleVerifier:
+    def __init__(
+        self,
+        bundle: Mapping[str, Any],
+        *,
+        log_key: str | None = None,
+        platform_key: str | None = None,
+        checkpoints: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        self.bundle = bundle
+        self.pinned_log_key = log_key
+        self.pinned_platform_key = platform_key
+        self.extra_checkpoints = list(checkpoints)  # (label, note)
+        self.result = Result()
+        self.streams: dict[str, _Stream] = {}
+        self.log_key: LogKey | None = None
+        self.origin_prefix = ""
+        self.platform_key: VerifyKey | None = None
+        self.users: dict[str, VerifyKey] = {}
+
+    def fail(self, subject: str, reason: str) -> None:
+        self.result.problems.append(Problem(subject, reason))
+
+    def note(self, text: str) -> None:
+        self.result.notes.append(text)
+
+    # -- the whole run ---------------------------------------------------------------------
+    def run(self) -> Result:
+        if self.bundle.get("format") != FORMAT:
+            self.fail("bundle", f"format is {self.bundle.get('format')!r}, expected {FORMAT!r}")
+            return self.result
+        self._keys()
+        streams = self.bundle.get("streams")
+        if not isinstance(streams, list) or not streams:
+            self.fail("bundle", "no streams")
+            return self.result
+        for item in streams:
+            name = item.get("name") if isinstance(item, dict) else None
+            if not isinstance(name, str):
+                self.fail("bundle", "a stream without a name")
+                continue
+            if name in self.streams:
+                self.fail(f"stream {name}", "listed twice")
+                continue
+            self._guarded(f"stream {name}", self._stream, item)
+        for item in _items(self.bundle.get("receipts", [])):
+            self._guarded("receipt", self._receipt, item)
+        self._reports()
+        for label, note in self.extra_checkpoints:
+            self._guarded(f"checkpoint ({label})", self._outside_checkpoint, label, note)
+        return self.result
+
+    def _guarded(self, subject: str, check: Any, *args: Any) -> None:
+        """Run one check; a malformed part of the bundle is a failure, never a traceback."""
+        try:
+            check(*args)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            self.fail(subject, f"malformed: {type(exc).__name__}: {exc}")
+
+    # -- keys ------------------------------------------------------------------------------
+    def _keys(self) -> None:
+        found = self.bundle.get("log")
+        log: Mapping[str, Any] = found if isinstance(found, dict) else {}
+        listed = log.get("verifier_key")
+        chosen = self.pinned_log_key or listed
+        try:
+            self.log_key = parse_verifier_key(chosen) if isinstance(chosen, str) else None
+        except CheckpointError as exc:
+            self.fail("log key", f"{exc}")
+        if self.log_key is None:
+            self.fail("log key", "no usable log verifier key: no checkpoint can be trusted")
+        elif self.pinned_log_key and listed != self.pinned_log_key:
+            self.note("the bundle names another log key than the pinned one; using the pinned")
+        if self.log_key is not None:
+            derived = "evalroom/" + hashlib.sha256(self.log_key.public_key.raw()).hexdigest()[:12]
+            self.origin_prefix = str(log.get("origin_prefix", derived))
+            if self.origin_prefix != derived:
+                self.fail("log key", f"origin prefix {self.origin_prefix!r} is not the key's")
+            self.result.summary.append(f"log key       {self.log_key.to_string()}")
+        platform = self.pinned_platform_key or self.bundle.get("platform_key")
+        try:
+            self.platform_key = VerifyKey.from_string(platform) if platform else None
+        except KeyFormatError as exc:
+            self.fail("platform key", str(exc))
+        if self.platform_key is not None:
+            self.result.summary.append(f"platform key  {self.platform_key.to_string()}")
+        users = self.bundle.get("users")
+        for user_id, info in users.items() if isinstance(users, dict) else []:
+            try:
+                self.users[user_id] = VerifyKey.from_string(info["signing_key"])
+            except (KeyFormatError, KeyError, TypeError):
+                self.fail(f"user {user_id}", "malformed public signing key")
+
+    # -- one stream ------------------------------------------------------------------------
+    def _stream(self, item: Mapping[str, Any]) -> None:
+        name = item["name"]
+        state = self.streams[name] = _Stream(name, MerkleLog())
+        events = list(_items(item.get("events", [])))
+        self._events(state, events)
+        self._flush(state)
+        self._checkpoints(state, item)
+        covered = max(state.heads, default=0)
+        last = max(state.events, default=0)
+        if last > covered:
+            self.fail(
+                _span(name, covered + 1, last),
+                "not covered by any signed checkpoint"
+                + (f" (the latest covers #1..#{covered})" if covered else ""),
+            )
+        head = item.get("head")
+        if isinstance(head, int) and head != last:
+            if head > last:
+                self.fail(_span(name, last + 1, head), f"missing: the stream's head is #{head}")
+            else:
+                self.fail(_span(name, head + 1, last), f"beyond the stream's head #{head}")
+        self.result.summary.append(
+            f"{name:<24} {last} events, {len(state.heads)} signed checkpoints,"
+            f" {len(state.signed_ok)} actor signatures"
+        )
+
+    def _event_fail(self, state: _Stream, first: int, reason: str, last: int | None = None) -> None:
+        """A failure naming events: kept until the stream's events are done, then in seq order."""
+        last = first if last is None else last
+        state.named.update(range(first, last + 1))
+        state.pending.append((first, Problem(_span(state.name, first, last), reason)))
+
+    def _flush(self, state: _Stream) -> None:
+        state.pending.sort(key=lambda pending: pending[0])
+        self.result.problems.extend(problem for _seq, problem in state.pending)
+        state.pending.clear()
+
+    def _events(self, state: _Stream, events: list[Mapping[str, Any]]) -> None:
+        """Check numbering, leaves and signatures, and build the Merkle log of the records."""
+        name = state.name
+        expected = 1
+        mismatched: list[int] = []
+        for event in events:
+            seq = event.get("seq")
+            if not isinstance(seq, int) or isinstance(seq, bool):
+                self.fail(f"event {name}#?", f"seq {seq!r} is not a number (after #{expected - 1})")
+                continue
+            if seq > expected:
+                self._event_fail(
+                    state,
+                    expected,
+                    f"missing: the seqs jump from #{expected - 1} to #{seq}",
+                    seq - 1,
+                )
+            elif seq < expected:
+                self._event_fail(state, seq, f"out of order or duplicated (expected #{expected})")
+            expected = max(expected, seq + 1)
+            if event.get("stream") != name:
+                self._event_fail(
+                    state, seq, f"belongs to stream {event.get('stream')!r}, listed in {name}"
+                )
+            missing = [f for f in EVENT_FIELDS if f not in event]
+            if missing:
+                self._event_fail(state, seq, f"record lacks {', '.join(missing)}")
+                continue
+            try:
+                leaf = event_leaf_hash(event)
+            except Exception as exc:  # rfc8785 refuses what has no canonical form
+                self._event_fail(state, seq, f"record has no canonical JSON form ({exc})")
+                continue
+            state.tree.append(leaf)
+            state.events.setdefault(seq, event)
+            state.leaves.setdefault(seq, leaf)
+            if "leaf_hash" in event:
+                try:
+                    stored = _b64(event["leaf_hash"])
+                except ValueError:
+                    stored = b""
+                if stored != leaf:
+                    mismatched.append(seq)
+            if event["sig"] is not None:
+                self._signature(state, seq, event)
+        for seq in mismatched:
+            other = self._committed_as(state, seq, mismatched)
+            self._event_fail(
+                state,
+                seq,
+                f"was committed as #{other}: events reordered"
+                if other is not None
+                else "record does not hash to the leaf hash written when it was committed:"
+                " changed after commit",
+            )
+
+    def _committed_as(self, state: _Stream, seq: int, seqs: list[int]) -> int | None:
+        """The other seq under which this record hashes to its stored leaf, if any."""
+        event = state.events.get(seq)
+        if event is None:
+            return None
+        try:
+            stored = _b64(event["leaf_hash"])
+        except ValueError:
+            return None
+        for other in seqs:
+            if other != seq and event_leaf_hash({**event, "seq": other}) == stored:
+                return other
+        return None
+
+    def _signature(self, state: _Stream, seq: int, event: Mapping[str, Any]) -> None:
+        actor = event["actor"]
+        key = self.users.get(actor) if isinstance(actor, str) else None
+        payload = event["payload"]
+        command = payload.get("command") if isinstance(payload, dict) else None
+        if key is None:
+            self._event_fail(
+                state, seq, f"signed, but the bundle has no public key for actor {actor!r}"
+            )
+        elif not isinstance(command, dict) or set(command) != {"id", "stream", "type", "body"}:
+            self._event_fail(
+                state,
+                seq,
+                "signed, but the payload lacks the signed command {id, stream, type, body}",
+            )
+        elif command["stream"] != state.name:
+            self._event_fail(state, seq, f"signed command is for stream {command['stream']!r}")
+        elif not isinstance(event["sig"], str) or not key.verify(
+            canonical_json(command), event["sig"]
+        ):
+            self._event_fail(
+                state, seq, f"signature by {actor} does not verify over the signed command"
+            )
+        else:
+            state.signed_ok.add(seq)
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def _open(self, stream: str, note: Any) -> Checkpoint:
+        if self.log_key is None:
+            raise CheckpointError("unknown_key", "no log key to check it with")
+        return open_checkpoint(note, [self.log_key], origin=f"{self.origin_prefix}/{stream}")
+
+    def _checkpoints(self, state: _Stream, item: Mapping[str, Any]) -> None:
+        name, tree = state.name, state.tree
+        for entry in _items(item.get("checkpoints", [])):
+            label = f"checkpoint {name}@{entry.get('size')}"
+            try:
+                cp = self._open(name, entry.get("note"))
+            except CheckpointError as exc:
+                self.fail(label, f"not a valid signed checkpoint of this log: {exc} ({exc.code})")
+                continue
+            label = f"checkpoint {name}@{cp.size}"
+            if entry.get("size") != cp.size or entry.get("root") != _text_b64(cp.root):
+                self.fail(label, "the listed size or root differ from the signed note")
+            known = state.heads.get(cp.size)
+            if known is not None:
+                if known.root != cp.root:
+                    self.fail(
+                        label,
+                        "two validly signed checkpoints of this size with different roots: the log forked",
+                    )
+                continue
+            state.heads[cp.size] = _Head(cp.size, cp.root, label)
+        good = 0
+        first_bad: int | None = None
+        for size in sorted(state.heads):
+            head = state.heads[size]
+            if size > tree.size:
+                self.fail(
+                    head.label,
+                    f"signed for {size} events; the bundle holds {tree.size}: events removed",
+                )
+            elif tree.root(size) != head.root:
+                where = f" (the first difference lies in {_span(name, good + 1, size)})"
+                self.fail(
+                    head.label,
+                    "signed root does not match the events #1..#"
+                    f"{size} in the bundle" + (where if first_bad is None else ""),
+                )
+                if first_bad is None and good + 1 == size and size not in state.named:
+                    self.fail(
+                        f"event {name}#{size}",
+                        f"differs from what checkpoint @{size} signed (checkpoint @{good} still matches)",
+                    )
+                first_bad = size if first_bad is None else first_bad
+            elif first_bad is None:
+                good = size
+        self._consistency(state, item)
+
+    def _consistency(self, state: _Stream, item: Mapping[str, Any]) -> None:
+        links: dict[tuple[int, int], Any] = {}
+        for link in _items(item.get("consistency", [])):
+            links[(link.get("from"), link.get("to"))] = link.get("proof")
+        sizes = sorted(state.heads)
+        for first, second in zip(sizes, sizes[1:], strict=False):
+            label = state.heads[second].label
+            proof = links.get((first, second))
+            if proof is None:
+                self.fail(label, f"the bundle has no consistency proof from @{first}")
+                continue
+            hashes = [_b64(p) for p in proof] if isinstance(proof, list) else []
+            root1, root2 = state.heads[first].root, state.heads[second].root
+            if not verify_consistency(first, second, root1, root2, hashes):
+                self.fail(
+                    label,
+                    f"not shown consistent with checkpoint @{first}: the bundle's consistency"
+                    " proof fails (the signed heads fork, or the events changed after signing)",
+                )
+
+    def _outside_checkpoint(self, label: str, note: str) -> None:
+        """A tree head kept outside the bundle: it must be a prefix of the bundle's history."""
+        subject = f"checkpoint ({label})"
+        try:
+            if self.log_key is None:
+                raise CheckpointError("unknown_key", "no log key")
+            origin = open_checkpoint(note, [self.log_key]).origin
+        except CheckpointError as exc:
+            self.fail(subject, f"not a valid signed checkpoint of this log: {exc}")
+            return
+        prefix = self.origin_prefix + "/"
+        stream = origin[len(prefix) :] if origin.startswith(prefix) else None
+        state = self.streams.get(stream or "")
+        if state is None:
+            self.fail(subject, f"is for {origin!r}, a log not in this bundle")
+            return
+        cp = self._open(state.name, note)
+        subject = f"checkpoint {state.name}@{cp.size} ({label})"
+        if cp.size > state.tree.size:
+            self.fail(
+                subject,
+                f"the bundle holds only {state.tree.size} events: {_span(state.name, state.tree.size + 1, cp.size)} missing",
+            )
+        elif state.tree.root(cp.size) != cp.root:
+            self.fail(
+                subject,
+                f"validly signed, but its root differs from events #1..#{cp.size} of the bundle: the log forked",
+            )
+        else:
+            self.result.summary.append(f"{subject}: consistent with the bundle")
+
+    # -- receipts --------------------------------------------------------------------------
+    def _receipt(self, item: Mapping[str, Any]) -> None:
+        receipt = item["receipt"]
+        stream, seq = receipt.get("stream"), receipt.get("seq")
+        subject = f"receipt {stream}#{seq}"
+        if not isinstance(stream, str) or not isinstance(seq, int):
+            self.fail(subject, "a receipt must name its stream and seq")
+            return
+        if self.platform_key is None or not self.platform_key.verify(
+            canonical_json(receipt), str(item.get("sig"))
+        ):
+            self.fail(subject, "the platform's signature does not verify")
+        inclusion = item.get("inclusion")
+        if not isinstance(inclusion, dict):
+            self.fail(subject, "no inclusion proof (no signed checkpoint covered it at export)")
+            return
+        if inclusion.get("seq") != seq or inclusion.get("stream", stream) != stream:
+            self.fail(subject, "the inclusion proof is for another event")
+            return
+        size = inclusion.get("size")
+        state = self.streams.get(stream)
+        if state is None or not isinstance(size, int):
+            self.fail(subject, "its stream is not in the bundle")
+            return
+        root = self._receipt_root(subject, state, size, inclusion.get("checkpoint"))
+        if root is None:
+            return
+        leaf = state.leaves.get(seq)
+        if "leaf_hash" in receipt:
+            receipted = _b64(receipt["leaf_hash"])
+            if leaf is not None and leaf != receipted:
+                self.fail(subject, f"event {stream}#{seq} in the bundle is not the receipted one")
+            leaf = receipted
+        if leaf is None:
+            self.fail(subject, f"event {stream}#{seq} is not in the bundle")
+            return
+        listed = inclusion.get("proof")
+        proof = [_b64(p) for p in listed] if isinstance(listed, list) else []
+        if not verify_inclusion(leaf, seq - 1, size, proof, root):
+            self.fail(subject, f"the inclusion proof does not verify against checkpoint @{size}")
+
+    def _receipt_root(self, subject: str, state: _Stream, size: int, note: Any) -> bytes | None:
+        head = state.heads.get(size)
+        if note is not None:
+            try:
+                cp = self._open(state.name, note)
+            except CheckpointError as exc:
+                self.fail(subject, f"its checkpoint is not validly signed: {exc}")
+                return None
+            if cp.size != size or (head is not None and head.root != cp.root):
+                self.fail(subject, f"its checkpoint @{cp.size} forks from the bundle's checkpoint")
+                return None
+            if size <= state.tree.size and state.tree.root(size) != cp.root:
+                self.fail(subject, f"its checkpoint @{size} does not match the bundle's events")
+            return cp.root
+        if head is None:
+            self.fail(subject, f"the bundle has no signed checkpoint @{size}")
+            return None
+        return head.root
+
+    # -- reports ---------------------------------------------------------------------------
+    def _reports(self) -> None:
+        reports = list(_items(self.bundle.get("reports", [])))
+        if not reports:
+            sessions = [s for s in self.streams if s.startswith("session:")]
+            if sessions:
+                self.note(f"no report in the bundle for {', '.join(sessions)}: ranking not checked")
+            return
+        for item in reports:
+            subject = f"report {item.get('stream')}"
+            self._guarded(subject, self._report, subject, item.get("report"))
+
+    def _report(self, subject: str, report: Mapping[str, Any]) -> None:
+        try:
+            method = ScoringMethod.from_dict(report["method"])
+            bids = [BidFigures.from_dict(b) for b in report["bids"]]
+            sheets = [ExpertSheet.from_dict(s) for s in report["sheets"]]
+            fp_text = report.get("floating_point")
+            floating = None if fp_text is None else Decimal(str(fp_text))
+            ranking = evaluate(method, bids, sheets, floating).to_dict()
+        except (RuleError, InvalidOperation) as exc:
+            self.fail(subject, f"cannot re-run the evaluation: {exc}")
+            return
+        claimed = report.get("ranking")
+        if not isinstance(claimed, dict) or canonical_json(claimed) != canonical_json(ranking):
+            self.fail(
+                subject,
+                f"the ranking does not follow from the scores: {_ranking_diff(claimed, ranking)}",
+            )
+        else:
+            self.result.summary.append(f"{subject}: ranking recomputed from {len(sheets)} sheets")
+        sources = report.get("sheet_events")
+        if not isinstance(sources, dict):
+            self.note(f"{subject}: sheets are not linked to signed events (no sheet_events)")
+            return
+        for sheet in sheets:
+            self._sheet_source(subject, sheet, sources.get(sheet.expert_id))
+
+    def _sheet_source(self, subject: str, sheet: ExpertSheet, source: Any) -> None:
+        who = f"{subject}: sheet of {sheet.expert_id}"
+        if not isinstance(source, dict):
+            self.fail(who, "not linked to a signed event")
+            return
+        state = self.streams.get(str(source.get("stream")))
+        seq = source.get("seq")
+        event = state.events.get(seq) if state is not None and isinstance(seq, int) else None
+        if state is None or event is None or not isinstance(seq, int):
+            self.fail(who, f"its event {source.get('stream')}#{seq} is not in the bundle")
+            return
+        if seq not in state.signed_ok or event["actor"] != sheet.expert_id:
+            self.fail(who, f"event {state.name}#{seq} is not validly signed by {sheet.expert_id}")
+            return
+        body = event["payload"]["command"]["body"]
+        try:
+            signed = ExpertSheet.from_dict(body["sheet"]).to_dict()
+        except (KeyError, TypeError, RuleError):
+            self.fail(who, f"event {state.name}#{seq} does not carry a sheet")
+            return
+        if canonical_json(signed) != canonical_json(sheet.to_dict()):
+            self.fail(who, f"differs from what the expert signed in event {state.name}#{seq}")
+
+
+def _text_b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _items(value: Any) -> Iterable[Any]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _ranking_diff(claimed: Any, ranking: Mapping[str, Any]) -> str:
+    if not isinstance(claimed, dict):
+        return "the report has no ranking"
+    if claimed.get("recommended") != ranking.get("recommended"):
+        return f"recommended {claimed.get('recommended')} but the rules give {ranking.get('recommended')}"
+    ours = {b["bid_id"]: b for b in ranking.get("bids", [])}
+    for bid in _items(claimed.get("bids")):
+        mine = ours.get(bid.get("bid_id"))
+        if mine is None:
+            return f"bid {bid.get('bid_id')} is not among the evaluated bids"
+        for key in ("rank", "total", "price_score", "expert_part", "passed"):
+            if bid.get(key) != mine.get(key):
+                return (
+                    f"bid {bid['bid_id']}: {key} {bid.get(key)} but the rules give {mine.get(key)}"
+                )
+    return "some figure differs"
+
+
+# -- reading and the command line ------------------------------------------------------------
+
+
+def load_bundle(path: str | Path) -> dict[str, Any]:
+    """Read a bundle (JSON, or gzip'd JSON); raises ``BundleUnreadable``."""
+    try:
+        data = Path(path).read_bytes()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        bundle = json.loads(data.decode("utf-8"))
+    except (OSError, ValueError, EOFError) as exc:
+        raise BundleUnreadable(f"{path}: {exc}") from exc
+    if not isinstance(bundle, dict):
+        raise BundleUnreadable(f"{path}: not a JSON object")
+    return bundle
+
+
+def verify_bundle(
+    bundle: Mapping[str, Any],
+    *,
+    log_key: str | None = None,
+    platform_key: str | None = None,
+    checkpoints: Sequence[tuple[str, str]] = (),
+) -> Result:
+    """Check ``bundle``; the result lists every failure (empty when all holds)."""
+    return BundleVerifier(
+        bundle, log_key=log_key, platform_key=platform_key, checkpoints=checkpoints
+    ).run()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="evalroom-verify",
+        description="Verify an evalroom evidence bundle offline (证据包离线校验).",
+    )
+    parser.add_argument("bundle", help="bundle file (.json or .json.gz)")
+    parser.add_argument("--log-key", help="trusted log verifier key (name+id+key)")
+    parser.add_argument("--platform-key", help="trusted platform key (ed25519:...)")
+    parser.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        metavar="NOTE_FILE",
+        help="a signed checkpoint kept elsewhere; must agree with the bundle (repeatable)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="print failures only")
+    args = parser.parse_args(argv)
+    try:
+        bundle = load_bundle(args.bundle)
+        extra = [(name, Path(name).read_text(encoding="utf-8")) for name in args.checkpoint]
+    except (BundleUnreadable, OSError, UnicodeDecodeError) as exc:
+        print(f"evalroom-verify: cannot read: {exc}", file=sys.stderr)
+        return 2
+    result = verify_bundle(
+        bundle, log_key=args.log_key, platform_key=args.platform_key, checkpoints=extra
+    )
+    if not args.quiet:
+        print(
+            f"bundle {bundle.get('target')} ({bundle.get('format')}) exported {bundle.get('exported_at')}"
+        )
+        for line in result.summary:
+            print(f"  {line}")
+        for text in result.notes:
+            print(f"note: {text}")
+    for problem in result.problems:
+        print(problem)
+    if result.ok:
+        print("OK: every check holds")
+        return 0
+    print(f"FAILED: {len(result.problems)} problem(s)")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

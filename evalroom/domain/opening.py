@@ -1,0 +1,605 @@
+"""Sealed bids and the remote opening ceremony (投标与不见面开标), as pure deciders.
+
+Bidding: a bidder company uploads each envelope sealed on its own machine (the service
+stores ciphertext only and hands the decider the upload's hash and size as ``facts``);
+replacement and withdrawal before the deadline; nothing after it (``deadline_passed``).
+
+The ceremony, per stage (``single``, or ``technical`` then ``commercial``), follows
+DOMAIN.md: start at the opening time (``too_early`` before) with an anonymous bid list
+(numbers, not names) -> sign-in -> decryption window: each bidder releases its per-bid key,
+the service decrypts and checks (``facts``), status is public live -> close the window: the
+failure rule applies (``reject``: withdrawn; ``committee``: k of n keyholders' shares
+reconstruct the opening identity) -> read-out (唱标) of each valid bid's form, names
+revealed -> confirmations and objections answered online -> the record signed by the
+agency and a supervisor. A section with fewer valid bids than the minimum fails (流标).
+
+State lives under ``state["bids"]`` and ``state["opening"]``; see ``_stage``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from evalroom.domain.commands import Command, Decision, GrantRole, NewEvent
+from evalroom.domain.roles import Role
+from evalroom.domain.rules import RuleError
+from evalroom.domain.tender_config import TenderConfig
+
+KEYHOLDER = Role.KEYHOLDER
+RESOLVED = ("decrypted", "rejected", "withdrawn")
+
+
+def config_of(state: Mapping[str, Any]) -> TenderConfig:
+    raw = state.get("config") or {}
+    if not raw:
+        raise RuleError("not_configured", "the tender has no bidding and opening rules yet")
+    return TenderConfig.from_dict(raw)
+
+
+def _phase(state: Mapping[str, Any], *phases: str) -> None:
+    if state.get("phase") not in phases:
+        raise RuleError("wrong_phase", f"allowed in {', '.join(phases)}; now {state.get('phase')}")
+
+
+def _org(cmd: Command, state: Mapping[str, Any]) -> str:
+    org = cmd.actor.org
+    if not org or org not in state.get("bidders", {}):
+        raise RuleError("not_a_bidder", "your company has not joined this tender")
+    return org
+
+
+def _copy(state: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of the JSON state (the decider never mutates its input)."""
+    import json
+
+    copied: dict[str, Any] = json.loads(json.dumps(state))
+    return copied
+
+
+# -- configuration -------------------------------------------------------------------------
+
+
+def configure(state: Mapping[str, Any], cmd: Command) -> Decision:
+    """``tender.configure`` {config}: the agency sets the bidding and opening rules (draft)."""
+    _phase(state, "draft")
+    config = TenderConfig.from_dict(cmd.body["config"])
+    new = {**state, "config": dict(cmd.body["config"])}
+    grants = [GrantRole(user, cmd.stream, KEYHOLDER) for user in config.keyholders]
+    public = {
+        "sections": [{"id": s.id, "name": s.name} for s in config.sections],
+        "envelopes": list(config.envelopes),
+        "opening_at": config.opening_at.isoformat(),
+        "decryption_window_seconds": config.decryption_window_seconds,
+        "min_bids": config.min_bids,
+        "failure_rule": config.failure_rule,
+        "opening_recipient": config.opening_recipient,
+        "threshold": {"k": config.k, "n": config.n},
+        "keyholders": list(config.keyholders),
+        "forms": {e: [f.to_dict() for f in fs] for e, fs in config.forms.items()},
+    }
+    return Decision([NewEvent("tender.configured", public, "public")], new, grants=grants)
+
+
+# -- bidding -------------------------------------------------------------------------------
+
+
+def _before_deadline(cmd: Command, config: TenderConfig) -> None:
+    if cmd.now >= config.opening_at:
+        raise RuleError("deadline_passed", f"bids closed at {config.opening_at.isoformat()}")
+
+
+def submit(state: Mapping[str, Any], cmd: Command) -> Decision:
+    """``bid.submit`` {section, envelope, upload}: seal one envelope (or replace it)."""
+    _phase(state, "bidding")
+    config = config_of(state)
+    _before_deadline(cmd, config)
+    org = _org(cmd, state)
+    section = config.section(str(cmd.body["section"])).id
+    envelope = config.envelope(str(cmd.body["envelope"]))
+    facts = cmd.facts
+    if int(facts["size"]) > config.max_bid_bytes:
+        raise RuleError("too_large", f"a bid envelope may be at most {config.max_bid_bytes} bytes")
+    new = _copy(state)
+    bid = (
+        new.setdefault("bids", {})
+        .setdefault(section, {})
+        .setdefault(org, {"status": "submitted", "envelopes": {}, "first": None})
+    )
+    previous = bid["envelopes"].get(envelope)
+    version = (previous["version"] + 1) if previous else 1
+    bid["status"] = "submitted"
+    bid["envelopes"][envelope] = {
+        "upload": str(cmd.body["upload"]),
+        "sha256": facts["sha256"],
+        "size": int(facts["size"]),
+        "version": version,
+    }
+    payload = {
+        "section": section,
+        "envelope": envelope,
+        "org": org,
+        "version": version,
+        "sha256": facts["sha256"],
+        "size": int(facts["size"]),
+    }
+    return Decision([NewEvent("bid.submitted", payload, f"org:{org}")], new)
+
+
+def withdraw(state: Mapping[str, Any], cmd: Command) -> Decision:
+    """``bid.withdraw`` {section}: take the bid back before the deadline (撤回)."""
+    _phase(state, "bidding")
+    config = config_of(state)
+    _before_deadline(cmd, config)
+    org = _org(cmd, state)
+    section = config.section(str(cmd.body["section"])).id
+    new = _copy(state)
+    bid = new.get("bids", {}).get(section, {}).get(org)
+    if bid is None or bid["status"] != "submitted":
+        raise RuleError("no_bid", "your company has no bid in this section")
+    bid["status"] = "withdrawn"
+    payload = {"section": section, "org": org}
+    return Decision([NewEvent("bid.withdrawn", payload, f"org:{org}")], new)
+
+
+# -- the ceremony --------------------------------------------------------------------------
+
+
+def _stage(state: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The running stage: ``{"window_ends", "bids": {number: {...}}, "signed_in", …}``."""
+    opening = state.get("opening", {})
+    name = opening.get("stage")
+    if not name:
+        raise RuleError("wrong_phase", "the opening has not started")
+    stage: dict[str, Any] = opening[name]
+    return name, stage
+
+
+def _numbered(
+    state: Mapping[str, Any], cmd: Command, org: str, section: str
+) -> tuple[str, dict[str, Any]]:
+    _name, stage = _stage(state)
+    for number, bid in stage["bids"].items():
+        if bid["org"] == org and bid["section"] == section:
+            return number, bid
+    raise RuleError("no_bid", f"your company has no bid being opened in section {section}")
+
+
+def start(state: Mapping[str, Any], cmd: Command) -> Decision:
+    """``opening.start``: the opening time is reached; refuse bids, announce the bid list."""
+    _phase(state, "bidding")
+    config = config_of(state)
+    if cmd.now < config.opening_at:
+        raise RuleError("too_early", f"the opening is at {config.opening_at.isoformat()}")
+    first = config.envelopes[0]
+    bids: dict[str, Any] = {}
+    private: list[NewEvent] = []
+    for section in config.sections:
+        entries = [
+            (org, bid)
+            for org, bid in state.get("bids", {}).get(section.id, {}).items()
+            if bid["status"] == "submitted" and first in bid["envelopes"]
+        ]
+        for i, (org, bid) in enumerate(sorted(entries, key=lambda e: e[0]), start=1):
+            number = f"{section.id}-B{i:02d}"
+            bids[number] = {
+                "section": section.id,
+                "org": org,
+                "status": "waiting",
+                **bid["envelopes"][first],
+            }
+            private.append(
+                NewEvent(
+                    "opening.your_bid", {"number": number, "section": section.id}, f"org:{org}"
+                )
+            )
+    return _open_stage(state, cmd, config, first, bids, private)
+
+
+def _open_stage(
+    state: Mapping[str, Any],
+    cmd: Command,
+    config: TenderConfig,
+    stage: str,
+    bids: dict[str, Any],
+    private: list[NewEvent],
+) -> Decision:
+    window_ends = cmd.now + timedelta(seconds=config.decryption_window_seconds)
+    new = _copy(state)
+    new["phase"] = "opening"
+    opening = new.setdefault("opening", {})
+    opening["stage"] = stage
+    opening[stage] = {
+        "window_ends": window_ends.isoformat(),
+        "bids": bids,
+        "signed_in": [],
+        "window_closed": False,
+        "shares": [],
+        "read_out": False,
+        "confirmed": [],
+        "objections": [],
+        "signed_by": {},
+    }
+    listing = [{"number": n, "section": b["section"], "status": "waiting"} for n, b in bids.items()]
+    public = NewEvent(
+        "opening.started",
+        {"stage": stage, "window_ends": window_ends.isoformat(), "bids": listing},
+        "public",
+    )
+    return Decision([public, *private], new)
+
+
+def sign_in(state: Mapping[str, Any], cmd: Command) -> Decision:
+    """``opening.sign_in``: a participant signs in to the ceremony with its key (签到)."""
+    _phase(state, "opening")
+    name, _stage_state = _stage(state)
+    new = _copy(state)
+    stage = new["opening"][name]
+    who = cmd.actor.org if Role.BIDDER in cmd.actor.roles and cmd.actor.org else cmd.actor.user_id
+    if who in stage["signed_in"]:
+        raise RuleError("already_signed_in", "you have signed in already")
+    stage["signed_in"].append(who)
+    vis = f"org:{who}" if who == cmd.actor.org else "staff"
+    return Decision([NewEvent("opening.signed_in", {"who": who}, vis, signed=True)], new)
+
+
+def _window_open(stage: Mapping[str, Any], cmd: Command) -> None:
+    from datetime import datetime
+
+    if stage["window_closed"] or cmd.now >= datetime.fromisoformat(stage["window_ends"]):
+        raise RuleError("window_closed", "the decryption window has closed")
+
+
+def mark_decrypting(state: Mapping[str, Any], cmd: Command) -> Decision:
+    """``bid.decrypting`` {section}: the bidder's client starts releasing its key."""
+    _phase(state, "opening")
+    name, stage = _stage(state)
+    _window_open(stage, cmd)
+    org = _org(cmd, state)
+    number, bid = _numbered(state, cmd, org, str(cmd.body["section"]))
+    if bid["status"] in RESOLVED:
+        raise RuleError("already_opened", f"bid {number} is {bid['status']}")
+    new = _copy(state)
+    new["opening"][name]["bids"][number]["status"] = "decrypting"
+    return Decision([NewEvent("bid.status", {"number": number, "status": "decrypting"})], new)
+
+
+def release_key(state: Mapping[str, Any], cmd: Command) -> Decision:
+    """``bid.release_key`` {section, identity}: the service decrypted with the released key
+    and hands the outcome as facts ``{ok, reason, form, plain_sha256, plain}``."""
+    _phase(state, "opening")
+    name, stage = _stage(state)
+    _window_open(stage, cmd)
+    org = _org(cmd, state)
+    if org not in stage["signed_in"]:
+        raise RuleError("not_signed_in", "sign in to the opening before releasing your key")
+    number, bid = _numbered(state, cmd, org, str(cmd.body["section"]))
+    if bid["status"] in RESOLVED:
+        raise RuleError("already_opened", f"bid {number} is {bid['status']}")
+    new = _copy(state)
+    return Decision(_apply_outcome(new, name, number, cmd.facts, via="bidder"), new)
+
+
+def _apply_outcome(
+    new: dict[str, Any], stage: str, number: str, facts: Mapping[str, Any], via: str
+) -> list[NewEvent]:
+    bid = new["opening"][stage]["bids"][number]
+    if facts.get("ok"):
+        bid.update(
+            status="decrypted",
+            via=via,
+            form=facts["form"],
+            plain=facts["plain"],
+            plain_sha256=facts["plain_sha256"],
+        )
+        payload = {
+            "number": number,
+            "status": "decrypted",
+            "via": via,
+            "plain_sha256": facts["plain_sha256"],
+        }
+    else:
+        bid.update(status="failed", reason=str(facts.get("reason", "unknown")), via=via)
+        payload = {"number": number, "status": "failed", "via": via, "reason": bid["reason"]}
+    return [NewEvent("bid.status", payload, "public")]
+
+
+def close_window(state: Mapping[str, Any], cmd: Command) -> Decision:
+    """``opening.close_window``: end decryption; the failure rule takes the rest (解密失败)."""
+    from datetime import datetime
+
+    _phase(state, "opening")
+    name, stage = _stage(state)
+    if stage["window_closed"]:
+        raise RuleError("window_closed", "the decryption window is closed already")
+    pending = [n for n, b in stage["bids"].items() if b["status"] not in RESOLVED]
+    if pending and cmd.now < datetime.fromisoformat(stage["window_ends"]):
+        raise RuleError("window_open", f"{len(pending)} bids are still within their window")
+    config = config_of(state)
+    new = _copy(state)
+    new_stage = new["opening"][name]
+    new_stage["window_closed"] = True
+    events = [NewEvent("opening.window_closed", {"pending": pending, "rule": config.failure_rule})]
+    if config.failure_rule == "reject" or not pending:
+        for number in pending:
+            new_stage["bids"][number].update(status="rejected", reason=_reason(new_stage, number))
+            events.append(
+                NewEvent(
+                    "bid.status",
+                    {
+                        "number": number,
+                        "status": "rejected",
+                        "reason": new_stage["bids"][number]["reason"],
+                    },
+                )
+            )
+    else:
+        new_stage["fallback"] = pending
+        events.append(NewEvent("opening.fallback", {"numbers": pending, "k": config.k}))
+    return Decision(events, new)
+
+
+def _reason(stage: Mapping[str, Any], number: str) -> str:
+    bid = stage["bids"][number]
+    return str(bid.get("reason") or "key_not_released")
+
+
+def submit_share(state: Mapping[str, Any], cmd: Command) -> Decision:
+    """``opening.share`` {share}: a keyholder hands in its share (facts from the service:
+    ``{index, combined, results: {number: outcome}}``); the k-th share opens the rest."""
+    _phase(state, "opening")
+    name, stage = _stage(state)
+    if not stage.get("fallback"):
+        raise RuleError("wrong_phase", "no bid awaits the committee fallback")
+    if cmd.actor.user_id in stage["shares"]:
+        raise RuleError("already_submitted", "you handed in your share already")
+    new = _copy(state)
+    new_stage = new["opening"][name]
+    new_stage["shares"].append(cmd.actor.user_id)
+    events = [
+        NewEvent(
+            "opening.share_received",
+            {
+                "keyholder": cmd.actor.user_id,
+                "index": cmd.facts.get("index"),
+                "count": len(new_stage["shares"]),
+            },
+            "public",
+            signed=True,
+        )
+    ]
+    results: Mapping[str, Any] = cmd.facts.get("results", {})
+    if cmd.facts.get("combined"):
+        for number in list(new_stage["fallback"]):
+            outcome = results.get(number, {"ok": False, "reason": "not_addressed_to_opening_key"})
+            events += _apply_outcome(new, name, number, outcome, via="committee")
+            bid = new_stage["bids"][number]
+            if bid["status"] == "failed":  # the bidder's fault: treated as withdrawn (撤销)
+                bid["status"] = "rejected"
+                events.append(
+                    NewEvent(
+                        "bid.status",
+                        {"number": number, "status": "rejected", "reason": bid["reason"]},
+                    )
+                )
+        new_stage["fallback"] = []
+    return Decision(events, new)
+
+
+def read_out(state: Mapping[str, Any], cmd: Command) -> Decision:
+    """``opening.read_out``: 唱标 — every bid's form figures and company, for all to see."""
+    _phase(state, "opening")
+    name, stage = _stage(state)
+    if not stage["window_closed"] or stage.get("fallback"):
+        raise RuleError("not_ready", "close the window and finish the fallback first")
+    if stage["read_out"]:
+        raise RuleError("already_read_out", "the read-out is done")
+    config = config_of(state)
+    new = _copy(state)
+    new_stage = new["opening"][name]
+    new_stage["read_out"] = True
+    entries = []
+    valid: dict[str, int] = {s.id: 0 for s in config.sections}
+    for number, bid in sorted(stage["bids"].items()):
+        entry = {
+            "number": number,
+            "section": bid["section"],
+            "org": bid["org"],
+            "status": bid["status"],
+        }
+        if bid["status"] == "decrypted":
+            entry["form"] = bid["form"]
+            valid[bid["section"]] += 1
+        else:
+            entry["reason"] = bid.get("reason", "")
+        entries.append(entry)
+    events = [NewEvent("opening.read_out", {"stage": name, "entries": entries}, "public")]
+    failed = [s for s, count in valid.items() if count < config.min_bids]
+    if failed:
+        new["failed_sections"] = sorted(set(new.get("failed_sections", [])) | set(failed))
+        events.append(
+            NewEvent(
+                "section.failed",
+                {"sections": failed, "min_bids": config.min_bids, "valid": valid},
+                "public",
+            )
+        )
+    return Decision(events, new)
+
+
+def confirm(state: Mapping[str, Any], cmd: Command) -> Decision:
+    """``opening.confirm``: a bidder confirms the opening record (确认)."""
+    _phase(state, "opening")
+    name, stage = _stage(state)
+    if not stage["read_out"]:
+        raise RuleError("not_ready", "confirm after the read-out")
+    org = _org(cmd, state)
+    if org in stage["confirmed"]:
+        raise RuleError("already_confirmed", "your company confirmed already")
+    new = _copy(state)
+    new["opening"][name]["confirmed"].append(org)
+    return Decision([NewEvent("opening.confirmed", {"org": org}, "public", signed=True)], new)
+
+
+def object_(state: Mapping[str, Any], cmd: Command) -> Decision:
+    """``opening.object`` {text}: a bidder raises an objection (质询), answered online."""
+    _phase(state, "opening")
+    name, stage = _stage(state)
+    if not stage["read_out"]:
+        raise RuleError("not_ready", "objections are raised after the read-out")
+    org = _org(cmd, state)
+    new = _copy(state)
+    objections = new["opening"][name]["objections"]
+    oid = f"O{len(objections) + 1}"
+    objections.append({"id": oid, "org": org, "text": cmd.body["text"], "answer": None})
+    return Decision(
+        [
+            NewEvent(
+                "opening.objection", {"id": oid, "org": org, "text": cmd.body["text"]}, "public"
+            )
+        ],
+        new,
+    )
+
+
+def answer(state: Mapping[str, Any], cmd: Command) -> Decision:
+    """``opening.answer`` {objection, text}: the agency answers an objection."""
+    _phase(state, "opening")
+    name, _stage_state = _stage(state)
+    new = _copy(state)
+    for obj in new["opening"][name]["objections"]:
+        if obj["id"] == cmd.body["objection"]:
+            if obj["answer"] is not None:
+                raise RuleError("already_answered", f"{obj['id']} has an answer")
+            obj["answer"] = cmd.body["text"]
+            payload = {"id": obj["id"], "text": cmd.body["text"]}
+            return Decision([NewEvent("opening.answered", payload, "public")], new)
+    raise RuleError("unknown_objection", f"no objection {cmd.body['objection']!r}")
+
+
+def sign_record(state: Mapping[str, Any], cmd: Command) -> Decision:
+    """``opening.sign_record``: the agency and a supervisor sign the opening record."""
+    _phase(state, "opening")
+    name, stage = _stage(state)
+    if not stage["read_out"]:
+        raise RuleError("not_ready", "the record is signed after the read-out")
+    if any(o["answer"] is None for o in stage["objections"]):
+        raise RuleError("objection_open", "answer every objection before signing")
+    role = "agency" if Role.AGENCY in cmd.actor.roles else "supervisor"
+    if role in stage["signed_by"]:
+        raise RuleError("already_signed", f"the {role} signed already")
+    new = _copy(state)
+    new_stage = new["opening"][name]
+    new_stage["signed_by"][role] = cmd.actor.user_id
+    events = [
+        NewEvent(
+            "opening.record_signed", {"role": role, "by": cmd.actor.user_id}, "public", signed=True
+        )
+    ]
+    if {"agency", "supervisor"} <= set(new_stage["signed_by"]):
+        config = config_of(state)
+        done_phase = "technical_opened" if name == "technical" else "opened"
+        new["phase"] = done_phase
+        new["opening"]["stage"] = name
+        new_stage["closed"] = True
+        record = {
+            "stage": name,
+            "bids": [
+                {
+                    "number": n,
+                    "section": b["section"],
+                    "org": b["org"],
+                    "status": b["status"],
+                    "sha256": b["sha256"],
+                    "plain_sha256": b.get("plain_sha256"),
+                    "form": b.get("form"),
+                    "via": b.get("via"),
+                    "reason": b.get("reason"),
+                }
+                for n, b in sorted(new_stage["bids"].items())
+            ],
+            "confirmed": new_stage["confirmed"],
+            "objections": new_stage["objections"],
+            "signed_by": new_stage["signed_by"],
+            "failed_sections": new.get("failed_sections", []),
+            "min_bids": config.min_bids,
+        }
+        new_stage["record"] = record
+        events.append(NewEvent("opening.record", record, "public"))
+    return Decision(events, new)
+
+
+def start_commercial(state: Mapping[str, Any], cmd: Command) -> Decision:
+    """``opening.start_commercial`` {passed: [numbers]}: open the commercial envelopes of the
+    bids that passed the technical stage (二次开标)."""
+    _phase(state, "technical_opened")
+    config = config_of(state)
+    technical = state["opening"]["technical"]["bids"]
+    passed = [str(n) for n in cmd.body["passed"]]
+    unknown = [n for n in passed if n not in technical or technical[n]["status"] != "decrypted"]
+    if unknown:
+        raise RuleError("unknown_bid", f"not opened in the technical stage: {', '.join(unknown)}")
+    bids = {}
+    private = []
+    for number in passed:
+        tech = technical[number]
+        envelope = state["bids"][tech["section"]][tech["org"]]["envelopes"].get("commercial")
+        if envelope is None:
+            raise RuleError("no_bid", f"bid {number} has no commercial envelope")
+        bids[number] = {
+            "section": tech["section"],
+            "org": tech["org"],
+            "status": "waiting",
+            **envelope,
+        }
+        private.append(
+            NewEvent(
+                "opening.your_bid",
+                {"number": number, "section": tech["section"]},
+                f"org:{tech['org']}",
+            )
+        )
+    return _open_stage(state, cmd, config, "commercial", bids, private)
+
+
+DECIDERS = {
+    "tender.configure": configure,
+    "bid.submit": submit,
+    "bid.withdraw": withdraw,
+    "opening.start": start,
+    "opening.sign_in": sign_in,
+    "bid.decrypting": mark_decrypting,
+    "bid.release_key": release_key,
+    "opening.close_window": close_window,
+    "opening.share": submit_share,
+    "opening.read_out": read_out,
+    "opening.confirm": confirm,
+    "opening.object": object_,
+    "opening.answer": answer,
+    "opening.sign_record": sign_record,
+    "opening.start_commercial": start_commercial,
+}
+
+_BIDDER = frozenset({Role.BIDDER})
+_AGENCY = frozenset({Role.AGENCY})
+COMMAND_ROLES: dict[str, frozenset[str]] = {
+    "tender.configure": _AGENCY,
+    "bid.submit": _BIDDER,
+    "bid.withdraw": _BIDDER,
+    "opening.start": _AGENCY,
+    "opening.sign_in": frozenset(
+        {Role.BIDDER, Role.AGENCY, Role.SUPERVISOR, Role.TENDERER, KEYHOLDER}
+    ),
+    "bid.decrypting": _BIDDER,
+    "bid.release_key": _BIDDER,
+    "opening.close_window": _AGENCY,
+    "opening.share": frozenset({KEYHOLDER}),
+    "opening.read_out": _AGENCY,
+    "opening.confirm": _BIDDER,
+    "opening.object": _BIDDER,
+    "opening.answer": _AGENCY,
+    "opening.sign_record": frozenset({Role.AGENCY, Role.SUPERVISOR}),
+    "opening.start_commercial": _AGENCY,
+}
+SIGNED = frozenset({"opening.sign_in", "opening.share", "opening.confirm", "opening.sign_record"})

@@ -1,0 +1,271 @@
+"""Bids and the opening ceremony: schemas, and the impure steps around the pure deciders —
+looking up an upload, decrypting with a released key or the committee's reconstructed key,
+storing the opened package, and signing receipts."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import tempfile
+from collections.abc import Sequence
+from typing import IO, Any
+
+from pydantic import Field
+
+from crypto import age
+from crypto.bidpackage import PackageError, read_form
+from crypto.shamir import ShareError, combine_shares, inspect_share
+from evalroom.db import blobs
+from evalroom.db.events import StoredEvent
+from evalroom.db.identity import User
+from evalroom.domain import opening
+from evalroom.domain.bidform import validate_form
+from evalroom.domain.commands import Decision
+from evalroom.domain.rules import RuleError
+from evalroom.domain.tender_config import TenderConfig
+from evalroom.services.spec import Body, CommandSpec, Empty, ServiceContext, specs_from
+
+Id = Field(min_length=1, max_length=40)
+
+
+class Configure(Body):
+    config: dict[str, Any]
+
+
+class Submit(Body):
+    section: str = Id
+    envelope: str = Id
+    upload: str = Field(min_length=1, max_length=64)
+
+
+class SectionBody(Body):
+    section: str = Id
+
+
+class ReleaseKey(Body):
+    section: str = Id
+    identity: str = Field(min_length=20, max_length=100)
+
+
+class ShareBody(Body):
+    share: str = Field(min_length=20, max_length=300)
+
+
+class ObjectBody(Body):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class AnswerBody(Body):
+    objection: str = Field(min_length=1, max_length=16)
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class StartCommercial(Body):
+    passed: list[str] = Field(max_length=500)
+
+
+async def tender_state(ctx: ServiceContext, stream: str) -> dict[str, Any]:
+    state = await ctx.pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
+    if state is None:
+        raise RuleError("unknown_stream", stream)
+    return dict(state)
+
+
+# -- bidding -------------------------------------------------------------------------------
+
+
+async def prepare_submit(
+    ctx: ServiceContext, user: User, stream: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    upload = await blobs.get_upload(ctx.pool, body["upload"])
+    if upload is None or upload.uploader != user.id or upload.tender != stream:
+        raise RuleError("not_yours", "no such upload of yours for this tender")
+    if not upload.complete or upload.kind != "cipher":
+        raise RuleError("invalid", "the upload is not a complete sealed envelope")
+    return {"sha256": upload.sha256, "size": upload.size}
+
+
+async def receipt(
+    ctx: ServiceContext, conn: Any, decision: Decision, stored: Sequence[StoredEvent]
+) -> dict[str, Any]:
+    """A receipt signed by the platform key (回执), over the event that recorded the bid."""
+    event = stored[0]
+    body = {
+        "kind": event.type,
+        "stream": event.stream,
+        "seq": event.seq,
+        "at": event.at,
+        **{k: v for k, v in event.payload.items() if k != "command"},
+    }
+    return {
+        "receipt": body,
+        "sig": ctx.platform_key.sign_json(body),
+        "platform_key": ctx.platform_key.public.to_string(),
+    }
+
+
+# -- opening an envelope -------------------------------------------------------------------
+
+
+def _bid_in_stage(state: dict[str, Any], org: str, section: str) -> tuple[str, str, dict[str, Any]]:
+    stage_name = state.get("opening", {}).get("stage")
+    if not stage_name:
+        raise RuleError("wrong_phase", "the opening has not started")
+    for number, bid in state["opening"][stage_name]["bids"].items():
+        if bid["org"] == org and bid["section"] == section:
+            return stage_name, number, bid
+    raise RuleError("no_bid", f"your company has no bid being opened in section {section}")
+
+
+async def open_envelope(
+    ctx: ServiceContext,
+    tender: str,
+    bid: dict[str, Any],
+    identity: str,
+    config: TenderConfig,
+    stage: str,
+) -> dict[str, Any]:
+    """Decrypt one stored envelope; return the outcome the decider records.
+
+    Bounded memory: ciphertext and plaintext go through temporary files in chunks."""
+    with tempfile.TemporaryFile() as sealed, tempfile.TemporaryFile() as plain:
+        digest = hashlib.sha256()
+        async for chunk in blobs.chunks(ctx.pool, bid["upload"]):
+            digest.update(chunk)
+            sealed.write(chunk)
+        if digest.hexdigest() != bid["sha256"]:
+            # The stored ciphertext is not what the receipt says: the platform's fault.
+            return {"ok": False, "reason": "ciphertext_tampered"}
+        sealed.seek(0)
+        try:
+            await asyncio.to_thread(age.decrypt, sealed, plain, [identity])
+        except age.NoIdentityMatch:
+            return {"ok": False, "reason": "wrong_key"}
+        except age.AgeError as exc:
+            return {"ok": False, "reason": f"corrupt_envelope:{exc.code}"}
+        plain.seek(0)
+        try:
+            form_value, _attachments = await asyncio.to_thread(read_form, plain)
+            form = validate_form(config.forms[stage], form_value)
+        except PackageError as exc:
+            return {"ok": False, "reason": f"invalid_package: {exc}"}
+        except RuleError as exc:
+            return {"ok": False, "reason": f"invalid_form: {exc.message}"}
+        plain.seek(0)
+        upload_id = await blobs.new_upload(ctx.pool, tender, "platform", "plain")
+        writer = blobs.ChunkWriter(ctx.pool, upload_id)
+        await _copy_file(plain, writer)
+        plain_digest = await writer.close()
+    return {"ok": True, "form": form, "plain": upload_id, "plain_sha256": plain_digest.hex()}
+
+
+async def _copy_file(src: IO[bytes], writer: blobs.ChunkWriter) -> None:
+    while True:
+        data = src.read(blobs.CHUNK)
+        if not data:
+            return
+        await writer.write(data)
+
+
+async def prepare_release(
+    ctx: ServiceContext, user: User, stream: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    state = await tender_state(ctx, stream)
+    if state.get("phase") != "opening" or not user.org:
+        raise RuleError("wrong_phase", "keys are released during the opening")
+    stage, _number, bid = _bid_in_stage(state, user.org, body["section"])
+    try:
+        age.to_recipient(body["identity"])
+    except age.AgeError:
+        raise RuleError(
+            "invalid_key", "the key is not an age identity (AGE-SECRET-KEY-1…)"
+        ) from None
+    pipeline = ctx.extras.get("pipeline")
+    if pipeline is not None and bid["status"] == "waiting":
+        # Everyone in the ceremony sees "decrypting" before the (possibly long) work.
+        try:
+            await pipeline.execute(
+                user,
+                f"decrypting:{stream}:{stage}:{body['section']}",
+                stream,
+                "bid.decrypting",
+                {"section": body["section"]},
+                None,
+            )
+        except Exception:  # noqa: BLE001 - the status line is a courtesy; the release goes on
+            pass
+    return await open_envelope(ctx, stream, bid, body["identity"], opening.config_of(state), stage)
+
+
+async def prepare_share(
+    ctx: ServiceContext, user: User, stream: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """Keep the share; once k are in, rebuild the opening identity and open the rest."""
+    state = await tender_state(ctx, stream)
+    stage_name = state.get("opening", {}).get("stage")
+    stage = state.get("opening", {}).get(stage_name or "", {})
+    if state.get("phase") != "opening" or not stage.get("fallback"):
+        raise RuleError("wrong_phase", "no bid awaits the committee fallback")
+    config = opening.config_of(state)
+    try:
+        info = inspect_share(body["share"])
+    except ShareError as exc:
+        raise RuleError("invalid_share", str(exc)) from None
+    await ctx.pool.execute(
+        "INSERT INTO opening_shares (tender, stage, holder, share) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT DO NOTHING",
+        stream,
+        stage_name,
+        user.id,
+        body["share"],
+    )
+    rows = await ctx.pool.fetch(
+        "SELECT share FROM opening_shares WHERE tender = $1 AND stage = $2", stream, stage_name
+    )
+    if len(rows) < info.k:
+        return {"index": info.index, "combined": False}
+    try:
+        identity = age.identity_from_secret(combine_shares([r["share"] for r in rows]))
+    except ShareError as exc:
+        raise RuleError("invalid_share", str(exc)) from None
+    if age.to_recipient(identity) != config.opening_recipient:
+        await ctx.pool.execute(
+            "DELETE FROM opening_shares WHERE tender = $1 AND stage = $2", stream, stage_name
+        )
+        raise RuleError("shares_do_not_match", "the shares do not rebuild the tender's opening key")
+    results = {}
+    for number in stage["fallback"]:
+        results[number] = await open_envelope(
+            ctx, stream, stage["bids"][number], identity, config, str(stage_name)
+        )
+    # The server keeps no shares once they have served.
+    await ctx.pool.execute(
+        "DELETE FROM opening_shares WHERE tender = $1 AND stage = $2", stream, stage_name
+    )
+    return {"index": info.index, "combined": True, "results": results}
+
+
+SPECS: list[CommandSpec] = specs_from(
+    opening.DECIDERS,
+    opening.COMMAND_ROLES,
+    "tender",
+    {
+        "tender.configure": Configure,
+        "bid.submit": Submit,
+        "bid.withdraw": SectionBody,
+        "opening.sign_in": Empty,
+        "bid.decrypting": SectionBody,
+        "bid.release_key": ReleaseKey,
+        "opening.share": ShareBody,
+        "opening.object": ObjectBody,
+        "opening.answer": AnswerBody,
+        "opening.start_commercial": StartCommercial,
+    },
+    signed={name: True for name in opening.SIGNED},
+    prepare={
+        "bid.submit": prepare_submit,
+        "bid.release_key": prepare_release,
+        "opening.share": prepare_share,
+    },
+    finish={"bid.submit": receipt, "bid.withdraw": receipt},
+)

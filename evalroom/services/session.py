@@ -1,0 +1,327 @@
+"""Evaluation session commands (评标): schemas, and the impure steps around the deciders —
+the pool snapshot for the draw, the expert's signature at check-in, revoking a withdrawn
+expert's role, and feeding ratings into credit (一标一评)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from pydantic import Field
+
+from crypto.canonical import canonical_json
+from crypto.keys import KeyFormatError, VerifyKey
+from evalroom.db.events import StoredEvent
+from evalroom.db.identity import User, get_user
+from evalroom.domain import session
+from evalroom.domain.commands import Decision
+from evalroom.domain.rules import RuleError
+from evalroom.services.spec import Body, CommandSpec, Empty, ServiceContext, specs_from
+
+Short = Field(min_length=1, max_length=64)
+Long = Field(min_length=1, max_length=2000)
+Score = Field(min_length=1, max_length=12, pattern=r"^\d{1,6}(\.\d{1,2})?$")
+
+
+class Venue(Body):
+    id: str = Short
+    name: str = Short
+    region: str = Short
+    seats: int = Field(ge=1, le=200)
+    main: bool = False
+
+
+class SessionBid(Body):
+    bid_id: str = Short
+    company: str = Short
+    price: str = Field(min_length=1, max_length=24)
+    arithmetic_errors: int = Field(default=0, ge=0, le=1000)
+    adjustment: str | None = Field(default=None, max_length=24)
+
+
+class Create(Body):
+    tender: str = Short
+    section: str = Short
+    venues: list[Venue] = Field(min_length=1, max_length=20)
+    method: dict[str, Any]
+    bids: list[SessionBid] | None = Field(default=None, max_length=500)
+    floating_point: str | None = Field(default=None, max_length=12)
+    deviation_threshold: str | None = Field(default=None, max_length=8)
+    start_wait: int | None = Field(default=None, ge=1, le=86400 * 7)
+    resume_wait: int | None = Field(default=None, ge=1, le=86400 * 7)
+    draw: dict[str, Any]
+
+
+class CommitSeed(Body):
+    commitment: str = Field(min_length=64, max_length=64, pattern=r"^[0-9a-f]{64}$")
+    pool_digest: str = Field(min_length=64, max_length=64, pattern=r"^[0-9a-f]{64}$")
+
+
+class Draw(Body):
+    seed: str = Field(min_length=32, max_length=256, pattern=r"^[0-9a-f]+$")
+
+
+class Conflict(Body):
+    reason: str = Long
+    expert: str | None = Field(default=None, max_length=64)
+
+
+class CheckIn(Body):
+    expert: str = Short
+    seat: str = Short
+    expert_signature: str = Field(min_length=10, max_length=200)
+
+
+class Candidate(Body):
+    candidate: str = Short
+
+
+class Verdict(Body):
+    bid: str = Short
+    criterion: str = Short
+    pass_: bool = Field(alias="pass")
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class ClosePhase(Body):
+    phase: str = Short
+
+
+class ScoreBody(Body):
+    bid: str = Short
+    criterion: str = Short
+    score: str = Score
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class Revise(Body):
+    bid: str = Short
+    criterion: str = Short
+    score: str = Score
+    reason: str = Long
+
+
+class DeviationReason(Body):
+    bid: str = Short
+    criterion: str = Short
+    reason: str = Long
+
+
+class Ask(Body):
+    company: str = Short
+    question: str = Long
+    deadline_seconds: int = Field(ge=1, le=86400 * 7)
+
+
+class ById(Body):
+    id: str = Short
+
+
+class RejectById(Body):
+    id: str = Short
+    reason: str = Long
+
+
+class AnswerBody(Body):
+    id: str = Short
+    answer: str = Long
+
+
+class GobackRequest(Body):
+    to_phase: str = Short
+    reason: str = Long
+
+
+class ReasonBody(Body):
+    reason: str = Long
+
+
+class Warn(Body):
+    text: str = Long
+    expert: str | None = Field(default=None, max_length=64)
+
+
+class TextBody(Body):
+    text: str = Long
+
+
+class VenueBody(Body):
+    venue: str = Short
+
+
+class TendererDecision(Body):
+    decision: str = Field(pattern=r"^(continue|reschedule)$")
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class SignReport(Body):
+    report_digest: str = Field(min_length=64, max_length=64)
+    dissent: str | None = Field(default=None, max_length=4000)
+
+
+class Rate(Body):
+    expert: str = Short
+    score: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+def check_in_statement(session_stream: str, expert: str, seat: str) -> bytes:
+    """What an expert signs at check-in (签到): proves the person in the seat holds the key."""
+    return canonical_json(
+        {"purpose": "evalroom-check-in", "session": session_stream, "expert": expert, "seat": seat}
+    )
+
+
+async def pool_snapshot(ctx: ServiceContext) -> dict[str, Any]:
+    rows = await ctx.pool.fetch(
+        "SELECT user_id, name, specialties, region, employer, credit, available, relations"
+        " FROM experts ORDER BY user_id"
+    )
+    return {
+        "experts": [
+            {
+                "id": r["user_id"],
+                "name": r["name"],
+                "specialties": list(r["specialties"]),
+                "region": r["region"],
+                "employer": r["employer"],
+                "credit": str(r["credit"]),
+                "available": r["available"],
+                "relations": list(r["relations"]),
+            }
+            for r in rows
+        ]
+    }
+
+
+async def prepare_pool(
+    ctx: ServiceContext, user: User, stream: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    return {"pool": await pool_snapshot(ctx)}
+
+
+async def prepare_check_in(
+    ctx: ServiceContext, user: User, stream: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    expert = await get_user(ctx.pool, body["expert"])
+    if expert is None:
+        raise RuleError("identity_unverified", "no such expert")
+    try:
+        key = VerifyKey.from_string(expert.signing_key)
+    except KeyFormatError:
+        raise RuleError("identity_unverified", "the expert has no usable key") from None
+    ok = key.verify(
+        check_in_statement(stream, body["expert"], body["seat"]), body["expert_signature"]
+    )
+    if not ok:
+        raise RuleError("identity_unverified", "the expert's signature does not verify")
+    return {"expert_signature_ok": True}
+
+
+async def revoke_withdrawn(
+    ctx: ServiceContext, conn: Any, decision: Decision, stored: Sequence[StoredEvent]
+) -> dict[str, Any]:
+    """A withdrawn expert keeps no role in the session (its live subscriptions lapse)."""
+    for expert in decision.state.get("withdrawn", {}):
+        await conn.execute(
+            "DELETE FROM roles WHERE user_id = $1 AND scope = $2 AND role IN ('expert', 'chair')",
+            expert,
+            stored[0].stream if stored else "",
+        )
+    return {}
+
+
+async def feed_credit(
+    ctx: ServiceContext, conn: Any, decision: Decision, stored: Sequence[StoredEvent]
+) -> dict[str, Any]:
+    """A rating moves the expert's credit: a running mean of ratings scaled to 0..100."""
+    for event in stored:
+        if event.type != "session.expert_rated":
+            continue
+        score = Decimal(int(event.payload["score"])) * 20
+        await conn.execute(
+            "UPDATE experts SET credit = round((credit * (ratings + 1) + $2) / (ratings + 2), 2),"
+            " ratings = ratings + 1 WHERE user_id = $1",
+            event.payload["expert"],
+            score,
+        )
+    return {}
+
+
+async def prepare_create(
+    ctx: ServiceContext, user: User, stream: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """Hand over the opened bids (开标记录) of the section when the body lists none."""
+    if body.get("bids"):
+        return {}
+    state = await ctx.pool.fetchval("SELECT state FROM streams WHERE name = $1", _parent(body))
+    if state is None:
+        raise RuleError("unknown_stream", _parent(body))
+    opening = state.get("opening", {})
+    priced = "commercial" if "commercial" in opening else "single"
+    record = opening.get(priced, {}).get("record")
+    if state.get("phase") != "opened" or record is None:
+        raise RuleError("not_opened", "the tender's opening record is not signed yet")
+    if body["section"] in record.get("failed_sections", []):
+        raise RuleError("section_failed", "the section failed at the opening (流标)")
+    bids = [
+        {"bid_id": b["number"], "company": b["org"], "price": b["form"]["price"]}
+        for b in record["bids"]
+        if b["section"] == body["section"] and b["status"] == "decrypted"
+    ]
+    return {"bids": bids}
+
+
+def _parent(body: dict[str, Any]) -> str:
+    return f"tender:{body['tender']}"
+
+
+BODIES: dict[str, type[Body]] = {
+    "session.create": Create,
+    "session.commit_seed": CommitSeed,
+    "session.draw": Draw,
+    "session.declare_conflict": Conflict,
+    "session.check_in": CheckIn,
+    "session.vote_chair": Candidate,
+    "session.preliminary": Verdict,
+    "session.close_phase": ClosePhase,
+    "session.score": ScoreBody,
+    "session.submit_scores": Empty,
+    "session.revise_score": Revise,
+    "session.deviation_reason": DeviationReason,
+    "session.goback_request": GobackRequest,
+    "session.goback_approve": Empty,
+    "session.goback_reject": ReasonBody,
+    "session.clarify_ask": Ask,
+    "session.clarify_approve": ById,
+    "session.clarify_reject": RejectById,
+    "session.clarify_answer": AnswerBody,
+    "session.sign_report": SignReport,
+    "session.rate_expert": Rate,
+    "session.pause": ReasonBody,
+    "session.resume": Empty,
+    "session.warn": Warn,
+    "session.annotate": TextBody,
+    "session.venue_lost": VenueBody,
+    "session.venue_restored": VenueBody,
+    "session.tenderer_decision": TendererDecision,
+    "session.clock": Empty,
+}
+
+SPECS: list[CommandSpec] = specs_from(
+    session.DECIDERS,
+    session.COMMAND_ROLES,
+    "session",
+    BODIES,
+    signed={name: True for name in session.SIGNED},
+    creates_stream={"session.create": True},
+    parent_of={"session.create": _parent},
+    prepare={
+        "session.create": prepare_create,
+        "session.draw": prepare_pool,
+        "session.declare_conflict": prepare_pool,
+        "session.check_in": prepare_check_in,
+    },
+    finish={"session.declare_conflict": revoke_withdrawn, "session.rate_expert": feed_credit},
+)

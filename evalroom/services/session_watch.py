@@ -1,0 +1,119 @@
+"""The platform's own eyes on live sessions: venue connections and the session clock.
+
+Every node runs one watcher. Each tick it reads the sessions still running, the shared
+presence, and issues, as the ``system`` actor:
+- ``session.venue_lost`` when a venue whose site operator was connected has no operator
+  connected any more, and ``session.venue_restored`` when one is back;
+- ``session.clock`` when a session's next deadline (fault waits, clarification deadlines)
+  has passed.
+Several nodes may issue the same command: the client id is derived from what was seen (the
+stream head, the deadline), so the pipeline applies it once; the deciders treat repeats as
+no-ops. The rules themselves (2 h before start, 4 h during evaluation) are in the domain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from evalroom.db.identity import User
+from evalroom.domain.session import next_deadline
+from evalroom.errors import Refusal
+from evalroom.services.pipeline import STORE_DOWN, SYSTEM_USER, CommandPipeline
+
+log = structlog.get_logger(__name__)
+
+SYSTEM = User(SYSTEM_USER, "平台", None, "")
+RUNNING = ("closed", "sealed", "rescheduled")
+
+
+class SessionWatch:
+    def __init__(self, pipeline: CommandPipeline, presence: Any, interval: float) -> None:
+        self.pipeline = pipeline
+        self.presence = presence  # async () -> {key: json bytes} (the broker's presence_all)
+        self.interval = interval
+        self.seen: dict[str, set[str]] = {}  # session -> venues seen with an operator present
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="session-watch")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.tick()
+            except STORE_DOWN:
+                continue
+            except Exception as exc:
+                log.warning("session_watch_failed", error=str(exc))
+
+    async def tick(self) -> None:
+        rows = await self.pipeline.pool.fetch(
+            "SELECT name, head, state FROM streams WHERE kind = 'session'"
+            " AND NOT (state->>'phase' = ANY($1::text[]))",
+            list(RUNNING),
+        )
+        if not rows:
+            return
+        present = await self._venues_present()
+        now = datetime.now(UTC)
+        for row in rows:
+            await self._watch(row["name"], row["head"], dict(row["state"]), present, now)
+
+    async def _venues_present(self) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for raw in (await self.presence()).values():
+            entry = json.loads(raw)
+            if "operator" in entry.get("roles", []):
+                found.setdefault(entry["stream"], set()).update(entry.get("venues", []))
+        return found
+
+    async def _watch(
+        self,
+        stream: str,
+        head: int,
+        state: dict[str, Any],
+        present: dict[str, set[str]],
+        now: datetime,
+    ) -> None:
+        here = present.get(stream, set())
+        seen = self.seen.setdefault(stream, set())
+        faults = state.get("faults", {})
+        for venue in state.get("venues", {}):
+            if venue in here:
+                seen.add(venue)
+                if venue in faults:
+                    await self._issue(
+                        stream,
+                        "session.venue_restored",
+                        {"venue": venue},
+                        f"restored:{venue}:{head}",
+                    )
+            elif venue in seen and venue not in faults:
+                await self._issue(
+                    stream, "session.venue_lost", {"venue": venue}, f"lost:{venue}:{head}"
+                )
+        deadline = next_deadline(state)
+        if deadline is not None and deadline <= now:
+            await self._issue(stream, "session.clock", {}, f"clock:{deadline.isoformat()}")
+
+    async def _issue(self, stream: str, type_: str, body: dict[str, Any], key: str) -> None:
+        try:
+            client_id = "sys-" + hashlib.sha256(f"{stream}|{key}".encode()).hexdigest()[:40]
+            await self.pipeline.execute(SYSTEM, client_id, stream, type_, body, None)
+        except Refusal as refusal:
+            log.info("session_watch_refused", stream=stream, type=type_, code=refusal.code)

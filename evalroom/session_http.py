@@ -1,0 +1,107 @@
+"""HTTP for evaluation sessions: reading score sheets (blind until the reveal), and the
+evaluation report as a document (HTML and PDF)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from evalroom.db.identity import roles_in
+from evalroom.domain.commands import Actor
+from evalroom.domain.session import may_read_scores
+from evalroom.errors import Refusal
+from evalroom.http import _lang, authenticated_user, error_response
+from evalroom.node import Node
+from evalroom.report import render_html, render_pdf
+
+
+async def _session(node: Node, request: Request) -> tuple[str, dict[str, Any], Actor]:
+    stream = f"session:{request.path_params['session']}"
+    user = await authenticated_user(request)
+    row = await node.pool.fetchrow("SELECT parent, state FROM streams WHERE name = $1", stream)
+    if row is None:
+        raise Refusal("unknown_stream", stream)
+    grants = await roles_in(node.pool, user.id, [stream, row["parent"] or ""])
+    actor = Actor(
+        user.id,
+        frozenset(g.role for g in grants),
+        user.org,
+        frozenset(g.venue for g in grants if g.venue),
+    )
+    return stream, dict(row["state"]), actor
+
+
+async def scores(request: Request) -> Response:
+    """``GET /api/sessions/{session}/scores?expert=ID``: one expert's sheet, or all sheets.
+    Before the reveal an expert may read only its own (评分保密); refusals are recorded."""
+    node: Node = request.app.state.node
+    lang = _lang(request)
+    try:
+        stream, state, actor = await _session(node, request)
+        expert = request.query_params.get("expert")
+        if not may_read_scores(state, actor, expert):
+            user = await authenticated_user(request)
+            raise await node.pipeline.refuse(
+                user,
+                f"read-scores-{expert or 'all'}",
+                stream,
+                "session.read_scores",
+                Refusal("forbidden", "scores are blind until every expert has submitted"),
+            )
+    except Refusal as refusal:
+        return error_response(refusal, lang)
+    sheets = state.get("scores", {})
+    if expert is not None:
+        sheets = {expert: sheets.get(expert, {})}
+    return JSONResponse(
+        {"session": stream, "revealed": bool(state.get("revealed")), "scores": sheets}
+    )
+
+
+async def report(request: Request) -> Response:
+    """``GET /api/sessions/{session}/report.{html,pdf}``: the evaluation report (评标报告)
+    with every expert's signature listed, for the committee, supervisors, the agency and
+    the tenderer once the session is closed."""
+    node: Node = request.app.state.node
+    lang = _lang(request)
+    try:
+        stream, state, actor = await _session(node, request)
+        allowed = actor.roles & {"supervisor", "expert", "chair"} or (
+            state.get("phase") == "closed" and actor.roles & {"agency", "tenderer"}
+        )
+        if not allowed:
+            raise Refusal(
+                "forbidden",
+                "the report is for the committee, supervisors and, once closed, the tenderer",
+            )
+        if not state.get("report"):
+            raise Refusal("not_ready", "no report yet")
+        signatures = await _signatures(node, stream)
+    except Refusal as refusal:
+        return error_response(refusal, lang)
+    if request.path_params["fmt"] == "pdf":
+        pdf = render_pdf(stream, state, signatures)
+        return Response(pdf, media_type="application/pdf")
+    return HTMLResponse(render_html(stream, state, signatures))
+
+
+async def _signatures(node: Node, stream: str) -> list[dict[str, Any]]:
+    rows = await node.pool.fetch(
+        "SELECT e.actor, e.sig, e.seq, e.at, u.name, u.signing_key FROM events e"
+        " JOIN users u ON u.id = e.actor WHERE e.stream = $1 AND e.type = 'session.report_signed'"
+        " ORDER BY e.seq",
+        stream,
+    )
+    return [
+        {
+            "expert": r["actor"],
+            "name": r["name"],
+            "sig": r["sig"],
+            "seq": r["seq"],
+            "at": r["at"].isoformat(),
+            "key": r["signing_key"],
+        }
+        for r in rows
+    ]

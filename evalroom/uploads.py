@@ -1,0 +1,178 @@
+"""HTTP for sealed bids: streaming uploads into PostgreSQL, and opened packages afterwards.
+
+``PUT /api/tenders/{tender}/bids/{section}/{envelope}`` with a bearer token and the age file
+as the body. The bytes stream into chunks (bounded memory); the header must be a well-formed
+age header with at least two X25519 recipients (the bid's own key and the tender's opening
+key); then ``bid.submit`` runs through the command pipeline and the answer is its ack with
+a receipt signed by the platform key. A late or early upload is refused before any byte is
+stored, and recorded.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from crypto import age
+from evalroom.db import blobs
+from evalroom.db.identity import User
+from evalroom.domain import opening
+from evalroom.domain.rules import RuleError
+from evalroom.errors import Refusal
+from evalroom.http import _lang, authenticated_user, error_response
+from evalroom.node import Node
+from evalroom.services.pipeline import STORE_DOWN
+
+HEADER_PEEK = (1 << 20) + 1
+
+
+async def _precheck(node: Node, user: User, stream: str) -> dict[str, Any]:
+    row = await node.pool.fetchrow(
+        "SELECT state, now() AS now FROM streams WHERE name = $1", stream
+    )
+    if row is None:
+        raise Refusal("unknown_stream", stream)
+    state: dict[str, Any] = dict(row["state"])
+    now: datetime = row["now"]
+    try:
+        if state.get("phase") != "bidding":
+            config = opening.config_of(state)
+            if (
+                state.get("phase") in ("opening", "opened", "technical_opened")
+                or now >= config.opening_at
+            ):
+                raise RuleError(
+                    "deadline_passed", f"bids closed at {config.opening_at.isoformat()}"
+                )
+            raise RuleError("wrong_phase", "the tender is not taking bids")
+        config = opening.config_of(state)
+        if now >= config.opening_at:
+            raise RuleError("deadline_passed", f"bids closed at {config.opening_at.isoformat()}")
+    except RuleError as exc:
+        raise Refusal(exc.code, exc.message) from None
+    return state
+
+
+async def upload_bid(request: Request) -> Response:
+    node: Node = request.app.state.node
+    lang = _lang(request)
+    tender = request.path_params["tender"]
+    stream = f"tender:{tender}"
+    section, envelope = request.path_params["section"], request.path_params["envelope"]
+    client_id = request.headers.get("idempotency-key") or "upload-" + secrets.token_hex(8)
+    try:
+        user = await authenticated_user(request)
+    except Refusal as refusal:
+        node.metrics.anonymous_garbage.inc()
+        return error_response(refusal, lang)
+    try:
+        state = await _precheck(node, user, stream)
+        limit = opening.config_of(state).max_bid_bytes
+        upload_id = await _receive(node, request, stream, user, limit)
+    except Refusal as refusal:
+        await node.pipeline.refuse(user, client_id, stream, "bid.submit", refusal)
+        return error_response(refusal, lang, client_id)
+    except STORE_DOWN:
+        return error_response(Refusal("store_unavailable"), lang, client_id)
+    try:
+        ack = await node.pipeline.execute(
+            user,
+            client_id,
+            stream,
+            "bid.submit",
+            {"section": section, "envelope": envelope, "upload": upload_id},
+            None,
+        )
+    except Refusal as refusal:
+        await blobs.drop_upload(node.pool, upload_id)
+        return error_response(refusal, lang, client_id)
+    return JSONResponse(ack)
+
+
+async def _receive(node: Node, request: Request, stream: str, user: User, limit: int) -> str:
+    upload_id = await blobs.new_upload(node.pool, stream, user.id, "cipher")
+    writer = blobs.ChunkWriter(node.pool, upload_id)
+    head = bytearray()
+    checked = False
+    try:
+        async for data in request.stream():
+            if writer.size + len(data) > limit:
+                raise Refusal("too_large", f"a bid envelope may be at most {limit} bytes")
+            if not checked:
+                head += data
+                if len(head) >= HEADER_PEEK:
+                    _check_header(bytes(head))
+                    checked = True
+            await writer.write(data)
+        if not checked:
+            _check_header(bytes(head))
+        await writer.close()
+    except ClientDisconnect:
+        await blobs.drop_upload(node.pool, upload_id)
+        raise Refusal("invalid", "the upload was cut off") from None
+    except Refusal:
+        await blobs.drop_upload(node.pool, upload_id)
+        raise
+    return upload_id
+
+
+def _check_header(head: bytes) -> None:
+    try:
+        header = age.inspect_header(io.BytesIO(head))
+    except age.AgeError as exc:
+        raise Refusal("invalid_envelope", str(exc)) from None
+    if header.x25519_count < 2:
+        raise Refusal("invalid_envelope", "seal to your bid key and the tender's opening key")
+
+
+async def download_plain(request: Request) -> Response:
+    """``GET /api/tenders/{tender}/opened/{number}``: an opened bid package, for the roles
+    that may read bids (supervisors, and the evaluation committee), after its opening."""
+    node: Node = request.app.state.node
+    lang = _lang(request)
+    stream = f"tender:{request.path_params['tender']}"
+    number = request.path_params["number"]
+    try:
+        user = await authenticated_user(request)
+        state = await node.pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
+        if state is None:
+            raise Refusal("unknown_stream", stream)
+        upload_id = _opened_upload(dict(state), number)
+        if not await _may_read_bids(node, user, stream):
+            raise await node.pipeline.refuse(
+                user, "read-" + number, stream, "bid.read", Refusal("forbidden", "reading bids")
+            )
+    except Refusal as refusal:
+        return error_response(refusal, lang)
+
+    async def body() -> Any:
+        async for chunk in blobs.chunks(node.pool, upload_id):
+            yield chunk
+
+    headers = {"content-disposition": f'attachment; filename="{number}.zip"'}
+    return StreamingResponse(body(), media_type="application/zip", headers=headers)
+
+
+def _opened_upload(state: dict[str, Any], number: str) -> str:
+    for name, stage in state.get("opening", {}).items():
+        if name == "stage" or not isinstance(stage, dict):
+            continue
+        bid = stage.get("bids", {}).get(number)
+        if bid is not None and bid.get("status") == "decrypted":
+            return str(bid["plain"])
+    raise Refusal("unknown_bid", number)
+
+
+async def _may_read_bids(node: Node, user: User, stream: str) -> bool:
+    rows = await node.pool.fetch(
+        "SELECT role FROM roles WHERE user_id = $1 AND (scope = $2 OR scope IN"
+        " (SELECT name FROM streams WHERE parent = $2))",
+        user.id,
+        stream,
+    )
+    return bool({r["role"] for r in rows} & {"supervisor", "expert", "chair"})

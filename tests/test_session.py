@@ -1,0 +1,345 @@
+"""A whole remote evaluation (远程异地评标) over real sockets: experts in three venues."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from clients.sdk import Client, ClientError
+from crypto.canonical import canonical_json
+from crypto.keys import VerifyKey
+from evalroom.db.identity import create_user
+from evalroom.domain.draw import DrawRequest, ExpertPool, draw_experts, pool_digest
+from evalroom.domain.session import report_digest
+from evalroom.services.session import check_in_statement, pool_snapshot
+from tests.support import InProcessNode, Participant, add_participant, eventually
+from tests.test_opening import Opening, _wait_until
+
+pytestmark = pytest.mark.slow
+
+VENUES = [
+    {"id": "lanzhou", "name": "兰州主场", "region": "兰州", "seats": 4, "main": True},
+    {"id": "tianshui", "name": "天水副场", "region": "天水", "seats": 2, "main": False},
+    {"id": "jiuquan", "name": "酒泉副场", "region": "酒泉", "seats": 2, "main": False},
+]
+SLOTS = [
+    {"specialty": "公路", "venue": "lanzhou", "count": 2},
+    {"specialty": "公路", "venue": "tianshui", "count": 2},
+    {"specialty": "公路", "venue": "jiuquan", "count": 1},
+]
+METHOD = {
+    "kind": "comprehensive",
+    "criteria": [
+        {"id": "qualification", "name": "资格评审", "kind": "pass_fail", "max_points": None},
+        {"id": "tech", "name": "施工组织设计", "kind": "expert", "max_points": "30"},
+        {"id": "price", "name": "投标报价", "kind": "price", "max_points": "70"},
+    ],
+    "price_rule": {
+        "base": {"trim": None, "coefficient": "1", "floating_point": None, "decimals": 2},
+        "deviation": "percent",
+        "above": [{"up_to": None, "points_per_percent": "1"}],
+        "below": [{"up_to": None, "points_per_percent": "0.5"}],
+    },
+    "aggregation": {"level": "criterion", "drop_high_low_from": 5},
+    "pass_fail": "majority",
+    "recommend": 3,
+}
+PRICES = {"a": "1000000.00", "b": "980000.00", "c": "1050000.00", "d": "990000.00"}
+# Technical scores by seat (expert 1..5); seat 4's 30 for company b is 33% above the others'
+# mean of 22.5 and needs a written reason.
+TECH = {
+    "a": ("25", "26", "27", "28", "20"),
+    "b": ("22", "23", "24", "30", "21"),
+    "c": ("27", "27", "28", "29", "26"),
+    "d": ("24", "24", "24", "24", "24"),
+}
+# Worked by hand:
+#   tech, dropping the highest and lowest of 5:  a (25+26+27)/3 = 26.00, b (22+23+24)/3 = 23.00,
+#     c (27+27+28)/3 = 27.33, d 24.00
+#   base price = (1,000,000 + 980,000 + 1,050,000 + 990,000) / 4 = 1,005,000.00
+#   deviation %: a -0.50, b -2.49, c +4.48, d -1.49
+#   price score = 70 - 1/% above, - 0.5/% below: a 69.75, b 68.755 -> 68.76, c 65.52,
+#     d 69.255 -> 69.26
+#   totals: a 95.75, b 91.76, c 92.85, d 93.26  ->  ranking a, d, c, b
+EXPECTED_TOTALS = {"a": "95.75", "b": "91.76", "c": "92.85", "d": "93.26"}
+EXPECTED_ORDER = ["a", "d", "c", "b"]
+
+POOL = [  # id, region, employer, credit, relations
+    ("lz1", "兰州", "company-a", "90", []),  # works for a bidder: avoided
+    ("lz2", "兰州", "兰州交大", "88", []),
+    ("lz3", "兰州", "甘肃公路院", "92", []),
+    ("lz4", "兰州", "兰州设计院", "85", []),
+    ("ts1", "天水", "天水路桥", "90", ["company-b"]),  # declared relation: avoided
+    ("ts2", "天水", "天水职院", "86", []),
+    ("ts3", "天水", "天水监理", "87", []),
+    ("jq1", "酒泉", "酒泉公路局", "91", []),
+    ("jq2", "酒泉", "酒泉设计所", "50", []),  # credit below 60: avoided
+]
+
+
+async def _register_pool(pool: asyncpg.Pool, suffix: str) -> dict[str, Participant]:
+    from crypto.keys import SigningKey
+
+    experts = {}
+    for eid, region, employer, credit, relations in POOL:
+        key = SigningKey.generate()
+        uid = f"{eid}-{suffix}"
+        await create_user(pool, uid, f"专家{eid}", None, key.public.to_string())
+        await pool.execute(
+            "INSERT INTO experts (user_id, name, specialties, region, employer, credit, relations)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            uid,
+            f"专家{eid}",
+            ["公路"],
+            region,
+            employer,
+            Decimal(credit),
+            relations,
+        )
+        experts[uid] = Participant(uid, key)
+    return experts
+
+
+async def _opened_tender(node: InProcessNode, pool: asyncpg.Pool, tmp: Path, name: str) -> Opening:
+    o = Opening(node, pool, tmp)
+    opening_at = await o.setup(name, opening_in=2.0, window=60)
+    for bidder in PRICES:
+        await o.bidder(bidder)
+        await o.bid(bidder, PRICES[bidder])
+    await _wait_until(opening_at)
+    agency, sup = o.clients["agency"], o.clients["sup"]
+    await agency.command(o.stream, "opening.start")
+    for bidder in PRICES:
+        await o.clients[bidder].command(o.stream, "opening.sign_in", sign=True)
+        await o.clients[bidder].command(
+            o.stream,
+            "bid.release_key",
+            {"section": "S1", "identity": o.bid_keys[f"{bidder}/single"]},
+        )
+    await agency.command(o.stream, "opening.close_window")
+    await agency.command(o.stream, "opening.read_out")
+    await agency.command(o.stream, "opening.sign_record", sign=True)
+    await sup.command(o.stream, "opening.sign_record", sign=True)
+    return o
+
+
+async def test_a_whole_evaluation_across_three_venues(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    o = await _opened_tender(node, pool, tmp_path, "EV1")
+    agency, sup = o.clients["agency"], o.clients["sup"]
+    experts = await _register_pool(pool, "ev1")
+    stream = "session:EV1-S1"
+    draw = {"slots": SLOTS, "tenderer": "甘肃交通厅", "tenderer_region": "兰州", "min_credit": "60"}
+    await agency.command(
+        stream,
+        "session.create",
+        {"tender": "EV1", "section": "S1", "venues": VENUES, "method": METHOD, "draw": draw},
+    )
+    state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
+    assert [b["company"] for b in state["bids"]] == [f"company-{b}" for b in PRICES]
+
+    # The draw: commitment first, then the seed; anyone can recompute it.
+    snapshot = await pool_snapshot(type("Ctx", (), {"pool": pool})())  # type: ignore[arg-type]
+    seed = secrets.token_bytes(32)
+    await sup.command(
+        stream,
+        "session.commit_seed",
+        {
+            "commitment": hashlib.sha256(seed).hexdigest(),
+            "pool_digest": pool_digest(ExpertPool.from_dict(snapshot)),
+        },
+    )
+    await sup.command(stream, "session.draw", {"seed": seed.hex()})
+    state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
+    committee = list(state["committee"])
+    recomputed = draw_experts(
+        ExpertPool.from_dict(snapshot), DrawRequest.from_dict(state["draw_request"]), seed
+    )
+    assert {(seat.expert_id, seat.venue) for seat in recomputed.seats} == {
+        (e, m["venue"]) for e, m in state["committee"].items()
+    }
+    assert not {"lz1-ev1", "ts1-ev1", "jq2-ev1"} & set(committee)  # avoidance (回避)
+    venue_of = {e: m["venue"] for e, m in state["committee"].items()}
+    assert sorted(venue_of.values()) == ["jiuquan", "lanzhou", "lanzhou", "tianshui", "tianshui"]
+
+    # Site operators at each venue check their experts in; each expert proves its key.
+    ops: dict[str, Client] = {}
+    for venue in ("lanzhou", "tianshui", "jiuquan"):
+        op = await add_participant(pool, f"op-{venue}", roles=[("operator", stream)], venue=venue)
+        o.people[f"op-{venue}"] = op
+        ops[venue] = await op.client(node.url)
+        await ops[venue].subscribe(stream)
+    ex: dict[str, Client] = {}
+    for eid in committee:
+        ex[eid] = await experts[eid].client(node.url)
+        await ex[eid].subscribe(stream)
+    agency_feed = await agency.subscribe(stream)
+    for i, eid in enumerate(committee):
+        seat = f"{venue_of[eid]}-{i + 1}"
+        signature = experts[eid].key.sign(check_in_statement(stream, eid, seat))
+        await ops[venue_of[eid]].command(
+            stream, "session.check_in", {"expert": eid, "seat": seat, "expert_signature": signature}
+        )
+    with pytest.raises(ClientError) as foreign:
+        await ops["jiuquan"].command(
+            stream,
+            "session.check_in",
+            {"expert": committee[0], "seat": "x", "expert_signature": "AAAAAAAAAAAA"},
+        )
+    assert foreign.value.code in ("identity_unverified", "not_your_venue", "already_checked_in")
+
+    for eid in committee:
+        await ex[eid].command(stream, "session.vote_chair", {"candidate": committee[0]})
+    chair = ex[committee[0]]
+    for eid in committee:
+        for bid in state["bids"]:
+            await ex[eid].command(
+                stream,
+                "session.preliminary",
+                {"bid": bid["bid_id"], "criterion": "qualification", "pass": True},
+                sign=True,
+            )
+    await chair.command(stream, "session.close_phase", {"phase": "preliminary_review"})
+
+    # A clarification round trip with bidder c, approved by the supervisor.
+    asked = await ex[committee[1]].command(
+        stream,
+        "session.clarify_ask",
+        {"company": "company-c", "question": "请说明工期安排", "deadline_seconds": 600},
+    )
+    cid = asked["reply"]["id"]
+    await sup.command(stream, "session.clarify_approve", {"id": cid})
+    await o.clients["c"].command(
+        stream,
+        "session.clarify_answer",
+        {"id": cid, "answer": "工期180天，已含冬季停工"},
+        sign=True,
+    )
+
+    number = {b["company"].removeprefix("company-"): b["bid_id"] for b in state["bids"]}
+    for seat, eid in enumerate(committee):
+        for bidder, marks in TECH.items():
+            await ex[eid].command(
+                stream,
+                "session.score",
+                {"bid": number[bidder], "criterion": "tech", "score": marks[seat]},
+                sign=True,
+            )
+
+    # Blind: another expert, and the agency, are refused a sheet before the reveal.
+    async with httpx.AsyncClient(base_url=node.url) as http:
+
+        def get(client: Client, expert: str) -> Any:
+            return http.get(
+                f"/api/sessions/EV1-S1/scores?expert={expert}",
+                headers={"authorization": f"Bearer {client.token}"},
+            )
+
+        assert (await get(ex[committee[1]], committee[0])).status_code == 403
+        assert (await get(ex[committee[0]], committee[0])).status_code == 200
+        assert (await get(agency, committee[0])).status_code == 403
+        assert (await get(sup, committee[0])).status_code == 200
+    with pytest.raises(ClientError) as agency_scoring:
+        await agency.command(
+            stream,
+            "session.score",
+            {"bid": number["a"], "criterion": "tech", "score": "30"},
+            sign=True,
+        )
+    assert agency_scoring.value.code == "forbidden"
+
+    # A venue drops: every venue pauses; it comes back and the evaluation resumes.
+    await ops["tianshui"].close()
+    await eventually(lambda: _phase_paused(pool, stream), timeout=10)
+    with pytest.raises(ClientError) as paused:
+        await ex[committee[2]].command(stream, "session.submit_scores", sign=True)
+    assert paused.value.code == "paused"
+    ops["tianshui"] = await o.people["op-tianshui"].client(node.url)
+    await ops["tianshui"].subscribe(stream)
+    await eventually(lambda: _phase_running(pool, stream), timeout=10)
+
+    for eid in committee:
+        await ex[eid].command(stream, "session.submit_scores", sign=True)
+    async with httpx.AsyncClient(base_url=node.url) as http:
+        after = await http.get(
+            f"/api/sessions/EV1-S1/scores?expert={committee[0]}",
+            headers={"authorization": f"Bearer {ex[committee[1]].token}"},
+        )
+        assert after.status_code == 200  # revealed to the committee once all submitted
+
+    # The deviation needs its reason before the chair can close the check.
+    with pytest.raises(ClientError) as unexplained:
+        await chair.command(stream, "session.close_phase", {"phase": "deviation_check"})
+    assert unexplained.value.code == "deviation_reason_missing"
+    await ex[committee[3]].command(
+        stream,
+        "session.deviation_reason",
+        {"bid": number["b"], "criterion": "tech", "reason": "b的施工组织设计对冬季施工有专项方案"},
+        sign=True,
+    )
+    await chair.command(stream, "session.close_phase", {"phase": "deviation_check"})
+
+    state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
+    ranking = state["report"]["ranking"]
+    totals = {b["bid_id"]: b["total"] for b in ranking["bids"]}
+    assert {k: totals[number[k]] for k in PRICES} == EXPECTED_TOTALS
+    assert [b["bid_id"] for b in sorted(ranking["bids"], key=lambda b: b["rank"])] == [
+        number[k] for k in EXPECTED_ORDER
+    ]
+
+    digest = report_digest(state["report"])
+    for eid in committee:
+        await ex[eid].command(stream, "session.sign_report", {"report_digest": digest}, sign=True)
+    state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
+    assert state["phase"] == "closed"
+    signed = await pool.fetch(
+        "SELECT e.actor, e.sig, e.payload, u.signing_key FROM events e"
+        " JOIN users u ON u.id = e.actor"
+        " WHERE stream = $1 AND type = 'session.report_signed'",
+        stream,
+    )
+    assert sorted(r["actor"] for r in signed) == sorted(committee)
+    for r in signed:
+        command = r["payload"]["command"]
+        assert command["body"]["report_digest"] == digest
+        assert VerifyKey.from_string(r["signing_key"]).verify(canonical_json(command), r["sig"])
+
+    # The agency saw progress, never a score.
+    seen = agency_feed.drain()
+    assert seen and not any(e["type"] in ("session.score", "session.scores_revealed") for e in seen)
+
+    # The report as documents; ratings feed the experts' credit.
+    async with httpx.AsyncClient(base_url=node.url) as http:
+        headers = {"authorization": f"Bearer {sup.token}"}
+        pdf = await http.get("/api/sessions/EV1-S1/report.pdf", headers=headers)
+        page = await http.get("/api/sessions/EV1-S1/report.html", headers=headers)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert page.status_code == 200 and "评标报告" in page.text and digest in page.text
+    before = await pool.fetchval("SELECT credit FROM experts WHERE user_id = $1", committee[0])
+    for rater in (agency, sup):
+        for eid in committee:
+            await rater.command(stream, "session.rate_expert", {"expert": eid, "score": 5})
+    after_credit = await pool.fetchval(
+        "SELECT credit FROM experts WHERE user_id = $1", committee[0]
+    )
+    assert after_credit > before
+    for c in [*o.clients.values(), *ops.values(), *ex.values()]:
+        await c.close()
+
+
+async def _phase_paused(pool: asyncpg.Pool, stream: str) -> bool:
+    state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
+    return bool(state.get("pause") or state.get("faults"))
+
+
+async def _phase_running(pool: asyncpg.Pool, stream: str) -> bool:
+    state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
+    return not state.get("pause") and not state.get("faults")
