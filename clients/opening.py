@@ -85,6 +85,7 @@ async def upload_envelope(
     headers = {
         "authorization": f"Bearer {client.token}",
         "idempotency-key": idempotency_key or client.new_id(),
+        "accept-language": client.lang,
     }
     url = f"{client.base_url}/api/tenders/{tender}/bids/{section}/{envelope}"
     async with httpx.AsyncClient(timeout=httpx.Timeout(60, read=300)) as http:

@@ -116,7 +116,8 @@ class Client:
 
     # -- login -----------------------------------------------------------------------------
     async def login(self) -> str:
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=10) as http:
+        headers = {"accept-language": self.lang}
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=10, headers=headers) as http:
             r = await http.post("/auth/challenge", json={"user": self.user_id})
             _raise_for(r)
             nonce = r.json()["nonce"]

@@ -1,55 +1,170 @@
-"""``evalroom demo``: a node on the embedded defaults, driven by real clients over real sockets.
+"""``evalroom demo``: the whole remote procedure on the embedded defaults, with real clients
+over real sockets, every step checked.
 
-It grows with the platform: today it runs a tender's set-up with remote participants, the
-live event feed, presence, refusals and idempotent retries; every step checks its outcome and
-the demo exits non-zero if any check fails.
+A two-envelope tender; five bidders seal and submit (a sixth is late and refused); the remote
+opening with one bidder failing to release its key and the keyholders' fallback; a
+committee drawn from a pool across three venues with avoidance; check-in by signature;
+blind scoring; a deviation with its reason; a clarification; a venue dropping and resuming;
+the ranking; the report signed by every expert; ratings; and the evidence bundle exported
+and verified offline. Exits non-zero if any check fails.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
+import os
+import secrets
+import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
-from clients.sdk import Client, ClientError
+from clients.opening import make_opening_key, pack_bid, seal_envelope, upload_envelope
+from clients.sdk import Client, ClientError, Subscription
 from crypto.keys import SigningKey
 from evalroom.app import create_app
 from evalroom.db.identity import create_user, grant_role
+from evalroom.domain.draw import DrawRequest, ExpertPool, draw_experts, pool_digest
+from evalroom.domain.session import report_digest
 from evalroom.settings import Settings
 
-TEXT: dict[str, tuple[str, str]] = {
+T: dict[str, tuple[str, str]] = {
     "start": (
-        "启动节点（内嵌 PostgreSQL，进程内消息代理）…",
-        "Starting a node (embedded PostgreSQL, in-process broker)…",
+        "启动节点（内嵌 PostgreSQL，进程内消息代理）",
+        "Starting a node (embedded PostgreSQL, in-process broker)",
     ),
     "ready": ("节点就绪", "Node ready"),
-    "users": (
-        "登记参与方（各自持有 Ed25519 私钥）",
-        "Registering participants (each holds its own Ed25519 key)",
+    "cast": (
+        "登记参与方：各方在本机生成 Ed25519 密钥，平台只登记公钥",
+        "Registering participants: each makes its Ed25519 key locally; the platform stores public keys only",
     ),
-    "create": (
-        "代理机构远程创建招标项目并发布",
-        "Agency creates and publishes the tender remotely",
+    "opening_key": (
+        "代理机构在本机生成开标密钥，2/3 门限分给 3 位保管人",
+        "Agency makes the opening key locally, split 2-of-3 among keyholders",
     ),
-    "join": ("投标人远程报名", "Bidders join remotely"),
-    "refused": ("越权操作被拒绝并记录", "Out-of-role command refused and recorded"),
-    "retry": ("重复提交的命令只生效一次", "A retried command applies once"),
-    "presence": ("监督看到在线人员（按场地）", "Supervisor sees who is online, by venue"),
-    "feed": ("各方收到的事件流一致且有序", "Every participant's feed is identical and ordered"),
+    "tender": ("创建双信封招标项目并发布", "Two-envelope tender created and published"),
+    "sealed": (
+        "投标人本机加密并上传（平台只存密文，回执已验签）",
+        "Bidders seal locally and upload (ciphertext only; receipts verified)",
+    ),
+    "early": ("提前开标被拒绝", "Early opening refused"),
+    "late": ("逾期投标被拒绝并留痕", "Late bid refused and recorded"),
+    "opening": ("开标", "Opening"),
+    "fallback": (
+        "投标人未解密，保管人门限解密",
+        "Bidder did not release its key; keyholders open it",
+    ),
+    "readout": ("唱标", "Read-out"),
+    "record": ("开标记录已由代理与监督签署", "Opening record signed by agency and supervisor"),
+    "session": (
+        "创建评标会话，开标结果移交评标",
+        "Evaluation session created from the opening record",
+    ),
+    "draw": (
+        "承诺随机种子后抽取专家（回避规则），可复算",
+        "Seed committed, experts drawn with avoidance, reproducible",
+    ),
+    "checkin": ("各场地管理员核验专家签名签到", "Site operators check experts in by signature"),
+    "chair": ("选举评标组长", "Chair elected"),
+    "prelim": ("初步评审完成", "Preliminary review done"),
+    "clarify": ("澄清：专家提问、监督批准、投标人答复", "Clarification asked, approved, answered"),
+    "blind": (
+        "评分保密：其他专家与代理机构无法查看",
+        "Blind scoring: other experts and the agency are refused",
+    ),
+    "venue_drop": (
+        "天水副场断线：全部场地暂停；恢复后继续",
+        "Tianshui venue dropped: all venues paused; resumed when back",
+    ),
+    "deviation": ("评分偏离需书面说明后方可继续", "A deviating score needed a written reason"),
+    "ranking": ("汇总排名（与手工计算一致）", "Ranking (matches the hand computation)"),
+    "signed": (
+        "全体专家签署评标报告（签名已验证）",
+        "Report signed by every expert (signatures checked)",
+    ),
+    "rated": ("代理与监督对专家一标一评", "Agency and supervisor rated every expert"),
+    "bundle": ("导出证据包并离线验证", "Evidence bundle exported and verified offline"),
     "ok": ("通过", "ok"),
     "fail": ("失败", "FAILED"),
     "done": ("演示完成", "Demo finished"),
+    "failed": ("演示失败", "Demo failed"),
     "serving": ("节点继续运行，按 Ctrl-C 退出", "Node keeps running; Ctrl-C to stop"),
+    "result": ("排名与推荐中标候选人", "Ranking and recommended candidates"),
+    "report": ("评标报告", "Evaluation report"),
 }
+
+FORMS = {
+    "technical": [
+        {"name": "duration_days", "type": "int", "label": "工期（日历天）"},
+        {"name": "quality", "type": "text", "label": "质量目标"},
+    ],
+    "commercial": [{"name": "price", "type": "decimal", "label": "投标报价（元）"}],
+}
+BIDDERS = {  # company -> (price, duration)
+    "陇原路桥": ("1000000.00", 180),
+    "河西建工": ("980000.00", 170),
+    "天水交建": ("1050000.00", 200),
+    "金城公路": ("990000.00", 175),
+    "祁连工程": ("1012000.00", 185),
+}
+TECH = [  # scores per seat for each bidder in BIDDERS order; seat 4 deviates on 河西建工
+    ("25", "26", "27", "28", "20"),
+    ("22", "23", "24", "30", "21"),
+    ("27", "27", "28", "29", "26"),
+    ("24", "24", "24", "24", "24"),
+    ("23", "25", "24", "26", "24"),
+]
+METHOD = {
+    "kind": "comprehensive",
+    "criteria": [
+        {"id": "qualification", "name": "资格评审", "kind": "pass_fail", "max_points": None},
+        {"id": "tech", "name": "施工组织设计", "kind": "expert", "max_points": "30"},
+        {"id": "price", "name": "投标报价", "kind": "price", "max_points": "70"},
+    ],
+    "price_rule": {
+        "base": {
+            "trim": {"count": 1, "from_bids": 5},
+            "coefficient": "1",
+            "floating_point": None,
+            "decimals": 2,
+        },
+        "deviation": "percent",
+        "above": [{"up_to": None, "points_per_percent": "1"}],
+        "below": [{"up_to": None, "points_per_percent": "0.5"}],
+    },
+    "aggregation": {"level": "criterion", "drop_high_low_from": 5},
+    "pass_fail": "majority",
+    "recommend": 3,
+}
+VENUES = [
+    {"id": "lanzhou", "name": "兰州主场", "region": "兰州", "seats": 4, "main": True},
+    {"id": "tianshui", "name": "天水副场", "region": "天水", "seats": 2, "main": False},
+    {"id": "jiuquan", "name": "酒泉副场", "region": "酒泉", "seats": 2, "main": False},
+]
+POOL = [  # id, name, region, employer, credit, relations
+    ("e-lz1", "王建国", "兰州", "陇原路桥", "90", []),  # employed by a bidder: avoided
+    ("e-lz2", "李秀英", "兰州", "兰州交通大学", "88", []),
+    ("e-lz3", "张伟", "兰州", "甘肃公路设计院", "92", []),
+    ("e-lz4", "刘洋", "兰州", "兰州城建院", "85", []),
+    ("e-ts1", "陈静", "天水", "天水路桥", "90", ["河西建工"]),  # declared relation: avoided
+    ("e-ts2", "杨帆", "天水", "天水职业学院", "86", []),
+    ("e-ts3", "赵磊", "天水", "天水监理公司", "87", []),
+    ("e-jq1", "黄敏", "酒泉", "酒泉公路局", "91", []),
+    ("e-jq2", "周强", "酒泉", "酒泉设计所", "50", []),  # credit below 60: avoided
+]
 
 
 @dataclass
@@ -59,7 +174,7 @@ class Report:
     started: float = field(default_factory=time.monotonic)
 
     def t(self, key: str) -> str:
-        zh, en = TEXT[key]
+        zh, en = T[key]
         return en if self.lang == "en" else zh
 
     def say(self, key: str, extra: str = "") -> None:
@@ -71,6 +186,9 @@ class Report:
         self.say(key, f"{extra}  [{mark}]" if extra else f"[{mark}]")
         if not ok:
             self.failures.append(key)
+
+    def feed(self, text: str) -> None:
+        print(f"         │ {text}", flush=True)
 
 
 def _free_port() -> int:
@@ -87,6 +205,7 @@ async def _node(settings: Settings, port: int) -> AsyncIterator[tuple[str, Any]]
         host="127.0.0.1",
         port=port,
         ws="websockets-sansio",
+        ws_per_message_deflate=False,
         log_level="warning",
         lifespan="on",
         timeout_graceful_shutdown=3,
@@ -109,114 +228,576 @@ async def _node(settings: Settings, port: int) -> AsyncIterator[tuple[str, Any]]
 class Person:
     user_id: str
     name: str
-    key: SigningKey
+    key: SigningKey = field(default_factory=SigningKey.generate)
     org: str | None = None
-    venue: str = ""
+    client: Client | None = None
+
+    @property
+    def c(self) -> Client:
+        assert self.client is not None
+        return self.client
 
 
-async def _register(node: Any, people: list[Person], grants: list[tuple[Person, str, str]]) -> None:
-    for p in people:
-        await create_user(node.pool, p.user_id, p.name, p.org, p.key.public.to_string())
-    for p, role, scope in grants:
-        await grant_role(node.pool, p.user_id, scope, role, p.venue)
+class Demo:
+    def __init__(self, report: Report, url: str, node: Any, out: Path) -> None:
+        self.r, self.url, self.node, self.pool, self.out = report, url, node, node.pool, out
+        self.people: dict[str, Person] = {}
+
+    async def person(
+        self, user_id: str, name: str, org: str | None = None, *, connect: bool = True
+    ) -> Person:
+        p = Person(user_id, name, org=org)
+        await create_user(self.pool, user_id, name, org, p.key.public.to_string())
+        self.people[user_id] = p
+        if connect:
+            p.client = Client(self.url, user_id, p.key, lang=self.r.lang, heartbeat=0.5)
+            await p.client.connect()
+        return p
+
+    async def state(self, stream: str) -> dict[str, Any]:
+        value: dict[str, Any] = await self.pool.fetchval(
+            "SELECT state FROM streams WHERE name = $1", stream
+        )
+        return value
+
+    async def refused(
+        self,
+        client: Client,
+        stream: str,
+        type_: str,
+        body: dict[str, Any] | None,
+        code: str,
+        **kw: Any,
+    ) -> bool:
+        try:
+            await client.command(stream, type_, body, **kw)
+        except ClientError as err:
+            return err.code == code
+        return False
+
+    async def watch(self, feed: Subscription) -> None:
+        """The supervisor's live view: phases, venues, bids, as they happen."""
+        shown = {
+            "opening.started",
+            "bid.status",
+            "opening.fallback",
+            "opening.read_out",
+            "opening.record",
+            "session.draw_announced",
+            "session.chair_round",
+            "session.venue_lost",
+            "session.venue_restored",
+            "session.paused",
+            "session.resumed",
+            "session.scores_revealed",
+            "session.deviations",
+            "session.ranking",
+            "session.closed",
+            "tender.published",
+        }
+        async for ev in feed:
+            if ev["type"] in shown:
+                p = ev["payload"]
+                detail = {
+                    k: p[k]
+                    for k in (
+                        "number",
+                        "status",
+                        "via",
+                        "reason",
+                        "venue",
+                        "stage",
+                        "round",
+                        "elected",
+                    )
+                    if k in p
+                }
+                self.r.feed(
+                    f"#{ev['seq']:<4} {ev['type']:<26} {json.dumps(detail, ensure_ascii=False)}"
+                )
+
+    async def run(self) -> None:
+        await self.cast()
+        await self.bidding()
+        await self.opening("technical")
+        await self.opening("commercial")
+        await self.evaluation()
+        await self.evidence()
+
+    async def cast(self) -> None:
+        self.r.say("cast")
+        self.agency = await self.person("agency-gs", "甘肃招标代理有限公司", "甘肃招标代理")
+        await grant_role(self.pool, "agency-gs", "platform", "agency")
+        self.sup = await self.person("sup-gs", "省公共资源交易监督科")
+        self.owner = await self.person("owner-gs", "甘肃省交通运输厅", "甘肃省交通运输厅")
+        self.keyholders = [await self.person(f"kh-{i}", f"开标密钥保管人{i}") for i in (1, 2, 3)]
+        self.bidders = [
+            await self.person(f"bidder-{i}", name, name)
+            for i, name in enumerate([*BIDDERS, "迟到建设"], start=1)
+        ]
+        self.ops = {
+            v["id"]: await self.person(f"op-{v['id']}", f"{v['name']}管理员") for v in VENUES
+        }
+        for eid, name, region, employer, credit, relations in POOL:
+            await self.person(eid, name, connect=False)
+            await self.pool.execute(
+                "INSERT INTO experts (user_id, name, specialties, region, employer, credit,"
+                " relations) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                eid,
+                name,
+                ["公路"],
+                region,
+                employer,
+                Decimal(credit),
+                relations,
+            )
+        self.r.feed(f"{len(self.people)} participants · {len(POOL)} experts in the pool")
+
+    async def bidding(self) -> None:
+        self.r.say("opening_key")
+        recipient, self.shares = make_opening_key(2, 3)
+        self.opening_at = datetime.now(UTC) + timedelta(seconds=4)
+        self.tender, self.stream = "GS-2026-0117", "tender:GS-2026-0117"
+        config = {
+            "sections": [{"id": "S1", "name": "第一标段"}],
+            "envelopes": ["technical", "commercial"],
+            "opening_at": self.opening_at.isoformat(),
+            "decryption_window_seconds": 3,
+            "min_bids": 3,
+            "failure_rule": "committee",
+            "opening_recipient": recipient,
+            "threshold": {"k": 2, "n": 3},
+            "keyholders": [k.user_id for k in self.keyholders],
+            "forms": FORMS,
+        }
+        a = self.agency.c
+        await a.command(
+            self.stream, "tender.create", {"title": "G312 线公路养护工程", "config": config}
+        )
+        for p, role in ((self.sup, "supervisor"), (self.owner, "tenderer")):
+            await a.command(self.stream, "tender.grant", {"user": p.user_id, "role": role})
+        await a.command(self.stream, "tender.publish")
+        self.r.say("tender", self.stream)
+        self.sup_feed = await self.sup.c.subscribe(self.stream)
+        self.watcher = asyncio.create_task(self.watch(self.sup_feed))
+        self.bid_keys: dict[tuple[str, str], str] = {}
+        for p in self.bidders:
+            await p.c.command(self.stream, "tender.join")
+        for p in self.bidders[:5]:
+            price, days = BIDDERS[p.name]
+            for envelope, form in (
+                ("technical", {"duration_days": days, "quality": "合格"}),
+                ("commercial", {"price": price}),
+            ):
+                package, sealed = (
+                    self.out / f"{p.user_id}-{envelope}.zip",
+                    self.out / f"{p.user_id}-{envelope}.age",
+                )
+                pack_bid(package, form, {"施工组织设计.pdf": b"%PDF-1.4 " + p.name.encode() * 500})
+                self.bid_keys[(p.user_id, envelope)] = seal_envelope(package, sealed, recipient)
+                await upload_envelope(p.c, self.tender, "S1", envelope, sealed)
+                package.unlink()
+        self.r.say("sealed", "5 × 2 envelopes")
+        self.r.check(
+            "early", await self.refused(a, self.stream, "opening.start", None, "too_early")
+        )
+        await asyncio.sleep(max(0.0, (self.opening_at - datetime.now(UTC)).total_seconds()) + 0.05)
+        late = self.bidders[5]
+        pack_bid(self.out / "late.zip", {"duration_days": 100, "quality": "合格"}, {})
+        seal_envelope(self.out / "late.zip", self.out / "late.age", recipient)
+        try:
+            await upload_envelope(late.c, self.tender, "S1", "technical", self.out / "late.age")
+            self.r.check("late", False)
+        except ClientError as err:
+            self.r.check("late", err.code == "deadline_passed", f"{err.code}: {err.message}")
+
+    async def opening(self, stage: str) -> None:
+        a = self.agency.c
+        if stage == "technical":
+            await a.command(self.stream, "opening.start")
+        else:
+            state = await self.state(self.stream)
+            passed = sorted(
+                n
+                for n, b in state["opening"]["technical"]["bids"].items()
+                if b["status"] == "decrypted"
+            )
+            await a.command(self.stream, "opening.start_commercial", {"passed": passed})
+        self.r.say("opening", stage)
+        silent = self.bidders[4]  # never releases its key: the keyholders open it
+        for p in self.bidders[:5]:
+            await p.c.command(self.stream, "opening.sign_in", sign=True)
+            if p is not silent:
+                await p.c.command(
+                    self.stream,
+                    "bid.release_key",
+                    {"section": "S1", "identity": self.bid_keys[(p.user_id, stage)]},
+                )
+        state = await self.state(self.stream)
+        ends = datetime.fromisoformat(state["opening"][stage]["window_ends"])
+        await asyncio.sleep(max(0.0, (ends - datetime.now(UTC)).total_seconds()) + 0.05)
+        await a.command(self.stream, "opening.close_window")
+        for kh, share in zip(self.keyholders[:2], (self.shares[0], self.shares[2]), strict=True):
+            await kh.c.command(self.stream, "opening.share", {"share": share}, sign=True)
+        state = await self.state(self.stream)
+        bids = state["opening"][stage]["bids"]
+        opened_by_keyholders = [n for n, b in bids.items() if b.get("via") == "committee"]
+        self.r.check(
+            "fallback",
+            len(opened_by_keyholders) == 1
+            and bids[opened_by_keyholders[0]]["status"] == "decrypted",
+            ", ".join(opened_by_keyholders),
+        )
+        await a.command(self.stream, "opening.read_out")
+        state = await self.state(self.stream)
+        for number, b in sorted(state["opening"][stage]["bids"].items()):
+            self.r.feed(
+                f"{self.r.t('readout')} {number} {self.people[self._user_of(b['org'])].name}: "
+                f"{json.dumps(b.get('form'), ensure_ascii=False)}"
+            )
+        for p in self.bidders[:5]:
+            await p.c.command(self.stream, "opening.confirm", sign=True)
+        await a.command(self.stream, "opening.sign_record", sign=True)
+        await self.sup.c.command(self.stream, "opening.sign_record", sign=True)
+        state = await self.state(self.stream)
+        self.r.check("record", state["opening"][stage].get("closed") is True, state["phase"])
+
+    def _user_of(self, org: str) -> str:
+        return next(p.user_id for p in self.bidders if p.org == org)
+
+    async def evaluation(self) -> None:
+        a, s = self.agency.c, self.sup.c
+        self.session = "session:GS-2026-0117-S1"
+        draw = {
+            "slots": [
+                {"specialty": "公路", "venue": "lanzhou", "count": 2},
+                {"specialty": "公路", "venue": "tianshui", "count": 2},
+                {"specialty": "公路", "venue": "jiuquan", "count": 1},
+            ],
+            "tenderer": "甘肃省交通运输厅",
+            "tenderer_region": "兰州",
+            "min_credit": "60",
+        }
+        await a.command(
+            self.session,
+            "session.create",
+            {
+                "tender": self.tender,
+                "section": "S1",
+                "venues": VENUES,
+                "method": METHOD,
+                "draw": draw,
+                "resume_wait": 600,
+            },
+        )
+        self.r.say("session", self.session)
+        from evalroom.services.session import check_in_statement, pool_snapshot
+        from evalroom.services.spec import ServiceContext
+
+        snapshot = await pool_snapshot(ServiceContext(self.pool, SigningKey.generate()))
+        seed = secrets.token_bytes(32)
+        await s.command(
+            self.session,
+            "session.commit_seed",
+            {
+                "commitment": hashlib.sha256(seed).hexdigest(),
+                "pool_digest": pool_digest(ExpertPool.from_dict(snapshot)),
+            },
+        )
+        await s.command(self.session, "session.draw", {"seed": seed.hex()})
+        state = await self.state(self.session)
+        committee = list(state["committee"])
+        again = draw_experts(
+            ExpertPool.from_dict(snapshot), DrawRequest.from_dict(state["draw_request"]), seed
+        )
+        reproduced = {x.expert_id for x in again.seats} == set(committee)
+        avoided = not {"e-lz1", "e-ts1", "e-jq2"} & set(committee)
+        names = ", ".join(
+            f"{self.people[e].name}@{m['venue']}" for e, m in state["committee"].items()
+        )
+        self.r.check("draw", reproduced and avoided, names)
+
+        for venue, op in self.ops.items():
+            await grant_role(self.pool, op.user_id, self.session, "operator", str(venue))
+            await op.c.subscribe(self.session)
+        experts: dict[str, Client] = {}
+        for eid in committee:
+            client = Client(self.url, eid, self.people[eid].key, lang=self.r.lang, heartbeat=0.5)
+            await client.connect()
+            await client.subscribe(self.session)
+            experts[eid] = client
+        for i, (eid, member) in enumerate(state["committee"].items(), start=1):
+            seat = f"{member['venue']}-{i}"
+            token = self.people[eid].key.sign(check_in_statement(self.session, eid, seat))
+            await self.ops[member["venue"]].c.command(
+                self.session,
+                "session.check_in",
+                {"expert": eid, "seat": seat, "expert_signature": token},
+            )
+        self.r.check("checkin", (await self.state(self.session))["phase"] == "chair_election")
+
+        for eid in committee:
+            await experts[eid].command(
+                self.session, "session.vote_chair", {"candidate": committee[0]}
+            )
+        chair = experts[committee[0]]
+        self.r.check(
+            "chair",
+            (await self.state(self.session)).get("chair") == committee[0],
+            self.people[committee[0]].name,
+        )
+        bids = state["bids"]
+        for eid in committee:
+            for b in bids:
+                await experts[eid].command(
+                    self.session,
+                    "session.preliminary",
+                    {"bid": b["bid_id"], "criterion": "qualification", "pass": True},
+                    sign=True,
+                )
+        await chair.command(self.session, "session.close_phase", {"phase": "preliminary_review"})
+        self.r.check("prelim", (await self.state(self.session))["phase"] == "detailed_review")
+
+        company_c = bids[2]["company"]
+        asked = await experts[committee[1]].command(
+            self.session,
+            "session.clarify_ask",
+            {"company": company_c, "question": "请说明冬季施工安排", "deadline_seconds": 600},
+        )
+        await s.command(self.session, "session.clarify_approve", {"id": asked["reply"]["id"]})
+        await self.people[self._user_of(company_c)].c.command(
+            self.session,
+            "session.clarify_answer",
+            {"id": asked["reply"]["id"], "answer": "冬季停工两个月，已计入工期"},
+            sign=True,
+        )
+        state = await self.state(self.session)
+        self.r.check(
+            "clarify", state["clarifications"][asked["reply"]["id"]]["status"] == "answered"
+        )
+
+        for index, eid in enumerate(committee):
+            for b in bids:
+                marks = TECH[list(BIDDERS).index(b["company"])]
+                await experts[eid].command(
+                    self.session,
+                    "session.score",
+                    {"bid": b["bid_id"], "criterion": "tech", "score": marks[index]},
+                    sign=True,
+                )
+        blind = all(
+            [
+                await self.refused(
+                    a,
+                    self.session,
+                    "session.score",
+                    {"bid": bids[0]["bid_id"], "criterion": "tech", "score": "30"},
+                    "forbidden",
+                    sign=True,
+                ),
+                not await self._can_read(experts[committee[1]], committee[0]),
+                not await self._can_read(a, committee[0]),
+            ]
+        )
+        self.r.check("blind", blind)
+
+        tianshui = self.ops["tianshui"]
+        await tianshui.c.close()
+        paused = await self._until(lambda st: bool(st.get("faults")))
+        refused = await self.refused(
+            experts[committee[2]], self.session, "session.submit_scores", None, "paused", sign=True
+        )
+        tianshui.client = Client(
+            self.url, tianshui.user_id, tianshui.key, lang=self.r.lang, heartbeat=0.5
+        )
+        await tianshui.client.connect()
+        await tianshui.client.subscribe(self.session)
+        resumed = await self._until(lambda st: not st.get("faults") and not st.get("pause"))
+        self.r.check("venue_drop", paused and refused and resumed)
+
+        for eid in committee:
+            await experts[eid].command(self.session, "session.submit_scores", sign=True)
+        blocked = await self.refused(
+            chair,
+            self.session,
+            "session.close_phase",
+            {"phase": "deviation_check"},
+            "deviation_reason_missing",
+        )
+        state = await self.state(self.session)
+        for d in state["deviations"]:
+            await experts[d["expert"]].command(
+                self.session,
+                "session.deviation_reason",
+                {
+                    "bid": d["bid"],
+                    "criterion": d["criterion"],
+                    "reason": "该投标人冬季施工专项方案完整，故给高分",
+                },
+                sign=True,
+            )
+        await chair.command(self.session, "session.close_phase", {"phase": "deviation_check"})
+        self.r.check(
+            "deviation",
+            blocked and len(state["deviations"]) >= 1,
+            f"{len(state['deviations'])} flagged",
+        )
+
+        state = await self.state(self.session)
+        ranking = state["report"]["ranking"]
+        expected = _hand_computed()
+        got = {b["bid_id"]: b["total"] for b in ranking["bids"]}
+        by_company = {b["bid_id"]: b["company"] for b in bids}
+        self.r.check("ranking", {by_company[k]: v for k, v in got.items()} == expected)
+        print(f"\n  {self.r.t('result')}")
+        for b in sorted(ranking["bids"], key=lambda b: b["rank"] or 99):
+            star = "★" if b["bid_id"] in ranking["recommended"] else " "
+            labels = ("price", "price score", "experts", "total")
+            if self.r.lang != "en":
+                labels = ("报价", "价格分", "专家评分", "总分")
+            print(
+                f"   {star} {b['rank']}. {b['bid_id']} {by_company[b['bid_id']]:<6} "
+                f"{labels[0]} {b['price']:>12}  {labels[1]} {b['price_score']:>6}  "
+                f"{labels[2]} {b['expert_part']:>6}  {labels[3]} {b['total']:>6}"
+            )
+        print()
+
+        digest = report_digest(state["report"])
+        for eid in committee:
+            await experts[eid].command(
+                self.session, "session.sign_report", {"report_digest": digest}, sign=True
+            )
+        signatures = await self.pool.fetch(
+            "SELECT e.sig, e.payload, u.signing_key FROM events e JOIN users u ON u.id = e.actor"
+            " WHERE e.stream = $1 AND e.type = 'session.report_signed'",
+            self.session,
+        )
+        from crypto.canonical import canonical_json
+        from crypto.keys import VerifyKey
+
+        valid = all(
+            VerifyKey.from_string(r["signing_key"]).verify(
+                canonical_json(r["payload"]["command"]), r["sig"]
+            )
+            for r in signatures
+        )
+        state = await self.state(self.session)
+        self.r.check(
+            "signed",
+            state["phase"] == "closed" and valid and len(signatures) == len(committee),
+            f"{len(signatures)}/{len(committee)}",
+        )
+        await self._write_report()
+        for rater in (a, s):
+            for eid in committee:
+                await rater.command(
+                    self.session, "session.rate_expert", {"expert": eid, "score": 5}
+                )
+        self.r.check("rated", True, f"{2 * len(committee)}")
+        for c in experts.values():
+            await c.close()
+
+    async def _can_read(self, client: Client, expert: str) -> bool:
+        import httpx
+
+        async with httpx.AsyncClient(base_url=self.url) as http:
+            r = await http.get(
+                f"/api/sessions/{self.session.split(':', 1)[1]}/scores?expert={expert}",
+                headers={"authorization": f"Bearer {client.token}"},
+            )
+        return r.status_code == 200
+
+    async def _until(self, predicate: Any, timeout: float = 15.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate(await self.state(self.session)):
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
+    async def _write_report(self) -> None:
+        from evalroom.report import render_html, render_pdf
+        from evalroom.session_http import _signatures
+
+        state = await self.state(self.session)
+        signatures = await _signatures(self.node, self.session)
+        (self.out / "report.html").write_text(
+            render_html(self.session, state, signatures), encoding="utf-8"
+        )
+        (self.out / "report.pdf").write_bytes(render_pdf(self.session, state, signatures))
+        self.r.say("report", str(self.out / "report.pdf"))
+
+    async def evidence(self) -> None:
+        from evalroom.audit.bundle import export_bundle, write_bundle
+
+        audit = self.node.extras.get("audit")
+        if audit is not None and hasattr(audit, "checkpoint_now"):
+            for stream in (self.stream, self.session):
+                await audit.checkpoint_now(stream, "demo-end")
+        bundle = await export_bundle(self.pool, self.session)
+        path = self.out / "evidence.json.gz"
+        write_bundle(bundle, path)
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "clients.verify", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        last = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
+        self.r.check("bundle", result.returncode == 0, f"{path} · {last}")
+        if result.returncode != 0:
+            print(result.stdout[-2000:], result.stderr[-2000:], file=sys.stderr)
+
+
+def _hand_computed() -> dict[str, str]:
+    """The totals worked by hand (not by the scoring code) from TECH, BIDDERS and METHOD.
+
+    base price: five bids, drop the highest (1,050,000) and lowest (980,000):
+      (1,000,000 + 990,000 + 1,012,000) / 3 = 1,000,666.67
+    deviation % (2 dp) and price score (70 − 1 per % above, − 0.5 per % below, half-up):
+      陇原 −0.07 → 69.97   河西 −2.07 → 68.97   天水 +4.93 → 65.07
+      金城 −1.07 → 69.47   祁连 +1.13 → 68.87
+    tech (mean of the middle three of five): 陇原 26.00, 河西 23.00, 天水 27.33, 金城 24.00,
+      祁连 24.33
+    """
+    return {
+        "陇原路桥": "95.97",
+        "河西建工": "91.97",
+        "天水交建": "92.40",
+        "金城公路": "93.47",
+        "祁连工程": "93.20",
+    }
 
 
 async def run_demo(*, keep_serving: bool = False, lang: str = "zh-CN", port: int = 0) -> int:
+    from evalroom.logs import configure
+
+    configure("warning")
     report = Report(lang)
     data_dir = Path(tempfile.mkdtemp(prefix="evalroom-demo-"))
+    out = Path(os.environ.get("EVALROOM_DEMO_OUT", "evalroom-demo-out"))
+    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     settings = Settings(data_dir=data_dir, heartbeat_seconds=0.5, presence_ttl_seconds=3.0)
     report.say("start", str(data_dir))
-    async with _node(settings, port or _free_port()) as (url, node):
-        report.say("ready", url)
-        try:
-            await _scenario(report, url, node)
-        except (ClientError, TimeoutError) as exc:
-            report.failures.append(f"{type(exc).__name__}: {exc}")
-            print(f"  ! {exc}", file=sys.stderr)
-        report.say("done", "" if not report.failures else ", ".join(report.failures))
-        if keep_serving and not report.failures:
-            report.say("serving", url)
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.Event().wait()
-    return 0 if not report.failures else 1
-
-
-async def _scenario(report: Report, url: str, node: Any) -> None:
-    tender = "tender:GS-2026-0117"
-    agency = Person("agency-lz", "甘肃某招标代理", SigningKey.generate(), org="agency-co")
-    supervisor = Person("sup-gs", "省公共资源交易监督", SigningKey.generate())
-    operators = [
-        Person(f"op-{v}", f"{name}场地管理员", SigningKey.generate(), venue=v)
-        for v, name in (("lanzhou", "兰州主场"), ("tianshui", "天水副场"), ("jiuquan", "酒泉副场"))
-    ]
-    bidders = [
-        Person(f"bidder-{i}", f"投标人{i}", SigningKey.generate(), org=f"company-{i}")
-        for i in range(1, 6)
-    ]
-    people = [agency, supervisor, *operators, *bidders]
-    report.say("users", f"{len(people)}")
-    await _register(node, people, [(agency, "agency", "platform")])
-
-    def client(p: Person) -> Client:
-        return Client(url, p.user_id, p.key, lang=report.lang, heartbeat=0.5)
-
-    a = client(agency)
-    await a.connect()
-    report.say("create", tender)
-    await a.command(tender, "tender.create", {"title": "G312 线公路养护工程（第一标段）"})
-    for p in (supervisor, *operators):
-        role = "supervisor" if p is supervisor else "operator"
-        await a.command(tender, "tender.grant", {"user": p.user_id, "role": role, "venue": p.venue})
-    await a.command(tender, "tender.publish")
-
-    s = client(supervisor)
-    await s.connect()
-    sup_feed = await s.subscribe(tender)
-    await s.watch_presence(tender)
-    ops = []
-    for p in operators:
-        c = client(p)
-        await c.connect()
-        await c.subscribe(tender)
-        ops.append(c)
-    members = await s.wait_presence(tender, lambda m: len({e["user"] for e in m}) >= 4)
-    venues = sorted({v for e in members for v in e["venues"]})
-    report.check("presence", venues == ["jiuquan", "lanzhou", "tianshui"], ", ".join(venues))
-
-    report.say("join", f"{len(bidders)}")
-    bidder_clients = []
-    for p in bidders:
-        c = client(p)
-        await c.connect()
-        await c.command(tender, "tender.join")
-        bidder_clients.append(c)
-
     try:
-        await bidder_clients[0].command(tender, "tender.publish")
-        refused = False
-    except ClientError as err:
-        refused = err.code == "forbidden"
-        report.check("refused", refused, f"{err.code}: {err.message}")
-    if not refused:
-        report.check("refused", False)
-
-    first = await a.command(
-        tender, "tender.notice", {"text": "开标时间：2026-12-01 09:30"}, id="notice-1"
-    )
-    again = await a.command(
-        tender, "tender.notice", {"text": "开标时间：2026-12-01 09:30"}, id="notice-1"
-    )
-    report.check("retry", first == again, f"seq {first['seq']}")
-
-    head = first["seq"]
-    sup_seqs = [(await sup_feed.next())["seq"] for _ in range(head)]
-    ok = sup_seqs == list(range(1, head + 1))
-    for c in ops:
-        feed = c.subs[tender]
-        seen = []
-        while feed.last_seq < head:
-            seen.append((await feed.next())["seq"])
-        ok = ok and seen == sorted(seen) and len(seen) == len(set(seen))
-    report.check("feed", ok, f"{head} events")
-    for c in [a, s, *ops, *bidder_clients]:
-        await c.close()
+        async with _node(settings, port or _free_port()) as (url, node):
+            report.say("ready", url)
+            demo = Demo(report, url, node, out)
+            try:
+                await demo.run()
+            except (ClientError, TimeoutError, AssertionError) as exc:
+                report.failures.append(f"{type(exc).__name__}: {exc}")
+                print(f"  ! {exc}", file=sys.stderr)
+            if not report.failures:
+                report.say("done", str(out))
+            else:
+                report.say("failed", ", ".join(report.failures))
+            if keep_serving and not report.failures:
+                report.say("serving", f"{url}/app/")
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.Event().wait()
+    finally:
+        if not keep_serving:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    return 0 if not report.failures else 1

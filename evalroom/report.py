@@ -14,6 +14,10 @@ from typing import Any
 from evalroom.domain.session import report_digest
 
 
+def _venue(state: dict[str, Any], venue_id: str) -> str:
+    return str(state.get("venues", {}).get(venue_id, {}).get("name", venue_id))
+
+
 def _rows(state: dict[str, Any]) -> list[list[str]]:
     report = state["report"]
     companies = {b["bid_id"]: b["company"] for b in report["bids"]}
@@ -45,7 +49,7 @@ def render_html(stream: str, state: dict[str, Any], signatures: list[dict[str, A
     )
     committee = "".join(
         f"<li>{esc(m.get('name', m['expert']))}（{esc(m.get('specialty', ''))}，"
-        f"{esc(m.get('venue', ''))}）{'· 组长' if m.get('chair') else ''}</li>"
+        f"{esc(_venue(state, m.get('venue', '')))}）{'，组长' if m.get('chair') else ''}</li>"
         for m in report["committee"]
     )
     recommended = "".join(
@@ -91,6 +95,22 @@ th{{background:#eef}}code{{font-size:.85em}}</style></head><body>
 </body></html>"""
 
 
+def _register_font(pdfmetrics: Any, cid_font: Any) -> str:
+    """A TrueType font named by ``EVALROOM_REPORT_FONT`` is embedded (the PDF then reads the
+    same everywhere); otherwise the standard CID font STSong-Light, which every Chinese PDF
+    reader has, is referenced without embedding."""
+    import os
+
+    path = os.environ.get("EVALROOM_REPORT_FONT", "")
+    if path and os.path.exists(path):
+        from reportlab.pdfbase.ttfonts import TTFont
+
+        pdfmetrics.registerFont(TTFont("ReportFont", path, subfontIndex=0))
+        return "ReportFont"
+    pdfmetrics.registerFont(cid_font("STSong-Light"))
+    return "STSong-Light"
+
+
 def render_pdf(stream: str, state: dict[str, Any], signatures: list[dict[str, Any]]) -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
@@ -99,8 +119,8 @@ def render_pdf(stream: str, state: dict[str, Any], signatures: list[dict[str, An
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-    body = ParagraphStyle("body", fontName="STSong-Light", fontSize=10, leading=14)
+    font = _register_font(pdfmetrics, UnicodeCIDFont)
+    body = ParagraphStyle("body", fontName=font, fontSize=10, leading=14)
     title = ParagraphStyle("title", parent=body, fontSize=18, leading=24)
     h2 = ParagraphStyle("h2", parent=body, fontSize=13, leading=18, spaceBefore=8)
     report = state["report"]
@@ -108,7 +128,7 @@ def render_pdf(stream: str, state: dict[str, Any], signatures: list[dict[str, An
     doc = SimpleDocTemplate(out, pagesize=landscape(A4), title=f"评标报告 {stream}")
     grid = TableStyle(
         [
-            ("FONTNAME", (0, 0), (-1, -1), "STSong-Light"),
+            ("FONTNAME", (0, 0), (-1, -1), font),
             ("FONTSIZE", (0, 0), (-1, -1), 9),
             ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
             ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8ecf8")),
@@ -129,8 +149,8 @@ def render_pdf(stream: str, state: dict[str, Any], signatures: list[dict[str, An
     story.append(Paragraph("评标委员会", h2))
     story += [
         Paragraph(
-            f"{m.get('name', m['expert'])}（{m.get('specialty', '')}，{m.get('venue', '')}）"
-            f"{' · 组长' if m.get('chair') else ''}",
+            f"{m.get('name', m['expert'])}（{m.get('specialty', '')}，{_venue(state, m.get('venue', ''))}）"
+            f"{'，组长' if m.get('chair') else ''}",
             body,
         )
         for m in report["committee"]

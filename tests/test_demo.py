@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,8 +15,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])
-def test_demo_runs_on_embedded_defaults_and_every_check_passes(lang: str) -> None:
+def test_demo_runs_the_whole_procedure_on_embedded_defaults_and_every_check_passes(
+    lang: str, tmp_path: Path
+) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["EVALROOM_DEMO_OUT"] = str(tmp_path)
     result = subprocess.run(
         [sys.executable, "-m", "evalroom", "demo", "--lang", lang],
         cwd=ROOT,
@@ -29,3 +33,7 @@ def test_demo_runs_on_embedded_defaults_and_every_check_passes(lang: str) -> Non
     done = "Demo finished" if lang == "en" else "演示完成"
     assert done in result.stdout
     assert "FAILED" not in result.stdout and "失败" not in result.stdout
+    assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
+    assert (tmp_path / "evidence.json.gz").stat().st_size > 0
+    verdict = "verified offline" if lang == "en" else "离线验证"
+    assert verdict in result.stdout and "every check holds" in result.stdout
