@@ -38,7 +38,6 @@ from clients.ceremony import CeremonyView, Follower, Render, Stage, local_time
 from clients.cli_common import (
     EXIT_LOCAL,
     EXIT_TIMEOUT,
-    CliClient,
     CliError,
     Out,
     connected,
@@ -52,7 +51,7 @@ from clients.cli_common import (
 )
 from clients.keyfile import ParticipantKey
 from clients.opening import make_opening_key
-from clients.sdk import ClientError
+from clients.sdk import Client, ClientError
 
 # Refusals that only mean "not yet" (clocks differ a little): try again shortly.
 NOT_YET = frozenset({"too_early", "window_open"})
@@ -129,7 +128,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "all_done": ("开标完成。", "The opening is complete."),
     "failed_sections": ("流标标段：{sections}", "Failed sections: {sections}"),
-    "timed_out": ("等待超时（{seconds} 秒），已退出。", "Gave up after {seconds} s."),
 }
 
 
@@ -339,7 +337,7 @@ class AgencyCeremony:
 
     def __init__(
         self,
-        client: CliClient,
+        client: Client,
         stream: str,
         out: Out,
         *,
@@ -358,6 +356,7 @@ class AgencyCeremony:
         self.done: set[str] = set()  # steps done (or found done) this run
         self.said: set[str] = set()  # messages shown once
         self.retry_at = 0.0
+        self.countdown_shown = False
 
     async def run(self, timeout: float | None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -383,8 +382,7 @@ class AgencyCeremony:
     def _announce(self, event: dict[str, Any]) -> None:
         line = self.render.event_line(event, self.view)
         if line is not None:
-            if self.out.tty and "countdown" in self.said:
-                self.out.echo()
+            self._end_countdown()
             self.out.echo(line)
         stage = self.view.current
         if stage is not None and event["type"] in ("opening.started", "opening.window_closed"):
@@ -395,7 +393,14 @@ class AgencyCeremony:
     def _once(self, key: str, message: str, **fields: Any) -> None:
         if key not in self.said:
             self.said.add(key)
+            self._end_countdown()
             self.out.say(message, **fields)
+
+    def _end_countdown(self) -> None:
+        """Leave the countdown's line (redrawn in place on a terminal) before other output."""
+        if self.countdown_shown:
+            self.countdown_shown = False
+            self.out.echo()
 
     async def _step(self, name: str, work: Callable[[], Awaitable[Any]]) -> float:
         """Do a step once; "not yet" is retried shortly, "done already" is taken as done,
@@ -453,7 +458,7 @@ class AgencyCeremony:
         left = (at - datetime.now(UTC)).total_seconds()
         if left > 0:
             if self.out.tty:
-                self.said.add("countdown")
+                self.countdown_shown = True
                 click.echo("\r" + self.out.t("countdown", left=_left(left)), nl=False)
                 return min(1.0, left)
             self._once("waiting", "waiting_opening", at=local_time(at), left=_left(left))
@@ -464,10 +469,14 @@ class AgencyCeremony:
     async def _after_read_out(self, stage: Stage, now: datetime) -> float:
         name = stage.name
         for objection in stage.unanswered:
+            if f"{name}:answer:{objection.id}" in self.done:
+                continue  # answered; the event is on its way
             text = self.answers.get(objection.id)
             if text is None and self.interactive:
                 prompt = self.out.t("prompt_answer", id=objection.id)
-                text = str(await asyncio.to_thread(click.prompt, prompt))
+                text = self.answers[objection.id] = str(
+                    await asyncio.to_thread(click.prompt, prompt)
+                )
             if text is None:
                 tender = tender_id(self.stream)
                 self._once(

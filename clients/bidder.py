@@ -26,19 +26,17 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
-import httpx
 
 from clients.ceremony import RESOLVED, CeremonyView, Follower, Render, Stage
 from clients.cli_common import (
     EXIT_REFUSED,
     EXIT_TIMEOUT,
-    CliClient,
     CliError,
     Out,
     connected,
@@ -60,8 +58,8 @@ from clients.keyfile import (
     create_private_json,
     read_json,
 )
-from clients.opening import UPLOAD_CHUNK, check_receipt, pack_bid, seal_envelope, sha256_file
-from clients.sdk import ClientError, _raise_for
+from clients.opening import pack_bid, seal_envelope, sha256_file, upload_envelope
+from clients.sdk import Client, ClientError
 from crypto import age
 from crypto.keys import KeyFormatError, VerifyKey
 
@@ -147,7 +145,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "prompt_objection": ("质询内容", "Your objection"),
     "status_now": ("当前状态：", "Status now:"),
     "finished": ("开标结束。", "The opening is over."),
-    "timed_out": ("等待超时（{seconds} 秒），已退出。", "Gave up after {seconds} s."),
 }
 
 
@@ -329,10 +326,16 @@ def submit(
 ) -> None:
     out = _out(lang)
 
-    async def send(key: ParticipantKey, size: int, sha: str) -> dict[str, Any]:
+    async def send(key: ParticipantKey, size: int) -> dict[str, Any]:
+        """Stream the file (progress on stderr); the SDK checks the signed receipt."""
         async with connected(server, key, out.lang, live=False) as client:
-            return await upload(
-                client, tender_id(tender), section, envelope, sealed, size, sha, out
+            return await upload_envelope(
+                client,
+                tender_id(tender),
+                section,
+                envelope,
+                sealed,
+                progress=_progress(out, size),
             )
 
     def work() -> int:
@@ -345,7 +348,7 @@ def submit(
         entry = keys.by_sha256(sha)
         if entry is None:
             out.warn("no_local_key", keys=keys.path)
-        ack = asyncio.run(send(key, sealed.stat().st_size, sha))
+        ack = asyncio.run(send(key, sealed.stat().st_size))
         reply = ack["reply"]
         receipt = reply["receipt"]
         folder = _receipts_dir(key_path, receipts_dir)
@@ -366,44 +369,6 @@ def submit(
         return 0
 
     run(out, server, work)
-
-
-async def upload(
-    client: CliClient,
-    tender: str,
-    section: str,
-    envelope: str,
-    sealed: Path,
-    size: int,
-    sha256: str,
-    out: Out,
-) -> dict[str, Any]:
-    """Stream the sealed file to the platform and check the signed receipt.
-
-    As :func:`clients.opening.upload_envelope` does, and also asks for the server's sentences
-    in the user's language and draws a progress line."""
-    progress = _progress(out, size)
-
-    async def body() -> AsyncIterator[bytes]:
-        sent = 0
-        with sealed.open("rb") as f:
-            while chunk := f.read(UPLOAD_CHUNK):
-                sent += len(chunk)
-                progress(sent)
-                yield chunk
-
-    headers = {
-        "authorization": f"Bearer {client.token}",
-        "idempotency-key": client.new_id(),
-        "accept-language": client.lang,
-    }
-    url = f"{client.base_url}/api/tenders/{tender}/bids/{section}/{envelope}"
-    async with httpx.AsyncClient(timeout=httpx.Timeout(60, read=300)) as http:
-        response = await http.put(url, content=body(), headers=headers)
-    _raise_for(response)
-    ack: dict[str, Any] = response.json()
-    check_receipt(ack["reply"], sha256, size)
-    return ack
 
 
 def _progress(out: Out, total: int) -> Callable[[int], None]:
@@ -526,7 +491,7 @@ class BidderCeremony:
 
     def __init__(
         self,
-        client: CliClient,
+        client: Client,
         stream: str,
         keys: BidKeys,
         out: Out,
@@ -554,7 +519,7 @@ class BidderCeremony:
 
     @property
     def org(self) -> str | None:
-        return self.client.org
+        return self.view.my_org
 
     def followed(self) -> str | None:
         """The stage this run follows: the one asked for, else the running one, else the
@@ -635,7 +600,7 @@ class BidderCeremony:
 
     async def _act(self, stage: Stage) -> None:
         me = self.org or ""
-        if not stage.read_out and not stage.window_closed:
+        if stage.read_out is None and not stage.window_closed:
             window_open = datetime.now(UTC) < stage.window_ends
             if me not in stage.signed_in and window_open:
                 await self._once(stage, "sign_in", self._sign_in)
@@ -722,7 +687,11 @@ class BidderCeremony:
 @click.option(
     "--object", "objections", multiple=True, help="Raise this objection after the read-out"
 )
-@click.option("--stage", type=click.Choice(["single", "technical", "commercial"]))
+@click.option(
+    "--stage",
+    type=click.Choice(["single", "technical", "commercial"]),
+    help="Stage to follow (default: the running one, or the next to come)",
+)
 @click.option("--timeout", type=float, help="Give up after this many seconds (exit code 4)")
 @server_options
 def opening(

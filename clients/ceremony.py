@@ -173,6 +173,8 @@ class CeremonyView:
     stages: dict[str, Stage] = field(default_factory=dict)
     submitted: dict[tuple[str, str], str] = field(default_factory=dict)  # (section, env) -> sha
     failed_sections: set[str] = field(default_factory=set)
+    # A bidder's own company: its join and bids are visible to that company only.
+    my_org: str | None = None
     last_seq: int = 0
 
     @property
@@ -202,7 +204,11 @@ class CeremonyView:
     def _on_tender_published(self, _p: dict[str, Any], _e: dict[str, Any]) -> None:
         self.phase = "bidding"
 
+    def _on_bidder_joined(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
+        self.my_org = str(p["org"])
+
     def _on_bid_submitted(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
+        self.my_org = str(p["org"])
         self.submitted[(str(p["section"]), str(p["envelope"]))] = str(p["sha256"])
 
     def _on_bid_withdrawn(self, p: dict[str, Any], _e: dict[str, Any]) -> None:

@@ -1,7 +1,7 @@
 """What the participants' command-line clients share: language, options, errors, connection.
 
 - Messages are zh-CN by default, English with ``--lang en`` or ``EVALROOM_LANG=en``; the
-  server is asked for its sentences in the same language (WebSocket ``lang``, HTTP
+  SDK asks the server for its sentences in the same language (WebSocket ``lang``, HTTP
   ``Accept-Language``).
 - A refusal from the server is printed as the server's sentence with its stable code, and the
   command exits non-zero; a CLI never shows a traceback for an expected failure.
@@ -12,6 +12,7 @@ input file), 3 the server cannot be reached, 4 gave up waiting (``--timeout``), 
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 import unicodedata
@@ -24,9 +25,8 @@ import click
 import httpx
 import websockets
 
-from clients.keyfile import KeyFileError, ParticipantKey, load_key_file
-from clients.sdk import Client, ClientError, _raise_for
-from crypto.events import login_signing_bytes
+from clients.keyfile import KeyFileError, ParticipantKey, is_private, load_key_file
+from clients.sdk import Client, ClientError
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 
@@ -69,7 +69,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "无法读取 JSON 文件 {path}：{detail}",
         "Cannot read the JSON file {path}: {detail}",
     ),
-    "done_seq": ("完成（事件序号 {seq}）。", "Done (event seq {seq})."),
 }
 
 
@@ -182,26 +181,16 @@ def server_options(f: F) -> F:
 
 
 def require_key(path: Path | None, out: Out) -> ParticipantKey:
+    """The participant's key from ``--key``; warns when others may read the file."""
     if path is None:
         raise CliError("key_required")
     key = load_key_file(path)
-    if not is_private_or_missing(path):
+    if not is_private(path):
         out.warn("key_open_mode", path=path)
     return key
 
 
-def is_private_or_missing(path: Path) -> bool:
-    from clients.keyfile import is_private
-
-    try:
-        return is_private(path)
-    except OSError:
-        return True
-
-
 def load_json_file(path: Path) -> Any:
-    import json
-
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -249,36 +238,13 @@ def run(out: Out, server: str, work: Callable[[], int | None]) -> NoReturn:
 # -- the connection ------------------------------------------------------------------------
 
 
-class CliClient(Client):
-    """The SDK client, asking the server for its sentences in the user's language on HTTP
-    too, and remembering the participant's company from the login."""
-
-    org: str | None = None
-
-    async def login(self) -> str:
-        headers = {"accept-language": self.lang}
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=10, headers=headers) as http:
-            r = await http.post("/auth/challenge", json={"user": self.user_id})
-            _raise_for(r)
-            nonce = r.json()["nonce"]
-            sig = self.key.sign(login_signing_bytes(user=self.user_id, nonce=nonce))
-            r = await http.post(
-                "/auth/login", json={"user": self.user_id, "nonce": nonce, "sig": sig}
-            )
-            _raise_for(r)
-            data = r.json()
-        self.token = str(data["token"])
-        self.token_expires = float(data["expires_at"])
-        self.org = data.get("org")
-        return self.token
-
-
 @asynccontextmanager
 async def connected(
     server: str, key: ParticipantKey, lang: str, *, live: bool = True
-) -> AsyncIterator[CliClient]:
-    """A logged-in client (with a WebSocket when ``live``), closed on the way out."""
-    client = CliClient(server.rstrip("/"), key.user, key.signing_key, lang=lang)
+) -> AsyncIterator[Client]:
+    """A logged-in client (with a WebSocket when ``live``), closed on the way out. The SDK
+    asks the server for its sentences in ``lang`` (WebSocket and HTTP alike)."""
+    client = Client(server.rstrip("/"), key.user, key.signing_key, lang=lang)
     try:
         if live:
             await client.connect()

@@ -21,7 +21,6 @@ from clients.bidder import keygen_command
 from clients.ceremony import CeremonyView, Follower
 from clients.cli_common import (
     EXIT_TIMEOUT,
-    CliClient,
     CliError,
     Out,
     connected,
@@ -33,6 +32,7 @@ from clients.cli_common import (
     tender_stream,
 )
 from clients.keyfile import ParticipantKey
+from clients.sdk import Client
 from crypto.shamir import ShareError, inspect_share
 
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -49,7 +49,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "已提交第 {index} 份分片（共 {n} 份，需 {k} 份），事件序号 {seq}。",
         "Share {index} handed in ({k} of {n} needed), event seq {seq}.",
     ),
-    "timed_out": ("等待超时（{seconds} 秒），已退出。", "Gave up after {seconds} s."),
 }
 
 
@@ -66,7 +65,7 @@ def keygen(user: str, out_path: Path, lang: str) -> None:
     keygen_command(user, out_path, lang)
 
 
-async def _wait_for_fallback(client: CliClient, stream: str, deadline: float | None) -> bool:
+async def _wait_for_fallback(client: Client, stream: str, deadline: float | None) -> bool:
     """Follow the tender until a stage awaits the committee fallback; False on timeout."""
     view = CeremonyView(stream)
     follower = Follower(await client.subscribe(stream), view)

@@ -43,11 +43,11 @@ class Cli:
         self.tmp = tmp
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("EVALROOM_")}
         self.users: dict[str, str] = {}
-        self.running: list[tuple[str, asyncio.subprocess.Process]] = []
+        self.running: list[asyncio.subprocess.Process] = []
 
     def stop_all(self) -> None:
         """After a failure: end what still runs, so its output shows in the report."""
-        for _what, proc in self.running:
+        for proc in self.running:
             if proc.returncode is None:
                 proc.kill()
 
@@ -68,7 +68,7 @@ class Cli:
             cwd=ROOT,
             env={**self.env, **(env or {})},
         )
-        self.running.append((" ".join((tool, *args[:2])), proc))
+        self.running.append(proc)
 
         async def finish() -> Done:
             try:
@@ -100,9 +100,15 @@ class Cli:
         prefix = uuid.uuid4().hex[:6]
         for name in names:
             self.users[name] = f"{name}-{prefix}"
+
+        def tool(name: str) -> str:
+            return {"agency": "agency", "sup": "agency"}.get(
+                name, "keyholder" if "kh" in name else "bidder"
+            )
+
         await asyncio.gather(
             *(
-                self.ok("bidder", "keygen", "--user", self.users[n], "--out", str(self.key(n)))
+                self.ok(tool(n), "keygen", "--user", self.users[n], "--out", str(self.key(n)))
                 for n in names
             )
         )
@@ -211,7 +217,7 @@ async def test_a_whole_single_envelope_opening_driven_by_the_clis(
     assert bid_keys["bids"][0]["identity"].startswith("AGE-SECRET-KEY-1")
 
     # The tender opens for bids; bidders join and submit before the opening time.
-    opening_at = datetime.now(UTC) + timedelta(seconds=6)
+    opening_at = datetime.now(UTC) + timedelta(seconds=7)
     await _agency_sets_up(
         cli, "CLI1", opening_at, window=3, recipient_file=keydir / "recipient.txt"
     )
@@ -234,8 +240,6 @@ async def test_a_whole_single_envelope_opening_driven_by_the_clis(
         )
     )
     assert all("回执签名有效" in s.out and "sha256" in s.out for s in submitted)
-    listed = await cli.ok("bidder", "receipts", "--key", str(cli.key("a")))
-    assert "bid.submitted" in listed.out and "有效" in listed.out
 
     # The ceremony runs live: agency, four bidders (d keeps its key), a keyholder waiting.
     agency = await cli.start(
@@ -253,6 +257,7 @@ async def test_a_whole_single_envelope_opening_driven_by_the_clis(
             *cli.as_(n),
             *(["--object", "请核实b公司报价"] if n == "c" else []),
             *(["--no-release"] if n == "d" else []),
+            *(["--lang", "en"] if n == "b" else []),
         )  # fmt: skip
         for n in bidders
     }
@@ -275,6 +280,15 @@ async def test_a_whole_single_envelope_opening_driven_by_the_clis(
         assert done.rc == 0, (name, done)
         assert "Traceback" not in done.err, (name, done.err)
 
+    listed = await cli.ok("bidder", "receipts", "--key", str(cli.key("a")))
+    assert "bid.submitted" in listed.out and "有效" in listed.out
+    (saved,) = (tmp_path / "a.key.receipts").glob("*.json")
+    forged = json.loads(saved.read_text())
+    forged["receipt"]["size"] += 1
+    saved.write_text(json.dumps(forged))
+    checked = await cli.run("bidder", "receipts", "--key", str(cli.key("a")), "--lang", "en")
+    assert checked.rc == 1 and "bad signature" in checked.out
+
     state = await cli.state(pool, "CLI1")
     assert state["phase"] == "opened"
     record = state["opening"]["single"]["record"]
@@ -291,6 +305,8 @@ async def test_a_whole_single_envelope_opening_driven_by_the_clis(
     assert "唱标" in a_out and "company-b" in a_out and "980000.50" in a_out
     assert "本单位" in a_out and "已确认" in a_out and "开标结束" in a_out
     assert "不释放" in results["d"].out
+    b_out = results["b"].out
+    assert "Read-out:" in b_out and "S1-B02 (yours)" in b_out and "Confirmed." in b_out
     c_out = results["c"].out
     assert c_out.index("答复 O1：已核实，报价无误") < c_out.index("确认开标记录…")
     assert "开标完成" in results["agency"].out
