@@ -50,6 +50,8 @@ class Subscription:
     head_at_subscribe: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     error: ClientError | None = None
+    live: asyncio.Event = field(default_factory=asyncio.Event)  # replay done, now live
+    live_seq: int = 0
 
     async def next(self, timeout: float = 10.0) -> dict[str, Any]:
         return await asyncio.wait_for(self.queue.get(), timeout)
@@ -253,6 +255,11 @@ class Client:
             if sub is not None:
                 sub.head_at_subscribe = msg["head"]
                 sub.ready.set()
+        elif kind == "live":
+            sub = self.subs.get(msg["stream"])
+            if sub is not None:
+                sub.live_seq = msg["seq"]
+                sub.live.set()
         elif kind == "presence":
             self.presence[msg["stream"]] = msg["members"]
             self.presence_changed.set()

@@ -224,3 +224,20 @@ async def test_presence_shows_who_is_connected_and_drops_the_departed(
     await s.wait_presence(stream, lambda m: all(e["user"] != op.user_id for e in m), timeout=6)
     await s.close()
     await a.close()
+
+
+async def test_a_live_marker_separates_replayed_history_from_live_events(
+    node: InProcessNode, pool: asyncpg.Pool
+) -> None:
+    agency, writer = await _tender(node, pool, "L1")
+    for i in range(5):
+        await writer.command("tender:L1", "tender.notice", {"text": str(i)})
+    reader = await agency.client(node.url)
+    sub = await reader.subscribe("tender:L1")
+    await asyncio.wait_for(sub.live.wait(), 10)
+    assert sub.live_seq == 7
+    await writer.command("tender:L1", "tender.notice", {"text": "now"})
+    seqs = [(await sub.next())["seq"] for _ in range(8)]
+    assert seqs == list(range(1, 9))
+    await reader.close()
+    await writer.close()

@@ -189,6 +189,9 @@ class Hub:
             target = channel.last_seq or 0
             if sub.cursor >= target:
                 sub.live = True  # no await between the check above and this flag
+                # History is over: everything after this marker happens now (clients use it
+                # to tell replay from live).
+                conn.enqueue(_dumps({"t": "live", "stream": sub.stream, "seq": sub.cursor}))
                 return
             rows = await store.read_events(
                 self.pool, sub.stream, sub.cursor, limit=REPLAY_BATCH, upto=target
