@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import RedirectResponse
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 
 from evalroom import http, session_http, uploads
 from evalroom.audit.http import ROUTES as AUDIT_ROUTES
 from evalroom.hub.endpoint import websocket_endpoint
 from evalroom.node import Node
 from evalroom.settings import Settings
+
+# The browser client (static ES modules, no build step), shipped as package data.
+WEB_CLIENT = Path(__file__).resolve().parents[1] / "clients" / "web"
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -41,5 +47,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/sessions/{session}/report.{fmt:str}", session_http.report),
         WebSocketRoute("/ws", websocket_endpoint),
         *AUDIT_ROUTES,
+        Route("/", lambda request: RedirectResponse("/app/")),
+        Mount("/app", StaticFiles(directory=WEB_CLIENT, html=True), name="app"),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

@@ -11,7 +11,9 @@ import shutil
 import subprocess
 import sys
 
-DEBIAN_PACKAGES = {"age": "age"}  # command -> package (interop tests with the age CLI)
+# command -> Debian package: the age CLI (interop tests), Chromium (browser tests, driven by
+# Playwright at /usr/bin/chromium; browsers are never downloaded by Playwright itself).
+DEBIAN_PACKAGES = {"age": "age", "chromium": "chromium"}
 
 
 def _install_debian_packages() -> None:

@@ -1,0 +1,173 @@
+/**
+ * The browser client's shell: login with the participant's key, the connection banner,
+ * and one view per role chosen by the URL hash (#/bidder?tender=T1 …).
+ * @module app
+ */
+import { Connection } from "./connection.js";
+import { lang, setLang, t } from "./i18n.js";
+import { forgetKey, importKeyFile, loadKey, saveKey } from "./keys.js";
+import { act, fill, h, readPicked, toast } from "./ui.js";
+
+const VIEWS = ["bidder", "agency", "expert", "supervisor", "operator"];
+
+/** @typedef {import("./connection.js").EvEvent} EvEvent */
+
+/**
+ * What a view gets: the connection, the route's parameters, and `follow(stream, fn)`, which
+ * replays what this page already received of the stream and then calls `fn` live.
+ */
+export class ViewContext {
+  /** @param {Connection} conn @param {URLSearchParams} params */
+  constructor(conn, params) {
+    this.conn = conn;
+    this.params = params;
+    /** @type {Function[]} */ this.offs = [];
+  }
+
+  /** @param {string} stream @param {(ev: EvEvent) => void} fn */
+  follow(stream, fn) {
+    for (const ev of log.get(stream) || []) fn(ev);
+    this.offs.push(
+      this.conn.on("event", (/** @type {EvEvent} */ ev) => ev.stream === stream && fn(ev)),
+    );
+    this.conn.subscribe(stream);
+  }
+
+  /** @param {string} name @param {Function} fn */
+  on(name, fn) {
+    this.offs.push(this.conn.on(name, fn));
+  }
+
+  dispose() {
+    for (const off of this.offs) off();
+  }
+}
+
+/** @type {Map<string, EvEvent[]>} every event received, per stream (for re-mounted views) */
+const log = new Map();
+/** @type {Connection|null} */ let conn = null;
+/** @type {ViewContext|null} */ let current = null;
+
+function header() {
+  document.documentElement.lang = lang;
+  document.title = t("brand");
+  fill(document.getElementById("brand-name"), t("brand"));
+  fill(document.getElementById("brand-tag"), t("tagline"));
+  const langBtn = /** @type {HTMLButtonElement} */ (document.getElementById("lang-btn"));
+  langBtn.textContent = lang === "zh-CN" ? "English" : "中文";
+  langBtn.onclick = () => setLang(lang === "zh-CN" ? "en" : "zh-CN");
+}
+
+function route() {
+  const [path, query] = location.hash.replace(/^#\/?/, "").split("?");
+  const view = VIEWS.includes(path) ? path : "bidder";
+  return { view, params: new URLSearchParams(query || "") };
+}
+
+async function showView() {
+  if (!conn) return;
+  const { view, params } = route();
+  fill(
+    document.getElementById("nav"),
+    VIEWS.map((v) =>
+      h("a", { href: `#/${v}`, class: v === view ? "active" : "", id: `nav-${v}` }, t(`nav.${v}`)),
+    ),
+  );
+  current?.dispose();
+  current = new ViewContext(conn, params);
+  const main = /** @type {HTMLElement} */ (document.getElementById("main"));
+  main.className = `view-${view}`;
+  fill(main);
+  const mod = await import(`./views/${view}.js`);
+  mod.mount(main, current);
+}
+
+/** @param {string} state */
+function showConnState(state) {
+  const banner = /** @type {HTMLElement} */ (document.getElementById("banner"));
+  const dot = /** @type {HTMLElement} */ (document.getElementById("conn-dot"));
+  dot.className = `dot ${state}`;
+  dot.title = t(`conn.${state}`);
+  if (state === "offline" || state === "reconnected") {
+    banner.hidden = false;
+    banner.className = state;
+    banner.textContent = t(`conn.${state}`);
+    banner.dataset.state = state;
+    clearTimeout(Number(banner.dataset.timer));
+    if (state === "reconnected") {
+      banner.dataset.timer = String(setTimeout(() => (banner.hidden = true), 10000));
+    }
+  }
+}
+
+/** @param {import("./keys.js").StoredKey} stored */
+async function start(stored) {
+  conn = new Connection(stored.user, stored.key, lang);
+  conn.on("state", showConnState);
+  conn.on("event", (/** @type {EvEvent} */ ev) => {
+    if (!log.has(ev.stream)) log.set(ev.stream, []);
+    log.get(ev.stream)?.push(ev);
+  });
+  await conn.connect();
+  const p = conn.profile || {};
+  fill(document.getElementById("who"), h("strong", null, p.name || stored.user),
+    p.org ? h("small", null, " · " + p.org) : null, h("small", { class: "uid" }, ` (${stored.user})`));
+  const out = /** @type {HTMLButtonElement} */ (document.getElementById("logout-btn"));
+  out.hidden = false;
+  out.textContent = t("logout");
+  out.onclick = async () => {
+    await forgetKey();
+    conn?.close();
+    location.hash = "";
+    location.reload();
+  };
+  /** @type {any} */ (window).evalroom = { conn, log };
+  window.addEventListener("hashchange", showView);
+  await showView();
+}
+
+/** @param {string} [error] */
+async function showLogin(error) {
+  const stored = await loadKey().catch(() => undefined);
+  const file = /** @type {HTMLInputElement} */ (
+    h("input", { type: "file", id: "key-file", accept: ".json,.key,application/json" })
+  );
+  const btn = /** @type {HTMLButtonElement} */ (
+    h("button", { class: "primary", id: "login-btn", type: "submit" }, t("login.submit"))
+  );
+  const form = h("form", { class: "login card" },
+    h("h2", null, t("login.title")),
+    h("p", { class: "hint" }, t("login.hint")),
+    h("label", null, t("login.file"), file),
+    error ? h("p", { class: "error", id: "login-error" }, error) : null,
+    h("div", { class: "actions" }, btn),
+    stored ? h("p", { class: "hint" }, t("login.stored", { user: stored.user }), " ",
+      h("button", { type: "button", class: "link", onclick: async () => { await forgetKey(); location.reload(); } }, t("login.forget"))) : null,
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    btn.disabled = true;
+    try {
+      const key = file.files?.length ? await importKeyFile(await readPicked(file)) : stored;
+      if (!key) throw new Error("no key file");
+      await saveKey(key);
+      await start(key);
+    } catch (err) {
+      conn = null;
+      showLogin(t("login.failed", { message: /** @type {Error} */ (err).message }));
+    }
+  });
+  fill(/** @type {HTMLElement} */ (document.getElementById("main")),
+    h("div", { class: "login-wrap" }, h("div", { class: "login-intro" },
+      h("h1", null, t("brand")), h("p", null, t("tagline")),
+      h("ul", null, VIEWS.map((v) => h("li", null, t(`nav.${v}`))))), form));
+}
+
+header();
+const stored = await loadKey().catch(() => undefined);
+if (stored) {
+  start(stored).catch((err) => showLogin(t("login.failed", { message: err.message })));
+} else {
+  showLogin();
+}
+export { act, toast };

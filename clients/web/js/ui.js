@@ -1,0 +1,125 @@
+/**
+ * Small DOM helpers: no framework, no build step.
+ * @module ui
+ */
+import { t } from "./i18n.js";
+
+/**
+ * Create an element: h("button", {class: "primary", onclick: fn}, "text", child…).
+ * @param {string} tag @param {Record<string, any>|null} [attrs] @param {...any} children
+ * @returns {HTMLElement}
+ */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  append(el, children);
+  return el;
+}
+
+/** @param {Node} el @param {any[]} children */
+function append(el, children) {
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.appendChild(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+/** Replace an element's children. @param {Element} el @param {...any} children */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+/** A card: title, optional actions, body. */
+export function card(title, ...body) {
+  return h("section", { class: "card" }, h("h2", null, title), ...body);
+}
+
+/** @param {string} status */
+export function statusBadge(status) {
+  return h("span", { class: `badge s-${status}`, "data-status": status }, t(`status.${status}`));
+}
+
+/** @param {string} iso */
+export function clock(iso) {
+  const d = new Date(iso);
+  return isNaN(d.getTime()) ? iso : d.toLocaleTimeString("zh-CN", { hour12: false });
+}
+
+/**
+ * A toast at the bottom right.
+ * @param {string} text @param {"ok"|"error"} [kind]
+ */
+export function toast(text, kind = "ok") {
+  const box = document.getElementById("toasts");
+  if (!box) return;
+  const el = h("div", { class: `toast ${kind}`, role: "status" }, text);
+  box.appendChild(el);
+  setTimeout(() => el.remove(), 3500);
+  while (box.children.length > 3) box.firstElementChild?.remove();
+}
+
+/**
+ * Run an async action from a button: disable it meanwhile, toast the outcome.
+ * @param {HTMLButtonElement|null} button @param {() => Promise<any>} fn @param {string} [okText]
+ */
+export async function act(button, fn, okText) {
+  if (button) button.disabled = true;
+  try {
+    const r = await fn();
+    if (okText !== "") toast(okText || t("ok"));
+    return r;
+  } catch (err) {
+    const e = /** @type {any} */ (err);
+    toast(t("error", { message: e.message, code: e.code || "client" }), "error");
+    return undefined;
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+/**
+ * A table from headers and rows of cells.
+ * @param {string[]} heads @param {any[][]} rows @param {Record<string, any>} [attrs]
+ */
+export function table(heads, rows, attrs = {}) {
+  return h(
+    "table",
+    attrs,
+    h("thead", null, h("tr", null, heads.map((x) => h("th", null, x)))),
+    h("tbody", null, rows.map((r) => h("tr", r.attrs || null, (r.cells || r).map((c) => h("td", null, c))))),
+  );
+}
+
+/** Read a picked file as text. @param {HTMLInputElement} input */
+export async function readPicked(input) {
+  const file = input.files?.[0];
+  if (!file) throw Object.assign(new Error("no file"), { code: "no_file" });
+  return file.text();
+}
+
+/** Short event label for feeds. @param {{type: string, payload: any}} ev */
+export function describe(ev) {
+  const p = ev.payload || {};
+  switch (ev.type) {
+    case "bid.status":
+      return `${p.number} → ${t("status." + p.status)}${p.reason ? "（" + p.reason + "）" : ""}`;
+    case "session.progress":
+      return `${p.step} ${p.done}/${p.of}`;
+    case "session.phase":
+    case "tender.notice":
+      return p.text || p.phase || "";
+    case "session.score":
+      return `${p.bid} · ${p.criterion} = ${p.score}`;
+    case "opening.objection":
+      return p.text;
+    default:
+      return "";
+  }
+}

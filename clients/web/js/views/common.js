@@ -1,0 +1,92 @@
+/**
+ * Pieces several role pages share: the stream picker, the bid status table, the read-out.
+ * @module views/common
+ */
+import { phaseName, t } from "../i18n.js";
+import { formFields } from "../tender.js";
+import { h, statusBadge, table } from "../ui.js";
+
+/**
+ * A small form to pick a tender or session id; navigates to `#/<view>?<param>=<id>`.
+ * @param {string} view @param {string} param @param {string} label @param {string} value
+ */
+export function picker(view, param, label, value) {
+  const input = /** @type {HTMLInputElement} */ (
+    h("input", { id: `pick-${param}`, value: value || "", placeholder: label, required: true })
+  );
+  const form = h("form", { class: "picker" }, h("label", null, label, input),
+    h("button", { class: "secondary", type: "submit" }, t("field.open")));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    location.hash = `#/${view}?${param}=${encodeURIComponent(input.value.trim())}`;
+  });
+  return form;
+}
+
+/** @param {string} phase */
+export function phasePill(phase) {
+  return h("span", { class: `phase p-${phase || "none"}`, id: "phase" }, phase ? phaseName(phase) : "—");
+}
+
+/**
+ * The live per-bid status table of the opening.
+ * @param {any} s folded tender state @param {{mine?: boolean}} [opts]
+ */
+export function statusTable(s, opts = {}) {
+  const rows = Object.values(s.bids)
+    .sort((/** @type {any} */ a, /** @type {any} */ b) => a.number.localeCompare(b.number))
+    .map((/** @type {any} */ b) => ({
+      attrs: { "data-bid": b.number, class: s.mine[b.number] ? "mine" : "" },
+      cells: [
+        h("span", { class: "mono" }, b.number, s.mine[b.number] && opts.mine ? h("em", { class: "tag" }, "本单位") : null),
+        b.section,
+        b.org || "—",
+        statusBadge(b.status),
+        b.reason || "",
+      ],
+    }));
+  return table(
+    [t("col.number"), t("col.section"), t("col.org"), t("col.status"), t("col.reason")],
+    rows,
+    { class: "grid", id: "bid-status" },
+  );
+}
+
+/** The read-out (唱标) table: each bid's key fields as the bidder filled them. @param {any} s */
+export function readOutTable(s) {
+  const fields = formFields(s);
+  const rows = (s.readOut || []).map((/** @type {any} */ e) => ({
+    attrs: { "data-bid": e.number },
+    cells: [
+      h("span", { class: "mono" }, e.number), e.org, statusBadge(e.status),
+      ...fields.map((f) => h("span", { class: "num" }, e.form ? fmt(e.form[f.name]) : "—")),
+    ],
+  }));
+  return table([t("col.number"), t("col.org"), t("col.status"), ...fields.map((f) => f.label)], rows, {
+    class: "grid", id: "read-out",
+  });
+}
+
+/** Thousands separators for amounts. @param {any} v */
+function fmt(v) {
+  if (v === undefined || v === null) return "—";
+  const s = String(v);
+  const m = /^(-?\d+)(\.\d+)?$/.exec(s);
+  return m ? Number(m[1]).toLocaleString("zh-CN") + (m[2] || "") : s;
+}
+
+/**
+ * A key/value strip: [[label, value], …].
+ * @param {[string, any][]} pairs
+ */
+export function facts(pairs) {
+  return h("dl", { class: "facts" }, pairs.map(([k, v]) => h("div", null, h("dt", null, k), h("dd", null, v))));
+}
+
+/** Countdown text to an ISO time. @param {string} iso */
+export function remaining(iso) {
+  const ms = new Date(iso).getTime() - Date.now();
+  if (!(ms > 0)) return "00:00";
+  const s = Math.floor(ms / 1000);
+  return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+}

@@ -1,0 +1,51 @@
+/**
+ * Site operator (场地管理员): the venue's roster and checking each expert in with the token
+ * the expert's own key signed (`evalroom-checkin:<base64url JSON {expert, seat, sig}>`).
+ * @module views/operator
+ */
+import { t } from "../i18n.js";
+import { unb64u } from "../keys.js";
+import { emptySession, foldSession } from "../session.js";
+import { act, card, clock, fill, h, table } from "../ui.js";
+import { phasePill, picker } from "./common.js";
+
+/** @param {string} text @returns {{expert: string, seat: string, sig: string}} */
+export function parseToken(text) {
+  const raw = text.trim().replace(/^evalroom-checkin:/, "");
+  const data = JSON.parse(new TextDecoder().decode(unb64u(raw)));
+  if (!data.expert || !data.seat || !data.sig) throw new Error("not a check-in token");
+  return data;
+}
+
+/** @param {HTMLElement} root @param {import("../app.js").ViewContext} ctx */
+export function mount(root, ctx) {
+  const conn = ctx.conn;
+  const id = ctx.params.get("session") || "";
+  const body = h("div", { class: "content" });
+  fill(root, h("div", { class: "page-head" }, h("h1", null, t("op.title"))),
+    h("div", { class: "cols" }, h("aside", { class: "side" }, card(t("field.session"), picker("operator", "session", t("field.session"), id))), body));
+  if (!id) return;
+  const stream = `session:${id}`;
+  const s = emptySession();
+  const token = /** @type {HTMLTextAreaElement} */ (h("textarea", { id: "checkin-token", rows: 3, placeholder: "evalroom-checkin:…" }));
+  const btn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", type: "button", id: "checkin-btn" }, t("op.checkin")));
+  btn.onclick = () => act(btn, async () => {
+    const tok = parseToken(token.value);
+    await conn.command(stream, "session.check_in", { expert: tok.expert, seat: tok.seat, expert_signature: tok.sig });
+    token.value = "";
+  });
+  function render() {
+    const roster = Object.values(s.rosters).flat();
+    fill(body,
+      h("div", { class: "title-row" }, h("h2", { class: "tender-title" }, stream), phasePill(s.phase)),
+      card(t("op.roster"), table(["专家", "专业", "场地", t("col.status"), "座位", t("col.time")], roster.map((/** @type {any} */ m) => {
+        const c = s.checkedIn[m.expert];
+        return { attrs: { "data-expert": m.expert }, cells: [`${m.name}（${m.expert}）`, m.specialty, s.venues[m.venue]?.name || m.venue,
+          c ? h("span", { class: "badge s-decrypted" }, t("op.done")) : h("span", { class: "badge s-waiting" }, t("op.pending")),
+          c ? c.seat : "—", c ? clock(c.at || "") : "—"] };
+      }), { class: "grid", id: "roster" })),
+      card(t("op.token"), token, h("div", { class: "toolbar" }, btn)));
+  }
+  ctx.follow(stream, (ev) => { foldSession(s, ev, conn.user); render(); });
+  render();
+}

@@ -1,0 +1,127 @@
+/**
+ * Supervisor dashboard (监督): every venue's presence, phase and progress, the live event
+ * feed, pause/resume, clarification approval, live scores and a score-spread chart (SVG).
+ * @module views/supervisor
+ */
+import { phaseName, t } from "../i18n.js";
+import { emptySession, expertCriteria, foldSession, scoredBids } from "../session.js";
+import { act, card, clock, describe, fill, h, table } from "../ui.js";
+import { progressBar } from "./agency.js";
+import { phasePill, picker } from "./common.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+
+/** @param {string} tag @param {Record<string, any>} attrs @param {...any} kids */
+function svg(tag, attrs, ...kids) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  for (const k of kids) el.append(k);
+  return el;
+}
+
+/**
+ * Per bid: each expert's total of the expert-scored criteria as a dot, the range as a bar,
+ * the mean as a tick.
+ * @param {any} s
+ */
+export function spreadChart(s) {
+  const criteria = expertCriteria(s);
+  const max = criteria.reduce((/** @type {number} */ a, /** @type {any} */ c) => a + Number(c.max_points || 0), 0) || 100;
+  const bids = scoredBids(s);
+  const W = 760, left = 70, right = 170, rowH = 30, top = 24;
+  const x = (/** @type {number} */ v) => left + ((W - left - right) * v) / max;
+  const H = top + rowH * bids.length + 10;
+  const root = svg("svg", { class: "spread", id: "spread-chart", viewBox: `0 0 ${W} ${H}`, width: "100%", role: "img" });
+  for (let i = 0; i <= 5; i++) {
+    const v = (max * i) / 5;
+    root.append(svg("line", { x1: x(v), x2: x(v), y1: 14, y2: top + rowH * bids.length, stroke: "#e5e8ec" }),
+      svg("text", { x: x(v), y: 10, "text-anchor": "middle" }, String(Number(v.toFixed(1)))));
+  }
+  bids.forEach((/** @type {string} */ bid, /** @type {number} */ i) => {
+    const y = top + rowH * i + rowH / 2;
+    const totals = Object.values(s.scores).map((/** @type {any} */ sheet) =>
+      criteria.reduce((/** @type {number} */ a, /** @type {any} */ c) => a + Number(sheet[bid]?.[c.id] || 0), 0));
+    if (!totals.length) return;
+    const lo = Math.min(...totals), hi = Math.max(...totals);
+    const mean = totals.reduce((a, b) => a + b, 0) / totals.length;
+    const wide = hi - lo > 0.3 * mean;
+    root.append(svg("text", { x: 0, y: y + 4 }, bid),
+      svg("line", { x1: x(lo), x2: x(hi), y1: y, y2: y, stroke: wide ? "#c62828" : "#0e63ad", "stroke-width": 6, "stroke-linecap": "round", opacity: 0.25 }),
+      ...totals.map((v) => svg("circle", { cx: x(v), cy: y, r: 4.5, fill: wide ? "#c62828" : "#0e63ad" })),
+      svg("line", { x1: x(mean), x2: x(mean), y1: y - 9, y2: y + 9, stroke: "#1d2733", "stroke-width": 2 }),
+      svg("text", { x: x(hi) + 8, y: y + 4 }, `均值 ${mean.toFixed(2)}，极差 ${(hi - lo).toFixed(2)}`));
+  });
+  return root;
+}
+
+/** @param {HTMLElement} root @param {import("../app.js").ViewContext} ctx */
+export function mount(root, ctx) {
+  const conn = ctx.conn;
+  const id = ctx.params.get("session") || "";
+  const main = h("div", { class: "content" });
+  fill(root, h("div", { class: "page-head" }, h("h1", null, t("sup.title"))),
+    h("div", { class: "cols" }, h("aside", { class: "side" }, card(t("field.session"), picker("supervisor", "session", t("field.session"), id))), main));
+  if (!id) return;
+  const stream = `session:${id}`;
+  const s = emptySession();
+  /** @type {any[]} */ let members = [];
+  const reason = /** @type {HTMLInputElement} */ (h("input", { id: "pause-reason", placeholder: t("sup.reason") }));
+  const pauseBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "danger", type: "button", id: "pause-btn" }, t("sup.pause")));
+  pauseBtn.onclick = () => act(pauseBtn, () => conn.command(stream, "session.pause", { reason: reason.value.trim() || "监督暂停" }));
+  const resumeBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button", id: "resume-btn" }, t("sup.resume")));
+  resumeBtn.onclick = () => act(resumeBtn, () => conn.command(stream, "session.resume"));
+
+  function venues() {
+    return h("div", { class: "venues", id: "venues" }, Object.values(s.venues).map((/** @type {any} */ v) => {
+      const here = members.filter((m) => (m.venues || []).includes(v.id));
+      return h("div", { class: `venue ${here.length ? "up" : "down"}`, "data-venue": v.id },
+        h("h3", null, v.name, v.main ? h("em", { class: "tag" }, "主场") : null),
+        h("div", null, here.length ? h("span", { class: "ok" }, `${here.length} ${t("sup.online")}`) : h("span", { class: "error" }, "离线")),
+        h("div", { class: "who-list" }, here.map((m) => m.name || m.user).join("、")));
+    }));
+  }
+
+  function scores() {
+    const criteria = expertCriteria(s);
+    const bids = scoredBids(s);
+    const experts = Object.keys(s.scores);
+    if (!experts.length) return h("p", { class: "hint" }, t("sup.none"));
+    const heads = ["专家", ...bids.flatMap((/** @type {string} */ b) => criteria.map((/** @type {any} */ c) => `${b} ${c.name}`))];
+    return table(heads, experts.map((e) => ({
+      attrs: { "data-expert": e },
+      cells: [e, ...bids.flatMap((/** @type {string} */ b) => criteria.map((/** @type {any} */ c) =>
+        h("span", { class: "num", "data-cell": `${b}/${c.id}` }, s.scores[e]?.[b]?.[c.id] ?? "—")))],
+    })), { class: "grid", id: "live-scores" });
+  }
+
+  function clarifications() {
+    const open = Object.values(s.clarifications).filter((/** @type {any} */ c) => c.status === "asked");
+    if (!open.length) return null;
+    return card(t("sup.clarifications"), h("ul", { class: "objections" }, open.map((/** @type {any} */ c) => {
+      const b = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button" }, t("sup.approve")));
+      b.onclick = () => act(b, () => conn.command(stream, "session.clarify_approve", { id: c.id }));
+      return h("li", null, h("strong", null, c.company, "："), c.question, " ", b);
+    })));
+  }
+
+  function render() {
+    fill(main,
+      h("div", { class: "title-row" }, h("h2", { class: "tender-title" }, stream), phasePill(s.phase),
+        s.pause ? h("span", { class: "badge s-failed", id: "paused" }, "已暂停") : null),
+      card(t("sup.presence"), venues()),
+      h("div", { class: "cols wide" },
+        h("div", { class: "content" },
+          card(t("progress"), h("div", { class: "toolbar" }, reason, pauseBtn, resumeBtn),
+            table(["步骤", t("progress")], Object.values(s.progress).map((p) => [phaseName(p.step), progressBar(p.done, p.of)]), { class: "grid" })),
+          clarifications(),
+          card(t("sup.scores"), scores()),
+          s.sheets ? card(t("sup.spread"), spreadChart(s)) : null),
+        card(t("sup.feed"), h("ul", { class: "feed", id: "feed" }, s.feed.slice(-40).reverse().map((/** @type {any} */ e) =>
+          h("li", null, h("time", null, clock(e.at)), h("span", { class: "type" }, e.type), h("span", null, describe(e))))))),
+    );
+  }
+  ctx.follow(stream, (ev) => { foldSession(s, ev, conn.user); render(); });
+  ctx.on("presence", (/** @type {any} */ msg) => { if (msg.stream === stream) { members = msg.members; render(); } });
+  conn.watchPresence(stream);
+  render();
+}
