@@ -145,6 +145,10 @@ class Client:
         self.ws = await websockets.connect(ws_url, max_size=2**24, ping_interval=None)
         welcome = await self._recv_one()
         self.node = welcome.get("node")
+        server_beat = welcome.get("heartbeat")
+        if isinstance(server_beat, (int, float)) and server_beat > 0:
+            # Beat at least as often as the node expects, so presence never lapses.
+            self.heartbeat = min(self.heartbeat, float(server_beat))
         self.connected.set()
         self._tasks = [
             asyncio.create_task(self._read_loop(self.ws)),

@@ -164,6 +164,13 @@ def create(state: Mapping[str, Any], cmd: Command) -> Decision:
     experts = sum(slot.count for slot in request.slots)
     public = {"tender": tender, "section": section, "venues": venues, "method": new["method"]}
     s.emit("session.created", {**public, "bids": len(bids), "experts": experts}, PUBLIC)
+    # The committee needs the bids it evaluates (numbers and companies, not figures yet);
+    # experts drawn later receive it when they subscribe.
+    s.emit(
+        "session.bids",
+        {"bids": [{"bid_id": b["bid_id"], "company": b["company"]} for b in bids]},
+        "committee",
+    )
     parent = f"tender:{tender}"
     return Decision(s.events, s.s, create=[CreateStream(cmd.stream, "session", parent)])
 
