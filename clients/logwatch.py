@@ -17,7 +17,7 @@ import asyncio
 import base64
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -26,7 +26,7 @@ import httpx
 
 from clients.sdk import Client
 from crypto.checkpoint import Checkpoint, open_checkpoint, parse_verifier_key
-from crypto.merkle import verify_consistency
+from crypto.merkle import verify_consistency, verify_inclusion
 
 
 class LogForked(Exception):
@@ -37,6 +37,7 @@ class LogForked(Exception):
         self.stream = stream
         self.kept = kept
         self.shown = shown
+        self.why = why
 
 
 def origin_prefix(log_key: str) -> str:
@@ -121,6 +122,46 @@ class LogWatch:
                 r.raise_for_status()
                 proof = [base64.b64decode(p) for p in r.json()["proof"]]
         return self.advance(stream, note, proof)
+
+    async def receipt_inclusion(
+        self, base_url: str, token: str, receipt: Mapping[str, Any], *, leaf: bytes | None = None
+    ) -> dict[str, Any]:
+        """Prove a bid receipt's event is in the tender's log (回执上链校验), for a bidder.
+
+        Fetches the inclusion proof of event (``receipt["stream"]``, ``receipt["seq"]``) against
+        the latest signed checkpoint, advances the kept checkpoint to it (so the head is also
+        checked against the ones seen before), and checks the proof for ``leaf`` (or the
+        receipt's ``leaf_hash``; else the leaf the server names, which the bidder should compare
+        with the event it received). Returns the ``inclusion`` object to keep beside the
+        receipt, the shape ``clients/verify.py`` checks. Raises ``LogForked`` or ``ValueError``.
+        """
+        stream, seq = str(receipt["stream"]), int(receipt["seq"])
+        if leaf is None and isinstance(receipt.get("leaf_hash"), str):
+            leaf = base64.b64decode(receipt["leaf_hash"])
+        head = await self.refresh(base_url, token, stream)
+        if head is None or head.size < seq:
+            raise ValueError(f"no signed checkpoint of {stream} covers #{seq} yet")
+        headers = {"authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=10) as http:
+            r = await http.get(
+                f"/api/log/{quote(stream, safe=':')}/proof/inclusion",
+                params={"seq": seq, "size": head.size},
+            )
+            r.raise_for_status()
+            body = r.json()
+        named = base64.b64decode(body["leaf_hash"])
+        proof = [base64.b64decode(p) for p in body["proof"]]
+        if leaf is not None and leaf != named:
+            raise ValueError(f"{stream}#{seq} in the log is not the receipted event")
+        if not verify_inclusion(named, seq - 1, head.size, proof, head.root):
+            raise ValueError(f"the inclusion proof of {stream}#{seq} does not verify")
+        return {
+            "stream": stream,
+            "seq": seq,
+            "size": head.size,
+            "proof": body["proof"],
+            "checkpoint": self.notes[stream],
+        }
 
     async def follow(
         self,

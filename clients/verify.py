@@ -46,17 +46,19 @@ the event) against the root of the signed checkpoint of ``size`` (the bundle's, 
 ``inclusion``, which must then agree with the bundle); and, when the receipt carries
 ``leaf_hash``, that it is the bundle's event at that seq.
 
-A **report** in ``reports`` (``{"stream", "report"}``, from a session's state) is::
+A **report** in ``reports`` (``{"stream", "report"}``: the ``report`` of a session's state, as
+``evalroom.domain.session_report`` draws it up) holds at least::
 
-    {"method": <ScoringMethod.to_dict()>, "bids": [<BidFigures.to_dict()>, ...],
+    {"method": <ScoringMethod.to_dict()>, "bids": [<BidFigures fields, others ignored>, ...],
      "sheets": [<ExpertSheet.to_dict()>, ...], "floating_point": "1.5" | null,
-     "ranking": <Ranking.to_dict()>,
-     "sheet_events": {"<expert_id>": {"stream": "session:S1", "seq": 31}, ...}}
+     "ranking": <Ranking.to_dict()>, "recommended": [{"rank", "bid_id", ...}, ...] (optional)}
 
 Checked: ``evalroom.domain.scoring.evaluate(method, bids, sheets, floating_point)`` gives
-exactly ``ranking``; and, for each sheet listed in ``sheet_events``, that the event there is
-validly signed by that expert and that its signed command body carries the sheet
-(``body["sheet"]``). Without ``sheet_events`` (or without a report) the output says so.
+exactly ``ranking`` (and ``recommended`` its order); every score and pass/fail verdict in the
+sheets is the expert's last validly signed one in the session's stream (a signed command whose
+body has ``bid``, ``criterion`` and ``score`` or ``pass``); and every signed command carrying a
+``report_digest`` names this report (hex SHA-256 of its canonical JSON). Experts who have not
+signed the report yet are noted, not failed (a session may be exported while signing).
 
 Trust: the bundle carries the log key, the platform key and the participants' keys as the
 server knows them. Pin the first two with ``--log-key``/``--platform-key`` when you have them
@@ -90,6 +92,7 @@ from evalroom.domain.scoring import BidFigures, ExpertSheet, ScoringMethod, eval
 
 FORMAT = "evalroom-bundle/1"
 EVENT_FIELDS = ("stream", "seq", "type", "actor", "at", "payload", "visibility", "sig")
+BID_FIELDS = frozenset({"bid_id", "price", "arithmetic_errors", "adjustment"})
 
 
 class BundleUnreadable(ValueError):
@@ -197,8 +200,11 @@ class BundleVerifier:
                 self.fail(f"stream {name}", "listed twice")
                 continue
             self._guarded(f"stream {name}", self._stream, item)
-        for item in _items(self.bundle.get("receipts", [])):
+        receipts = _items(self.bundle.get("receipts", []))
+        for item in receipts:
             self._guarded("receipt", self._receipt, item)
+        if receipts:
+            self.result.summary.append(f"receipts      {len(receipts)} checked")
         self._reports()
         for label, note in self.extra_checkpoints:
             self._guarded(f"checkpoint ({label})", self._outside_checkpoint, label, note)
@@ -243,15 +249,17 @@ class BundleVerifier:
             try:
                 self.users[user_id] = VerifyKey.from_string(info["signing_key"])
             except (KeyFormatError, KeyError, TypeError):
-                self.fail(f"user {user_id}", "malformed public signing key")
+                continue  # e.g. the platform's own "system" actor, which never signs
 
     # -- one stream ------------------------------------------------------------------------
     def _stream(self, item: Mapping[str, Any]) -> None:
         name = item["name"]
         state = self.streams[name] = _Stream(name, MerkleLog())
         events = list(_items(item.get("events", [])))
-        self._events(state, events)
-        self._flush(state)
+        try:
+            self._events(state, events)
+        finally:
+            self._flush(state)
         self._checkpoints(state, item)
         covered = max(state.heads, default=0)
         last = max(state.events, default=0)
@@ -360,7 +368,7 @@ class BundleVerifier:
         command = payload.get("command") if isinstance(payload, dict) else None
         if key is None:
             self._event_fail(
-                state, seq, f"signed, but the bundle has no public key for actor {actor!r}"
+                state, seq, f"signed, but the bundle has no usable public key for actor {actor!r}"
             )
         elif not isinstance(command, dict) or set(command) != {"id", "stream", "type", "body"}:
             self._event_fail(
@@ -553,12 +561,15 @@ class BundleVerifier:
             return
         for item in reports:
             subject = f"report {item.get('stream')}"
-            self._guarded(subject, self._report, subject, item.get("report"))
+            self._guarded(subject, self._report, subject, item.get("stream"), item.get("report"))
 
-    def _report(self, subject: str, report: Mapping[str, Any]) -> None:
+    def _report(self, subject: str, stream: str, report: Mapping[str, Any]) -> None:
         try:
             method = ScoringMethod.from_dict(report["method"])
-            bids = [BidFigures.from_dict(b) for b in report["bids"]]
+            bids = [
+                BidFigures.from_dict({k: v for k, v in b.items() if k in BID_FIELDS})
+                for b in report["bids"]
+            ]
             sheets = [ExpertSheet.from_dict(s) for s in report["sheets"]]
             fp_text = report.get("floating_point")
             floating = None if fp_text is None else Decimal(str(fp_text))
@@ -574,42 +585,101 @@ class BundleVerifier:
             )
         else:
             self.result.summary.append(f"{subject}: ranking recomputed from {len(sheets)} sheets")
-        sources = report.get("sheet_events")
-        if not isinstance(sources, dict):
-            self.note(f"{subject}: sheets are not linked to signed events (no sheet_events)")
+        listed = report.get("recommended")
+        if (
+            isinstance(listed, list)
+            and [r.get("bid_id") if isinstance(r, dict) else r for r in listed]
+            != ranking["recommended"]
+        ):
+            self.fail(subject, f"recommends {listed}, the ranking {ranking['recommended']}")
+        state = self.streams.get(stream)
+        if state is None:
+            self.fail(subject, f"its stream {stream} is not in the bundle")
             return
-        for sheet in sheets:
-            self._sheet_source(subject, sheet, sources.get(sheet.expert_id))
+        self._signed_sheets(subject, state, sheets)
+        self._report_signatures(subject, state, report, [s.expert_id for s in sheets])
 
-    def _sheet_source(self, subject: str, sheet: ExpertSheet, source: Any) -> None:
-        who = f"{subject}: sheet of {sheet.expert_id}"
-        if not isinstance(source, dict):
-            self.fail(who, "not linked to a signed event")
-            return
-        state = self.streams.get(str(source.get("stream")))
-        seq = source.get("seq")
-        event = state.events.get(seq) if state is not None and isinstance(seq, int) else None
-        if state is None or event is None or not isinstance(seq, int):
-            self.fail(who, f"its event {source.get('stream')}#{seq} is not in the bundle")
-            return
-        if seq not in state.signed_ok or event["actor"] != sheet.expert_id:
-            self.fail(who, f"event {state.name}#{seq} is not validly signed by {sheet.expert_id}")
-            return
-        body = event["payload"]["command"]["body"]
-        try:
-            signed = ExpertSheet.from_dict(body["sheet"]).to_dict()
-        except (KeyError, TypeError, RuleError):
-            self.fail(who, f"event {state.name}#{seq} does not carry a sheet")
-            return
-        if canonical_json(signed) != canonical_json(sheet.to_dict()):
-            self.fail(who, f"differs from what the expert signed in event {state.name}#{seq}")
+    def _signed(self, state: _Stream) -> Iterable[tuple[int, str, Mapping[str, Any]]]:
+        """(seq, actor, signed command body) of the stream's validly signed events."""
+        for seq in sorted(state.signed_ok):
+            event = state.events[seq]
+            yield seq, event["actor"], event["payload"]["command"]["body"]
+
+    def _signed_sheets(self, subject: str, state: _Stream, sheets: list[ExpertSheet]) -> None:
+        """Every score and verdict in the report is the expert's last signed one for it."""
+        scores: dict[tuple[str, str, str], tuple[int, Any]] = {}
+        verdicts: dict[tuple[str, str, str], tuple[int, Any]] = {}
+        for seq, actor, body in self._signed(state):
+            if not isinstance(body, dict) or not {"bid", "criterion"} <= set(body):
+                continue
+            key = (actor, str(body["bid"]), str(body["criterion"]))
+            if "score" in body:
+                scores[key] = (seq, body["score"])
+            if isinstance(body.get("pass"), bool):
+                verdicts[key] = (seq, body["pass"])
+        checked = 0
+        for sheet in sheets:
+            who = f"{subject}: {sheet.expert_id}"
+            for bid, row in sheet.scores.items():
+                for criterion, value in row.items():
+                    found = scores.get((sheet.expert_id, bid, criterion))
+                    checked += 1
+                    if found is None:
+                        self.fail(who, f"score {bid}/{criterion} {value} was never signed by them")
+                    elif _decimal(found[1]) != value:
+                        self.fail(
+                            who,
+                            f"score {bid}/{criterion} is {value} in the report but"
+                            f" {found[1]} in their last signed score, event {state.name}#{found[0]}",
+                        )
+            for bid, verdict_row in sheet.verdicts.items():
+                for criterion, passed in verdict_row.items():
+                    got = verdicts.get((sheet.expert_id, bid, criterion))
+                    checked += 1
+                    if got is None or got[1] != passed:
+                        where = f", event {state.name}#{got[0]}" if got else ""
+                        self.fail(
+                            who,
+                            f"verdict {bid}/{criterion} {passed} is not their last signed one{where}",
+                        )
+        self.result.summary.append(f"{subject}: {checked} scores and verdicts match signed ones")
+
+    def _report_signatures(
+        self, subject: str, state: _Stream, report: Mapping[str, Any], experts: list[str]
+    ) -> None:
+        """Experts sign the report's digest (SHA-256 of its canonical JSON)."""
+        digest = hashlib.sha256(canonical_json(dict(report))).hexdigest()
+        signers: set[str] = set()
+        for seq, actor, body in self._signed(state):
+            signed = body.get("report_digest") if isinstance(body, dict) else None
+            if signed is None:
+                continue
+            if signed == digest:
+                signers.add(actor)
+            else:
+                self.fail(
+                    subject,
+                    f"{actor} signed another report (digest {signed}) in event {state.name}#{seq}",
+                )
+        missing = [e for e in experts if e not in signers]
+        if missing:
+            self.note(f"{subject}: not signed (yet) by {', '.join(missing)}")
+        else:
+            self.result.summary.append(f"{subject}: signed by all {len(experts)} experts")
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
 
 
 def _text_b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _items(value: Any) -> Iterable[Any]:
+def _items(value: Any) -> list[Any]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 

@@ -186,6 +186,23 @@ async def test_periodic_task_signs_every_stream_that_grew(
         await client.close()
 
 
+async def test_tick_signs_the_tree_ending_at_each_phase_boundary_and_at_the_head(
+    quiet_node: InProcessNode, pool: asyncpg.Pool
+) -> None:
+    tender, _agency, client = await tender_with_notices(pool, quiet_node.url, 2)
+    await audit_of(quiet_node).checkpoints.tick()
+    rows = await pool.fetch(
+        "SELECT size, reasons FROM checkpoints WHERE stream = $1 ORDER BY size", tender
+    )
+    # tender.created (1) carries {"phase": "draft"}, tender.published (2) {"phase": "bidding"}
+    assert [(r["size"], r["reasons"]) for r in rows] == [
+        (1, ["phase:draft"]),
+        (2, ["phase:bidding"]),
+        (4, ["periodic"]),
+    ]
+    await client.close()
+
+
 async def test_signing_an_existing_size_again_is_a_no_op_that_keeps_the_reason(
     quiet_node: InProcessNode, pool: asyncpg.Pool
 ) -> None:
@@ -271,7 +288,8 @@ async def test_receipt_inclusion_signs_a_head_when_none_covers_the_event(
     assert proof["size"] == cp.size == 5
     assert base64.b64decode(proof["leaf_hash"]) == bytes(row["leaf_hash"])
     assert verify_inclusion(bytes(row["leaf_hash"]), 2, cp.size, _hashes(proof["proof"]), cp.root)
-    assert (await audit.checkpoints.latest(tender)).reasons == ("receipt",)  # type: ignore[union-attr]
+    latest = await audit.checkpoints.latest(tender)
+    assert latest is not None and latest.reasons == ("receipt",)
     await client.close()
 
 
@@ -288,6 +306,25 @@ async def test_logwatch_accepts_a_log_that_grew_while_the_client_was_away(
     await audit.checkpoint_now(tender, "test")
     second = await watch.refresh(quiet_node.url, client.token or "", tender)
     assert first is not None and second is not None and (first.size, second.size) == (3, 7)
+    await client.close()
+
+
+async def test_bidder_proves_its_receipted_event_is_in_the_signed_log(
+    quiet_node: InProcessNode, pool: asyncpg.Pool
+) -> None:
+    tender, _agency, client = await tender_with_notices(pool, quiet_node.url, 3)
+    audit = audit_of(quiet_node)
+    await audit.checkpoint_now(tender, "test")
+    sub = await client.subscribe(tender)
+    event = [await sub.next() for _ in range(4)][-1]
+    leaf = base64.b64encode(event_leaf_hash(event)).decode()
+    receipt = {"stream": tender, "seq": 4, "leaf_hash": leaf}
+    watch = LogWatch(audit.verifier_key)
+    inclusion = await watch.receipt_inclusion(quiet_node.url, client.token or "", receipt)
+    assert inclusion["size"] == 5 and inclusion["checkpoint"] == watch.notes[tender]
+    other = {**receipt, "seq": 3}
+    with pytest.raises(ValueError, match="not the receipted event"):
+        await watch.receipt_inclusion(quiet_node.url, client.token or "", other)
     await client.close()
 
 

@@ -4,6 +4,7 @@ heads, then tampering directly in PostgreSQL; each change must be caught and nam
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import subprocess
@@ -25,12 +26,20 @@ from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.events import event_leaf_hash, event_record
 from crypto.keys import SigningKey
 from evalroom.audit import KEY_NAME, Audit, log_signing_key
-from evalroom.audit.bundle import FORMAT, export_bundle, write_bundle
+from evalroom.audit.bundle import FORMAT, export_bundle, uncovered, write_bundle
 from evalroom.db import events as store
 from evalroom.db.identity import secret
 from evalroom.domain.scoring import BidFigures, ExpertSheet, ScoringMethod, evaluate
 from evalroom.settings import Settings
-from tests.support import ROOT, InProcessNode, Participant, add_participant, in_process_node
+from tests import test_session as real_session
+from tests.support import (
+    ROOT,
+    InProcessNode,
+    Participant,
+    add_participant,
+    eventually,
+    in_process_node,
+)
 
 SIGNED_SEQ = 4  # the supervisor's signed note in the tender below
 LAST_SEQ = 8
@@ -450,11 +459,19 @@ BIDS = [
 ]
 
 
+def _signed(
+    expert: Participant, session: str, n: int, type_: str, body: dict[str, Any]
+) -> tuple[str, dict[str, Any], str]:
+    command = {"id": f"{type_}-{n}", "stream": session, "type": type_, "body": body}
+    return type_, {"command": command}, expert.key.sign(canonical_json(command))
+
+
 async def _session_with_report(
-    pool: asyncpg.Pool, tender: Tender, experts: list[Participant]
+    pool: asyncpg.Pool, tender: Tender, experts: list[Participant], *, signers: int = 3
 ) -> str:
-    """A session whose experts each signed a score sheet, and a report computed from them.
-    (Written through the storage layer the pipeline uses, until session commands exist.)"""
+    """A session whose experts signed every score and then the report drawn up from them.
+    (Written through the storage layer the pipeline uses; the real session engine is
+    exercised in ``test_bundle_of_a_whole_real_session_verifies_offline``.)"""
     session = f"session:{uuid.uuid4().hex[:8]}"
     sheets = [
         {
@@ -464,42 +481,51 @@ async def _session_with_report(
         }
         for i, e in enumerate(experts)
     ]
+    signed = [
+        (
+            expert,
+            _signed(
+                expert,
+                session,
+                n,
+                "session.score",
+                {"bid": b, "criterion": "tech", "score": row["tech"]},
+            ),
+        )
+        for n, (expert, sheet) in enumerate(zip(experts, sheets, strict=True))
+        for b, row in sheet["scores"].items()
+    ]
+    ranking = evaluate(
+        ScoringMethod.from_dict(METHOD),
+        [BidFigures.from_dict(b) for b in BIDS],
+        [ExpertSheet.from_dict(s) for s in sheets],
+    ).to_dict()
+    report = {
+        "method": METHOD,
+        "bids": BIDS,
+        "sheets": sheets,
+        "floating_point": None,
+        "ranking": ranking,
+    }
+    digest = hashlib.sha256(canonical_json(report)).hexdigest()
+    signed += [
+        (e, _signed(e, session, 100 + n, "session.sign_report", {"report_digest": digest}))
+        for n, e in enumerate(experts[:signers])
+    ]
     async with pool.acquire() as conn, conn.transaction():
         await store.create_stream(conn, session, "session", tender.name, {})
         row = await store.lock_stream(conn, session)
         assert row is not None
-        appended = []
-        for i, (expert, sheet) in enumerate(zip(experts, sheets, strict=True)):
-            command = {
-                "id": f"score-{i}",
-                "stream": session,
-                "type": "session.score",
-                "body": {"sheet": sheet},
-            }
-            sig = expert.key.sign(canonical_json(command))
-            payload = {"expert": expert.user_id, "command": command}
-            appended.append(("score.submitted", expert.user_id, payload, "committee", sig))
-        ranking = evaluate(
-            ScoringMethod.from_dict(METHOD),
-            [BidFigures.from_dict(b) for b in BIDS],
-            [ExpertSheet.from_dict(s) for s in sheets],
-        ).to_dict()
-        report = {
-            "method": METHOD,
-            "bids": BIDS,
-            "sheets": sheets,
-            "floating_point": None,
-            "ranking": ranking,
-            "sheet_events": {
-                e.user_id: {"stream": session, "seq": i + 1} for i, e in enumerate(experts)
-            },
-        }
-        await store.append_events(conn, row, appended, {"report": report})
+        events = [
+            (type_, expert.user_id, payload, "committee", sig)
+            for expert, (type_, payload, sig) in signed
+        ]
+        await store.append_events(conn, row, events, {"report": report})
     await tender.audit.checkpoint_now(session, "phase:closed")
     return session
 
 
-async def test_session_bundle_holds_its_tender_and_its_report_follows_from_signed_sheets(
+async def test_session_bundle_holds_its_tender_and_its_report_follows_from_signed_scores(
     tender: Tender, pool: asyncpg.Pool
 ) -> None:
     experts = [await add_participant(pool, "expert") for _ in range(3)]
@@ -508,7 +534,9 @@ async def test_session_bundle_holds_its_tender_and_its_report_follows_from_signe
     assert [s["name"] for s in bundle["streams"]] == [tender.name, session]
     result = verify_bundle(bundle)
     assert result.ok, failures(result)
-    assert any("ranking recomputed from 3 sheets" in line for line in result.summary)
+    assert f"report {session}: ranking recomputed from 3 sheets" in result.summary
+    assert f"report {session}: 9 scores and verdicts match signed ones" in result.summary
+    assert f"report {session}: signed by all 3 experts" in result.summary
 
 
 async def test_report_ranking_that_does_not_follow_from_the_scores_is_named(
@@ -523,14 +551,15 @@ async def test_report_ranking_that_does_not_follow_from_the_scores_is_named(
     )
     result = await verified(pool, session)
     lines = named(result, f"report {session}")
-    assert lines and "the ranking does not follow from the scores" in lines[0]
+    assert any("the ranking does not follow from the scores" in line for line in lines)
+    assert any("signed another report" in line for line in lines)
 
 
-async def test_report_sheet_that_differs_from_the_signed_one_is_named(
+async def test_report_score_that_differs_from_the_signed_one_is_named(
     tender: Tender, pool: asyncpg.Pool
 ) -> None:
     experts = [await add_participant(pool, "expert") for _ in range(3)]
-    session = await _session_with_report(pool, tender, experts)
+    session = await _session_with_report(pool, tender, experts, signers=0)
     bundle = await bundle_of(pool, session)
     report = bundle["reports"][0]["report"]
     report["sheets"][0]["scores"]["B3"]["tech"] = "40"
@@ -538,10 +567,53 @@ async def test_report_sheet_that_differs_from_the_signed_one_is_named(
     sheets = [ExpertSheet.from_dict(s) for s in report["sheets"]]
     report["ranking"] = evaluate(method, bids, sheets).to_dict()  # consistent, but not signed
     result = verify_bundle(bundle)
-    who = f"report {session}: sheet of {experts[0].user_id}"
+    who = f"report {session}: {experts[0].user_id}"
     assert named(result, who) == [
-        f"FAIL {who}: differs from what the expert signed in event {session}#1"
+        f"FAIL {who}: score B3/tech is 40 in the report but 32 in their last signed score,"
+        f" event {session}#3"
     ]
+    assert any("not signed (yet) by" in note for note in result.notes)
+
+
+async def test_tender_bundle_holds_its_sessions(tender: Tender, pool: asyncpg.Pool) -> None:
+    experts = [await add_participant(pool, "expert") for _ in range(3)]
+    session = await _session_with_report(pool, tender, experts)
+    bundle = await bundle_of(pool, tender.name)
+    assert [s["name"] for s in bundle["streams"]] == [tender.name, session]
+    assert [r["stream"] for r in bundle["reports"]] == [session]
+    assert verify_bundle(bundle).ok
+
+
+async def test_export_of_an_unknown_stream_exits_2(database_url: str, tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    args = ("-m", "evalroom", "export-bundle", "tender:nope", str(tmp_path / "x.json"))
+    done = await in_thread(run_python, *args, env=env)
+    assert done.returncode == 2 and "tender:nope" in done.stderr
+
+
+@pytest.mark.slow
+async def test_bundle_of_a_whole_real_session_verifies_offline(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    # The whole remote evaluation of tests/test_session.py: opening, draw, check-in, review,
+    # signed scores, deviation, report signed by every expert, ratings.
+    await real_session.test_a_whole_evaluation_across_three_venues(node, pool, tmp_path)
+    audit = node.node.extras["audit"]
+
+    async def covered_bundle() -> dict[str, Any] | None:
+        # Background work (the session clock, presence) may still append: sign, then export.
+        for stream in ("tender:EV1", "session:EV1-S1"):
+            await audit.checkpoint_now(stream, "export")
+        bundle = await export_bundle(pool, "session:EV1-S1")
+        return None if uncovered(bundle) else bundle
+
+    out = tmp_path / "session.json.gz"
+    write_bundle(await eventually(covered_bundle), out)
+    done = await in_thread(run_verifier, out)
+    assert done.returncode == 0, done.stdout
+    assert "report session:EV1-S1: ranking recomputed from 5 sheets" in done.stdout
+    assert "report session:EV1-S1: signed by all 5 experts" in done.stdout
+    assert "receipts      4 checked" in done.stdout  # the bidders' signed bid receipts
 
 
 # -- input the verifier cannot read ----------------------------------------------------------

@@ -170,7 +170,13 @@ def _with_inclusion(
 
 
 async def export_bundle(pool: Any, target: str) -> dict[str, Any]:
-    """Build the evidence bundle of ``target`` (``session:<id>`` or ``tender:<id>``)."""
+    """Build the evidence bundle of ``target`` (``session:<id>`` or ``tender:<id>``), from one
+    read-only snapshot of the database (events, heads and checkpoints agree)."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        return await _export(conn, target)
+
+
+async def _export(pool: Any, target: str) -> dict[str, Any]:
     rows = await bundle_streams(pool, target)
     log_key = (await log_signing_key(pool)).public
     platform_key = SigningKey.from_raw(await secret(pool, "platform_ed25519")).public

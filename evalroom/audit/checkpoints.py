@@ -1,6 +1,12 @@
 """Signed tree heads: a C2SP checkpoint per stream, at every phase boundary and every few
 seconds while the stream grows.
 
+Every ``interval`` seconds (2 by default) the task signs, for each stream that grew, the tree
+ending at each phase boundary since the last checkpoint (an event whose payload carries a
+``phase`` string, e.g. ``tender.published`` or ``session.phase``: reason ``phase:<name>``) and
+the tree at the committed head (``periodic``). Services may also call ``checkpoint_now`` right
+after a commit.
+
 A checkpoint is the signed note (https://c2sp.org/tlog-checkpoint, https://c2sp.org/signed-note)
 of ``<origin>\\n<size>\\n<base64 root>\\n`` where the origin is ``evalroom/<deployment>/<stream>``
 (the deployment id is derived from the log's public key, so every node of one deployment
@@ -197,24 +203,38 @@ class Checkpointer:
                     f" (root {b64(bytes(row['root']))}); refusing to sign size {size}"
                 )
 
-    async def grown(self) -> list[str]:
-        """Streams with committed events beyond their latest checkpoint."""
+    async def grown(self) -> list[tuple[str, int]]:
+        """(stream, size of its latest checkpoint) of the streams with events beyond it."""
         rows = await self.pool.fetch(
-            "SELECT s.name FROM streams s WHERE s.head > COALESCE("
-            " (SELECT max(c.size) FROM checkpoints c WHERE c.stream = s.name), 0)"
+            "SELECT name, covered FROM (SELECT s.name, s.head, COALESCE("
+            "  (SELECT max(c.size) FROM checkpoints c WHERE c.stream = s.name), 0) AS covered"
+            " FROM streams s) AS heads WHERE head > covered"
         )
-        return [r["name"] for r in rows]
+        return [(r["name"], r["covered"]) for r in rows]
 
     async def tick(self) -> list[StoredCheckpoint]:
-        """Checkpoint every stream that grew since its last checkpoint."""
+        """Checkpoint every stream that grew: at each phase boundary since its last checkpoint
+        (an event whose payload names a ``phase``: the tree ending with that event, reason
+        ``phase:<name>``), then at its committed head (``periodic``)."""
         signed: list[StoredCheckpoint] = []
-        for stream in await self.grown():
+        for stream, covered in await self.grown():
             try:
-                stored = await self.checkpoint_now(stream, PERIODIC)
+                head = (await self.logs.synced(stream)).size
+                boundaries = await self.pool.fetch(
+                    "SELECT seq, payload->>'phase' AS phase FROM events"
+                    " WHERE stream = $1 AND seq > $2 AND seq <= $3"
+                    " AND jsonb_typeof(payload->'phase') = 'string' ORDER BY seq",
+                    stream,
+                    covered,
+                    head,
+                )
+                sizes = [(r["seq"], f"phase:{r['phase']}") for r in boundaries]
+                for size, reason in [*sizes, (head, PERIODIC)]:
+                    stored = await self.checkpoint_now(stream, reason, size=size)
+                    if stored is not None:
+                        signed.append(stored)
             except (ForkRefused, NotCommitted):
                 continue  # logged; the next tick tries again
-            if stored is not None:
-                signed.append(stored)
         return signed
 
     async def _run(self) -> None:
