@@ -176,6 +176,12 @@ CATALOG: dict[str, tuple[str, str, bool, bool]] = {
     ),
     "not_your_venue": ("不是您所在的评标场地。", "Not your venue.", False, True),
     "incomplete": ("尚未完成全部评审。", "The review is not complete.", False, True),
+    "no_checkpoint": (
+        "该日志尚无签名树头。",
+        "The log has no signed checkpoint yet.",
+        False,
+        False,
+    ),
     "store_unavailable": (
         "数据库暂时不可用，请稍后重试。",
         "Storage is unavailable; retry later.",

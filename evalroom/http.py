@@ -57,6 +57,7 @@ STATUS = {
     "not_yours": 403,
     "unknown_stream": 404,
     "already_exists": 409,
+    "no_checkpoint": 404,
     "id_reused": 409,
     "wrong_phase": 409,
     "store_unavailable": 503,

@@ -224,7 +224,12 @@ def _open_stage(
     listing = [{"number": n, "section": b["section"], "status": "waiting"} for n, b in bids.items()]
     public = NewEvent(
         "opening.started",
-        {"stage": stage, "window_ends": window_ends.isoformat(), "bids": listing},
+        {
+            "stage": stage,
+            "phase": "opening",
+            "window_ends": window_ends.isoformat(),
+            "bids": listing,
+        },
         "public",
     )
     return Decision([public, *private], new)
@@ -526,7 +531,7 @@ def sign_record(state: Mapping[str, Any], cmd: Command) -> Decision:
             "min_bids": config.min_bids,
         }
         new_stage["record"] = record
-        events.append(NewEvent("opening.record", record, "public"))
+        events.append(NewEvent("opening.record", {**record, "phase": done_phase}, "public"))
     return Decision(events, new)
 
 

@@ -5,6 +5,7 @@ storing the opened package, and signing receipts."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import tempfile
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from pydantic import Field
 
 from crypto import age
 from crypto.bidpackage import PackageError, read_form
+from crypto.events import event_leaf_hash
 from crypto.shamir import ShareError, combine_shares, inspect_share
 from evalroom.db import blobs
 from evalroom.db.events import StoredEvent
@@ -95,6 +97,8 @@ async def receipt(
         "stream": event.stream,
         "seq": event.seq,
         "at": event.at,
+        # The event's leaf hash lets the bidder check inclusion later without seeing it.
+        "leaf_hash": base64.b64encode(event_leaf_hash(event.record())).decode(),
         **{k: v for k, v in event.payload.items() if k != "command"},
     }
     return {
