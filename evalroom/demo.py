@@ -18,6 +18,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -506,7 +507,7 @@ class Demo:
         )
         await s.command(self.session, "session.draw", {"seed": seed.hex()})
         state = await self.state(self.session)
-        committee = list(state["committee"])
+        committee = self.committee = list(state["committee"])
         again = draw_experts(
             ExpertPool.from_dict(snapshot), DrawRequest.from_dict(state["draw_request"]), seed
         )
@@ -697,6 +698,17 @@ class Demo:
         for c in experts.values():
             await c.close()
 
+    def print_links(self) -> None:
+        """Key files for a person to log in with in the browser, and a page per role."""
+        from clients.keyfile import ParticipantKey, replace_private_json
+
+        keys = self.out / "keys"
+        keys.mkdir(exist_ok=True)
+        for role, user, path in _links(self):
+            key_file = keys / f"{user}.json"
+            replace_private_json(key_file, ParticipantKey(user, self.people[user].key).to_json())
+            print(f"   {role:<10} {self.url}/app/{path}   key: {key_file}")
+
     async def _can_read(self, client: Client, expert: str) -> bool:
         import httpx
 
@@ -754,6 +766,19 @@ class Demo:
             print(result.stdout[-2000:], result.stderr[-2000:], file=sys.stderr)
 
 
+def _links(demo: Demo) -> list[tuple[str, str, str]]:
+    """(role, who, path) of a page per role, for ``--serve``."""
+    tender, session = demo.tender, demo.session.split(":", 1)[1]
+    chair = demo.people[demo.committee[0]]
+    return [
+        ("bidder", demo.bidders[0].user_id, f"#/bidder?tender={tender}"),
+        ("agency", demo.agency.user_id, f"#/agency?tender={tender}&session={session}"),
+        ("expert", chair.user_id, f"#/expert?session={session}"),
+        ("supervisor", demo.sup.user_id, f"#/supervisor?session={session}"),
+        ("operator", demo.ops["lanzhou"].user_id, f"#/operator?session={session}"),
+    ]
+
+
 def _hand_computed() -> dict[str, str]:
     """The totals worked by hand (not by the scoring code) from TECH, BIDDERS and METHOD.
 
@@ -798,9 +823,13 @@ async def run_demo(*, keep_serving: bool = False, lang: str = "zh-CN", port: int
             else:
                 report.say("failed", ", ".join(report.failures))
             if keep_serving and not report.failures:
+                await asyncio.to_thread(demo.print_links)
                 report.say("serving", f"{url}/app/")
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.Event().wait()
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, stop.set)
+                await stop.wait()
     finally:
         if not keep_serving:
             shutil.rmtree(data_dir, ignore_errors=True)

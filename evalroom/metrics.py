@@ -9,8 +9,12 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        self.websockets = Gauge("evalroom_websockets", "Open WebSocket connections", registry=r)
         self.connections = Gauge(
-            "evalroom_connections", "Open WebSocket connections by role", ["role"], registry=r
+            "evalroom_connections",
+            "Connections by the role they hold in the streams they follow (one per stream)",
+            ["role"],
+            registry=r,
         )
         self.deliveries = Counter(
             "evalroom_deliveries_total", "Events queued to connections", registry=r

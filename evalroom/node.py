@@ -14,7 +14,7 @@ from evalroom.audit import Audit
 from evalroom.auth.tokens import TokenIssuer
 from evalroom.broker import Broker, LocalBroker, RedisBroker
 from evalroom.db.identity import secret
-from evalroom.db.pool import EmbeddedPostgres, open_pool
+from evalroom.db.pool import EmbeddedPostgres, open_pool, stop_embedded
 from evalroom.hub.hub import Hub
 from evalroom.metrics import Metrics
 from evalroom.services.pipeline import CommandPipeline, RefusalLimiter
@@ -86,6 +86,9 @@ class Node:
         await self.hub.stop()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.pool.close(), 5)
+        if self.embedded is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(stop_embedded, self.embedded)
 
     async def healthy(self) -> dict[str, bool]:
         db = False

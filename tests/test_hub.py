@@ -192,12 +192,20 @@ async def test_login_with_a_wrong_key_is_refused(node: InProcessNode, pool: asyn
 
 
 async def test_healthz_and_metrics(node: InProcessNode, pool: asyncpg.Pool) -> None:
+    _agency, a = await _tender(node, pool, "H1")
+    sup = await add_participant(pool, "sup", roles=[("supervisor", "tender:H1")])
+    s = await sup.client(node.url)
+    await s.subscribe("tender:H1")
     async with httpx.AsyncClient(base_url=node.url) as http:
         r = await http.get("/healthz")
         assert r.status_code == 200 and r.json()["db"] is True
         await http.post("/auth/challenge", content=b"{oops")
         text = (await http.get("/metrics")).text
     assert "evalroom_commands_total" in text and "evalroom_anonymous_garbage_total 1.0" in text
+    assert 'evalroom_connections{role="supervisor"} 1.0' in text
+    assert "evalroom_websockets 2.0" in text
+    await s.close()
+    await a.close()
 
 
 async def test_presence_shows_who_is_connected_and_drops_the_departed(

@@ -257,6 +257,9 @@ async def test_a_rejection_tender_withdraws_unreleased_bids_and_fails_below_the_
     for name in ("a", "b", "c"):
         await o.bidder(name)
         await o.bid(name, "500000.00")
+    # Replacing a bid before the deadline: a new version with its own receipt; the newest opens.
+    replaced = await o.bid("a", "490000.00")
+    assert replaced["reply"]["receipt"]["version"] == 2
     # Withdrawal before the deadline comes with a receipt.
     withdrawn = await o.clients["c"].command(o.stream, "bid.withdraw", {"section": "S1"})
     assert withdrawn["reply"]["receipt"]["kind"] == "bid.withdrawn"
@@ -281,6 +284,10 @@ async def test_a_rejection_tender_withdraws_unreleased_bids_and_fails_below_the_
     state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", o.stream)
     statuses = sorted(b["status"] for b in state["opening"]["single"]["bids"].values())
     assert statuses == ["decrypted", "rejected"]  # c withdrew before the deadline
+    (opened,) = [
+        b for b in state["opening"]["single"]["bids"].values() if b["status"] == "decrypted"
+    ]
+    assert opened["org"] == "company-a" and opened["form"]["price"] == "490000.00"
     assert state["failed_sections"] == ["S1"]  # one valid bid < 3: the section fails (流标)
     for c in o.clients.values():
         await c.close()

@@ -343,3 +343,101 @@ async def _phase_paused(pool: asyncpg.Pool, stream: str) -> bool:
 async def _phase_running(pool: asyncpg.Pool, stream: str) -> bool:
     state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
     return not state.get("pause") and not state.get("faults")
+
+
+LOWEST_PRICE = {
+    "kind": "lowest_evaluated_price",
+    "criteria": [
+        {"id": "qualification", "name": "资格评审", "kind": "pass_fail", "max_points": None}
+    ],
+    "price_rule": None,
+    "recommend": 3,
+}
+
+
+async def _seated_committee(
+    o: Opening, pool: asyncpg.Pool, node: InProcessNode, stream: str, tender: str, method: Any
+) -> tuple[list[str], dict[str, Client], dict[str, Any]]:
+    """Create the session from the opening record, draw, check every expert in, elect."""
+    agency, sup = o.clients["agency"], o.clients["sup"]
+    experts = await _register_pool(pool, tender.lower())
+    await agency.command(
+        stream,
+        "session.create",
+        {
+            "tender": tender,
+            "section": "S1",
+            "venues": VENUES,
+            "method": method,
+            "draw": {
+                "slots": SLOTS,
+                "tenderer": "甘肃交通厅",
+                "tenderer_region": "兰州",
+                "min_credit": "60",
+            },
+        },
+    )
+    snapshot = await pool_snapshot(type("Ctx", (), {"pool": pool})())  # type: ignore[arg-type]
+    seed = secrets.token_bytes(32)
+    await sup.command(
+        stream,
+        "session.commit_seed",
+        {
+            "commitment": hashlib.sha256(seed).hexdigest(),
+            "pool_digest": pool_digest(ExpertPool.from_dict(snapshot)),
+        },
+    )
+    await sup.command(stream, "session.draw", {"seed": seed.hex()})
+    state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
+    committee = list(state["committee"])
+    ops: dict[str, Client] = {}
+    for venue in ("lanzhou", "tianshui", "jiuquan"):
+        op = await add_participant(pool, f"op-{venue}", roles=[("operator", stream)], venue=venue)
+        ops[venue] = await op.client(node.url)
+        await ops[venue].subscribe(stream)
+    ex = {eid: await experts[eid].client(node.url) for eid in committee}
+    for i, (eid, member) in enumerate(state["committee"].items()):
+        seat = f"{member['venue']}-{i}"
+        token = experts[eid].key.sign(check_in_statement(stream, eid, seat))
+        await ops[member["venue"]].command(
+            stream, "session.check_in", {"expert": eid, "seat": seat, "expert_signature": token}
+        )
+    for eid in committee:
+        await ex[eid].command(stream, "session.vote_chair", {"candidate": committee[0]})
+    for c in ops.values():
+        await c.close()
+    return committee, ex, state
+
+
+async def test_the_lowest_evaluated_price_method_ranks_passing_bids_by_price(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    o = await _opened_tender(node, pool, tmp_path, "EV2")
+    stream = "session:EV2-S1"
+    committee, ex, state = await _seated_committee(o, pool, node, stream, "EV2", LOWEST_PRICE)
+    number = {b["company"].removeprefix("company-"): b["bid_id"] for b in state["bids"]}
+    for seat, eid in enumerate(committee):
+        for bidder, bid in number.items():
+            fails = bidder == "b" and seat < 3  # three of five fail b: the majority rejects it
+            body = {"bid": bid, "criterion": "qualification", "pass": not fails}
+            if fails:
+                body["reason"] = "营业执照已过期"
+            await ex[eid].command(stream, "session.preliminary", body, sign=True)
+    await ex[committee[0]].command(stream, "session.close_phase", {"phase": "preliminary_review"})
+    state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
+    ranking = state["report"]["ranking"]
+    # By hand: b (980,000) fails 3 to 2; the others by evaluated price = price, lowest first:
+    # d 990,000.00, a 1,000,000.00, c 1,050,000.00.
+    ranked = sorted((b for b in ranking["bids"] if b["rank"]), key=lambda b: b["rank"])
+    assert [b["bid_id"] for b in ranked] == [number["d"], number["a"], number["c"]]
+    assert [b["evaluated_price"] for b in ranked] == ["990000.00", "1000000.00", "1050000.00"]
+    assert next(b for b in ranking["bids"] if b["bid_id"] == number["b"])["passed"] is False
+    assert ranking["recommended"] == [number["d"], number["a"], number["c"]]
+    digest = report_digest(state["report"])
+    for eid in committee:
+        await ex[eid].command(stream, "session.sign_report", {"report_digest": digest}, sign=True)
+    assert (
+        await pool.fetchval("SELECT state->>'phase' FROM streams WHERE name = $1", stream)
+    ) == "closed"
+    for c in [*o.clients.values(), *ex.values()]:
+        await c.close()

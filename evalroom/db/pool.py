@@ -43,6 +43,13 @@ class EmbeddedPostgres:
         return cls(server=server, url=url)
 
 
+def stop_embedded(embedded: EmbeddedPostgres) -> None:
+    """Stop the embedded server if this process is its last user (pgserver counts users)."""
+    cleanup = getattr(embedded.server, "cleanup", None)
+    if cleanup is not None:
+        cleanup()
+
+
 async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         url, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30

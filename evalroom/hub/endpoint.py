@@ -87,8 +87,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         on_too_slow=node.metrics.slow_closed.inc,
     )
     node.hub.attach(conn)
-    role_label = "participant"
-    node.metrics.connections.labels(role_label).inc()
+    node.metrics.websockets.inc()
     conn.enqueue(
         _dumps(
             {
@@ -135,7 +134,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     finally:
         for task in tasks:
             task.cancel()
-        node.metrics.connections.labels(role_label).dec()
+        node.metrics.websockets.dec()
         await node.hub.detach(conn)
 
 

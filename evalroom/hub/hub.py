@@ -180,6 +180,8 @@ class Hub:
             channel.subs.pop(key, None)
             conn.subscriptions.pop(stream, None)
             raise
+        for role in access.roles:
+            self.metrics.connections.labels(role).inc()
         self._presence_changed()
         return {}
 
@@ -214,6 +216,9 @@ class Hub:
         if sub is None or channel is None:
             return
         channel.subs.pop(f"{conn.id}:{stream}", None)
+        assert isinstance(sub, Subscription)
+        for role in sub.access.roles:
+            self.metrics.connections.labels(role).dec()
         if not channel.subs:
             self.channels.pop(stream, None)
             await channel.close()
