@@ -441,3 +441,53 @@ async def test_the_lowest_evaluated_price_method_ranks_passing_bids_by_price(
     ) == "closed"
     for c in [*o.clients.values(), *ex.values()]:
         await c.close()
+
+
+async def test_an_expert_who_withdraws_loses_the_live_feed_and_a_replacement_is_drawn(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    o = await _opened_tender(node, pool, tmp_path, "EV3")
+    agency, sup = o.clients["agency"], o.clients["sup"]
+    experts = await _register_pool(pool, "ev3")
+    stream = "session:EV3-S1"
+    await agency.command(
+        stream,
+        "session.create",
+        {
+            "tender": "EV3",
+            "section": "S1",
+            "venues": VENUES,
+            "method": METHOD,
+            "draw": {
+                "slots": SLOTS,
+                "tenderer": "甘肃交通厅",
+                "tenderer_region": "兰州",
+                "min_credit": "60",
+            },
+        },
+    )
+    snapshot = await pool_snapshot(type("Ctx", (), {"pool": pool})())  # type: ignore[arg-type]
+    seed = secrets.token_bytes(32)
+    await sup.command(
+        stream,
+        "session.commit_seed",
+        {
+            "commitment": hashlib.sha256(seed).hexdigest(),
+            "pool_digest": pool_digest(ExpertPool.from_dict(snapshot)),
+        },
+    )
+    await sup.command(stream, "session.draw", {"seed": seed.hex()})
+    state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
+    # Lanzhou has a spare eligible expert for the re-draw (补抽).
+    leaving = next(e for e, m in state["committee"].items() if m["venue"] == "lanzhou")
+    client = await experts[leaving].client(node.url)
+    feed = await client.subscribe(stream)
+    await client.command(stream, "session.declare_conflict", {"reason": "与投标人存在利害关系"})
+    await eventually(lambda: feed.error is not None, timeout=10)
+    assert feed.error is not None and feed.error.code == "not_subscribed_role"
+    state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
+    assert leaving not in state["committee"] and len(state["committee"]) == 5
+    with pytest.raises(ClientError):
+        await client.command(stream, "session.vote_chair", {"candidate": leaving})
+    for c in [*o.clients.values(), client]:
+        await c.close()

@@ -67,9 +67,18 @@ class Subscription:
 
 Fetch = Callable[[str, int, int], Awaitable[list[Wire]]]
 
+# Events after which who may see what in the stream changes (a frame is compact JSON).
+ROLE_EVENTS = ('"type":"session.redrawn"', '"type":"role.granted"', '"type":"session.drawn"')
+
 
 class StreamChannel:
-    def __init__(self, name: str, fetch: Fetch, on_delivered: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        name: str,
+        fetch: Fetch,
+        on_delivered: Callable[[int], None],
+        on_roles_changed: Callable[[str], None] | None = None,
+    ) -> None:
         self.name = name
         self.last_seq: int | None = None  # None until the head is known
         self.subs: dict[str, Subscription] = {}
@@ -77,6 +86,7 @@ class StreamChannel:
         self._pending: dict[int, Wire] = {}
         self._filling: asyncio.Task[None] | None = None
         self._on_delivered = on_delivered
+        self._on_roles_changed = on_roles_changed
         self.gap_fills = 0
 
     def start_at(self, head: int) -> None:
@@ -140,6 +150,8 @@ class StreamChannel:
                 delivered += 1
         if delivered:
             self._on_delivered(delivered)
+        if self._on_roles_changed is not None and any(m in wire.frame for m in ROLE_EVENTS):
+            self._on_roles_changed(self.name)
 
     async def close(self) -> None:
         if self._filling is not None:

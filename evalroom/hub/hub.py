@@ -47,6 +47,7 @@ class Hub:
         self.channels: dict[str, StreamChannel] = {}
         self._presence_snapshot: dict[str, str] = {}
         self._presence_push: asyncio.Task[None] | None = None
+        self._refreshing: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -147,7 +148,7 @@ class Hub:
     async def _channel(self, stream: str) -> StreamChannel:
         channel = self.channels.get(stream)
         if channel is None:
-            channel = StreamChannel(stream, self._fetch, self._delivered)
+            channel = StreamChannel(stream, self._fetch, self._delivered, self._roles_changed)
             self.channels[stream] = channel
             try:
                 await self.broker.subscribe(stream)
@@ -161,6 +162,35 @@ class Hub:
                 return await self._channel(stream)
             await asyncio.sleep(0.005)
         return channel
+
+    def _roles_changed(self, stream: str) -> None:
+        task = asyncio.create_task(self._refresh_access(stream))
+        self._refreshing.add(task)
+        task.add_done_callback(self._refreshing.discard)
+
+    async def _refresh_access(self, stream: str) -> None:
+        """Roles in the stream changed (a draw, a withdrawal, a grant): look every local
+        subscriber's access up again; one left with no role is unsubscribed."""
+        channel = self.channels.get(stream)
+        if channel is None:
+            return
+        for sub in list(channel.subs.values()):
+            try:
+                access, _parent = await self._access(sub.conn, stream)
+            except Refusal:
+                await self.unsubscribe(sub.conn, stream)
+                msg = Refusal("not_subscribed_role", "your role here has ended").to_message(
+                    sub.conn.lang
+                )
+                sub.conn.enqueue(_dumps({**msg, "stream": stream}))
+                continue
+            except STORE_DOWN:
+                return
+            for role in sub.access.roles - access.roles:
+                self.metrics.connections.labels(role).dec()
+            for role in access.roles - sub.access.roles:
+                self.metrics.connections.labels(role).inc()
+            sub.access = access
 
     async def subscribe(self, conn: Connection, stream: str, after: int) -> dict[str, Any]:
         validate_stream(stream)
