@@ -33,13 +33,13 @@ from typing import Any
 
 import click
 
-from clients.bidder import keygen_command
 from clients.ceremony import CeremonyView, Follower, Render, Stage, local_time
 from clients.cli_common import (
     EXIT_LOCAL,
     EXIT_TIMEOUT,
     CliError,
     Out,
+    add_keygen,
     connected,
     lang_option,
     load_json_file,
@@ -140,12 +140,7 @@ def _out(lang: str) -> Out:
     return Out(lang, MESSAGES)
 
 
-@main.command(help="Create your key file and print the public key to register (生成密钥).")
-@click.option("--user", required=True, help="Your user id on the platform")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@lang_option
-def keygen(user: str, out_path: Path, lang: str) -> None:
-    keygen_command(user, out_path, lang)
+add_keygen(main)
 
 
 @main.command("opening-key", help="Make the tender's opening key and its k-of-n shares.")

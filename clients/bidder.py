@@ -39,6 +39,7 @@ from clients.cli_common import (
     EXIT_TIMEOUT,
     CliError,
     Out,
+    add_keygen,
     connected,
     lang_option,
     load_json_file,
@@ -160,12 +161,7 @@ def _out(lang: str) -> Out:
 # -- keys ----------------------------------------------------------------------------------
 
 
-@main.command(help="Create your key file and print the public key to register (生成密钥).")
-@click.option("--user", required=True, help="Your user id on the platform")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@lang_option
-def keygen(user: str, out_path: Path, lang: str) -> None:
-    keygen_command(user, out_path, lang)
+add_keygen(main)
 
 
 def keygen_command(user: str, out_path: Path, lang: str) -> None:

@@ -261,3 +261,18 @@ def tender_stream(tender: str) -> str:
 
 def tender_id(stream: str) -> str:
     return stream.removeprefix("tender:")
+
+
+def add_keygen(group: click.Group) -> None:
+    """Give a role's CLI its ``keygen`` command: every participant makes its own key."""
+
+    @group.command(help="Create your key file and print the public key to register (生成密钥).")
+    @click.option("--user", required=True, help="Your user id on the platform")
+    @click.option(
+        "--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path)
+    )
+    @lang_option
+    def keygen(user: str, out_path: Path, lang: str) -> None:
+        from clients.bidder import keygen_command
+
+        keygen_command(user, out_path, lang)

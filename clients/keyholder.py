@@ -17,14 +17,13 @@ from pathlib import Path
 
 import click
 
-from clients.bidder import keygen_command
 from clients.ceremony import CeremonyView, Follower
 from clients.cli_common import (
     EXIT_TIMEOUT,
     CliError,
     Out,
+    add_keygen,
     connected,
-    lang_option,
     require_key,
     run,
     server_options,
@@ -57,12 +56,7 @@ def main() -> None:
     pass
 
 
-@main.command(help="Create your key file and print the public key to register (生成密钥).")
-@click.option("--user", required=True, help="Your user id on the platform")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@lang_option
-def keygen(user: str, out_path: Path, lang: str) -> None:
-    keygen_command(user, out_path, lang)
+add_keygen(main)
 
 
 async def _wait_for_fallback(client: Client, stream: str, deadline: float | None) -> bool:

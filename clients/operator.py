@@ -21,8 +21,7 @@ from typing import Any
 
 import click
 
-from clients.bidder import keygen_command
-from clients.cli_common import Out, lang_option, require_key, run, server_options
+from clients.cli_common import Out, add_keygen, require_key, run, server_options
 from clients.keyfile import ParticipantKey
 from clients.session_view import SessionWatch, live_client, send, session_out, session_stream
 
@@ -53,12 +52,7 @@ def _out(lang: str) -> Out:
     return session_out(lang, MESSAGES)
 
 
-@main.command(help="Create your key file and print the public key to register (生成密钥).")
-@click.option("--user", required=True, help="Your user id on the platform")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@lang_option
-def keygen(user: str, out_path: Path, lang: str) -> None:
-    keygen_command(user, out_path, lang)
+add_keygen(main)
 
 
 @main.command("check-in", help="Check an expert in at your venue with their token (专家签到).")

@@ -47,13 +47,12 @@ from typing import Any
 import click
 import httpx
 
-from clients.bidder import keygen_command
 from clients.cli_common import (
     EXIT_REFUSED,
     CliError,
     Out,
+    add_keygen,
     connected,
-    lang_option,
     require_key,
     run,
     server_options,
@@ -192,12 +191,7 @@ def _simple(
     run(out, server, work)
 
 
-@main.command(help="Create your key file and print the public key to register (生成密钥).")
-@click.option("--user", required=True, help="Your user id on the platform")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@lang_option
-def keygen(user: str, out_path: Path, lang: str) -> None:
-    keygen_command(user, out_path, lang)
+add_keygen(main)
 
 
 @main.command("approve-clarification", help="Approve an expert's question; it goes to the bidder.")

@@ -355,10 +355,10 @@ LOWEST_PRICE = {
 }
 
 
-async def _seated_committee(
-    o: Opening, pool: asyncpg.Pool, node: InProcessNode, stream: str, tender: str, method: Any
-) -> tuple[list[str], dict[str, Client], dict[str, Any]]:
-    """Create the session from the opening record, draw, check every expert in, elect."""
+async def _create_and_draw(
+    o: Opening, pool: asyncpg.Pool, stream: str, tender: str, method: Any
+) -> tuple[dict[str, Participant], dict[str, Any]]:
+    """Create the session from the opening record, publish the seed's commitment, draw."""
     agency, sup = o.clients["agency"], o.clients["sup"]
     experts = await _register_pool(pool, tender.lower())
     await agency.command(
@@ -389,6 +389,14 @@ async def _seated_committee(
     )
     await sup.command(stream, "session.draw", {"seed": seed.hex()})
     state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
+    return experts, state
+
+
+async def _seated_committee(
+    o: Opening, pool: asyncpg.Pool, node: InProcessNode, stream: str, tender: str, method: Any
+) -> tuple[list[str], dict[str, Client], dict[str, Any]]:
+    """Create the session from the opening record, draw, check every expert in, elect."""
+    experts, state = await _create_and_draw(o, pool, stream, tender, method)
     committee = list(state["committee"])
     ops: dict[str, Client] = {}
     for venue in ("lanzhou", "tianshui", "jiuquan"):
@@ -447,37 +455,8 @@ async def test_an_expert_who_withdraws_loses_the_live_feed_and_a_replacement_is_
     node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     o = await _opened_tender(node, pool, tmp_path, "EV3")
-    agency, sup = o.clients["agency"], o.clients["sup"]
-    experts = await _register_pool(pool, "ev3")
     stream = "session:EV3-S1"
-    await agency.command(
-        stream,
-        "session.create",
-        {
-            "tender": "EV3",
-            "section": "S1",
-            "venues": VENUES,
-            "method": METHOD,
-            "draw": {
-                "slots": SLOTS,
-                "tenderer": "甘肃交通厅",
-                "tenderer_region": "兰州",
-                "min_credit": "60",
-            },
-        },
-    )
-    snapshot = await pool_snapshot(type("Ctx", (), {"pool": pool})())  # type: ignore[arg-type]
-    seed = secrets.token_bytes(32)
-    await sup.command(
-        stream,
-        "session.commit_seed",
-        {
-            "commitment": hashlib.sha256(seed).hexdigest(),
-            "pool_digest": pool_digest(ExpertPool.from_dict(snapshot)),
-        },
-    )
-    await sup.command(stream, "session.draw", {"seed": seed.hex()})
-    state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
+    experts, state = await _create_and_draw(o, pool, stream, "EV3", METHOD)
     # Lanzhou has a spare eligible expert for the re-draw (补抽).
     leaving = next(e for e, m in state["committee"].items() if m["venue"] == "lanzhou")
     client = await experts[leaving].client(node.url)

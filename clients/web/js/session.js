@@ -10,7 +10,8 @@ export function emptySession() {
     phase: "", venues: {}, method: null, committee: [], checkedIn: {}, rosters: {},
     chair: null, passed: null, myScores: {}, scores: {}, submitted: false, sheets: null,
     deviations: [], reasons: {}, report: null, digest: "", signed: [], progress: {},
-    pause: null, clarifications: {}, feed: [],
+    pause: null, clarifications: {}, feed: [], bids: [], verdicts: {}, goback: null,
+    gobacks: [], warnings: [], notes: [],
   };
 }
 
@@ -28,6 +29,26 @@ export function foldSession(s, ev, me) {
       break;
     case "session.phase":
       s.phase = p.phase;
+      break;
+    case "session.bids":
+      s.bids = p.bids;
+      break;
+    case "session.verdict":
+      ((s.verdicts[p.bid] ||= {})[p.criterion] = { pass: p.pass, reason: p.reason });
+      break;
+    case "session.goback_requested":
+      s.goback = { ...p, at: ev.at };
+      break;
+    case "session.goback_approved":
+    case "session.goback_rejected":
+      s.goback = null;
+      s.gobacks.push({ ...p, outcome: ev.type.split("_").pop(), at: ev.at });
+      break;
+    case "session.warning":
+      s.warnings.push({ ...p, at: ev.at });
+      break;
+    case "session.note":
+      s.notes.push({ ...p, at: ev.at, by: ev.actor });
       break;
     case "session.committee":
       s.committee = p.members;
@@ -87,7 +108,10 @@ export function foldSession(s, ev, me) {
     case "session.clarification_approved":
     case "session.clarification_rejected":
     case "session.clarification_answered":
-      if (s.clarifications[p.id]) s.clarifications[p.id].status = ev.type.split("_").pop();
+    case "session.clarification_expired":
+      if (s.clarifications[p.id]) {
+        Object.assign(s.clarifications[p.id], { ...p, status: ev.type.split("_").pop() });
+      }
       break;
   }
 }
@@ -95,6 +119,11 @@ export function foldSession(s, ev, me) {
 /** The criteria experts score, with their maximum points. @param {any} s */
 export function expertCriteria(s) {
   return (s.method?.criteria || []).filter((/** @type {any} */ c) => c.kind === "expert");
+}
+
+/** The pass/fail criteria of the preliminary review. @param {any} s */
+export function passFailCriteria(s) {
+  return (s.method?.criteria || []).filter((/** @type {any} */ c) => c.kind === "pass_fail");
 }
 
 /** Bids under detailed review (those that passed the preliminary review). @param {any} s */

@@ -57,24 +57,24 @@ export function mount(root, ctx) {
     fill(live,
       h("div", { class: "title-row" }, h("h2", { class: "tender-title" }, s.title || tender, h("small", { class: "mono" }, ` ${tender}`)), phasePill(s.phase), publish),
       facts([
-        ["开标时间", s.config ? new Date(s.config.opening_at).toLocaleString("zh-CN", { hour12: false }) : "—"],
-        ["投标文件", String(s.receipts.length || Object.keys(s.bids).length)],
-        ["解密剩余", countdown],
-        ["已解密", `${Object.values(s.bids).filter((/** @type {any} */ b) => b.status === "decrypted").length}/${Object.keys(s.bids).length}`],
-        ["开标记录签署", s.recordSigned.join("、") || "—"],
+        [t("bidder.opening_at"), s.config ? new Date(s.config.opening_at).toLocaleString("zh-CN", { hour12: false }) : "—"],
+        [t("agency.bids"), String(s.receipts.length || Object.keys(s.bids).length)],
+        [t("bidder.window_left"), countdown],
+        [t("status.decrypted"), `${Object.values(s.bids).filter((/** @type {any} */ b) => b.status === "decrypted").length}/${Object.keys(s.bids).length}`],
+        [t("agency.record_signed"), s.recordSigned.join(t("list_sep")) || "—"],
       ]),
-      card(t("agency.run"), controls, s.stage ? statusTable(s) : h("p", { class: "hint" }, "开标时间到达后点击“开始开标”。")),
+      card(t("agency.run"), controls, s.stage ? statusTable(s) : h("p", { class: "hint" }, t("agency.start_hint"))),
       s.readOut ? card(t("bidder.readout"), readOutTable(s)) : null,
       s.objections.length ? card(t("agency.objections"), h("ul", { class: "objections" }, s.objections.map((/** @type {any} */ o) => objectionItem(o)))) : null,
     );
   }
   /** @param {any} o */
   function objectionItem(o) {
-    if (o.answer) return h("li", null, h("strong", null, o.org, "："), o.text, h("div", { class: "answer" }, "答复：", o.answer));
-    const input = /** @type {HTMLInputElement} */ (h("input", { value: answers[o.id] || "", placeholder: "答复内容", oninput: (/** @type {any} */ e) => (answers[o.id] = e.target.value) }));
+    if (o.answer) return h("li", null, h("strong", null, o.org, t("colon")), o.text, h("div", { class: "answer" }, t("answer_prefix"), o.answer));
+    const input = /** @type {HTMLInputElement} */ (h("input", { value: answers[o.id] || "", placeholder: t("agency.answer_text"), oninput: (/** @type {any} */ e) => (answers[o.id] = e.target.value) }));
     const b = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button" }, t("agency.answer")));
     b.onclick = () => act(b, () => conn.command(stream, "opening.answer", { objection: o.id, text: input.value.trim() }));
-    return h("li", null, h("strong", null, o.org, "："), o.text, h("div", { class: "toolbar" }, input, b));
+    return h("li", null, h("strong", null, o.org, t("colon")), o.text, h("div", { class: "toolbar" }, input, b));
   }
   ctx.follow(stream, (ev) => { foldTender(s, ev); render(); });
   const timer = setInterval(() => { countdown.textContent = s.windowEnds && !s.windowClosed ? remaining(s.windowEnds) : "—"; }, 1000);
@@ -88,7 +88,7 @@ export function mount(root, ctx) {
   function renderProgress() {
     fill(progress, card(t("agency.progress"),
       h("div", { class: "title-row" }, h("span", { class: "mono" }, sessionStream), phasePill(ev.phase)),
-      table(["步骤", t("progress")], Object.values(ev.progress).map((p) => [phaseName(p.step), progressBar(p.done, p.of)]), { class: "grid" }),
+      table([t("col.step"), t("progress")], Object.values(ev.progress).map((p) => [phaseName(p.step), progressBar(p.done, p.of)]), { class: "grid" }),
       h("ul", { class: "feed compact" }, ev.log.slice(-8).reverse().map((e) => h("li", null, h("time", null, clock(e.at)), " ", e.type)))));
   }
   ctx.follow(sessionStream, (e) => {

@@ -5,8 +5,9 @@
  */
 import { t } from "../i18n.js";
 import { verifyJson } from "../keys.js";
+import { b64, checkReceiptInclusion, sha256 } from "../logproof.js";
 import { emptyTender, foldTender } from "../tender.js";
-import { act, card, fill, h, readPicked, toast } from "../ui.js";
+import { act, card, clock, fill, h, readPicked, toast } from "../ui.js";
 import { facts, phasePill, picker, readOutTable, remaining, statusTable } from "./common.js";
 
 /** @param {string} user */
@@ -43,7 +44,6 @@ export function mount(root, ctx) {
   const stream = `tender:${tender}`;
   const s = emptyTender();
   /** @type {any} */ let bidKeys = null;
-  /** @type {any} */ let lastReceipt = null;
   const keysInput = /** @type {HTMLInputElement} */ (h("input", { type: "file", id: "bid-keys-file", accept: ".json" }));
   keysInput.onchange = async () => {
     try {
@@ -62,9 +62,11 @@ export function mount(root, ctx) {
   const objectBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", id: "object-btn", type: "button" }, t("bidder.object")));
   objectBtn.onclick = () => act(objectBtn, () => conn.command(stream, "opening.object", { text: objection.value.trim() }));
 
-  const upload = uploadCard(ctx, tender, s, (/** @type {any} */ r) => { lastReceipt = r; render(); });
+  const upload = uploadCard(ctx, tender, s, (/** @type {any} */ r) => receipts.add(r));
   const live = h("div");
-  fill(body, live, upload.el);
+  const receipts = receiptsCard(ctx, tender);
+  const clarifications = clarificationCard(ctx);
+  fill(body, live, upload.el, receipts.el);
 
   async function release() {
     const org = conn.profile?.org;
@@ -94,23 +96,30 @@ export function mount(root, ctx) {
       h("div", { class: "title-row" }, h("h2", { class: "tender-title" }, s.title || tender, h("small", { class: "mono" }, ` ${tender}`)), phasePill(s.phase)),
       facts([
         [t("field.tender"), tender],
-        ["开标时间", s.config ? new Date(s.config.opening_at).toLocaleString("zh-CN", { hour12: false }) : "—"],
-        ["解密剩余", countdown],
+        [t("bidder.opening_at"), s.config ? new Date(s.config.opening_at).toLocaleString("zh-CN", { hour12: false }) : "—"],
+        [t("bidder.window_left"), countdown],
         [t("bidder.signin"), signed ? h("span", { class: "ok", id: "signed-in" }, t("bidder.signedin")) : "—"],
       ]),
       s.notices.length ? h("div", { class: "notice" }, s.notices[s.notices.length - 1]) : null,
+      clarifications.el, // an open question comes before everything else
       s.stage ? card(t("bidder.opening"),
         h("div", { class: "toolbar" }, h("label", { class: "file" }, t("bidder.keys"), keysInput), releaseBtn),
         statusTable(s, { mine: true })) : null,
       s.readOut ? card(t("bidder.readout"), readOutTable(s),
         h("div", { class: "toolbar" }, objection, objectBtn, confirmBtn,
-          s.confirmed.includes(org) ? h("span", { class: "ok", id: "confirmed" }, "已确认") : null),
+          s.confirmed.includes(org) ? h("span", { class: "ok", id: "confirmed" }, t("bidder.confirmed")) : null),
         s.objections.length ? h("ul", { class: "objections" }, s.objections.map((/** @type {any} */ o) =>
-          h("li", null, h("strong", null, o.org, "："), o.text, o.answer ? h("div", { class: "answer" }, "答复：", o.answer) : null))) : null) : null,
-      lastReceipt ? receiptView(lastReceipt) : null,
+          h("li", null, h("strong", null, o.org, t("colon")), o.text, o.answer ? h("div", { class: "answer" }, t("answer_prefix"), o.answer) : null))) : null) : null,
     );
   }
-  ctx.follow(stream, (ev) => { foldTender(s, ev); render(); upload.update(); });
+  ctx.follow(stream, (ev) => {
+    foldTender(s, ev);
+    render();
+    upload.update();
+    if (ev.type === "tender.configured") {
+      for (const sec of s.config?.sections || []) clarifications.follow(`session:${tender}-${sec.id}`);
+    }
+  });
   ctx.on("error", (/** @type {any} */ e) => {
     if (e.stream === stream) toast(t("error", { message: e.message, code: e.code }), "error");
   });
@@ -119,18 +128,124 @@ export function mount(root, ctx) {
   render();
 }
 
-/** The signed receipt (回执), checked here with the platform key. @param {any} r */
-function receiptView(r) {
-  const rc = r.receipt;
-  return card(t("bidder.receipt"),
-    h("p", { class: r.verified ? "ok" : "error", id: "receipt-verdict" }, r.verified ? "✔ " + t("bidder.receipt_ok") : "✘ " + t("bidder.receipt_bad")),
-    facts([["类型", rc.kind], ["流水号", `${rc.stream} #${rc.seq}`], ["时间", rc.at], ["大小", `${rc.size ?? "—"} 字节`],
-      ["SHA-256", h("span", { class: "mono small" }, rc.sha256 || "—")]]),
-    h("p", { class: "mono small" }, "签名 ", r.sig));
+const MAX_HASHED = 512 * 1024 * 1024; // larger files: the size is checked, not the hash
+
+/** @param {Uint8Array} bytes */
+const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+
+/** @param {number} n */
+function bytes(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
 /**
- * Upload a sealed envelope with progress; verify the receipt's platform signature.
+ * The signed receipts (回执) of this tender, kept in this browser: each one's platform
+ * signature, whether it names the file sent, and its inclusion in the tender's Merkle log,
+ * checked here against a signed checkpoint once one covers it.
+ * @param {import("../app.js").ViewContext} ctx @param {string} tender
+ */
+function receiptsCard(ctx, tender) {
+  const conn = ctx.conn;
+  const storeKey = `evalroom.receipts.${conn.user}.${tender}`;
+  /** @type {any[]} */ const list = JSON.parse(localStorage.getItem(storeKey) || "[]");
+  /** @type {Map<number, {state: string, message?: string, size?: number, root?: string}>} */
+  const inclusion = new Map();
+  let alive = true;
+  ctx.offs.push(() => { alive = false; });
+  const el = h("div", { id: "receipts" });
+
+  function save() {
+    localStorage.setItem(storeKey, JSON.stringify(list));
+  }
+
+  /** @param {any} r */
+  async function check(r) {
+    const seq = r.receipt.seq;
+    inclusion.set(seq, { state: "checking" });
+    render();
+    for (let tries = 0; alive && tries < 120; tries++) {
+      try {
+        const result = await checkReceiptInclusion(r.receipt, await conn.ensureToken());
+        if (result.state === "verified") {
+          r.inclusion = result.inclusion;
+          save();
+          inclusion.set(seq, { state: "verified", ...result.checkpoint });
+          render();
+          return;
+        }
+        inclusion.set(seq, { state: "pending", size: result.size ?? 0 });
+        render();
+      } catch (err) {
+        inclusion.set(seq, { state: "failed", message: /** @type {Error} */ (err).message });
+        render();
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // checkpoints come every ~2 s
+    }
+  }
+
+  /** @param {any} r */
+  function download(r) {
+    const { receipt, sig, platform_key, inclusion: incl } = r;
+    const blob = new Blob([JSON.stringify({ receipt, sig, platform_key, inclusion: incl }, null, 1)], { type: "application/json" });
+    const a = h("a", { href: URL.createObjectURL(blob), download: `receipt-${receipt.stream.replace(":", "-")}-${receipt.seq}.json` });
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.getAttribute("href") || ""), 1000);
+  }
+
+  /** @param {any} r */
+  function view(r) {
+    const rc = r.receipt;
+    const inc = inclusion.get(rc.seq) || { state: "checking" };
+    const incText = {
+      checking: () => t("incl.checking"),
+      pending: () => t("incl.pending", { seq: rc.seq, size: inc.size ?? 0 }),
+      verified: () => "✔ " + t("incl.verified"),
+      failed: () => "✘ " + t("incl.failed", { message: inc.message || "" }),
+    }[inc.state]();
+    const incClass = inc.state === "verified" ? "ok" : inc.state === "failed" ? "error" : "hint";
+    const recheck = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary recheck-btn", type: "button" }, t("incl.recheck")));
+    recheck.onclick = () => check(r);
+    recheck.disabled = inc.state === "checking" || inc.state === "pending";
+    const dl = h("button", { class: "link download-btn", type: "button", onclick: () => download(r) }, t("receipt.download"));
+    return h("article", { class: "receipt", "data-seq": rc.seq },
+      h("div", { class: "verdicts" },
+        h("p", { class: `receipt-verdict ${r.verified ? "ok" : "error"}` }, r.verified ? "✔ " + t("bidder.receipt_ok") : "✘ " + t("bidder.receipt_bad")),
+        r.fileCheck ? h("p", { class: `receipt-file ${r.fileCheck === "ok" ? "ok" : "error"}` },
+          r.fileCheck === "ok" ? "✔ " + t("receipt.file_ok") : "✘ " + t("receipt.file_bad")) : null,
+        h("p", { class: `receipt-inclusion ${incClass}`, "data-state": inc.state }, incText)),
+      h("dl", { class: "facts" }, [
+        [t("col.section"), `${rc.section ?? "—"} / ${rc.envelope ?? "—"}`],
+        [t("receipt.seq"), h("span", { class: "mono" }, `${rc.stream} #${rc.seq}`)],
+        [t("receipt.at"), clock(rc.at)],
+        [t("receipt.size"), rc.size != null ? bytes(Number(rc.size)) : "—"],
+        [t("incl.label"), inc.state === "verified" ? h("span", { class: "mono" }, t("incl.detail", { size: inc.size, root: String(inc.root).slice(0, 12) + "…" })) : "—"],
+      ].map(([k, v]) => h("div", null, h("dt", null, k), h("dd", null, v)))),
+      h("p", { class: "mono small" }, "SHA-256 ", rc.sha256 || "—"),
+      h("p", { class: "mono small" }, t("receipt.sig"), " ", r.sig),
+      h("div", { class: "toolbar" }, recheck, dl));
+  }
+
+  function render() {
+    fill(el, list.length ? card(t("bidder.receipt"), [...list].reverse().map(view)) : null);
+  }
+
+  /** @param {any} r */
+  function add(r) {
+    list.push(r);
+    save();
+    check(r);
+  }
+  for (const r of list) check(r);
+  render();
+  return { el, add };
+}
+
+/**
+ * Upload a sealed envelope with progress; verify the receipt's platform signature and that it
+ * names the file sent (SHA-256 and size).
  * @param {import("../app.js").ViewContext} ctx @param {string} tender @param {any} s
  * @param {(r: any) => void} onReceipt
  */
@@ -139,34 +254,51 @@ function uploadCard(ctx, tender, s, onReceipt) {
   const envelope = /** @type {HTMLSelectElement} */ (h("select", { id: "up-envelope" }));
   const file = /** @type {HTMLInputElement} */ (h("input", { type: "file", id: "up-file", accept: ".age" }));
   const bar = /** @type {HTMLProgressElement} */ (h("progress", { max: 100, value: 0, id: "up-progress" }));
-  const btn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", type: "button", id: "up-btn" }, t("bidder.upload")));
+  const pct = h("span", { class: "mono", id: "up-pct" }, "");
+  const btn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", type: "button", id: "up-btn" }, t("bidder.upload_btn")));
   btn.onclick = () => act(btn, async () => {
     const f = file.files?.[0];
-    if (!f) throw Object.assign(new Error("no file"), { code: "no_file" });
+    if (!f) throw Object.assign(new Error(t("bidder.pick_file")), { code: "no_file" });
+    const digest = f.size <= MAX_HASHED ? hex(await sha256(new Uint8Array(await f.arrayBuffer()))) : null;
     const token = await ctx.conn.ensureToken();
     const url = `/api/tenders/${encodeURIComponent(tender)}/bids/${encodeURIComponent(section.value)}/${encodeURIComponent(envelope.value)}`;
+    bar.value = 0;
+    fill(pct, "0%");
     const ack = await new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       xhr.open("PUT", url);
       xhr.setRequestHeader("authorization", `Bearer ${token}`);
       xhr.setRequestHeader("content-type", "application/octet-stream");
-      xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = (100 * e.loaded) / e.total; };
+      xhr.setRequestHeader("accept-language", ctx.conn.lang);
+      xhr.setRequestHeader("idempotency-key", `web-${b64(crypto.getRandomValues(new Uint8Array(9))).replace(/[+/]/g, "x")}`);
+      xhr.upload.onprogress = (e) => {
+        if (!e.lengthComputable) return;
+        bar.value = Math.round((100 * e.loaded) / e.total);
+        fill(pct, `${bar.value}%  ${bytes(e.loaded)} / ${bytes(e.total)}`);
+      };
       xhr.onload = () => {
-        const data = JSON.parse(xhr.responseText || "{}");
-        if (xhr.status >= 200 && xhr.status < 300) resolve(data);
-        else reject(Object.assign(new Error(data.message || xhr.statusText), { code: data.code }));
+        let data = {};
+        try { data = JSON.parse(xhr.responseText || "{}"); } catch { /* not JSON */ }
+        const d = /** @type {any} */ (data);
+        if (xhr.status >= 200 && xhr.status < 300) resolve(d);
+        else reject(Object.assign(new Error(d.message || xhr.statusText), { code: d.code || `http_${xhr.status}` }));
       };
       xhr.onerror = () => reject(Object.assign(new Error("network"), { code: "network" }));
       xhr.send(f);
     });
+    bar.value = 100;
     const reply = /** @type {any} */ (ack).reply;
     const keys = await (await fetch("/api/log/keys")).json();
     const verified = reply.platform_key === keys.platform_key && (await verifyJson(keys.platform_key, reply.sig, reply.receipt));
-    onReceipt({ ...reply, verified });
-  });
+    const sameFile = Number(reply.receipt.size) === f.size && (digest === null || reply.receipt.sha256 === digest);
+    onReceipt({ ...reply, verified, fileCheck: sameFile ? "ok" : "mismatch", file: f.name });
+    file.value = "";
+  }, t("bidder.uploaded"));
   const el = card(t("bidder.upload"),
+    h("p", { class: "hint" }, t("bidder.upload_hint")),
     h("div", { class: "toolbar" }, h("label", null, t("col.section"), section), h("label", null, t("bidder.envelope"), envelope),
-      h("label", { class: "file" }, "密封文件 (.age)", file), btn), bar);
+      h("label", { class: "file" }, t("bidder.sealed_file"), file), btn),
+    h("div", { class: "progress-row" }, bar, pct));
   function update() {
     const sections = s.config?.sections || [];
     if (section.options.length !== sections.length) {
@@ -177,4 +309,64 @@ function uploadCard(ctx, tender, s, onReceipt) {
   }
   update();
   return { el, update };
+}
+
+/**
+ * Clarification questions (澄清) the committee sent this bidder company, approved by the
+ * supervisor, and the company's signed answers.
+ * @param {import("../app.js").ViewContext} ctx
+ */
+function clarificationCard(ctx) {
+  const conn = ctx.conn;
+  /** @type {Map<string, any>} key stream/id */
+  const items = new Map();
+  /** @type {Record<string, string>} */ const drafts = {};
+  const el = h("div", { id: "clarifications" });
+  /** @type {Set<string>} */ const followed = new Set();
+
+  /** @param {string} stream */
+  function follow(stream) {
+    if (followed.has(stream)) return;
+    followed.add(stream);
+    ctx.follow(stream, (ev) => {
+      const p = ev.payload || {};
+      const key = `${stream}/${p.id}`;
+      if (ev.type === "session.clarification_request") items.set(key, { stream, ...p, status: "approved" });
+      else if (ev.type === "session.clarification_answered" && items.has(key)) Object.assign(items.get(key), { status: "answered", answer: p.answer });
+      else if (ev.type === "session.clarification_expired" && items.has(key)) items.get(key).status = "expired";
+      else return;
+      render();
+    });
+  }
+
+  /** @param {any} c */
+  function item(c) {
+    const head = h("div", { class: "clar-q" }, h("strong", { class: "mono" }, c.id), " ", c.question);
+    if (c.status === "answered") {
+      return h("li", { "data-id": c.id, class: "answered" }, head,
+        h("div", { class: "answer" }, h("span", { class: "badge s-decrypted" }, t("clar.answered")), " ", c.answer));
+    }
+    if (c.status === "expired") {
+      return h("li", { "data-id": c.id }, head, h("div", null, h("span", { class: "badge s-failed" }, t("clar.expired"))));
+    }
+    const key = `${c.stream}/${c.id}`;
+    const input = /** @type {HTMLTextAreaElement} */ (h("textarea", {
+      rows: 2, class: "clar-answer", placeholder: t("clar.answer"),
+      oninput: (/** @type {any} */ e) => (drafts[key] = e.target.value),
+    }, drafts[key] || ""));
+    const b = /** @type {HTMLButtonElement} */ (h("button", { class: "primary clar-send", type: "button" }, t("clar.send")));
+    b.onclick = () => act(b, async () => {
+      const answer = input.value.trim();
+      if (!answer) throw Object.assign(new Error(t("clar.empty")), { code: "reason_required" });
+      await conn.command(c.stream, "session.clarify_answer", { id: c.id, answer }, { sign: true });
+    });
+    return h("li", { "data-id": c.id }, head,
+      h("div", { class: "hint" }, t("clar.deadline", { time: new Date(c.deadline).toLocaleString(undefined, { hour12: false }) })),
+      input, h("div", { class: "toolbar" }, b));
+  }
+
+  function render() {
+    fill(el, items.size ? card(t("clar.title"), h("ul", { class: "clar-list" }, [...items.values()].map(item))) : null);
+  }
+  return { el, follow };
 }

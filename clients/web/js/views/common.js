@@ -38,7 +38,7 @@ export function statusTable(s, opts = {}) {
     .map((/** @type {any} */ b) => ({
       attrs: { "data-bid": b.number, class: s.mine[b.number] ? "mine" : "" },
       cells: [
-        h("span", { class: "mono" }, b.number, s.mine[b.number] && opts.mine ? h("em", { class: "tag" }, "本单位") : null),
+        h("span", { class: "mono" }, b.number, s.mine[b.number] && opts.mine ? h("em", { class: "tag" }, t("bidder.mine")) : null),
         b.section,
         b.org || "—",
         statusBadge(b.status),

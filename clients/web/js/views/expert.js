@@ -5,7 +5,7 @@
  */
 import { t } from "../i18n.js";
 import { b64u, signJson } from "../keys.js";
-import { emptySession, expertCriteria, foldSession, scoredBids } from "../session.js";
+import { emptySession, expertCriteria, foldSession, passFailCriteria, scoredBids } from "../session.js";
 import { act, card, fill, h, table, toast } from "../ui.js";
 import { facts, phasePill, picker } from "./common.js";
 
@@ -54,9 +54,76 @@ export function mount(root, ctx) {
     await conn.command(stream, "session.submit_scores", {}, { sign: true });
   });
   const signBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", type: "button", id: "sign-report" }, t("expert.sign_report")));
-  const dissent = /** @type {HTMLInputElement} */ (h("input", { placeholder: "保留意见（可选）", id: "dissent" }));
+  const dissent = /** @type {HTMLInputElement} */ (h("input", { placeholder: t("expert.dissent"), id: "dissent" }));
   signBtn.onclick = () => act(signBtn, () => conn.command(stream, "session.sign_report",
     dissent.value.trim() ? { report_digest: s.digest, dissent: dissent.value.trim() } : { report_digest: s.digest }, { sign: true }));
+
+  /** @type {Record<string, {verdict: HTMLSelectElement, reason: HTMLInputElement}>} */
+  const pfInputs = {};
+  const prelimBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", type: "button", id: "save-preliminary" }, t("expert.prelim_save")));
+  prelimBtn.onclick = () => act(prelimBtn, savePreliminary, "");
+  const closePrelimBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button", id: "close-preliminary" }, t("expert.prelim_close")));
+  closePrelimBtn.onclick = () => act(closePrelimBtn, () => conn.command(stream, "session.close_phase", { phase: "preliminary_review" }));
+
+  /** Send (signed) every pass/fail verdict that changed; a fail needs a reason, checked here first. */
+  async function savePreliminary() {
+    /** @type {{bid: string, criterion: string, pass: boolean, reason: string}[]} */
+    const todo = [];
+    for (const [key, { verdict, reason }] of Object.entries(pfInputs)) {
+      const [bid, criterion] = key.split("/");
+      if (!verdict.value) continue;
+      const pass = verdict.value === "pass";
+      const why = reason.value.trim();
+      if (!pass && !why) {
+        reason.classList.add("invalid");
+        reason.focus();
+        throw Object.assign(new Error(t("expert.fail_reason", { bid })), { code: "reason_required" });
+      }
+      const had = s.verdicts[bid]?.[criterion];
+      if (had && had.pass === pass && (had.reason || "") === (pass ? "" : why)) continue;
+      todo.push({ bid, criterion, pass, reason: why });
+    }
+    for (const v of todo) {
+      const body = v.pass ? { bid: v.bid, criterion: v.criterion, pass: true } : v;
+      await conn.command(stream, "session.preliminary", body, { sign: true });
+    }
+    toast(t("expert.prelim_saved", { n: todo.length }));
+  }
+
+  function preliminary() {
+    const criteria = passFailCriteria(s);
+    const rows = s.bids.map((/** @type {any} */ b) => ({
+      attrs: { "data-bid": b.bid_id },
+      cells: [h("span", { class: "mono" }, b.bid_id), b.company, ...criteria.map((/** @type {any} */ c) => {
+        const key = `${b.bid_id}/${c.id}`;
+        let cell = pfInputs[key];
+        if (!cell) {
+          const had = s.verdicts[b.bid_id]?.[c.id];
+          const verdict = /** @type {HTMLSelectElement} */ (h("select", { id: `pf-${b.bid_id}-${c.id}`, "aria-label": `${b.bid_id} ${c.name}` },
+            h("option", { value: "" }, "—"), h("option", { value: "pass" }, t("expert.pass")), h("option", { value: "fail" }, t("expert.fail"))));
+          verdict.value = had ? (had.pass ? "pass" : "fail") : "";
+          const reason = /** @type {HTMLInputElement} */ (h("input", { id: `pf-reason-${b.bid_id}-${c.id}`, placeholder: t("expert.fail_placeholder"), value: had?.reason || "" }));
+          const sync = () => {
+            reason.hidden = verdict.value !== "fail";
+            reason.closest("td")?.classList.toggle("fail", verdict.value === "fail");
+          };
+          verdict.onchange = sync;
+          reason.oninput = () => reason.classList.toggle("invalid", !reason.value.trim());
+          cell = pfInputs[key] = { verdict, reason };
+          queueMicrotask(sync);
+        }
+        const had = s.verdicts[b.bid_id]?.[c.id];
+        return h("div", { class: "pf-cell" }, cell.verdict, " ", had ? h("span", { class: "badge s-decrypted pf-signed" }, t("expert.signed")) : null, cell.reason);
+      })],
+    }));
+    const done = Object.values(s.verdicts).reduce((n, row) => n + Object.keys(/** @type {any} */ (row)).length, 0);
+    const total = s.bids.length * criteria.length;
+    return card(t("expert.prelim"),
+      h("p", { class: "hint" }, t("expert.prelim_hint")),
+      table([t("col.number"), t("col.org"), ...criteria.map((/** @type {any} */ c) => c.name)], rows, { class: "grid prelim", id: "prelim-sheet" }),
+      h("div", { class: "toolbar" }, prelimBtn, s.chair === me ? closePrelimBtn : null,
+        h("span", { class: done === total && total ? "ok" : "hint", id: "prelim-done" }, t("expert.prelim_done", { done, total }))));
+  }
 
   async function saveScores() {
     let n = 0;
@@ -88,15 +155,17 @@ export function mount(root, ctx) {
           input = inputs[key] = /** @type {HTMLInputElement} */ (h("input", {
             inputmode: "decimal", "data-max": c.max_points, "aria-label": `${bid} ${c.name}`,
             id: `score-${bid}-${c.id}`, value: s.myScores[bid]?.[c.id] || "",
-            oninput: (/** @type {any} */ e) => e.target.classList.toggle("invalid", !!e.target.value && !validScore(e.target.value.trim(), c.max_points)),
+            oninput: (/** @type {any} */ e) => (e.target.dataset.dirty = "1") && e.target.classList.toggle("invalid", !!e.target.value && !validScore(e.target.value.trim(), c.max_points)),
           }));
         }
+        // Not typed into here: show what the log says (scores replay after the sheet appears).
+        if (!input.dataset.dirty && document.activeElement !== input) input.value = saved[key] ?? s.myScores[bid]?.[c.id] ?? "";
         input.disabled = locked;
         return input;
       })],
     }));
     return card(t("expert.sheet"),
-      table(["投标编号", ...criteria.map((/** @type {any} */ c) => `${c.name}（0–${c.max_points}）`)], rows, { class: "grid sheet", id: "score-sheet" }),
+      table([t("col.number"), ...criteria.map((/** @type {any} */ c) => `${c.name} (0–${c.max_points})`)], rows, { class: "grid sheet", id: "score-sheet" }),
       h("div", { class: "toolbar" }, locked ? h("span", { class: "ok", id: "submitted" }, t("expert.submitted")) : [saveBtn, submitBtn]));
   }
 
@@ -105,11 +174,11 @@ export function mount(root, ctx) {
     if (!mine.length) return null;
     return card(t("expert.deviation"), h("ul", { class: "objections" }, mine.map((/** @type {any} */ d) => {
       const done = s.reasons[me]?.[`${d.bid}/${d.criterion}`];
-      if (done) return h("li", null, `${d.bid} · ${d.criterion} = ${d.score}：`, h("span", { class: "ok" }, done));
+      if (done) return h("li", null, `${d.bid} · ${d.criterion} = ${d.score}${t("colon")}`, h("span", { class: "ok" }, done));
       const input = /** @type {HTMLInputElement} */ (h("input", { placeholder: t("expert.reason") }));
       const b = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button" }, t("ok")));
       b.onclick = () => act(b, () => conn.command(stream, "session.deviation_reason", { bid: d.bid, criterion: d.criterion, reason: input.value.trim() }, { sign: true }));
-      return h("li", null, `${d.bid} · ${d.criterion}：${d.score}（其他专家均值 ${d.others_mean}）`, h("div", { class: "toolbar" }, input, b));
+      return h("li", null, t("expert.deviation_item", { bid: d.bid, criterion: d.criterion, score: d.score, mean: d.others_mean }), h("div", { class: "toolbar" }, input, b));
     })));
   }
 
@@ -117,9 +186,9 @@ export function mount(root, ctx) {
     if (!s.report) return null;
     const bids = [...(s.report.ranking?.bids || [])].sort((a, b) => a.rank - b.rank);
     return card(t("expert.report"),
-      table(["排名", "投标编号", "总分"], bids.map((b) => [String(b.rank), b.bid_id, b.total]), { class: "grid", id: "ranking" }),
+      table([t("expert.rank"), t("col.number"), t("expert.total")], bids.map((b) => [String(b.rank), b.bid_id, b.total]), { class: "grid", id: "ranking" }),
       facts([[t("expert.digest"), h("span", { class: "mono small", id: "digest" }, s.digest)]]),
-      h("div", { class: "toolbar" }, s.signed.includes(me) ? h("span", { class: "ok", id: "report-signed" }, "已签署") : [dissent, signBtn]));
+      h("div", { class: "toolbar" }, s.signed.includes(me) ? h("span", { class: "ok", id: "report-signed" }, t("expert.report_signed")) : [dissent, signBtn]));
   }
 
   function render() {
@@ -130,14 +199,16 @@ export function mount(root, ctx) {
     }
     fill(body,
       h("div", { class: "title-row" }, h("h2", { class: "tender-title" }, stream), phasePill(s.phase)),
-      s.pause ? h("div", { class: "notice" }, "评标已暂停：", s.pause.reason || "") : null,
+      s.pause ? h("div", { class: "notice" }, t("expert.paused"), s.pause.reason || "") : null,
+      s.warnings.length ? h("div", { class: "warning", id: "warning" }, t("expert.warning"), s.warnings[s.warnings.length - 1].text) : null,
       facts([
-        ["场地", member ? s.venues[member.venue]?.name || member.venue : "—"],
+        [t("expert.venue"), member ? s.venues[member.venue]?.name || member.venue : "—"],
         [t("expert.checkin"), mine ? h("span", { class: "ok", id: "checkin-status" }, t("expert.checked", { seat: mine.seat })) : h("span", { id: "checkin-status" }, t("expert.not_checked"))],
-        ["组长", s.chair || "—"],
+        [t("expert.chair_label"), s.chair || "—"],
       ]),
       !mine ? card(t("expert.checkin"), h("p", { class: "hint" }, t("expert.token_hint")), h("div", { class: "toolbar" }, h("label", null, t("expert.seat"), seat), tokenBtn), token) : null,
       s.phase === "chair_election" ? card(t("expert.chair"), h("div", { class: "toolbar" }, candidate, voteBtn)) : null,
+      s.phase === "preliminary_review" ? preliminary() : null,
       ["detailed_review", "deviation_check"].includes(s.phase) ? sheet() : null,
       deviations(),
       report(),

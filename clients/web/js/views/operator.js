@@ -38,7 +38,7 @@ export function mount(root, ctx) {
     const roster = Object.values(s.rosters).flat();
     fill(body,
       h("div", { class: "title-row" }, h("h2", { class: "tender-title" }, stream), phasePill(s.phase)),
-      card(t("op.roster"), table(["专家", "专业", "场地", t("col.status"), "座位", t("col.time")], roster.map((/** @type {any} */ m) => {
+      card(t("op.roster"), table([t("sup.expert"), t("op.specialty"), t("expert.venue"), t("col.status"), t("expert.seat"), t("col.time")], roster.map((/** @type {any} */ m) => {
         const c = s.checkedIn[m.expert];
         return { attrs: { "data-expert": m.expert }, cells: [`${m.name}（${m.expert}）`, m.specialty, s.venues[m.venue]?.name || m.venue,
           c ? h("span", { class: "badge s-decrypted" }, t("op.done")) : h("span", { class: "badge s-waiting" }, t("op.pending")),

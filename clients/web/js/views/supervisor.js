@@ -49,7 +49,7 @@ export function spreadChart(s) {
       svg("line", { x1: x(lo), x2: x(hi), y1: y, y2: y, stroke: wide ? "#c62828" : "#0e63ad", "stroke-width": 6, "stroke-linecap": "round", opacity: 0.25 }),
       ...totals.map((v) => svg("circle", { cx: x(v), cy: y, r: 4.5, fill: wide ? "#c62828" : "#0e63ad" })),
       svg("line", { x1: x(mean), x2: x(mean), y1: y - 9, y2: y + 9, stroke: "#1d2733", "stroke-width": 2 }),
-      svg("text", { x: x(hi) + 8, y: y + 4 }, `均值 ${mean.toFixed(2)}，极差 ${(hi - lo).toFixed(2)}`));
+      svg("text", { x: x(hi) + 8, y: y + 4 }, t("sup.mean_range", { mean: mean.toFixed(2), range: (hi - lo).toFixed(2) })));
   });
   return root;
 }
@@ -67,7 +67,7 @@ export function mount(root, ctx) {
   /** @type {any[]} */ let members = [];
   const reason = /** @type {HTMLInputElement} */ (h("input", { id: "pause-reason", placeholder: t("sup.reason") }));
   const pauseBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "danger", type: "button", id: "pause-btn" }, t("sup.pause")));
-  pauseBtn.onclick = () => act(pauseBtn, () => conn.command(stream, "session.pause", { reason: reason.value.trim() || "监督暂停" }));
+  pauseBtn.onclick = () => act(pauseBtn, () => conn.command(stream, "session.pause", { reason: reason.value.trim() || t("sup.paused_default") }));
   const resumeBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button", id: "resume-btn" }, t("sup.resume")));
   resumeBtn.onclick = () => act(resumeBtn, () => conn.command(stream, "session.resume"));
 
@@ -75,8 +75,8 @@ export function mount(root, ctx) {
     return h("div", { class: "venues", id: "venues" }, Object.values(s.venues).map((/** @type {any} */ v) => {
       const here = members.filter((m) => (m.venues || []).includes(v.id));
       return h("div", { class: `venue ${here.length ? "up" : "down"}`, "data-venue": v.id },
-        h("h3", null, v.name, v.main ? h("em", { class: "tag" }, "主场") : null),
-        h("div", null, here.length ? h("span", { class: "ok" }, `${here.length} ${t("sup.online")}`) : h("span", { class: "error" }, "离线")),
+        h("h3", null, v.name, v.main ? h("em", { class: "tag" }, t("sup.main")) : null),
+        h("div", null, here.length ? h("span", { class: "ok" }, `${here.length} ${t("sup.online")}`) : h("span", { class: "error" }, t("sup.offline"))),
         h("div", { class: "who-list" }, here.map((m) => m.name || m.user).join("、")));
     }));
   }
@@ -86,7 +86,7 @@ export function mount(root, ctx) {
     const bids = scoredBids(s);
     const experts = Object.keys(s.scores);
     if (!experts.length) return h("p", { class: "hint" }, t("sup.none"));
-    const heads = ["专家", ...bids.flatMap((/** @type {string} */ b) => criteria.map((/** @type {any} */ c) => `${b} ${c.name}`))];
+    const heads = [t("sup.expert"), ...bids.flatMap((/** @type {string} */ b) => criteria.map((/** @type {any} */ c) => `${b} ${c.name}`))];
     return table(heads, experts.map((e) => ({
       attrs: { "data-expert": e },
       cells: [e, ...bids.flatMap((/** @type {string} */ b) => criteria.map((/** @type {any} */ c) =>
@@ -94,27 +94,94 @@ export function mount(root, ctx) {
     })), { class: "grid", id: "live-scores" });
   }
 
+  /** @type {Map<string, HTMLInputElement>} text fields, kept across re-renders (focus, typing) */
+  const fields = new Map();
+  /** @type {Record<string, string>} */ const drafts = {};
+  /** @param {string} key @param {string} placeholder @param {string} [id] */
+  function draft(key, placeholder, id) {
+    let el = fields.get(key);
+    if (!el) fields.set(key, (el = /** @type {HTMLInputElement} */ (h("input", { id, placeholder }))));
+    return el;
+  }
+  /** @param {string} key */
+  const need = (key) => {
+    const v = (fields.get(key)?.value || "").trim();
+    if (!v) throw Object.assign(new Error(t("sup.reason_required")), { code: "reason_required" });
+    return v;
+  };
+  /** @param {string} key */
+  const clear = (key) => { const el = fields.get(key); if (el) el.value = ""; };
+
   function clarifications() {
     const open = Object.values(s.clarifications).filter((/** @type {any} */ c) => c.status === "asked");
     if (!open.length) return null;
-    return card(t("sup.clarifications"), h("ul", { class: "objections" }, open.map((/** @type {any} */ c) => {
-      const b = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button" }, t("sup.approve")));
-      b.onclick = () => act(b, () => conn.command(stream, "session.clarify_approve", { id: c.id }));
-      return h("li", null, h("strong", null, c.company, "："), c.question, " ", b);
+    return card(t("sup.clarifications"), h("ul", { class: "clar-list", id: "sup-clarifications" }, open.map((/** @type {any} */ c) => {
+      const ok = /** @type {HTMLButtonElement} */ (h("button", { class: "primary clar-approve", type: "button" }, t("sup.approve")));
+      ok.onclick = () => act(ok, () => conn.command(stream, "session.clarify_approve", { id: c.id }));
+      const no = /** @type {HTMLButtonElement} */ (h("button", { class: "danger clar-reject", type: "button" }, t("sup.reject")));
+      no.onclick = () => act(no, async () => {
+        await conn.command(stream, "session.clarify_reject", { id: c.id, reason: need(`clar-${c.id}`) });
+        clear(`clar-${c.id}`);
+      });
+      return h("li", { "data-id": c.id }, h("div", { class: "clar-q" }, h("strong", null, c.company, t("colon")), c.question),
+        h("div", { class: "hint" }, t("sup.asked_by", { who: c.asked_by, n: Math.round(c.deadline_seconds / 60) })),
+        h("div", { class: "toolbar" }, ok, draft(`clar-${c.id}`, t("sup.reject_reason")), no));
     })));
+  }
+
+  function goback() {
+    const g = s.goback;
+    if (!g) return null;
+    const ok = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", type: "button", id: "goback-approve" }, t("sup.approve")));
+    ok.onclick = () => act(ok, () => conn.command(stream, "session.goback_approve"));
+    const no = /** @type {HTMLButtonElement} */ (h("button", { class: "danger", type: "button", id: "goback-reject" }, t("sup.reject")));
+    no.onclick = () => act(no, async () => {
+      await conn.command(stream, "session.goback_reject", { reason: need("goback") });
+      clear("goback");
+    });
+    return card(t("sup.goback"), h("div", { class: "request", id: "goback-request" },
+      t("sup.goback_text", { by: g.by, from: phaseName(g.from_phase), to: phaseName(g.to_phase) }), h("br"),
+      h("strong", null, t("sup.goback_reason")), g.reason),
+      h("div", { class: "toolbar" }, ok, draft("goback", t("sup.reject_reason"), "goback-reason"), no));
+  }
+
+  function actions() {
+    const target = /** @type {HTMLSelectElement} */ (h("select", { id: "warn-target", onchange: (/** @type {any} */ e) => (drafts.warnTarget = e.target.value) },
+      h("option", { value: "" }, t("sup.all_experts")),
+      s.committee.map((/** @type {any} */ m) => h("option", { value: m.expert }, `${m.name}（${m.expert}）`))));
+    target.value = drafts.warnTarget || "";
+    const warnBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "danger", type: "button", id: "warn-btn" }, t("sup.warn")));
+    warnBtn.onclick = () => act(warnBtn, async () => {
+      const body = target.value ? { text: need("warn"), expert: target.value } : { text: need("warn") };
+      await conn.command(stream, "session.warn", body);
+      clear("warn");
+    });
+    const noteBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button", id: "note-btn" }, t("sup.annotate")));
+    noteBtn.onclick = () => act(noteBtn, async () => {
+      await conn.command(stream, "session.annotate", { text: need("note") }, { sign: true });
+      clear("note");
+    });
+    return card(t("sup.actions"),
+      h("div", { class: "toolbar" }, reason, pauseBtn, resumeBtn),
+      h("div", { class: "toolbar" }, target, draft("warn", t("sup.warn_text"), "warn-text"), warnBtn),
+      h("div", { class: "toolbar" }, draft("note", t("sup.note_text"), "note-text"), noteBtn),
+      s.notes.length ? h("ul", { class: "notes plain-list", id: "notes" }, s.notes.slice(-5).reverse().map((/** @type {any} */ n) =>
+        h("li", null, h("time", { class: "mono hint" }, clock(n.at)), " ", h("span", { class: "badge s-decrypting" }, t("sup.signed_note")), " ", n.text))) : null);
   }
 
   function render() {
     fill(main,
       h("div", { class: "title-row" }, h("h2", { class: "tender-title" }, stream), phasePill(s.phase),
-        s.pause ? h("span", { class: "badge s-failed", id: "paused" }, "已暂停") : null),
+        s.pause ? h("span", { class: "badge s-failed", id: "paused" }, t("sup.paused")) : null),
       card(t("sup.presence"), venues()),
       h("div", { class: "cols wide" },
         h("div", { class: "content" },
-          card(t("progress"), h("div", { class: "toolbar" }, reason, pauseBtn, resumeBtn),
-            table(["步骤", t("progress")], Object.values(s.progress).map((p) => [phaseName(p.step), progressBar(p.done, p.of)]), { class: "grid" })),
+          goback(),
           clarifications(),
+          card(t("progress"),
+            table([t("col.step"), t("progress")], Object.values(s.progress).map((p) => [phaseName(p.step), progressBar(p.done, p.of)]), { class: "grid" })),
           card(t("sup.scores"), scores()),
+          actions(),
           s.sheets ? card(t("sup.spread"), spreadChart(s)) : null),
         card(t("sup.feed"), h("ul", { class: "feed", id: "feed" }, s.feed.slice(-40).reverse().map((/** @type {any} */ e) =>
           h("li", null, h("time", null, clock(e.at)), h("span", { class: "type" }, e.type), h("span", null, describe(e))))))),
