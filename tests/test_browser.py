@@ -4,6 +4,7 @@ waits on what the page shows, never on the clock."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -17,6 +18,8 @@ import pytest
 import pytest_asyncio
 
 from clients.keyfile import ParticipantKey
+from clients.opening import pack_bid, seal_envelope, sha256_file
+from crypto import merkle
 from crypto.canonical import canonical_json
 from crypto.keys import b64u
 from evalroom.domain.draw import ExpertPool, pool_digest
@@ -94,6 +97,7 @@ async def open_page(browser: Any, node: InProcessNode, tmp: Path, person: Partic
 
 async def shot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.evaluate("document.getElementById('toasts').replaceChildren()")
     await page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
@@ -109,16 +113,69 @@ async def _opening(node: InProcessNode, pool: asyncpg.Pool, tmp: Path, tender: s
     return o
 
 
-async def test_a_bidder_logs_in_with_its_key_file_and_releases_its_bid_key(
+async def test_a_bidder_uploads_its_sealed_bid_checks_the_receipt_and_releases_its_key(
     browser: Any, node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
-    o = await _opening(node, pool, tmp_path, "WB1")
+    o = Opening(node, pool, tmp_path)
+    opening_at = await o.setup("WB1", opening_in=7.0, window=120)
+    for name, price in (("b", "980000.50"), ("c", "1025000.00")):
+        await o.bidder(name)
+        await o.bid(name, price)
+    await o.bidder("a")
+    # Bidder a seals its bid on its own machine and uploads it from the browser.
+    package, sealed = tmp_path / "a.zip", tmp_path / "a.age"
+    pack_bid(
+        package,
+        {"price": "1000000.00", "duration_days": 180},
+        {"technical.pdf": b"%PDF-1.4 " + secrets.token_bytes(600_000)},
+    )
+    o.bid_keys["a/single"] = seal_envelope(package, sealed, o.recipient)
+    context, page = await open_page(browser, node, tmp_path, o.people["a"], "#/bidder?tender=WB1")
+    await expect(page.locator("#phase")).to_have_text("投标中")
+    await page.set_input_files("#up-file", str(sealed))
+    await page.click("#up-btn")
+    await expect(page.locator("#up-progress")).to_have_attribute("value", "100")
+    await expect(page.locator("#up-pct")).to_contain_text("100%")
+    receipt = page.locator(".receipt")
+    await expect(receipt.locator(".receipt-verdict")).to_have_text("✔ 平台签名验证通过")
+    await expect(receipt.locator(".receipt-file")).to_contain_text("一致")
+    # Once a signed checkpoint covers the receipt, the page proves its inclusion itself.
+    inclusion = receipt.locator(".receipt-inclusion")
+    await expect(inclusion).to_have_text("✔ 已收录（已验证）")
+    kept = json.loads(
+        await page.evaluate(
+            "Object.entries(localStorage).find(([k]) => k.startsWith('evalroom.receipts.'))[1]"
+        )
+    )
+    assert kept[0]["receipt"]["sha256"] == sha256_file(sealed)
+    assert kept[0]["inclusion"]["seq"] == kept[0]["receipt"]["seq"]
+    await shot(page, "bidder-receipt")
+
+    # A proof the server tampers with is caught in the page.
+    async def tamper(route: Any) -> None:
+        response = await route.fetch()
+        body = await response.json()
+        first = bytearray(base64.b64decode(body["proof"][0]))
+        first[0] ^= 1
+        body["proof"][0] = base64.b64encode(bytes(first)).decode()
+        await route.fulfill(response=response, json=body)
+
+    await page.route("**/proof/inclusion?*", tamper)
+    await receipt.locator(".recheck-btn").click()
+    await expect(inclusion).to_have_attribute("data-state", "failed")
+    await expect(inclusion).to_contain_text("收录校验失败")
+    await page.unroute("**/proof/inclusion?*")
+    await receipt.locator(".recheck-btn").click()
+    await expect(inclusion).to_have_text("✔ 已收录（已验证）")
+
+    # At the opening the same page signs in and releases the bid's key.
+    await _wait_until(opening_at)
+    await o.clients["agency"].command(o.stream, "opening.start")
     for name in ("b", "c"):  # the others release from their CLI
         await o.clients[name].command(o.stream, "opening.sign_in", sign=True)
         await o.clients[name].command(
             o.stream, "bid.release_key", {"section": "S1", "identity": o.bid_keys[f"{name}/single"]}
         )
-    context, page = await open_page(browser, node, tmp_path, o.people["a"], "#/bidder?tender=WB1")
     mine = page.locator("#bid-status tr.mine .badge")
     await expect(mine).to_have_text("等待解密")
     await page.set_input_files("#bid-keys-file", str(bid_keys_file(tmp_path, o, "a")))
@@ -193,6 +250,28 @@ async def test_a_dropped_connection_resumes_from_the_last_seq_and_says_so(
         "v => import('/app/js/canonical.js').then(m => m.canonicalJson(v))", value
     )
     assert js.encode() == canonical_json(value)
+    # The page's RFC 9162 inclusion check agrees with crypto/merkle.py, tampering included.
+    leaves = [merkle.leaf_hash(bytes([i])) for i in range(11)]
+    cases = []
+    for size in range(1, 12):
+        tree_root = merkle.root(leaves[:size])
+        for index in range(size):
+            proof = merkle.inclusion_proof(leaves, index, size)
+            cases.append([leaves[index], index, size, proof, tree_root])
+            if proof:
+                bad = [bytes([proof[0][0] ^ 1]) + proof[0][1:], *proof[1:]]
+                cases.append([leaves[index], index, size, bad, tree_root])
+            cases.append([leaves[(index + 1) % 11], index, size, proof, tree_root])
+    b64 = lambda x: base64.b64encode(x).decode()  # noqa: E731
+    wire = [[b64(leaf), i, n, [b64(p) for p in proof], b64(r)] for leaf, i, n, proof, r in cases]
+    got = await page.evaluate(
+        """cases => import('/app/js/logproof.js').then(m => Promise.all(cases.map(
+             ([l, i, n, p, r]) => m.verifyInclusion(m.unb64(l), i, n, p.map(m.unb64), m.unb64(r)))))""",
+        wire,
+    )
+    expected = [merkle.verify_inclusion(*case) for case in cases]
+    assert got == expected
+    assert sum(expected) == 66 and len(expected) > 150  # every honest proof, nothing else
     await context.close()
     for c in o.clients.values():
         await c.close()
@@ -253,7 +332,25 @@ async def test_an_expert_scores_in_the_browser_and_the_supervisor_sees_it_land_l
         )
     for eid in committee:
         await ex[eid].command(stream, "session.vote_chair", {"candidate": first})
-    for eid in committee:
+    number = {b["company"].removeprefix("company-"): b["bid_id"] for b in state["bids"]}
+
+    # The preliminary review in the expert's page: pass/fail per bid, signed; a fail needs a
+    # reason, which the page asks for before anything is sent.
+    exp_ctx, exp_page = await open_page(
+        browser, node, tmp_path, experts[first], "#/expert?session=WB3-S1"
+    )
+    await expect(exp_page.locator("#phase")).to_have_text("初步评审")
+    await exp_page.select_option(f"#pf-{number['a']}-qualification", "fail")
+    await exp_page.click("#save-preliminary")
+    await expect(exp_page.locator(".toast.error")).to_contain_text("须填写理由")
+    for bid in number.values():
+        await exp_page.select_option(f"#pf-{bid}-qualification", "pass")
+    await exp_page.click("#save-preliminary")
+    await expect(exp_page.locator("#prelim-done")).to_have_text(
+        f"已判定 {len(number)}/{len(number)} 项"
+    )
+    await expect(exp_page.locator("#prelim-sheet .pf-signed")).to_have_count(len(number))
+    for eid in committee[1:]:
         for bid in state["bids"]:
             await ex[eid].command(
                 stream,
@@ -261,18 +358,40 @@ async def test_an_expert_scores_in_the_browser_and_the_supervisor_sees_it_land_l
                 {"bid": bid["bid_id"], "criterion": "qualification", "pass": True},
                 sign=True,
             )
-    await ex[first].command(stream, "session.close_phase", {"phase": "preliminary_review"})
+    await exp_page.click("#close-preliminary")  # the first expert chairs
+    await expect(exp_page.locator("#phase")).to_have_text("详细评审")
 
     sup_ctx, sup_page = await open_page(
         browser, node, tmp_path, o.people["sup"], "#/supervisor?session=WB3-S1"
     )
     await expect(sup_page.locator("#phase")).to_have_text("详细评审")
     await expect(sup_page.locator('.venue[data-venue="lanzhou"]')).to_have_class(re.compile("up"))
-    exp_ctx, exp_page = await open_page(
-        browser, node, tmp_path, experts[first], "#/expert?session=WB3-S1"
-    )
     await expect(exp_page.locator("#checkin-status")).to_contain_text("已签到")
-    number = {b["company"].removeprefix("company-"): b["bid_id"] for b in state["bids"]}
+
+    # A clarification: an expert asks, the supervisor approves in its page, the bidder answers
+    # (signed) in its own.
+    asked = await ex[committee[1]].command(
+        stream,
+        "session.clarify_ask",
+        {"company": "company-a", "question": "请说明冬季施工安排", "deadline_seconds": 600},
+    )
+    cid = asked["reply"]["id"]
+    await sup_page.locator(f'#sup-clarifications li[data-id="{cid}"] .clar-approve').click()
+    await expect(sup_page.locator("#sup-clarifications")).to_have_count(0)
+    bid_ctx, bid_page = await open_page(
+        browser, node, tmp_path, o.people["a"], "#/bidder?tender=WB3"
+    )
+    question = bid_page.locator(f'#clarifications li[data-id="{cid}"]')
+    await expect(question).to_contain_text("请说明冬季施工安排")
+    await question.locator(".clar-send").click()
+    await expect(bid_page.locator(".toast.error")).to_contain_text("请填写答复内容")
+    await question.locator(".clar-answer").fill("冬季停工两个月，已计入工期")
+    await question.locator(".clar-send").click()
+    await expect(question.locator(".badge")).to_have_text("已答复")
+    await expect(question).to_contain_text("冬季停工两个月，已计入工期")
+    await shot(bid_page, "bidder-clarification")
+    await bid_ctx.close()
+
     # Out of range is refused in the page, before anything is sent.
     await exp_page.fill(f"#score-{number['a']}-tech", "31")
     await exp_page.click("#save-scores")
@@ -287,6 +406,17 @@ async def test_an_expert_scores_in_the_browser_and_the_supervisor_sees_it_land_l
     await exp_page.click("#submit-scores")
     await expect(exp_page.locator("#submitted")).to_be_visible()
     await shot(exp_page, "expert")
+    # The same page in English, by the toggle: every label, phase names included.
+    await exp_page.click("#lang-btn")
+    await expect(exp_page.locator("#phase")).to_have_text("Detailed review")
+    await expect(exp_page.locator("#submitted")).to_have_text("Submitted")
+    labels = await exp_page.locator(
+        "h1, .card > h2, dt, button:not(#lang-btn), label, .phase, .badge, th, #nav a, #checkin-status"
+    ).all_inner_texts()
+    # Only the tender's own data (its criterion's name) may stay Chinese.
+    cjk = [x for x in labels if re.search(r"[\u4e00-\u9fff]", x) and "施工组织设计" not in x]
+    assert not cjk, cjk
+    await shot(exp_page, "expert-en")
     for seat_no, eid in enumerate(committee[1:], start=1):
         for bidder, marks in TECH.items():
             await ex[eid].command(
@@ -301,6 +431,17 @@ async def test_an_expert_scores_in_the_browser_and_the_supervisor_sees_it_land_l
     await shot(sup_page, "supervisor")
     await sup_page.locator("#spread-chart").scroll_into_view_if_needed()
     await shot(sup_page, "supervisor-spread")
+    # Going back: the chair asks, the supervisor approves in the page; a signed note too.
+    await ex[first].command(
+        stream, "session.goback_request", {"to_phase": "detailed_review", "reason": "复核评分依据"}
+    )
+    await expect(sup_page.locator("#goback-request")).to_contain_text("复核评分依据")
+    await sup_page.click("#goback-approve")
+    await expect(sup_page.locator("#phase")).to_have_text("详细评审")
+    await expect(sup_page.locator("#goback-request")).to_have_count(0)
+    await sup_page.fill("#note-text", "已核实回退理由")
+    await sup_page.click("#note-btn")
+    await expect(sup_page.locator("#notes")).to_contain_text("已核实回退理由")
     await sup_ctx.close()
     await exp_ctx.close()
     for c in [*o.clients.values(), *ops.values(), *ex.values()]:
