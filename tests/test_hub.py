@@ -249,3 +249,18 @@ async def test_a_live_marker_separates_replayed_history_from_live_events(
     assert seqs == list(range(1, 9))
     await reader.close()
     await writer.close()
+
+
+async def test_healthz_is_503_while_the_broker_is_unreachable(
+    settings: object, pool: asyncpg.Pool
+) -> None:
+    from dataclasses import replace
+
+    from tests.services import free_port
+    from tests.support import in_process_node
+
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
+    async with in_process_node(replace(settings, redis_url=dead_redis)) as n:  # type: ignore[type-var]
+        async with httpx.AsyncClient(base_url=n.url) as http:
+            r = await http.get("/healthz")
+        assert r.status_code == 503 and r.json() == {"ok": False, "db": True, "broker": False}

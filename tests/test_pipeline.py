@@ -111,3 +111,23 @@ async def test_a_signed_command_keeps_what_was_signed_so_anyone_can_verify_it(
     )
     await a.close()
     await s.close()
+
+
+async def test_a_flood_of_refusals_is_recorded_only_up_to_the_rate_limit(
+    node: InProcessNode, pool: asyncpg.Pool
+) -> None:
+    agency = await add_participant(pool, "agency", roles=[("agency", "platform")])
+    a = await agency.client(node.url)
+    await a.command("tender:T6", "tender.create", {"title": "x"})
+    sup = await add_participant(pool, "sup", roles=[("supervisor", "tender:T6")])
+    s = await sup.client(node.url)
+    for _ in range(25):
+        with pytest.raises(ClientError) as err:
+            await s.command("tender:T6", "tender.publish")
+        assert err.value.code == "forbidden"
+    recorded = await pool.fetchval(
+        "SELECT count(*) FROM events WHERE stream = 'tender:T6' AND type = 'command.refused'"
+    )
+    assert recorded == 10  # the rest are counted in /metrics only
+    await a.close()
+    await s.close()
