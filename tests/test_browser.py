@@ -21,7 +21,10 @@ from clients.keyfile import ParticipantKey
 from clients.opening import pack_bid, seal_envelope, sha256_file
 from crypto import merkle
 from crypto.canonical import canonical_json
+from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.keys import b64u
+from evalroom.audit import log_signing_key
+from evalroom.audit.checkpoints import KEY_NAME
 from evalroom.domain.draw import ExpertPool, pool_digest
 from evalroom.services.session import check_in_statement, pool_snapshot
 from tests.support import InProcessNode, Participant, add_participant
@@ -272,6 +275,46 @@ async def test_a_dropped_connection_resumes_from_the_last_seq_and_says_so(
     expected = [merkle.verify_inclusion(*case) for case in cases]
     assert got == expected
     assert sum(expected) == 66 and len(expected) > 150  # every honest proof, nothing else
+    # Its RFC 9162 consistency check too (§2.1.4.2), on honest proofs and altered ones.
+    log = merkle.MerkleLog.from_leaf_hashes(
+        leaves + [merkle.leaf_hash(b"x"), merkle.leaf_hash(b"y")]
+    )
+    roots = {n: log.root(n) for n in range(1, 14)}
+    checks: list[tuple[int, int, bytes, bytes, list[bytes]]] = []
+    honest: list[int] = []
+    for n1 in range(1, 14):
+        for n2 in range(n1, 14):
+            proof = log.consistency_proof(n1, n2) if n1 < n2 else []
+            r1, r2 = roots[n1], roots[n2]
+            honest.append(len(checks))
+            checks.append((n1, n2, r1, r2, proof))
+            checks.append((n1, n2, bytes([r1[0] ^ 1]) + r1[1:], r2, proof))  # another first root
+            checks.append((n1, n2, r1, bytes([r2[0] ^ 1]) + r2[1:], proof))  # another second root
+            if n1 < n2:
+                flipped = bytes([proof[-1][0] ^ 0x80]) + proof[-1][1:]
+                checks += [
+                    (n2, n1, r2, r1, proof),  # sizes swapped
+                    (n1, n2, r1, r2, [*proof[:-1], flipped]),
+                    (n1, n2, r1, r2, proof[:-1]),
+                    (n1, n2, r1, r2, [*proof, r1]),
+                ]
+                if len(proof) > 1:
+                    checks.append((n1, n2, r1, r2, proof[::-1]))
+            else:
+                checks.append((n1, n2, r1, r2, [r1]))  # same size: the proof must be empty
+        checks.append((0, n1, merkle.EMPTY_ROOT, roots[n1], []))  # from the empty tree
+    wire2 = [
+        [n1, n2, b64(r1), b64(r2), [b64(p) for p in proof]] for n1, n2, r1, r2, proof in checks
+    ]
+    got = await page.evaluate(
+        """cases => import('/app/js/logproof.js').then(m => Promise.all(cases.map(
+             ([a, b, r1, r2, p]) => m.verifyConsistency(a, b, m.unb64(r1), m.unb64(r2), p.map(m.unb64)))))""",
+        wire2,
+    )
+    expected = [merkle.verify_consistency(*case) for case in checks]
+    assert got == expected
+    assert sum(expected) == len(honest) == 91 and all(expected[i] for i in honest)
+    assert len(expected) > 500  # every honest proof holds, no altered one
     await context.close()
     for c in o.clients.values():
         await c.close()
@@ -445,4 +488,101 @@ async def test_an_expert_scores_in_the_browser_and_the_supervisor_sees_it_land_l
     await sup_ctx.close()
     await exp_ctx.close()
     for c in [*o.clients.values(), *ops.values(), *ex.values()]:
+        await c.close()
+
+
+async def test_the_supervisor_checks_the_log_is_consistent_on_every_reconnect_and_sees_a_fork(
+    browser: Any, node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    o = await _opened_tender(node, pool, tmp_path, "WB5")
+    agency, sup = o.clients["agency"], o.clients["sup"]
+    stream = "session:WB5-S1"
+    draw = {"slots": SLOTS, "tenderer": "甘肃交通厅", "tenderer_region": "兰州", "min_credit": "60"}
+    await agency.command(
+        stream,
+        "session.create",
+        {"tender": "WB5", "section": "S1", "venues": VENUES, "method": METHOD, "draw": draw},
+    )
+    audit = node.node.extras["audit"]
+    first = await audit.checkpoint_now(stream, "test")
+    await audit.checkpoint_now(o.stream, "test")
+    context, page = await open_page(
+        browser, node, tmp_path, o.people["sup"], "#/supervisor?session=WB5-S1"
+    )
+    line = page.locator(f'.log-check[data-stream="{stream}"]')
+    tender_line = page.locator(f'.log-check[data-stream="{o.stream}"]')
+    await expect(line).to_have_text(re.compile(f"✔ 日志一致（树大小 {first.size}）$"))
+    await expect(tender_line).to_have_attribute("data-state", "consistent")
+    # The session goes on while the supervisor is offline; on reconnect the page proves the
+    # grown log extends the head it kept (RFC 9162 consistency proof, checked in the page).
+    await context.set_offline(True)
+    await expect(page.locator("#banner")).to_have_attribute("data-state", "offline")
+    await sup.command(stream, "session.annotate", {"text": "离线期间的记录"}, sign=True)
+    grown = await audit.checkpoint_now(stream, "test")
+    assert grown.size > first.size
+    await context.set_offline(False)
+    await expect(line).to_have_text(re.compile(f"✔ 日志一致（树大小 {grown.size}）$"))
+    await expect(line).to_have_attribute("data-trigger", "reconnect")
+    kept = json.loads(
+        await page.evaluate(
+            f"localStorage.getItem('evalroom.logwatch.{o.people['sup'].user_id}.{stream}')"
+        )
+    )
+    assert kept["size"] == grown.size
+    await expect(page.locator("#log-status.forked")).to_have_count(0)
+
+    # A server showing another history: validly signed with the log key, but the session's
+    # new head does not extend the kept one (the consistency proof of that other history
+    # fails) and the tender's has another root at the same size.
+    key = await log_signing_key(pool)
+    other = merkle.MerkleLog.from_leaf_hashes(
+        [merkle.leaf_hash(b"forged %d" % i) for i in range(grown.size + 2)]
+    )
+    forged = sign_checkpoint(
+        Checkpoint(audit.checkpoints.origin(stream), other.size, other.root()), KEY_NAME, key
+    )
+    tender_head = await audit.checkpoints.latest(o.stream)
+    forged_tender = sign_checkpoint(
+        Checkpoint(audit.checkpoints.origin(o.stream), tender_head.size, b"\x07" * 32),
+        KEY_NAME,
+        key,
+    )
+    b64 = lambda x: base64.b64encode(x).decode()  # noqa: E731
+    proof = {"proof": [b64(p) for p in other.consistency_proof(grown.size)]}
+    await page.route(f"**/api/log/{stream}/checkpoint", lambda r: r.fulfill(json={"note": forged}))
+    await page.route(f"**/api/log/{stream}/proof/consistency?*", lambda r: r.fulfill(json=proof))
+    await page.route(
+        f"**/api/log/{o.stream}/checkpoint", lambda r: r.fulfill(json={"note": forged_tender})
+    )
+    await context.set_offline(True)
+    await expect(page.locator("#banner")).to_have_attribute("data-state", "offline")
+    await context.set_offline(False)
+    alarm = page.locator("#log-status.forked")
+    await expect(alarm).to_be_visible()
+    await expect(line).to_have_attribute("data-state", "forked")
+    await expect(line).to_contain_text(
+        f"✘ 日志不一致：已校验的树大小 {grown.size}，服务器现给出树大小 {other.size}"
+    )
+    await expect(line).to_contain_text("一致性证明校验失败")
+    await expect(tender_line).to_have_attribute("data-state", "forked")
+    await expect(tender_line).to_contain_text("根哈希不同")
+    assert await line.locator(".log-verdict").evaluate("e => getComputedStyle(e).color") == (
+        "rgb(198, 40, 40)"
+    )
+    # The kept head is not replaced by the forged one, and the alarm stays after a reload
+    # (in English): the evidence is kept in the browser.
+    kept = json.loads(
+        await page.evaluate(
+            f"localStorage.getItem('evalroom.logwatch.{o.people['sup'].user_id}.{stream}')"
+        )
+    )
+    assert kept["size"] == grown.size
+    await shot(page, "supervisor-log-fork")
+    await page.unroute_all()
+    await page.click("#lang-btn")
+    await expect(line).to_contain_text(
+        f"✘ Log inconsistent: verified tree size {grown.size}, the server now shows tree size {other.size}"
+    )
+    await context.close()
+    for c in o.clients.values():
         await c.close()

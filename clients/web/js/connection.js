@@ -47,7 +47,8 @@ const idPrefix = "w" + Math.random().toString(36).slice(2, 10);
 /**
  * One participant's live connection.
  * Emits (via `on`): "event" (EvEvent), "presence" (Message), "state" ("connecting" |
- * "online" | "offline" | "reconnected"), "welcome" (Message).
+ * "online" | "offline" | "reconnected"), "welcome" (Message), "resubscribed" ({again,
+ * streams}: the subs were (re)sent on a new socket).
  */
 export class Connection {
   /** @param {string} user @param {CryptoKey} key @param {string} lang */
@@ -146,6 +147,8 @@ export class Connection {
     this.hbTimer = window.setInterval(() => this.beat(), this.heartbeat * 1000);
     for (const [stream, after] of this.streams) this.send({ t: "sub", stream, after });
     this.confirmed.clear();
+    // Whoever checks something on every (re)connect (the supervisor's log watch) hooks here.
+    this.emit("resubscribed", { again, streams: [...this.streams.keys()] });
     for (const { msg: cmd } of this.pending.values()) this.send(cmd); // same id: idempotent
     this.emit("welcome", msg);
     if (again) this.reconnects += 1;

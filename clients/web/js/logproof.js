@@ -219,3 +219,142 @@ export async function checkReceiptInclusion(receipt, token) {
     inclusion: { stream, seq, size: cp.size, proof: body.proof, checkpoint: String(latest.note) },
   };
 }
+
+/** @param {number} n a positive safe integer */
+function isPowerOfTwo(n) {
+  while (n % 2 === 0) n /= 2;
+  return n === 1;
+}
+
+/** @param {number} n */
+const half = (n) => Math.floor(n / 2);
+
+/**
+ * RFC 9162 §2.1.4.2: does `proof` show that the tree of `size1` leaves with root `root1` is a
+ * prefix of the tree of `size2` leaves with root `root2`? The same edge cases as
+ * `crypto/merkle.py` (`verify_consistency`): `size1 > size2` or `size1 == 0` is `false`;
+ * `size1 == size2` is `true` iff the proof is empty and the roots are equal. Never throws.
+ * Sizes are JS numbers, so the bit operations are done arithmetically (exact up to 2^53).
+ * @param {number} size1 @param {number} size2 @param {Uint8Array} root1 @param {Uint8Array} root2
+ * @param {Uint8Array[]} proof
+ */
+export async function verifyConsistency(size1, size2, root1, root2, proof) {
+  try {
+    if (!Number.isSafeInteger(size1) || !Number.isSafeInteger(size2) || size1 < 0 || size2 < 0) return false;
+    if (size1 > size2 || size1 === 0 || !Array.isArray(proof)) return false;
+    if (size1 === size2) {
+      return proof.length === 0 && root1 instanceof Uint8Array && root2 instanceof Uint8Array && equal(root1, root2);
+    }
+    if (!isHash(root1) || !isHash(root2) || !proof.every(isHash)) return false;
+    // 1. an empty proof fails.
+    if (proof.length === 0) return false;
+    // 2. if size1 is an exact power of 2, prepend first_hash (root1) to the proof.
+    const path = isPowerOfTwo(size1) ? [root1, ...proof] : [...proof];
+    // 3. fn = first - 1, sn = second - 1.
+    let fn = size1 - 1;
+    let sn = size2 - 1;
+    // 4. if LSB(fn) is set, shift fn and sn right until LSB(fn) is not set.
+    while (fn % 2 === 1) {
+      fn = half(fn);
+      sn = half(sn);
+    }
+    // 5. fr = sr = the first value in the path.
+    let fr = path[0];
+    let sr = path[0];
+    // 6. for each subsequent value c in the path:
+    for (const c of path.slice(1)) {
+      // a. if sn is 0, stop and fail.
+      if (sn === 0) return false;
+      // b. if LSB(fn) is set or fn equals sn: fr = HASH(0x01 || c || fr), sr = HASH(0x01 || c || sr),
+      //    then (if LSB(fn) is not set) shift fn and sn right until LSB(fn) is set or fn is 0;
+      //    else sr = HASH(0x01 || sr || c).
+      if (fn % 2 === 1 || fn === sn) {
+        fr = await nodeHash(c, fr);
+        sr = await nodeHash(c, sr);
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = half(fn);
+          sn = half(sn);
+        }
+      } else {
+        sr = await nodeHash(sr, c);
+      }
+      // c. shift fn and sn right by one.
+      fn = half(fn);
+      sn = half(sn);
+    }
+    // 7. fr equals first_hash, sr equals second_hash and sn is 0.
+    return equal(fr, root1) && equal(sr, root2) && sn === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Where the last verified checkpoint of `stream` is kept for `user`. @param {string} user @param {string} stream */
+const keptKey = (user, stream) => `evalroom.logwatch.${user}.${stream}`;
+/** Where a detected fork's evidence (both signed notes) is kept. @param {string} user @param {string} stream */
+const forkKey = (user, stream) => `evalroom.logfork.${user}.${stream}`;
+
+/**
+ * The last checkpoint of `stream` this browser verified for `user`, or null.
+ * @param {string} user @param {string} stream
+ * @returns {{size: number, root: Uint8Array, note: string}|null}
+ */
+export function keptCheckpoint(user, stream) {
+  try {
+    const v = JSON.parse(localStorage.getItem(keptKey(user, stream)) || "null");
+    if (!v || !Number.isSafeInteger(v.size)) return null;
+    return { size: v.size, root: unb64(String(v.root)), note: String(v.note) };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The log watch of the supervisor's page (as `clients/logwatch.py`, `LogWatch.refresh`): fetch
+ * the stream's latest signed checkpoint, verify it against the log key and, if a checkpoint
+ * was kept, check the new one extends it (RFC 9162 consistency proof from the kept size; at
+ * the same size, the same root). The new head is kept only if it does. Returns
+ * `{state: "pending"}` while the stream has no checkpoint, `{state: "consistent", size, from}`
+ * or `{state: "forked", kept, shown, why}` (the evidence, both signed notes, stays in
+ * localStorage and keeps the stream reported as forked). Throws if the check cannot be made.
+ * @param {string} stream @param {string} token @param {string} user
+ */
+export async function checkLogConsistency(stream, token, user) {
+  const evidence = JSON.parse(localStorage.getItem(forkKey(user, stream)) || "null");
+  if (evidence) return { state: "forked", stream, kept: evidence.kept.size, shown: evidence.shown.size, why: evidence.why };
+  const keys = await logKeys();
+  const vkey = await parseVerifierKey(keys.log.verifier_key);
+  let latest;
+  try {
+    latest = await getJson(`${streamPath(stream)}/checkpoint`, token);
+  } catch (err) {
+    if (/** @type {any} */ (err).code === "no_checkpoint") return { state: "pending", stream };
+    throw err;
+  }
+  const note = String(latest.note);
+  const shown = await openCheckpoint(note, vkey, `${keys.log.origin_prefix}/${stream}`);
+  const kept = keptCheckpoint(user, stream);
+  if (kept) {
+    let why = "";
+    if (shown.size < kept.size) why = "shrank";
+    else if (shown.size === kept.size) {
+      if (!(await verifyConsistency(kept.size, shown.size, kept.root, shown.root, []))) why = "same_size";
+    } else {
+      const body = await getJson(`${streamPath(stream)}/proof/consistency?from=${kept.size}&to=${shown.size}`, token);
+      let proof = null;
+      try {
+        proof = (body.proof || []).map((/** @type {string} */ p) => unb64(p));
+      } catch {
+        /* a malformed proof proves nothing */
+      }
+      if (!proof || !(await verifyConsistency(kept.size, shown.size, kept.root, shown.root, proof))) why = "proof";
+    }
+    if (why) {
+      const fork = { why, kept: { size: kept.size, note: kept.note }, shown: { size: shown.size, note } };
+      localStorage.setItem(forkKey(user, stream), JSON.stringify(fork));
+      return { state: "forked", stream, kept: kept.size, shown: shown.size, why };
+    }
+  }
+  localStorage.setItem(keptKey(user, stream), JSON.stringify({ size: shown.size, root: b64(shown.root), note }));
+  return { state: "consistent", stream, size: shown.size, from: kept ? kept.size : null };
+}

@@ -1,15 +1,20 @@
 /**
  * Supervisor dashboard (监督): every venue's presence, phase and progress, the live event
  * feed, pause/resume, clarification approval, live scores and a score-spread chart (SVG).
+ * The live feed comes with a log watch (as `clients/logwatch.py`): on every (re)connect and
+ * every 10 s the page verifies the session's and its tender's latest signed checkpoints and
+ * that each extends the one it verified before (RFC 9162 consistency), and says so.
  * @module views/supervisor
  */
 import { phaseName, t } from "../i18n.js";
+import { checkLogConsistency } from "../logproof.js";
 import { emptySession, expertCriteria, foldSession, scoredBids } from "../session.js";
 import { act, card, clock, describe, fill, h, table } from "../ui.js";
 import { progressBar } from "./agency.js";
 import { phasePill, picker } from "./common.js";
 
 const SVG = "http://www.w3.org/2000/svg";
+const LOG_CHECK_MS = 10_000;
 
 /** @param {string} tag @param {Record<string, any>} attrs @param {...any} kids */
 function svg(tag, attrs, ...kids) {
@@ -169,6 +174,56 @@ export function mount(root, ctx) {
         h("li", null, h("time", { class: "mono hint" }, clock(n.at)), " ", h("span", { class: "badge s-decrypting" }, t("sup.signed_note")), " ", n.text))) : null);
   }
 
+  // The log watch: one status line per followed stream, kept across re-renders.
+  const logBox = h("div", { class: "log-status", id: "log-status" });
+  /** @type {string[]} */ const watched = [stream];
+  /** @type {Map<string, any>} */ const checks = new Map();
+  let running = Promise.resolve();
+  /** @param {string} trigger "connect" | "reconnect" | "timer" | "tender" */
+  function checkLog(trigger) {
+    running = running.then(async () => {
+      if (!conn.ws) return; // offline: the reconnect checks again
+      const token = await conn.ensureToken();
+      for (const st of [...watched]) {
+        if (checks.get(st)?.state === "forked") continue; // a fork stays reported
+        try {
+          checks.set(st, { ...(await checkLogConsistency(st, token, conn.user)), trigger });
+        } catch (err) {
+          const e = /** @type {any} */ (err);
+          if (st !== stream && e.code === "not_subscribed_role") { // no role in the tender: not ours to watch
+            watched.splice(watched.indexOf(st), 1);
+            continue;
+          }
+          checks.set(st, { state: "error", message: e.message, trigger });
+        }
+      }
+      showLog();
+    }).catch((err) => console.error(err));
+    return running;
+  }
+  /** @param {any} r */
+  function logText(r) {
+    if (r.state === "consistent") return t("sup.log_ok", { n: r.size });
+    if (r.state === "forked") return `${t("sup.log_forked", { kept: r.kept, shown: r.shown })} — ${t(`sup.log_why_${r.why}`)}`;
+    if (r.state === "pending") return t("sup.log_pending");
+    if (r.state === "error") return t("sup.log_error", { message: r.message });
+    return t("sup.log_checking");
+  }
+  function showLog() {
+    const forked = watched.some((st) => checks.get(st)?.state === "forked");
+    logBox.className = `log-status${forked ? " forked" : ""}`;
+    fill(logBox, watched.map((st) => {
+      const r = checks.get(st) || { state: "checking" };
+      return h("div", { class: `log-check ${r.state}`, "data-stream": st, "data-state": r.state,
+        "data-size": r.size ?? r.shown, "data-trigger": r.trigger },
+      h("span", { class: "log-stream mono" }, st), h("span", { class: "log-verdict" }, logText(r)));
+    }));
+  }
+  showLog();
+  const logTimer = window.setInterval(() => checkLog("timer"), LOG_CHECK_MS);
+  ctx.offs.push(() => clearInterval(logTimer));
+  ctx.on("resubscribed", () => checkLog("reconnect"));
+
   function render() {
     fill(main,
       h("div", { class: "title-row" }, h("h2", { class: "tender-title" }, stream), phasePill(s.phase),
@@ -183,12 +238,21 @@ export function mount(root, ctx) {
           card(t("sup.scores"), scores()),
           actions(),
           s.sheets ? card(t("sup.spread"), spreadChart(s)) : null),
-        card(t("sup.feed"), h("ul", { class: "feed", id: "feed" }, s.feed.slice(-40).reverse().map((/** @type {any} */ e) =>
+        card(t("sup.feed"), logBox, h("ul", { class: "feed", id: "feed" }, s.feed.slice(-40).reverse().map((/** @type {any} */ e) =>
           h("li", null, h("time", null, clock(e.at)), h("span", { class: "type" }, e.type), h("span", null, describe(e))))))),
     );
   }
-  ctx.follow(stream, (ev) => { foldSession(s, ev, conn.user); render(); });
+  ctx.follow(stream, (ev) => {
+    const tender = ev.type === "session.created" && ev.payload?.tender ? `tender:${ev.payload.tender}` : "";
+    if (tender && !watched.includes(tender)) {
+      watched.push(tender);
+      checkLog("tender");
+    }
+    foldSession(s, ev, conn.user);
+    render();
+  });
   ctx.on("presence", (/** @type {any} */ msg) => { if (msg.stream === stream) { members = msg.members; render(); } });
   conn.watchPresence(stream);
   render();
+  checkLog("connect");
 }
