@@ -197,7 +197,12 @@ async def test_a_whole_remote_opening_with_late_bid_early_opening_fallback_and_t
     await kh1.command(o.stream, "opening.share", {"share": o.shares[0]}, sign=True)
     left = await pool.fetchval("SELECT count(*) FROM opening_shares")
     assert left == 1
-    await kh2.command(o.stream, "opening.share", {"share": o.shares[2]}, sign=True)
+    # The second and third keyholders hand in at the same moment: both are recorded, once opened.
+    kh3 = o.clients["kh3"]
+    await asyncio.gather(
+        kh2.command(o.stream, "opening.share", {"share": o.shares[2]}, sign=True),
+        kh3.command(o.stream, "opening.share", {"share": o.shares[1]}, sign=True),
+    )
     assert await pool.fetchval("SELECT count(*) FROM opening_shares") == 0
     state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", o.stream)
     bids = state["opening"]["single"]["bids"]

@@ -355,7 +355,10 @@ def submit_share(state: Mapping[str, Any], cmd: Command) -> Decision:
     ``{index, combined, results: {number: outcome}}``); the k-th share opens the rest."""
     _phase(state, "opening")
     name, stage = _stage(state)
-    if not stage.get("fallback"):
+    # A share handed in together with the one that completed the set is still recorded;
+    # the bids were opened by then, so it changes no outcome.
+    late = not stage.get("fallback") and bool(stage["shares"])
+    if not stage.get("fallback") and not late:
         raise RuleError("wrong_phase", "no bid awaits the committee fallback")
     if cmd.actor.user_id in stage["shares"]:
         raise RuleError("already_submitted", "you handed in your share already")
@@ -375,7 +378,7 @@ def submit_share(state: Mapping[str, Any], cmd: Command) -> Decision:
         )
     ]
     results: Mapping[str, Any] = cmd.facts.get("results", {})
-    if cmd.facts.get("combined"):
+    if cmd.facts.get("combined") and not late:
         for number in list(new_stage["fallback"]):
             outcome = results.get(number, {"ok": False, "reason": "not_addressed_to_opening_key"})
             events += _apply_outcome(new, name, number, outcome, via="committee")

@@ -209,6 +209,11 @@ async def prepare_share(
     stage_name = state.get("opening", {}).get("stage")
     stage = state.get("opening", {}).get(stage_name or "", {})
     if state.get("phase") != "opening" or not stage.get("fallback"):
+        if state.get("phase") == "opening" and stage.get("shares"):
+            try:  # handed in with the share that completed the set: recorded, no effect
+                return {"index": inspect_share(body["share"]).index, "combined": False}
+            except ShareError as exc:
+                raise RuleError("invalid_share", str(exc)) from None
         raise RuleError("wrong_phase", "no bid awaits the committee fallback")
     config = opening.config_of(state)
     try:
