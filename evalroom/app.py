@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from evalroom import http, session_http, uploads
+from evalroom import http, session_http, tenders_http, uploads
 from evalroom.audit.http import ROUTES as AUDIT_ROUTES
 from evalroom.hub.endpoint import websocket_endpoint
 from evalroom.node import Node
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/auth/challenge", http.challenge, methods=["POST"]),
         Route("/auth/login", http.login, methods=["POST"]),
         Route("/api/commands", http.command, methods=["POST"]),
+        Route("/api/tenders", tenders_http.list_tenders),
         Route(
             "/api/tenders/{tender}/bids/{section}/{envelope}", uploads.upload_bid, methods=["PUT"]
         ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import asyncpg
 import httpx
@@ -264,3 +265,28 @@ async def test_healthz_is_503_while_the_broker_is_unreachable(
         async with httpx.AsyncClient(base_url=n.url) as http:
             r = await http.get("/healthz")
         assert r.status_code == 503 and r.json() == {"ok": False, "db": True, "broker": False}
+
+
+async def test_the_tender_list_shows_published_tenders_and_ones_the_user_has_a_role_in(
+    node: InProcessNode, pool: asyncpg.Pool
+) -> None:
+    _agency, a = await _tender(node, pool, "TL1")  # published: anyone may find it
+    await a.command("tender:TL2", "tender.create", {"title": "草稿"})  # draft: the agency's own
+    bidder = await add_participant(pool, "bidder", org="company-x")
+    b = await bidder.client(node.url)
+
+    async def listed(client: Client) -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=node.url) as http:
+            r = await http.get("/api/tenders", headers={"authorization": f"Bearer {client.token}"})
+        assert r.status_code == 200
+        return {t["tender"]: t for t in r.json()["tenders"]}
+
+    seen_by_bidder = await listed(b)
+    assert "TL1" in seen_by_bidder and "TL2" not in seen_by_bidder
+    assert seen_by_bidder["TL1"]["roles"] == [] and seen_by_bidder["TL1"]["phase"] == "bidding"
+    seen_by_agency = await listed(a)
+    assert {"TL1", "TL2"} <= set(seen_by_agency) and seen_by_agency["TL2"]["roles"] == ["agency"]
+    await b.command("tender:TL1", "tender.join")
+    assert (await listed(b))["TL1"]["roles"] == ["bidder"]
+    await a.close()
+    await b.close()

@@ -1,0 +1,51 @@
+"""``GET /api/tenders``: the tenders a participant can find — every published tender (a
+tender notice, 招标公告, is public) and every tender or session it holds a role in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from evalroom.errors import Refusal
+from evalroom.http import _lang, authenticated_user, error_response
+from evalroom.node import Node
+
+LISTED = ("bidding", "opening", "technical_opened", "opened")
+
+
+async def list_tenders(request: Request) -> Response:
+    node: Node = request.app.state.node
+    try:
+        user = await authenticated_user(request)
+    except Refusal as refusal:
+        return error_response(refusal, _lang(request))
+    rows = await node.pool.fetch(
+        "SELECT s.name, s.state->>'title' AS title, s.state->>'phase' AS phase,"
+        " s.state->'config'->>'opening_at' AS opening_at,"
+        " ARRAY(SELECT DISTINCT r.role FROM roles r WHERE r.user_id = $1"
+        "       AND (r.scope = s.name OR r.scope IN (SELECT c.name FROM streams c"
+        "            WHERE c.parent = s.name))) AS roles,"
+        " ARRAY(SELECT c.name FROM streams c WHERE c.parent = s.name ORDER BY c.name) AS sessions"
+        " FROM streams s WHERE s.kind = 'tender'"
+        " AND (s.state->>'phase' = ANY($2::text[]) OR EXISTS (SELECT 1 FROM roles r"
+        "      WHERE r.user_id = $1 AND (r.scope = s.name OR r.scope IN"
+        "      (SELECT c.name FROM streams c WHERE c.parent = s.name))))"
+        " ORDER BY s.created_at DESC LIMIT 200",
+        user.id,
+        list(LISTED),
+    )
+    tenders: list[dict[str, Any]] = [
+        {
+            "tender": r["name"].removeprefix("tender:"),
+            "title": r["title"],
+            "phase": r["phase"],
+            "opening_at": r["opening_at"],
+            "roles": sorted(r["roles"]),
+            # Sessions are named only to those who hold a role in the tender.
+            "sessions": [n.removeprefix("session:") for n in r["sessions"]] if r["roles"] else [],
+        }
+        for r in rows
+    ]
+    return JSONResponse({"tenders": tenders})
