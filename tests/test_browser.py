@@ -120,11 +120,11 @@ async def test_a_bidder_uploads_its_sealed_bid_checks_the_receipt_and_releases_i
     browser: Any, node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     o = Opening(node, pool, tmp_path)
-    opening_at = await o.setup("WB1", opening_in=7.0, window=120)
+    opening_at = await o.setup("WB1", opening_in=10.0, window=120)
     for name, price in (("b", "980000.50"), ("c", "1025000.00")):
         await o.bidder(name)
         await o.bid(name, price)
-    await o.bidder("a")
+    await o.person("a", org="company-a")  # not joined yet: it joins from the browser's list
     # Bidder a seals its bid on its own machine and uploads it from the browser.
     package, sealed = tmp_path / "a.zip", tmp_path / "a.age"
     pack_bid(
@@ -133,8 +133,31 @@ async def test_a_bidder_uploads_its_sealed_bid_checks_the_receipt_and_releases_i
         {"technical.pdf": b"%PDF-1.4 " + secrets.token_bytes(600_000)},
     )
     o.bid_keys["a/single"] = seal_envelope(package, sealed, o.recipient)
-    context, page = await open_page(browser, node, tmp_path, o.people["a"], "#/bidder?tender=WB1")
+    context, page = await open_page(browser, node, tmp_path, o.people["a"], "#/bidder")
+    # The published tender is listed from the server though this browser never opened it.
+    assert await page.evaluate("localStorage.getItem('evalroom.tenders.' + evalroom.conn.user)") is None
+    tenders = page.locator("#tender-list")
+    await expect(tenders).to_have_attribute("data-source", "server")
+    item = tenders.locator('li[data-tender="WB1"]')
+    await expect(item).to_contain_text("公路养护工程")
+    await expect(item.locator(".phase")).to_have_text("投标中")
+    await expect(item.locator(".t-opening")).not_to_have_text("—")
+    await expect(item.locator("[data-role]")).to_have_count(0)
+    # Joining from the list: the list refreshes and shows the bidder role.
+    await item.locator(".join-btn").click()
+    await expect(item.locator('[data-role="bidder"]')).to_have_text("投标人")
+    await expect(item.locator(".join-btn")).to_have_count(0)
+    # When the server's list cannot be had, the tenders this browser opened are listed instead.
+    await page.route("**/api/tenders", lambda route: route.fulfill(status=503, body="down"))
+    await item.locator("a").click()
     await expect(page.locator("#phase")).to_have_text("投标中")
+    await expect(tenders).to_have_attribute("data-source", "local")
+    await expect(tenders.locator('li[data-tender="WB1"]')).to_have_count(1)
+    await page.unroute("**/api/tenders")
+    await page.click("#nav-bidder")
+    await expect(tenders).to_have_attribute("data-source", "server")
+    await tenders.locator('li[data-tender="WB1"] a').click()
+    await expect(tenders.locator('li.active[data-tender="WB1"] [data-role="bidder"]')).to_have_count(1)
     await page.set_input_files("#up-file", str(sealed))
     await page.click("#up-btn")
     await expect(page.locator("#up-progress")).to_have_attribute("value", "100")
@@ -186,6 +209,7 @@ async def test_a_bidder_uploads_its_sealed_bid_checks_the_receipt_and_releases_i
     await expect(mine).to_have_text("已解密")
     await expect(page.locator("#signed-in")).to_have_text("已签到")
     await expect(page.locator("#bid-status .s-decrypted")).to_have_count(3)
+    await expect(tenders.locator('li[data-tender="WB1"] .phase')).to_have_text("开标中")
     await shot(page, "bidder")
     await context.close()
     for c in o.clients.values():

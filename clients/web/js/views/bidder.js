@@ -3,12 +3,12 @@
  * status, read-out, confirm or object) and uploading a sealed bid with its signed receipt.
  * @module views/bidder
  */
-import { t } from "../i18n.js";
+import { phaseName, t } from "../i18n.js";
 import { verifyJson } from "../keys.js";
 import { b64, checkReceiptInclusion, sha256 } from "../logproof.js";
 import { emptyTender, foldTender } from "../tender.js";
 import { act, card, clock, fill, h, readPicked, toast } from "../ui.js";
-import { facts, phasePill, picker, readOutTable, remaining, statusTable } from "./common.js";
+import { facts, listTenders, phasePill, picker, readOutTable, remaining, roleName, statusTable } from "./common.js";
 
 /** @param {string} user */
 function recentKey(user) {
@@ -32,11 +32,59 @@ export function mount(root, ctx) {
       location.hash = `#/bidder?tender=${encodeURIComponent(id)}`;
     });
   };
+  const list = h("div", { id: "tender-list" });
+  /** @type {string|null} the open tender's phase as the list shows it */ let listedPhase = null;
+  let alive = true;
+  ctx.offs.push(() => { alive = false; });
+
+  /** The server's list (published tenders and the user's own); this browser's list if that fails. */
+  async function refresh() {
+    let rows;
+    try {
+      rows = await listTenders(conn);
+    } catch {
+      if (!alive) return;
+      list.dataset.source = "local";
+      fill(list, h("p", { class: "hint" }, t("bidder.local_list")),
+        h("ul", { class: "tender-list" }, recent.map((/** @type {string} */ id) =>
+          h("li", { class: id === tender ? "active" : "", "data-tender": id }, h("a", { href: `#/bidder?tender=${encodeURIComponent(id)}` }, id)))));
+      return;
+    }
+    if (!alive) return;
+    listedPhase = rows.find((r) => r.tender === tender)?.phase ?? null;
+    const mine = rows.filter((r) => r.roles.length);
+    const open = rows.filter((r) => !r.roles.length);
+    list.dataset.source = "server";
+    fill(list,
+      h("h3", null, t("bidder.mine_list")), tenderItems(mine),
+      h("h3", null, t("bidder.open_list")), tenderItems(open));
+  }
+
+  /** @param {Awaited<ReturnType<typeof listTenders>>} rows */
+  function tenderItems(rows) {
+    if (!rows.length) return h("p", { class: "hint" }, t("bidder.none"));
+    return h("ul", { class: "tender-list" }, rows.map((r) => {
+      let action = null;
+      if (!r.roles.length && r.phase === "bidding") {
+        const b = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary join-btn", type: "button" }, t("bidder.join")));
+        b.onclick = () => act(b, () => conn.command(`tender:${r.tender}`, "tender.join"), t("bidder.joined")).then(refresh);
+        action = b;
+      }
+      return h("li", { class: r.tender === tender ? "active" : "", "data-tender": r.tender },
+        h("a", { href: `#/bidder?tender=${encodeURIComponent(r.tender)}` },
+          h("span", { class: "t-title" }, r.title || r.tender), h("small", { class: "mono" }, r.tender)),
+        h("div", { class: "t-meta" },
+          h("span", { class: `phase p-${r.phase || "none"}` }, r.phase ? phaseName(r.phase) : "—"),
+          h("span", { class: "t-opening" }, r.opening_at ? new Date(r.opening_at).toLocaleString("zh-CN", { hour12: false }) : "—")),
+        r.roles.length ? h("div", { class: "t-roles" }, t("bidder.roles"), t("colon"),
+          r.roles.map((role) => h("em", { class: "tag", "data-role": role }, roleName(role)))) : null,
+        action);
+    }));
+  }
+
   const side = h("aside", { class: "side" },
-    card(t("bidder.tenders"),
-      picker("bidder", "tender", t("field.tender"), tender), joinBtn,
-      h("ul", { class: "tender-list" }, recent.map((/** @type {string} */ id) =>
-        h("li", { class: id === tender ? "active" : "" }, h("a", { href: `#/bidder?tender=${encodeURIComponent(id)}` }, id))))));
+    card(t("bidder.tenders"), picker("bidder", "tender", t("field.tender"), tender), joinBtn, list));
+  refresh();
   const body = h("div", { class: "content" });
   fill(root, h("div", { class: "page-head" }, h("h1", null, t("bidder.title"))), h("div", { class: "cols" }, side, body));
   if (!tender) return;
@@ -115,6 +163,10 @@ export function mount(root, ctx) {
   ctx.follow(stream, (ev) => {
     foldTender(s, ev);
     render();
+    if (listedPhase && s.phase && s.phase !== listedPhase) {
+      listedPhase = null; // one refresh per change
+      refresh();
+    }
     upload.update();
     if (ev.type === "tender.configured") {
       for (const sec of s.config?.sections || []) clarifications.follow(`session:${tender}-${sec.id}`);

@@ -90,3 +90,23 @@ export function remaining(iso) {
   const s = Math.floor(ms / 1000);
   return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
 }
+
+/**
+ * `GET /api/tenders`: every published tender and every tender the user holds a role in.
+ * @param {import("../connection.js").Connection} conn
+ * @returns {Promise<{tender: string, title: string|null, phase: string|null, opening_at: string|null, roles: string[], sessions: string[]}[]>}
+ */
+export async function listTenders(conn) {
+  const r = await fetch("/api/tenders", { headers: { authorization: `Bearer ${await conn.ensureToken()}` } });
+  if (!r.ok) throw Object.assign(new Error(r.statusText), { code: `http_${r.status}` });
+  const data = await r.json();
+  if (!Array.isArray(data?.tenders)) throw Object.assign(new Error("bad reply"), { code: "bad_reply" });
+  return data.tenders;
+}
+
+/** A role's name in words (the role pages' names). @param {string} role */
+export function roleName(role) {
+  const key = `nav.${role}`;
+  const text = t(key);
+  return text === key ? role : text;
+}
