@@ -258,13 +258,13 @@ async def test_a_whole_evaluation_across_three_venues(
 
     # A venue drops: every venue pauses; it comes back and the evaluation resumes.
     await ops["tianshui"].close()
-    await eventually(lambda: _phase_paused(pool, stream), timeout=10)
+    await eventually(lambda: _phase_paused(pool, stream), timeout=30)
     with pytest.raises(ClientError) as paused:
         await ex[committee[2]].command(stream, "session.submit_scores", sign=True)
     assert paused.value.code == "paused"
     ops["tianshui"] = await o.people["op-tianshui"].client(node.url)
     await ops["tianshui"].subscribe(stream)
-    await eventually(lambda: _phase_running(pool, stream), timeout=10)
+    await eventually(lambda: _phase_running(pool, stream), timeout=30)
 
     for eid in committee:
         await ex[eid].command(stream, "session.submit_scores", sign=True)

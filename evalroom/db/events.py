@@ -164,3 +164,90 @@ async def stream_heads(pool: asyncpg.Pool, names: Sequence[str]) -> dict[str, in
 async def stream_info(conn: Executor, name: str) -> tuple[str, str | None, int] | None:
     row = await conn.fetchrow("SELECT kind, parent, head FROM streams WHERE name = $1", name)
     return None if row is None else (row["kind"], row["parent"], row["head"])
+
+
+@dataclass(frozen=True)
+class LockedForCommand:
+    """The stream's row, locked, with what the pipeline needs from the same round trip: the
+    first answer to this command id (if it is a retry) and the actor's roles there."""
+
+    row: StreamRow
+    prior_digest: bytes | None
+    prior_result: dict[str, Any] | None
+    grants: list[tuple[str, str]]  # (role, venue)
+
+
+async def lock_for_command(
+    conn: Conn, name: str, actor: str, client_id: str, platform_roles: bool
+) -> LockedForCommand | None:
+    row = await conn.fetchrow(
+        "SELECT s.name, s.kind, s.parent, s.head, s.state, now() AS now,"
+        " c.digest AS prior_digest, c.result AS prior_result,"
+        " ARRAY(SELECT r.role || chr(31) || r.venue FROM roles r WHERE r.user_id = $2"
+        "       AND r.scope = ANY(CASE WHEN $4 THEN ARRAY['platform']"
+        "                         ELSE ARRAY[s.name, s.parent] END)) AS grants"
+        " FROM streams s LEFT JOIN commands c ON c.actor = $2 AND c.client_id = $3"
+        " WHERE s.name = $1 FOR UPDATE OF s",
+        name,
+        actor,
+        client_id,
+        platform_roles,
+    )
+    if row is None:
+        return None
+    stream = StreamRow(
+        row["name"], row["kind"], row["parent"], row["head"], row["state"], row["now"]
+    )
+    grants = [tuple(g.split("\x1f", 1)) for g in row["grants"]]
+    digest = bytes(row["prior_digest"]) if row["prior_digest"] is not None else None
+    return LockedForCommand(stream, digest, row["prior_result"], [(r, v) for r, v in grants])
+
+
+def prepare_events(
+    stream: StreamRow,
+    events: Sequence[tuple[str, str | None, dict[str, Any], str, str | None]],
+) -> list[StoredEvent]:
+    """The events as they will be stored: seqs after the locked head, the transaction's time."""
+    at = format_time(stream.now)
+    return [
+        StoredEvent(stream.name, stream.head + i, t, actor, at, payload, vis, sig)
+        for i, (t, actor, payload, vis, sig) in enumerate(events, start=1)
+    ]
+
+
+async def append_and_record(
+    conn: Conn,
+    stream: StreamRow,
+    stored: Sequence[StoredEvent],
+    new_state: dict[str, Any],
+    command: tuple[str, str, bytes, dict[str, Any]],
+) -> None:
+    """Append the events, move the head, store the state and the command's first answer, in
+    one statement (one round trip while the row lock is held)."""
+    actor, client_id, digest, ack = command
+    head = stream.head + len(stored)
+    await conn.execute(
+        "WITH ev AS (INSERT INTO events"
+        " (stream, seq, type, actor, at, payload, visibility, sig, leaf_hash)"
+        " SELECT $1, u.seq, u.type, u.actor, $2, u.payload::jsonb, u.visibility, u.sig, u.leaf"
+        " FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],"
+        "             $9::bytea[]) AS u(seq, type, actor, payload, visibility, sig, leaf)),"
+        " st AS (UPDATE streams SET head = $10, state = $11 WHERE name = $1)"
+        " INSERT INTO commands (actor, client_id, digest, stream, seq, result)"
+        " VALUES ($12, $13, $14, $1, $10, $15)",
+        stream.name,
+        stream.now,
+        [e.seq for e in stored],
+        [e.type for e in stored],
+        [e.actor for e in stored],
+        [json.dumps(e.payload, ensure_ascii=False) for e in stored],
+        [e.visibility for e in stored],
+        [e.sig for e in stored],
+        [event_leaf_hash(e.record()) for e in stored],
+        head,
+        new_state,
+        actor,
+        client_id,
+        digest,
+        ack,
+    )

@@ -20,7 +20,6 @@ from pydantic import ValidationError
 from crypto.canonical import canonical_json
 from crypto.events import command_signing_bytes
 from crypto.keys import KeyFormatError, VerifyKey
-from evalroom.db import Conn
 from evalroom.db import events as store
 from evalroom.db.identity import User, grant_role, roles_in
 from evalroom.domain.commands import Actor, Command
@@ -192,24 +191,23 @@ class CommandPipeline:
         facts: dict[str, Any],
     ) -> tuple[dict[str, Any], list[store.StoredEvent]]:
         async with self.pool.acquire() as conn, conn.transaction():
-            prior = await conn.fetchrow(
-                "SELECT digest, result FROM commands WHERE actor = $1 AND client_id = $2",
-                user.id,
-                client_id,
-            )
-            if prior is not None:
-                if bytes(prior["digest"]) != digest:
-                    raise Refusal("id_reused", f"id {client_id!r} was used for another command")
-                return dict(prior["result"]), []
             if spec.creates_stream:
                 parent = spec.parent_of(body) if spec.parent_of is not None else None
                 if parent is not None and await store.stream_info(conn, parent) is None:
                     raise Refusal("unknown_stream", parent)
                 await store.create_stream(conn, stream, spec.stream_kind, parent, {})
-            row = await store.lock_stream(conn, stream)
-            if row is None:
+            # One round trip: the row lock, a retry's first answer, the actor's roles.
+            locked = await store.lock_for_command(
+                conn, stream, user.id, client_id, spec.roles_in_platform
+            )
+            if locked is None:
                 raise Refusal("unknown_stream", stream)
-            actor = await _load_actor(conn, user, row, spec)
+            if locked.prior_result is not None:
+                if locked.prior_digest != digest:
+                    raise Refusal("id_reused", f"id {client_id!r} was used for another command")
+                return dict(locked.prior_result), []
+            row = locked.row
+            actor = _actor(user, locked.grants)
             _authorize(spec, actor)
             command = Command(spec.name, stream, body, actor, row.now, sig, facts)
             # A signed event carries what was signed, so anyone can check ``sig`` later.
@@ -223,8 +221,7 @@ class CommandPipeline:
                     await store.create_stream(
                         conn, created.name, created.kind, created.parent, dict(created.state)
                     )
-            stored = await store.append_events(
-                conn,
+            stored = store.prepare_events(
                 row,
                 [
                     (
@@ -236,7 +233,6 @@ class CommandPipeline:
                     )
                     for e in decision.events
                 ],
-                dict(decision.state),
             )
             for g in decision.grants:
                 await grant_role(conn, g.user_id, g.scope, g.role, g.venue)
@@ -247,15 +243,8 @@ class CommandPipeline:
                 reply.update(await spec.finish(self.context, conn, decision, stored))
             if reply:
                 ack["reply"] = reply
-            await conn.execute(
-                "INSERT INTO commands (actor, client_id, digest, stream, seq, result)"
-                " VALUES ($1, $2, $3, $4, $5, $6)",
-                user.id,
-                client_id,
-                digest,
-                stream,
-                head,
-                ack,
+            await store.append_and_record(
+                conn, row, stored, dict(decision.state), (user.id, client_id, digest, ack)
             )
         return ack, stored
 
@@ -299,16 +288,14 @@ def _scopes(row: store.StreamRow) -> list[str]:
     return [row.name] + ([row.parent] if row.parent else [])
 
 
-async def _load_actor(conn: Conn, user: User, row: store.StreamRow, spec: CommandSpec) -> Actor:
+def _actor(user: User, grants: list[tuple[str, str]]) -> Actor:
     if user.id == SYSTEM_USER:  # the platform's own actor (clock, venue faults, draws)
         return Actor(user_id=user.id, roles=frozenset({SYSTEM_USER}))
-    scopes = ["platform"] if spec.roles_in_platform else _scopes(row)
-    grants = await roles_in(conn, user.id, scopes)
     return Actor(
         user_id=user.id,
-        roles=frozenset(g.role for g in grants),
+        roles=frozenset(role for role, _venue in grants),
         org=user.org,
-        venues=frozenset(g.venue for g in grants if g.venue),
+        venues=frozenset(venue for _role, venue in grants if venue),
     )
 
 
