@@ -55,7 +55,10 @@ import hashlib
 import hmac
 import io
 import os
+import queue
 import re
+import stat
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, ClassVar, NoReturn
@@ -112,6 +115,14 @@ _ZERO_NONCE = bytes(12)
 # Chunks read per call: fewer, larger reads are measurably faster from files, and the
 # buffers stay ~0.5 MiB.
 _READ_CHUNKS = 8
+# Opening a large regular file reads ahead on a background thread: it fills the next buffer
+# of whole encrypted chunks while the main thread authenticates and writes the current one
+# (file reads and the AEAD both release the GIL). Two ~4 MiB buffers: measured at 1 GiB,
+# 1-2 MiB buffers gained little and 4 MiB ones ~20 % over the single-threaded loop, which
+# smaller files and other sources (pipes, sockets, BytesIO) keep using.
+_AHEAD_CHUNKS = 64
+_AHEAD_BUFFERS = 2
+_AHEAD_MIN_SIZE = 2 * _AHEAD_CHUNKS * ENC_CHUNK_SIZE
 _BASE64_LINE = re.compile(rb"[A-Za-z0-9+/]*")
 _LAST = 1
 
@@ -584,7 +595,13 @@ def decrypt(src: BinaryIO, dst: BinaryIO, identities: Sequence[str]) -> None:
         raise HeaderMacError("header MAC does not match: the header was modified")
     nonce = _read_nonce(src)
     aead = ChaCha20Poly1305(_hkdf(file_key, nonce, b"payload"))
-    _open_payload(aead, _reader(src), dst.write)
+    write = dst.write
+    readinto = _read_ahead_source(src)
+    if readinto is None:
+        _open_payload(aead, _reader(src), write)
+    else:
+        with _ReadAhead(readinto) as ahead:
+            _open_payload_ahead(aead, ahead, write)
 
 
 def _read_nonce(src: BinaryIO) -> bytes:
@@ -633,7 +650,18 @@ def _open_payload(
         else:
             break
 
-    n -= pos
+    _open_final(aead, counter, view[pos:n], out, write)
+
+
+def _open_final(
+    aead: ChaCha20Poly1305,
+    counter: int,
+    final: memoryview,
+    out: memoryview,
+    write: Callable[[memoryview], object],
+) -> None:
+    """Authenticate and write ``final``, the chunk the payload ends with."""
+    n = len(final)
     if n == 0:
         raise PayloadTruncated("the payload has no chunks: the file is truncated after the nonce")
     if n < TAG_SIZE:
@@ -641,9 +669,8 @@ def _open_payload(
             f"final chunk {counter} is shorter than its 16-byte tag: the file is truncated"
         )
     size = n - TAG_SIZE
-    final = view[pos : pos + n]
     try:
-        open_(((counter << 8) | _LAST).to_bytes(12, "big"), final, None, out[:size])
+        aead.decrypt_into(((counter << 8) | _LAST).to_bytes(12, "big"), final, None, out[:size])
     except InvalidTag:
         if n == ENC_CHUNK_SIZE:
             _fail_full_chunk(aead, counter, final, out, write, at_eof=True)
@@ -654,6 +681,113 @@ def _open_payload(
     if size == 0 and counter > 0:
         raise PayloadError("the final chunk is empty, which only an empty payload may have")
     _write(write, out[:size])
+
+
+def _read_ahead_source(src: BinaryIO) -> Callable[[memoryview], int | None] | None:
+    """Return ``src.readinto`` if reading ahead pays off: a plain, large regular file.
+
+    Only regular files, whose reads never block indefinitely, so the reader thread can
+    always be joined; only the standard file classes, so no overridden method runs on it.
+    """
+    files = (io.BufferedReader, io.BufferedRandom, io.FileIO)
+    if not isinstance(src, files) or type(src) not in files:
+        return None
+    try:
+        status = os.fstat(src.fileno())
+        remaining = status.st_size - src.tell()
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISREG(status.st_mode) or remaining < _AHEAD_MIN_SIZE:
+        return None
+    return src.readinto
+
+
+class _ReadAhead:
+    """A background thread filling whole-chunk buffers from ``readinto``, in order.
+
+    Use as a context manager: leaving it (normally or by an exception) stops and joins the
+    thread. ``next`` returns the next buffer and its byte count, short only at EOF (after
+    which it must not be called again), or raises what the read raised; ``release`` hands a
+    buffer back to be refilled. At most ``_AHEAD_BUFFERS`` buffers ever exist.
+    """
+
+    def __init__(self, readinto: Callable[[memoryview], int | None]) -> None:
+        self._readinto = readinto
+        self._free: queue.SimpleQueue[bytearray | None] = queue.SimpleQueue()
+        self._ready: queue.SimpleQueue[tuple[memoryview, int] | BaseException] = queue.SimpleQueue()
+        for _ in range(_AHEAD_BUFFERS):
+            self._free.put(bytearray(_AHEAD_CHUNKS * ENC_CHUNK_SIZE))
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="age-read-ahead", daemon=True)
+
+    def __enter__(self) -> _ReadAhead:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stopping = True
+        self._free.put(None)  # wakes the thread if it waits for a buffer
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            while (buf := self._free.get()) is not None and not self._stopping:
+                view = memoryview(buf)
+                n = _fill(self._readinto, view, 0)
+                self._ready.put((view, n))
+                if n < len(view):
+                    return
+        except BaseException as exc:  # handed to the main thread, which raises it
+            self._ready.put(exc)
+
+    def next(self) -> tuple[memoryview, int]:
+        item = self._ready.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def release(self, view: memoryview) -> None:
+        buf = view.obj
+        assert isinstance(buf, bytearray)
+        self._free.put(buf)
+
+
+def _open_payload_ahead(
+    aead: ChaCha20Poly1305, ahead: _ReadAhead, write: Callable[[memoryview], object]
+) -> None:
+    # The same loop as _open_payload over buffers of whole chunks: a buffer's last chunk is
+    # final only if the next buffer is empty, so it waits for that buffer (read meanwhile).
+    out = memoryview(bytearray(CHUNK_SIZE))
+    open_ = aead.decrypt_into
+    counter = 0
+    pos = 0
+    view, n = ahead.next()
+    while True:
+        pos = 0
+        while n - pos > ENC_CHUNK_SIZE:
+            chunk = view[pos : pos + ENC_CHUNK_SIZE]
+            try:
+                open_((counter << 8).to_bytes(12, "big"), chunk, None, out)
+            except InvalidTag:
+                _fail_full_chunk(aead, counter, chunk, out, write, at_eof=False)
+            _write(write, out)
+            pos += ENC_CHUNK_SIZE
+            counter += 1
+        if n < len(view):
+            break  # EOF within this buffer: view[pos:n] is the final chunk
+        following, m = ahead.next()
+        if m == 0:
+            break  # the buffer's last chunk ends the file
+        chunk = view[pos:n]
+        try:
+            open_((counter << 8).to_bytes(12, "big"), chunk, None, out)
+        except InvalidTag:
+            _fail_full_chunk(aead, counter, chunk, out, write, at_eof=False)
+        _write(write, out)
+        counter += 1
+        ahead.release(view)
+        view, n = following, m
+    _open_final(aead, counter, view[pos:n], out, write)
 
 
 def _fail_full_chunk(
