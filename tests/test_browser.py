@@ -135,7 +135,10 @@ async def test_a_bidder_uploads_its_sealed_bid_checks_the_receipt_and_releases_i
     o.bid_keys["a/single"] = seal_envelope(package, sealed, o.recipient)
     context, page = await open_page(browser, node, tmp_path, o.people["a"], "#/bidder")
     # The published tender is listed from the server though this browser never opened it.
-    assert await page.evaluate("localStorage.getItem('evalroom.tenders.' + evalroom.conn.user)") is None
+    assert (
+        await page.evaluate("localStorage.getItem('evalroom.tenders.' + evalroom.conn.user)")
+        is None
+    )
     tenders = page.locator("#tender-list")
     await expect(tenders).to_have_attribute("data-source", "server")
     item = tenders.locator('li[data-tender="WB1"]')
@@ -157,7 +160,9 @@ async def test_a_bidder_uploads_its_sealed_bid_checks_the_receipt_and_releases_i
     await page.click("#nav-bidder")
     await expect(tenders).to_have_attribute("data-source", "server")
     await tenders.locator('li[data-tender="WB1"] a').click()
-    await expect(tenders.locator('li.active[data-tender="WB1"] [data-role="bidder"]')).to_have_count(1)
+    await expect(
+        tenders.locator('li.active[data-tender="WB1"] [data-role="bidder"]')
+    ).to_have_count(1)
     await page.set_input_files("#up-file", str(sealed))
     await page.click("#up-btn")
     await expect(page.locator("#up-progress")).to_have_attribute("value", "100")
@@ -407,6 +412,14 @@ async def test_an_expert_scores_in_the_browser_and_the_supervisor_sees_it_land_l
         browser, node, tmp_path, experts[first], "#/expert?session=WB3-S1"
     )
     await expect(exp_page.locator("#phase")).to_have_text("初步评审")
+    # The opened bids' documents are there to read, downloaded with the expert's token.
+    await expect(exp_page.locator("#bid-documents li")).to_have_count(len(state["bids"]))
+    async with exp_page.expect_download() as download_info:
+        await exp_page.click(f'#bid-documents button[data-bid="{number["a"]}"]')
+    download = await download_info.value
+    package = tmp_path / "a.zip"
+    await download.save_as(package)
+    assert package.read_bytes()[:2] == b"PK"
     await exp_page.select_option(f"#pf-{number['a']}-qualification", "fail")
     await exp_page.click("#save-preliminary")
     await expect(exp_page.locator(".toast.error")).to_contain_text("须填写理由")

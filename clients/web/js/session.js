@@ -26,6 +26,7 @@ export function foldSession(s, ev, me) {
         ? Object.fromEntries(p.venues.map((/** @type {any} */ v) => [v.id, v]))
         : Object.fromEntries(Object.entries(p.venues).map(([id, v]) => [id, { id, ...v }]));
       s.method = p.method;
+      s.tender = p.tender;
       break;
     case "session.phase":
       s.phase = p.phase;

@@ -191,6 +191,29 @@ export function mount(root, ctx) {
       h("div", { class: "toolbar" }, s.signed.includes(me) ? h("span", { class: "ok", id: "report-signed" }, t("expert.report_signed")) : [dissent, signBtn]));
   }
 
+  /** Download one opened bid package (投标文件) with this expert's token. @param {string} bid */
+  async function download(bid) {
+    const r = await fetch(`/api/tenders/${encodeURIComponent(s.tender)}/opened/${encodeURIComponent(bid)}`,
+      { headers: { authorization: `Bearer ${await conn.ensureToken()}` } });
+    if (!r.ok) throw Object.assign(new Error(t("expert.doc_failed")), { code: `http_${r.status}` });
+    const url = URL.createObjectURL(await r.blob());
+    const a = h("a", { href: url, download: `${bid}.zip` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  }
+
+  function documents() {
+    if (!s.bids.length || !s.tender) return null;
+    return card(t("expert.documents"), h("ul", { class: "objections", id: "bid-documents" },
+      s.bids.map((/** @type {any} */ b) => {
+        const btn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button", "data-bid": b.bid_id }, t("expert.download")));
+        btn.onclick = () => act(btn, () => download(b.bid_id), "");
+        return h("li", null, h("strong", null, b.bid_id), ` ${b.company} `, btn);
+      })));
+  }
+
   function render() {
     const mine = s.checkedIn[me];
     const member = s.committee.find((/** @type {any} */ m) => m.expert === me);
@@ -207,6 +230,7 @@ export function mount(root, ctx) {
         [t("expert.chair_label"), s.chair || "—"],
       ]),
       !mine ? card(t("expert.checkin"), h("p", { class: "hint" }, t("expert.token_hint")), h("div", { class: "toolbar" }, h("label", null, t("expert.seat"), seat), tokenBtn), token) : null,
+      documents(),
       s.phase === "chair_election" ? card(t("expert.chair"), h("div", { class: "toolbar" }, candidate, voteBtn)) : null,
       s.phase === "preliminary_review" ? preliminary() : null,
       ["detailed_review", "deviation_check"].includes(s.phase) ? sheet() : null,
