@@ -262,6 +262,8 @@ async def test_a_rejection_tender_withdraws_unreleased_bids_and_fails_below_the_
     for name in ("a", "b", "c"):
         await o.bidder(name)
         await o.bid(name, "500000.00")
+    await o.bidder("d")  # its bid form lacks the price the tender asks for
+    await o.bid("d", "", form={"duration_days": 90})
     # Replacing a bid before the deadline: a new version with its own receipt; the newest opens.
     replaced = await o.bid("a", "490000.00")
     assert replaced["reply"]["receipt"]["version"] == 2
@@ -282,13 +284,21 @@ async def test_a_rejection_tender_withdraws_unreleased_bids_and_fails_below_the_
     await o.clients["a"].command(
         o.stream, "bid.release_key", {"section": "S1", "identity": o.bid_keys["a/single"]}
     )
+    # A package whose bid form is invalid fails at opening, with the reason.
+    await o.clients["d"].command(o.stream, "opening.sign_in", sign=True)
+    await o.clients["d"].command(
+        o.stream, "bid.release_key", {"section": "S1", "identity": o.bid_keys["d/single"]}
+    )
     state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", o.stream)
+    (bid_d,) = [b for b in state["opening"]["single"]["bids"].values() if b["org"] == "company-d"]
+    assert bid_d["status"] == "failed" and bid_d["reason"].startswith("invalid_form")
+    assert "price" in bid_d["reason"]
     await _wait_until(datetime.fromisoformat(state["opening"]["single"]["window_ends"]))
     await agency.command(o.stream, "opening.close_window")
     await agency.command(o.stream, "opening.read_out")
     state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", o.stream)
     statuses = sorted(b["status"] for b in state["opening"]["single"]["bids"].values())
-    assert statuses == ["decrypted", "rejected"]  # c withdrew before the deadline
+    assert statuses == ["decrypted", "rejected", "rejected"]  # c withdrew before the deadline
     (opened,) = [
         b for b in state["opening"]["single"]["bids"].values() if b["status"] == "decrypted"
     ]
