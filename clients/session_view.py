@@ -38,6 +38,7 @@ from clients.cli_common import (
     require_key,
     table,
 )
+from clients.follow import Follower
 from clients.keyfile import ParticipantKey
 from clients.sdk import Client, Subscription, _raise_for
 from evalroom.domain.session import report_digest
@@ -548,52 +549,13 @@ class SessionView:
         self.faults.pop(str(p["venue"]), None)
 
 
-class SessionFollower:
-    """Feeds a subscription's events into a view; knows when the replay of history is over."""
-
-    def __init__(self, sub: Subscription, view: SessionView, grace: float = 0.5) -> None:
-        self.sub = sub
-        self.view = view
-        self.grace = grace
-        self.head = sub.head_at_subscribe
-        self.synced = self.head <= sub.last_seq
-        self.seen_any = False
-
-    async def step(self, timeout: float) -> list[dict[str, Any]]:
-        """Wait up to ``timeout`` for events, apply them, and return them (maybe none)."""
-        if not self.synced:
-            # The replay's end shows as a pause; wait longer for its very first event.
-            timeout = self.grace if self.seen_any else max(self.grace, 3.0)
-        started = time.monotonic()
-        try:
-            events = [await self.sub.next(max(0.001, timeout))]
-        except TimeoutError:
-            events = []
-        events += self.sub.drain()
-        for event in events:
-            self.view.apply(event)
-        self.seen_any = self.seen_any or bool(events)
-        if not self.synced and (
-            self.view.last_seq >= self.head
-            or (not events and time.monotonic() - started >= timeout - 0.01)
-        ):
-            self.synced = True
-        return events
-
-    def live(self, event: dict[str, Any]) -> bool:
-        """Whether an event happened after we subscribed (news, not history)."""
-        return int(event.get("seq", 0)) > self.head
-
-
-async def load_view(
-    client: Client, stream: str, grace: float = 0.5
-) -> tuple[SessionView, Subscription]:
+async def load_view(client: Client, stream: str) -> tuple[SessionView, Subscription]:
     """Subscribe and replay the session's history into a view."""
     sub = await client.subscribe(stream)
     view = SessionView(stream)
-    follower = SessionFollower(sub, view, grace)
+    follower = Follower(sub, view)
     while not follower.synced:
-        await follower.step(grace)
+        await follower.step(10.0)
     return view, sub
 
 
@@ -1117,7 +1079,7 @@ class SessionWatch:
     async def run(self, timeout: float | None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout
         sub = await self.start()
-        follower = SessionFollower(sub, self.view)
+        follower = Follower(sub, self.view)
         started = False
         while True:
             left = 3600.0 if deadline is None else deadline - time.monotonic()

@@ -88,10 +88,24 @@ class StreamChannel:
         self._on_delivered = on_delivered
         self._on_roles_changed = on_roles_changed
         self.gap_fills = 0
+        # Resolved when the head is known (or failed): other subscribers arriving while the
+        # first one sets the channel up wait on it.
+        self.started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def start_at(self, head: int) -> None:
         self.last_seq = head
         self._drain_pending()
+        if not self.started.done():
+            self.started.set_result(None)
+
+    def fail_start(self, exc: BaseException) -> None:
+        if self.started.done():
+            return
+        if isinstance(exc, asyncio.CancelledError):
+            self.started.cancel()
+        else:
+            self.started.set_exception(exc)
+            self.started.exception()  # retrieved: waiters re-raise it, nobody else must
 
     def receive(self, wire: Wire) -> None:
         """From the broker: deliver now if it is next, else hold it and fill the hole."""

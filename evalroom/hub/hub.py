@@ -147,20 +147,19 @@ class Hub:
 
     async def _channel(self, stream: str) -> StreamChannel:
         channel = self.channels.get(stream)
-        if channel is None:
-            channel = StreamChannel(stream, self._fetch, self._delivered, self._roles_changed)
-            self.channels[stream] = channel
-            try:
-                await self.broker.subscribe(stream)
-                info = await store.stream_info(self.pool, stream)
-            except BaseException:
-                self.channels.pop(stream, None)
-                raise
-            channel.start_at(info[2] if info else 0)
-        while channel.last_seq is None:  # another subscriber is creating it
-            if self.channels.get(stream) is not channel:
-                return await self._channel(stream)
-            await asyncio.sleep(0.005)
+        if channel is not None:
+            await asyncio.shield(channel.started)  # another subscriber is setting it up
+            return channel
+        channel = StreamChannel(stream, self._fetch, self._delivered, self._roles_changed)
+        self.channels[stream] = channel
+        try:
+            await self.broker.subscribe(stream)
+            info = await store.stream_info(self.pool, stream)
+        except BaseException as exc:
+            self.channels.pop(stream, None)
+            channel.fail_start(exc)
+            raise
+        channel.start_at(info[2] if info else 0)
         return channel
 
     def _roles_changed(self, stream: str) -> None:
