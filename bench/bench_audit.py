@@ -35,7 +35,6 @@ import math
 import os
 import random
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -58,6 +57,7 @@ from bench_hub import (
     node_process,
     percentile,
     raise_fd_limit,
+    run_bench,
     start_services,
 )
 
@@ -416,9 +416,6 @@ async def bench_rebuild(pool: asyncpg.Pool, leaves: list[bytes]) -> None:
 
 
 async def amain(args: argparse.Namespace) -> int:
-    main_task = asyncio.current_task()
-    assert main_task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     raise_fd_limit()
     rng = random.Random(args.seed)
     leaves = bench_merkle(args.leaves, args.proofs, rng)
@@ -477,12 +474,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        return asyncio.run(amain(args))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("interrupted; everything started was stopped", file=sys.stderr)
-        return 130
+    return run_bench(amain, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -40,7 +40,6 @@ import os
 import re
 import resource
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -64,6 +63,7 @@ from bench_hub import (
     process_cpu,
     raise_fd_limit,
     redis_cpu,
+    run_bench,
     start_py_spy,
     start_services,
     tree_cpu,
@@ -327,10 +327,6 @@ def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
 
 
 async def amain(args: argparse.Namespace) -> int:
-    # SIGTERM takes the same orderly way out as Ctrl-C: cancel, and the finally blocks clean up.
-    main_task = asyncio.current_task()
-    assert main_task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     raise_fd_limit()
     run = uuid.uuid4().hex[:6]
     tmp = Path(tempfile.mkdtemp(prefix="evalroom-bench-cmd-"))
@@ -393,12 +389,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        return asyncio.run(amain(args))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("interrupted; everything started was stopped", file=sys.stderr)
-        return 130
+    return run_bench(amain, parse_args(argv))
 
 
 if __name__ == "__main__":

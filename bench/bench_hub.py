@@ -47,7 +47,7 @@ import time
 import uuid
 import warnings
 from array import array
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection as Pipe
@@ -1408,10 +1408,6 @@ def print_table(results: list[PhaseResult], args: argparse.Namespace) -> None:
 
 
 async def amain(args: argparse.Namespace) -> int:
-    # SIGTERM takes the same orderly way out as Ctrl-C: cancel, and the finally blocks clean up.
-    main_task = asyncio.current_task()
-    assert main_task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     raise_fd_limit()
     run = uuid.uuid4().hex[:6]
     tmp = Path(tempfile.mkdtemp(prefix="evalroom-bench-hub-"))
@@ -1490,17 +1486,31 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def run_bench(
+    amain: Callable[[argparse.Namespace], Awaitable[int]], args: argparse.Namespace
+) -> int:
+    """Run a benchmark's ``amain``; SIGTERM takes the same orderly way out as Ctrl-C (cancel,
+    and the ``finally`` blocks stop everything that was started)."""
+
+    async def guarded() -> int:
+        main_task = asyncio.current_task()
+        assert main_task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+        return await amain(args)
+
+    try:
+        return asyncio.run(guarded())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("interrupted; everything started was stopped", file=sys.stderr)
+        return 130
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--sio-server"]:
         run_sio_server(int(argv[1]), argv[2], argv[3])
         return 0
-    args = parse_args(argv)
-    try:
-        return asyncio.run(amain(args))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("interrupted; everything started was stopped", file=sys.stderr)
-        return 130
+    return run_bench(amain, parse_args(argv))
 
 
 if __name__ == "__main__":
