@@ -362,11 +362,3 @@ def _raise_for(response: httpx.Response) -> None:
             data.get("detail", ""),
             bool(data.get("retryable")),
         )
-
-
-async def connect_client(
-    urls: str | Sequence[str], user_id: str, key: SigningKey, **kw: Any
-) -> Client:
-    client = Client(urls, user_id, key, **kw)
-    await client.connect()
-    return client

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
@@ -176,7 +175,3 @@ async def command(request: Request) -> Response:
         return error_response(refusal, lang, ref)
     except STORE_DOWN:
         return error_response(Refusal("store_unavailable"), lang, ref)
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)

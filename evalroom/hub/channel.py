@@ -87,7 +87,6 @@ class StreamChannel:
         self._filling: asyncio.Task[None] | None = None
         self._on_delivered = on_delivered
         self._on_roles_changed = on_roles_changed
-        self.gap_fills = 0
         # Resolved when the head is known (or failed): other subscribers arriving while the
         # first one sets the channel up wait on it.
         self.started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -144,7 +143,6 @@ class StreamChannel:
                 for wire in wires:
                     if wire.seq == self.last_seq + 1:
                         self._pending.pop(wire.seq, None)
-                        self.gap_fills += 1
                         self._deliver(wire)
         except Exception as exc:  # PostgreSQL unreachable: the periodic resync tries again
             log.warning("gap_fill_failed", stream=self.name, error=str(exc))
