@@ -18,6 +18,7 @@ from evalroom.db.pool import EmbeddedPostgres, open_pool, stop_embedded
 from evalroom.hub.hub import Hub
 from evalroom.metrics import Metrics
 from evalroom.services.pipeline import CommandPipeline, RefusalLimiter
+from evalroom.services.registry import check_event_declarations
 from evalroom.services.session_watch import SessionWatch
 from evalroom.services.spec import ServiceContext
 from evalroom.settings import Settings
@@ -39,6 +40,7 @@ class Node:
 
     @classmethod
     async def start(cls, settings: Settings) -> Node:
+        check_event_declarations()  # no event type without a declared audience
         embedded = None
         url = settings.database_url
         if url is None:

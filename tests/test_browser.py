@@ -107,7 +107,7 @@ async def shot(page: Any, name: str) -> None:
 async def _opening(node: InProcessNode, pool: asyncpg.Pool, tmp: Path, tender: str) -> Opening:
     """A tender past its opening time with three sealed bids, the opening started."""
     o = Opening(node, pool, tmp)
-    opening_at = await o.setup(tender, opening_in=2.0, window=120)
+    opening_at = await o.setup(tender, opening_in=5.0, window=120)
     for name, price in (("a", "1000000.00"), ("b", "980000.50"), ("c", "1025000.00")):
         await o.bidder(name)
         await o.bid(name, price)

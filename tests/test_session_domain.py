@@ -585,7 +585,7 @@ def test_preliminary_verdicts_are_signed_and_seen_by_their_author_only() -> None
     body = {"bid": "B1", "criterion": "qualification", "pass": True}
     room.send("session.preliminary", room.expert(0), body)
     (verdict,) = room.events("session.verdict")
-    assert verdict.signed and verdict.visibility == f"user:{room.experts[0]}"
+    assert verdict.signed and verdict.visibility == "actor"  # the author (and supervisors)
 
 
 def test_chair_cannot_close_the_preliminary_review_before_every_verdict() -> None:

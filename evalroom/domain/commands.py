@@ -7,9 +7,11 @@ kind turns (state, command) into a ``Decision`` or raises ``RuleError``. Nothing
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from typing import Any
+
+from evalroom.domain.visibility import visibility_of
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,17 @@ class Command:
 
 @dataclass(frozen=True)
 class NewEvent:
+    """An event a decision adds. Its audience is not chosen here: ``visibility`` comes from
+    the one table in ``evalroom.domain.visibility`` (an undeclared type is refused)."""
+
     type: str
     payload: Mapping[str, Any]
-    visibility: str = "public"
+    _: KW_ONLY
     signed: bool = False  # carries the command's signature (the actor signed it)
+    visibility: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "visibility", visibility_of(self.type, self.payload))
 
 
 @dataclass(frozen=True)

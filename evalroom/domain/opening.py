@@ -79,7 +79,7 @@ def configure(state: Mapping[str, Any], cmd: Command) -> Decision:
         "keyholders": list(config.keyholders),
         "forms": {e: [f.to_dict() for f in fs] for e, fs in config.forms.items()},
     }
-    return Decision([NewEvent("tender.configured", public, "public")], new, grants=grants)
+    return Decision([NewEvent("tender.configured", public)], new, grants=grants)
 
 
 # -- bidding -------------------------------------------------------------------------------
@@ -124,7 +124,7 @@ def submit(state: Mapping[str, Any], cmd: Command) -> Decision:
         "sha256": facts["sha256"],
         "size": int(facts["size"]),
     }
-    return Decision([NewEvent("bid.submitted", payload, f"org:{org}")], new)
+    return Decision([NewEvent("bid.submitted", payload)], new)
 
 
 def withdraw(state: Mapping[str, Any], cmd: Command) -> Decision:
@@ -140,7 +140,7 @@ def withdraw(state: Mapping[str, Any], cmd: Command) -> Decision:
         raise RuleError("no_bid", "your company has no bid in this section")
     bid["status"] = "withdrawn"
     payload = {"section": section, "org": org}
-    return Decision([NewEvent("bid.withdrawn", payload, f"org:{org}")], new)
+    return Decision([NewEvent("bid.withdrawn", payload)], new)
 
 
 # -- the ceremony --------------------------------------------------------------------------
@@ -190,9 +190,7 @@ def start(state: Mapping[str, Any], cmd: Command) -> Decision:
                 **bid["envelopes"][first],
             }
             private.append(
-                NewEvent(
-                    "opening.your_bid", {"number": number, "section": section.id}, f"org:{org}"
-                )
+                NewEvent("opening.your_bid", {"number": number, "section": section.id, "org": org})
             )
     return _open_stage(state, cmd, config, first, bids, private)
 
@@ -230,7 +228,6 @@ def _open_stage(
             "window_ends": window_ends.isoformat(),
             "bids": listing,
         },
-        "public",
     )
     return Decision([public, *private], new)
 
@@ -245,8 +242,8 @@ def sign_in(state: Mapping[str, Any], cmd: Command) -> Decision:
     if who in stage["signed_in"]:
         raise RuleError("already_signed_in", "you have signed in already")
     stage["signed_in"].append(who)
-    vis = f"org:{who}" if who == cmd.actor.org else "staff"
-    return Decision([NewEvent("opening.signed_in", {"who": who}, vis, signed=True)], new)
+    as_ = "bidder" if who == cmd.actor.org else "staff"
+    return Decision([NewEvent("opening.signed_in", {"who": who, "as": as_}, signed=True)], new)
 
 
 def _window_open(stage: Mapping[str, Any], cmd: Command) -> None:
@@ -307,7 +304,7 @@ def _apply_outcome(
     else:
         bid.update(status="failed", reason=str(facts.get("reason", "unknown")), via=via)
         payload = {"number": number, "status": "failed", "via": via, "reason": bid["reason"]}
-    return [NewEvent("bid.status", payload, "public")]
+    return [NewEvent("bid.status", payload)]
 
 
 def close_window(state: Mapping[str, Any], cmd: Command) -> Decision:
@@ -373,7 +370,6 @@ def submit_share(state: Mapping[str, Any], cmd: Command) -> Decision:
                 "index": cmd.facts.get("index"),
                 "count": len(new_stage["shares"]),
             },
-            "public",
             signed=True,
         )
     ]
@@ -422,7 +418,7 @@ def read_out(state: Mapping[str, Any], cmd: Command) -> Decision:
         else:
             entry["reason"] = bid.get("reason", "")
         entries.append(entry)
-    events = [NewEvent("opening.read_out", {"stage": name, "entries": entries}, "public")]
+    events = [NewEvent("opening.read_out", {"stage": name, "entries": entries})]
     failed = [s for s, count in valid.items() if count < config.min_bids]
     if failed:
         new["failed_sections"] = sorted(set(new.get("failed_sections", [])) | set(failed))
@@ -430,7 +426,6 @@ def read_out(state: Mapping[str, Any], cmd: Command) -> Decision:
             NewEvent(
                 "section.failed",
                 {"sections": failed, "min_bids": config.min_bids, "valid": valid},
-                "public",
             )
         )
     return Decision(events, new)
@@ -447,7 +442,7 @@ def confirm(state: Mapping[str, Any], cmd: Command) -> Decision:
         raise RuleError("already_confirmed", "your company confirmed already")
     new = _copy(state)
     new["opening"][name]["confirmed"].append(org)
-    return Decision([NewEvent("opening.confirmed", {"org": org}, "public", signed=True)], new)
+    return Decision([NewEvent("opening.confirmed", {"org": org}, signed=True)], new)
 
 
 def object_(state: Mapping[str, Any], cmd: Command) -> Decision:
@@ -462,11 +457,7 @@ def object_(state: Mapping[str, Any], cmd: Command) -> Decision:
     oid = f"O{len(objections) + 1}"
     objections.append({"id": oid, "org": org, "text": cmd.body["text"], "answer": None})
     return Decision(
-        [
-            NewEvent(
-                "opening.objection", {"id": oid, "org": org, "text": cmd.body["text"]}, "public"
-            )
-        ],
+        [NewEvent("opening.objection", {"id": oid, "org": org, "text": cmd.body["text"]})],
         new,
     )
 
@@ -482,7 +473,7 @@ def answer(state: Mapping[str, Any], cmd: Command) -> Decision:
                 raise RuleError("already_answered", f"{obj['id']} has an answer")
             obj["answer"] = cmd.body["text"]
             payload = {"id": obj["id"], "text": cmd.body["text"]}
-            return Decision([NewEvent("opening.answered", payload, "public")], new)
+            return Decision([NewEvent("opening.answered", payload)], new)
     raise RuleError("unknown_objection", f"no objection {cmd.body['objection']!r}")
 
 
@@ -501,9 +492,7 @@ def sign_record(state: Mapping[str, Any], cmd: Command) -> Decision:
     new_stage = new["opening"][name]
     new_stage["signed_by"][role] = cmd.actor.user_id
     events = [
-        NewEvent(
-            "opening.record_signed", {"role": role, "by": cmd.actor.user_id}, "public", signed=True
-        )
+        NewEvent("opening.record_signed", {"role": role, "by": cmd.actor.user_id}, signed=True)
     ]
     if {"agency", "supervisor"} <= set(new_stage["signed_by"]):
         config = config_of(state)
@@ -534,7 +523,7 @@ def sign_record(state: Mapping[str, Any], cmd: Command) -> Decision:
             "min_bids": config.min_bids,
         }
         new_stage["record"] = record
-        events.append(NewEvent("opening.record", {**record, "phase": done_phase}, "public"))
+        events.append(NewEvent("opening.record", {**record, "phase": done_phase}))
     return Decision(events, new)
 
 
@@ -564,8 +553,7 @@ def start_commercial(state: Mapping[str, Any], cmd: Command) -> Decision:
         private.append(
             NewEvent(
                 "opening.your_bid",
-                {"number": number, "section": tech["section"]},
-                f"org:{tech['org']}",
+                {"number": number, "section": tech["section"], "org": tech["org"]},
             )
         )
     return _open_stage(state, cmd, config, "commercial", bids, private)

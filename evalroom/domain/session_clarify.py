@@ -14,10 +14,8 @@ from typing import Any
 from evalroom.domain.commands import Command, Decision
 from evalroom.domain.rules import RuleError
 from evalroom.domain.session_state import (
-    COMMITTEE,
     REVIEW,
     Session,
-    org,
     parse_time,
     positive_int,
     text_field,
@@ -51,8 +49,8 @@ def expire_clarifications(s: Session) -> None:
         if _due(s, c):
             c["status"] = "expired"
             payload = {"id": cid, "company": c["company"], "deadline": c["deadline"]}
-            s.emit("session.clarification_expired", payload, COMMITTEE)
-            s.emit("session.clarification_expired", payload, org(c["company"]))
+            s.emit("session.clarification_expired", {**payload, "to": "committee"})
+            s.emit("session.clarification_expired", {**payload, "to": "bidder"})
 
 
 def ask(state: Mapping[str, Any], cmd: Command) -> Decision:
@@ -76,7 +74,7 @@ def ask(state: Mapping[str, Any], cmd: Command) -> Decision:
         "answered_at": None,
         "rejection": None,
     }
-    s.emit("session.clarification_asked", {"id": cid, "asked_by": expert, **asked}, COMMITTEE)
+    s.emit("session.clarification_asked", {"id": cid, "asked_by": expert, **asked})
     return s.decision(reply={"id": cid})
 
 
@@ -96,9 +94,14 @@ def approve(state: Mapping[str, Any], cmd: Command) -> Decision:
     """``session.clarify_approve``: the supervisor sends the question; the deadline starts."""
     s, cid, c = _awaiting_supervisor(state, cmd)
     c.update(status="approved", deadline=s.deadline_after(c["deadline_seconds"]))
-    s.emit("session.clarification_approved", {"id": cid, "deadline": c["deadline"]}, COMMITTEE)
-    question = {"id": cid, "question": c["question"], "deadline": c["deadline"]}
-    s.emit("session.clarification_request", question, org(c["company"]))
+    s.emit("session.clarification_approved", {"id": cid, "deadline": c["deadline"]})
+    question = {
+        "id": cid,
+        "company": c["company"],
+        "question": c["question"],
+        "deadline": c["deadline"],
+    }
+    s.emit("session.clarification_request", question)
     return s.decision()
 
 
@@ -106,7 +109,7 @@ def reject(state: Mapping[str, Any], cmd: Command) -> Decision:
     """``session.clarify_reject``: the supervisor refuses the question, with a reason."""
     s, cid, c = _awaiting_supervisor(state, cmd)
     c.update(status="rejected", rejection=text_field(cmd.body, "reason", "reason_required"))
-    s.emit("session.clarification_rejected", {"id": cid, "reason": c["rejection"]}, COMMITTEE)
+    s.emit("session.clarification_rejected", {"id": cid, "reason": c["rejection"]})
     return s.decision()
 
 
@@ -124,6 +127,6 @@ def answer(state: Mapping[str, Any], cmd: Command) -> Decision:
         raise RuleError("not_pending", f"clarification {cid} is {c['status']}")
     c.update(status="answered", answer=text_field(cmd.body, "answer"), answered_at=s.now)
     payload = {"id": cid, "company": c["company"], "answer": c["answer"]}
-    s.emit("session.clarification_answered", payload, COMMITTEE, signed=True)
-    s.emit("session.clarification_answered", payload, org(c["company"]))
+    s.emit("session.clarification_answered", {**payload, "to": "committee"}, signed=True)
+    s.emit("session.clarification_answered", {**payload, "to": "bidder"})
     return s.decision()

@@ -33,15 +33,11 @@ from evalroom.domain.roles import Role
 from evalroom.domain.rules import RuleError
 from evalroom.domain.scoring import BidFigures, ScoringMethod
 from evalroom.domain.session_state import (
-    COMMITTEE,
-    PUBLIC,
-    SUPERVISOR,
     Phase,
     Session,
     decimal_text,
     positive_int,
     text_field,
-    venue,
 )
 
 DEFAULT_THRESHOLD = "0.30"
@@ -163,13 +159,12 @@ def create(state: Mapping[str, Any], cmd: Command) -> Decision:
     s = Session(new, cmd)
     experts = sum(slot.count for slot in request.slots)
     public = {"tender": tender, "section": section, "venues": venues, "method": new["method"]}
-    s.emit("session.created", {**public, "bids": len(bids), "experts": experts}, PUBLIC)
+    s.emit("session.created", {**public, "bids": len(bids), "experts": experts})
     # The committee needs the bids it evaluates (numbers and companies, not figures yet);
     # experts drawn later receive it when they subscribe.
     s.emit(
         "session.bids",
         {"bids": [{"bid_id": b["bid_id"], "company": b["company"]} for b in bids]},
-        "committee",
     )
     parent = f"tender:{tender}"
     return Decision(s.events, s.s, create=[CreateStream(cmd.stream, "session", parent)])
@@ -238,7 +233,7 @@ def publish_commitment(state: Mapping[str, Any], cmd: Command) -> Decision:
     s.s.update(seed_commitment=commitment, pool_digest=digest)
     request = request_digest(DrawRequest.from_dict(s.s["draw_request"]))
     payload = {"commitment": commitment, "pool_digest": digest, "request_digest": request}
-    s.emit("session.seed_committed", payload, PUBLIC)
+    s.emit("session.seed_committed", payload)
     return s.decision()
 
 
@@ -281,18 +276,18 @@ def draw(state: Mapping[str, Any], cmd: Command) -> Decision:
         if short.code != "not_enough_experts":
             raise
         s.s.update(seed_commitment=None, pool_digest=None)
-        s.emit("session.draw_failed", {"code": short.code, "reason": short.message}, PUBLIC)
+        s.emit("session.draw_failed", {"code": short.code, "reason": short.message})
         return s.decision()
     s.s["draw"] = {"seed": seed.hex(), "record": record_to_dict(record)}
     _seat(s, record, pool)
     for expert_id, seat in s.committee.items():
         s.grant(expert_id, Role.EXPERT, seat["venue"])
-    s.emit("session.drawn", s.s["draw"], SUPERVISOR)
-    s.emit("session.committee", {"members": _members(s)}, COMMITTEE)
+    s.emit("session.drawn", s.s["draw"])
+    s.emit("session.committee", {"members": _members(s)})
     for vid in s.s["venues"]:
         _roster(s, vid)
     counts = {vid: sum(m["venue"] == vid for m in s.committee.values()) for vid in s.s["venues"]}
-    s.emit("session.draw_announced", {"experts_per_venue": counts}, PUBLIC)
+    s.emit("session.draw_announced", {"experts_per_venue": counts})
     s.move_to(Phase.CHECK_IN)
     return s.decision()
 
@@ -316,7 +311,7 @@ def _members(s: Session) -> list[dict[str, Any]]:
 def _roster(s: Session, vid: str) -> None:
     """The experts a venue's operator checks in (and who sit together there)."""
     members = [m for m in _members(s) if m["venue"] == vid]
-    s.emit("session.venue_roster", {"venue": vid, "members": members}, venue(vid))
+    s.emit("session.venue_roster", {"venue": vid, "members": members})
 
 
 def declare_conflict(state: Mapping[str, Any], cmd: Command) -> Decision:
@@ -345,13 +340,12 @@ def declare_conflict(state: Mapping[str, Any], cmd: Command) -> Decision:
     s.s["checked_in"].pop(who, None)
     s.grant(replacement, Role.EXPERT, seat["venue"])
     payload = {"withdrawn": who, "replacement": replacement, "reason": reason}
-    s.emit("session.redrawn", {**payload, "record": s.s["draw"]["record"]}, SUPERVISOR)
-    s.emit("session.committee", {"members": _members(s)}, COMMITTEE)
+    s.emit("session.redrawn", {**payload, "record": s.s["draw"]["record"]})
+    s.emit("session.committee", {"members": _members(s)})
     _roster(s, seat["venue"])
     s.emit(
         "session.replacement_drawn",
         {"venue": seat["venue"], "specialty": seat["specialty"]},
-        PUBLIC,
     )
     return s.decision()
 
@@ -378,7 +372,7 @@ def check_in(state: Mapping[str, Any], cmd: Command) -> Decision:
         raise RuleError("seat_taken", f"seat {seat} of venue {vid} is taken")
     s.s["checked_in"][expert] = {"venue": vid, "seat": seat, "at": s.now, "by": cmd.actor.user_id}
     payload = {"expert": expert, "venue": vid, "seat": seat, "signature": signature}
-    s.emit("session.checked_in", payload, venue(vid))
+    s.emit("session.checked_in", payload)
     s.progress("check_in", len(s.s["checked_in"]), len(s.committee))
     s.maybe_start()
     return s.decision()

@@ -24,19 +24,15 @@ from evalroom.domain.rules import RuleError
 from evalroom.domain.session_clarify import expire_clarifications
 from evalroom.domain.session_state import (
     BEFORE_START,
-    COMMITTEE,
     DURING_EVALUATION,
     ENDED,
     EVALUATION,
     PRE_START,
-    PUBLIC,
-    SUPERVISOR,
     Phase,
     Session,
     optional_text,
     parse_time,
     text_field,
-    user,
 )
 
 # --- the supervisor -------------------------------------------------------------------------
@@ -72,15 +68,16 @@ def warn(state: Mapping[str, Any], cmd: Command) -> Decision:
     s = Session(state, cmd)
     s.require_live()
     text, named = text_field(cmd.body, "text"), cmd.body.get("expert")
-    visibility = COMMITTEE if named is None else user(s.member(str(named)))
-    s.emit("session.warning", {"expert": named, "text": text}, visibility)
+    to = "committee" if named is None else "expert"
+    expert = None if named is None else s.member(str(named))
+    s.emit("session.warning", {"expert": expert, "text": text, "to": to})
     return s.decision()
 
 
 def annotate(state: Mapping[str, Any], cmd: Command) -> Decision:
     """``session.annotate``: a supervisor's note, for supervisors only (signed)."""
     s = Session(state, cmd)
-    s.emit("session.note", {"text": text_field(cmd.body, "text")}, SUPERVISOR, signed=True)
+    s.emit("session.note", {"text": text_field(cmd.body, "text")}, signed=True)
     return s.decision()
 
 
@@ -150,7 +147,7 @@ def tenderer_decision(state: Mapping[str, Any], cmd: Command) -> Decision:
     )
     if choice == "reschedule":
         s.move_to(Phase.RESCHEDULED)
-        s.emit("session.rescheduled", {"tender": s.s["tender"], "section": s.s["section"]}, PUBLIC)
+        s.emit("session.rescheduled", {"tender": s.s["tender"], "section": s.s["section"]})
         return s.decision()
     for fault in s.s["faults"].values():
         fault["deadline"] = s.deadline_after(s.s["waits"]["start"])
@@ -184,7 +181,7 @@ def apply_deadlines(s: Session) -> None:
     if first["stage"] == DURING_EVALUATION:
         s.move_to(Phase.SEALED)
         sealed = {"venue": due[0], "lost_at": first["lost_at"], "reason": "venue_fault"}
-        s.emit("session.sealed", sealed, PUBLIC)
+        s.emit("session.sealed", sealed)
         s.emit(
             "session.new_committee_required", {"tender": s.s["tender"], "section": s.s["section"]}
         )

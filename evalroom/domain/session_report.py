@@ -21,9 +21,6 @@ from evalroom.domain.roles import Role
 from evalroom.domain.rules import RuleError
 from evalroom.domain.scoring import BidFigures, Ranking, evaluate
 from evalroom.domain.session_state import (
-    ACTOR,
-    COMMITTEE,
-    PUBLIC,
     Phase,
     Session,
     optional_text,
@@ -60,7 +57,7 @@ def aggregate(s: Session) -> None:
     ranking = evaluate(s.method, figures, sheets, None if fp is None else Decimal(fp))
     report = _report(s, ranking, [sheet.to_dict() for sheet in sheets])
     s.s.update(report=report, report_digest=report_digest(report), signatures={})
-    s.emit("session.ranking", {"report": report, "report_digest": s.s["report_digest"]}, COMMITTEE)
+    s.emit("session.ranking", {"report": report, "report_digest": s.s["report_digest"]})
     s.move_to(Phase.SIGNING)
 
 
@@ -127,11 +124,11 @@ def sign_report(state: Mapping[str, Any], cmd: Command) -> Decision:
     dissent = optional_text(cmd.body, "dissent")
     s.s["signatures"][expert] = {"dissent": dissent, "at": s.now}
     payload = {"expert": expert, "report_digest": digest, "dissent": dissent}
-    s.emit("session.report_signed", payload, COMMITTEE, signed=True)
+    s.emit("session.report_signed", payload, signed=True)
     s.progress("signing", len(s.s["signatures"]), len(s.committee))
     if len(s.s["signatures"]) == len(s.committee):
         s.move_to(Phase.CLOSED)
-        s.emit("session.closed", {"recommended": s.s["report"]["recommended"]}, PUBLIC)
+        s.emit("session.closed", {"recommended": s.s["report"]["recommended"]})
         final = {k: s.s[k] for k in ("report", "report_digest", "signatures")}
         s.emit("session.report_final", final)
     return s.decision()
@@ -152,5 +149,5 @@ def rate_expert(state: Mapping[str, Any], cmd: Command) -> Decision:
     role = Role.SUPERVISOR if Role.SUPERVISOR in cmd.actor.roles else Role.AGENCY
     rating = {"score": score, "comment": optional_text(cmd.body, "comment"), "role": role.value}
     mine[expert] = {**rating, "at": s.now}
-    s.emit("session.expert_rated", {"expert": expert, **rating}, ACTOR)
+    s.emit("session.expert_rated", {"expert": expert, **rating})
     return s.decision()

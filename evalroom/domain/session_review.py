@@ -18,8 +18,6 @@ from evalroom.domain.scoring import CriterionKind, PassFailRule, find_deviations
 from evalroom.domain.session_clarify import pending_clarifications
 from evalroom.domain.session_report import aggregate, fail_reasons
 from evalroom.domain.session_state import (
-    ACTOR,
-    COMMITTEE,
     EVALUATION,
     REVIEW,
     Phase,
@@ -27,7 +25,6 @@ from evalroom.domain.session_state import (
     decimal_text,
     optional_text,
     text_field,
-    user,
 )
 
 SCORE_PLACES = 2  # a score has at most 2 decimals, as score tables print them
@@ -44,7 +41,7 @@ def vote_chair(state: Mapping[str, Any], cmd: Command) -> Decision:
     if voter in election["votes"]:
         raise RuleError("already_voted", f"you voted in round {election['round']}")
     election["votes"][voter] = candidate
-    s.emit("session.chair_vote", {"round": election["round"], "candidate": candidate}, ACTOR)
+    s.emit("session.chair_vote", {"round": election["round"], "candidate": candidate})
     s.progress("chair_election", len(election["votes"]), len(s.committee))
     if len(election["votes"]) == len(s.committee):
         _count_votes(s)
@@ -60,11 +57,11 @@ def _count_votes(s: Session) -> None:
     leader, votes = max(counts.items(), key=lambda kv: kv[1])
     if 2 * votes <= len(s.committee):
         s.s["election"] = {"round": election["round"] + 1, "votes": {}}
-        s.emit("session.chair_round", {**result, "elected": None}, COMMITTEE)
+        s.emit("session.chair_round", {**result, "elected": None})
         return
     s.s["chair"] = leader
     s.grant(leader, Role.CHAIR, s.committee[leader]["venue"])
-    s.emit("session.chair_round", {**result, "elected": leader}, COMMITTEE)
+    s.emit("session.chair_round", {**result, "elected": leader})
     s.move_to(Phase.PRELIMINARY)
 
 
@@ -111,7 +108,7 @@ def preliminary(state: Mapping[str, Any], cmd: Command) -> Decision:
     row = s.s["verdicts"].setdefault(expert, {}).setdefault(bid, {})
     row[criterion] = {"pass": passes, "reason": reason}
     payload = {"bid": bid, "criterion": criterion, "pass": passes, "reason": reason}
-    s.emit("session.verdict", payload, user(expert), signed=True)
+    s.emit("session.verdict", payload, signed=True)
     if not was_done and _missing_verdict(s, expert) is None:
         done = sum(_missing_verdict(s, e) is None for e in s.committee)
         s.progress("preliminary_review", done, len(s.committee))
@@ -142,7 +139,7 @@ def _close_preliminary(s: Session) -> None:
     results, passed = _tally(s)
     s.s["preliminary"] = {"passed": passed, "results": results}
     payload = {"results": results, "passed": passed, "fail_reasons": fail_reasons(s)}
-    s.emit("session.preliminary_result", payload, COMMITTEE)
+    s.emit("session.preliminary_result", payload)
     if passed and s.criteria(CriterionKind.EXPERT):
         s.move_to(Phase.DETAILED)
     else:  # nothing to score (lowest evaluated price, or every bid rejected): rank now
@@ -187,7 +184,7 @@ def score(state: Mapping[str, Any], cmd: Command) -> Decision:
     s.s["scores"].setdefault(expert, {}).setdefault(bid, {})[criterion] = points
     reason = optional_text(cmd.body, "reason")
     payload = {"bid": bid, "criterion": criterion, "score": points, "reason": reason}
-    s.emit("session.score", payload, user(expert), signed=True)
+    s.emit("session.score", payload, signed=True)
     return s.decision()
 
 
@@ -202,14 +199,12 @@ def submit_scores(state: Mapping[str, Any], cmd: Command) -> Decision:
         raise RuleError("incomplete", f"no score on {missing[1]} for {missing[0]} yet")
     s.s["submitted"].append(expert)
     own = next(sheet for sheet in s.sheets() if sheet.expert_id == expert)
-    s.emit(
-        "session.scores_submitted", {"scores": own.to_dict()["scores"]}, user(expert), signed=True
-    )
+    s.emit("session.scores_submitted", {"scores": own.to_dict()["scores"]}, signed=True)
     s.progress("detailed_review", len(s.s["submitted"]), len(s.committee))
     if len(s.s["submitted"]) == len(s.committee):
         s.s["revealed"] = True
         sheets = [sheet.to_dict() for sheet in s.sheets()]
-        s.emit("session.scores_revealed", {"sheets": sheets}, COMMITTEE)
+        s.emit("session.scores_revealed", {"sheets": sheets})
         _flag_deviations(s)
         s.move_to(Phase.DEVIATION)
     return s.decision()
@@ -236,8 +231,7 @@ def revise_score(state: Mapping[str, Any], cmd: Command) -> Decision:
     }
     row[criterion] = points
     s.s["revisions"].append(revision)
-    visibility = COMMITTEE if s.s["revealed"] else user(expert)
-    s.emit("session.score_revised", revision, visibility, signed=True)
+    s.emit("session.score_revised", {**revision, "revealed": s.s["revealed"]}, signed=True)
     if s.phase is Phase.DEVIATION:
         _flag_deviations(s)
     return s.decision()
@@ -260,7 +254,7 @@ def _flag_deviations(s: Session) -> None:
         }
         for d in found
     ]
-    s.emit("session.deviations", {"deviations": s.s["deviations"]}, COMMITTEE)
+    s.emit("session.deviations", {"deviations": s.s["deviations"]})
     _deviation_progress(s)
 
 
@@ -287,7 +281,7 @@ def deviation_reason(state: Mapping[str, Any], cmd: Command) -> Decision:
     reason = text_field(cmd.body, "reason", "reason_required")
     s.s["deviation_reasons"].setdefault(expert, {}).setdefault(bid, {})[criterion] = reason
     payload = {"expert": expert, "bid": bid, "criterion": criterion, "reason": reason}
-    s.emit("session.deviation_reason", payload, COMMITTEE, signed=True)
+    s.emit("session.deviation_reason", payload, signed=True)
     _deviation_progress(s)
     return s.decision()
 
@@ -337,7 +331,7 @@ def goback_request(state: Mapping[str, Any], cmd: Command) -> Decision:
         raise RuleError("already_requested", "a going back awaits the supervisor")
     request = {"to_phase": target, "from_phase": s.phase.value, "reason": reason, "by": chair}
     s.s["goback"] = {**request, "at": s.now}
-    s.emit("session.goback_requested", request, COMMITTEE)
+    s.emit("session.goback_requested", request)
     return s.decision()
 
 
@@ -361,7 +355,7 @@ def goback_approve(state: Mapping[str, Any], cmd: Command) -> Decision:
         s.s["preliminary"] = None
     s.s["gobacks"].append({**request, "approved_by": cmd.actor.user_id, "approved_at": s.now})
     s.s["goback"] = None
-    s.emit("session.goback_approved", request, COMMITTEE)
+    s.emit("session.goback_approved", request)
     s.move_to(target)
     return s.decision()
 
@@ -372,5 +366,5 @@ def goback_reject(state: Mapping[str, Any], cmd: Command) -> Decision:
     request = _pending_goback(s)
     reason = text_field(cmd.body, "reason", "reason_required")
     s.s["goback"] = None
-    s.emit("session.goback_rejected", {**request, "rejection": reason}, COMMITTEE)
+    s.emit("session.goback_rejected", {**request, "rejection": reason})
     return s.decision()

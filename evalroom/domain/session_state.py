@@ -23,24 +23,6 @@ Decider = Callable[[Mapping[str, Any], Command], Decision]
 
 SYSTEM = "system"  # the role of commands the service issues itself (presence, clock)
 
-PUBLIC = "public"  # bidders included: only what may be announced to everyone
-STAFF = "staff"  # agency, tenderer, operators, committee: phase and progress, never scores
-COMMITTEE = "committee"  # experts, chair (and supervisors)
-SUPERVISOR = "supervisor"
-ACTOR = "actor"
-
-
-def user(user_id: str) -> str:
-    return f"user:{user_id}"
-
-
-def org(company: str) -> str:
-    return f"org:{company}"
-
-
-def venue(venue_id: str) -> str:
-    return f"venue:{venue_id}"
-
 
 class Phase(StrEnum):
     DRAW = "draw"  # 抽取
@@ -143,10 +125,9 @@ class Session:
 
     # --- output -----------------------------------------------------------------------------
 
-    def emit(
-        self, type_: str, payload: Mapping[str, Any], visibility: str = STAFF, signed: bool = False
-    ) -> None:
-        self.events.append(NewEvent(type_, dict(payload), visibility, signed))
+    def emit(self, type_: str, payload: Mapping[str, Any], *, signed: bool = False) -> None:
+        """Add an event; who sees it is declared in ``evalroom.domain.visibility``."""
+        self.events.append(NewEvent(type_, dict(payload), signed=signed))
 
     def grant(self, user_id: str, role: Role, venue_id: str) -> None:
         self.grants.append(GrantRole(user_id, self.cmd.stream, role, venue_id))

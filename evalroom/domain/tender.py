@@ -34,7 +34,7 @@ def create(state: Mapping[str, Any], cmd: Command) -> Decision:
     body = dict(cmd.body)
     new_state = {"phase": "draft", "title": body["title"], "agency": cmd.actor.user_id}
     created = Decision(
-        events=[NewEvent("tender.created", {"title": body["title"], **new_state}, "public")],
+        events=[NewEvent("tender.created", {"title": body["title"], **new_state})],
         state=new_state,
         grants=[GrantRole(cmd.actor.user_id, cmd.stream, Role.AGENCY)],
         create=[CreateStream(cmd.stream, "tender")],
@@ -62,7 +62,7 @@ def grant(state: Mapping[str, Any], cmd: Command) -> Decision:
     user, venue = str(cmd.body["user"]), str(cmd.body.get("venue", ""))
     payload = {"user": user, "role": role, "venue": venue}
     return Decision(
-        events=[NewEvent("role.granted", payload, "staff")],
+        events=[NewEvent("role.granted", payload)],
         state=state,
         grants=[GrantRole(user, cmd.stream, role, venue)],
     )
@@ -83,7 +83,7 @@ def join(state: Mapping[str, Any], cmd: Command) -> Decision:
         raise RuleError("already_exists", f"{org} already joined")
     bidders[org] = {"by": cmd.actor.user_id}
     return Decision(
-        events=[NewEvent("bidder.joined", {"org": org, "user": cmd.actor.user_id}, f"org:{org}")],
+        events=[NewEvent("bidder.joined", {"org": org, "user": cmd.actor.user_id})],
         state={**state, "bidders": bidders},
         grants=[GrantRole(cmd.actor.user_id, cmd.stream, Role.BIDDER)],
     )
@@ -93,7 +93,7 @@ def publish(state: Mapping[str, Any], cmd: Command) -> Decision:
     """``tender.publish``: bidding opens (发布招标公告)."""
     _require_phase(state, "draft")
     return Decision(
-        events=[NewEvent("tender.published", {"phase": "bidding"}, "public")],
+        events=[NewEvent("tender.published", {"phase": "bidding"})],
         state={**state, "phase": "bidding"},
     )
 
@@ -102,15 +102,13 @@ def notice(state: Mapping[str, Any], cmd: Command) -> Decision:
     """``tender.notice``: an announcement every participant of the tender sees."""
     if state.get("phase") == "closed":
         raise RuleError("wrong_phase", "the tender is closed")
-    return Decision(
-        events=[NewEvent("tender.notice", {"text": cmd.body["text"]}, "public")], state=state
-    )
+    return Decision(events=[NewEvent("tender.notice", {"text": cmd.body["text"]})], state=state)
 
 
 def annotate(state: Mapping[str, Any], cmd: Command) -> Decision:
     """``tender.annotate``: a supervisor's note, seen by supervisors only."""
     return Decision(
-        events=[NewEvent("supervisor.note", {"text": cmd.body["text"]}, "supervisor", signed=True)],
+        events=[NewEvent("supervisor.note", {"text": cmd.body["text"]}, signed=True)],
         state=state,
     )
 
