@@ -61,7 +61,7 @@ from clients.session_view import (
     session_stream,
     sheet_command,
 )
-from evalroom.services.session import check_in_statement
+from crypto.events import check_in_statement
 
 MESSAGES: dict[str, tuple[str, str]] = {
     "token_for": (

@@ -64,3 +64,10 @@ def command_signing_bytes(
 def login_signing_bytes(*, user: str, nonce: str) -> bytes:
     """What a participant signs to log in (challenge-response)."""
     return canonical_json({"purpose": "evalroom-login", "user": user, "nonce": nonce})
+
+
+def check_in_statement(session_stream: str, expert: str, seat: str) -> bytes:
+    """What an expert signs at check-in (签到): proves the person in the seat holds the key."""
+    return canonical_json(
+        {"purpose": "evalroom-check-in", "session": session_stream, "expert": expert, "seat": seat}
+    )

@@ -492,7 +492,8 @@ class Demo:
             },
         )
         self.r.say("session", self.session)
-        from evalroom.services.session import check_in_statement, pool_snapshot
+        from crypto.events import check_in_statement
+        from evalroom.services.session import pool_snapshot
         from evalroom.services.spec import ServiceContext
 
         snapshot = await pool_snapshot(ServiceContext(self.pool, SigningKey.generate()))

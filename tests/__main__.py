@@ -1,7 +1,7 @@
 """``python -m tests``: the whole check a contributor and CI run.
 
 Installs the Debian packages some tests need when they are missing and we may (root with
-apt-get), then runs ruff, mypy (strict) and pytest. Exit code: non-zero if any step fails.
+apt-get), then runs ruff, mypy (strict), the layering contracts (import-linter) and pytest. Exit code: non-zero if any step fails.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 # command -> Debian package: the age CLI (interop tests), Chromium (browser tests, driven by
 # Playwright at /usr/bin/chromium; browsers are never downloaded by Playwright itself).
@@ -31,10 +32,12 @@ def main() -> int:
     steps = [
         [sys.executable, "-m", "ruff", "check", "."],
         [sys.executable, "-m", "mypy"],
+        [str(Path(sys.executable).with_name("lint-imports")), "--no-cache"],
         [sys.executable, "-m", "pytest", *sys.argv[1:]],
     ]
     for step in steps:
-        print("$ " + " ".join(step[2:]), flush=True)
+        shown = step[2:] if step[0] == sys.executable else [Path(step[0]).name, *step[1:]]
+        print("$ " + " ".join(shown), flush=True)
         code = subprocess.run(step, check=False).returncode
         if code != 0:
             return code

@@ -7,8 +7,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import secrets
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,11 +24,12 @@ from clients.opening import pack_bid, seal_envelope, sha256_file
 from crypto import merkle
 from crypto.canonical import canonical_json
 from crypto.checkpoint import Checkpoint, sign_checkpoint
+from crypto.events import check_in_statement
 from crypto.keys import b64u
 from evalroom.audit import log_signing_key
 from evalroom.audit.checkpoints import KEY_NAME
 from evalroom.domain.draw import ExpertPool, pool_digest
-from evalroom.services.session import check_in_statement, pool_snapshot
+from evalroom.services.session import pool_snapshot
 from tests.support import InProcessNode, Participant, add_participant
 from tests.test_opening import Opening, _wait_until
 from tests.test_session import METHOD, SLOTS, TECH, VENUES, _opened_tender, _register_pool
@@ -46,7 +49,11 @@ ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1366, "height": 768}
-SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+# Screenshots go to a temporary folder so a test run leaves the tree clean; set
+# EVALROOM_SCREENSHOTS=docs/screenshots to refresh the ones the docs show.
+SHOTS = Path(
+    os.environ.get("EVALROOM_SCREENSHOTS") or Path(tempfile.gettempdir()) / "evalroom-screenshots"
+)
 TIMEOUT = 15_000  # ms, for every wait on the page
 
 playwright_api = pytest.importorskip(
@@ -99,7 +106,7 @@ async def open_page(browser: Any, node: InProcessNode, tmp: Path, person: Partic
 
 
 async def shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    os.makedirs(SHOTS, exist_ok=True)
     await page.evaluate("document.getElementById('toasts').replaceChildren()")
     await page.screenshot(path=str(SHOTS / f"{name}.png"))
 

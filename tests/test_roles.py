@@ -1,4 +1,4 @@
-"""DOMAIN.md's visibility table as data: every role against every visibility class."""
+"""docs/domain.md's visibility table as data: every role against every visibility class."""
 
 from __future__ import annotations
 

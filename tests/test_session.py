@@ -14,11 +14,12 @@ import pytest
 
 from clients.sdk import Client, ClientError
 from crypto.canonical import canonical_json
+from crypto.events import check_in_statement
 from crypto.keys import VerifyKey
 from evalroom.db.identity import create_user
 from evalroom.domain.draw import DrawRequest, ExpertPool, draw_experts, pool_digest
 from evalroom.domain.session import report_digest
-from evalroom.services.session import check_in_statement, pool_snapshot
+from evalroom.services.session import pool_snapshot
 from tests.support import InProcessNode, Participant, add_participant, eventually
 from tests.test_opening import Opening, _wait_until
 

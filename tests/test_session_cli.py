@@ -19,11 +19,12 @@ import pytest
 
 from clients.keyfile import ParticipantKey, create_key_file, save_key_file
 from clients.sdk import Client
+from crypto.events import check_in_statement
 from crypto.keys import VerifyKey
 from evalroom.db.events import create_stream
 from evalroom.db.identity import create_user, grant_role
 from evalroom.domain.session import report_digest
-from evalroom.services.session import check_in_statement, pool_snapshot
+from evalroom.services.session import pool_snapshot
 from tests.support import ROOT, InProcessNode, Participant, add_participant
 from tests.test_session import METHOD, PRICES, SLOTS, TECH, VENUES, _register_pool
 

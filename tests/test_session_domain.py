@@ -1043,7 +1043,7 @@ def test_next_deadline_is_the_earliest_running_deadline() -> None:
     assert next_deadline(room.state) == T0 + timedelta(seconds=130)
 
 
-# --- who may do what (DOMAIN.md's table) ------------------------------------------------------
+# --- who may do what (docs/domain.md's table) ------------------------------------------------------
 
 ALL = frozenset(COMMAND_ROLES)
 EXPERT_WORK = {

@@ -5,7 +5,7 @@ stores ciphertext only and hands the decider the upload's hash and size as ``fac
 replacement and withdrawal before the deadline; nothing after it (``deadline_passed``).
 
 The ceremony, per stage (``single``, or ``technical`` then ``commercial``), follows
-DOMAIN.md: start at the opening time (``too_early`` before) with an anonymous bid list
+docs/domain.md: start at the opening time (``too_early`` before) with an anonymous bid list
 (numbers, not names) -> sign-in -> decryption window: each bidder releases its per-bid key,
 the service decrypts and checks (``facts``), status is public live -> close the window: the
 failure rule applies (``reject``: withdrawn; ``committee``: k of n keyholders' shares

@@ -1,4 +1,4 @@
-"""Roles (角色) and who may see what: the permission table of DOMAIN.md as data.
+"""Roles (角色) and who may see what: the permission table of docs/domain.md as data.
 
 A role is held in a scope (a tender or a session), never platform-wide except ``admin`` and
 the platform-level ``agency`` registration that lets an agency create tenders.

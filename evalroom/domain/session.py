@@ -195,7 +195,7 @@ _COMMITTEE = frozenset({Role.EXPERT, Role.CHAIR})
 _SUPERVISOR = frozenset({Role.SUPERVISOR})
 _DRAWER = frozenset({Role.AGENCY, Role.SUPERVISOR, SYSTEM})
 
-# Who may send each command, by a role held in the session or its tender (DOMAIN.md's table).
+# Who may send each command, by a role held in the session or its tender (docs/domain.md's table).
 COMMAND_ROLES: dict[str, frozenset[str]] = {
     "session.create": frozenset({Role.AGENCY}),
     "session.commit_seed": _DRAWER,

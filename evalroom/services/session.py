@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import Field
 
-from crypto.canonical import canonical_json
+from crypto.events import check_in_statement
 from crypto.keys import KeyFormatError, VerifyKey
 from evalroom.db.events import StoredEvent
 from evalroom.db.identity import User, get_user
@@ -164,13 +164,6 @@ class Rate(Body):
     expert: str = Short
     score: int = Field(ge=1, le=5)
     comment: str | None = Field(default=None, max_length=2000)
-
-
-def check_in_statement(session_stream: str, expert: str, seat: str) -> bytes:
-    """What an expert signs at check-in (签到): proves the person in the seat holds the key."""
-    return canonical_json(
-        {"purpose": "evalroom-check-in", "session": session_stream, "expert": expert, "seat": seat}
-    )
 
 
 async def pool_snapshot(ctx: ServiceContext) -> dict[str, Any]:

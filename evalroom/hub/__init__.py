@@ -1,0 +1,1 @@
+"""The WebSocket hub: the `/ws` endpoint, connections, per-stream delivery and presence."""
