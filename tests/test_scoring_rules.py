@@ -600,3 +600,38 @@ def test_bid_figures_round_trip_without_a_price_score() -> None:
     assert BidFigures.from_dict(plain).to_dict() == plain
     fed = {**plain, "price_score": "64.25"}
     assert BidFigures.from_dict(fed).to_dict() == fed
+
+
+def test_a_correction_round_trips() -> None:
+    d = {
+        "kind": "score",
+        "original": "18",
+        "corrected": "21",
+        "reason": "复核发现漏计业绩",
+        "approved_by": "S1",
+        "expert_id": "E3",
+        "bid_id": "B1",
+        "criterion_id": "tech",
+    }
+    assert Correction.from_dict(d).to_dict() == d
+    refused("invalid_correction", Correction.from_dict, {**d, "note": "x"})
+    refused("invalid_correction", Correction.from_dict, {**d, "bid_id": 7})
+
+
+def test_the_control_price_applies_to_the_lowest_evaluated_price_method() -> None:
+    m = ScoringMethod.from_dict(
+        {
+            "kind": "lowest_evaluated_price",
+            "criteria": [QUAL],
+            "price_rule": None,
+            "control_price": {"limit": "1000"},
+        }
+    )
+    bids = figures(("B1", "990"), ("B2", "1000.01"), ("B3", "950"))
+    s = sheets({}, {"qual": same(["B1", "B3"], True, True, True)})
+    ranking = evaluate(m, bids, s)
+    assert [(b.bid_id, b.rank, b.rejection) for b in ranking.bids] == [
+        ("B3", 1, None),
+        ("B1", 2, None),
+        ("B2", None, "above_control_price"),
+    ]

@@ -82,21 +82,20 @@ class Correction:
             "criterion_id",
         }
         if not isinstance(d, Mapping) or set(d) - keys:
-            raise RuleError("invalid_correction", "a correction has unknown or missing fields")
+            raise RuleError("invalid_correction", "a correction has unknown fields")
         try:
             kind = CorrectionKind(str(d.get("kind")))
         except ValueError:
             raise RuleError("invalid_correction", "kind must be score or base_price") from None
-        texts = {k: d.get(k) for k in ("reason", "approved_by", "expert_id", "bid_id")}
-        texts["criterion_id"] = d.get("criterion_id")
+        texts = {k: d.get(k) for k in keys - {"kind", "original", "corrected"}}
         if any(v is not None and not isinstance(v, str) for v in texts.values()):
             raise RuleError("invalid_correction", "ids and the reason must be strings")
         return cls(
             kind=kind,
             original=read_decimal(d.get("original"), "original", "invalid_correction"),
             corrected=read_decimal(d.get("corrected"), "corrected", "invalid_correction"),
-            reason=str(d.get("reason") or ""),
-            approved_by=str(d.get("approved_by") or ""),
+            reason=texts["reason"] or "",
+            approved_by=texts["approved_by"] or "",
             expert_id=texts["expert_id"],
             bid_id=texts["bid_id"],
             criterion_id=texts["criterion_id"],
