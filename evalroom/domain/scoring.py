@@ -57,6 +57,22 @@ A bid: ``{"bid_id": "B1", "price": "9650000.00", "arithmetic_errors": 0, "adjust
 A sheet: ``{"expert_id": "E1", "scores": {"B1": {"technical": "26.5"}},
 "verdicts": {"B1": {"qualification": true}}}``. Every expert gives a verdict on every
 (bid, pass/fail criterion) and a score on every (bid passing the review, expert criterion).
+
+Further rules, each optional and left out of ``to_dict`` while at its default (so older
+methods print unchanged); ``docs/methods.md`` works each one through with figures:
+
+- ``control_price`` (最高投标限价 and an optional floor): bids above it are rejected before
+  the review and left out of the base price; bids below the floor are flagged.
+- criterion ``scale`` (a range, steps or fixed values), ``scored_by: "chair"`` (only the chair
+  scores it; ``evaluate(…, chair=…)``), ``entry: "deduction"`` (experts enter the points taken
+  from the maximum); criterion kind ``deduction`` with ``deduction: "majority"|"mean"`` (扣分项).
+- ``penalty_from: "price_score"``: arithmetic error penalties come off the price score (≥ 0).
+- ``vote_rule``: a vote threshold for the pass/fail criteria (≥ 2/3, ≥ 60 % rounded as stated,
+  or ``agreement``: the review cannot close while verdicts differ).
+- ``price_rule.formula``: ``deviation`` (the bands above), ``base_over_price`` (full × base /
+  price, e.g. with ``base.of: "lowest"``: 低价优先) or ``external`` (fed in per bid as
+  ``price_score``); ``base.floating_point`` may list the ``choices`` drawn at the opening.
+- ``evaluate(…, corrections=[…])`` applies corrections after a 复核 on top of the record.
 """
 
 from __future__ import annotations
