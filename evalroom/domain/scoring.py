@@ -57,6 +57,22 @@ A bid: ``{"bid_id": "B1", "price": "9650000.00", "arithmetic_errors": 0, "adjust
 A sheet: ``{"expert_id": "E1", "scores": {"B1": {"technical": "26.5"}},
 "verdicts": {"B1": {"qualification": true}}}``. Every expert gives a verdict on every
 (bid, pass/fail criterion) and a score on every (bid passing the review, expert criterion).
+
+Further rules, each optional and left out of ``to_dict`` while at its default (so older
+methods print unchanged); ``docs/methods.md`` works each one through with figures:
+
+- ``control_price`` (最高投标限价 and an optional floor): bids above it are rejected before
+  the review and left out of the base price; bids below the floor are flagged.
+- criterion ``scale`` (a range, steps or fixed values), ``scored_by: "chair"`` (only the chair
+  scores it; ``evaluate(…, chair=…)``), ``entry: "deduction"`` (experts enter the points taken
+  from the maximum); criterion kind ``deduction`` with ``deduction: "majority"|"mean"`` (扣分项).
+- ``penalty_from: "price_score"``: arithmetic error penalties come off the price score (≥ 0).
+- ``vote_rule``: a vote threshold for the pass/fail criteria (≥ 2/3, ≥ 60 % rounded as stated,
+  or ``agreement``: the review cannot close while verdicts differ).
+- ``price_rule.formula``: ``deviation`` (the bands above), ``base_over_price`` (full × base /
+  price, e.g. with ``base.of: "lowest"``: 低价优先) or ``external`` (fed in per bid as
+  ``price_score``); ``base.floating_point`` may list the ``choices`` drawn at the opening.
+- ``evaluate(…, corrections=[…])`` applies corrections after a 复核 on top of the record.
 """
 
 from __future__ import annotations
@@ -70,6 +86,22 @@ from enum import Enum, StrEnum
 from fractions import Fraction
 from typing import Any, TypeVar
 
+from evalroom.domain.corrections import (
+    Correction,
+    CorrectionKind,
+    base_price_correction,
+    correct_scores,
+)
+from evalroom.domain.method_rules import (
+    BidStanding,
+    ControlPrice,
+    FloatingPointSet,
+    Outcome,
+    ScoreScale,
+    Standing,
+    VoteKind,
+    VoteRule,
+)
 from evalroom.domain.rules import RuleError
 
 __all__ = [
@@ -80,17 +112,24 @@ __all__ = [
     "BasePriceRule",
     "BidFigures",
     "BidResult",
+    "BaseOf",
     "Criterion",
     "CriterionKind",
     "CriterionScore",
+    "DeductionRule",
+    "DeductionScore",
+    "Entry",
     "Deviation",
     "DeviationUnit",
     "ExpertSheet",
     "FloatingPointRange",
     "MethodKind",
     "PassFailRule",
+    "PenaltyFrom",
+    "PriceFormula",
     "PriceRule",
     "Ranking",
+    "ScoredBy",
     "ScoringMethod",
     "Trim",
     "Verdict",
@@ -111,6 +150,38 @@ class CriterionKind(StrEnum):
     EXPERT = "expert"  # 专家评分项
     PRICE = "price"  # 价格分
     PASS_FAIL = "pass_fail"  # 初步评审项 (合格/不合格)
+    DEDUCTION = "deduction"  # 扣分项: points taken off the total
+
+
+class ScoredBy(StrEnum):
+    EXPERTS = "experts"  # every expert scores it; aggregated as the method says
+    CHAIR = "chair"  # only the chair (组长) scores it; the chair's figure is the score
+
+
+class Entry(StrEnum):
+    SCORE = "score"  # the expert enters the points given
+    DEDUCTION = "deduction"  # the expert enters the points taken from the maximum
+
+
+class DeductionRule(StrEnum):
+    MAJORITY = "majority"  # the item's points are deducted when more experts deduct than not
+    MEAN = "mean"  # each expert enters the points to deduct (违章); their mean is deducted
+
+
+class BaseOf(StrEnum):
+    MEAN = "mean"  # mean of the valid prices (trimmed as stated)
+    LOWEST = "lowest"  # the lowest valid price (低价优先法)
+
+
+class PriceFormula(StrEnum):
+    DEVIATION = "deviation"  # full points less the deduction bands of the deviation
+    BASE_OVER_PRICE = "base_over_price"  # full points × base / price, at most full points
+    EXTERNAL = "external"  # computed elsewhere (e.g. 工程量清单 scoring), fed in per bid
+
+
+class PenaltyFrom(StrEnum):
+    TOTAL = "total"  # arithmetic error penalties come off the total
+    PRICE_SCORE = "price_score"  # they come off the price score, which stops at 0
 
 
 class DeviationUnit(StrEnum):
@@ -210,10 +281,23 @@ def _list(value: object, where: str) -> list[Any]:
     return list(value)
 
 
+_OMIT = {"omit_default": True}  # field metadata: left out of JSON while at its default
+
+
 def _plain(value: Any) -> Any:
-    """Dataclasses, enums and decimals as plain JSON-able values (decimals as strings)."""
+    """Dataclasses, enums and decimals as plain JSON-able values (decimals as strings).
+
+    Fields marked ``_OMIT`` are left out while they hold their default, so a method written
+    before the field existed prints exactly as it was read.
+    """
+    if isinstance(value, ControlPrice | ScoreScale | VoteRule | FloatingPointSet | Correction):
+        return value.to_dict()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: _plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not (f.metadata.get("omit_default") and getattr(value, f.name) == f.default)
+        }
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Decimal):
@@ -278,7 +362,9 @@ class BasePrice:
     mean: Decimal  # mean of the kept prices, shown to 4 decimals (the base uses it exactly)
     coefficient: Decimal
     floating_point: Decimal | None
-    value: Decimal
+    value: Decimal  # the base price scored against (the corrected one after a 复核)
+    computed: Decimal | None = None  # the computed base, when a correction replaced it
+    correction: Correction | None = None
 
 
 @dataclass(frozen=True)
@@ -287,14 +373,17 @@ class BasePriceRule:
 
     trim: Trim | None = None
     coefficient: Decimal = Decimal(1)  # 下浮系数
-    floating_point: FloatingPointRange | None = None  # 浮动点
+    floating_point: FloatingPointRange | FloatingPointSet | None = None  # 浮动点
     decimals: int = 2
+    of: BaseOf = field(default=BaseOf.MEAN, metadata=_OMIT)
 
     def __post_init__(self) -> None:
         if not 0 < self.coefficient <= 1:
             raise _invalid("base.coefficient must be in (0, 1]")
         if not 0 <= self.decimals <= 6:
             raise _invalid("base.decimals must be between 0 and 6")
+        if self.of is BaseOf.LOWEST and self.trim is not None:
+            raise _invalid("a base price of the lowest price takes no trim")
 
     def check_floating_point(self, floating_point: Decimal | None) -> Decimal | None:
         if self.floating_point is None:
@@ -312,7 +401,7 @@ class BasePriceRule:
             raise RuleError("no_valid_bids", "a base price needs at least one valid price")
         order = sorted(prices, key=lambda bid: (prices[bid], bid))
         n = self.trim.count if self.trim and len(order) >= self.trim.from_bids else 0
-        kept = order[n : len(order) - n]
+        kept = order[n : len(order) - n] if self.of is BaseOf.MEAN else order[:1]
         mean = _mean([Fraction(prices[bid]) for bid in kept])
         value = mean * Fraction(self.coefficient) * (1 - Fraction(fp or 0) / 100)
         return BasePrice(
@@ -371,10 +460,19 @@ class PriceRule:
     above: tuple[Band, ...]
     below: tuple[Band, ...]
     deviation: DeviationUnit = DeviationUnit.PERCENT
+    formula: PriceFormula = field(default=PriceFormula.DEVIATION, metadata=_OMIT)
 
     def __post_init__(self) -> None:
-        _check_bands(self.above, "above")
-        _check_bands(self.below, "below")
+        if self.formula is PriceFormula.DEVIATION:
+            _check_bands(self.above, "above")
+            _check_bands(self.below, "below")
+        elif self.above or self.below:
+            raise _invalid(f"a {self.formula.value} price formula takes no deduction bands")
+
+    def ratio_score(self, price: Decimal, base: Decimal, full_points: Decimal) -> Decimal:
+        """低价优先法: full points × base / price, never above full points; 2 dp."""
+        points = Fraction(full_points) * Fraction(base) / Fraction(price)
+        return round_half_up(min(points, Fraction(full_points)), 2)
 
     def deviation_of(self, price: Decimal, base: Decimal) -> Decimal:
         """偏差率 (price − base) / base, rounded as published: percent 2 dp or ratio 4 dp."""
@@ -392,12 +490,16 @@ class PriceRule:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> PriceRule:
-        d = _fields(d, "price_rule", {"base", "deviation", "above", "below"}, "invalid_rule")
+        keys = {"base", "deviation", "above", "below", "formula"}
+        d = _fields(d, "price_rule", keys, "invalid_rule")
+        formula = _enum(PriceFormula, d.get("formula", "deviation"), "price_rule.formula")
+        bands: list[Any] | None = [] if formula is not PriceFormula.DEVIATION else None
         return cls(
             base=_base_rule_from_dict(d.get("base", {})),
             deviation=_enum(DeviationUnit, d.get("deviation", "percent"), "price_rule.deviation"),
-            above=_bands_from_list(d.get("above"), "price_rule.above"),
-            below=_bands_from_list(d.get("below"), "price_rule.below"),
+            above=_bands_from_list(d.get("above", bands), "price_rule.above"),
+            below=_bands_from_list(d.get("below", bands), "price_rule.below"),
+            formula=formula,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -406,13 +508,17 @@ class PriceRule:
 
 
 def _base_rule_from_dict(value: object) -> BasePriceRule:
-    keys = {"trim", "coefficient", "floating_point", "decimals"}
+    keys = {"trim", "coefficient", "floating_point", "decimals", "of"}
     d = _fields(value, "price_rule.base", keys, "invalid_rule")
     trim, fp = d.get("trim"), d.get("floating_point")
     if trim is not None:
         t = _fields(trim, "base.trim", {"count", "from_bids"}, "invalid_rule")
         trim = Trim(_int(t.get("count"), "trim.count"), _int(t.get("from_bids"), "trim.from_bids"))
-    if fp is not None:
+    if isinstance(fp, Mapping) and "choices" in fp:
+        f = _fields(fp, "base.floating_point", {"choices"}, "invalid_rule")
+        choices = _list(f.get("choices"), "base.floating_point.choices")
+        fp = FloatingPointSet(tuple(_dec(c, "floating_point.choices[]") for c in choices))
+    elif fp is not None:
         f = _fields(fp, "base.floating_point", {"low", "high"}, "invalid_rule")
         fp = FloatingPointRange(_dec(f.get("low"), "low"), _dec(f.get("high"), "high"))
     return BasePriceRule(
@@ -420,6 +526,7 @@ def _base_rule_from_dict(value: object) -> BasePriceRule:
         coefficient=_dec(d.get("coefficient", "1"), "base.coefficient"),
         floating_point=fp,
         decimals=_int(d.get("decimals", 2), "base.decimals"),
+        of=_enum(BaseOf, d.get("of", "mean"), "base.of"),
     )
 
 
@@ -443,6 +550,10 @@ class Criterion:
     name: str
     kind: CriterionKind
     max_points: Decimal | None = None
+    scale: ScoreScale | None = field(default=None, metadata=_OMIT)  # allowed entries
+    scored_by: ScoredBy = field(default=ScoredBy.EXPERTS, metadata=_OMIT)
+    entry: Entry = field(default=Entry.SCORE, metadata=_OMIT)
+    deduction: DeductionRule | None = field(default=None, metadata=_OMIT)  # deduction items
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -451,6 +562,28 @@ class Criterion:
             raise _invalid(f"pass/fail criterion {self.id} takes no max_points")
         if self.kind is not CriterionKind.PASS_FAIL and not (self.max_points or 0) > 0:
             raise _invalid(f"criterion {self.id} needs positive max_points")
+        scored = self.kind in (CriterionKind.EXPERT, CriterionKind.DEDUCTION)
+        if not scored and (self.scale is not None or self.scored_by is not ScoredBy.EXPERTS):
+            raise _invalid(f"criterion {self.id}: only scored criteria take a scale or scorer")
+        if self.entry is not Entry.SCORE and self.kind is not CriterionKind.EXPERT:
+            raise _invalid(f"criterion {self.id}: only expert criteria take entry by deduction")
+        if (self.kind is CriterionKind.DEDUCTION) != (self.deduction is not None):
+            raise _invalid(f"criterion {self.id}: a deduction item and its rule go together")
+        if self.scale is not None and self.scale.top != self.max_points:
+            raise _invalid(f"criterion {self.id}: the scale's top must equal max_points")
+        if self.deduction is DeductionRule.MAJORITY and self.scale is not None:
+            raise _invalid(f"criterion {self.id}: a majority deduction is all or nothing")
+
+    @property
+    def allowed(self) -> ScoreScale:
+        """The figures an expert may enter: the scale, 0 or max_points for a majority
+        deduction, otherwise anything from 0 to max_points."""
+        assert self.max_points is not None
+        if self.scale is not None:
+            return self.scale
+        if self.deduction is DeductionRule.MAJORITY:
+            return ScoreScale(values=(ZERO, self.max_points))
+        return ScoreScale(low=ZERO, high=self.max_points)
 
 
 @dataclass(frozen=True)
@@ -479,6 +612,9 @@ class ScoringMethod:
     pass_fail: PassFailRule = PassFailRule.MAJORITY
     arithmetic_error_penalty: Decimal = ZERO
     recommend: int = 3
+    penalty_from: PenaltyFrom = field(default=PenaltyFrom.TOTAL, metadata=_OMIT)
+    control_price: ControlPrice | None = field(default=None, metadata=_OMIT)
+    vote_rule: VoteRule | None = field(default=None, metadata=_OMIT)  # overrides pass_fail
 
     def __post_init__(self) -> None:
         ids = [c.id for c in self.criteria]
@@ -486,12 +622,23 @@ class ScoringMethod:
             raise _invalid("criterion ids must be unique")
         if self.recommend < 1 or self.arithmetic_error_penalty < 0:
             raise _invalid("recommend must be at least 1 and the penalty not negative")
+        if self.vote_rule is not None and self.pass_fail is not PassFailRule.MAJORITY:
+            raise _invalid("state the vote as vote_rule or as pass_fail, not both")
+        if self.penalty_from is PenaltyFrom.PRICE_SCORE and self.price_rule is None:
+            raise _invalid("penalties from the price score need a price criterion")
         if self.kind is MethodKind.LOWEST_EVALUATED_PRICE:
             self._check_lowest_price()
         elif len(self.of_kind(CriterionKind.PRICE)) > 1:
             raise _invalid("a method has at most one price criterion")
         elif bool(self.of_kind(CriterionKind.PRICE)) != (self.price_rule is not None):
             raise _invalid("a price criterion and a price_rule go together")
+
+    @property
+    def votes(self) -> VoteRule:
+        """The rule deciding each pass/fail criterion (``vote_rule``, else ``pass_fail``)."""
+        if self.vote_rule is not None:
+            return self.vote_rule
+        return VoteRule(VoteKind(self.pass_fail.value))
 
     def _check_lowest_price(self) -> None:
         if any(c.kind is not CriterionKind.PASS_FAIL for c in self.criteria):
@@ -510,7 +657,7 @@ class ScoringMethod:
             d.get("aggregation", {}), "aggregation", {"level", "drop_high_low_from"}, "invalid_rule"
         )
         drop = agg.get("drop_high_low_from", 5)
-        rule = d.get("price_rule")
+        rule, control, vote = d.get("price_rule"), d.get("control_price"), d.get("vote_rule")
         return cls(
             kind=_enum(MethodKind, d.get("kind"), "kind"),
             criteria=tuple(_criterion_from_dict(c) for c in _list(d.get("criteria"), "criteria")),
@@ -522,6 +669,9 @@ class ScoringMethod:
             pass_fail=_enum(PassFailRule, d.get("pass_fail", "majority"), "pass_fail"),
             arithmetic_error_penalty=_dec(d.get("arithmetic_error_penalty", "0"), "penalty"),
             recommend=_int(d.get("recommend", 3), "recommend"),
+            penalty_from=_enum(PenaltyFrom, d.get("penalty_from", "total"), "penalty_from"),
+            control_price=None if control is None else ControlPrice.from_dict(control),
+            vote_rule=None if vote is None else VoteRule.from_dict(vote),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -530,12 +680,20 @@ class ScoringMethod:
 
 
 def _criterion_from_dict(value: object) -> Criterion:
-    c = _fields(value, "criterion", {"id", "name", "kind", "max_points"}, "invalid_rule")
+    keys = {"id", "name", "kind", "max_points", "scale", "scored_by", "entry", "deduction"}
+    c = _fields(value, "criterion", keys, "invalid_rule")
+    scale, deduction = c.get("scale"), c.get("deduction")
     return Criterion(
         id=_str(c.get("id"), "criterion.id", "invalid_rule"),
         name=_str(c.get("name"), "criterion.name", "invalid_rule"),
         kind=_enum(CriterionKind, c.get("kind"), "criterion.kind"),
         max_points=_opt_dec(c.get("max_points"), "criterion.max_points"),
+        scale=None if scale is None else ScoreScale.from_dict(scale),
+        scored_by=_enum(ScoredBy, c.get("scored_by", "experts"), "criterion.scored_by"),
+        entry=_enum(Entry, c.get("entry", "score"), "criterion.entry"),
+        deduction=None
+        if deduction is None
+        else _enum(DeductionRule, deduction, "criterion.deduction"),
     )
 
 
@@ -550,16 +708,20 @@ class BidFigures:
     price: Decimal  # 投标报价
     arithmetic_errors: int = 0  # 算术错误 found in the bid form
     adjustment: Decimal = ZERO  # 价格调整 (lowest evaluated price method)
+    price_score: Decimal | None = field(default=None, metadata=_OMIT)  # computed elsewhere
 
     def __post_init__(self) -> None:
         finite = self.price.is_finite() and self.adjustment.is_finite()
+        if self.price_score is not None and not self.price_score.is_finite():
+            raise RuleError("invalid_bid", f"bid {self.bid_id!r}: the price score must be finite")
         if not (self.bid_id and finite and self.price > 0 and self.arithmetic_errors >= 0):
             raise RuleError("invalid_bid", f"bid {self.bid_id!r} needs an id and a positive price")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> BidFigures:
-        keys = {"bid_id", "price", "arithmetic_errors", "adjustment"}
+        keys = {"bid_id", "price", "arithmetic_errors", "adjustment", "price_score"}
         d = _fields(d, "bid", keys, "invalid_bid")
+        score = d.get("price_score")
         return cls(
             bid_id=_str(d.get("bid_id"), "bid_id", "invalid_bid"),
             price=_dec(d.get("price"), "price", "invalid_bid"),
@@ -567,6 +729,7 @@ class BidFigures:
                 d.get("arithmetic_errors", 0), "arithmetic_errors", "invalid_bid"
             ),
             adjustment=_dec(d.get("adjustment", "0"), "adjustment", "invalid_bid"),
+            price_score=None if score is None else _dec(score, "price_score", "invalid_bid"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -621,14 +784,26 @@ class CriterionScore:
     """详细评审 figures of one expert criterion for one bid."""
 
     criterion_id: str
-    expert_scores: Mapping[str, Decimal]  # by expert id
+    expert_scores: Mapping[str, Decimal]  # by expert id (the chair alone on a chair-only item)
     dropped: tuple[str, ...]  # experts whose score was dropped: (lowest, highest)
     score: Decimal | None  # aggregated, 2 dp; None when the method aggregates totals
+    entered: Mapping[str, Decimal] = field(default_factory=dict)  # deductions entered, if so
+
+
+@dataclass(frozen=True)
+class DeductionScore:
+    """扣分项 figures of one deduction item for one bid."""
+
+    criterion_id: str
+    rule: DeductionRule
+    expert_deductions: Mapping[str, Decimal]  # by expert id
+    deducting: int  # experts who deducted something
+    deducted: Decimal  # points taken off the total, 2 dp
 
 
 @dataclass(frozen=True)
 class BidResult:
-    """Every figure of one bid; ``rank`` is None when it failed the preliminary review."""
+    """Every figure of one bid; ``rank`` is None when it was rejected or failed the review."""
 
     bid_id: str
     price: Decimal
@@ -639,21 +814,27 @@ class BidResult:
     dropped_totals: tuple[str, ...] = ()  # (lowest, highest) expert totals dropped
     expert_part: Decimal | None = None  # the aggregated expert-scored points
     deviation: Decimal | None = None
-    price_score: Decimal | None = None
+    price_score: Decimal | None = None  # after penalties when they come off the price score
     penalty: Decimal = ZERO
     total: Decimal | None = None
     evaluated_price: Decimal | None = None  # 评标价 (lowest evaluated price method)
     rank: int | None = None
+    deductions: tuple[DeductionScore, ...] = ()
+    deducted: Decimal = ZERO  # sum of the deduction items, taken off the total
+    rejection: str | None = None  # 否决投标: a stable reason code (above_control_price)
+    rejection_detail: str | None = None  # the reason as read out, with its figures
+    flags: tuple[str, ...] = ()  # e.g. below_floor: the 低于成本 review applies
 
 
 @dataclass(frozen=True)
 class Ranking:
-    """排序: ranked bids first (by rank), then those failing the review (by bid id)."""
+    """排序: ranked bids first (by rank), then those rejected or failing review (by bid id)."""
 
     kind: MethodKind
     base_price: BasePrice | None
     bids: tuple[BidResult, ...]
     recommended: tuple[str, ...]  # 推荐的中标候选人, in rank order
+    standings: tuple[BidStanding, ...] = ()  # every bid against the control price, if any
 
     def bid(self, bid_id: str) -> BidResult:
         found = next((b for b in self.bids if b.bid_id == bid_id), None)
@@ -674,28 +855,66 @@ def evaluate(
     bids: Sequence[BidFigures],
     sheets: Sequence[ExpertSheet],
     floating_point: Decimal | None = None,
+    *,
+    chair: str | None = None,
+    corrections: Sequence[Correction] = (),
 ) -> Ranking:
-    """评标: review, score and rank ``bids`` under ``method`` from the experts' ``sheets``."""
+    """评标: review, score and rank ``bids`` under ``method`` from the experts' ``sheets``.
+
+    A bid above the method's control price is rejected (否决) before the review: it needs no
+    verdicts, is left out of the base price and is listed with its reason. ``chair`` names the
+    expert who alone scores the chair-only items. ``corrections`` (复核) are applied on top of
+    the sheets and the computed base price; the sheets themselves are left as they were.
+    """
     if method.price_rule is not None:
         method.price_rule.base.check_floating_point(floating_point)
     elif floating_point is not None:
         raise RuleError("floating_point_unexpected", "this method has no floating point")
     _check_inputs(method, bids, sheets)
-    reviews = {b.bid_id: _review(method, b.bid_id, sheets) for b in bids}
-    passing = [b for b in bids if all(v.passed for v in reviews[b.bid_id])]
-    _check_scores(method, passing, sheets)
+    standings: tuple[BidStanding, ...] = ()
+    if method.control_price is not None:
+        standings = method.control_price.classify_all({b.bid_id: b.price for b in bids})
+    standing = {s.bid_id: s for s in standings}
+    rejected = {s.bid_id for s in standings if s.standing is Standing.REJECTED}
+    open_bids = [b for b in bids if b.bid_id not in rejected]
+    reviews = {b.bid_id: _review(method, b.bid_id, sheets) for b in open_bids}
+    passing = [b for b in open_bids if all(v.passed for v in reviews[b.bid_id])]
+    sheets = _corrected(sheets, corrections)
+    _check_scores(method, passing, sheets, chair)
+    fix = base_price_correction(corrections)
     if method.kind is MethodKind.LOWEST_EVALUATED_PRICE:
+        if fix is not None:
+            raise RuleError("invalid_correction", "this method has no base price to correct")
         ranked, base = _lowest_price(passing, reviews), None
     else:
-        ranked, base = _comprehensive(method, passing, reviews, sheets, floating_point)
+        ranked, base = _comprehensive(method, passing, reviews, sheets, floating_point, chair, fix)
     ranked_ids = {b.bid_id for b in passing}
-    failed = [
-        BidResult(b.bid_id, b.price, reviews[b.bid_id], passed=False)
-        for b in sorted(bids, key=lambda b: b.bid_id)
-        if b.bid_id not in ranked_ids
-    ]
+    failed = []
+    for b in sorted(bids, key=lambda b: b.bid_id):
+        if b.bid_id in ranked_ids:
+            continue
+        s = standing.get(b.bid_id)
+        out = s is not None and s.standing is Standing.REJECTED
+        failed.append(
+            BidResult(
+                b.bid_id,
+                b.price,
+                reviews.get(b.bid_id, ()),
+                passed=False,
+                rejection=s.reason if s is not None and out else None,
+                rejection_detail=s.detail if s is not None and out else None,
+            )
+        )
+
+    def flagged(r: BidResult) -> BidResult:
+        s = standing.get(r.bid_id)
+        if s is None or s.standing is not Standing.REVIEW or s.reason is None:
+            return r
+        return dataclasses.replace(r, flags=(s.reason,))
+
     top = tuple(r.bid_id for r in ranked[: method.recommend])
-    return Ranking(method.kind, base, tuple(ranked) + tuple(failed), top)
+    results = tuple(flagged(r) for r in [*ranked, *failed])
+    return Ranking(method.kind, base, results, top, standings)
 
 
 def _check_inputs(
@@ -708,6 +927,12 @@ def _check_inputs(
         raise RuleError("duplicate_bid", "each bid id may appear once")
     if len(set(experts)) != len(experts):
         raise RuleError("duplicate_expert", "each expert hands in one sheet")
+    external = method.price_rule is not None and method.price_rule.formula is PriceFormula.EXTERNAL
+    for b in bids:
+        if b.price_score is not None and not external:
+            raise RuleError(
+                "price_score_unexpected", f"{b.bid_id}: this method computes its price score"
+            )
     for sheet in sheets:
         unknown = sorted((set(sheet.scores) | set(sheet.verdicts)) - set(bid_ids))
         if unknown:
@@ -722,18 +947,21 @@ def _check_inputs(
 def _review(
     method: ScoringMethod, bid_id: str, sheets: Sequence[ExpertSheet]
 ) -> tuple[Verdict, ...]:
-    """初步评审 of one bid: each pass/fail criterion decided by majority or unanimity."""
+    """初步评审 of one bid: each pass/fail criterion decided by the method's vote rule."""
     verdicts = []
+    rule = method.votes
     for c in method.of_kind(CriterionKind.PASS_FAIL):
         votes = [_verdict(s, bid_id, c.id) for s in sheets]
         if not votes:
             raise RuleError("missing_verdict", f"no expert decided {c.id} for {bid_id}")
         passes = sum(votes)
-        if method.pass_fail is PassFailRule.UNANIMITY:
-            passed = passes == len(votes)
-        else:
-            passed = 2 * passes > len(votes)
-        verdicts.append(Verdict(c.id, passes, len(votes) - passes, passed))
+        outcome = rule.decide(passes, len(votes) - passes)
+        if outcome is Outcome.UNDECIDED:
+            raise RuleError(
+                "verdicts_differ",
+                f"the experts' verdicts on {c.id} for {bid_id} differ; they must agree",
+            )
+        verdicts.append(Verdict(c.id, passes, len(votes) - passes, outcome is Outcome.PASS))
     return tuple(verdicts)
 
 
@@ -746,27 +974,50 @@ def _verdict(sheet: ExpertSheet, bid_id: str, criterion_id: str) -> bool:
         ) from None
 
 
+def _corrected(
+    sheets: Sequence[ExpertSheet], corrections: Sequence[Correction]
+) -> Sequence[ExpertSheet]:
+    """The sheets with the score corrections applied (new sheets; the originals unchanged)."""
+    if not any(c.kind is CorrectionKind.SCORE for c in corrections):
+        return sheets
+    scores = correct_scores({s.expert_id: s.scores for s in sheets}, corrections)
+    return [ExpertSheet(s.expert_id, scores[s.expert_id], s.verdicts) for s in sheets]
+
+
+def _scored(method: ScoringMethod) -> dict[str, Criterion]:
+    kinds = (CriterionKind.EXPERT, CriterionKind.DEDUCTION)
+    return {c.id: c for c in method.criteria if c.kind in kinds}
+
+
 def _check_scores(
-    method: ScoringMethod, passing: Sequence[BidFigures], sheets: Sequence[ExpertSheet]
+    method: ScoringMethod,
+    passing: Sequence[BidFigures],
+    sheets: Sequence[ExpertSheet],
+    chair: str | None,
 ) -> None:
-    """Every score names an expert criterion, lies in 0..max, and none is missing."""
-    limits = {c.id: c.max_points for c in method.of_kind(CriterionKind.EXPERT)}
+    """Every entry names a scored criterion its author may score, on the criterion's scale,
+    and none is missing; chair-only items are scored by the chair alone."""
+    scored = _scored(method)
+    chair_only = {cid for cid, c in scored.items() if c.scored_by is ScoredBy.CHAIR}
+    if chair is not None and chair not in {s.expert_id for s in sheets}:
+        raise RuleError("unknown_expert", f"the chair {chair} has handed in no sheet")
+    if chair_only and passing and chair is None:
+        raise RuleError("chair_required", "this method has items only the chair scores")
     for s in sheets:
         for bid_id, row in s.scores.items():
             for cid, points in row.items():
-                limit = limits.get(cid)
-                if limit is None:
+                c = scored.get(cid)
+                if c is None:
                     raise RuleError("unknown_criterion", f"{cid} is not an expert criterion")
-                if not (points.is_finite() and 0 <= points <= limit):
-                    raise RuleError(
-                        "score_out_of_range",
-                        f"{s.expert_id} gave {points} on {cid} for {bid_id}; allowed 0 to {limit}",
-                    )
-    if limits and passing and not sheets:
+                if cid in chair_only and s.expert_id != chair:
+                    raise RuleError("chair_only", f"only the chair scores {cid}")
+                c.allowed.check(points, f"{s.expert_id} on {cid} for {bid_id}")
+    if scored and passing and not sheets:
         raise RuleError("missing_score", "no expert sheets to score the bids")
     for s in sheets:
+        needed = set(scored) - (chair_only if s.expert_id != chair else set())
         for b in passing:
-            missing = sorted(set(limits) - set(s.scores.get(b.bid_id, {})))
+            missing = sorted(needed - set(s.scores.get(b.bid_id, {})))
             if missing:
                 raise RuleError(
                     "missing_score", f"{s.expert_id} has not scored {missing[0]} for {b.bid_id}"
@@ -781,26 +1032,92 @@ def _trimmed(values: Mapping[str, Fraction], drop: bool) -> tuple[Fraction, tupl
     return _mean([values[k] for k in order[1:-1]]), (order[0], order[-1])
 
 
+def _entered(c: Criterion, bid_id: str, sheets: Sequence[ExpertSheet]) -> dict[str, Decimal]:
+    return {s.expert_id: s.scores[bid_id][c.id] for s in sorted(sheets, key=lambda s: s.expert_id)}
+
+
 def _expert_part(
-    method: ScoringMethod, bid_id: str, sheets: Sequence[ExpertSheet]
+    method: ScoringMethod, bid_id: str, sheets: Sequence[ExpertSheet], chair: str | None
 ) -> tuple[tuple[CriterionScore, ...], dict[str, Decimal], tuple[str, ...], Decimal]:
-    """The experts' points for one bid: per-criterion scores, expert totals, their sum."""
+    """The experts' points for one bid: per-criterion scores, expert totals, their sum.
+
+    A chair-only item counts the chair's figure as it is, outside any averaging; an item
+    entered by deduction counts ``max_points − deduction`` per expert.
+    """
     drop = method.aggregation.drops(len(sheets))
     by_total = method.aggregation.level is AggregationLevel.TOTAL
-    rows, part = [], Fraction(0)
+    rows, part, chair_part = [], Fraction(0), Fraction(0)
     for c in method.of_kind(CriterionKind.EXPERT):
-        scores = {
-            s.expert_id: s.scores[bid_id][c.id] for s in sorted(sheets, key=lambda s: s.expert_id)
-        }
+        alone = c.scored_by is ScoredBy.CHAIR
+        entered = _entered(c, bid_id, [s for s in sheets if not alone or s.expert_id == chair])
+        scores = entered
+        if c.entry is Entry.DEDUCTION:
+            assert c.max_points is not None
+            scores = {e: c.max_points - v for e, v in entered.items()}
+        kept = entered if c.entry is Entry.DEDUCTION else {}
+        if alone:
+            score = round_half_up(Fraction(next(iter(scores.values()))), 2)
+            chair_part += Fraction(score)
+            rows.append(CriterionScore(c.id, scores, (), score, kept))
+            continue
         mean, dropped = _trimmed({e: Fraction(v) for e, v in scores.items()}, drop and not by_total)
-        score = None if by_total else round_half_up(mean, 2)
-        part += Fraction(score or 0)
-        rows.append(CriterionScore(c.id, scores, dropped, score))
-    if not by_total or not rows:
-        return tuple(rows), {}, (), round_half_up(part, 2)
-    totals = {e: _exact_sum([r.expert_scores[e] for r in rows]) for e in rows[0].expert_scores}
+        agg = None if by_total else round_half_up(mean, 2)
+        part += Fraction(agg or 0)
+        rows.append(CriterionScore(c.id, scores, dropped, agg, kept))
+    panel = [
+        r
+        for r, c in zip(rows, method.of_kind(CriterionKind.EXPERT), strict=True)
+        if c.scored_by is ScoredBy.EXPERTS
+    ]
+    if not by_total or not panel:
+        return tuple(rows), {}, (), round_half_up(part + chair_part, 2)
+    totals = {e: _exact_sum([r.expert_scores[e] for r in panel]) for e in panel[0].expert_scores}
     mean, dropped = _trimmed({e: Fraction(v) for e, v in totals.items()}, drop)
-    return tuple(rows), totals, dropped, round_half_up(mean, 2)
+    return (
+        tuple(rows),
+        totals,
+        dropped,
+        round_half_up(Fraction(round_half_up(mean, 2)) + chair_part, 2),
+    )
+
+
+def _deductions(
+    method: ScoringMethod, bid_id: str, sheets: Sequence[ExpertSheet], chair: str | None
+) -> tuple[tuple[DeductionScore, ...], Decimal]:
+    """扣分项 of one bid: all-or-nothing by majority, or the mean of the experts' figures."""
+    found, total = [], Fraction(0)
+    for c in method.of_kind(CriterionKind.DEDUCTION):
+        assert c.max_points is not None and c.deduction is not None
+        alone = c.scored_by is ScoredBy.CHAIR
+        entered = _entered(c, bid_id, [s for s in sheets if not alone or s.expert_id == chair])
+        deducting = sum(1 for v in entered.values() if v > 0)
+        if c.deduction is DeductionRule.MAJORITY:
+            amount = Fraction(c.max_points) if 2 * deducting > len(entered) else Fraction(0)
+        else:
+            amount = _mean([Fraction(v) for v in entered.values()])
+        deducted = round_half_up(amount, 2)
+        total += Fraction(deducted)
+        found.append(DeductionScore(c.id, c.deduction, entered, deducting, deducted))
+    return tuple(found), round_half_up(total, 2)
+
+
+def _external_score(b: BidFigures, full_points: Decimal) -> Decimal:
+    if b.price_score is None:
+        raise RuleError("missing_price_score", f"{b.bid_id} has no price score fed in")
+    if not 0 <= b.price_score <= full_points:
+        raise RuleError(
+            "price_score_out_of_range",
+            f"{b.bid_id}: price score {b.price_score} is outside 0 to {full_points}",
+        )
+    return b.price_score
+
+
+def _corrected_base(base: BasePrice, fix: Correction) -> BasePrice:
+    if fix.original != base.value:
+        raise RuleError(
+            "correction_stale", f"the base price to correct is {base.value}, not {fix.original}"
+        )
+    return dataclasses.replace(base, value=fix.corrected, computed=base.value, correction=fix)
 
 
 def _comprehensive(
@@ -809,21 +1126,40 @@ def _comprehensive(
     reviews: Mapping[str, tuple[Verdict, ...]],
     sheets: Sequence[ExpertSheet],
     floating_point: Decimal | None,
+    chair: str | None,
+    fix: Correction | None,
 ) -> tuple[list[BidResult], BasePrice | None]:
-    """综合评估法: expert points + price score − penalties; total desc, price asc, id asc."""
+    """综合评估法: expert points + price score − penalties − deductions; total desc, price
+    asc, id asc."""
     rule, price_criteria = method.price_rule, method.of_kind(CriterionKind.PRICE)
+    full = (price_criteria[0].max_points or ZERO) if price_criteria else ZERO
     base = None
-    if rule is not None and passing:
+    if rule is not None and passing and rule.formula is not PriceFormula.EXTERNAL:
         base = rule.base.compute({b.bid_id: b.price for b in passing}, floating_point)
+        if fix is not None:
+            base = _corrected_base(base, fix)
+    elif fix is not None:
+        raise RuleError("invalid_correction", "there is no computed base price to correct")
+    from_price = method.penalty_from is PenaltyFrom.PRICE_SCORE
     results = []
     for b in passing:
-        criteria, totals, dropped, part = _expert_part(method, b.bid_id, sheets)
+        criteria, totals, dropped, part = _expert_part(method, b.bid_id, sheets, chair)
+        deductions, deducted = _deductions(method, b.bid_id, sheets, chair)
         deviation = price_score = None
-        if rule is not None and base is not None:
-            deviation = rule.deviation_of(b.price, base.value)
-            price_score = rule.score(deviation, price_criteria[0].max_points or ZERO)
+        if rule is not None and rule.formula is PriceFormula.EXTERNAL:
+            price_score = _external_score(b, full)
+        elif rule is not None and base is not None:
+            if rule.formula is PriceFormula.BASE_OVER_PRICE:
+                price_score = rule.ratio_score(b.price, base.value, full)
+            else:
+                deviation = rule.deviation_of(b.price, base.value)
+                price_score = rule.score(deviation, full)
         penalty = b.arithmetic_errors * Fraction(method.arithmetic_error_penalty)
-        total = max(Fraction(part) + Fraction(price_score or 0) - penalty, Fraction(0))
+        off_total = penalty
+        if from_price and price_score is not None:
+            price_score = round_half_up(max(Fraction(price_score) - penalty, Fraction(0)), 2)
+            off_total = Fraction(0)
+        total = Fraction(part) + Fraction(price_score or 0) - off_total - Fraction(deducted)
         result = BidResult(b.bid_id, b.price, reviews[b.bid_id], passed=True, criteria=criteria)
         results.append(
             dataclasses.replace(
@@ -834,7 +1170,9 @@ def _comprehensive(
                 deviation=deviation,
                 price_score=price_score,
                 penalty=round_half_up(penalty, 2),
-                total=round_half_up(total, 2),
+                total=round_half_up(max(total, Fraction(0)), 2),
+                deductions=deductions,
+                deducted=deducted,
             )
         )
     results.sort(key=lambda r: (-Fraction(r.total or 0), r.price, r.bid_id))
