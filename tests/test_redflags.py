@@ -252,6 +252,7 @@ def test_thresholds_from_config_override_only_what_they_name() -> None:
         {"rd_min": "abc"},
         {"rd_min": "NaN"},
         {"control_margin": 1.5},
+        {"r058_fence": 0},
         {"screens_votes": 5, "screens_used": ["cv", "rd"]},
         {"screens_used": ["cv", "cv"]},
         {"screens_used": "cv"},

@@ -113,6 +113,8 @@ class Thresholds:
             raise RuleError(
                 "invalid_config", "screens_votes must be between 1 and the number of screens used"
             )
+        if self.r058_fence <= 0:
+            raise RuleError("invalid_config", "r058_fence must be positive")
         for key in _FRACTIONS:
             if not 0 <= getattr(self, key) < 1:
                 raise RuleError("invalid_config", f"{key} must be in [0, 1)")
