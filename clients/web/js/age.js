@@ -553,8 +553,9 @@ async function sealParts(source, recipients, onProgress, hash) {
 
 /**
  * Seal as a ReadableStream of fresh byte arrays, for a streamed upload
- * (`fetch(url, {method: "PUT", body, duplex: "half"})` where the connection allows it) or a
- * file the user picked to save to. Pulls from the source only as fast as it is read.
+ * (`fetch(url, {method: "PUT", body, duplex: "half"})`, which Chromium sends only over
+ * HTTP/2; over HTTP/1.1 the fetch fails) or a file the user picked to save to. Pulls from
+ * the source only as fast as it is read.
  * @param {Blob | ReadableStream<Uint8Array>} source
  * @param {string[]} recipients
  * @param {Progress} [onProgress]
