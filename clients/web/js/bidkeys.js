@@ -19,7 +19,16 @@
  * - {@link exportBackup} makes the backup file the bidder is asked to download: the bids in
  *   the CLI's `evalroom-bid-keys/1` format, encrypted with AES-256-GCM under a key from
  *   PBKDF2-HMAC-SHA-256 (600,000 iterations, random salt) of a passphrase. Decrypted, it is
- *   exactly the file `evalroom-bidder` and the bidder page already read.
+ *   exactly the file `evalroom-bidder` and the bidder page already read. The file is JSON:
+ *
+ *       {"format": "evalroom-bid-key-backup/1",
+ *        "kdf": {"name": "PBKDF2-HMAC-SHA-256", "iterations": 600000, "salt": <base64>},
+ *        "cipher": {"name": "AES-256-GCM", "iv": <base64, 12 bytes>},
+ *        "ciphertext": <base64 of ciphertext || 16-byte tag>}
+ *
+ *   The key is PBKDF2 of the UTF-8 of the NFC-normalized passphrase. The associated data is
+ *   the UTF-8 of `evalroom-bid-key-backup/1\nPBKDF2-HMAC-SHA-256\n<iterations>\n<salt>`,
+ *   so the parameters cannot be changed without failing authentication.
  *
  * Limits: script running in this origin (a cross-site-scripting flaw, or a platform that
  * serves altered pages) can ask the key to decrypt, so it can read the identities; so can
