@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -895,6 +896,20 @@ async def test_the_per_bid_key_is_kept_encrypted_backed_up_restored_and_released
         assert got == identity
     assert p.errors == p2.errors == fresh.errors == []
     await fresh.context.close()
+    await p.context.close()
+
+
+async def test_every_error_code_has_a_sentence_in_both_languages(browser: Any, site: Site) -> None:
+    sources = "".join((WEB / "js" / name).read_text() for name in ("age.js", "bidkeys.js"))
+    codes = set(re.findall(r'new (?:AgeError|BidKeyError)\("([a-z0-9_]+)"', sources))
+    assert {"age_recipient_invalid", "backup_passphrase_wrong", "bid_key_unreadable"} <= codes
+    p = await open_page(browser, site)
+    tables = await p.run(
+        "() => Object.fromEntries(Object.entries(sealing.bidkeys.MESSAGES).map(([k, v]) => [k, Object.keys(v)]))"
+    )
+    assert set(tables) == {"zh-CN", "en"}
+    for lang, known in tables.items():
+        assert codes <= set(known), (lang, codes - set(known))
     await p.context.close()
 
 
