@@ -28,6 +28,7 @@ from websockets.asyncio.client import ClientConnection
 from crypto.events import command_signing_bytes, login_signing_bytes
 from crypto.keys import SigningKey
 
+RETRY_ALWAYS = {"outcome_unknown"}
 RESUMABLE_CLOSES = {1001, 1006, 1011, 1012, 1013, 4008, 4009}
 
 
@@ -283,7 +284,10 @@ class Client:
         timeout: float = 15.0,
         retry_unavailable: bool = False,
     ) -> dict[str, Any]:
-        """Send a command and wait for its ack; raise ``ClientError`` when refused."""
+        """Send a command and wait for its ack; raise ``ClientError`` when refused.
+
+        ``retry_unavailable`` retries every retryable refusal (``store_unavailable``...) with
+        the same id until ``timeout``; ``outcome_unknown`` is retried in any case."""
         client_id = id or self.new_id()
         body = body or {}
         msg: dict[str, Any] = {
@@ -300,6 +304,7 @@ class Client:
             )
         deadline = time.monotonic() + timeout
         delay = 0.05
+        unknown: ClientError | None = None
         while True:
             future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
             self._pending[client_id] = (msg, future)
@@ -308,7 +313,16 @@ class Client:
             try:
                 return await asyncio.wait_for(future, max(0.001, deadline - time.monotonic()))
             except ClientError as err:
-                if not (retry_unavailable and err.retryable) or time.monotonic() > deadline:
+                # ``outcome_unknown`` is always asked again with the same id: the answer is
+                # the first ack if it committed, or the command runs now. Until an answer
+                # says which, a retry refused ``store_unavailable`` (that attempt changed
+                # nothing) leaves it unknown, and the caller is told so.
+                if err.code in RETRY_ALWAYS:
+                    unknown = err
+                again = unknown is not None or (retry_unavailable and err.retryable)
+                if not (again and err.retryable) or time.monotonic() > deadline:
+                    if unknown is not None and err.retryable:
+                        raise unknown from err
                     raise
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.5)

@@ -254,6 +254,13 @@ CATALOG: dict[str, tuple[str, str, bool, bool]] = {
         True,
         False,
     ),
+    "outcome_unknown": (
+        "与数据库的连接在提交时中断，无法确定该命令是否已生效；请用同一命令编号重试。",
+        "The connection to the database was lost at commit: the outcome is unknown;"
+        " retry with the same command id.",
+        True,
+        False,
+    ),
     "overloaded": ("服务繁忙，请稍后重试。", "The node is overloaded; retry later.", True, False),
     "internal": ("内部错误，已记录。", "Internal error; it has been logged.", True, False),
 }
@@ -279,7 +286,11 @@ def is_recorded(code: str) -> bool:
 
 @dataclass
 class Refusal(Exception):
-    """A command or request refused with a stable code; nothing was changed."""
+    """A command or request refused with a stable code; nothing was changed.
+
+    The one exception is ``outcome_unknown``: the connection to PostgreSQL was lost after
+    COMMIT was sent, so the node cannot know; a retry with the same id tells (the first ack
+    if it committed, else it runs now)."""
 
     code: str
     detail: str = ""

@@ -60,6 +60,7 @@ STATUS = {
     "id_reused": 409,
     "wrong_phase": 409,
     "store_unavailable": 503,
+    "outcome_unknown": 503,
     "overloaded": 503,
     "internal": 500,
 }

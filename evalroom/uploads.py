@@ -10,6 +10,7 @@ stored, and recorded.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import secrets
 from datetime import datetime
@@ -89,7 +90,9 @@ async def upload_bid(request: Request) -> Response:
             None,
         )
     except Refusal as refusal:
-        await blobs.drop_upload(node.pool, upload_id)
+        if refusal.code != "outcome_unknown":  # it may have committed: keep its bytes
+            with contextlib.suppress(Exception):
+                await blobs.drop_upload(node.pool, upload_id)
         return error_response(refusal, lang, client_id)
     return JSONResponse(ack)
 

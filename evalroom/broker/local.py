@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from evalroom.broker.base import MessageHandler, ResyncHandler
 
 
@@ -10,6 +12,7 @@ class LocalBroker:
         self._on_message: MessageHandler | None = None
         self._channels: set[str] = set()
         self._presence: dict[str, bytes] = {}
+        self._counters: dict[str, tuple[float, int]] = {}
 
     async def start(self, on_message: MessageHandler, on_resync: ResyncHandler) -> None:
         self._on_message = on_message
@@ -35,3 +38,12 @@ class LocalBroker:
 
     async def presence_all(self) -> dict[str, bytes]:
         return dict(self._presence)
+
+    async def count(self, key: str, ttl: float) -> int:
+        now = time.monotonic()
+        if len(self._counters) > 10_000:
+            self._counters = {k: v for k, v in self._counters.items() if v[0] > now}
+        expires, value = self._counters.get(key, (0.0, 0))
+        value = value + 1 if expires > now else 1
+        self._counters[key] = (now + ttl, value)
+        return value

@@ -24,6 +24,7 @@ class RedisBroker:
         self._url = url
         self._prefix = f"{namespace}:s:"
         self._presence = f"{namespace}:presence:"
+        self._counters = f"{namespace}:count:"
         self._redis: aioredis.Redis = aioredis.Redis.from_url(url)
         self._pubsub: aioredis.client.PubSub | None = None
         self._channels: set[str] = set()
@@ -166,3 +167,11 @@ class RedisBroker:
                 name = field.decode() if isinstance(field, bytes) else str(field)
                 found[name] = value if isinstance(value, bytes) else str(value).encode()
         return found
+
+    async def count(self, key: str, ttl: float) -> int:
+        name = self._counters + key
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(name)
+            pipe.pexpire(name, int(ttl * 1000))
+            value, _ = await pipe.execute()
+        return int(value)

@@ -203,6 +203,7 @@ async def _run_command(
         conn.enqueue(_dumps(refusal.to_message(conn.lang, msg.id)))
     except Exception:
         log.exception("command_failed", type=msg.type, stream=msg.stream)
+        node.metrics.refusals.labels("internal").inc()
         conn.enqueue(_dumps(Refusal("internal").to_message(conn.lang, msg.id)))
     finally:
         inflight.release()

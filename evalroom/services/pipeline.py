@@ -7,6 +7,8 @@ participant's refusal is kept as an attempt (``command.refused``), rate-limited.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import re
 import time
@@ -34,15 +36,46 @@ log = structlog.get_logger(__name__)
 SYSTEM_USER = "system"
 STREAM_NAME = re.compile(r"^(platform|(tender|session):[A-Za-z0-9][A-Za-z0-9._-]{0,63})$")
 
-# Errors that mean "the database did not answer": the command may be retried with its id.
+# Errors that mean "the database did not answer", or dropped the connection: whatever was
+# running on it did not commit unless it was the COMMIT itself (see ``_transact``), so a
+# command refused with ``store_unavailable`` changed nothing and may be retried with its id.
 STORE_DOWN: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.PostgresConnectionError,  # 08xxx, ConnectionDoesNotExistError
+    asyncpg.InterfaceError,  # "connection is closed", "pool is closing"
+    asyncpg.InternalClientError,  # a pooled connection terminated while idle, protocol state
+    asyncpg.exceptions.OperatorInterventionError,  # AdminShutdown, CrashShutdown, CannotConnectNow
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
+    asyncpg.exceptions.TransactionRollbackError,  # deadlock, serialization: rolled back
 )
+# Subclasses of the above that are the caller's fault, not the store's.
+NOT_STORE_DOWN: tuple[type[BaseException], ...] = (
+    asyncpg.DataError,
+    asyncpg.exceptions.ClientConfigurationError,
+)
+
+
+def store_down(exc: BaseException) -> bool:
+    """The store failed (nothing that was not yet committed is committed); not a bug."""
+    return isinstance(exc, STORE_DOWN) and not isinstance(exc, NOT_STORE_DOWN)
+
+
+def answered_by_server(exc: BaseException) -> bool:
+    """PostgreSQL itself refused the statement over a live connection: it rolled back."""
+    return isinstance(exc, asyncpg.PostgresError) and not isinstance(
+        exc,
+        (
+            asyncpg.PostgresConnectionError,
+            asyncpg.exceptions.OperatorInterventionError,
+            asyncpg.exceptions.InsufficientResourcesError,
+        ),
+    )
+
+
+class OutcomeUnknown(Exception):
+    """COMMIT was sent and no answer came back: the command may or may not have committed."""
+
 
 Publisher = Callable[[Sequence[store.StoredEvent]], Awaitable[None]]
 
@@ -54,17 +87,36 @@ def validate_stream(name: str) -> None:
         )
 
 
-class RefusalLimiter:
-    """At most ``per_minute`` recorded refusals per participant; the rest are only counted."""
+Counter = Callable[[str, float], Awaitable[int]]
 
-    def __init__(self, per_minute: int) -> None:
+
+class RefusalLimiter:
+    """At most ``per_minute`` recorded refusals per participant per minute; the rest are only
+    counted in the metrics.
+
+    The count is kept by ``counter`` (the broker's: through Redis every node shares it, so
+    the limit holds for the whole deployment); while that fails, this node's own count applies.
+    """
+
+    def __init__(self, per_minute: int, counter: Counter | None = None) -> None:
         self.per_minute = per_minute
+        self._counter = counter
         self._windows: dict[str, tuple[int, int]] = {}
 
-    def allow(self, user_id: str) -> bool:
-        minute = int(time.monotonic() // 60)
+    async def allow(self, user_id: str) -> bool:
+        minute = int(time.time() // 60)
+        if self._counter is not None:
+            try:
+                count = await asyncio.wait_for(
+                    self._counter(f"refusals:{minute}:{user_id}", 120.0), 1.0
+                )
+            except Exception as exc:
+                log.warning("refusal_count_failed", error=repr(exc))
+            else:
+                return count <= self.per_minute
         window, count = self._windows.get(user_id, (minute, 0))
         if window != minute:
+            self._windows = {u: w for u, w in self._windows.items() if w[0] == minute}
             window, count = minute, 0
         self._windows[user_id] = (window, count + 1)
         return count < self.per_minute
@@ -136,16 +188,31 @@ class CommandPipeline:
                 except RuleError as exc:
                     raise Refusal(exc.code, exc.message) from None
             return await self._transact(spec, user, client_id, stream, body, sig, digest, facts)
-        except STORE_DOWN as exc:
-            raise Refusal("store_unavailable", type(exc).__name__) from None
+        except OutcomeUnknown as exc:
+            log.warning("commit_outcome_unknown", stream=stream, type=type_, error=repr(exc))
+            raise Refusal("outcome_unknown", str(exc)) from None
         except asyncpg.UniqueViolationError:
             # A concurrent retry of the same client id committed first: answer as a retry.
-            answer = await self._prior(user, client_id, digest)
+            answer = await self._retry_answer(user, client_id, digest)
             if answer is None:
                 raise Refusal("id_reused") from None
             return answer, []
         except asyncpg.DataError as exc:
             raise Refusal("invalid", str(exc).splitlines()[0]) from None
+        except Exception as exc:
+            if store_down(exc):
+                raise Refusal("store_unavailable", type(exc).__name__) from None
+            raise
+
+    async def _retry_answer(
+        self, user: User, client_id: str, digest: bytes
+    ) -> dict[str, Any] | None:
+        try:
+            return await self._prior(user, client_id, digest)
+        except Exception as exc:
+            if store_down(exc):
+                raise Refusal("store_unavailable", type(exc).__name__) from None
+            raise
 
     async def _preauthorize(
         self, spec: CommandSpec, user: User, stream: str, body: dict[str, Any]
@@ -190,63 +257,118 @@ class CommandPipeline:
         digest: bytes,
         facts: dict[str, Any],
     ) -> tuple[dict[str, Any], list[store.StoredEvent]]:
-        async with self.pool.acquire() as conn, conn.transaction():
-            if spec.creates_stream:
-                parent = spec.parent_of(body) if spec.parent_of is not None else None
-                if parent is not None and await store.stream_info(conn, parent) is None:
-                    raise Refusal("unknown_stream", parent)
-                await store.create_stream(conn, stream, spec.stream_kind, parent, {})
-            # One round trip: the row lock, a retry's first answer, the actor's roles.
-            locked = await store.lock_for_command(
-                conn, stream, user.id, client_id, spec.roles_in_platform
-            )
-            if locked is None:
-                raise Refusal("unknown_stream", stream)
-            if locked.prior_result is not None:
-                if locked.prior_digest != digest:
-                    raise Refusal("id_reused", f"id {client_id!r} was used for another command")
-                return dict(locked.prior_result), []
-            row = locked.row
-            actor = _actor(user, locked.grants)
-            _authorize(spec, actor)
-            command = Command(spec.name, stream, body, actor, row.now, sig, facts)
-            # A signed event carries what was signed, so anyone can check ``sig`` later.
-            signed = {"id": client_id, "stream": stream, "type": spec.name, "body": body}
+        """Run the command in one transaction and commit it.
+
+        Where a failure happens decides the answer: before COMMIT is sent, PostgreSQL rolls
+        the transaction back whatever happens to the connection (a refusal, ``store_unavailable``
+        or ``internal`` all mean nothing changed); once COMMIT is sent, a lost connection leaves
+        the outcome unknown (``OutcomeUnknown``); after COMMIT is answered the ack stands, and
+        nothing done in cleanup (rollback of a dead connection, release to the pool) can replace
+        it: such failures are logged.
+        """
+        conn = await self.pool.acquire()  # a failure here: nothing was sent
+        try:
+            tx = conn.transaction()
+            await tx.start()
             try:
-                decision = spec.decide(row.state, command)
-            except RuleError as exc:
-                raise Refusal(exc.code, exc.message) from None
-            for created in decision.create:
-                if created.name != stream:
-                    await store.create_stream(
-                        conn, created.name, created.kind, created.parent, dict(created.state)
-                    )
-            stored = store.prepare_events(
-                row,
-                [
-                    (
-                        e.type,
-                        user.id,
-                        _signed_payload(e.payload, signed) if e.signed else dict(e.payload),
-                        e.visibility,
-                        sig if e.signed else None,
-                    )
-                    for e in decision.events
-                ],
-            )
-            for g in decision.grants:
-                await grant_role(conn, g.user_id, g.scope, g.role, g.venue)
-            head = stored[-1].seq if stored else row.head
-            ack: dict[str, Any] = {"t": "ack", "id": client_id, "stream": stream, "seq": head}
-            reply = dict(decision.reply)
-            if spec.finish is not None:
-                reply.update(await spec.finish(self.context, conn, decision, stored))
-            if reply:
-                ack["reply"] = reply
-            await store.append_and_record(
-                conn, row, stored, dict(decision.state), (user.id, client_id, digest, ack)
-            )
-        return ack, stored
+                ack, stored, writes = await self._decide_and_write(
+                    conn, spec, user, client_id, stream, body, sig, digest, facts
+                )
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await tx.rollback()
+                raise
+            if not writes:  # a retry answered from the commands table: nothing to commit
+                with contextlib.suppress(Exception):
+                    await tx.rollback()
+                return ack, stored
+            try:
+                await tx.commit()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if answered_by_server(exc):
+                    raise  # PostgreSQL refused the COMMIT itself: rolled back
+                raise OutcomeUnknown(f"{type(exc).__name__} at COMMIT") from exc
+            return ack, stored
+        finally:
+            await self._release(conn)
+
+    async def _release(self, conn: asyncpg.pool.PoolConnectionProxy) -> None:
+        try:
+            await self.pool.release(conn)
+        except Exception as exc:  # never replaces the answer already decided
+            log.warning("release_failed", error=repr(exc))
+
+    async def _decide_and_write(
+        self,
+        conn: asyncpg.pool.PoolConnectionProxy,
+        spec: CommandSpec,
+        user: User,
+        client_id: str,
+        stream: str,
+        body: dict[str, Any],
+        sig: str | None,
+        digest: bytes,
+        facts: dict[str, Any],
+    ) -> tuple[dict[str, Any], list[store.StoredEvent], bool]:
+        """Everything the command does inside its transaction; False when nothing was written."""
+        if spec.creates_stream:
+            parent = spec.parent_of(body) if spec.parent_of is not None else None
+            if parent is not None and await store.stream_info(conn, parent) is None:
+                raise Refusal("unknown_stream", parent)
+            await store.create_stream(conn, stream, spec.stream_kind, parent, {})
+        # One round trip: the row lock, a retry's first answer, the actor's roles.
+        locked = await store.lock_for_command(
+            conn, stream, user.id, client_id, spec.roles_in_platform
+        )
+        if locked is None:
+            raise Refusal("unknown_stream", stream)
+        if locked.prior_result is not None:
+            if locked.prior_digest != digest:
+                raise Refusal("id_reused", f"id {client_id!r} was used for another command")
+            return dict(locked.prior_result), [], False
+        row = locked.row
+        actor = _actor(user, locked.grants)
+        _authorize(spec, actor)
+        command = Command(spec.name, stream, body, actor, row.now, sig, facts)
+        # A signed event carries what was signed, so anyone can check ``sig`` later.
+        signed = {"id": client_id, "stream": stream, "type": spec.name, "body": body}
+        try:
+            decision = spec.decide(row.state, command)
+        except RuleError as exc:
+            raise Refusal(exc.code, exc.message) from None
+        for created in decision.create:
+            if created.name != stream:
+                await store.create_stream(
+                    conn, created.name, created.kind, created.parent, dict(created.state)
+                )
+        stored = store.prepare_events(
+            row,
+            [
+                (
+                    e.type,
+                    user.id,
+                    _signed_payload(e.payload, signed) if e.signed else dict(e.payload),
+                    e.visibility,
+                    sig if e.signed else None,
+                )
+                for e in decision.events
+            ],
+        )
+        for g in decision.grants:
+            await grant_role(conn, g.user_id, g.scope, g.role, g.venue)
+        head = stored[-1].seq if stored else row.head
+        ack: dict[str, Any] = {"t": "ack", "id": client_id, "stream": stream, "seq": head}
+        reply = dict(decision.reply)
+        if spec.finish is not None:
+            reply.update(await spec.finish(self.context, conn, decision, stored))
+        if reply:
+            ack["reply"] = reply
+        await store.append_and_record(
+            conn, row, stored, dict(decision.state), (user.id, client_id, digest, ack)
+        )
+        return ack, stored, True
 
     async def refuse(
         self, user: User, client_id: str, stream: str, type_: str, refusal: Refusal
@@ -262,10 +384,11 @@ class CommandPipeline:
     async def _record_refusal(
         self, user: User, client_id: str, stream: str, type_: str, refusal: Refusal
     ) -> None:
-        if not self.limiter.allow(user.id):
-            return
-        payload = {"command": type_, "id": client_id, "stream": stream, "code": refusal.code}
+        """Keep the attempt; a failure here is logged and never replaces the refusal."""
         try:
+            if not await self.limiter.allow(user.id):
+                return
+            payload = {"command": type_, "id": client_id, "stream": stream, "code": refusal.code}
             async with self.pool.acquire() as conn, conn.transaction():
                 target = stream if STREAM_NAME.match(stream) else "platform"
                 row = await store.lock_stream(conn, target) if target != "platform" else None
@@ -275,9 +398,10 @@ class CommandPipeline:
                 stored = await store.append_events(
                     conn, row, [("command.refused", user.id, payload, "actor", None)], row.state
                 )
-        except STORE_DOWN:
-            return
-        await self.publish(stored)
+            await self.publish(stored)
+        except Exception as exc:
+            if not store_down(exc):
+                log.exception("refusal_not_recorded", stream=stream, code=refusal.code)
 
 
 def _signed_payload(payload: Any, command: dict[str, Any]) -> dict[str, Any]:

@@ -216,7 +216,13 @@ export class Connection {
     } else if (msg.t === "ack" || (msg.t === "error" && msg.id && this.pending.has(msg.id))) {
       const p = this.pending.get(msg.id);
       if (!p) return;
-      if (msg.t === "error" && msg.retryable) return; // the node retries on reconnect
+      if (msg.t === "error" && msg.retryable) {
+        // store_unavailable, outcome_unknown: ask again with the same id (idempotent).
+        window.setTimeout(() => {
+          if (this.pending.get(msg.id) === p) this.send(p.msg);
+        }, 1000);
+        return;
+      }
       this.pending.delete(msg.id);
       if (msg.t === "ack") p.resolve(msg);
       else p.reject(new RequestError(msg.code, msg.message, msg.detail));
