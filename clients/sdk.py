@@ -29,6 +29,7 @@ from crypto.events import command_signing_bytes, login_signing_bytes
 from crypto.keys import SigningKey
 
 RETRY_ALWAYS = {"outcome_unknown"}
+CLOSE_UNAUTHENTICATED = 4001
 RESUMABLE_CLOSES = {1001, 1006, 1011, 1012, 1013, 4008, 4009}
 
 
@@ -134,6 +135,16 @@ class Client:
         self.token_expires = float(data["expires_at"])
         return self.token
 
+    async def logout(self) -> None:
+        """Revoke this client's token on every node and close the connection."""
+        self._closing = True
+        if self.token is not None:
+            headers = {"accept-language": self.lang, "authorization": f"Bearer {self.token}"}
+            async with httpx.AsyncClient(base_url=self.base_url, timeout=10) as http:
+                _raise_for(await http.post("/auth/logout", headers=headers))
+            self.token = None
+        await self.close()
+
     # -- connection ------------------------------------------------------------------------
     async def connect(self) -> None:
         if self.token is None or self.token_expires - time.time() < 30:
@@ -203,7 +214,10 @@ class Client:
         if self.ws is ws:
             self.connected.clear()
             self.close_codes.append(code)
-            if not self._closing and self.auto_reconnect and code in RESUMABLE_CLOSES | {1000}:
+            if code == CLOSE_UNAUTHENTICATED:  # the token expired: log in again to reconnect
+                self.token = None
+            reconnect = RESUMABLE_CLOSES | {1000, CLOSE_UNAUTHENTICATED}
+            if not self._closing and self.auto_reconnect and code in reconnect:
                 asyncio.create_task(self._reconnect())
 
     async def _reconnect(self) -> None:

@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/metrics", http.metrics),
         Route("/auth/challenge", http.challenge, methods=["POST"]),
         Route("/auth/login", http.login, methods=["POST"]),
+        Route("/auth/logout", http.logout, methods=["POST"]),
         Route("/api/commands", http.command, methods=["POST"]),
         Route("/api/tenders", tenders_http.list_tenders),
         Route(

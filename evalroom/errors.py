@@ -21,8 +21,8 @@ CATALOG: dict[str, tuple[str, str, bool, bool]] = {
     "invalid": ("消息内容不符合要求。", "The message does not match its schema.", False, False),
     "unsupported_version": ("协议版本不受支持。", "Unsupported protocol version.", False, False),
     "unauthenticated": (
-        "未登录或凭证已失效。",
-        "Not logged in, or the token has expired.",
+        "未登录，或凭证已过期或已注销。",
+        "Not logged in, or the token has expired or was revoked (logout).",
         False,
         False,
     ),

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from typing import Any
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from crypto.events import login_signing_bytes
-from crypto.keys import KeyFormatError, VerifyKey
+from crypto.keys import KeyFormatError, SigningKey, VerifyKey
+from evalroom.auth.revocation import REVOKED_CHANNEL, authenticate, revoke
+from evalroom.auth.tokens import TokenError
 from evalroom.db.identity import User, get_user, put_challenge, take_challenge
 from evalroom.errors import Refusal
 from evalroom.node import Node
 from evalroom.services.pipeline import STORE_DOWN
 
+log = structlog.get_logger(__name__)
+
 CHALLENGE_TTL = 120
+_DUMMY_KEY = SigningKey.generate().public  # verifies logins of unknown users: always fails
 MAX_BODY = 256 * 1024
 
 
@@ -109,9 +116,9 @@ async def challenge(request: Request) -> Response:
     try:
         body = await read_json(request, ChallengeIn)
         nonce = secrets.token_urlsafe(24)
-        if await get_user(node.pool, body.user) is not None:
-            await put_challenge(node.pool, nonce, body.user, CHALLENGE_TTL)
-        # An unknown user gets a nonce too, so the answer does not reveal who exists.
+        # An unknown user gets a stored nonce too, so neither this answer nor the login's
+        # reveals who exists.
+        await put_challenge(node.pool, nonce, body.user, CHALLENGE_TTL)
         return JSONResponse({"nonce": nonce, "expires_in": CHALLENGE_TTL})
     except Refusal as refusal:
         node.metrics.anonymous_garbage.inc()
@@ -126,13 +133,16 @@ async def login(request: Request) -> Response:
     try:
         body = await read_json(request, LoginIn)
         user = await get_user(node.pool, body.user)
-        if not await take_challenge(node.pool, body.nonce, body.user) or user is None:
+        if not await take_challenge(node.pool, body.nonce, body.user):
             raise Refusal("challenge_expired")
-        try:
-            key = VerifyKey.from_string(user.signing_key)
-        except KeyFormatError:
-            raise Refusal("bad_signature") from None
-        if not key.verify(login_signing_bytes(user=body.user, nonce=body.nonce), body.sig):
+        # An unknown user is answered as a wrong signature, after the same work: a
+        # verification against a key nobody holds.
+        key = _DUMMY_KEY
+        if user is not None:
+            with contextlib.suppress(KeyFormatError):
+                key = VerifyKey.from_string(user.signing_key)
+        signed = key.verify(login_signing_bytes(user=body.user, nonce=body.nonce), body.sig)
+        if user is None or not signed or key is _DUMMY_KEY:
             raise Refusal("bad_signature")
     except Refusal as refusal:
         node.metrics.anonymous_garbage.inc()
@@ -145,19 +155,44 @@ async def login(request: Request) -> Response:
     )
 
 
-async def authenticated_user(request: Request) -> User:
-    node = _node(request)
+def _bearer(request: Request) -> str:
     header = request.headers.get("authorization", "")
     if not header.startswith("Bearer "):
         raise Refusal("unauthenticated")
+    return header[7:]
+
+
+async def authenticated_user(request: Request) -> User:
+    """The user of the request's token: valid, not expired, not revoked."""
+    node = _node(request)
     try:
-        claims = node.tokens.verify(header[7:])
-    except ValueError:
+        found = await authenticate(node.pool, node.tokens, _bearer(request))
+    except TokenError:
         raise Refusal("unauthenticated") from None
-    user = await get_user(node.pool, claims.user_id)
-    if user is None:
+    if found is None:
         raise Refusal("unauthenticated")
-    return user
+    return found.user
+
+
+async def logout(request: Request) -> Response:
+    """Revoke the request's token on every node: refused from now on wherever it is shown,
+    and every socket opened with it is closed with 4001."""
+    node = _node(request)
+    lang = _lang(request)
+    try:
+        tid = await revoke(node.pool, node.tokens, _bearer(request))
+    except TokenError:
+        return error_response(Refusal("unauthenticated"), lang)
+    except Refusal as refusal:
+        return error_response(refusal, lang)
+    except STORE_DOWN:
+        return error_response(Refusal("store_unavailable"), lang)
+    node.hub.close_revoked({tid})
+    try:  # the other nodes; one that misses this finds the revocation in PostgreSQL
+        await node.broker.publish(REVOKED_CHANNEL, tid.encode())
+    except Exception as exc:
+        log.warning("revocation_not_published", error=repr(exc))
+    return JSONResponse({"revoked": True})
 
 
 async def command(request: Request) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -237,3 +238,29 @@ async def test_postgres_restart_under_load_loses_no_acked_command_and_applies_ea
             await client.close()
     finally:
         await asyncio.to_thread(pg.cleanup)
+
+
+async def test_the_refusal_record_limit_holds_across_nodes(
+    settings: Settings, redis_url: str, pool: asyncpg.Pool
+) -> None:
+    """10 recorded refusals per participant per minute, however many nodes it spreads over."""
+    if time.time() % 60 > 50:  # keep the flood inside one minute's window
+        await asyncio.sleep(61 - time.time() % 60)
+    shared = replace(settings, redis_url=redis_url)
+    async with in_process_node(shared) as a, in_process_node(shared) as b:
+        agency, writer = await _open_tender([a.url], pool, "RL1")
+        sup = await add_participant(pool, "sup", roles=[("supervisor", "tender:RL1")])
+        clients = [await sup.client([a.url]), await sup.client([b.url])]
+        assert clients[0].node != clients[1].node
+        for i in range(24):
+            with pytest.raises(ClientError) as err:
+                await clients[i % 2].command("tender:RL1", "tender.publish")
+            assert err.value.code == "forbidden"
+        recorded = await pool.fetchval(
+            "SELECT count(*) FROM events WHERE stream = 'tender:RL1' AND type = 'command.refused'"
+        )
+        assert recorded == 10
+        refused = sum(int(n.node.metrics.refusals.labels("forbidden")._value.get()) for n in (a, b))
+        assert refused == 24  # the rest are counted, on each node
+        for c in [*clients, writer]:
+            await c.close()

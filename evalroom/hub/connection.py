@@ -57,11 +57,13 @@ class Connection:
         token_expires: int,
         lang: str,
         on_too_slow: Callable[[], None] | None = None,
+        token_id: str = "",
     ) -> None:
         self.id = f"c{next(_ids)}"
         self.user = user
         self.lang = lang
         self.token_expires = token_expires
+        self.token_id = token_id
         self.queue_limit = queue_limit
         self._send_text = send_text
         self._close = close
@@ -135,6 +137,15 @@ class Connection:
         self._room.set()
         self._ready.set()
         asyncio.get_running_loop().create_task(self._do_close(code, reason))
+
+    def close_now(self, code: int, reason: str, last_frame: str) -> None:
+        """Close at once: frames still queued are dropped (the client resumes from its last
+        seq), ``last_frame`` says why, and nothing is queued after it."""
+        if self.closed:
+            return
+        self._queue.clear()
+        self._queue.append(last_frame)
+        self.close_soon(code, reason)
 
     async def _do_close(self, code: int, reason: str) -> None:
         # A reader that stopped reading cannot take the close frame either: give up on it

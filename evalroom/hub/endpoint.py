@@ -13,8 +13,8 @@ from typing import Any
 import structlog
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from evalroom.auth.revocation import authenticate
 from evalroom.auth.tokens import TokenError
-from evalroom.db.identity import get_user
 from evalroom.errors import Refusal
 from evalroom.hub.connection import (
     CLOSE_ORIGIN,
@@ -57,17 +57,17 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         return
     token = ws.query_params.get("token", "")
     try:
-        claims = node.tokens.verify(token)
-        user = await get_user(node.pool, claims.user_id)
+        found = await authenticate(node.pool, node.tokens, token)
     except TokenError:
-        user = None
+        found = None
     except STORE_DOWN:
         await ws.close(code=1013)  # try again later
         return
-    if user is None:
+    if found is None:  # forged, expired, revoked, or its user is gone
         node.metrics.anonymous_garbage.inc()
         await ws.close(code=CLOSE_UNAUTHENTICATED)
         return
+    user, claims = found.user, found.claims
     await ws.accept()
     lang = ws.query_params.get("lang", node.settings.lang)
 
@@ -85,8 +85,14 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         token_expires=claims.expires_at,
         lang=lang,
         on_too_slow=node.metrics.slow_closed.inc,
+        token_id=found.token_id,
     )
     node.hub.attach(conn)
+    # At the token's expiry the socket closes (4001), whatever it is doing: nothing is
+    # delivered on an expired token.
+    expiry = asyncio.get_running_loop().call_later(
+        max(0.0, claims.expires_at - time.time()), _expire, conn
+    )
     node.metrics.websockets.inc()
     conn.enqueue(
         _dumps(
@@ -112,8 +118,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
                 data = message.get("bytes") or b""
             conn.last_seen = time.monotonic()
             if time.time() > conn.token_expires:
-                conn.enqueue(_dumps(Refusal("unauthenticated", "token expired").to_message(lang)))
-                conn.close_soon(CLOSE_UNAUTHENTICATED, "token expired")
+                _expire(conn)
                 break
             if len(data) > node.settings.max_message_bytes:
                 node.metrics.refusals.labels("too_large").inc()
@@ -132,10 +137,16 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
+        expiry.cancel()
         for task in tasks:
             task.cancel()
         node.metrics.websockets.dec()
         await node.hub.detach(conn)
+
+
+def _expire(conn: Connection) -> None:
+    frame = _dumps(Refusal("unauthenticated", "token expired").to_message(conn.lang))
+    conn.close_now(CLOSE_UNAUTHENTICATED, "token expired", frame)
 
 
 async def _dispatch(

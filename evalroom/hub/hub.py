@@ -13,18 +13,20 @@ import json
 import time
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 import structlog
 
+from evalroom.auth.revocation import REVOKED_CHANNEL, revoked_since
 from evalroom.broker.base import Broker
 from evalroom.db import events as store
 from evalroom.db.identity import roles_in
 from evalroom.domain.roles import Role
 from evalroom.errors import Refusal
 from evalroom.hub.channel import StreamChannel, Subscription, Wire
-from evalroom.hub.connection import CLOSE_HEARTBEAT, Access, Connection
+from evalroom.hub.connection import CLOSE_HEARTBEAT, CLOSE_UNAUTHENTICATED, Access, Connection
 from evalroom.metrics import Metrics
 from evalroom.services.pipeline import STORE_DOWN, validate_stream
 from evalroom.settings import Settings
@@ -49,10 +51,13 @@ class Hub:
         self._presence_push: asyncio.Task[None] | None = None
         self._refreshing: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        self._revocations_at: datetime | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         await self.broker.start(self._on_broker_message, self.resync)
+        await self.broker.subscribe(REVOKED_CHANNEL)
+        self._revocations_at = (await revoked_since(self.pool, None))[1]
         self._tasks.append(asyncio.create_task(self._heartbeat_loop(), name="hub-heartbeat"))
         self._tasks.append(asyncio.create_task(self._resync_loop(), name="hub-resync"))
 
@@ -79,6 +84,9 @@ class Hub:
             await self.broker.publish(ev.stream, wire.encode())
 
     def _on_broker_message(self, channel: str, data: bytes) -> None:
+        if channel == REVOKED_CHANNEL:
+            self.close_revoked({data.decode(errors="replace")})
+            return
         stream = self.channels.get(channel)
         if stream is None:
             return
@@ -96,6 +104,21 @@ class Hub:
 
     def _delivered(self, count: int) -> None:
         self.metrics.deliveries.inc(count)
+
+    def close_revoked(self, token_ids: set[str]) -> None:
+        """Close every socket of this node opened with one of these (revoked) tokens."""
+        for conn in list(self.connections.values()):
+            if conn.token_id in token_ids:
+                frame = Refusal("unauthenticated", "token revoked").to_message(conn.lang)
+                conn.close_now(CLOSE_UNAUTHENTICATED, "token revoked", _dumps(frame))
+
+    async def _poll_revocations(self) -> None:
+        """Revocations the broker may have lost (it is only a doorbell)."""
+        if not self.connections:
+            return
+        ids, self._revocations_at = await revoked_since(self.pool, self._revocations_at)
+        if ids:
+            self.close_revoked(set(ids))
 
     async def resync(self) -> None:
         """Compare every served stream with PostgreSQL and fill what the broker lost."""
@@ -116,6 +139,7 @@ class Hub:
             await asyncio.sleep(self.settings.resync_interval_seconds)
             try:
                 await self.resync()
+                await self._poll_revocations()
             except Exception as exc:
                 log.warning("resync_failed", error=str(exc))
 
