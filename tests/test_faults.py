@@ -183,3 +183,32 @@ async def test_repeated_fast_restarts_of_postgres_are_answered_truthfully(
     finally:
         with contextlib.suppress(Exception):
             await asyncio.to_thread(pg.cleanup)
+
+
+def test_store_errors_are_told_from_input_errors_and_from_answers_of_the_server() -> None:
+    from evalroom.services.pipeline import ClientDataError, answered_by_server, store_down
+
+    down = [
+        asyncpg.InternalClientError("pooled connection terminated while idle"),
+        asyncpg.exceptions.ConnectionDoesNotExistError("closed in the middle of operation"),
+        asyncpg.InterfaceError("cannot perform operation: connection is closed"),
+        asyncpg.exceptions.AdminShutdownError("terminating connection"),
+        asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
+        asyncpg.exceptions.TooManyConnectionsError("too many clients"),
+        asyncpg.exceptions.DeadlockDetectedError("deadlock"),
+        ConnectionResetError(),
+        TimeoutError(),
+    ]
+    not_down = [
+        ClientDataError("invalid input for query argument $1"),
+        asyncpg.DataError("numeric field overflow"),
+        asyncpg.UniqueViolationError("duplicate key"),
+        ValueError("a bug"),
+    ]
+    assert [e for e in down if not store_down(e)] == []
+    assert [e for e in not_down if store_down(e)] == []
+    # At COMMIT: only an answer of PostgreSQL over a live connection means "rolled back".
+    answered = [asyncpg.UniqueViolationError("x"), asyncpg.exceptions.SerializationError("x")]
+    unknown = [down[0], down[1], down[2], down[3], ConnectionResetError(), TimeoutError()]
+    assert all(answered_by_server(e) for e in answered)
+    assert not any(answered_by_server(e) for e in unknown)

@@ -49,9 +49,11 @@ STORE_DOWN: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
     asyncpg.exceptions.TransactionRollbackError,  # deadlock, serialization: rolled back
 )
+# A value the client library cannot encode (an InterfaceError): the input's fault.
+ClientDataError = asyncpg.exceptions._base.DataError
 # Subclasses of the above that are the caller's fault, not the store's.
 NOT_STORE_DOWN: tuple[type[BaseException], ...] = (
-    asyncpg.DataError,
+    ClientDataError,
     asyncpg.exceptions.ClientConfigurationError,
 )
 
@@ -197,7 +199,7 @@ class CommandPipeline:
             if answer is None:
                 raise Refusal("id_reused") from None
             return answer, []
-        except asyncpg.DataError as exc:
+        except (asyncpg.DataError, ClientDataError) as exc:
             raise Refusal("invalid", str(exc).splitlines()[0]) from None
         except Exception as exc:
             if store_down(exc):
@@ -284,8 +286,6 @@ class CommandPipeline:
                 return ack, stored
             try:
                 await tx.commit()
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
                 if answered_by_server(exc):
                     raise  # PostgreSQL refused the COMMIT itself: rolled back

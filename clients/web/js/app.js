@@ -117,7 +117,7 @@ async function start(stored) {
   out.textContent = t("logout");
   out.onclick = async () => {
     await forgetKey();
-    conn?.close();
+    await conn?.logout().catch(() => undefined);
     location.hash = "";
     location.reload();
   };

@@ -200,6 +200,14 @@ export class Connection {
     this.ws?.close(1000);
   }
 
+  /** Revoke this session's token on every node (POST /auth/logout), then close. */
+  async logout() {
+    this.close();
+    const token = this.token;
+    this.token = null;
+    if (token) await fetch("/auth/logout", { method: "POST", headers: { authorization: `Bearer ${token}` } });
+  }
+
   /** @param {Message} msg */
   send(msg) {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
