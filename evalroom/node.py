@@ -60,7 +60,7 @@ class Node:
             pool,
             hub.publish,
             metrics,
-            RefusalLimiter(settings.refusal_records_per_minute, broker.count),
+            RefusalLimiter(settings.refusal_records_per_minute, broker.admit),
             context,
         )
         tokens = TokenIssuer(await secret(pool, "token_mac"), settings.token_ttl_seconds)

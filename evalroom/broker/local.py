@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 
 from evalroom.broker.base import MessageHandler, ResyncHandler
 
@@ -12,7 +13,7 @@ class LocalBroker:
         self._on_message: MessageHandler | None = None
         self._channels: set[str] = set()
         self._presence: dict[str, bytes] = {}
-        self._counters: dict[str, tuple[float, int]] = {}
+        self._admitted: dict[str, deque[float]] = {}
 
     async def start(self, on_message: MessageHandler, on_resync: ResyncHandler) -> None:
         self._on_message = on_message
@@ -39,11 +40,14 @@ class LocalBroker:
     async def presence_all(self) -> dict[str, bytes]:
         return dict(self._presence)
 
-    async def count(self, key: str, ttl: float) -> int:
+    async def admit(self, key: str, limit: int, window: float) -> bool:
         now = time.monotonic()
-        if len(self._counters) > 10_000:
-            self._counters = {k: v for k, v in self._counters.items() if v[0] > now}
-        expires, value = self._counters.get(key, (0.0, 0))
-        value = value + 1 if expires > now else 1
-        self._counters[key] = (now + ttl, value)
-        return value
+        if len(self._admitted) > 10_000:  # forget participants quiet for a window
+            self._admitted = {k: q for k, q in self._admitted.items() if q[-1] > now - window}
+        times = self._admitted.setdefault(key, deque())
+        while times and times[0] <= now - window:
+            times.popleft()
+        if len(times) >= limit:
+            return False
+        times.append(now)
+        return True

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+import uuid
 
 import redis.asyncio as aioredis
 import structlog
@@ -18,13 +20,22 @@ from evalroom.broker.base import MessageHandler, ResyncHandler
 
 log = structlog.get_logger(__name__)
 
+# Sliding-window admission, atomic in Redis: drop what left the window, admit if room.
+_ADMIT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) * 1000))
+return 1
+"""
+
 
 class RedisBroker:
     def __init__(self, url: str, namespace: str = "er") -> None:
         self._url = url
         self._prefix = f"{namespace}:s:"
         self._presence = f"{namespace}:presence:"
-        self._counters = f"{namespace}:count:"
+        self._counters = f"{namespace}:limit:"
         self._redis: aioredis.Redis = aioredis.Redis.from_url(url)
         self._pubsub: aioredis.client.PubSub | None = None
         self._channels: set[str] = set()
@@ -168,10 +179,9 @@ class RedisBroker:
                 found[name] = value if isinstance(value, bytes) else str(value).encode()
         return found
 
-    async def count(self, key: str, ttl: float) -> int:
-        name = self._counters + key
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(name)
-            pipe.pexpire(name, int(ttl * 1000))
-            value, _ = await pipe.execute()
-        return int(value)
+    async def admit(self, key: str, limit: int, window: float) -> bool:
+        now = time.time()
+        admitted = await self._redis.eval(
+            _ADMIT, 1, self._counters + key, now, window, limit, f"{now}:{uuid.uuid4().hex[:8]}"
+        )
+        return bool(admitted)

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import re
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -89,39 +90,40 @@ def validate_stream(name: str) -> None:
         )
 
 
-Counter = Callable[[str, float], Awaitable[int]]
+Admit = Callable[[str, int, float], Awaitable[bool]]
 
 
 class RefusalLimiter:
-    """At most ``per_minute`` recorded refusals per participant per minute; the rest are only
-    counted in the metrics.
+    """At most ``per_minute`` recorded refusals per participant in any 60 seconds; the rest
+    are only counted in the metrics.
 
-    The count is kept by ``counter`` (the broker's: through Redis every node shares it, so
-    the limit holds for the whole deployment); while that fails, this node's own count applies.
+    ``admit`` is the broker's sliding-window limit: through Redis every node shares it, so the
+    limit holds for the whole deployment. While it fails, this node's own window applies.
     """
 
-    def __init__(self, per_minute: int, counter: Counter | None = None) -> None:
+    def __init__(self, per_minute: int, admit: Admit | None = None) -> None:
         self.per_minute = per_minute
-        self._counter = counter
-        self._windows: dict[str, tuple[int, int]] = {}
+        self._admit = admit
+        self._local: dict[str, deque[float]] = {}
 
     async def allow(self, user_id: str) -> bool:
-        minute = int(time.time() // 60)
-        if self._counter is not None:
+        if self._admit is not None:
             try:
-                count = await asyncio.wait_for(
-                    self._counter(f"refusals:{minute}:{user_id}", 120.0), 1.0
+                return await asyncio.wait_for(
+                    self._admit(f"refusals:{user_id}", self.per_minute, 60.0), 1.0
                 )
             except Exception as exc:
-                log.warning("refusal_count_failed", error=repr(exc))
-            else:
-                return count <= self.per_minute
-        window, count = self._windows.get(user_id, (minute, 0))
-        if window != minute:
-            self._windows = {u: w for u, w in self._windows.items() if w[0] == minute}
-            window, count = minute, 0
-        self._windows[user_id] = (window, count + 1)
-        return count < self.per_minute
+                log.warning("refusal_limit_unavailable", error=repr(exc))
+        now = time.monotonic()
+        if len(self._local) > 10_000:  # forget participants quiet for a minute
+            self._local = {u: q for u, q in self._local.items() if q and q[-1] > now - 60.0}
+        times = self._local.setdefault(user_id, deque())
+        while times and times[0] <= now - 60.0:
+            times.popleft()
+        if len(times) >= self.per_minute:
+            return False
+        times.append(now)
+        return True
 
 
 class CommandPipeline:
