@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 import pytest_asyncio
 
@@ -630,3 +631,19 @@ async def test_the_supervisor_checks_the_log_is_consistent_on_every_reconnect_an
     await context.close()
     for c in o.clients.values():
         await c.close()
+
+
+async def test_the_logout_button_revokes_the_pages_token_on_the_server(
+    browser: Any, node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    person = await add_participant(pool, "agency", roles=[("agency", "platform")])
+    context, page = await open_page(browser, node, tmp_path, person, "")
+    token = await page.evaluate("window.evalroom.conn.token")
+    bearer = {"authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=node.url) as http:
+        assert (await http.get("/api/tenders", headers=bearer)).status_code == 200
+        await page.click("#logout-btn")
+        await expect(page.locator("#login-btn")).to_be_visible()
+        refused = await http.get("/api/tenders", headers=bearer)
+        assert refused.status_code == 401 and refused.json()["code"] == "unauthenticated"
+    await context.close()
