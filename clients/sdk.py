@@ -6,6 +6,8 @@
   server answers a retry with the first ack, so each command applies exactly once.
 - ``subscribe`` yields a stream's events in seq order; after a reconnect (to the same node or
   another) it resumes from the last seq it yielded, so nothing is lost or repeated.
+- A socket closed 4001 (the token expired) logs in again and reconnects; ``logout`` revokes
+  the token on every node and closes.
 """
 
 from __future__ import annotations
