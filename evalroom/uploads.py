@@ -72,6 +72,9 @@ async def upload_bid(request: Request) -> Response:
         node.metrics.anonymous_garbage.inc()
         return error_response(refusal, lang)
     try:
+        prior = await _first_answer(node, user, client_id)
+        if prior is not None:
+            return JSONResponse(prior)
         state = await _precheck(node, user, stream)
         limit = opening.config_of(state).max_bid_bytes
         upload_id = await _receive(node, request, stream, user, limit)
@@ -95,6 +98,21 @@ async def upload_bid(request: Request) -> Response:
                 await blobs.drop_upload(node.pool, upload_id)
         return error_response(refusal, lang, client_id)
     return JSONResponse(ack)
+
+
+async def _first_answer(node: Node, user: User, client_id: str) -> dict[str, Any] | None:
+    """An upload sent again with its ``Idempotency-Key`` after it committed (its answer was
+    lost, or was ``outcome_unknown``): the first ack, without reading the bytes again (they
+    would make a new upload, so the command would no longer be the same)."""
+    result = await node.pool.fetchval(
+        "SELECT result FROM commands WHERE actor = $1 AND client_id = $2", user.id, client_id
+    )
+    if result is None:
+        return None
+    ack = dict(result)
+    if "receipt" not in ack.get("reply", {}):
+        raise Refusal("id_reused", f"id {client_id!r} was used for another command")
+    return ack
 
 
 async def _receive(node: Node, request: Request, stream: str, user: User, limit: int) -> str:

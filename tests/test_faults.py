@@ -18,15 +18,18 @@ import contextlib
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import asyncpg
 import pytest
 
+from clients.opening import pack_bid, seal_envelope, upload_envelope
 from clients.sdk import Client, ClientError
 from evalroom.settings import Settings
 from tests.pgproxy import FaultPlan, PgFaultProxy
 from tests.services import EmbeddedPg
 from tests.support import InProcessNode, add_participant, in_process_node
+from tests.test_opening import Opening
 
 pytestmark = pytest.mark.slow
 
@@ -183,6 +186,36 @@ async def test_repeated_fast_restarts_of_postgres_are_answered_truthfully(
     finally:
         with contextlib.suppress(Exception):
             await asyncio.to_thread(pg.cleanup)
+
+
+async def test_an_upload_sent_again_with_its_key_after_it_committed_answers_its_first_ack(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """What a bidder does after ``outcome_unknown`` (or a lost answer): the same upload with
+    the same Idempotency-Key. The bytes would make a new upload, so the node answers from the
+    commands table first, and records nothing twice."""
+    o = Opening(node, pool, tmp_path)
+    await o.setup("UP1", opening_in=600, window=60)
+    await o.bidder("a")
+    package, sealed = tmp_path / "a.zip", tmp_path / "a.age"
+    pack_bid(package, {"price": "1.00", "duration_days": 9}, {"t.pdf": b"%PDF-1.4 a"})
+    seal_envelope(package, sealed, o.recipient)
+    client = o.clients["a"]
+    first = await upload_envelope(client, "UP1", "S1", "single", sealed, idempotency_key="u-1")
+    again = await upload_envelope(client, "UP1", "S1", "single", sealed, idempotency_key="u-1")
+    assert again == first
+    submitted = await pool.fetchval(
+        "SELECT count(*) FROM events WHERE stream = 'tender:UP1' AND type = 'bid.submitted'"
+    )
+    assert submitted == 1
+    # A key its participant used for another command is refused.
+    b = await o.person("b", org="company-b")
+    await b.command("tender:UP1", "tender.join", id="u-2")
+    with pytest.raises(ClientError) as err:
+        await upload_envelope(b, "UP1", "S1", "single", sealed, idempotency_key="u-2")
+    assert err.value.code == "id_reused"
+    for c in o.clients.values():
+        await c.close()
 
 
 def test_store_errors_are_told_from_input_errors_and_from_answers_of_the_server() -> None:
