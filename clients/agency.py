@@ -234,7 +234,11 @@ def create(
     run(out, server, work)
 
 
-@main.command(help="Give a participant a role in the tender: supervisor, tenderer, operator.")
+@main.command(
+    help="Appoint a participant in a tender (任命): the agency names the tenderer's "
+    "representatives before publishing; the supervising authority's key appoints supervisors, "
+    "the platform admin's key site operators."
+)
 @click.argument("tender")
 @click.argument("user")
 @click.argument("role")

@@ -108,18 +108,24 @@ def add_user(user_id: str, name: str, key: str, org: str | None) -> None:
 )
 @click.option("--venue", default="", help="Venue id for site operators and experts")
 def grant(user_id: str, role: str, scope: str, venue: str) -> None:
-    """Grant a role in a scope (授予角色)."""
-    from evalroom.db.identity import grant_role
+    """Grant a role in a scope (授予角色): platform roles (agency, admin, authority), or a
+    role in a tender or session, checked against the separation of duties."""
     from evalroom.domain.roles import ALL_ROLES
+    from evalroom.errors import Refusal, sentence
+    from evalroom.services.admin import admin_grant
 
     if role not in ALL_ROLES:
         click.echo(f"未知角色 {role}; 可选: {', '.join(sorted(ALL_ROLES))}", err=True)
         sys.exit(2)
 
     async def work(pool: Any) -> None:
-        await grant_role(pool, user_id, scope, role, venue)
+        await admin_grant(pool, user_id, role, scope, venue)
 
-    _run(lambda: _with_pool(Settings.from_env(), work))
+    try:
+        _run(lambda: _with_pool(Settings.from_env(), work))
+    except Refusal as refusal:
+        click.echo(f"{sentence(refusal.code)} ({refusal}) {sentence(refusal.code, 'en')}", err=True)
+        sys.exit(2)
     click.echo(f"已授予 {user_id} {role} @ {scope}")
 
 

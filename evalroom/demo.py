@@ -57,6 +57,10 @@ T: dict[str, tuple[str, str]] = {
         "Agency makes the opening key locally, split 2-of-3 among keyholders",
     ),
     "tender": ("创建双信封招标项目并发布", "Two-envelope tender created and published"),
+    "duties": (
+        "监督由行政监督部门任命；代理机构自任监督被拒绝",
+        "Supervisor appointed by the supervising authority; the agency appointing itself refused",
+    ),
     "sealed": (
         "投标人本机加密并上传（平台只存密文，回执已验签）",
         "Bidders seal locally and upload (ciphertext only; receipts verified)",
@@ -329,6 +333,8 @@ class Demo:
         self.r.say("cast")
         self.agency = await self.person("agency-gs", "甘肃招标代理有限公司", "甘肃招标代理")
         await grant_role(self.pool, "agency-gs", "platform", "agency")
+        self.authority = await self.person("authority-gs", "甘肃省公共资源交易监督管理局")
+        await grant_role(self.pool, "authority-gs", "platform", "authority")
         self.sup = await self.person("sup-gs", "省公共资源交易监督科")
         self.owner = await self.person("owner-gs", "甘肃省交通运输厅", "甘肃省交通运输厅")
         self.keyholders = [await self.person(f"kh-{i}", f"开标密钥保管人{i}") for i in (1, 2, 3)]
@@ -375,9 +381,21 @@ class Demo:
         await a.command(
             self.stream, "tender.create", {"title": "G312 线公路养护工程", "config": config}
         )
-        for p, role in ((self.sup, "supervisor"), (self.owner, "tenderer")):
-            await a.command(self.stream, "tender.grant", {"user": p.user_id, "role": role})
+        await a.command(
+            self.stream, "tender.grant", {"user": self.owner.user_id, "role": "tenderer"}
+        )
+        self_appointed = await self.refused(
+            a,
+            self.stream,
+            "tender.grant",
+            {"user": self.agency.user_id, "role": "supervisor"},
+            "not_appointer",
+        )
+        await self.authority.c.command(
+            self.stream, "tender.grant", {"user": self.sup.user_id, "role": "supervisor"}
+        )
         await a.command(self.stream, "tender.publish")
+        self.r.check("duties", self_appointed)
         self.r.say("tender", self.stream)
         self.sup_feed = await self.sup.c.subscribe(self.stream)
         self.watcher = asyncio.create_task(self.watch(self.sup_feed))

@@ -53,6 +53,37 @@ CATALOG: dict[str, tuple[str, str, bool, bool]] = {
         False,
     ),
     "rule": ("不符合规则。", "Refused by the rules.", False, True),
+    # Separation of duties (职责分离): who appoints whom, and roles that may not meet
+    "not_grantable": (
+        "该角色不能通过此操作授予。",
+        "This role is not granted by this command.",
+        False,
+        True,
+    ),
+    "not_appointer": (
+        "您无权任命该角色（监督人员由行政监督部门任命）。",
+        "You do not appoint this role (supervisors are appointed by the supervising authority).",
+        False,
+        True,
+    ),
+    "self_grant": (
+        "不能给自己或本单位授予角色。",
+        "Nobody grants a role to themselves or to their own organisation.",
+        False,
+        True,
+    ),
+    "conflict_of_roles": (
+        "该用户或其单位在本项目中已担任不相容的角色。",
+        "This user or their organisation already holds a conflicting role in this tender.",
+        False,
+        True,
+    ),
+    "conflict_of_interest": (
+        "评标专家与投标人存在利害关系，应当回避。",
+        "The expert works for or is related to a bidder company and must avoid this tender.",
+        False,
+        True,
+    ),
     # Bids and the opening ceremony
     "deadline_passed": (
         "投标截止时间已过，不再接收投标文件。",

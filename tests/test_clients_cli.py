@@ -163,7 +163,12 @@ async def _agency_sets_up(
         "agency", "create", tender, "--title", "公路养护工程", "--config", str(config),
         "--recipient-file", str(recipient_file), *cli.as_("agency"),
     )  # fmt: skip
-    await cli.ok("agency", "grant", tender, cli.users["sup"], "supervisor", *cli.as_("agency"))
+    # The supervising authority (行政监督部门) appoints the supervisor, never the agency.
+    refused = await cli.run(
+        "agency", "grant", tender, cli.users["sup"], "supervisor", *cli.as_("agency")
+    )
+    assert refused.rc != 0 and "not_appointer" in refused.out + refused.err
+    await cli.ok("agency", "grant", tender, cli.users["sup"], "supervisor", *cli.as_("authority"))
     await cli.ok("agency", "publish", tender, *cli.as_("agency"))
 
 
@@ -194,9 +199,10 @@ async def test_a_whole_single_envelope_opening_driven_by_the_clis(
     cli = Cli(node.url, tmp_path)
     bidders = ["a", "b", "c", "d"]
     prices = {"a": "1000000.00", "b": "980000.50", "c": "1025000.00", "d": "990000.00"}
-    staff = ["agency", "sup", "kh1", "kh2", "kh3"]
+    staff = ["agency", "authority", "sup", "kh1", "kh2", "kh3"]
     await cli.register(pool, staff + bidders, {n: f"company-{n}" for n in bidders})
     await grant_role(pool, cli.users["agency"], "platform", "agency")
+    await grant_role(pool, cli.users["authority"], "platform", "authority")
 
     # The opening key is made on the agency's machine; bids are sealed offline to it.
     keydir = tmp_path / "opening-key"
@@ -317,9 +323,10 @@ async def test_a_late_submit_is_refused_with_the_servers_sentence_in_either_lang
 ) -> None:
     cli = Cli(node.url, tmp_path)
     await cli.register(
-        pool, ["agency", "sup", "kh1", "kh2", "kh3", "late"], {"late": "company-late"}
+        pool, ["agency", "authority", "sup", "kh1", "kh2", "kh3", "late"], {"late": "company-late"}
     )
     await grant_role(pool, cli.users["agency"], "platform", "agency")
+    await grant_role(pool, cli.users["authority"], "platform", "authority")
     keydir = tmp_path / "opening-key"
     await cli.ok("agency", "opening-key", "--k", "2", "--n", "3", "--out-dir", str(keydir))
     recipient = (keydir / "recipient.txt").read_text().strip()

@@ -83,7 +83,10 @@ async def test_each_role_receives_only_what_it_may_see(
     await cb.command(stream, "tender.join")
     s = await sup.client(node.url)
     await s.command(stream, "tender.annotate", {"text": "监督备注"}, sign=True)  # supervisors only
-    await a.command(stream, "tender.grant", {"user": tenderer.user_id, "role": "tenderer"})  # staff
+    # The platform (organisation registration) names the tenderer once bidding is open.
+    admin = await add_participant(pool, "admin", roles=[("admin", "platform")])
+    platform = await admin.client(node.url)
+    await platform.command(stream, "tender.grant", {"user": tenderer.user_id, "role": "tenderer"})
     await a.command(stream, "tender.notice", {"text": "公告"})  # everyone
     head = await pool.fetchval("SELECT head FROM streams WHERE name = $1", stream)
 
@@ -117,7 +120,7 @@ async def test_each_role_receives_only_what_it_may_see(
     with pytest.raises(ClientError) as err:
         await seen_types(outsider)
     assert err.value.code == "not_subscribed_role"
-    for c in (a, ca, cb, s):
+    for c in (a, ca, cb, s, platform):
         await c.close()
 
 

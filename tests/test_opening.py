@@ -68,6 +68,7 @@ class Opening:
         forms: Any = None,
     ) -> datetime:
         agency = await self.person("agency", roles=[("agency", "platform")])
+        await self.person("authority", roles=[("authority", "platform")])
         for name in ("sup", "kh1", "kh2", "kh3"):
             await self.person(name)
         recipient, self.shares = make_opening_key(2, 3)
@@ -90,7 +91,8 @@ class Opening:
         await agency.command(
             self.stream, "tender.create", {"title": "公路养护工程", "config": config}
         )
-        await agency.command(
+        # Supervisors are appointed by the supervising authority (行政监督部门), not the agency.
+        await self.clients["authority"].command(
             self.stream, "tender.grant", {"user": self.people["sup"].user_id, "role": "supervisor"}
         )
         await agency.command(self.stream, "tender.publish")

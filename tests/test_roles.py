@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from evalroom.domain.roles import Role, may_see, parse_visibility
+from evalroom.domain.roles import PLATFORM_ONLY, Role, may_see, parse_visibility
 
-ROLES = [r.value for r in Role if r is not Role.ADMIN]
+ROLES = [r.value for r in Role if r not in PLATFORM_ONLY]
 
 # (visibility, role) -> may see; the participant is "u1" of company "co-a" at venue "v1".
 EXPECTED: dict[str, set[str]] = {

@@ -155,7 +155,9 @@ class Room:
     ) -> Decision:
         if not allowed(type_, actor):
             raise RuleError("forbidden", f"{type_} refused to {sorted(actor.roles)}")
-        cmd = Command(type_, STREAM, body or {}, actor, self.now, "sig", facts or {})
+        # Nobody else holds a role in the tender unless a test says so (``facts["duties"]``).
+        facts = {"duties": {}, **(facts or {})}
+        cmd = Command(type_, STREAM, body or {}, actor, self.now, "sig", facts)
         decision = DECIDERS[type_](self.state, cmd)
         assert json.loads(json.dumps(decision.state)) == decision.state  # plain JSON
         self.state = decision.state

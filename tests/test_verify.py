@@ -67,6 +67,7 @@ async def tender(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[Tender
         name = f"tender:V{uuid.uuid4().hex[:8]}"
         agency = await add_participant(pool, "agency", roles=[("agency", "platform")])
         supervisor = await add_participant(pool, "sup")
+        authority = await add_participant(pool, "authority", roles=[("authority", "platform")])
         bidder = await add_participant(pool, "bidder", org="路桥建设有限公司")
         a = await agency.client(node.url)
         t = Tender(name, node, [a])
@@ -74,7 +75,11 @@ async def tender(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[Tender
         await t.audit.checkpoint_now(name, "created")
         await a.command(name, "tender.publish")
         await t.audit.checkpoint_now(name, "phase:bidding")
-        await a.command(name, "tender.grant", {"user": supervisor.user_id, "role": "supervisor"})
+        appointer = await authority.client(node.url)
+        t.clients.append(appointer)
+        await appointer.command(
+            name, "tender.grant", {"user": supervisor.user_id, "role": "supervisor"}
+        )
         await t.audit.checkpoint_now(name, "test")
         s = await supervisor.client(node.url)
         b = await bidder.client(node.url)

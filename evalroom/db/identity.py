@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
-from evalroom.db import Executor
+from evalroom.db import Conn, Executor
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,40 @@ async def roles_in(conn: Executor, user_id: str, scopes: Sequence[str]) -> list[
         list(scopes),
     )
     return [RoleGrant(r["scope"], r["role"], r["venue"]) for r in rows]
+
+
+async def tender_roster(conn: Conn, tender: str, named: Sequence[str]) -> dict[str, Any]:
+    """Who holds which role in ``tender`` and its sessions, and the registered users among
+    ``named``, with their organisation and expert-pool record (employer, relations), as the
+    plain JSON that :meth:`evalroom.domain.duties.Roster.from_facts` reads.
+
+    Takes the tender's transaction-scoped advisory lock first, so grants anywhere in one
+    tender (its stream or any of its sessions) are checked one after the other."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", tender)
+    person = "u.org, e.employer, coalesce(e.relations, '{}'::text[]) AS relations"
+    holdings = await conn.fetch(
+        f"SELECT r.user_id, r.role, r.scope, {person} FROM roles r"
+        " JOIN users u ON u.id = r.user_id LEFT JOIN experts e ON e.user_id = r.user_id"
+        " WHERE r.scope = $1 OR r.scope IN (SELECT name FROM streams WHERE parent = $1)"
+        " ORDER BY r.scope, r.role, r.user_id",
+        tender,
+    )
+    people = await conn.fetch(
+        f"SELECT u.id, {person} FROM users u LEFT JOIN experts e ON e.user_id = u.id"
+        " WHERE u.id = ANY($1::text[])",
+        list(named),
+    )
+    return {
+        "holdings": [
+            {"user": r["user_id"], "role": r["role"], "scope": r["scope"], **_person(r)}
+            for r in holdings
+        ],
+        "people": {r["id"]: _person(r) for r in people},
+    }
+
+
+def _person(row: Any) -> dict[str, Any]:
+    return {"org": row["org"], "employer": row["employer"], "relations": list(row["relations"])}
 
 
 async def put_challenge(pool: asyncpg.Pool, nonce: str, user_id: str, ttl_seconds: int) -> None:

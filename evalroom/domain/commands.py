@@ -22,6 +22,9 @@ class Actor:
     roles: frozenset[str]
     org: str | None = None
     venues: frozenset[str] = frozenset()
+    # Roles held in the platform scope (``authority``, ``admin``), looked up for the commands
+    # a platform role may send into a tender (appointments).
+    platform_roles: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

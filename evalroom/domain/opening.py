@@ -23,6 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from evalroom.domain.commands import Command, Decision, GrantRole, NewEvent
+from evalroom.domain.duties import Roster, check_grant
 from evalroom.domain.roles import Role
 from evalroom.domain.rules import RuleError
 from evalroom.domain.tender_config import TenderConfig
@@ -61,11 +62,25 @@ def _copy(state: Mapping[str, Any]) -> dict[str, Any]:
 # -- configuration -------------------------------------------------------------------------
 
 
-def configure(state: Mapping[str, Any], cmd: Command) -> Decision:
-    """``tender.configure`` {config}: the agency sets the bidding and opening rules (draft)."""
+def configure(state: Mapping[str, Any], cmd: Command, roster: Roster | None = None) -> Decision:
+    """``tender.configure`` {config}: the agency sets the bidding and opening rules (draft).
+
+    The keyholders it names are checked like any grant (:mod:`evalroom.domain.duties`):
+    registered, not the agency nor its organisation, holding no conflicting role."""
     _phase(state, "draft")
     config = TenderConfig.from_dict(cmd.body["config"])
     new = {**state, "config": dict(cmd.body["config"])}
+    roster = roster if roster is not None else Roster.from_facts(cmd.facts)
+    for user in config.keyholders:
+        person = check_grant(
+            KEYHOLDER,
+            user,
+            command=cmd.type,
+            actor=cmd.actor,
+            phase="draft",
+            roster=roster,
+        )
+        roster = roster.with_grant(person, KEYHOLDER, cmd.stream)
     grants = [GrantRole(user, cmd.stream, KEYHOLDER) for user in config.keyholders]
     public = {
         "sections": [{"id": s.id, "name": s.name} for s in config.sections],

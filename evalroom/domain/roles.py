@@ -1,7 +1,9 @@
 """Roles (角色) and who may see what: the permission table of docs/domain.md as data.
 
-A role is held in a scope (a tender or a session), never platform-wide except ``admin`` and
-the platform-level ``agency`` registration that lets an agency create tenders.
+A role is held in a scope (a tender or a session), never platform-wide except ``admin`` (the
+trading centre that runs the platform), ``authority`` (the supervising authority, 行政监督部门,
+which appoints supervisors) and the platform-level ``agency`` registration that lets an agency
+create tenders. Who may grant which role to whom: :mod:`evalroom.domain.duties`.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"  # 监督
     OPERATOR = "operator"  # 场地管理员 (site operator)
     KEYHOLDER = "keyholder"  # 开标密钥保管人: holds one share of a tender's opening key
-    ADMIN = "admin"
+    ADMIN = "admin"  # the trading centre running the platform (交易中心): site operators
+    AUTHORITY = "authority"  # 行政监督部门: appoints supervisors, held in the platform scope
 
 
 ALL_ROLES = frozenset(Role)
+PLATFORM_ONLY = frozenset({Role.ADMIN, Role.AUTHORITY})  # never held in a tender or session
 COMMITTEE = frozenset({Role.EXPERT, Role.CHAIR})
 
 

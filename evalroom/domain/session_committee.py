@@ -29,6 +29,7 @@ from evalroom.domain.draw import (
     redraw,
     request_digest,
 )
+from evalroom.domain.duties import Person, Roster, first_conflict
 from evalroom.domain.roles import Role
 from evalroom.domain.rules import RuleError
 from evalroom.domain.scoring import BidFigures, ScoringMethod
@@ -270,8 +271,10 @@ def draw(state: Mapping[str, Any], cmd: Command) -> Decision:
     seed, pool = _seed(s, cmd.body.get("seed")), _pool(cmd)
     if pool_digest(pool) != s.s["pool_digest"]:
         raise RuleError("pool_mismatch", "the pool is not the snapshot the commitment pinned")
+    request = DrawRequest.from_dict(s.s["draw_request"])
     try:
-        record = draw_experts(pool, DrawRequest.from_dict(s.s["draw_request"]), seed)
+        record = draw_experts(pool, request, seed)
+        record = _replace_conflicted(pool, request, seed, record, cmd)
     except RuleError as short:
         if short.code != "not_enough_experts":
             raise
@@ -290,6 +293,39 @@ def draw(state: Mapping[str, Any], cmd: Command) -> Decision:
     s.emit("session.draw_announced", {"experts_per_venue": counts})
     s.move_to(Phase.CHECK_IN)
     return s.decision()
+
+
+def _replace_conflicted(
+    pool: ExpertPool, request: DrawRequest, seed: bytes, record: DrawResult, cmd: Command
+) -> DrawResult:
+    """Separation of duties for the drawn (:mod:`evalroom.domain.duties`): an expert who, or
+    whose employer, holds another role in the tender, or who must avoid one of its bidder
+    companies, gives up the seat at once and it is redrawn (补抽) with the conflict as the
+    reason, so ``verify_draw`` recomputes it from the record like any replacement.
+    Raises ``not_enough_experts`` when the pool runs out."""
+    roster = Roster.from_facts(cmd.facts)
+    people = {
+        e.id: Person(e.id, None, e.employer or None, frozenset(e.relations)) for e in pool.experts
+    }
+    replaced = {r.withdrawn_expert_id for r in record.replacements}
+    while True:
+        for seat in record.seats:
+            if seat.expert_id in replaced:
+                continue
+            refusal = first_conflict(
+                Role.EXPERT,
+                people[seat.expert_id],
+                command=cmd.type,
+                actor=cmd.actor,
+                roster=roster,
+            )
+            if refusal is not None:
+                reason = f"{refusal.code}: {refusal.message}"
+                record = redraw(pool, request, seed, record, seat.expert_id, reason)
+                replaced.add(seat.expert_id)
+                break
+        else:
+            return record
 
 
 def _seat(s: Session, record: DrawResult, pool: ExpertPool) -> None:
@@ -332,6 +368,7 @@ def declare_conflict(state: Mapping[str, Any], cmd: Command) -> Decision:
     request = DrawRequest.from_dict(s.s["draw_request"])
     seed = bytes.fromhex(s.s["draw"]["seed"])
     record = redraw(pool, request, seed, record_from_dict(s.s["draw"]["record"]), who, reason)
+    record = _replace_conflicted(pool, request, seed, record, cmd)
     seat = s.committee[who]
     s.s["draw"] = {**s.s["draw"], "record": record_to_dict(record)}
     _seat(s, record, pool)

@@ -8,14 +8,13 @@ Phases: draft -> bidding -> opening -> opened -> evaluation -> closed.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from evalroom.domain.commands import Command, CreateStream, Decision, GrantRole, NewEvent
+from evalroom.domain.duties import Roster, check_grant
 from evalroom.domain.roles import Role
 from evalroom.domain.rules import RuleError
-
-PHASES = ("draft", "bidding", "opening", "opened", "evaluation", "closed")
-GRANTABLE = frozenset({Role.SUPERVISOR, Role.TENDERER, Role.OPERATOR})
 
 Decider = Callable[[Mapping[str, Any], Command], Decision]
 
@@ -32,6 +31,15 @@ def create(state: Mapping[str, Any], cmd: Command) -> Decision:
     if state:
         raise RuleError("already_exists", f"{cmd.stream} exists")
     body = dict(cmd.body)
+    roster = Roster.from_facts(cmd.facts)
+    agency = check_grant(
+        Role.AGENCY,
+        cmd.actor.user_id,
+        command=cmd.type,
+        actor=cmd.actor,
+        phase="draft",
+        roster=roster,
+    )
     new_state = {"phase": "draft", "title": body["title"], "agency": cmd.actor.user_id}
     created = Decision(
         events=[NewEvent("tender.created", {"title": body["title"], **new_state})],
@@ -43,7 +51,9 @@ def create(state: Mapping[str, Any], cmd: Command) -> Decision:
         return created
     from evalroom.domain.opening import configure
 
-    configured = configure(new_state, cmd)
+    # The keyholders are checked as named by the tender's agency, which it now is.
+    as_agency = replace(cmd, actor=replace(cmd.actor, roles=cmd.actor.roles | {Role.AGENCY}))
+    configured = configure(new_state, as_agency, roster.with_grant(agency, Role.AGENCY, cmd.stream))
     return Decision(
         events=created.events + configured.events,
         state=configured.state,
@@ -53,13 +63,19 @@ def create(state: Mapping[str, Any], cmd: Command) -> Decision:
 
 
 def grant(state: Mapping[str, Any], cmd: Command) -> Decision:
-    """``tender.grant``: the agency names the supervisors, tenderer and site operators."""
-    if state.get("phase") == "closed":
-        raise RuleError("wrong_phase", "the tender is closed")
+    """``tender.grant``: an appointer names a participant (:mod:`evalroom.domain.duties`):
+    the supervising authority appoints supervisors, the platform's admin site operators, the
+    agency (before bidding opens) or the admin the tenderer's representatives."""
     role = str(cmd.body["role"])
-    if role not in GRANTABLE:
-        raise RuleError("invalid", f"role {role!r} cannot be granted here")
     user, venue = str(cmd.body["user"]), str(cmd.body.get("venue", ""))
+    check_grant(
+        role,
+        user,
+        command=cmd.type,
+        actor=cmd.actor,
+        phase=str(state.get("phase")),
+        roster=Roster.from_facts(cmd.facts),
+    )
     payload = {"user": user, "role": role, "venue": venue}
     return Decision(
         events=[NewEvent("role.granted", payload)],
@@ -81,6 +97,14 @@ def join(state: Mapping[str, Any], cmd: Command) -> Decision:
     bidders = dict(state.get("bidders", {}))
     if org in bidders:
         raise RuleError("already_exists", f"{org} already joined")
+    check_grant(
+        Role.BIDDER,
+        cmd.actor.user_id,
+        command=cmd.type,
+        actor=cmd.actor,
+        phase="bidding",
+        roster=Roster.from_facts(cmd.facts),
+    )
     bidders[org] = {"by": cmd.actor.user_id}
     return Decision(
         events=[NewEvent("bidder.joined", {"org": org, "user": cmd.actor.user_id})],
@@ -125,9 +149,15 @@ DECIDERS: dict[str, Decider] = {
 # Who may send each command, in the tender's scope (``tender.create``: the platform scope).
 COMMAND_ROLES: dict[str, frozenset[str]] = {
     "tender.create": frozenset({Role.AGENCY}),
-    "tender.grant": frozenset({Role.AGENCY}),
+    "tender.grant": frozenset({Role.AGENCY}),  # and the platform roles below
     "tender.join": frozenset({"*"}),
     "tender.publish": frozenset({Role.AGENCY}),
     "tender.notice": frozenset({Role.AGENCY, Role.SUPERVISOR}),
     "tender.annotate": frozenset({Role.SUPERVISOR}),
+}
+
+# Platform roles that may also send a command into a tender: the appointers of
+# :data:`evalroom.domain.duties.APPOINTMENTS` who hold no role in the tender itself.
+PLATFORM_ROLES: dict[str, frozenset[str]] = {
+    "tender.grant": frozenset({Role.AUTHORITY, Role.ADMIN}),
 }

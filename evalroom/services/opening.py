@@ -254,6 +254,13 @@ async def prepare_share(
     return {"index": info.index, "combined": True, "results": results}
 
 
+def keyholders_named(body: dict[str, Any]) -> list[str]:
+    """The keyholders a tender's rules name (开标密钥保管人), as far as they are text."""
+    config = body.get("config")
+    named = config.get("keyholders") if isinstance(config, dict) else None
+    return [u for u in named if isinstance(u, str)][:64] if isinstance(named, list) else []
+
+
 SPECS: list[CommandSpec] = specs_from(
     opening.DECIDERS,
     opening.COMMAND_ROLES,
@@ -277,4 +284,5 @@ SPECS: list[CommandSpec] = specs_from(
         "opening.share": prepare_share,
     },
     finish={"bid.submit": receipt, "bid.withdraw": receipt},
+    grants_to={"tender.configure": keyholders_named},
 )

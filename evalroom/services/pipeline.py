@@ -14,6 +14,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -24,7 +25,7 @@ from crypto.canonical import canonical_json
 from crypto.events import command_signing_bytes
 from crypto.keys import KeyFormatError, VerifyKey
 from evalroom.db import events as store
-from evalroom.db.identity import User, grant_role, roles_in
+from evalroom.db.identity import User, grant_role, roles_in, tender_roster
 from evalroom.domain.commands import Actor, Command
 from evalroom.domain.rules import RuleError
 from evalroom.errors import Refusal, is_recorded
@@ -235,7 +236,10 @@ class CommandPipeline:
                 raise Refusal("unknown_stream", stream)
             scopes = [stream] + ([info[1]] if info[1] else [])
         grants = await roles_in(self.pool, user.id, scopes)
-        _authorize(spec, Actor(user.id, frozenset(g.role for g in grants), user.org))
+        actor = Actor(user.id, frozenset(g.role for g in grants), user.org)
+        if spec.platform_roles:
+            actor = replace(actor, platform_roles=await _platform_roles(self.pool, user))
+        _authorize(spec, actor)
 
     async def _prior(self, user: User, client_id: str, digest: bytes) -> dict[str, Any] | None:
         """The first ack of a retried command; ``id_reused`` if the id meant something else."""
@@ -332,7 +336,15 @@ class CommandPipeline:
             return dict(locked.prior_result), [], False
         row = locked.row
         actor = _actor(user, locked.grants)
+        if spec.roles_in_platform:
+            actor = replace(actor, platform_roles=actor.roles)
+        elif spec.platform_roles:
+            actor = replace(actor, platform_roles=await _platform_roles(conn, user))
         _authorize(spec, actor)
+        if spec.grants_to is not None:
+            tender = row.name if row.kind == "tender" else (row.parent or row.name)
+            named = [user.id, *spec.grants_to(body)]
+            facts = {**facts, "duties": await tender_roster(conn, tender, named)}
         command = Command(spec.name, stream, body, actor, row.now, sig, facts)
         # A signed event carries what was signed, so anyone can check ``sig`` later.
         signed = {"id": client_id, "stream": stream, "type": spec.name, "body": body}
@@ -359,7 +371,10 @@ class CommandPipeline:
             ],
         )
         for g in decision.grants:
-            await grant_role(conn, g.user_id, g.scope, g.role, g.venue)
+            try:
+                await grant_role(conn, g.user_id, g.scope, g.role, g.venue)
+            except asyncpg.ForeignKeyViolationError:  # the deciders check first; kept safe
+                raise Refusal("unknown_user", g.user_id) from None
         head = stored[-1].seq if stored else row.head
         ack: dict[str, Any] = {"t": "ack", "id": client_id, "stream": stream, "seq": head}
         reply = dict(decision.reply)
@@ -425,13 +440,20 @@ def _actor(user: User, grants: list[tuple[str, str]]) -> Actor:
     )
 
 
+async def _platform_roles(conn: Any, user: User) -> frozenset[str]:
+    if user.id == SYSTEM_USER:
+        return frozenset()
+    return frozenset(g.role for g in await roles_in(conn, user.id, ["platform"]))
+
+
 def _authorize(spec: CommandSpec, actor: Actor) -> None:
     if "*" in spec.roles or actor.roles & spec.roles:
         return
+    if actor.platform_roles & spec.platform_roles:
+        return
     held = ", ".join(sorted(actor.roles)) or "none"
-    raise Refusal(
-        "forbidden", f"{spec.name} needs {', '.join(sorted(spec.roles))}; you hold {held}"
-    )
+    needed = ", ".join(sorted(spec.roles | spec.platform_roles))
+    raise Refusal("forbidden", f"{spec.name} needs {needed}; you hold {held}")
 
 
 def _check_signature(

@@ -266,6 +266,10 @@ async def prepare_create(
     return {"bids": bids}
 
 
+def _nobody(body: dict[str, Any]) -> list[str]:
+    return []
+
+
 def _parent(body: dict[str, Any]) -> str:
     return f"tender:{body['tender']}"
 
@@ -317,4 +321,6 @@ SPECS: list[CommandSpec] = specs_from(
         "session.check_in": prepare_check_in,
     },
     finish={"session.declare_conflict": revoke_withdrawn, "session.rate_expert": feed_credit},
+    # The drawn come from the pool snapshot (``facts["pool"]``); only the roster is looked up.
+    grants_to={"session.draw": _nobody, "session.declare_conflict": _nobody},
 )

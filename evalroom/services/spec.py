@@ -59,6 +59,12 @@ class CommandSpec:
     prepare: Prepare | None = None
     finish: Finish | None = None
     parent_of: Callable[[dict[str, Any]], str] | None = None  # a created stream's parent
+    # Platform roles that may also send it (an appointer who holds no role in the tender).
+    platform_roles: frozenset[str] = frozenset()
+    # The command grants roles: the users it names (besides its actor), whose registration,
+    # organisation and pool record the transaction looks up with the tender's roster for the
+    # decider's separation-of-duties check (``Command.facts["duties"]``).
+    grants_to: Callable[[dict[str, Any]], list[str]] | None = None
 
 
 def specs_from(

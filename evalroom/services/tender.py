@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from evalroom.domain import tender
+from evalroom.services.opening import keyholders_named
 from evalroom.services.spec import Body, CommandSpec, TextBody, specs_from
 
 
@@ -32,6 +33,12 @@ SPECS: list[CommandSpec] = specs_from(
         "tender.annotate": TextBody,
     },
     roles_in_platform={"tender.create": True},
+    platform_roles=tender.PLATFORM_ROLES,
+    grants_to={
+        "tender.create": keyholders_named,
+        "tender.grant": lambda body: [str(body["user"])],
+        "tender.join": lambda body: [],
+    },
     creates_stream={"tender.create": True},
     signed={"tender.annotate": True},
 )
