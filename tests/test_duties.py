@@ -117,7 +117,16 @@ def state_in(phase: str) -> dict[str, Any]:
 # --- the expected answer, from the tables above -------------------------------------------
 
 
-def expected(actor: Someone, role: str, command: str, phase: str, recipient: str) -> str:
+def expected(
+    actor: Someone,
+    role: str,
+    command: str,
+    phase: str,
+    recipient: str,
+    world: list[Someone] = WORLD,
+) -> str:
+    """The answer to granting ``role`` to ``recipient``, in a tender whose holdings are
+    ``world`` (a user holding two roles appears twice)."""
     ways = APPOINTS.get((role, command))
     if not ways:
         return "not_grantable"
@@ -139,16 +148,16 @@ def expected(actor: Someone, role: str, command: str, phase: str, recipient: str
         inside = all(not w[1] for w in mine)
         if inside and actor.org and actor.org in orgs(target):
             return "self_grant"
-    return conflict(target, role)
+    return conflict(target, role, world)
 
 
-def conflict(target: Someone, role: str) -> str:
-    for holder in WORLD:
+def conflict(target: Someone, role: str, world: list[Someone] = WORLD) -> str:
+    for holder in world:
         if holder.role is None or holder.role == role or role not in EXCLUSIVE:
             continue
         if holder.user == target.user or orgs(holder) & orgs(target):
             return "conflict_of_roles"
-    for holder in WORLD:
+    for holder in world:
         pair = {role, holder.role}
         if pair == {"expert", "bidder"}:
             expert, company = (target, holder) if role == "expert" else (holder, target)
