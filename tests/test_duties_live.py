@@ -5,8 +5,11 @@ of issue 10: the agency appointing itself supervisor to read blind scores."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import os
 import random
+import sys
 from collections import Counter
 from decimal import Decimal
 from typing import Any
@@ -18,7 +21,7 @@ import pytest
 from clients.sdk import Client, ClientError
 from evalroom.db.events import create_stream
 from evalroom.db.identity import grant_role
-from tests.support import InProcessNode, Participant, add_participant
+from tests.support import ROOT, InProcessNode, Participant, add_participant
 from tests.test_duties import (
     ACTORS,
     GHOST,
@@ -266,3 +269,47 @@ async def test_the_agency_cannot_appoint_itself_supervisor_nor_read_blind_scores
     assert attempts == 1
     for c in (a, auth, s):
         await c.close()
+
+
+async def test_the_admin_cli_grants_platform_roles_and_checks_duties_in_a_tender(
+    database_url: str, pool: asyncpg.Pool
+) -> None:
+    bidder = await add_participant(pool, "bidder", org="BidCo")
+    mate = await add_participant(pool, "bid-mate", org="BidCo")
+    outsider = await add_participant(pool, "outsider")
+    async with pool.acquire() as conn:
+        await create_stream(conn, "tender:ADM1", "tender", None, {"phase": "bidding"})
+    await grant_role(pool, bidder.user_id, "tender:ADM1", "bidder")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVALROOM_")}
+    env["DATABASE_URL"] = database_url
+
+    async def admin(*args: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "evalroom", "admin", "grant", *args,
+            cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert b"Traceback" not in err
+        return int(proc.returncode or 0), (out + err).decode()
+
+    async def roles(user: str) -> list[tuple[str, str]]:
+        rows = await pool.fetch("SELECT scope, role FROM roles WHERE user_id = $1", user)
+        return sorted((r["scope"], r["role"]) for r in rows)
+
+    assert await admin(outsider.user_id, "authority") == (
+        0,
+        f"已授予 {outsider.user_id} authority @ platform\n",
+    )
+    rc, text = await admin("never-registered", "agency")
+    assert rc == 2 and "unknown_user" in text
+    rc, text = await admin(mate.user_id, "keyholder", "--scope", "tender:ADM1")
+    assert rc == 2 and "conflict_of_roles" in text
+    rc, text = await admin(outsider.user_id, "authority", "--scope", "tender:ADM1")
+    assert rc == 2 and "not_grantable" in text
+    assert await roles(mate.user_id) == []
+    assert await roles(outsider.user_id) == [("platform", "authority")]
+    rc, _ = await admin(outsider.user_id, "operator", "--scope", "tender:ADM1", "--venue", "v1")
+    assert rc == 0 and await roles(outsider.user_id) == [
+        ("platform", "authority"),
+        ("tender:ADM1", "operator"),
+    ]
