@@ -19,14 +19,22 @@ from typing import Any
 import pytest
 
 from evalroom.domain.commands import Actor, Command, Decision
-from evalroom.domain.draw import DrawRequest, verify_draw
+from evalroom.domain.draw import DrawRequest, ExpertPool, commit_seed, pool_digest, verify_draw
 from evalroom.domain.duties import Person, Roster, check_holding, first_conflict
 from evalroom.domain.opening import DECIDERS as OPENING
 from evalroom.domain.roles import Role
 from evalroom.domain.rules import RuleError
 from evalroom.domain.session_committee import record_from_dict
 from evalroom.domain.tender import DECIDERS as TENDER
-from tests.test_session_domain import POOL, SEED, Room, committed, created
+from tests.test_session_domain import (
+    AGENCY,
+    POOL,
+    SEED,
+    Room,
+    committed,
+    created,
+    pool_expert,
+)
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 STREAM = "tender:T1"
@@ -417,3 +425,35 @@ def test_a_drawn_expert_holding_another_role_is_replaced_and_the_draw_still_veri
     assert {r.withdrawn_expert_id for r in record.replacements} == {first, second}
     assert all(r.reason.startswith("conflict_of_roles") for r in record.replacements)
     verify_draw(POOL, DrawRequest.from_dict(room.state["draw_request"]), SEED, record)
+
+
+def test_a_replacement_in_conflict_is_itself_replaced_and_only_the_seated_one_is_granted() -> None:
+    pool = ExpertPool((*POOL.experts, pool_expert("X7", "西安")))
+
+    def drawn_room() -> Room:
+        room = created()
+        body = {"commitment": commit_seed(SEED), "pool_digest": pool_digest(pool)}
+        room.send("session.commit_seed", AGENCY, body)
+        room.send("session.draw", AGENCY, {"seed": SEED.hex()}, {"pool": pool.to_dict()})
+        return room
+
+    def withdraw(room: Room, holdings: list[dict[str, Any]]) -> str:
+        gone = next(
+            e
+            for e, m in room.state["committee"].items()
+            if m["specialty"] == "土建" and m["venue"] == "xa"
+        )
+        body = {"reason": "与投标人存在利害关系"}
+        facts = {"pool": pool.to_dict(), "duties": {"holdings": holdings}}
+        room.send("session.declare_conflict", room.actor(gone), body, facts)
+        (redrawn,) = room.events("session.redrawn")
+        return str(redrawn.payload["replacement"])
+
+    plain = withdraw(drawn_room(), [])
+    room = drawn_room()
+    seated = withdraw(room, [{"user": plain, "role": "operator", "scope": "tender:T1"}])
+    assert seated != plain and seated in room.experts and plain not in room.experts
+    assert seated in room.granted and plain not in room.granted
+    record = record_from_dict(room.state["draw"]["record"])
+    assert record.replacements[-1].reason.startswith("conflict_of_roles")
+    verify_draw(pool, DrawRequest.from_dict(room.state["draw_request"]), SEED, record)

@@ -367,12 +367,14 @@ def declare_conflict(state: Mapping[str, Any], cmd: Command) -> Decision:
     pool = _pool(cmd)
     request = DrawRequest.from_dict(s.s["draw_request"])
     seed = bytes.fromhex(s.s["draw"]["seed"])
-    record = redraw(pool, request, seed, record_from_dict(s.s["draw"]["record"]), who, reason)
+    previous = record_from_dict(s.s["draw"]["record"])
+    record = redraw(pool, request, seed, previous, who, reason)
     record = _replace_conflicted(pool, request, seed, record, cmd)
     seat = s.committee[who]
     s.s["draw"] = {**s.s["draw"], "record": record_to_dict(record)}
     _seat(s, record, pool)
-    replacement = record.replacements[-1].replacement_expert_id
+    # Who sits in the seat now (a replacement in conflict was itself replaced).
+    replacement = record.seats[previous.committee.index(who)].expert_id
     s.s["withdrawn"][who] = {"reason": reason, "replaced_by": replacement, "at": s.now}
     s.s["checked_in"].pop(who, None)
     s.grant(replacement, Role.EXPERT, seat["venue"])
