@@ -55,6 +55,12 @@ ATTEMPTS = frozenset(
         "withdrawn",
         "identity_unverified",
         "bad_signature",
+        # Separation of duties: someone tried to appoint, or be given, a role it may not hold.
+        "not_appointer",
+        "not_grantable",
+        "self_grant",
+        "conflict_of_roles",
+        "conflict_of_interest",
     }
 )
 
