@@ -57,7 +57,7 @@ STATUS = {
     "unauthenticated": 401,
     "bad_signature": 401,
     "challenge_expired": 401,
-    "unknown_user": 401,
+    "unknown_user": 422,  # a grant naming someone not registered (login never says so)
     "forbidden": 403,
     "not_subscribed_role": 403,
     "not_yours": 403,

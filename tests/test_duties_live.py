@@ -253,6 +253,19 @@ async def test_the_agency_cannot_appoint_itself_supervisor_nor_read_blind_scores
             headers = {"Authorization": f"Bearer {client.token}"}
             return await http.get(f"/api/sessions/{session.split(':')[1]}/scores", headers=headers)
 
+        # Over HTTP too: a named user who is not registered is the body's fault (422).
+        answer = await http.post(
+            "/api/commands",
+            headers={"Authorization": f"Bearer {auth.token}"},
+            json={
+                "id": "grant-ghost-http",
+                "stream": stream,
+                "type": "tender.grant",
+                "body": {"user": "never-registered", "role": "supervisor"},
+            },
+        )
+        assert answer.status_code == 422 and answer.json()["code"] == "unknown_user"
+
         denied = await read_scores(agency, a)
         assert denied.status_code == 403 and denied.json()["code"] == "forbidden"
         assert "27" not in denied.text
