@@ -36,10 +36,12 @@ ignored like any unknown type), and the ASCII armor.
 Bounded memory
 --------------
 :func:`encrypt` and :func:`decrypt` read the source into one preallocated buffer of eight
-chunks plus one look-ahead byte, seal or open each chunk into a second, reused one-chunk buffer
-and write that out, so they use about 0.6 MiB whatever the file size. The header is read line
-by line and limited to :data:`MAX_HEADER_SIZE` bytes. ``dst.write`` is handed memoryviews of
-the reused buffer: as the ``io`` contract says, a writer must not keep them after returning.
+chunks plus one look-ahead byte, seal or open each chunk into a second, reused buffer and
+write that out, so they use about 1 MiB whatever the file size. The header is read line by
+line and limited to :data:`MAX_HEADER_SIZE` bytes. ``dst.write`` is handed memoryviews of
+the reused buffers: as the ``io`` contract says, a writer must not keep them after returning.
+Large regular files get a helper thread and ~4 MiB of buffers in all instead (opening reads
+ahead, sealing writes behind).
 
 Because of that, :func:`decrypt` writes each chunk as soon as it authenticates, before later
 chunks are read. **If it raises, whatever it already wrote to ``dst`` must be discarded**: a
@@ -61,7 +63,7 @@ import stat
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, ClassVar, NoReturn
+from typing import BinaryIO, ClassVar, NoReturn, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -123,6 +125,17 @@ _READ_CHUNKS = 8
 _AHEAD_CHUNKS = 64
 _AHEAD_BUFFERS = 2
 _AHEAD_MIN_SIZE = 2 * _AHEAD_CHUNKS * ENC_CHUNK_SIZE
+# Sealing to a regular file writes behind on a background thread, the mirror image: the
+# caller's thread seals chunks into one ~1 MiB buffer while the thread writes earlier ones
+# (the AEAD and the write system call, where the kernel fills the page cache, both release
+# the GIL). Measured at 128 MiB, the caller's thread then spends 0.86-0.91 of raw
+# ChaCha20-Poly1305's CPU time instead of 0.69, with 1 MiB and 4 MiB buffers alike; the
+# smaller ones are likelier still in cache when written, and four of them let sealing run
+# on through a short stall of the writer on a busy machine. The thread starts only once a
+# first buffer is full, so a bid smaller than that is written without one. Other
+# destinations get the sealed chunks in batches of _READ_CHUNKS, on the caller's thread.
+_BEHIND_CHUNKS = 16
+_BEHIND_BUFFERS = 4
 _BASE64_LINE = re.compile(rb"[A-Za-z0-9+/]*")
 _LAST = 1
 
@@ -529,29 +542,41 @@ def encrypt(src: BinaryIO, dst: BinaryIO, recipients: Sequence[str]) -> None:
     nonce = os.urandom(NONCE_SIZE)
     write = dst.write
     _write(write, memoryview(header + b" " + _b64encode(mac) + b"\n" + nonce))
-    _seal_payload(ChaCha20Poly1305(_hkdf(file_key, nonce, b"payload")), _reader(src), write)
+    aead = ChaCha20Poly1305(_hkdf(file_key, nonce, b"payload"))
+    if _is_regular_file(dst, (io.BufferedWriter, io.BufferedRandom, io.FileIO)):
+        with _WriteBehind(write) as behind:
+            _seal_payload(aead, _reader(src), behind)
+    else:
+        _seal_payload(aead, _reader(src), _WriteThrough(write))
 
 
 def _seal_payload(
-    aead: ChaCha20Poly1305,
-    readinto: Callable[[memoryview], int | None],
-    write: Callable[[memoryview], object],
+    aead: ChaCha20Poly1305, readinto: Callable[[memoryview], int | None], sink: _SealedSink
 ) -> None:
     # Reads several chunks per call plus one look-ahead byte, which tells whether a chunk is
     # the last without another read: a full chunk followed by EOF is the (full) final chunk.
+    # Sealed chunks go straight into the sink's buffer, which it writes out when full.
     buf = bytearray(_READ_CHUNKS * CHUNK_SIZE + 1)
     view = memoryview(buf)
-    out = memoryview(bytearray(ENC_CHUNK_SIZE))
+    out = sink.empty()
     seal = aead.encrypt_into
     counter = 0
     pos = 0
+    at = 0
     n = _fill(readinto, view, 0)
     while True:
         if n - pos > CHUNK_SIZE:
-            seal((counter << 8).to_bytes(12, "big"), view[pos : pos + CHUNK_SIZE], None, out)
-            _write(write, out)
+            end = at + ENC_CHUNK_SIZE
+            seal(
+                (counter << 8).to_bytes(12, "big"), view[pos : pos + CHUNK_SIZE], None, out[at:end]
+            )
             pos += CHUNK_SIZE
             counter += 1
+            if end == len(out):
+                out = sink.full(out)
+                at = 0
+            else:
+                at = end
         elif n == len(buf):
             rest = n - pos
             buf[:rest] = buf[pos:n]
@@ -559,9 +584,118 @@ def _seal_payload(
             n = _fill(readinto, view, rest)
         else:
             break
-    size = n - pos
-    seal(((counter << 8) | _LAST).to_bytes(12, "big"), view[pos:n], None, out[: size + TAG_SIZE])
-    _write(write, out[: size + TAG_SIZE])
+    end = at + n - pos + TAG_SIZE
+    seal(((counter << 8) | _LAST).to_bytes(12, "big"), view[pos:n], None, out[at:end])
+    sink.last(out[:end])
+
+
+class _SealedSink(Protocol):
+    """Where :func:`_seal_payload` puts sealed chunks: it fills buffers the sink lends it."""
+
+    def empty(self) -> memoryview:
+        """The first buffer to fill; its length is a whole number of sealed chunks."""
+        ...
+
+    def full(self, view: memoryview) -> memoryview:
+        """Write out ``view``, which is full; return the next buffer to fill."""
+        ...
+
+    def last(self, view: memoryview) -> None:
+        """Write out ``view``, the start of a buffer, which ends the payload."""
+        ...
+
+
+class _WriteThrough:
+    """Writes each buffer as soon as it is full, on the caller's thread, and reuses it."""
+
+    def __init__(self, write: Callable[[memoryview], object]) -> None:
+        self._write = write
+
+    def empty(self) -> memoryview:
+        return memoryview(bytearray(_READ_CHUNKS * ENC_CHUNK_SIZE))
+
+    def full(self, view: memoryview) -> memoryview:
+        _write(self._write, view)
+        return view
+
+    def last(self, view: memoryview) -> None:
+        _write(self._write, view)
+
+
+class _WriteBehind:
+    """A background thread writing full buffers with ``write``, in order, while the caller
+    fills the next one.
+
+    Use as a context manager: leaving it (normally or by an exception) stops and joins the
+    thread. At most ``_BEHIND_BUFFERS`` buffers ever exist; when all are full, ``full``
+    waits for the thread to finish one (back-pressure). An exception raised by ``write`` on
+    the thread is raised again in the caller, by the ``full`` or ``last`` that follows it,
+    and nothing more is written. The thread starts with the first full buffer, so a payload
+    that fits in one buffer is written by ``last`` on the caller's thread.
+    """
+
+    def __init__(self, write: Callable[[memoryview], object]) -> None:
+        self._write = write
+        self._full: queue.SimpleQueue[memoryview | None] = queue.SimpleQueue()
+        self._free: queue.SimpleQueue[memoryview | None] = queue.SimpleQueue()
+        self._buffers = 0
+        self._error: BaseException | None = None
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="age-write-behind", daemon=True)
+
+    def __enter__(self) -> _WriteBehind:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._thread.is_alive():
+            self._stopping = True
+            self._full.put(None)
+            self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            while (view := self._full.get()) is not None and not self._stopping:
+                _write(self._write, view)
+                self._free.put(view)
+        except BaseException as exc:  # handed to the caller's thread, which raises it
+            self._error = exc
+            self._free.put(None)  # wakes the caller if it waits for a buffer
+
+    def _new_buffer(self) -> memoryview:
+        self._buffers += 1
+        return memoryview(bytearray(_BEHIND_CHUNKS * ENC_CHUNK_SIZE))
+
+    def empty(self) -> memoryview:
+        return self._new_buffer()
+
+    def full(self, view: memoryview) -> memoryview:
+        if self._error is not None:
+            self._raise()
+        if self._thread.ident is None:
+            self._thread.start()
+        self._full.put(view)
+        if self._buffers < _BEHIND_BUFFERS:
+            return self._new_buffer()
+        following = self._free.get()
+        if following is None:
+            self._raise()
+        return following
+
+    def last(self, view: memoryview) -> None:
+        if self._thread.ident is None:
+            _write(self._write, view)
+            return
+        self._full.put(view)
+        self._full.put(None)
+        self._thread.join()
+        if self._error is not None:
+            self._raise()
+
+    def _raise(self) -> NoReturn:
+        error, self._error = self._error, None
+        assert error is not None
+        # Raised once, from here; the thread's frames stay in its traceback.
+        raise error
 
 
 # --- decryption ---------------------------------------------------------------------------
@@ -684,22 +818,28 @@ def _open_final(
 
 
 def _read_ahead_source(src: BinaryIO) -> Callable[[memoryview], int | None] | None:
-    """Return ``src.readinto`` if reading ahead pays off: a plain, large regular file.
-
-    Only regular files, whose reads never block indefinitely, so the reader thread can
-    always be joined; only the standard file classes, so no overridden method runs on it.
-    """
+    """Return ``src.readinto`` if reading ahead pays off: a plain, large regular file."""
     files = (io.BufferedReader, io.BufferedRandom, io.FileIO)
-    if not isinstance(src, files) or type(src) not in files:
+    if not isinstance(src, files) or not _is_regular_file(src, files):
         return None
     try:
-        status = os.fstat(src.fileno())
-        remaining = status.st_size - src.tell()
+        remaining = os.fstat(src.fileno()).st_size - src.tell()
     except (OSError, ValueError):
         return None
-    if not stat.S_ISREG(status.st_mode) or remaining < _AHEAD_MIN_SIZE:
-        return None
-    return src.readinto
+    return src.readinto if remaining >= _AHEAD_MIN_SIZE else None
+
+
+def _is_regular_file(stream: BinaryIO, classes: tuple[type, ...]) -> bool:
+    """Whether a helper thread may read or write ``stream``: an instance of one of the
+    standard file ``classes`` (not a subclass, so no overridden method runs on the thread)
+    open on a regular file, whose reads and writes never block indefinitely, so the thread
+    can always be joined."""
+    if type(stream) not in classes:
+        return False
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 class _ReadAhead:

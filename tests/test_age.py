@@ -4,6 +4,8 @@ bounded memory, header inspection, and the Bech32 key encoding."""
 from __future__ import annotations
 
 import base64
+import contextlib
+import errno
 import hashlib
 import hmac
 import io
@@ -961,6 +963,111 @@ def test_encrypt_and_decrypt_200_mib_stream_in_bounded_memory(
     assert sink.size == size
     assert sink.sha.digest() == source.sha.digest()
     assert peak < 16 * MIB, f"peak traced memory {peak / MIB:.1f} MiB"
+
+
+# --------------------------------------------------------------------------------------------
+# Sealing to a file: the write-behind thread
+
+WRITE_BEHIND = "age-write-behind"
+
+
+def _write_behind_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == WRITE_BEHIND]
+
+
+class _Watched(_Generated):
+    """A generated bid that notes, at each read, whether the write-behind thread is running,
+    and can fail with ``error`` once ``fail_after`` bytes have been read."""
+
+    def __init__(
+        self, size: int, fail_after: int | None = None, error: Exception | None = None
+    ) -> None:
+        super().__init__(size)
+        self.read = 0
+        self.saw_writer = False
+        self._fail_after = fail_after
+        self._error = error
+
+    def readinto(self, buffer: Any) -> int:
+        self.saw_writer = self.saw_writer or bool(_write_behind_threads())
+        if self._fail_after is not None and self.read >= self._fail_after:
+            assert self._error is not None
+            raise self._error
+        n = super().readinto(buffer)
+        self.read += n
+        return n
+
+
+@needs_pyrage
+@pytest.mark.parametrize(("mode", "buffering"), [("wb", -1), ("wb", 0), ("w+b", -1)])
+def test_sealing_to_a_file_writes_behind_and_opens_to_the_same_plaintext(
+    mode: str, buffering: int, tmp_path: Path, identity: str, recipient: str
+) -> None:
+    # Twelve ~1 MiB buffers' worth, so the sealer waits for the writer (four buffers at most).
+    size = 12 * MIB + 5
+    source = _Watched(size)
+    path = tmp_path / "bid.age"
+    tracemalloc.start()
+    try:
+        with open(path, mode, buffering=buffering) as dst:
+            age.encrypt(cast(BinaryIO, source), cast(BinaryIO, dst), [recipient])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert source.saw_writer
+    assert not _write_behind_threads()
+    assert peak < 8 * MIB, f"peak traced memory {peak / MIB:.1f} MiB"
+    sealed = path.read_bytes()
+    assert len(sealed) == age.inspect_header(io.BytesIO(sealed)).length + 16 + size + 193 * 16
+    opened = age.decrypt_bytes(sealed, [identity])
+    assert hashlib.sha256(opened).digest() == source.sha.digest()
+    assert pyrage.decrypt(sealed, [pyrage.x25519.Identity.from_str(identity)]) == opened
+
+
+def test_sealing_a_small_bid_to_a_file_starts_no_thread(
+    tmp_path: Path, identity: str, recipient: str
+) -> None:
+    source = _Watched(CHUNK + 1)
+    with open(tmp_path / "bid.age", "wb") as dst:
+        age.encrypt(cast(BinaryIO, source), dst, [recipient])
+    assert not source.saw_writer
+    opened = age.decrypt_bytes((tmp_path / "bid.age").read_bytes(), [identity])
+    assert hashlib.sha256(opened).digest() == source.sha.digest()
+
+
+def test_a_failed_write_on_the_writer_thread_is_raised_to_the_caller(
+    tmp_path: Path, recipient: str
+) -> None:
+    # A real write failure on a regular file: past RLIMIT_FSIZE, write(2) fails with EFBIG
+    # (Python ignores SIGXFSZ), as it would with ENOSPC on a full disk.
+    resource = pytest.importorskip("resource")
+    source = _Watched(16 * MIB)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (3 * MIB, hard))
+    dst = open(tmp_path / "bid.age", "wb")  # closed below, failing or not
+    try:
+        with pytest.raises(OSError) as info:
+            age.encrypt(cast(BinaryIO, source), dst, [recipient])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        with contextlib.suppress(OSError):  # the flush on closing may fail the same way
+            dst.close()
+    assert dst.closed
+    assert info.value.errno == errno.EFBIG
+    assert source.saw_writer
+    assert not _write_behind_threads()
+    # Sealing stopped soon after the failure: at most the buffers in flight were sealed.
+    assert source.read < 3 * MIB + 6 * MIB
+
+
+def test_a_failed_read_while_writing_behind_stops_the_writer_thread(
+    tmp_path: Path, recipient: str
+) -> None:
+    source = _Watched(16 * MIB, fail_after=5 * MIB, error=ConnectionResetError("upload cut"))
+    with open(tmp_path / "bid.age", "wb") as dst, pytest.raises(ConnectionResetError):
+        age.encrypt(cast(BinaryIO, source), dst, [recipient])
+    assert source.saw_writer
+    assert not _write_behind_threads()
 
 
 # --------------------------------------------------------------------------------------------
