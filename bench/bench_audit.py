@@ -34,10 +34,8 @@ import hashlib
 import math
 import os
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -45,22 +43,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file, too
+
 import asyncpg
 import httpx
-from bench_commands import CommandClient, RunResult
-from bench_hub import (
+
+from bench.bench_commands import CommandClient, RunResult
+from bench.harness import (
     Services,
     add_roles,
     add_users,
+    argument_parser,
     free_port,
     login,
+    machine_line,
     node_process,
     percentile,
     raise_fd_limit,
     run_bench,
-    start_services,
+    started,
 )
-
 from crypto.checkpoint import open_checkpoint
 from crypto.keys import SigningKey
 from crypto.merkle import MerkleLog, verify_consistency, verify_inclusion
@@ -404,32 +406,26 @@ async def bench_rebuild(pool: asyncpg.Pool, leaves: list[bytes]) -> None:
     rebuild = time.perf_counter() - t0
     t0 = time.perf_counter()
     await logs.inclusion_proof(stream, n // 3, n)
-    first = time.perf_counter() - t0
+    proof_seconds = time.perf_counter() - t0
     print(
         f"  StreamLogs.synced  {rebuild:6.2f} s   ({tree.size:,} leaves, {tree.size / rebuild:,.0f} /s)"
     )
     print(f"  baseline: SELECT of the same rows alone {read:6.2f} s ({fetched:,} rows)")
-    print(f"  then an inclusion proof through the cache: {first * 1e6:,.0f} µs")
+    print(f"  then an inclusion proof through the cache: {proof_seconds * 1e6:,.0f} µs")
 
 
 # -- main ------------------------------------------------------------------------------------
 
 
 async def amain(args: argparse.Namespace) -> int:
+    print(machine_line(), flush=True)
     raise_fd_limit()
     rng = random.Random(args.seed)
     leaves = bench_merkle(args.leaves, args.proofs, rng)
     if args.skip_pipeline and args.skip_rebuild:
         return 0
-    tmp = Path(tempfile.mkdtemp(prefix="evalroom-bench-audit-"))
-    print("\nstarting PostgreSQL and Redis ...", flush=True)
-    services = await start_services()
-    pool: asyncpg.Pool | None = None
-    try:
-        from evalroom.db.pool import open_pool
-
-        await services.create_database()
-        pool = await open_pool(services.database_url, min_size=1, max_size=4)
+    print()
+    async with started("audit") as env:
         if not args.skip_pipeline:
             print(
                 f"pipeline: {args.clients} clients, {args.streams} streams,"
@@ -437,29 +433,19 @@ async def amain(args: argparse.Namespace) -> int:
                 flush=True,
             )
             runs = [
-                await run_pipeline(args, services, pool, on, proving, tmp)
+                await run_pipeline(args, env.services, env.pool, on, proving, env.tmp)
                 for on, proving in ((True, True), (True, False), (False, False))
             ]
-            inserts = await run_inserts(args, services.database_url, args.seconds)
+            inserts = await run_inserts(args, env.services.database_url, args.seconds)
             print_pipeline(runs, inserts)
         if not args.skip_rebuild:
-            await bench_rebuild(pool, leaves)
-    except BaseException:
-        print(f"(node logs kept in {tmp})", file=sys.stderr)
-        raise
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    finally:
-        if pool is not None:
-            await pool.close()
-        await services.drop_database()
-        services.stop()
-    print(f"\n(cpu count {os.cpu_count()}; clients, node, PostgreSQL and Redis share it)")
+            await bench_rebuild(env.pool, leaves)
+    print(f"\n({os.cpu_count()} cores; clients, node, PostgreSQL and Redis share them)")
     return 0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    p = argument_parser(__doc__)
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--streams", type=int, default=4)
     p.add_argument("--seconds", type=float, default=10.0)

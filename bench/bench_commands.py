@@ -41,35 +41,39 @@ import re
 import resource
 import shutil
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file, too
+
 import asyncpg
 import httpx
 import websockets
-from bench_hub import (
+
+from bench.harness import (
     Services,
+    add_py_spy_option,
     add_roles,
     add_users,
+    argument_parser,
     free_port,
     login,
+    machine_line,
     node_process,
     percentile,
     postmaster_pid,
     process_cpu,
-    raise_fd_limit,
+    ratio,
     redis_cpu,
     run_bench,
     start_py_spy,
-    start_services,
+    started,
     tree_cpu,
     ws_url,
 )
-
 from crypto.keys import SigningKey
 
 PGBENCH_SCRIPT = r"""
@@ -314,8 +318,8 @@ def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
     if len(results) == 2 and results[1].rate:
         ours, base = results
         print(
-            f"{'evalroom / pgbench':<20}{'':>8}{'':>8}{ours.rate / base.rate:>10.2f}"
-            f"{ours.p(0.5) / base.p(0.5):>9.2f}{ours.p(0.99) / base.p(0.99):>9.2f}"
+            f"{'evalroom / pgbench':<20}{'':>8}{'':>8}{ratio(ours.rate, base.rate):>10.2f}"
+            f"{ratio(ours.p(0.5), base.p(0.5)):>9.2f}{ratio(ours.p(0.99), base.p(0.99)):>9.2f}"
         )
     print()
     print(
@@ -327,64 +331,41 @@ def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
 
 
 async def amain(args: argparse.Namespace) -> int:
-    raise_fd_limit()
-    run = uuid.uuid4().hex[:6]
-    tmp = Path(tempfile.mkdtemp(prefix="evalroom-bench-cmd-"))
-    print("starting PostgreSQL and Redis ...", flush=True)
-    services = await start_services()
-    pool: asyncpg.Pool | None = None
+    print(machine_line(), flush=True)
     results: list[RunResult] = []
-    try:
-        from evalroom.db.pool import open_pool
-
-        await services.create_database()
-        pool = await open_pool(services.database_url, min_size=1, max_size=4)
-        prefix = f"tender:cmd-{run}-"
+    async with started("cmd") as env:
+        prefix = f"tender:cmd-{env.run}-"
         streams = [f"{prefix}{i}" for i in range(1, args.streams + 1)]
-        users = [(f"c{i}-{run}", SigningKey.generate()) for i in range(args.clients)]
-        await add_users(pool, [(u, None, k) for u, k in users])
-        await add_roles(pool, [(users[0][0], "platform", "agency")])
+        users = [(f"c{i}-{env.run}", SigningKey.generate()) for i in range(args.clients)]
+        await add_users(env.pool, [(u, None, k) for u, k in users])
+        await add_roles(env.pool, [(users[0][0], "platform", "agency")])
         print(
             f"evalroom: {args.clients} clients, {args.streams} streams, {args.seconds:g} s",
             flush=True,
         )
-        results.append(await run_evalroom(args, services, pool, streams, users, tmp, run))
+        results.append(
+            await run_evalroom(args, env.services, env.pool, streams, users, env.tmp, env.run)
+        )
         r = results[-1]
         print(f"  {r.done} commands acked, {r.rate:,.0f}/s, {r.errors} refused", flush=True)
         if not args.skip_pgbench:
             print(f"pgbench: {args.clients} clients, same transaction, same database", flush=True)
-            results.append(await run_pgbench(args, services, pool, prefix, tmp))
+            results.append(await run_pgbench(args, env.services, env.pool, prefix, env.tmp))
             r = results[-1]
             print(f"  {r.done} transactions, {r.rate:,.0f}/s, {r.errors} failed", flush=True)
-    except BaseException:
-        print(f"(node log kept in {tmp})", file=sys.stderr)
-        raise
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    finally:
-        if pool is not None:
-            await pool.close()
-        await services.drop_database()
-        services.stop()
     print_table(results, args)
     return 0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    p = argument_parser(__doc__)
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--streams", type=int, default=4, help="tender streams the clients share")
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--payload", type=int, default=128, help="notice text bytes")
     p.add_argument("--skip-pgbench", action="store_true")
-    p.add_argument(
-        "--py-spy",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="record the node with py-spy during the measured run (collapsed stacks in DIR)",
-    )
+    add_py_spy_option(p, "the node during the measured run")
     return p.parse_args(argv)
 
 

@@ -36,69 +36,58 @@ import math
 import multiprocessing as mp
 import os
 import random
-import resource
-import shutil
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-import warnings
 from array import array
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file, too
+
+import asyncpg
+import httpx
+import websockets
+from websockets.client import ClientProtocol
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+from websockets.frames import CloseCode, Frame, Opcode
+from websockets.http11 import Response
+from websockets.uri import parse_uri
+
+from bench.harness import (
+    ServerProcess,
+    Services,
+    add_py_spy_option,
+    add_roles,
+    add_users,
+    argument_parser,
+    free_port,
+    login,
+    machine_line,
+    node_process,
+    percentile,
+    postmaster_pid,
+    process_cpu,
+    raise_fd_limit,
+    redis_cpu,
+    run_bench,
+    start_py_spy,
+    started,
+    tree_cpu,
+    ws_url,
+)
+from clients.sdk import RESUMABLE_CLOSES
+from crypto.events import command_signing_bytes
+from crypto.keys import SigningKey
+
 HERE = Path(__file__).resolve()
-ROOT = HERE.parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import asyncpg  # noqa: E402
-import httpx  # noqa: E402
-import psutil  # noqa: E402
-import websockets  # noqa: E402
-from websockets.client import ClientProtocol  # noqa: E402
-from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory  # noqa: E402
-from websockets.frames import Frame, Opcode  # noqa: E402
-from websockets.http11 import Response  # noqa: E402
-from websockets.uri import parse_uri  # noqa: E402
-
-from crypto.events import command_signing_bytes, login_signing_bytes  # noqa: E402
-from crypto.keys import SigningKey  # noqa: E402
-
-RESUMABLE = {1001, 1006, 1011, 1012, 1013, 4008, 4009}
 LOG_STEP = math.log(1.02)  # latency histogram buckets: 2 % wide
 HIST_SIZE = 1200  # up to e^(1200 * 0.0198) µs, far beyond any run
-
-
-# ==========================================================================================
-# Shared helpers (bench_commands.py imports these)
-# ==========================================================================================
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def raise_fd_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    index = min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))
-    return sorted_values[index]
 
 
 def hist_bucket(seconds: float) -> int:
@@ -120,234 +109,6 @@ def hist_percentile(hist: Sequence[int], q: float) -> float:
         if seen >= rank:
             return math.exp((index + 0.5) * LOG_STEP) / 1e6
     return float("nan")
-
-
-@dataclass
-class Services:
-    """PostgreSQL and Redis: the ones named in the environment, or our own throwaway ones."""
-
-    pg_server_url: str
-    redis_url: str
-    database_url: str = ""
-    _pg: Any = None
-    _redis: Any = None
-
-    @classmethod
-    def start(cls, *, need_redis: bool = True) -> Services:
-        from tests.services import EmbeddedPg, RedisProcess, env_or_none
-
-        pg = None
-        redis_proc = None
-        try:
-            pg_url = env_or_none("DATABASE_URL")
-            if pg_url is None:
-                with warnings.catch_warnings():  # platformdirs warns without XDG_RUNTIME_DIR
-                    warnings.simplefilter("ignore")
-                    pg = EmbeddedPg.start(Path(tempfile.mkdtemp(prefix="evalroom-bench-pg-")))
-                pg_url = pg.url
-            redis_url = env_or_none("REDIS_URL") or ""
-            if not redis_url and need_redis:
-                redis_proc = RedisProcess(free_port()).start()
-                redis_url = redis_proc.url
-        except BaseException:
-            if redis_proc is not None:
-                redis_proc.stop()
-            if pg is not None:
-                pg.cleanup()
-            raise
-        return cls(pg_url, redis_url, _pg=pg, _redis=redis_proc)
-
-    async def create_database(self) -> str:
-        from tests.services import create_database
-
-        self.database_url = await create_database(self.pg_server_url)
-        return self.database_url
-
-    async def drop_database(self) -> None:
-        from tests.services import drop_database
-
-        if self.database_url:
-            with contextlib.suppress(Exception):
-                await drop_database(self.pg_server_url, self.database_url)
-
-    def stop(self) -> None:
-        if self._redis is not None:
-            with contextlib.suppress(Exception):
-                self._redis.stop()
-            self._redis = None
-        if self._pg is not None:
-            with contextlib.suppress(Exception):
-                self._pg.cleanup()
-            self._pg = None
-
-
-async def start_services() -> Services:
-    """Services.start in a thread; if we are cancelled meanwhile, stop what it started."""
-    starting = asyncio.ensure_future(asyncio.to_thread(Services.start))
-    try:
-        return await asyncio.shield(starting)
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            (await starting).stop()
-        raise
-
-
-def process_cpu(pid: int) -> float:
-    """User + system CPU seconds of one process (0 when it is gone)."""
-    try:
-        t = psutil.Process(pid).cpu_times()
-    except psutil.Error:
-        return 0.0
-    return float(t.user + t.system)
-
-
-def tree_cpu(pid: int | None) -> float:
-    """CPU seconds of a process, its reaped children and its live children (PostgreSQL)."""
-    if pid is None:
-        return 0.0
-    try:
-        parent = psutil.Process(pid)
-        t = parent.cpu_times()
-        total = t.user + t.system + t.children_user + t.children_system
-        for child in parent.children():
-            with contextlib.suppress(psutil.Error):
-                ct = child.cpu_times()
-                total += ct.user + ct.system
-        return float(total)
-    except psutil.Error:
-        return 0.0
-
-
-async def postmaster_pid(pool: asyncpg.Pool) -> int | None:
-    """The local postmaster behind ``pool`` (None when PostgreSQL runs elsewhere)."""
-    backend = await pool.fetchval("SELECT pg_backend_pid()")
-    try:
-        parent = psutil.Process(int(backend)).parent()
-    except psutil.Error:
-        return None
-    return None if parent is None else parent.pid
-
-
-def redis_cpu(url: str) -> float:
-    if not url:
-        return 0.0
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        info = client.info("cpu")
-        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
-    except Exception:
-        return 0.0
-    finally:
-        client.close()
-
-
-class ServerProcess:
-    """A server in its own process and session (so Ctrl-C reaches only us, and we stop it)."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], port: int, log_path: Path) -> None:
-        self.argv, self.env, self.port, self.log_path = argv, env, port, log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def launch(self) -> None:
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                self.argv,
-                env=self.env,
-                cwd=ROOT,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-
-    async def start(self, health_path: str | None = None, timeout: float = 60) -> ServerProcess:
-        self.launch()
-        assert self.proc is not None
-        deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient() as http:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    tail = self.log_path.read_text(errors="replace")[-2000:]
-                    raise RuntimeError(f"{self.argv[2:4]} exited {self.proc.returncode}:\n{tail}")
-                with contextlib.suppress(httpx.HTTPError, OSError):
-                    if health_path is None:
-                        with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                            return self
-                    else:
-                        url = f"http://127.0.0.1:{self.port}{health_path}"
-                        if (await http.get(url, timeout=2)).status_code == 200:
-                            return self
-                await asyncio.sleep(0.1)
-        raise TimeoutError(f"{self.argv} did not come up")
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def start_py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
-    """Sample ``pid`` for ``seconds`` into collapsed stacks (``pip install py-spy``)."""
-    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    argv = [exe, "record", "-p", str(pid), "-d", str(max(1, round(seconds))), "-r", "250"]
-    argv += ["-f", "raw", "-o", str(out)]
-    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def node_process(services: Services, port: int, namespace: str, log_path: Path) -> ServerProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(
-        DATABASE_URL=services.database_url,
-        REDIS_URL=services.redis_url,
-        EVALROOM_REDIS_NAMESPACE=namespace,
-        EVALROOM_LOG_LEVEL="warning",
-    )
-    argv = [sys.executable, "-m", "evalroom", "serve", "--port", str(port)]
-    return ServerProcess(argv, env, port, log_path)
-
-
-async def login(http: httpx.AsyncClient, user: str, key: SigningKey) -> str:
-    """Challenge-response login over HTTP (as clients/sdk.py does); returns the token."""
-    r = await http.post("/auth/challenge", json={"user": user})
-    r.raise_for_status()
-    nonce = r.json()["nonce"]
-    sig = key.sign(login_signing_bytes(user=user, nonce=nonce))
-    r = await http.post("/auth/login", json={"user": user, "nonce": nonce, "sig": sig})
-    r.raise_for_status()
-    return str(r.json()["token"])
-
-
-def ws_url(base_url: str, token: str) -> str:
-    return base_url.replace("http", "ws", 1) + "/ws?token=" + token
-
-
-async def add_users(
-    pool: asyncpg.Pool, users: Sequence[tuple[str, str | None, SigningKey]]
-) -> None:
-    await pool.executemany(
-        "INSERT INTO users (id, name, org, signing_key) VALUES ($1, $1, $2, $3)",
-        [(u, org, k.public.to_string()) for u, org, k in users],
-    )
-
-
-async def add_roles(pool: asyncpg.Pool, grants: Sequence[tuple[str, str, str]]) -> None:
-    await pool.executemany(
-        "INSERT INTO roles (user_id, scope, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        list(grants),
-    )
 
 
 def now_iso() -> str:
@@ -440,14 +201,14 @@ class LightWS(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
             with contextlib.suppress(Exception):
-                self.proto.send_close(1000)
+                self.proto.send_close(CloseCode.NORMAL_CLOSURE)
                 self._flush()
             self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
         rcvd = self.proto.close_rcvd
-        self.owner.on_closed(self, rcvd.code if rcvd is not None else 1006)
+        self.owner.on_closed(self, rcvd.code if rcvd is not None else CloseCode.ABNORMAL_CLOSURE)
 
 
 class Stats:
@@ -513,7 +274,7 @@ class Subscriber:
         if ws is not self.ws:
             return
         self.closes.append(code)
-        if not self.client.stopping and code in RESUMABLE | {1000}:
+        if not self.client.stopping and code in RESUMABLE_CLOSES | {CloseCode.NORMAL_CLOSURE}:
             self.client.spawn(self._resume())
 
     async def _resume(self) -> None:
@@ -1408,46 +1169,29 @@ def print_table(results: list[PhaseResult], args: argparse.Namespace) -> None:
 
 
 async def amain(args: argparse.Namespace) -> int:
-    raise_fd_limit()
-    run = uuid.uuid4().hex[:6]
-    tmp = Path(tempfile.mkdtemp(prefix="evalroom-bench-hub-"))
-    print("starting PostgreSQL and Redis ...", flush=True)
-    services = await start_services()
-    pool: asyncpg.Pool | None = None
+    print(machine_line(), flush=True)
     results: list[PhaseResult] = []
-    try:
-        from evalroom.db.pool import open_pool
-
-        await services.create_database()
-        pool = await open_pool(services.database_url, min_size=1, max_size=4)
-        pop = make_population(args.writers, args.subscribers, run)
+    async with started("hub") as env:
+        pop = make_population(args.writers, args.subscribers, env.run)
         await add_users(
-            pool,
+            env.pool,
             [(u, None, k) for u, k, _s in pop.writers] + [(u, o, k) for u, k, _r, o in pop.subs],
         )
-        await add_roles(pool, [(pop.writers[0][0], "platform", "agency")])
+        await add_roles(env.pool, [(pop.writers[0][0], "platform", "agency")])
         systems = {"evalroom": ["evalroom"], "socketio": ["python-socketio"]}.get(
             args.only, ["evalroom", "python-socketio"]
         )
         for system in systems:
             print(f"{system}: {args.subscribers} subscribers, {args.writers} writers", flush=True)
-            results += await bench_system(system, args, services, pool, pop, tmp, run)
-    except BaseException:
-        print(f"(server logs kept in {tmp})", file=sys.stderr)
-        raise
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    finally:
-        if pool is not None:
-            await pool.close()
-        await services.drop_database()
-        services.stop()
+            results += await bench_system(
+                system, args, env.services, env.pool, pop, env.tmp, env.run
+            )
     print_table(results, args)
     return 0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    p = argument_parser(__doc__)
     p.add_argument("--subscribers", type=int, default=1000)
     p.add_argument(
         "--writers", type=int, default=4, help="writer 0 is the agency, the rest supervisors"
@@ -1476,33 +1220,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--only", choices=["evalroom", "socketio"], default=None)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--timeline", action="store_true", help="print the worst latency per second")
-    p.add_argument(
-        "--py-spy",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="record the server with py-spy during each phase (collapsed stacks in DIR)",
-    )
+    add_py_spy_option(p, "the server during each phase")
     return p.parse_args(argv)
-
-
-def run_bench(
-    amain: Callable[[argparse.Namespace], Awaitable[int]], args: argparse.Namespace
-) -> int:
-    """Run a benchmark's ``amain``; SIGTERM takes the same orderly way out as Ctrl-C (cancel,
-    and the ``finally`` blocks stop everything that was started)."""
-
-    async def guarded() -> int:
-        main_task = asyncio.current_task()
-        assert main_task is not None
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
-        return await amain(args)
-
-    try:
-        return asyncio.run(guarded())
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("interrupted; everything started was stopped", file=sys.stderr)
-        return 130
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,11 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file, too
+
+from bench.harness import argument_parser, machine_line, ratio, run_bench
 from crypto.merkle import MerkleLog, leaf_hash, verify_consistency, verify_inclusion
 
 
@@ -50,16 +54,19 @@ def _time_each(count: int, op: Callable[[int], object]) -> list[int]:
     return samples
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argument_parser(__doc__)
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--proofs", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def bench(args: argparse.Namespace) -> int:
     n, proofs = args.leaves, args.proofs
     rng = random.Random(args.seed)
 
-    print(f"python {platform.python_version()} on {platform.machine()}, {n:,} leaves")
+    print(f"{machine_line()}; {platform.machine()}, {n:,} leaves")
     # Leaf inputs shaped like audit events: ~200 bytes of canonical JSON each.
     data = [
         b'{"event":"bid.opened","seq":%d,"tender":"T-2026-0001","pad":"%s"}' % (i, b"x" * 128)
@@ -99,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  -> append overhead over the sha256 floor: "
         f"{(t_both - floor_leaf) / n * 1e6:.2f} µs/leaf "
-        f"({t_both / floor_leaf:.1f}x the leaf-hash floor)"
+        f"({ratio(t_both, floor_leaf):.1f}x the leaf-hash floor)"
     )
     del log2, data
 
@@ -152,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         for i, (a, b) in enumerate(pairs[:200])
     )
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_bench(bench, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,41 +1,53 @@
 """Benchmark sealing and opening a bid with crypto.age.
 
-Usage: python bench/bench_seal.py [--size-mib N] [--repeat R] [--pyrage-max-mib M] [--tmpdir DIR]
+Usage: python bench/bench_seal.py [--size-mib N] [--repeat R] [--compare REF]
+       [--pyrage-max-mib M] [--tmpdir DIR]
 
 Measures, over the same total size and in the same run:
 
 * raw ChaCha20-Poly1305 (``cryptography``) encrypting and decrypting 64 KiB chunks, the
   ceiling for any age implementation on top of that library;
-* crypto.age sealing a bid streamed from a generator into a discarding sink, and into a file;
-* crypto.age opening that file into a discarding sink, beside the floor of any streaming
-  opener (read the file in 64 KiB chunks + AEAD, nothing else);
+* crypto.age sealing a bid streamed from a generator into a discarding sink, and from a
+  file into a new file;
+* crypto.age opening the sealed file into a discarding sink and into a new file, beside the
+  floor of any streaming opener (read the file in 64 KiB chunks + AEAD, nothing else);
+* with ``--compare REF``: the same file-to-file rows with ``crypto/age.py`` as it is at git
+  revision REF (e.g. ``main``), interleaved with the others, so before and after share the
+  run and its noise;
 * crypto.age opening from memory, and pyrage (rage) encrypting and decrypting in memory, at
   the same size unless memory is short (then the largest power-of-two fraction that fits);
-* the peak RSS of the process after the streaming seal and open (before pyrage runs).
+* the peak RSS of a fresh process sealing the bid file to a file, and opening it.
 
-Each figure is the best of ``--repeat`` runs. MB/s is 10**6 bytes per second of plaintext.
+The cases run round-robin, ``--repeat`` rounds; each figure is the best round. MB/s is 10**6
+bytes of plaintext per second. The ratios at the end divide a case's time by raw's in the
+same round (best and range over the rounds), and the same for the CPU time of the calling
+thread, which a busy machine disturbs less: it says what a case costs the thread that calls
+crypto.age, whatever helper threads do beside it.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import importlib.util
 import io
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, BinaryIO, cast
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file, too
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from crypto import age  # noqa: E402
+from bench.harness import ROOT, argument_parser, machine_line, ratio, run_bench
+from crypto import age
 
 MIB = 1024 * 1024
 CHUNK = age.CHUNK_SIZE
@@ -72,15 +84,6 @@ class Discard(io.RawIOBase):
         n = len(data)
         self.size += n
         return n
-
-
-def best_of(repeat: int, run: Callable[[], None]) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def raw_encrypt(size: int) -> None:
@@ -120,6 +123,24 @@ def read_and_open_floor(path: Path) -> None:
                 aead.encrypt_into(nonce, data, None, out[: len(data) + 16])
 
 
+def age_at(ref: str, folder: Path) -> ModuleType:
+    """``crypto/age.py`` as it is at git revision ``ref``, imported as a module of its own."""
+    source = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{ref}:crypto/age.py"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    name = "age_at_" + "".join(c if c.isalnum() else "_" for c in ref)
+    path = folder / f"{name}.py"
+    path.write_bytes(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while it executes
+    spec.loader.exec_module(module)
+    return module
+
+
 def mem_available() -> int | None:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -130,7 +151,7 @@ def mem_available() -> int | None:
     return None
 
 
-# Run in a fresh interpreter so the figure is the streaming open's own footprint, not this
+# Run in a fresh interpreter so the figure is sealing's or opening's own footprint, not this
 # process's (which holds in-memory copies of the bid for the pyrage rows).
 RSS_PROBE = """
 import resource, sys
@@ -155,24 +176,27 @@ class Discard:
         return len(data)
 
 
-identity = sys.stdin.readline().strip()
+key = sys.stdin.readline().strip()
 before = peak_mib()
-with open(sys.argv[1], "rb") as src:
-    age.decrypt(src, Discard(), [identity])
+with open(sys.argv[2], "rb") as src:
+    if sys.argv[1] == "seal":
+        with open(sys.argv[3], "wb") as dst:
+            age.encrypt(src, dst, [key])
+    else:
+        age.decrypt(src, Discard(), [key])
 print(before, peak_mib())
 """
 
 
-def rss_probe(path: Path, identity: str) -> tuple[float, float]:
-    """Peak RSS in MiB of a fresh process before and after it opens ``path`` (Linux: KiB)."""
-    root = str(Path(__file__).resolve().parents[1])
+def rss_probe(argv: list[str], key: str) -> tuple[float, float]:
+    """Peak RSS in MiB of a fresh process before and after it seals or opens (Linux: KiB)."""
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     done = subprocess.run(
-        [sys.executable, "-c", RSS_PROBE, str(path)],
-        input=identity + "\n",
+        [sys.executable, "-c", RSS_PROBE, *argv],
+        input=key + "\n",
         capture_output=True,
         text=True,
         check=True,
@@ -182,36 +206,53 @@ def rss_probe(path: Path, identity: str) -> tuple[float, float]:
     return float(before), float(after)
 
 
-Timed = tuple[str, Callable[[], None], int, str]  # label, run, plaintext bytes, raw to compare
+@dataclass
+class Case:
+    """One measured operation: ``run`` returns its wall and calling-thread CPU seconds."""
+
+    label: str
+    run: Callable[[], tuple[float, float]]
+    nbytes: int
+    versus: str  # "enc" or "dec": the raw row it is compared with
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.nbytes / min(self.wall) / 1e6
 
 
-def run_rounds(cases: list[Timed], repeat: int) -> dict[str, float]:
-    """Best time of each case, running all cases round-robin so machine noise hits them alike."""
-    best = {label: float("inf") for label, *_ in cases}
+def timed(run: Callable[[], object]) -> Callable[[], tuple[float, float]]:
+    def measure() -> tuple[float, float]:
+        wall, cpu = time.perf_counter(), time.thread_time()
+        run()
+        return time.perf_counter() - wall, time.thread_time() - cpu
+
+    return measure
+
+
+def run_rounds(cases: list[Case], repeat: int) -> None:
+    """All cases round-robin, ``repeat`` times, so machine noise hits them alike."""
     for _ in range(repeat):
-        for label, run, _, _ in cases:
-            start = time.perf_counter()
-            run()
-            best[label] = min(best[label], time.perf_counter() - start)
-    return best
+        for case in cases:
+            wall, cpu = case.run()
+            case.wall.append(wall)
+            case.cpu.append(cpu)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size-mib", type=int, default=1024, help="bid size (default 1024)")
-    parser.add_argument("--repeat", type=int, default=3, help="best of R rounds (default 3)")
-    parser.add_argument(
-        "--pyrage-max-mib",
-        type=int,
-        default=None,
-        help="cap the in-memory rows' size (default: the bid size, if memory allows)",
+def ratio_line(name: str, case: Case, raw: Case) -> str:
+    """``case`` against ``raw``, round by round: raw's time over the case's (1.0 = as fast)."""
+    walls = [ratio(r, c) for r, c in zip(raw.wall, case.wall, strict=True)]
+    cpus = [ratio(r, c) for r, c in zip(raw.cpu, case.cpu, strict=True)]
+    return (
+        f"{name:<26} best {max(walls):.2f}"
+        f" (rounds {min(walls):.2f}-{max(walls):.2f});"
+        f" calling thread's CPU {max(cpus):.2f} ({min(cpus):.2f}-{max(cpus):.2f})"
     )
-    parser.add_argument("--tmpdir", default=None, help="where to write the sealed file")
-    args = parser.parse_args()
-    size = args.size_mib * MIB
-    if size <= 0:
-        parser.error("--size-mib must be positive")
 
+
+def bench(args: argparse.Namespace) -> int:
+    size = args.size_mib * MIB
     identity, recipient = age.generate_identity()
     notes: list[str] = []
 
@@ -226,12 +267,20 @@ def main() -> None:
             "(three copies of the bid would not fit comfortably in memory)"
         )
 
+    print(machine_line(), flush=True)
     with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:
-        path = Path(tmp) / "bid.age"
-        sealed_file = Path(tmp) / "sealed-again.age"
-        with open(path, "wb") as dst:
-            age.encrypt(cast(BinaryIO, Generated(size)), dst, [recipient])
-        rss_before, rss_after = rss_probe(path, identity)
+        plain = Path(tmp) / "bid.pdf"
+        sealed = Path(tmp) / "bid.age"
+        output = Path(tmp) / "output"
+        with open(plain, "wb") as dst:
+            for _ in range(size // MIB):
+                dst.write(BLOCK)
+            dst.write(BLOCK[: size % MIB])
+        with open(plain, "rb") as src, open(sealed, "wb") as dst:
+            age.encrypt(src, dst, [recipient])
+        rss_seal = rss_probe(["seal", str(plain), str(output)], recipient)
+        output.unlink()
+        rss_open = rss_probe(["open", str(sealed)], identity)
         plaintext = BLOCK * (mem_size // MIB) + BLOCK[: mem_size % MIB]
         in_memory = age.encrypt_bytes(plaintext, [recipient])
 
@@ -240,14 +289,24 @@ def main() -> None:
             age.encrypt(cast(BinaryIO, Generated(size)), cast(BinaryIO, sink), [recipient])
             assert sink.size > size
 
-        def seal_to_file() -> None:
-            with open(sealed_file, "wb") as dst:
-                age.encrypt(cast(BinaryIO, Generated(size)), dst, [recipient])
-            sealed_file.unlink()
+        def file_to_file(
+            module: ModuleType, operation: str, src_path: Path, key: str
+        ) -> Callable[[], tuple[float, float]]:
+            # Opening the files and closing them (the flush included) is timed; deleting
+            # the output afterwards is not.
+            def run() -> tuple[float, float]:
+                wall, cpu = time.perf_counter(), time.thread_time()
+                with open(src_path, "rb") as src, open(output, "wb") as dst:
+                    getattr(module, operation)(src, dst, [key])
+                measured = time.perf_counter() - wall, time.thread_time() - cpu
+                output.unlink()
+                return measured
+
+            return run
 
         def open_file() -> None:
             sink = Discard()
-            with open(path, "rb") as src:
+            with open(sealed, "rb") as src:
                 age.decrypt(src, cast(BinaryIO, sink), [identity])
             assert sink.size == size
 
@@ -257,20 +316,61 @@ def main() -> None:
             assert sink.size == mem_size
 
         mem = f"({mem_size // MIB} MiB)"
-        cases: list[Timed] = [
-            ("raw ChaCha20-Poly1305 encrypt, 64 KiB", lambda: raw_encrypt(size), size, "enc"),
-            ("raw ChaCha20-Poly1305 decrypt, 64 KiB", raw_decrypt_fn(size), size, "dec"),
-            ("crypto.age seal: generator -> discard", seal_to_sink, size, "enc"),
-            ("crypto.age seal: generator -> new file (1)", seal_to_file, size, "enc"),
-            ("crypto.age open: file -> discard (2)", open_file, size, "dec"),
-            (
+        raw_enc = Case(
+            "raw ChaCha20-Poly1305 encrypt, 64 KiB", timed(lambda: raw_encrypt(size)), size, "enc"
+        )
+        raw_dec = Case(
+            "raw ChaCha20-Poly1305 decrypt, 64 KiB", timed(raw_decrypt_fn(size)), size, "dec"
+        )
+        seal_file = Case(
+            "crypto.age seal: file -> new file (1)",
+            file_to_file(age, "encrypt", plain, recipient),
+            size,
+            "enc",
+        )
+        open_to_file = Case(
+            "crypto.age open: file -> new file (1)",
+            file_to_file(age, "decrypt", sealed, identity),
+            size,
+            "dec",
+        )
+        cases = [
+            raw_enc,
+            raw_dec,
+            Case("crypto.age seal: generator -> discard", timed(seal_to_sink), size, "enc"),
+            seal_file,
+            Case("crypto.age open: file -> discard", timed(open_file), size, "dec"),
+            Case(
                 "  floor: read file + AEAD, no age logic",
-                lambda: read_and_open_floor(path),
+                timed(lambda: read_and_open_floor(sealed)),
                 size,
                 "dec",
             ),
-            (f"crypto.age open: memory -> discard {mem}", open_memory, mem_size, "dec"),
+            open_to_file,
+            Case(f"crypto.age open: memory -> discard {mem}", timed(open_memory), mem_size, "dec"),
         ]
+        compared = [
+            ("seal file -> file", seal_file, raw_enc),
+            ("open file -> file", open_to_file, raw_dec),
+        ]
+        if args.compare:
+            before = age_at(args.compare, Path(tmp))
+            seal_before = Case(
+                f"  the same at {args.compare}",
+                file_to_file(before, "encrypt", plain, recipient),
+                size,
+                "enc",
+            )
+            open_before = Case(
+                f"  the same at {args.compare}",
+                file_to_file(before, "decrypt", sealed, identity),
+                size,
+                "dec",
+            )
+            cases.insert(cases.index(seal_file) + 1, seal_before)
+            cases.insert(cases.index(open_to_file) + 1, open_before)
+            compared[1:1] = [(f"  the same at {args.compare}", seal_before, raw_enc)]
+            compared.append((f"  the same at {args.compare}", open_before, raw_dec))
 
         try:
             import pyrage
@@ -289,36 +389,39 @@ def main() -> None:
                 assert len(pyrage.decrypt(rage_sealed, [rage_identity])) == mem_size
 
             cases += [
-                (f"pyrage encrypt: memory -> memory {mem}", rage_seal, mem_size, "enc"),
-                (f"pyrage decrypt: memory -> memory {mem}", rage_open, mem_size, "dec"),
+                Case(f"pyrage encrypt: memory -> memory {mem}", timed(rage_seal), mem_size, "enc"),
+                Case(f"pyrage decrypt: memory -> memory {mem}", timed(rage_open), mem_size, "dec"),
             ]
 
-        best = run_rounds(cases, args.repeat)
+        run_rounds(cases, args.repeat)
 
-    rate = {label: nbytes / best[label] / 1e6 for label, _, nbytes, _ in cases}
-    raw = {"enc": rate[cases[0][0]], "dec": rate[cases[1][0]]}
+    raw = {"enc": raw_enc.rate, "dec": raw_dec.rate}
     versions = ", ".join(
         f"{name} {importlib.metadata.version(name)}"
         for name in ("cryptography", "pyrage")
         if _installed(name)
     )
     print(
-        f"bid {args.size_mib} MiB, 64 KiB chunks, best of {args.repeat} interleaved rounds; "
-        f"Python {platform.python_version()}, {versions}; {os.cpu_count()} CPUs"
+        f"bid {args.size_mib} MiB, 64 KiB chunks, best of {args.repeat} interleaved rounds;"
+        f" {versions}"
     )
     print(f"{'operation':<48}{'MB/s':>8}{'% of raw':>10}  vs")
-    for label, _, _, versus in cases:
+    for case in cases:
+        percent = 100 * case.rate / raw[case.versus]
+        print(f"{case.label:<48}{case.rate:>8.0f}{percent:>9.0f}%  raw {case.versus}")
+    print("\nsame-run ratios to raw ChaCha20-Poly1305 (raw's time / the case's; 1.00 = as fast):")
+    for name, case, baseline in compared:
+        print(ratio_line(name, case, baseline))
+    for what, (before_mib, after_mib) in (("sealing", rss_seal), ("opening", rss_open)):
         print(
-            f"{label:<48}{rate[label]:>8.0f}{100 * rate[label] / raw[versus]:>9.0f}%  raw {versus}"
+            f"peak RSS of a fresh process {what} the {args.size_mib} MiB bid: "
+            f"{after_mib:.0f} MiB ({before_mib:.0f} MiB after imports, before {what})"
         )
-    print(
-        f"peak RSS of a fresh process opening the {args.size_mib} MiB bid (2): "
-        f"{rss_after:.0f} MiB ({rss_before:.0f} MiB after imports, before opening)"
-    )
-    print("(1) includes the kernel allocating and filling page cache for the new file")
-    print("(2) the sealed file is in the page cache: this is read + decrypt, not disk speed")
+    print("(1) the source file is in the page cache; the time includes the kernel allocating")
+    print("    and filling page cache for the new file, and closing it; not disk speed")
     for note in notes:
         print(f"note: {note}")
+    return 0
 
 
 def _installed(name: str) -> bool:
@@ -329,5 +432,32 @@ def _installed(name: str) -> bool:
     return True
 
 
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argument_parser(__doc__)
+    parser.add_argument("--size-mib", type=int, default=1024, help="bid size (default 1024)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds (default 3)")
+    parser.add_argument(
+        "--compare",
+        metavar="REF",
+        default=None,
+        help="also time file-to-file sealing and opening with crypto/age.py at git REF",
+    )
+    parser.add_argument(
+        "--pyrage-max-mib",
+        type=int,
+        default=None,
+        help="cap the in-memory rows' size (default: the bid size, if memory allows)",
+    )
+    parser.add_argument("--tmpdir", default=None, help="where to write the bid files")
+    args = parser.parse_args(argv)
+    if args.size_mib <= 0:
+        parser.error("--size-mib must be positive")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_bench(bench, parse_args(argv))
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
