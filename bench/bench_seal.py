@@ -19,10 +19,11 @@ Measures, over the same total size and in the same run:
 * the peak RSS of a fresh process sealing the bid file to a file, and opening it.
 
 The cases run round-robin, ``--repeat`` rounds; each figure is the best round. MB/s is 10**6
-bytes of plaintext per second. The ratios at the end divide a case's time by raw's in the
-same round (best and range over the rounds), and the same for the CPU time of the calling
-thread, which a busy machine disturbs less: it says what a case costs the thread that calls
-crypto.age, whatever helper threads do beside it.
+bytes of plaintext per second. The ratios at the end divide raw's time by a case's in the
+same round (best, median and range over the rounds; on a busy machine, run more rounds and
+read the median), and the same for the CPU time of the calling thread, which a busy machine
+disturbs less: it says what a case costs the thread that calls crypto.age, whatever helper
+threads do beside it on another core.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import importlib.metadata
 import importlib.util
 import io
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -245,9 +247,9 @@ def ratio_line(name: str, case: Case, raw: Case) -> str:
     walls = [ratio(r, c) for r, c in zip(raw.wall, case.wall, strict=True)]
     cpus = [ratio(r, c) for r, c in zip(raw.cpu, case.cpu, strict=True)]
     return (
-        f"{name:<26} best {max(walls):.2f}"
-        f" (rounds {min(walls):.2f}-{max(walls):.2f});"
-        f" calling thread's CPU {max(cpus):.2f} ({min(cpus):.2f}-{max(cpus):.2f})"
+        f"{name:<22} wall: best {max(walls):.2f}, median {statistics.median(walls):.2f},"
+        f" rounds {min(walls):.2f}-{max(walls):.2f}; calling thread's CPU: best {max(cpus):.2f},"
+        f" median {statistics.median(cpus):.2f}"
     )
 
 
