@@ -128,11 +128,12 @@ _AHEAD_MIN_SIZE = 2 * _AHEAD_CHUNKS * ENC_CHUNK_SIZE
 # Sealing to a regular file writes behind on a background thread, the mirror image: the
 # caller's thread seals chunks into one ~1 MiB buffer while the thread writes earlier ones
 # (the AEAD and the write system call, where the kernel fills the page cache, both release
-# the GIL). Measured at 128 MiB, the caller's thread then spends 0.86-0.91 of raw
-# ChaCha20-Poly1305's CPU time instead of 0.69, with 1 MiB and 4 MiB buffers alike; the
-# smaller ones are likelier still in cache when written, and four of them let sealing run
-# on through a short stall of the writer on a busy machine. The thread starts only once a
-# first buffer is full, so a bid smaller than that is written without one. Other
+# the GIL). Measured file to file (docs/benchmarks.md), the caller's thread then spends
+# 0.85-0.90 of raw ChaCha20-Poly1305's CPU time instead of 0.68-0.71. Two 4 MiB buffers
+# relieved the caller as much but cost the process more CPU in all (0.310 s against 0.263 s
+# at 128 MiB; 1 MiB is likelier still in cache when written), and four buffers let sealing
+# run on through a short stall of the writer on a busy machine. The thread starts only once
+# a first buffer is full, so a bid smaller than that is written without one. Other
 # destinations get the sealed chunks in batches of _READ_CHUNKS, on the caller's thread.
 _BEHIND_CHUNKS = 16
 _BEHIND_BUFFERS = 4
@@ -516,7 +517,10 @@ def encrypt(src: BinaryIO, dst: BinaryIO, recipients: Sequence[str]) -> None:
     """Encrypt all of ``src`` to ``dst`` as an age v1 file for the given ``age1…`` recipients.
 
     Streams in 64 KiB chunks with constant memory. ``dst`` is written but not flushed or
-    closed. Raises :class:`AgeKeyError` for an invalid or empty recipient list.
+    closed. When ``dst`` is a plain file object on a regular file (what ``open(path, "wb")``
+    returns), a helper thread writes it while the next chunks are sealed; it is joined
+    before this returns or raises. Raises :class:`AgeKeyError` for an invalid or empty
+    recipient list; I/O errors from the streams (a full disk, say) propagate unchanged.
     """
     if isinstance(recipients, str):
         raise TypeError("recipients must be a sequence of strings, not a single string")
