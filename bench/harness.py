@@ -2,8 +2,9 @@
 its arguments, printing its figures beside the baseline measured in the same run, and
 stopping everything it started on Ctrl-C or SIGTERM.
 
-* :func:`run_bench` runs a benchmark's ``main`` (sync) or ``amain`` (async): SIGTERM takes the same
-  orderly way out as Ctrl-C, so every ``finally`` block runs and nothing is left behind.
+* :func:`run_bench` runs a benchmark's ``main`` (sync) or ``amain`` (async): SIGTERM takes
+  the same orderly way out as Ctrl-C, so every ``finally`` block runs and nothing is left
+  behind.
 * :func:`started` is the start-up of the benchmarks that drive a node: PostgreSQL and Redis
   (those named by ``DATABASE_URL`` / ``REDIS_URL``, or throwaway ones), a fresh database, a
   pool on it and a scratch folder; leaving it stops and removes them all.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import inspect
 import math
 import os
 import platform
@@ -65,7 +67,7 @@ def run_bench(
     everything that was started, and the status is 130.
     """
     try:
-        if asyncio.iscoroutinefunction(main):
+        if inspect.iscoroutinefunction(main):
             return asyncio.run(_cancel_on_sigterm(main(args)))
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
@@ -92,7 +94,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def argument_parser(doc: str | None) -> argparse.ArgumentParser:
     """A parser described by the first line of the benchmark's docstring."""
-    return argparse.ArgumentParser(description=(doc or "").strip().splitlines()[0])
+    return argparse.ArgumentParser(description=(doc or "").strip().partition("\n")[0])
 
 
 def add_py_spy_option(parser: argparse.ArgumentParser, what: str) -> None:
