@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.responses import RedirectResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
@@ -52,4 +53,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/", lambda request: RedirectResponse("/app/")),
         Mount("/app", StaticFiles(directory=WEB_CLIENT, html=True), name="app"),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    # Paths and query strings are bounded before routing (``http.BoundedRequests``).
+    middleware = [Middleware(http.BoundedRequests)]
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

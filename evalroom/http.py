@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 from typing import Any
+from urllib.parse import unquote_plus
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from crypto.events import login_signing_bytes
 from crypto.keys import KeyFormatError, SigningKey, VerifyKey
 from evalroom.auth.revocation import REVOKED_CHANNEL, authenticate, revoke
 from evalroom.auth.tokens import TokenError
+from evalroom.bounds import decode_json
 from evalroom.db.identity import User, get_user, put_challenge, take_challenge
 from evalroom.errors import Refusal
 from evalroom.node import Node
@@ -87,18 +91,92 @@ def _lang(request: Request) -> str:
     return "en" if accept.lower().startswith("en") else "zh-CN"
 
 
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The request's body, refused as ``too_large`` once it passes ``limit`` bytes (counted
+    as they arrive: a body that lies about its length is not buffered whole)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdecimal() and int(declared[:20]) > limit:
+        raise Refusal("too_large", f"limit {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise Refusal("too_large", f"limit {limit} bytes")
+    return bytes(body)
+
+
 async def read_json(request: Request, model: type[_In]) -> Any:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise Refusal("too_large", f"limit {MAX_BODY} bytes")
+    """Decode the body within ``evalroom.bounds`` first, then validate it against ``model``."""
+    value = decode_json(await read_body(request))
     try:
-        return model.model_validate_json(body)
+        return model.model_validate(value)
     except ValidationError as exc:
         err = exc.errors()[0]
-        if err.get("type") == "json_invalid":
-            raise Refusal("malformed", err.get("msg", "")) from None
-        where = ".".join(str(p) for p in err.get("loc", ()))
+        where = ".".join(str(p) for p in err.get("loc", ())) or "body"
+        if err.get("type") in ("model_type", "model_attributes_type"):
+            raise Refusal("malformed", "the body is not a JSON object") from None
         raise Refusal("invalid", f"{where}: {err.get('msg', '')}") from None
+
+
+_PATH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+
+
+def path_id(request: Request, name: str) -> str:
+    """A path parameter naming something (a tender, a section, a bid): a short identifier."""
+    value = str(request.path_params[name])
+    if not _PATH_ID.fullmatch(value):
+        raise Refusal("invalid", f"{name} is 1-64 letters, digits, . _ : -")
+    return value
+
+
+def query_text(request: Request, name: str, max_length: int = 64) -> str | None:
+    """An optional query parameter of at most ``max_length`` characters (NUL is refused
+    before routing, by ``BoundedRequests``)."""
+    value = request.query_params.get(name)
+    if value is not None and not 1 <= len(value) <= max_length:
+        raise Refusal("invalid", f"{name} is 1-{max_length} characters")
+    return value
+
+
+MAX_PATH = 2048
+MAX_QUERY = 4096
+
+
+def request_line_refusal(scope: Scope) -> Refusal | None:
+    """Why a request's path or query string may not go further, if it may not: longer than
+    the bounds, or holding a NUL character (PostgreSQL's text cannot store one, and no name
+    in this protocol contains one), percent-encoded or not."""
+    path: str = scope.get("path", "")
+    raw_path: bytes = scope.get("raw_path") or path.encode("utf-8", "surrogatepass")
+    query: bytes = scope.get("query_string", b"")
+    if len(raw_path) > MAX_PATH:
+        return Refusal("too_large", f"paths are limited to {MAX_PATH} bytes")
+    if len(query) > MAX_QUERY:
+        return Refusal("too_large", f"query strings are limited to {MAX_QUERY} bytes")
+    if "\x00" in path or "\x00" in unquote_plus(query.decode("latin-1")):
+        return Refusal("invalid", "the path or query string contains a NUL character")
+    return None
+
+
+class BoundedRequests:
+    """ASGI middleware: every HTTP request and WebSocket handshake passes
+    ``request_line_refusal`` before routing. A refused request gets its error (HTTP 400 or
+    413), a refused handshake HTTP 403; neither reaches a handler."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = request_line_refusal(scope) if scope["type"] in ("http", "websocket") else None
+        if refusal is None:
+            await self.app(scope, receive, send)
+        elif scope["type"] == "http":
+            request = Request(scope)
+            response = error_response(refusal, _lang(request))
+            await response(scope, receive, send)
+        else:
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 1008, "reason": refusal.code})
 
 
 async def healthz(request: Request) -> Response:

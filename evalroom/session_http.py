@@ -12,14 +12,14 @@ from evalroom.db.identity import roles_in
 from evalroom.domain.commands import Actor
 from evalroom.domain.session import may_read_scores
 from evalroom.errors import Refusal
-from evalroom.http import _lang, authenticated_user, error_response
+from evalroom.http import _lang, authenticated_user, error_response, path_id, query_text
 from evalroom.node import Node
 from evalroom.report import render_html, render_pdf
 
 
 async def _session(node: Node, request: Request) -> tuple[str, dict[str, Any], Actor]:
-    stream = f"session:{request.path_params['session']}"
     user = await authenticated_user(request)
+    stream = f"session:{path_id(request, 'session')}"
     row = await node.pool.fetchrow("SELECT parent, state FROM streams WHERE name = $1", stream)
     if row is None:
         raise Refusal("unknown_stream", stream)
@@ -40,7 +40,7 @@ async def scores(request: Request) -> Response:
     lang = _lang(request)
     try:
         stream, state, actor = await _session(node, request)
-        expert = request.query_params.get("expert")
+        expert = query_text(request, "expert")
         if not may_read_scores(state, actor, expert):
             user = await authenticated_user(request)
             raise await node.pipeline.refuse(

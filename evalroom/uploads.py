@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import secrets
 from datetime import datetime
 from typing import Any
@@ -25,11 +26,12 @@ from evalroom.db.identity import User
 from evalroom.domain import opening
 from evalroom.domain.rules import RuleError
 from evalroom.errors import Refusal
-from evalroom.http import _lang, authenticated_user, error_response
+from evalroom.http import _lang, authenticated_user, error_response, path_id
 from evalroom.node import Node
 from evalroom.services.pipeline import STORE_DOWN
 
 HEADER_PEEK = (1 << 20) + 1
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # a command id, as on ``/ws``
 
 
 async def _precheck(node: Node, user: User, stream: str) -> dict[str, Any]:
@@ -62,14 +64,18 @@ async def _precheck(node: Node, user: User, stream: str) -> dict[str, Any]:
 async def upload_bid(request: Request) -> Response:
     node: Node = request.app.state.node
     lang = _lang(request)
-    tender = request.path_params["tender"]
-    stream = f"tender:{tender}"
-    section, envelope = request.path_params["section"], request.path_params["envelope"]
-    client_id = request.headers.get("idempotency-key") or "upload-" + secrets.token_hex(8)
     try:
         user = await authenticated_user(request)
     except Refusal as refusal:
         node.metrics.anonymous_garbage.inc()
+        return error_response(refusal, lang)
+    try:
+        stream = f"tender:{path_id(request, 'tender')}"
+        section, envelope = path_id(request, "section"), path_id(request, "envelope")
+        client_id = request.headers.get("idempotency-key") or "upload-" + secrets.token_hex(8)
+        if not _CLIENT_ID.fullmatch(client_id):
+            raise Refusal("invalid", "Idempotency-Key is 1-64 letters, digits, . _ : -")
+    except Refusal as refusal:
         return error_response(refusal, lang)
     try:
         prior = await _first_answer(node, user, client_id)
@@ -156,10 +162,10 @@ async def download_plain(request: Request) -> Response:
     that may read bids (supervisors, and the evaluation committee), after its opening."""
     node: Node = request.app.state.node
     lang = _lang(request)
-    stream = f"tender:{request.path_params['tender']}"
-    number = request.path_params["number"]
     try:
         user = await authenticated_user(request)
+        stream = f"tender:{path_id(request, 'tender')}"
+        number = path_id(request, "number")
         state = await node.pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
         if state is None:
             raise Refusal("unknown_stream", stream)

@@ -120,14 +120,16 @@ class NodeProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def spawn(self) -> None:
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "evalroom", "serve", "--port", str(self.port)],
-            env=self.env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=log,
-        )
+        with contextlib.ExitStack() as files:
+            # The child keeps its own descriptor; the parent's closes once it has started.
+            log = files.enter_context(open(self.log_path, "ab")) if self.log_path else None
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "evalroom", "serve", "--port", str(self.port)],
+                env=self.env,
+                cwd=ROOT,
+                stdout=log or subprocess.DEVNULL,
+                stderr=log or subprocess.DEVNULL,
+            )
 
     async def start(self) -> NodeProcess:
         self.spawn()

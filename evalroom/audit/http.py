@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from evalroom.audit import Audit, NotCommitted, StoredCheckpoint
 from evalroom.audit.checkpoints import b64
+from evalroom.bounds import MAX_SAFE_INTEGER
 from evalroom.db.events import stream_info
 from evalroom.db.identity import roles_in
 from evalroom.errors import Refusal
@@ -81,8 +82,8 @@ def _int_param(request: Request, name: str, default: int | None = None) -> int:
         if default is None:
             raise Refusal("invalid", f"query parameter {name} is required")
         return default
-    if not raw.isdecimal() or len(raw) > 19:
-        raise Refusal("invalid", f"{name} must be a non-negative integer")
+    if not (raw.isascii() and raw.isdecimal()) or len(raw) > 16 or int(raw) > MAX_SAFE_INTEGER:
+        raise Refusal("invalid", f"{name} must be an integer from 0 to {MAX_SAFE_INTEGER}")
     return int(raw)
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from crypto.keys import b64u, unb64u
 
+MAX_TOKEN = 512
+
 
 @dataclass(frozen=True)
 class TokenClaims:
@@ -40,6 +42,8 @@ class TokenIssuer:
         return f"{body}.{self._mac(body)}", expires
 
     def verify(self, token: str, now: float | None = None) -> TokenClaims:
+        if len(token) > MAX_TOKEN or not token.isascii():  # compare_digest takes ASCII only
+            raise TokenError("malformed token")
         parts = token.split(".")
         if len(parts) != 5 or parts[0] != "v1":
             raise TokenError("malformed token")

@@ -15,6 +15,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from evalroom.auth.revocation import authenticate
 from evalroom.auth.tokens import TokenError
+from evalroom.bounds import check_json_bounds, parse_json
 from evalroom.errors import Refusal
 from evalroom.hub.connection import (
     CLOSE_ORIGIN,
@@ -30,8 +31,9 @@ from evalroom.hub.protocol import (
     PresenceMsg,
     SubscribeMsg,
     UnsubscribeMsg,
-    parse_client_message,
+    client_message,
     ref_of,
+    ref_of_prefix,
 )
 from evalroom.node import Node
 from evalroom.services.pipeline import STORE_DOWN
@@ -48,6 +50,13 @@ def origin_allowed(node: Node, ws: WebSocket) -> bool:
     host = ws.headers.get("host", "")
     same_host = origin in (f"http://{host}", f"https://{host}")
     return same_host or origin in node.settings.allowed_origins
+
+
+def utf8_size(data: str | bytes) -> int:
+    """A frame's size in bytes, as the limit counts it (a CJK character is three)."""
+    if isinstance(data, bytes):
+        return len(data)
+    return len(data) if data.isascii() else len(data.encode("utf-8", "surrogatepass"))
 
 
 async def websocket_endpoint(ws: WebSocket) -> None:
@@ -120,16 +129,17 @@ async def websocket_endpoint(ws: WebSocket) -> None:
             if time.time() > conn.token_expires:
                 _expire(conn)
                 break
-            if len(data) > node.settings.max_message_bytes:
+            size = utf8_size(data)
+            if size > node.settings.max_message_bytes:
                 node.metrics.refusals.labels("too_large").inc()
-                if len(data) > 16 * node.settings.max_message_bytes:
+                if size > 16 * node.settings.max_message_bytes:
                     conn.close_soon(CLOSE_TOO_LARGE, "message far over the limit")
                     break
                 conn.enqueue(
                     _dumps(
                         Refusal(
                             "too_large", f"limit {node.settings.max_message_bytes} bytes"
-                        ).to_message(lang, ref_of(data[:4096]))
+                        ).to_message(lang, ref_of_prefix(data))
                     )
                 )
                 continue
@@ -156,11 +166,15 @@ async def _dispatch(
     inflight: asyncio.Semaphore,
     tasks: set[asyncio.Task[None]],
 ) -> None:
+    value: Any = None
     try:
-        msg = parse_client_message(data)
+        value = parse_json(data)
+        check_json_bounds(value)  # every bound of ``evalroom.bounds`` before the schema
+        msg = client_message(value)
     except Refusal as refusal:
         node.metrics.refusals.labels(refusal.code).inc()
-        conn.enqueue(_dumps(refusal.to_message(conn.lang, ref_of(data))))
+        ref = ref_of(value) if value is not None else ref_of_prefix(data)
+        conn.enqueue(_dumps(refusal.to_message(conn.lang, ref)))
         return
     if isinstance(msg, HeartbeatMsg):
         conn.enqueue('{"t":"hb"}')

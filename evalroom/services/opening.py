@@ -9,7 +9,7 @@ import base64
 import hashlib
 import tempfile
 from collections.abc import Sequence
-from typing import IO, Any
+from typing import IO, Annotated, Any
 
 from pydantic import Field
 
@@ -63,7 +63,7 @@ class AnswerBody(Body):
 
 
 class StartCommercial(Body):
-    passed: list[str] = Field(max_length=500)
+    passed: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(max_length=500)
 
 
 async def tender_state(ctx: ServiceContext, stream: str) -> dict[str, Any]:

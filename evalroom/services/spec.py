@@ -8,9 +8,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from crypto.keys import SigningKey
+from evalroom.bounds import check_json_bounds
 from evalroom.db.events import StoredEvent
 from evalroom.db.identity import User
 from evalroom.domain.commands import Command, Decision
@@ -20,7 +21,17 @@ Text = Field(min_length=1, max_length=2000)
 
 
 class Body(BaseModel):
+    """A command's body. Strict, closed, and held to ``evalroom.bounds`` before any field is
+    read, so free-form members (a tender's ``config``, a session's ``method``) are bounded
+    too, whoever calls the pipeline: a socket, HTTP, or the platform itself."""
+
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded(cls, data: Any) -> Any:
+        check_json_bounds(data, "body")  # raises Refusal, which pydantic lets through
+        return data
 
 
 class Empty(Body):
