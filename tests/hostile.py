@@ -36,6 +36,7 @@ class LoggedNode:
     process: NodeProcess
     log_path: Path
     pool: asyncpg.Pool
+    database_url: str
     _offset: int = 0
 
     @property
@@ -74,7 +75,7 @@ async def logged_node(
     pool = await open_pool(url, min_size=1, max_size=4)
     try:
         await process.start()
-        yield LoggedNode(process, log_path, pool)
+        yield LoggedNode(process, log_path, pool, url)
     finally:
         process.terminate()
         await pool.close()
