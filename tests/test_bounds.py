@@ -91,7 +91,7 @@ def test_bytes_must_be_utf8() -> None:
 
 
 def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
-    text = json.dumps({"text": "[" * 5000 + "{" * 5000, "k[{": ["]]", "\\\"[["]})
+    text = json.dumps({"text": "[" * 5000 + "{" * 5000, "k[{": ["]]", '\\"[[']})
     assert decode_json(text) == json.loads(text)
 
 
