@@ -160,8 +160,8 @@ def request_line_refusal(scope: Scope) -> Refusal | None:
 
 class BoundedRequests:
     """ASGI middleware: every HTTP request and WebSocket handshake passes
-    ``request_line_refusal`` before routing. A refused request gets its error (HTTP 400 or
-    413), a refused handshake HTTP 403; neither reaches a handler."""
+    ``request_line_refusal`` before routing. A refused request gets its error (HTTP 413 or
+    422), a refused handshake HTTP 403; neither reaches a handler."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
