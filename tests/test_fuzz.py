@@ -8,6 +8,8 @@ surrogates, repeated keys, deep nesting, long strings, too many keys or items), 
 schema refuses (a wrong type, an unknown key, a string over its field's limit, a bad frame
 field), bytes corrupted (cut short, a control character, invalid UTF-8, a frame over the
 limit in bytes but not in characters), or a random JSON document carrying such a value.
+Besides those, routes get hostile path segments and query values, and well-formed grants
+name users who are not registered (once a 500 from a foreign key): any 4xx will do there.
 
 Every one of them must be refused: an ``error`` with an input code on the socket, which stays
 open, or a 4xx over HTTP; never a 5xx, never a traceback or an error in the node's log, and
@@ -199,6 +201,7 @@ _ALL_RECIPES = [
     *_recipes("http_command"),
     *_recipes("login"),
     *[Recipe("route", "path", "any")] * len(_recipes("route")),
+    *[Recipe("ghost_grant", "domain", "any")] * 4,
 ]
 RECIPES = st.sampled_from(_ALL_RECIPES)
 BATCHES = st.tuples(st.lists(RECIPES, min_size=BATCH, max_size=BATCH), st.integers(0, 2**32))
@@ -422,6 +425,7 @@ class World:
     tokens: dict[str, str]
     user_ids: dict[str, str]
     limit: int
+    draft: str = ""  # a tender still in draft, where the agency may grant the tenderer
 
 
 def hostile_document(
@@ -543,11 +547,26 @@ def route(world: World, recipe: Recipe, rng: random.Random) -> Request:
     return Request(role, "GET", path, None, False)
 
 
+def ghost_grant(world: World, recipe: Recipe, rng: random.Random) -> Request:
+    """A well-formed grant naming someone who is not registered: refused by the rules
+    (``unknown_user``, or the sender's rights first), never a 5xx, and it grants nothing."""
+    body = {
+        "user": f"ghost-{rng.randrange(10**6)}",
+        "role": rng.choice(["tenderer", "tenderer", "supervisor", "operator", "expert"]),
+    }
+    stream = rng.choice([world.draft, world.draft, world.tender])
+    doc = {"id": f"g{rng.randrange(10**9)}", "stream": stream, "type": "tender.grant"}
+    content = json.dumps({**doc, "body": body}).encode()
+    role = rng.choice(["agency", "agency", *ROLES])
+    return Request(role, "POST", "/api/commands", content, False)
+
+
 _MAKERS = {
     "frame": frame,
     "http_command": command_over_http,
     "login": login_request,
     "route": route,
+    "ghost_grant": ghost_grant,
 }
 
 
@@ -588,20 +607,23 @@ async def _world(node: LoggedNode, pool: asyncpg.Pool) -> World:
         "opening_recipient": "age1" + "q" * 58,
         "forms": {"single": [{"name": "price", "type": "decimal", "required": True}]},
     }
+    draft = tender + "-draft"
     setup = [
-        ("agency", "tender.create", {"title": "模糊测试", "config": config}),
-        ("agency", "tender.publish", {}),
-        ("bidder", "tender.join", {}),
+        ("agency", tender, "tender.create", {"title": "模糊测试", "config": config}),
+        ("agency", tender, "tender.publish", {}),
+        ("bidder", tender, "tender.join", {}),
+        ("agency", draft, "tender.create", {"title": "草稿", "config": config}),
     ]
     async with httpx.AsyncClient(base_url=node.url) as http:
-        for i, (role, type_, body) in enumerate(setup):
+        for i, (role, stream, type_, body) in enumerate(setup):
             r = await http.post(
                 "/api/commands",
-                json={"id": f"setup-{i}", "stream": tender, "type": type_, "body": body},
+                json={"id": f"setup-{i}", "stream": stream, "type": type_, "body": body},
                 headers={"authorization": f"Bearer {tokens[role]}"},
             )
             assert r.status_code == 200, r.text
-    return World(tender, tokens, {r: p.user_id for r, p in people.items()}, 64 * 1024)
+    user_ids = {r: p.user_id for r, p in people.items()}
+    return World(tender, tokens, user_ids, 64 * 1024, draft)
 
 
 async def _send_frames(sockets: dict[str, RawSocket], inputs: list[Frame], tally: Tally) -> None:
@@ -725,6 +747,7 @@ def test_ten_thousand_hostile_frames_and_requests_are_refused_and_change_nothing
     tally = fuzzing.tally
     assert tally.frames + tally.requests >= 10_000, tally
     assert tally.frames >= 7_000 and tally.requests >= 1_500, tally
+    assert tally.answers.get("unknown_user", 0) > 0, tally.answers  # the ghost grants
     # Each kind of refusal was reached, not only the first check an input meets.
     assert {"malformed", "too_large", "invalid", "unknown_type", "unsupported_version"} <= set(
         tally.answers
