@@ -99,10 +99,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "decision.reschedule": ("改期评标", "reschedule"),
     # event lines
     "ev.created": (
-        "评标会话已创建：项目 {tender} 标段 {section}，{bids} 份投标，{experts} 名专家，"
-        "{venues} 个场地",
-        "Session created: tender {tender} section {section}, {bids} bids, {experts} experts, "
-        "{venues} venues",
+        "评标会话已创建：项目 {tender} 标段 {section}，{bids} 份投标（取自开标记录 {record}），"
+        "{experts} 名专家，{venues} 个场地",
+        "Session created: tender {tender} section {section}, {bids} bids (from the opening"
+        " record {record}), {experts} experts, {venues} venues",
     ),
     "ev.seed_committed": (
         "已公布抽取种子承诺 {commitment}…（专家库快照摘要 {pool}…）",
@@ -649,6 +649,11 @@ class SessionRender:
                 tender=p.get("tender"),
                 section=p.get("section"),
                 bids=p.get("bids"),
+                record=sep.join(
+                    f"#{r.get('seq')} {_short(r.get('digest'), 12)}…"
+                    for r in p.get("opening_record") or []
+                    if isinstance(r, dict)
+                ),
                 experts=p.get("experts"),
                 venues=len(p.get("venues") or {}),
             )

@@ -25,7 +25,7 @@ What it checks, per stream of the bundle (format: ``evalroom/audit/bundle.py``):
 - every event is covered by a signed checkpoint, and the stream's recorded head is its last
   event;
 
-then every receipt (below), every report (below), and each ``--checkpoint`` note given on the
+then every receipt (below), every session's bids (below), every report (below), and each ``--checkpoint`` note given on the
 command line (a tree head someone kept, e.g. from ``clients/logwatch.py`` or a receipt): it
 must be consistent with the bundle's history, else the log forked.
 
@@ -45,6 +45,17 @@ The receipt must name its ``stream`` and ``seq``; other fields (ciphertext hash,
 the event) against the root of the signed checkpoint of ``size`` (the bundle's, or the one in
 ``inclusion``, which must then agree with the bundle); and, when the receipt carries
 ``leaf_hash``, that it is the bundle's event at that seq.
+
+A **session** stream's bids come from its tender's signed opening record (开标记录): its
+first event is ``session.created``, whose ``opening_record`` names each ``opening.record``
+event of the tender stream it rests on (``{stage, seq, digest}``, the digest being the hex
+SHA-256 of the record's canonical JSON). Checked, with the same pure rules the server used
+(``evalroom.domain.handover``): the named events are the tender's opening records and hash to
+the digests; each record's signers (``signed_by``) have a validly signed
+``opening.record_signed`` before it; and the bids of the session's ``session.bids`` event and
+of its report, prices included, are those the record gives the section. Each difference is
+named, e.g. ``session bid S1-B02 price 1.00 differs from the signed opening record's
+980000.00``.
 
 A **report** in ``reports`` (``{"stream", "report"}``: the ``report`` of a session's state, as
 ``evalroom.domain.session_report`` draws it up) holds at least::
@@ -87,6 +98,13 @@ from crypto.checkpoint import VerifierKey as LogKey
 from crypto.events import event_leaf_hash
 from crypto.keys import KeyFormatError, VerifyKey
 from crypto.merkle import MerkleLog, verify_consistency, verify_inclusion
+from evalroom.domain.handover import (
+    RECORD_EVENT,
+    SignedRecord,
+    bid_differences,
+    record_digest,
+    session_bids,
+)
 from evalroom.domain.rules import RuleError
 from evalroom.domain.scoring import BidFigures, ExpertSheet, ScoringMethod, evaluate
 
@@ -205,6 +223,7 @@ class BundleVerifier:
             self._guarded("receipt", self._receipt, item)
         if receipts:
             self.result.summary.append(f"receipts      {len(receipts)} checked")
+        self._handovers()
         self._reports()
         for label, note in self.extra_checkpoints:
             self._guarded(f"checkpoint ({label})", self._outside_checkpoint, label, note)
@@ -550,6 +569,131 @@ class BundleVerifier:
             self.fail(subject, f"the bundle has no signed checkpoint @{size}")
             return None
         return head.root
+
+    # -- session bids and the signed opening record ---------------------------------------
+    def _handovers(self) -> None:
+        for name, state in list(self.streams.items()):
+            if name.startswith("session:") and state.events:
+                self._guarded(f"session {name}", self._handover, state)
+
+    def _handover(self, session: _Stream) -> None:
+        """The session's bids, prices included, are the signed opening record's (开标记录)."""
+        name = session.name
+        first = session.events.get(1)
+        if first is None or first["type"] != "session.created":
+            what = "missing" if first is None else first["type"]
+            self.fail(
+                f"event {name}#1",
+                f"is {what}, not session.created: the session's bids cannot be traced to a"
+                " signed opening record",
+            )
+            return
+        created = first["payload"]
+        tender = self.streams.get(f"tender:{created['tender']}")
+        if tender is None:
+            self.fail(
+                f"session {name}", f"its tender tender:{created['tender']} is not in the bundle"
+            )
+            return
+        claimed = created.get("opening_record")
+        if not isinstance(claimed, list) or not claimed:
+            self.fail(f"event {name}#1", "session.created names no signed opening record")
+            return
+        records = [
+            SignedRecord(seq, event["payload"])
+            for seq, event in sorted(tender.events.items())
+            if event["type"] == RECORD_EVENT
+        ]
+        try:
+            handover = session_bids(records, str(created["section"]))
+        except RuleError as exc:
+            self.fail(
+                f"session {name}",
+                f"the signed opening record of {tender.name} hands over no bids: {exc.message}",
+            )
+            return
+        if not self._record_reference(name, tender, claimed, handover.reference):
+            return
+        self._record_signers(tender, records, handover.reference)
+        listed = [
+            (seq, event)
+            for seq, event in sorted(session.events.items())
+            if event["type"] == "session.bids"
+        ]
+        if not listed:
+            self.fail(f"session {name}", "no session.bids event: its bids are not in the bundle")
+            return
+        for seq, event in listed:
+            for difference in bid_differences(event["payload"]["bids"], handover.bids):
+                self.fail(f"event {name}#{seq}", difference)
+        for item in _items(self.bundle.get("reports", [])):
+            report = item.get("report")
+            if item.get("stream") == name and isinstance(report, dict):
+                for difference in bid_differences(_items(report.get("bids")), handover.bids):
+                    self.fail(f"report {name}", difference)
+        stages = ", ".join(f"{r['stage']} {tender.name}#{r['seq']}" for r in handover.reference)
+        self.result.summary.append(
+            f"session {name}: {len(handover.bids)} bids as in the signed opening record ({stages})"
+        )
+
+    def _record_reference(
+        self,
+        name: str,
+        tender: _Stream,
+        claimed: list[Any],
+        expected: list[dict[str, Any]],
+    ) -> bool:
+        """The session names the record's events, and its digests are theirs."""
+        ok = True
+        for ref in _items(claimed):
+            seq, digest = ref.get("seq"), ref.get("digest")
+            event = tender.events.get(seq) if isinstance(seq, int) else None
+            if event is None or event["type"] != RECORD_EVENT:
+                what = "missing" if event is None else event["type"]
+                self.fail(
+                    f"event {name}#1",
+                    f"names event {tender.name}#{seq} as its opening record, but that is {what}",
+                )
+                ok = False
+            elif record_digest(event["payload"]) != digest:
+                self.fail(
+                    f"event {name}#1",
+                    f"records digest {digest} of the opening record {tender.name}#{seq},"
+                    f" which hashes to {record_digest(event['payload'])}",
+                )
+                ok = False
+        if ok and [dict(r) for r in _items(claimed)] != expected:
+            shown = ", ".join(f"{r['stage']} #{r['seq']}" for r in expected)
+            self.fail(
+                f"event {name}#1",
+                f"names {len(claimed)} opening record(s); the signed record is {shown}",
+            )
+            ok = False
+        return ok
+
+    def _record_signers(
+        self, tender: _Stream, records: list[SignedRecord], reference: list[dict[str, Any]]
+    ) -> None:
+        """Each record's signers signed it: a valid ``opening.record_signed`` before it."""
+        used = {r["seq"] for r in reference}
+        for record in records:
+            if record.seq not in used:
+                continue
+            signers = record.payload.get("signed_by")
+            for role, by in signers.items() if isinstance(signers, dict) else []:
+                if not any(
+                    seq < record.seq
+                    and tender.events[seq]["type"] == "opening.record_signed"
+                    and tender.events[seq]["actor"] == by
+                    and tender.events[seq]["payload"].get("role") == role
+                    and tender.events[seq]["payload"]["command"]["type"] == "opening.sign_record"
+                    for seq in tender.signed_ok
+                ):
+                    self.fail(
+                        f"event {tender.name}#{record.seq}",
+                        f"the opening record names {by} as its {role}, but no validly signed"
+                        " opening.record_signed of theirs precedes it",
+                    )
 
     # -- reports ---------------------------------------------------------------------------
     def _reports(self) -> None:

@@ -78,6 +78,11 @@ T: dict[str, tuple[str, str]] = {
         "创建评标会话，开标结果移交评标",
         "Evaluation session created from the opening record",
     ),
+    "handover": (
+        "评标会话的投标及报价取自已签署的技术标与商务标开标记录（摘要已记录）；自带投标数据的创建被拒绝",
+        "Session bids and prices taken from the signed technical and commercial opening records"
+        " (digests kept); a create carrying its own bids is refused",
+    ),
     "draw": (
         "承诺随机种子后抽取专家（回避规则），可复算",
         "Seed committed, experts drawn with avoidance, reproducible",
@@ -481,6 +486,30 @@ class Demo:
         state = await self.state(self.stream)
         self.r.check("record", state["opening"][stage].get("closed") is True, state["phase"])
 
+    async def _handover(self, agency: Client, body: dict[str, Any]) -> None:
+        """The session's bids are the signed records' (开标记录移交); bids in a body are refused."""
+        from evalroom.domain.handover import SignedRecord, bid_differences, session_bids
+
+        rows = await self.pool.fetch(
+            "SELECT seq, payload FROM events WHERE stream = $1 AND type = 'opening.record'"
+            " ORDER BY seq",
+            self.stream,
+        )
+        handover = session_bids([SignedRecord(r["seq"], r["payload"]) for r in rows], "S1")
+        state = await self.state(self.session)
+        same = not bid_differences(state["bids"], handover.bids)
+        kept = state["opening_record"] == handover.reference
+        forged = [{**b, "price": "1.00"} for b in handover.bids]
+        refused = await self.refused(
+            agency,
+            self.session + "-2",
+            "session.create",
+            {**body, "bids": forged},
+            "bids_not_accepted",
+        )
+        stages = " + ".join(f"{r['stage']}#{r['seq']}" for r in handover.reference)
+        self.r.check("handover", same and kept and refused, f"{len(handover.bids)} bids · {stages}")
+
     def _user_of(self, org: str) -> str:
         return next(p.user_id for p in self.bidders if p.org == org)
 
@@ -497,19 +526,17 @@ class Demo:
             "tenderer_region": "兰州",
             "min_credit": "60",
         }
-        await a.command(
-            self.session,
-            "session.create",
-            {
-                "tender": self.tender,
-                "section": "S1",
-                "venues": VENUES,
-                "method": METHOD,
-                "draw": draw,
-                "resume_wait": 600,
-            },
-        )
+        body = {
+            "tender": self.tender,
+            "section": "S1",
+            "venues": VENUES,
+            "method": METHOD,
+            "draw": draw,
+            "resume_wait": 600,
+        }
+        await a.command(self.session, "session.create", body)
         self.r.say("session", self.session)
+        await self._handover(a, body)
         from crypto.events import check_in_statement
         from evalroom.services.session import pool_snapshot
         from evalroom.services.spec import ServiceContext

@@ -167,6 +167,26 @@ CATALOG: dict[str, tuple[str, str, bool, bool]] = {
         False,
     ),
     "section_failed": ("该标段开标时已流标。", "The section failed at the opening.", False, False),
+    "bids_not_accepted": (
+        "评标会话的投标信息只能来自已签署的开标记录，命令中不得携带投标数据。",
+        "A session's bids come only from the tender's signed opening record; the command may"
+        " not carry bids.",
+        False,
+        True,
+    ),
+    "session_exists": (
+        "该标段已有评标会话；仅在其封存或改期后方可重新组建评标委员会。",
+        "The section already has an evaluation session; another is allowed only after it was"
+        " sealed or rescheduled.",
+        False,
+        False,
+    ),
+    "record_inconsistent": (
+        "开标记录不完整或前后不一致，无法移交评标。",
+        "The signed opening record is incomplete or inconsistent; it cannot be handed over.",
+        False,
+        False,
+    ),
     "identity_unverified": (
         "专家身份签名验证失败。",
         "The expert's identity signature does not verify.",

@@ -98,6 +98,34 @@ class Opening:
         await agency.command(self.stream, "tender.publish")
         return opening_at
 
+    async def ceremony(self, bidders: tuple[str, ...]) -> dict[str, Any]:
+        """Run the running stage to its signed record; every bidder in it opens its bid."""
+        for name in bidders:
+            c = self.clients[name]
+            state = await self.pool.fetchval(
+                "SELECT state FROM streams WHERE name = $1", self.stream
+            )
+            stage = state["opening"]["stage"]
+            if not any(
+                b["org"] == f"company-{name}" for b in state["opening"][stage]["bids"].values()
+            ):
+                continue
+            await c.command(self.stream, "opening.sign_in", sign=True)
+            await c.command(
+                self.stream,
+                "bid.release_key",
+                {"section": "S1", "identity": self.bid_keys[f"{name}/{stage}"]},
+            )
+        agency, sup = self.clients["agency"], self.clients["sup"]
+        await agency.command(self.stream, "opening.close_window")
+        await agency.command(self.stream, "opening.read_out")
+        await agency.command(self.stream, "opening.sign_record", sign=True)
+        await sup.command(self.stream, "opening.sign_record", sign=True)
+        state: dict[str, Any] = await self.pool.fetchval(
+            "SELECT state FROM streams WHERE name = $1", self.stream
+        )
+        return state
+
     async def bidder(self, name: str) -> Client:
         c = await self.person(name, org=f"company-{name}")
         await c.command(self.stream, "tender.join")
@@ -310,56 +338,42 @@ async def test_a_rejection_tender_withdraws_unreleased_bids_and_fails_below_the_
         await c.close()
 
 
-async def test_two_envelope_tender_opens_commercial_only_for_bids_that_passed(
-    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
-) -> None:
+async def two_envelope_opening(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path, tender: str
+) -> tuple[Opening, dict[str, Any], list[str]]:
+    """Bidders a..d; company-c fails the technical stage. Returns the opening, the tender's
+    state after the technical stage, and the bid numbers that passed it; the commercial stage
+    runs through ``Opening.ceremony``."""
     forms = {
         "technical": [{"name": "duration_days", "type": "int"}],
         "commercial": [{"name": "price", "type": "decimal"}],
     }
     o = Opening(node, pool, tmp_path)
     opening_at = await o.setup(
-        "OP3", opening_in=2.5, window=60, envelopes=("technical", "commercial"), forms=forms
+        tender, opening_in=2.5, window=60, envelopes=("technical", "commercial"), forms=forms
     )
     for i, name in enumerate(("a", "b", "c", "d")):
         await o.bidder(name)
         await o.bid(name, "", "technical", {"duration_days": 100 + i})
         await o.bid(name, "", "commercial", {"price": f"{700000 + i}.00"})
     await _wait_until(opening_at)
-    agency, sup = o.clients["agency"], o.clients["sup"]
-
-    async def ceremony() -> dict[str, Any]:
-        for name in ("a", "b", "c", "d"):
-            c = o.clients[name]
-            state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", o.stream)
-            stage = state["opening"]["stage"]
-            if not any(
-                b["org"] == f"company-{name}" for b in state["opening"][stage]["bids"].values()
-            ):
-                continue
-            await c.command(o.stream, "opening.sign_in", sign=True)
-            await c.command(
-                o.stream,
-                "bid.release_key",
-                {"section": "S1", "identity": o.bid_keys[f"{name}/{stage}"]},
-            )
-        await agency.command(o.stream, "opening.close_window")
-        await agency.command(o.stream, "opening.read_out")
-        await agency.command(o.stream, "opening.sign_record", sign=True)
-        await sup.command(o.stream, "opening.sign_record", sign=True)
-        state: dict[str, Any] = await pool.fetchval(
-            "SELECT state FROM streams WHERE name = $1", o.stream
-        )
-        return state
-
-    await agency.command(o.stream, "opening.start")
-    state = await ceremony()
-    assert state["phase"] == "technical_opened"
+    await o.clients["agency"].command(o.stream, "opening.start")
+    state = await o.ceremony(("a", "b", "c", "d"))
     technical = state["opening"]["technical"]["bids"]
     passed = sorted(n for n, b in technical.items() if b["org"] != "company-c")
+    return o, state, passed
+
+
+async def test_two_envelope_tender_opens_commercial_only_for_bids_that_passed(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    o, state, passed = await two_envelope_opening(node, pool, tmp_path, "OP3")
+    agency = o.clients["agency"]
+    assert state["phase"] == "technical_opened"
+    technical = state["opening"]["technical"]["bids"]
     assert all("price" not in b["form"] for b in technical.values())
     await agency.command(o.stream, "opening.start_commercial", {"passed": passed})
-    state = await ceremony()
+    state = await o.ceremony(("a", "b", "c", "d"))
     assert state["phase"] == "opened"
     commercial = state["opening"]["commercial"]["bids"]
     assert sorted(commercial) == passed

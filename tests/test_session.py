@@ -18,10 +18,11 @@ from crypto.events import check_in_statement
 from crypto.keys import VerifyKey
 from evalroom.db.identity import create_user
 from evalroom.domain.draw import DrawRequest, ExpertPool, draw_experts, pool_digest
+from evalroom.domain.handover import SignedRecord, bid_differences, record_digest, session_bids
 from evalroom.domain.session import report_digest
 from evalroom.services.session import pool_snapshot
 from tests.support import InProcessNode, Participant, add_participant, eventually
-from tests.test_opening import Opening, _wait_until
+from tests.test_opening import Opening, _wait_until, two_envelope_opening
 
 pytestmark = pytest.mark.slow
 
@@ -470,4 +471,142 @@ async def test_an_expert_who_withdraws_loses_the_live_feed_and_a_replacement_is_
     with pytest.raises(ClientError):
         await client.command(stream, "session.vote_chair", {"candidate": leaving})
     for c in [*o.clients.values(), client]:
+        await c.close()
+
+
+# -- the bids come only from the signed opening record (开标记录移交) ----------------------------
+
+DRAW = {"slots": SLOTS, "tenderer": "甘肃交通厅", "tenderer_region": "兰州", "min_credit": "60"}
+
+
+def _create_body(tender: str) -> dict[str, Any]:
+    return {"tender": tender, "section": "S1", "venues": VENUES, "method": METHOD, "draw": DRAW}
+
+
+async def _tender_snapshot(pool: asyncpg.Pool, tender: str) -> tuple[Any, ...]:
+    """The tender's head and state, and its sessions: what a refused create must not change."""
+    row = await pool.fetchrow("SELECT head, state FROM streams WHERE name = $1", f"tender:{tender}")
+    sessions = await pool.fetch(
+        "SELECT name, head FROM streams WHERE parent = $1 ORDER BY name", f"tender:{tender}"
+    )
+    return row["head"], canonical_json(row["state"]), [tuple(s) for s in sessions]
+
+
+async def _refused(client: Client, stream: str, body: dict[str, Any]) -> str:
+    with pytest.raises(ClientError) as refusal:
+        await client.command(stream, "session.create", body)
+    return refusal.value.code
+
+
+async def _opening_records(pool: asyncpg.Pool, tender: str) -> list[SignedRecord]:
+    rows = await pool.fetch(
+        "SELECT seq, payload FROM events WHERE stream = $1 AND type = 'opening.record'"
+        " ORDER BY seq",
+        f"tender:{tender}",
+    )
+    return [SignedRecord(r["seq"], r["payload"]) for r in rows]
+
+
+async def test_session_create_with_bids_in_its_body_is_refused_and_changes_nothing(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    o = await _opened_tender(node, pool, tmp_path, "EV5")
+    agency = o.clients["agency"]
+    before = await _tender_snapshot(pool, "EV5")
+    (record,) = await _opening_records(pool, "EV5")
+    altered = [
+        {"bid_id": b["number"], "company": b["org"], "price": "1.00"}
+        for b in record.payload["bids"]
+    ]
+    invented = [{"bid_id": f"X{i}", "company": f"shell-{i}", "price": "1.00"} for i in range(5)]
+    for bids in (altered, invented, []):
+        body = {**_create_body("EV5"), "bids": bids}
+        assert await _refused(agency, "session:EV5-S1", body) == "bids_not_accepted"
+    assert await _tender_snapshot(pool, "EV5") == before
+    assert await pool.fetchval("SELECT count(*) FROM streams WHERE name = 'session:EV5-S1'") == 0
+    for c in o.clients.values():
+        await c.close()
+
+
+async def test_session_create_on_a_tender_never_opened_is_refused_and_changes_nothing(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    o = Opening(node, pool, tmp_path)
+    await o.setup("EV6", opening_in=3600, window=60)
+    for bidder in PRICES:
+        await o.bidder(bidder)
+        await o.bid(bidder, PRICES[bidder])
+    agency = o.clients["agency"]
+    before = await _tender_snapshot(pool, "EV6")
+    assert await _refused(agency, "session:EV6-S1", _create_body("EV6")) == "not_opened"
+    invented = [{"bid_id": f"X{i}", "company": f"shell-{i}", "price": "1.00"} for i in range(5)]
+    body = {**_create_body("EV6"), "bids": invented}
+    assert await _refused(agency, "session:EV6-S1", body) == "bids_not_accepted"
+    assert await _tender_snapshot(pool, "EV6") == before
+    for c in o.clients.values():
+        await c.close()
+
+
+async def test_created_session_bids_and_digest_are_those_of_the_signed_record(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    o = await _opened_tender(node, pool, tmp_path, "EV7")
+    agency = o.clients["agency"]
+    await agency.command("session:EV7-S1", "session.create", _create_body("EV7"))
+    records = await _opening_records(pool, "EV7")
+    handover = session_bids(records, "S1")
+    assert {b["company"]: b["price"] for b in handover.bids} == {
+        f"company-{k}": v for k, v in PRICES.items()
+    }
+    state = await pool.fetchval("SELECT state FROM streams WHERE name = 'session:EV7-S1'")
+    assert bid_differences(state["bids"], handover.bids) == []
+    (record,) = records
+    reference = [{"stage": "single", "seq": record.seq, "digest": record_digest(record.payload)}]
+    assert state["opening_record"] == reference
+    events = {
+        r["type"]: r["payload"]
+        for r in await pool.fetch(
+            "SELECT type, payload FROM events WHERE stream = 'session:EV7-S1'"
+        )
+    }
+    assert events["session.created"]["opening_record"] == reference
+    assert events["session.bids"]["bids"] == handover.bids
+    for c in o.clients.values():
+        await c.close()
+
+
+async def test_a_second_session_of_a_section_under_evaluation_is_refused(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    o = await _opened_tender(node, pool, tmp_path, "EV8")
+    agency = o.clients["agency"]
+    await agency.command("session:EV8-S1", "session.create", _create_body("EV8"))
+    before = await _tender_snapshot(pool, "EV8")
+    assert await _refused(agency, "session:EV8-S1-again", _create_body("EV8")) == "session_exists"
+    assert await _tender_snapshot(pool, "EV8") == before
+    for c in o.clients.values():
+        await c.close()
+
+
+async def test_two_envelope_session_takes_commercial_prices_of_bids_that_passed(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    o, _technical, passed = await two_envelope_opening(node, pool, tmp_path, "EV9")
+    agency = o.clients["agency"]
+    assert await _refused(agency, "session:EV9-S1", _create_body("EV9")) == "not_opened"
+    await agency.command(o.stream, "opening.start_commercial", {"passed": passed})
+    await o.ceremony(("a", "b", "c", "d"))
+    await agency.command("session:EV9-S1", "session.create", _create_body("EV9"))
+    state = await pool.fetchval("SELECT state FROM streams WHERE name = 'session:EV9-S1'")
+    assert [(b["bid_id"], b["company"], b["price"]) for b in state["bids"]] == [
+        (passed[0], "company-a", "700000.00"),
+        (passed[1], "company-b", "700001.00"),
+        (passed[2], "company-d", "700003.00"),
+    ]
+    records = await _opening_records(pool, "EV9")
+    assert [(r["stage"], r["seq"]) for r in state["opening_record"]] == [
+        ("technical", records[0].seq),
+        ("commercial", records[1].seq),
+    ]
+    for c in o.clients.values():
         await c.close()

@@ -21,7 +21,7 @@ from clients.keyfile import ParticipantKey, create_key_file, save_key_file
 from clients.sdk import Client
 from crypto.events import check_in_statement
 from crypto.keys import VerifyKey
-from evalroom.db.events import create_stream
+from evalroom.db.events import append_events, create_stream, lock_stream
 from evalroom.db.identity import create_user, grant_role
 from evalroom.domain.session import report_digest
 from evalroom.services.session import pool_snapshot
@@ -119,20 +119,49 @@ class Evaluation:
         await grant_role(self.pool, user, scope, role, venue)
         self.users[name] = user
 
+    async def opened(self, tender: str) -> None:
+        """The tender after its opening: the signed record of the read-out (through the
+        storage layer; the ceremony itself is tests.test_opening's)."""
+        entries = [
+            {
+                "number": self.bids[k],
+                "section": "S1",
+                "org": f"company-{k}",
+                "status": "decrypted",
+                "sha256": "ab" * 32,
+                "plain_sha256": "cd" * 32,
+                "form": {"price": price},
+                "via": "bidder",
+                "reason": None,
+            }
+            for k, price in PRICES.items()
+        ]
+        record = {
+            "stage": "single",
+            "bids": entries,
+            "confirmed": [],
+            "objections": [],
+            "signed_by": {},
+            "failed_sections": [],
+            "min_bids": 3,
+            "phase": "opened",
+        }
+        async with self.pool.acquire() as conn, conn.transaction():
+            await create_stream(conn, tender, "tender", None, {})
+            row = await lock_stream(conn, tender)
+            assert row is not None
+            event = ("opening.record", None, record, "public", None)
+            await append_events(conn, row, [event], {"phase": "opened"})
+
     async def create(self) -> None:
         tender = f"tender:{self.tender}"
-        async with self.pool.acquire() as conn:
-            await create_stream(conn, tender, "tender", None, {})
+        await self.opened(tender)
         agency = await add_participant(self.pool, "agency", roles=[("agency", tender)])
         self.sdk["agency"] = await agency.client(self.node.url)
         await self.person("sup", "supervisor", tender)
         self.experts = await _register_pool(self.pool, self.tender.lower())
         for uid, p in self.experts.items():
             save_key_file(self.key(uid), ParticipantKey(uid, p.key))
-        bids = [
-            {"bid_id": self.bids[k], "company": f"company-{k}", "price": price}
-            for k, price in PRICES.items()
-        ]
         draw = {
             "slots": SLOTS,
             "tenderer": "甘肃交通厅",
@@ -144,7 +173,6 @@ class Evaluation:
             "section": "S1",
             "venues": VENUES,
             "method": METHOD,
-            "bids": bids,
             "draw": draw,
         }
         await self.sdk["agency"].command(self.stream, "session.create", body)

@@ -24,6 +24,7 @@ from evalroom.domain.draw import (
     pool_digest,
     verify_draw,
 )
+from evalroom.domain.handover import SignedRecord, bid_differences, record_digest, session_bids
 from evalroom.domain.roles import may_see
 from evalroom.domain.rules import RuleError
 from evalroom.domain.scoring import BidFigures, ExpertSheet, ScoringMethod, evaluate
@@ -116,11 +117,53 @@ LOWEST_PRICE: dict[str, Any] = {
     "recommend": 3,
 }
 BIDS = [
-    {"bid_id": "B1", "company": "C1", "price": "1000000.00", "adjustment": "30000"},
-    {"bid_id": "B2", "company": "C2", "price": "980000.00", "adjustment": "60000"},
+    {"bid_id": "B1", "company": "C1", "price": "1000000.00"},
+    {"bid_id": "B2", "company": "C2", "price": "980000.00"},
     {"bid_id": "B3", "company": "C3", "price": "1050000.00"},
     {"bid_id": "B4", "company": "C4", "price": "900000.00"},
 ]
+
+
+def record_entry(
+    bid: Mapping[str, Any], section: str = "01", status: str = "decrypted"
+) -> dict[str, Any]:
+    """One bid as the signed opening record lists it (``opening.sign_record``)."""
+    opened = status == "decrypted"
+    return {
+        "number": bid["bid_id"],
+        "section": section,
+        "org": bid["company"],
+        "status": status,
+        "sha256": "ab" * 32,
+        "plain_sha256": "cd" * 32 if opened else None,
+        "form": {"price": bid["price"]} if opened else None,
+        "via": "bidder",
+        "reason": None if opened else "key_not_released",
+    }
+
+
+def signed_record(
+    entries: list[dict[str, Any]],
+    stage: str = "single",
+    failed: tuple[str, ...] = (),
+    seq: int = 40,
+) -> dict[str, Any]:
+    """An ``opening.record`` event of the tender stream, as ``{seq, payload}``."""
+    payload = {
+        "stage": stage,
+        "bids": entries,
+        "confirmed": [],
+        "objections": [],
+        "signed_by": {"agency": "agency-1", "supervisor": "sup-1"},
+        "failed_sections": list(failed),
+        "min_bids": 3,
+        "phase": "technical_opened" if stage == "technical" else "opened",
+    }
+    return {"seq": seq, "payload": payload}
+
+
+RECORD = signed_record([record_entry(b) for b in BIDS])
+HANDOVER = {"opening_records": [RECORD], "sessions": []}
 # Preliminary fails by expert index: B4 failed by 3 of 5 (rejected), B2 by 2 of 5 (passes).
 FAILS = {"B4": (0, 1, 2), "B2": (3, 4)}
 # Technical scores by expert index; expert 3's 30 for B2 is 33% off the others' mean 22.5.
@@ -230,14 +273,13 @@ def created(method: Mapping[str, Any] = COMPREHENSIVE, **overrides: Any) -> Room
         "section": "01",
         "venues": VENUES,
         "method": method,
-        "bids": BIDS,
         "start_wait": 60,
         "resume_wait": 120,
         "draw": {"slots": SLOTS, "tenderer": "OWNER", "tenderer_region": "西安"},
     }
     body.update(overrides)
     room = Room({})
-    room.send("session.create", AGENCY, body)
+    room.send("session.create", AGENCY, body, HANDOVER)
     return room
 
 
@@ -345,9 +387,9 @@ def test_create_opens_the_draw_with_the_default_threshold() -> None:
         "venues": VENUES,
         "method": COMPREHENSIVE,
     }
-    body.update(bids=BIDS, start_wait=60, resume_wait=120)
+    body.update(start_wait=60, resume_wait=120)
     body["draw"] = {"slots": SLOTS, "tenderer": "OWNER", "tenderer_region": "西安"}
-    decision = room.send("session.create", AGENCY, body)
+    decision = room.send("session.create", AGENCY, body, HANDOVER)
     assert [(c.name, c.kind, c.parent) for c in decision.create] == [
         (STREAM, "session", "tender:T1")
     ]
@@ -361,6 +403,140 @@ def test_create_refuses_an_even_committee() -> None:
     with pytest.raises(RuleError) as refusal:
         created(draw={"slots": six, "tenderer": "OWNER", "tenderer_region": "西安"})
     assert refusal.value.code == "invalid_committee"
+
+
+# --- the bids come from the signed opening record (开标记录移交) -------------------------------
+
+
+def create_body(section: str = "01") -> dict[str, Any]:
+    return {
+        "tender": "T1",
+        "section": section,
+        "venues": VENUES,
+        "method": COMPREHENSIVE,
+        "draw": {"slots": SLOTS, "tenderer": "OWNER", "tenderer_region": "西安"},
+    }
+
+
+def refused_create(facts: Mapping[str, Any], body: Mapping[str, Any] | None = None) -> str:
+    return Room({}).refused("session.create", AGENCY, body or create_body(), facts)
+
+
+def test_session_bids_are_the_sections_opened_bids_at_their_read_out_prices() -> None:
+    entries = [
+        record_entry(BIDS[2]),
+        record_entry(BIDS[0]),
+        record_entry({"bid_id": "B5", "company": "C5", "price": "1"}, status="rejected"),
+        record_entry({"bid_id": "02-B1", "company": "C9", "price": "5"}, section="02"),
+        record_entry(BIDS[1]),
+    ]
+    record = SignedRecord.from_dict(signed_record(entries, seq=17))
+    handover = session_bids([record], "01")
+    assert handover.bids == [
+        {"bid_id": b["bid_id"], "company": b["company"], "price": b["price"]} for b in BIDS[:3]
+    ]
+    digest = hashlib.sha256(canonical_json(dict(record.payload))).hexdigest()
+    assert handover.reference == [{"stage": "single", "seq": 17, "digest": digest}]
+    assert record_digest(record.payload) == digest
+
+
+def test_two_envelopes_take_commercial_prices_of_the_bids_that_passed_technically() -> None:
+    technical = [{**record_entry(b), "form": {"pages": "120"}} for b in BIDS]
+    commercial = [record_entry(b) for b in BIDS[:3]]  # B4 did not pass the technical stage
+    records = [
+        SignedRecord.from_dict(signed_record(technical, "technical", seq=30)),
+        SignedRecord.from_dict(signed_record(commercial, "commercial", seq=55)),
+    ]
+    handover = session_bids(records, "01")
+    assert [(b["bid_id"], b["price"]) for b in handover.bids] == [
+        ("B1", "1000000.00"),
+        ("B2", "980000.00"),
+        ("B3", "1050000.00"),
+    ]
+    assert [(r["stage"], r["seq"]) for r in handover.reference] == [
+        ("technical", 30),
+        ("commercial", 55),
+    ]
+
+
+def test_a_commercial_bid_that_did_not_pass_the_technical_stage_is_inconsistent() -> None:
+    technical = [record_entry(b) for b in BIDS[:3]]
+    commercial = [record_entry(b) for b in BIDS]
+    records = [
+        SignedRecord.from_dict(signed_record(technical, "technical", seq=30)),
+        SignedRecord.from_dict(signed_record(commercial, "commercial", seq=55)),
+    ]
+    with pytest.raises(RuleError) as refusal:
+        session_bids(records, "01")
+    assert refusal.value.code == "record_inconsistent" and "B4" in refusal.value.message
+
+
+@pytest.mark.parametrize(
+    "records",
+    [[], [signed_record([record_entry(b) for b in BIDS], "technical")]],
+    ids=["no record", "technical record only"],
+)
+def test_create_before_the_opening_record_is_signed_is_refused(
+    records: list[dict[str, Any]],
+) -> None:
+    assert refused_create({"opening_records": records, "sessions": []}) == "not_opened"
+
+
+def test_create_for_a_section_that_failed_at_the_opening_is_refused() -> None:
+    record = signed_record([record_entry(b) for b in BIDS], failed=("01",))
+    assert refused_create({"opening_records": [record], "sessions": []}) == "section_failed"
+
+
+def test_create_for_a_section_the_record_does_not_name_is_refused() -> None:
+    assert refused_create(HANDOVER, create_body("07")) == "unknown_section"
+
+
+def test_create_with_bids_in_the_body_is_refused_whatever_the_record() -> None:
+    forged = [{**b, "price": "1.00"} for b in BIDS]
+    assert refused_create(HANDOVER, {**create_body(), "bids": forged}) == "bids_not_accepted"
+
+
+def test_created_session_keeps_the_records_digest_and_seq_and_its_bids() -> None:
+    room = created()
+    reference = [{"stage": "single", "seq": 40, "digest": record_digest(RECORD["payload"])}]
+    assert room.state["opening_record"] == reference
+    assert [(b["bid_id"], b["company"], b["price"]) for b in room.state["bids"]] == [
+        (b["bid_id"], b["company"], b["price"]) for b in BIDS
+    ]
+    events = {e.type: e for e, _sender in room.log}
+    assert events["session.created"].payload["opening_record"] == reference
+    assert events["session.bids"].payload["bids"] == BIDS
+    assert bid_differences(events["session.bids"].payload["bids"], BIDS) == []
+
+
+def test_a_second_session_of_a_section_waits_until_the_first_is_sealed_or_rescheduled() -> None:
+    def sessions(phase: str, section: str = "01") -> dict[str, Any]:
+        other = {"stream": "session:S0", "section": section, "phase": phase}
+        return {**HANDOVER, "sessions": [other]}
+
+    for phase in ("draw", "detailed_review", "closed"):
+        assert refused_create(sessions(phase)) == "session_exists"
+    for phase in ("sealed", "rescheduled"):
+        room = Room({})
+        decision = room.send("session.create", AGENCY, create_body(), sessions(phase))
+        assert room.state["earlier_sessions"] == ["session:S0"]
+        assert decision.events[0].payload["earlier_sessions"] == ["session:S0"]
+    Room({}).send("session.create", AGENCY, create_body(), sessions("draw", section="02"))
+
+
+def test_bid_differences_name_each_changed_missing_or_extra_bid() -> None:
+    claimed = [
+        {"bid_id": "B1", "company": "C1", "price": "1000000.0"},  # the same decimal
+        {"bid_id": "B2", "company": "C2", "price": "1.00"},
+        {"bid_id": "B3", "company": "C7", "price": "1050000.00"},
+        {"bid_id": "B9", "company": "C9", "price": "5"},
+    ]
+    assert bid_differences(claimed, BIDS) == [
+        "session bid B2 price 1.00 differs from the signed opening record's 980000.00",
+        "session bid B3 company C7 differs from the signed opening record's C3",
+        "session bid B9 is not in the signed opening record",
+        "the signed opening record's bid B4 (C4) is missing from the session",
+    ]
 
 
 def test_draw_before_the_seed_commitment_is_refused() -> None:
@@ -730,15 +906,15 @@ def test_comprehensive_ranking_matches_the_hand_computed_figures() -> None:
     assert by_bid["B4"]["rank"] is None
 
 
-def test_lowest_evaluated_price_ranks_by_price_plus_adjustment_without_scoring() -> None:
+def test_lowest_evaluated_price_ranks_by_the_read_out_price_without_scoring() -> None:
     room = room_at("preliminary_review", LOWEST_PRICE)
     reviewed(room)
     assert room.phase == "signing"  # nothing to score: straight to the ranking
     ranking = room.state["report"]["ranking"]
-    # evaluated price: B1 1000000 + 30000, B2 980000 + 60000, B3 1050000 + 0
+    # evaluated price = the read-out price (no adjustment is handed over); B4 was rejected
     evaluated = {b["bid_id"]: b["evaluated_price"] for b in ranking["bids"] if b["passed"]}
-    assert evaluated == {"B1": "1030000.00", "B2": "1040000.00", "B3": "1050000.00"}
-    assert ranking["recommended"] == ["B1", "B2", "B3"]
+    assert evaluated == {"B1": "1000000.00", "B2": "980000.00", "B3": "1050000.00"}
+    assert ranking["recommended"] == ["B2", "B1", "B3"]
 
 
 def test_report_holds_what_a_verifier_needs_to_rerun_the_evaluation() -> None:

@@ -29,6 +29,7 @@ from evalroom.audit import KEY_NAME, Audit, log_signing_key
 from evalroom.audit.bundle import FORMAT, export_bundle, uncovered, write_bundle
 from evalroom.db import events as store
 from evalroom.db.identity import secret
+from evalroom.domain.handover import record_digest
 from evalroom.domain.scoring import BidFigures, ExpertSheet, ScoringMethod, evaluate
 from evalroom.settings import Settings
 from tests import test_session as real_session
@@ -471,13 +472,64 @@ def _signed(
     return type_, {"command": command}, expert.key.sign(canonical_json(command))
 
 
+async def _signed_record(pool: asyncpg.Pool, tender: Tender) -> list[dict[str, Any]]:
+    """Append a signed opening record of BIDS to the tender (agency and supervisor sign it);
+    return the reference a session created from it keeps."""
+    signers = {role: await add_participant(pool, role) for role in ("agency", "supervisor")}
+    entries = [
+        {
+            "number": b["bid_id"],
+            "section": "S1",
+            "org": f"company-{b['bid_id']}",
+            "status": "decrypted",
+            "sha256": "ab" * 32,
+            "plain_sha256": "cd" * 32,
+            "form": {"price": b["price"]},
+            "via": "bidder",
+            "reason": None,
+        }
+        for b in BIDS
+    ]
+    signed_by = {role: p.user_id for role, p in signers.items()}
+    record = {
+        "stage": "single",
+        "bids": entries,
+        "confirmed": [],
+        "objections": [],
+        "signed_by": signed_by,
+        "failed_sections": [],
+        "min_bids": 3,
+        "phase": "opened",
+    }
+    async with pool.acquire() as conn, conn.transaction():
+        row = await store.lock_stream(conn, tender.name)
+        assert row is not None
+        events = []
+        for n, (role, p) in enumerate(signers.items()):
+            type_, payload, sig = _signed(p, tender.name, n, "opening.sign_record", {})
+            payload = {"role": role, "by": p.user_id, **payload}
+            events.append(("opening.record_signed", p.user_id, payload, "public", sig))
+        events.append(("opening.record", signed_by["supervisor"], record, "public", None))
+        stored = await store.append_events(conn, row, events, row.state)
+    await tender.audit.checkpoint_now(tender.name, "phase:opened")
+    return [{"stage": "single", "seq": stored[-1].seq, "digest": record_digest(record)}]
+
+
 async def _session_with_report(
     pool: asyncpg.Pool, tender: Tender, experts: list[Participant], *, signers: int = 3
 ) -> str:
-    """A session whose experts signed every score and then the report drawn up from them.
-    (Written through the storage layer the pipeline uses; the real session engine is
-    exercised in ``test_bundle_of_a_whole_real_session_verifies_offline``.)"""
+    """A session, created from the tender's signed opening record, whose experts signed every
+    score and then the report drawn up from them. (Written through the storage layer the
+    pipeline uses; the real session engine is exercised in
+    ``test_bundle_of_a_whole_real_session_verifies_offline``.)"""
     session = f"session:{uuid.uuid4().hex[:8]}"
+    reference = await _signed_record(pool, tender)
+    created = {
+        "tender": tender.name.removeprefix("tender:"),
+        "section": "S1",
+        "opening_record": reference,
+    }
+    handed = [{**b, "company": f"company-{b['bid_id']}"} for b in BIDS]
     sheets = [
         {
             "expert_id": e.user_id,
@@ -522,6 +574,10 @@ async def _session_with_report(
         row = await store.lock_stream(conn, session)
         assert row is not None
         events = [
+            ("session.created", experts[0].user_id, created, "public", None),
+            ("session.bids", experts[0].user_id, {"bids": handed}, "committee", None),
+        ]
+        events += [
             (type_, expert.user_id, payload, "committee", sig)
             for expert, (type_, payload, sig) in signed
         ]
@@ -575,7 +631,7 @@ async def test_report_score_that_differs_from_the_signed_one_is_named(
     who = f"report {session}: {experts[0].user_id}"
     assert named(result, who) == [
         f"FAIL {who}: score B3/tech is 40 in the report but 32 in their last signed score,"
-        f" event {session}#3"
+        f" event {session}#5"
     ]
     assert any("not signed (yet) by" in note for note in result.notes)
 
@@ -619,6 +675,91 @@ async def test_bundle_of_a_whole_real_session_verifies_offline(
     assert "report session:EV1-S1: ranking recomputed from 5 sheets" in done.stdout
     assert "report session:EV1-S1: signed by all 5 experts" in done.stdout
     assert "receipts      4 checked" in done.stdout  # the bidders' signed bid receipts
+    assert "session session:EV1-S1: 4 bids as in the signed opening record" in done.stdout
+
+
+# -- the session's bids against the signed opening record (开标记录) ----------------------------
+
+
+async def _created_session(node: InProcessNode, pool: asyncpg.Pool, tmp: Path, tender: str) -> str:
+    """A real opening (bidders a..d, company-b at 980000.00) and a session created from it."""
+    o = await real_session._opened_tender(node, pool, tmp, tender)
+    stream = f"session:{tender}-S1"
+    await o.clients["agency"].command(stream, "session.create", real_session._create_body(tender))
+    for client in o.clients.values():
+        await client.close()
+    return stream
+
+
+async def _re_signed(pool: asyncpg.Pool, node: InProcessNode, stream: str) -> None:
+    """A forger holding the log key throws the stream's signed heads away and signs afresh."""
+    await pool.execute("DELETE FROM checkpoints WHERE stream = $1", stream)
+    await node.node.extras["audit"].checkpoint_now(stream, "forged")
+
+
+async def _covered(pool: asyncpg.Pool, node: InProcessNode, tender: str) -> dict[str, Any]:
+    audit = node.node.extras["audit"]
+    session = f"session:{tender}-S1"
+
+    async def covered_bundle() -> dict[str, Any] | None:
+        for stream in (f"tender:{tender}", session):
+            await audit.checkpoint_now(stream, "export")
+        bundle = json.loads(json.dumps(await export_bundle(pool, session)))
+        return None if uncovered(bundle) else bundle
+
+    bundle: dict[str, Any] = await eventually(covered_bundle)
+    return bundle
+
+
+async def _event(pool: asyncpg.Pool, stream: str, type_: str) -> asyncpg.Record:
+    row = await pool.fetchrow(
+        "SELECT seq, payload FROM events WHERE stream = $1 AND type = $2", stream, type_
+    )
+    assert row is not None
+    return row
+
+
+@pytest.mark.slow
+async def test_session_bid_price_changed_under_re_signed_heads_is_named(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    session = await _created_session(node, pool, tmp_path, "VB1")
+    honest = verify_bundle(await _covered(pool, node, "VB1"))
+    assert honest.ok, failures(honest)
+    assert f"session {session}: 4 bids as in the signed opening record" in " ".join(honest.summary)
+    row = await _event(pool, session, "session.bids")
+    bids = row["payload"]["bids"]
+    victim = next(b for b in bids if b["company"] == "company-b")
+    forged = [{**b, "price": "1.00"} if b is victim else b for b in bids]
+    await rewrite(pool, session, row["seq"], {"bids": forged})
+    await _re_signed(pool, node, session)
+    result = verify_bundle(await _covered(pool, node, "VB1"))
+    # The log is consistent again (the forger signed it); the signed opening record is not.
+    assert failures(result) == [
+        f"FAIL event {session}#{row['seq']}: session bid {victim['bid_id']} price 1.00 differs"
+        " from the signed opening record's 980000.00"
+    ]
+
+
+@pytest.mark.slow
+async def test_opening_record_rewritten_after_the_session_took_its_bids_is_named(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    session = await _created_session(node, pool, tmp_path, "VB2")
+    row = await _event(pool, "tender:VB2", "opening.record")
+    record = row["payload"]
+    record["bids"] = [
+        {**b, "form": {**b["form"], "price": "1.00"}} if b["org"] == "company-b" else b
+        for b in record["bids"]
+    ]
+    await rewrite(pool, "tender:VB2", row["seq"], record)
+    await _re_signed(pool, node, "tender:VB2")
+    result = verify_bundle(await _covered(pool, node, "VB2"))
+    kept = (await _event(pool, session, "session.created"))["payload"]["opening_record"][0]
+    assert (
+        f"FAIL event {session}#1: records digest {kept['digest']} of the opening record"
+        f" tender:VB2#{row['seq']}, which hashes to {record_digest(record)}"
+    ) in failures(result)
 
 
 # -- input the verifier cannot read ----------------------------------------------------------

@@ -30,6 +30,7 @@ from evalroom.domain.draw import (
     request_digest,
 )
 from evalroom.domain.duties import Person, Roster, first_conflict
+from evalroom.domain.handover import SignedRecord, check_one_session, session_bids
 from evalroom.domain.roles import Role
 from evalroom.domain.rules import RuleError
 from evalroom.domain.scoring import BidFigures, ScoringMethod
@@ -73,7 +74,8 @@ def _venues(value: object) -> dict[str, dict[str, Any]]:
 
 
 def _bids(value: object) -> list[dict[str, Any]]:
-    """The bids handed over from the opening, checked as :class:`BidFigures` plus a company."""
+    """The bids handed over from the opening record, checked as :class:`BidFigures` plus a
+    company (figures found in review, such as arithmetic errors, start at zero)."""
     if not isinstance(value, list) or not value:
         raise RuleError("invalid_bid", "bids must be a non-empty list")
     bids = []
@@ -88,6 +90,13 @@ def _bids(value: object) -> list[dict[str, Any]]:
         if len(set(values)) != len(values):
             raise RuleError("duplicate_bid", f"each {key} may appear once")
     return bids
+
+
+def _listed(facts: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
+    value = facts.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise RuleError("record_inconsistent", f"{name} must be a list of objects")
+    return value
 
 
 def _request(
@@ -141,8 +150,14 @@ def create(state: Mapping[str, Any], cmd: Command) -> Decision:
     body = cmd.body
     tender, section = text_field(body, "tender"), text_field(body, "section")
     method, floating_point = _method(body)
-    # The bids come from the tender's signed opening record (the service reads it) or the body.
-    bids = _bids(cmd.facts.get("bids") or body.get("bids"))
+    if "bids" in body:
+        raise RuleError("bids_not_accepted", "the bids come from the signed opening record only")
+    # The bids come from the tender's signed opening record alone, which the service reads
+    # under the tender's lock with the tender's other sessions (``facts``).
+    records = [SignedRecord.from_dict(r) for r in _listed(cmd.facts, "opening_records")]
+    handover = session_bids(records, section)
+    earlier = check_one_session(_listed(cmd.facts, "sessions"), section, cmd.stream)
+    bids = _bids(handover.bids)
     venues = _venues(body.get("venues"))
     draw = body.get("draw")
     if not isinstance(draw, Mapping):
@@ -157,16 +172,15 @@ def create(state: Mapping[str, Any], cmd: Command) -> Decision:
     }
     new = _initial_state(tender, section, cmd.actor.user_id, venues, method, bids, request)
     new.update(floating_point=floating_point, deviation_threshold=str(threshold), waits=waits)
+    new.update(opening_record=handover.reference, earlier_sessions=earlier)
     s = Session(new, cmd)
     experts = sum(slot.count for slot in request.slots)
     public = {"tender": tender, "section": section, "venues": venues, "method": new["method"]}
+    public.update(opening_record=handover.reference, earlier_sessions=earlier)
     s.emit("session.created", {**public, "bids": len(bids), "experts": experts})
-    # The committee needs the bids it evaluates (numbers and companies, not figures yet);
-    # experts drawn later receive it when they subscribe.
-    s.emit(
-        "session.bids",
-        {"bids": [{"bid_id": b["bid_id"], "company": b["company"]} for b in bids]},
-    )
+    # The committee needs the bids it evaluates, as read out at the opening (唱标); experts
+    # drawn later receive it when they subscribe. The verifier checks it against the record.
+    s.emit("session.bids", {"bids": handover.bids})
     parent = f"tender:{tender}"
     return Decision(s.events, s.s, create=[CreateStream(cmd.stream, "session", parent)])
 

@@ -56,7 +56,9 @@ DURING_EVALUATION = "during_evaluation"
 
 
 # Written once and afterwards only ever replaced whole: a decision may share them with its input.
-REPLACED_WHOLE = frozenset({"venues", "method", "bids", "draw_request", "draw", "report"})
+REPLACED_WHOLE = frozenset(
+    {"venues", "method", "bids", "draw_request", "draw", "report", "opening_record"}
+)
 
 
 def plain_copy(value: Any) -> Any:

@@ -8,16 +8,24 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from crypto.events import check_in_statement
 from crypto.keys import KeyFormatError, VerifyKey
+from evalroom.db import handover
 from evalroom.db.events import StoredEvent
 from evalroom.db.identity import User, get_user
 from evalroom.domain import session
 from evalroom.domain.commands import Decision
 from evalroom.domain.rules import RuleError
-from evalroom.services.spec import Body, CommandSpec, Empty, ServiceContext, specs_from
+from evalroom.services.spec import (
+    Body,
+    CommandSpec,
+    Empty,
+    ServiceContext,
+    schema_refusal,
+    specs_from,
+)
 
 Short = Field(min_length=1, max_length=64)
 Long = Field(min_length=1, max_length=2000)
@@ -32,25 +40,29 @@ class Venue(Body):
     main: bool = False
 
 
-class SessionBid(Body):
-    bid_id: str = Short
-    company: str = Short
-    price: str = Field(min_length=1, max_length=24)
-    arithmetic_errors: int = Field(default=0, ge=0, le=1000)
-    adjustment: str | None = Field(default=None, max_length=24)
-
-
 class Create(Body):
+    """The session's rules. Its bids are not among them: they come from the tender's signed
+    opening record, read inside the transaction (``read_handover``)."""
+
     tender: str = Short
     section: str = Short
     venues: list[Venue] = Field(min_length=1, max_length=20)
     method: dict[str, Any]
-    bids: list[SessionBid] | None = Field(default=None, max_length=500)
     floating_point: str | None = Field(default=None, max_length=12)
     deviation_threshold: str | None = Field(default=None, max_length=8)
     start_wait: int | None = Field(default=None, ge=1, le=86400 * 7)
     resume_wait: int | None = Field(default=None, ge=1, le=86400 * 7)
     draw: dict[str, Any]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bids(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "bids" in data:
+            raise schema_refusal(
+                "bids_not_accepted",
+                "bids: a session's bids come only from the tender's signed opening record",
+            )
+        return data
 
 
 class CommitSeed(Body):
@@ -242,28 +254,16 @@ async def feed_credit(
     return {}
 
 
-async def prepare_create(
-    ctx: ServiceContext, user: User, stream: str, body: dict[str, Any]
-) -> dict[str, Any]:
-    """Hand over the opened bids (开标记录) of the section when the body lists none."""
-    if body.get("bids"):
-        return {}
-    state = await ctx.pool.fetchval("SELECT state FROM streams WHERE name = $1", _parent(body))
-    if state is None:
-        raise RuleError("unknown_stream", _parent(body))
-    opening = state.get("opening", {})
-    priced = "commercial" if "commercial" in opening else "single"
-    record = opening.get(priced, {}).get("record")
-    if state.get("phase") != "opened" or record is None:
-        raise RuleError("not_opened", "the tender's opening record is not signed yet")
-    if body["section"] in record.get("failed_sections", []):
-        raise RuleError("section_failed", "the section failed at the opening (流标)")
-    bids = [
-        {"bid_id": b["number"], "company": b["org"], "price": b["form"]["price"]}
-        for b in record["bids"]
-        if b["section"] == body["section"] and b["status"] == "decrypted"
-    ]
-    return {"bids": bids}
+async def read_handover(conn: Any, stream: str, body: dict[str, Any]) -> dict[str, Any]:
+    """What ``session.create`` decides on, read under the tender's row lock: the tender's
+    signed opening record(s) and its other sessions (开标记录移交)."""
+    tender = _parent(body)
+    if not await handover.lock_tender_for_handover(conn, tender):
+        raise RuleError("unknown_stream", tender)
+    return {
+        "opening_records": await handover.opening_records(conn, tender),
+        "sessions": await handover.sessions_of(conn, tender),
+    }
 
 
 def _nobody(body: dict[str, Any]) -> list[str]:
@@ -315,11 +315,11 @@ SPECS: list[CommandSpec] = specs_from(
     creates_stream={"session.create": True},
     parent_of={"session.create": _parent},
     prepare={
-        "session.create": prepare_create,
         "session.draw": prepare_pool,
         "session.declare_conflict": prepare_pool,
         "session.check_in": prepare_check_in,
     },
+    read={"session.create": read_handover},
     finish={"session.declare_conflict": revoke_withdrawn, "session.rate_expert": feed_credit},
     # The drawn come from the pool snapshot (``facts["pool"]``); only the roster is looked up.
     grants_to={"session.draw": _nobody, "session.declare_conflict": _nobody},

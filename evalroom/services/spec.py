@@ -1,6 +1,6 @@
 """What a command is to the pipeline: its schema, who may send it, its pure decider, and the
-optional impure steps around the decision (``prepare`` before the transaction, ``finish``
-inside it, after the events are appended)."""
+optional impure steps around the decision (``prepare`` before the transaction, ``read``
+inside it before the decision, ``finish`` inside it after the events are appended)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from crypto.keys import SigningKey
 from evalroom.bounds import check_json_bounds
@@ -34,6 +35,15 @@ class Body(BaseModel):
         return data
 
 
+SCHEMA_REFUSAL = "refuse:"
+
+
+def schema_refusal(code: str, message: str) -> PydanticCustomError:
+    """What a schema raises to refuse with its own stable code (from ``evalroom.errors``)
+    rather than ``invalid``: the pipeline answers ``code`` with ``message`` as the detail."""
+    return PydanticCustomError(SCHEMA_REFUSAL + code, message)
+
+
 class Empty(Body):
     pass
 
@@ -53,6 +63,8 @@ class ServiceContext:
 
 # prepare(ctx, user, stream, body) -> facts handed to the decider as ``Command.facts``
 Prepare = Callable[[ServiceContext, User, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+# read(conn, stream, body) -> facts read inside the transaction, once the actor is authorized
+Read = Callable[[Any, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 # finish(ctx, conn, decision, stored events) -> extra fields for the ack's ``reply``
 Finish = Callable[[ServiceContext, Any, Decision, Sequence[StoredEvent]], Awaitable[dict[str, Any]]]
 
@@ -68,6 +80,7 @@ class CommandSpec:
     creates_stream: bool = False
     signed: bool = False  # the actor must sign the command; the signature stays with the event
     prepare: Prepare | None = None
+    read: Read | None = None  # facts that must agree with the committed state (locks held)
     finish: Finish | None = None
     parent_of: Callable[[dict[str, Any]], str] | None = None  # a created stream's parent
     # Platform roles that may also send it (an appointer who holds no role in the tender).

@@ -11,7 +11,7 @@ export function emptySession() {
     chair: null, passed: null, myScores: {}, scores: {}, submitted: false, sheets: null,
     deviations: [], reasons: {}, report: null, digest: "", signed: [], progress: {},
     pause: null, clarifications: {}, feed: [], bids: [], verdicts: {}, goback: null,
-    gobacks: [], warnings: [], notes: [],
+    gobacks: [], warnings: [], notes: [], openingRecord: [],
   };
 }
 
@@ -27,6 +27,7 @@ export function foldSession(s, ev, me) {
         : Object.fromEntries(Object.entries(p.venues).map(([id, v]) => [id, { id, ...v }]));
       s.method = p.method;
       s.tender = p.tender;
+      s.openingRecord = p.opening_record || [];
       break;
     case "session.phase":
       s.phase = p.phase;

@@ -206,12 +206,15 @@ export function mount(root, ctx) {
 
   function documents() {
     if (!s.bids.length || !s.tender) return null;
-    return card(t("expert.documents"), h("ul", { class: "objections", id: "bid-documents" },
-      s.bids.map((/** @type {any} */ b) => {
-        const btn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button", "data-bid": b.bid_id }, t("expert.download")));
-        btn.onclick = () => act(btn, () => download(b.bid_id), "");
-        return h("li", null, h("strong", null, b.bid_id), ` ${b.company} `, btn);
-      })));
+    const record = s.openingRecord.map((/** @type {any} */ r) => `#${r.seq} ${String(r.digest).slice(0, 12)}…`).join(" · ");
+    return card(t("expert.documents"),
+      record ? h("p", { class: "hint", id: "opening-record" }, t("expert.from_record", { record })) : null,
+      h("ul", { class: "objections", id: "bid-documents" },
+        s.bids.map((/** @type {any} */ b) => {
+          const btn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button", "data-bid": b.bid_id }, t("expert.download")));
+          btn.onclick = () => act(btn, () => download(b.bid_id), "");
+          return h("li", null, h("strong", null, b.bid_id), ` ${b.company} `, b.price ? h("span", { class: "mono" }, `${b.price} `) : null, btn);
+        })));
   }
 
   function render() {
