@@ -349,8 +349,9 @@ async def two_envelope_opening(
         "commercial": [{"name": "price", "type": "decimal"}],
     }
     o = Opening(node, pool, tmp_path)
+    # Room for eight sealed uploads before the deadline, even on a busy machine.
     opening_at = await o.setup(
-        tender, opening_in=2.5, window=60, envelopes=("technical", "commercial"), forms=forms
+        tender, opening_in=5.0, window=60, envelopes=("technical", "commercial"), forms=forms
     )
     for i, name in enumerate(("a", "b", "c", "d")):
         await o.bidder(name)

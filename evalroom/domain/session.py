@@ -23,13 +23,18 @@ commands (the service marks their specs ``signed``) are marked *signed*.
 Forming the committee
 - ``session.create`` (agency): ``tender``, ``section``, ``venues`` [{``id``, ``name``,
   ``region``, ``seats`` int, ``main`` bool (exactly one)}], ``method`` (ScoringMethod dict),
-  ``bids`` [{``bid_id``, ``company``, ``price``, ``arithmetic_errors``? int,
-  ``adjustment``?}], ``floating_point``? (drawn at the opening), ``deviation_threshold``?
-  ("0.30"), ``start_wait``? (7200 s), ``resume_wait``? (14400 s), ``draw`` {``slots``
+  ``floating_point``? (drawn at the opening), ``deviation_threshold``? ("0.30"),
+  ``start_wait``? (7200 s), ``resume_wait``? (14400 s), ``draw`` {``slots``
   [{``specialty``, ``venue``, ``count``}], ``tenderer``, ``tenderer_region``,
   ``avoid_tenderer_region``?, ``min_credit``?, ``excluded``? [ids], ``match_venue_region``?}.
-  The committee is odd and at least 5. -> ``session.created`` public. Creates the stream
-  with parent ``tender:<tender>``.
+  No ``bids`` (``bids_not_accepted``): they come from the tender's signed opening record(s)
+  in ``facts["opening_records"]`` [{seq, payload}], with the tender's other sessions in
+  ``facts["sessions"]`` [{stream, section, phase}] (:mod:`evalroom.domain.handover`:
+  ``not_opened``, ``section_failed``, ``unknown_section``, ``session_exists``,
+  ``record_inconsistent``). The committee is odd and at least 5. -> ``session.created``
+  public {tender, section, venues, method, bids (count), experts, opening_record [{stage,
+  seq, digest}], earlier_sessions}, ``session.bids`` committee {bids [{bid_id, company,
+  price}]}. Creates the stream with parent ``tender:<tender>``.
 - ``session.commit_seed`` (agency, supervisor, system): ``commitment`` (hex SHA-256 of the
   seed), ``pool_digest`` (:func:`~evalroom.domain.draw.pool_digest` of the snapshot) ->
   ``session.seed_committed`` public {commitment, pool_digest, request_digest}.
@@ -113,7 +118,8 @@ Others
 
 State (plain JSON): ``phase``; ``tender``, ``section``, ``agency``; ``venues`` {id: {name,
 region, seats, main}}; ``method`` (ScoringMethod.to_dict); ``bids`` [{bid_id, company, price,
-arithmetic_errors, adjustment}]; ``floating_point``; ``deviation_threshold``; ``waits``
+arithmetic_errors, adjustment}] (from the opening record; the last two start at 0);
+``opening_record`` [{stage, seq, digest}]; ``earlier_sessions`` [stream]; ``floating_point``; ``deviation_threshold``; ``waits``
 {start, resume}; ``draw_request`` (DrawRequest.to_dict); ``seed_commitment``,
 ``pool_digest``; ``draw`` {seed, record} | None; ``committee`` {expert: {name, specialty,
 venue}} in seat order; ``withdrawn`` {expert: {reason, replaced_by, at}}; ``checked_in``
