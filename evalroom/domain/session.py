@@ -119,8 +119,8 @@ Others
 State (plain JSON): ``phase``; ``tender``, ``section``, ``agency``; ``venues`` {id: {name,
 region, seats, main}}; ``method`` (ScoringMethod.to_dict); ``bids`` [{bid_id, company, price,
 arithmetic_errors, adjustment}] (from the opening record; the last two start at 0);
-``opening_record`` [{stage, seq, digest}]; ``earlier_sessions`` [stream]; ``floating_point``; ``deviation_threshold``; ``waits``
-{start, resume}; ``draw_request`` (DrawRequest.to_dict); ``seed_commitment``,
+``opening_record`` [{stage, seq, digest}]; ``earlier_sessions`` [stream];
+``floating_point``; ``deviation_threshold``; ``waits`` {start, resume}; ``draw_request`` (DrawRequest.to_dict); ``seed_commitment``,
 ``pool_digest``; ``draw`` {seed, record} | None; ``committee`` {expert: {name, specialty,
 venue}} in seat order; ``withdrawn`` {expert: {reason, replaced_by, at}}; ``checked_in``
 {expert: {venue, seat, at, by}}; ``election`` {round, votes {voter: candidate}}; ``chair``;
