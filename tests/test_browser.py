@@ -422,6 +422,12 @@ async def test_an_expert_scores_in_the_browser_and_the_supervisor_sees_it_land_l
     await expect(exp_page.locator("#phase")).to_have_text("初步评审")
     # The opened bids' documents are there to read, downloaded with the expert's token.
     await expect(exp_page.locator("#bid-documents li")).to_have_count(len(state["bids"]))
+    # ... with the read-out prices and the signed opening record they were taken from.
+    (kept,) = state["opening_record"]
+    await expect(exp_page.locator("#opening-record")).to_contain_text(f"#{kept['seq']}")
+    await expect(exp_page.locator(f'#bid-documents li:has-text("{number["b"]}")')).to_contain_text(
+        "980000.00"
+    )
     async with exp_page.expect_download() as download_info:
         await exp_page.click(f'#bid-documents button[data-bid="{number["a"]}"]')
     download = await download_info.value
