@@ -31,7 +31,7 @@ from evalroom.domain.rules import RuleError
 from evalroom.errors import Refusal, is_recorded
 from evalroom.metrics import Metrics
 from evalroom.services.registry import REGISTRY
-from evalroom.services.spec import SCHEMA_REFUSAL, CommandSpec, ServiceContext
+from evalroom.services.spec import CommandSpec, ServiceContext
 
 log = structlog.get_logger(__name__)
 
@@ -177,7 +177,7 @@ class CommandPipeline:
                 mode="json", by_alias=True, exclude_unset=True
             )
         except ValidationError as exc:
-            raise _schema_refusal(exc) from None
+            raise Refusal("invalid", _first_error(exc)) from None
         if spec.signed:
             _check_signature(user, client_id, stream, type_, body, sig)
         digest = hashlib.sha256(canonical_json({"s": stream, "t": type_, "b": body})).digest()
@@ -470,15 +470,6 @@ def _check_signature(
         ok = False
     if not ok:
         raise Refusal("bad_signature", f"{type_} signature does not verify")
-
-
-def _schema_refusal(exc: ValidationError) -> Refusal:
-    """``invalid``, unless the schema refused with its own code (``schema_refusal``)."""
-    err = exc.errors()[0]
-    kind = str(err.get("type", ""))
-    if kind.startswith(SCHEMA_REFUSAL):
-        return Refusal(kind.removeprefix(SCHEMA_REFUSAL), str(err.get("msg", "")))
-    return Refusal("invalid", _first_error(exc))
 
 
 def _first_error(exc: ValidationError) -> str:

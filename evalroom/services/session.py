@@ -18,12 +18,12 @@ from evalroom.db.identity import User, get_user
 from evalroom.domain import session
 from evalroom.domain.commands import Decision
 from evalroom.domain.rules import RuleError
+from evalroom.errors import Refusal
 from evalroom.services.spec import (
     Body,
     CommandSpec,
     Empty,
     ServiceContext,
-    schema_refusal,
     specs_from,
 )
 
@@ -57,8 +57,8 @@ class Create(Body):
     @model_validator(mode="before")
     @classmethod
     def _no_bids(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "bids" in data:
-            raise schema_refusal(
+        if isinstance(data, dict) and "bids" in data:  # a Refusal passes through pydantic
+            raise Refusal(
                 "bids_not_accepted",
                 "bids: a session's bids come only from the tender's signed opening record",
             )

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic_core import PydanticCustomError
 
 from crypto.keys import SigningKey
 from evalroom.bounds import check_json_bounds
@@ -33,15 +32,6 @@ class Body(BaseModel):
     def _bounded(cls, data: Any) -> Any:
         check_json_bounds(data, "body")  # raises Refusal, which pydantic lets through
         return data
-
-
-SCHEMA_REFUSAL = "refuse:"
-
-
-def schema_refusal(code: str, message: str) -> PydanticCustomError:
-    """What a schema raises to refuse with its own stable code (from ``evalroom.errors``)
-    rather than ``invalid``: the pipeline answers ``code`` with ``message`` as the detail."""
-    return PydanticCustomError(SCHEMA_REFUSAL + code, message)
 
 
 class Empty(Body):
