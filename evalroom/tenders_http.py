@@ -1,5 +1,6 @@
 """``GET /api/tenders``: the tenders a participant can find — every published tender (a
-tender notice, 招标公告, is public) and every tender or session it holds a role in."""
+tender notice, 招标公告, is public) and every tender or session it holds a role in; for a
+bidder, its own bid stream in each tender. Nothing here depends on other bidders."""
 
 from __future__ import annotations
 
@@ -26,12 +27,15 @@ async def list_tenders(request: Request) -> Response:
         " s.state->'config'->>'opening_at' AS opening_at,"
         " ARRAY(SELECT DISTINCT r.role FROM roles r WHERE r.user_id = $1"
         "       AND (r.scope = s.name OR r.scope IN (SELECT c.name FROM streams c"
-        "            WHERE c.parent = s.name))) AS roles,"
-        " ARRAY(SELECT c.name FROM streams c WHERE c.parent = s.name ORDER BY c.name) AS sessions"
+        "            WHERE c.parent = s.name AND c.kind = 'session'))) AS roles,"
+        " ARRAY(SELECT c.name FROM streams c WHERE c.parent = s.name AND c.kind = 'session'"
+        "       ORDER BY c.name) AS sessions,"
+        " (SELECT r.scope FROM roles r JOIN streams b ON b.name = r.scope"
+        "  WHERE r.user_id = $1 AND b.parent = s.name AND b.kind = 'bid' LIMIT 1) AS bid_stream"
         " FROM streams s WHERE s.kind = 'tender'"
         " AND (s.state->>'phase' = ANY($2::text[]) OR EXISTS (SELECT 1 FROM roles r"
         "      WHERE r.user_id = $1 AND (r.scope = s.name OR r.scope IN"
-        "      (SELECT c.name FROM streams c WHERE c.parent = s.name))))"
+        "      (SELECT c.name FROM streams c WHERE c.parent = s.name AND c.kind = 'session'))))"
         " ORDER BY s.created_at DESC LIMIT 200",
         user.id,
         list(LISTED),
@@ -45,6 +49,8 @@ async def list_tenders(request: Request) -> Response:
             "roles": sorted(r["roles"]),
             # Sessions are named only to those who hold a role in the tender.
             "sessions": [n.removeprefix("session:") for n in r["sessions"]] if r["roles"] else [],
+            # A bidder company's own stream (its registration, bids, refusals): its own only.
+            **({"bid_stream": r["bid_stream"]} if r["bid_stream"] else {}),
         }
         for r in rows
     ]

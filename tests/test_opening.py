@@ -131,6 +131,13 @@ class Opening:
         await c.command(self.stream, "tender.join")
         return c
 
+    async def bid_stream(self, name: str) -> str:
+        name_ = await self.pool.fetchval(
+            "SELECT scope FROM roles WHERE user_id = $1 AND scope LIKE 'bid:%'",
+            self.people[name].user_id,
+        )
+        return str(name_)
+
     async def bid(
         self, name: str, price: str, envelope: str = "single", form: dict[str, Any] | None = None
     ) -> dict[str, Any]:
@@ -189,12 +196,13 @@ async def test_a_whole_remote_opening_with_late_bid_early_opening_fallback_and_t
     with pytest.raises(ClientError) as late:
         await o.bid("late", "900000.00")
     assert late.value.code == "deadline_passed"
-    recorded = await pool.fetchval(
-        "SELECT count(*) FROM events WHERE stream = $1 AND type = 'command.refused'"
-        " AND payload->>'code' = 'deadline_passed'",
-        o.stream,
+    # Recorded in the late company's own stream, never in the tender's (its seqs count nobody).
+    recorded = await pool.fetch(
+        "SELECT stream FROM events WHERE type = 'command.refused'"
+        " AND payload->>'code' = 'deadline_passed' AND actor = $1",
+        o.people["late"].user_id,
     )
-    assert recorded == 1
+    assert [r["stream"] for r in recorded] == [await o.bid_stream("late")]
 
     started = await agency.command(o.stream, "opening.start")
     assert started["seq"] > 0
@@ -266,7 +274,15 @@ async def test_a_whole_remote_opening_with_late_bid_early_opening_fallback_and_t
     statuses = [e["payload"]["status"] for e in seen if e["type"] == "bid.status"]
     assert "decrypting" in statuses and "decrypted" in statuses and "failed" in statuses
     sup_seen = await _events_until(sup_feed, "opening.record")
-    assert any(e["type"] == "bid.submitted" for e in sup_seen)  # supervisors see every bid
+    # The record commits to every company's own stream (the late one's too, with its refusal).
+    committed = next(e for e in sup_seen if e["type"] == "bids.committed")
+    names = [c["stream"] for c in committed["payload"]["streams"]]
+    assert sorted(names) == sorted([await o.bid_stream(n) for n in [*bidders, "late"]])
+    # Supervisors see every company's bids in its own stream.
+    own_a = await sup.subscribe(await o.bid_stream("a"))
+    assert (await own_a.wait_for(lambda e: e["type"] == "bid.submitted"))["payload"]["org"] == (
+        "company-a"
+    )
 
     # The opened package: a supervisor may download it, a bidder may not.
     async with httpx.AsyncClient(base_url=node.url) as http:

@@ -2,7 +2,9 @@
 
 Checkpoints and proofs reveal hashes and sizes only, never an event, so any authenticated
 participant (Bearer token from ``/auth/login``) holding a role in the stream, or in a
-session's parent tender, may read them. Hashes are standard base64, proofs are RFC 9162
+session's parent tender, may read them. A bidder company's own stream (``bid:…``) is the
+exception: its sizes would count bids, so only that company and the tender's supervisors read
+its checkpoints and proofs, and to anyone else it answers as a name that does not exist. Hashes are standard base64, proofs are RFC 9162
 paths lowest level first, and ``seq`` N is leaf index N-1.
 
 - ``GET /api/log/keys`` (no login: public keys only): the log's verifier key, the origin
@@ -26,11 +28,10 @@ from starlette.routing import Route
 from evalroom.audit import Audit, NotCommitted, StoredCheckpoint
 from evalroom.audit.checkpoints import b64
 from evalroom.bounds import MAX_SAFE_INTEGER
-from evalroom.db.events import stream_info
-from evalroom.db.identity import roles_in
 from evalroom.errors import Refusal
 from evalroom.http import STATUS, authenticated_user
 from evalroom.node import Node
+from evalroom.services.bids import visible_grants
 from evalroom.services.pipeline import STORE_DOWN, validate_stream
 
 MAX_LISTING = 1000
@@ -93,12 +94,8 @@ async def _readable_stream(request: Request) -> str:
     user = await authenticated_user(request)
     stream = str(request.path_params["stream"])
     validate_stream(stream)
-    info = await stream_info(node.pool, stream)
-    if info is None:
-        raise Refusal("unknown_stream", stream)
-    _kind, parent, _head = info
-    scopes = [stream] + ([parent] if parent else [])
-    if not await roles_in(node.pool, user.id, scopes):
+    _parent, grants = await visible_grants(node.pool, user.id, stream)
+    if not grants:
         raise Refusal("not_subscribed_role", f"you hold no role in {stream}")
     return stream
 

@@ -70,7 +70,7 @@ class StreamRow:
 async def lock_stream(conn: Conn, name: str) -> StreamRow | None:
     row = await conn.fetchrow(
         "SELECT name, kind, parent, head, state, now() AS now FROM streams"
-        " WHERE name = $1 FOR UPDATE",
+        " WHERE name = $1 FOR NO KEY UPDATE",
         name,
     )
     if row is None:
@@ -166,6 +166,45 @@ async def stream_info(conn: Executor, name: str) -> tuple[str, str | None, int] 
     return None if row is None else (row["kind"], row["parent"], row["head"])
 
 
+async def lock_gate(conn: Conn, tender: str, *, exclusive: bool) -> None:
+    """The tender's bidding gate, until the end of the transaction: every command of a
+    bidder's own stream holds it shared (bidders never wait for each other), the opening
+    holds it exclusive, so no bid commits across the opening (see ``services.bids``)."""
+    fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await conn.execute(f"SELECT {fn}(hashtextextended($1, 22))", tender)
+
+
+async def stream_state(conn: Executor, name: str) -> dict[str, Any] | None:
+    """A stream's state as committed now (no lock)."""
+    state = await conn.fetchval("SELECT state FROM streams WHERE name = $1", name)
+    return None if state is None else dict(state)
+
+
+@dataclass(frozen=True)
+class ChildStream:
+    """A stream under a parent, with its committed leaf hashes (for a commitment)."""
+
+    name: str
+    head: int
+    state: dict[str, Any]
+    leaves: list[bytes]
+
+
+async def child_streams(conn: Executor, parent: str, kind: str) -> list[ChildStream]:
+    """The ``kind`` streams under ``parent``, each with the leaf hashes of its events."""
+    rows = await conn.fetch(
+        "SELECT s.name, s.head, s.state, ARRAY(SELECT e.leaf_hash FROM events e"
+        "  WHERE e.stream = s.name AND e.seq <= s.head ORDER BY e.seq) AS leaves"
+        " FROM streams s WHERE s.parent = $1 AND s.kind = $2 ORDER BY s.name",
+        parent,
+        kind,
+    )
+    return [
+        ChildStream(r["name"], r["head"], dict(r["state"]), [bytes(h) for h in r["leaves"]])
+        for r in rows
+    ]
+
+
 @dataclass(frozen=True)
 class LockedForCommand:
     """The stream's row, locked, with what the pipeline needs from the same round trip: the
@@ -187,7 +226,7 @@ async def lock_for_command(
         "       AND r.scope = ANY(CASE WHEN $4 THEN ARRAY['platform']"
         "                         ELSE ARRAY[s.name, s.parent] END)) AS grants"
         " FROM streams s LEFT JOIN commands c ON c.actor = $2 AND c.client_id = $3"
-        " WHERE s.name = $1 FOR UPDATE OF s",
+        " WHERE s.name = $1 FOR NO KEY UPDATE OF s",
         name,
         actor,
         client_id,

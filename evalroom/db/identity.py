@@ -121,3 +121,21 @@ async def secret(pool: asyncpg.Pool, name: str) -> bytes:
     if value is None:
         raise LookupError(name)
     return bytes(value)
+
+
+async def stream_grants(
+    conn: Executor, user_id: str, stream: str
+) -> tuple[str, str | None, list[RoleGrant]] | None:
+    """(kind, parent, the user's grants in the stream and its parent) in one round trip, or
+    None when the stream does not exist."""
+    row = await conn.fetchrow(
+        "SELECT s.kind, s.parent, ARRAY(SELECT r.scope || chr(31) || r.role || chr(31) || r.venue"
+        "  FROM roles r WHERE r.user_id = $2 AND r.scope IN (s.name, s.parent)) AS grants"
+        " FROM streams s WHERE s.name = $1",
+        stream,
+        user_id,
+    )
+    if row is None:
+        return None
+    grants = [RoleGrant(*g.split("\x1f", 2)) for g in row["grants"]]
+    return row["kind"], row["parent"], grants

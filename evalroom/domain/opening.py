@@ -1,8 +1,7 @@
 """Sealed bids and the remote opening ceremony (投标与不见面开标), as pure deciders.
 
-Bidding: a bidder company uploads each envelope sealed on its own machine (the service
-stores ciphertext only and hands the decider the upload's hash and size as ``facts``);
-replacement and withdrawal before the deadline; nothing after it (``deadline_passed``).
+Bidding happens in each company's own stream (``evalroom.domain.bids``); the opening takes
+those streams' bids over, committing to each stream in the tender's record.
 
 The ceremony, per stage (``single``, or ``technical`` then ``commercial``), follows
 docs/domain.md: start at the opening time (``too_early`` before) with an anonymous bid list
@@ -97,67 +96,6 @@ def configure(state: Mapping[str, Any], cmd: Command, roster: Roster | None = No
     return Decision([NewEvent("tender.configured", public)], new, grants=grants)
 
 
-# -- bidding -------------------------------------------------------------------------------
-
-
-def _before_deadline(cmd: Command, config: TenderConfig) -> None:
-    if cmd.now >= config.opening_at:
-        raise RuleError("deadline_passed", f"bids closed at {config.opening_at.isoformat()}")
-
-
-def submit(state: Mapping[str, Any], cmd: Command) -> Decision:
-    """``bid.submit`` {section, envelope, upload}: seal one envelope (or replace it)."""
-    _phase(state, "bidding")
-    config = config_of(state)
-    _before_deadline(cmd, config)
-    org = _org(cmd, state)
-    section = config.section(str(cmd.body["section"])).id
-    envelope = config.envelope(str(cmd.body["envelope"]))
-    facts = cmd.facts
-    if int(facts["size"]) > config.max_bid_bytes:
-        raise RuleError("too_large", f"a bid envelope may be at most {config.max_bid_bytes} bytes")
-    new = _copy(state)
-    bid = (
-        new.setdefault("bids", {})
-        .setdefault(section, {})
-        .setdefault(org, {"status": "submitted", "envelopes": {}, "first": None})
-    )
-    previous = bid["envelopes"].get(envelope)
-    version = (previous["version"] + 1) if previous else 1
-    bid["status"] = "submitted"
-    bid["envelopes"][envelope] = {
-        "upload": str(cmd.body["upload"]),
-        "sha256": facts["sha256"],
-        "size": int(facts["size"]),
-        "version": version,
-    }
-    payload = {
-        "section": section,
-        "envelope": envelope,
-        "org": org,
-        "version": version,
-        "sha256": facts["sha256"],
-        "size": int(facts["size"]),
-    }
-    return Decision([NewEvent("bid.submitted", payload)], new)
-
-
-def withdraw(state: Mapping[str, Any], cmd: Command) -> Decision:
-    """``bid.withdraw`` {section}: take the bid back before the deadline (撤回)."""
-    _phase(state, "bidding")
-    config = config_of(state)
-    _before_deadline(cmd, config)
-    org = _org(cmd, state)
-    section = config.section(str(cmd.body["section"])).id
-    new = _copy(state)
-    bid = new.get("bids", {}).get(section, {}).get(org)
-    if bid is None or bid["status"] != "submitted":
-        raise RuleError("no_bid", "your company has no bid in this section")
-    bid["status"] = "withdrawn"
-    payload = {"section": section, "org": org}
-    return Decision([NewEvent("bid.withdrawn", payload)], new)
-
-
 # -- the ceremony --------------------------------------------------------------------------
 
 
@@ -182,11 +120,29 @@ def _numbered(
 
 
 def start(state: Mapping[str, Any], cmd: Command) -> Decision:
-    """``opening.start``: the opening time is reached; refuse bids, announce the bid list."""
+    """``opening.start``: the opening time is reached; refuse bids, announce the bid list.
+
+    ``cmd.facts["bid_streams"]``: every bidder company's own stream, read under the tender's
+    bidding gate (``[{stream, size, root, state}]``). The tender's record commits to each
+    one's size and Merkle root (``bids.committed``) before the bid list is announced."""
     _phase(state, "bidding")
     config = config_of(state)
     if cmd.now < config.opening_at:
         raise RuleError("too_early", f"the opening is at {config.opening_at.isoformat()}")
+    from evalroom.domain.bids import merged_bids
+
+    streams = list(cmd.facts.get("bid_streams", []))
+    merged, bidders = merged_bids(streams)
+    state = {**state, "bids": merged, "bidders": bidders}
+    commitment = NewEvent(
+        "bids.committed",
+        {
+            "streams": [
+                {"stream": s["stream"], "size": s["size"], "root": s["root"]}
+                for s in sorted(streams, key=lambda s: str(s["stream"]))
+            ]
+        },
+    )
     first = config.envelopes[0]
     bids: dict[str, Any] = {}
     private: list[NewEvent] = []
@@ -207,7 +163,8 @@ def start(state: Mapping[str, Any], cmd: Command) -> Decision:
             private.append(
                 NewEvent("opening.your_bid", {"number": number, "section": section.id, "org": org})
             )
-    return _open_stage(state, cmd, config, first, bids, private)
+    opened = _open_stage(state, cmd, config, first, bids, private)
+    return Decision([commitment, *opened.events], opened.state)
 
 
 def _open_stage(
@@ -576,8 +533,6 @@ def start_commercial(state: Mapping[str, Any], cmd: Command) -> Decision:
 
 DECIDERS = {
     "tender.configure": configure,
-    "bid.submit": submit,
-    "bid.withdraw": withdraw,
     "opening.start": start,
     "opening.sign_in": sign_in,
     "bid.decrypting": mark_decrypting,
@@ -596,8 +551,6 @@ _BIDDER = frozenset({Role.BIDDER})
 _AGENCY = frozenset({Role.AGENCY})
 COMMAND_ROLES: dict[str, frozenset[str]] = {
     "tender.configure": _AGENCY,
-    "bid.submit": _BIDDER,
-    "bid.withdraw": _BIDDER,
     "opening.start": _AGENCY,
     "opening.sign_in": frozenset(
         {Role.BIDDER, Role.AGENCY, Role.SUPERVISOR, Role.TENDERER, KEYHOLDER}

@@ -1,7 +1,8 @@
 """A tender's life (招标项目): creation, roles, publication, notices.
 
 Pure: ``decide(state, command) -> Decision``. The opening ceremony and bids extend this
-module's phases; the spine needs creation, role grants, publication and notices.
+module's phases; the spine needs creation, role grants, publication and notices. A bidder
+company's registration (``tender.join``) lives in its own stream: ``evalroom.domain.bids``.
 Phases: draft -> bidding -> opening -> opened -> evaluation -> closed.
 """
 
@@ -84,35 +85,6 @@ def grant(state: Mapping[str, Any], cmd: Command) -> Decision:
     )
 
 
-def join(state: Mapping[str, Any], cmd: Command) -> Decision:
-    """``tender.join``: a bidder company registers (报名) while bidding is open.
-
-    Bidders' identities stay hidden from everyone but supervisors until the read-out, so
-    the event is visible to the company itself (and supervisors) only.
-    """
-    _require_phase(state, "bidding")
-    org = cmd.actor.org
-    if not org:
-        raise RuleError("not_a_company", "only a participant of a bidder company can join")
-    bidders = dict(state.get("bidders", {}))
-    if org in bidders:
-        raise RuleError("already_exists", f"{org} already joined")
-    check_grant(
-        Role.BIDDER,
-        cmd.actor.user_id,
-        command=cmd.type,
-        actor=cmd.actor,
-        phase="bidding",
-        roster=Roster.from_facts(cmd.facts),
-    )
-    bidders[org] = {"by": cmd.actor.user_id}
-    return Decision(
-        events=[NewEvent("bidder.joined", {"org": org, "user": cmd.actor.user_id})],
-        state={**state, "bidders": bidders},
-        grants=[GrantRole(cmd.actor.user_id, cmd.stream, Role.BIDDER)],
-    )
-
-
 def publish(state: Mapping[str, Any], cmd: Command) -> Decision:
     """``tender.publish``: bidding opens (发布招标公告)."""
     _require_phase(state, "draft")
@@ -140,7 +112,6 @@ def annotate(state: Mapping[str, Any], cmd: Command) -> Decision:
 DECIDERS: dict[str, Decider] = {
     "tender.create": create,
     "tender.grant": grant,
-    "tender.join": join,
     "tender.publish": publish,
     "tender.notice": notice,
     "tender.annotate": annotate,
@@ -150,7 +121,6 @@ DECIDERS: dict[str, Decider] = {
 COMMAND_ROLES: dict[str, frozenset[str]] = {
     "tender.create": frozenset({Role.AGENCY}),
     "tender.grant": frozenset({Role.AGENCY}),  # and the platform roles below
-    "tender.join": frozenset({"*"}),
     "tender.publish": frozenset({Role.AGENCY}),
     "tender.notice": frozenset({Role.AGENCY, Role.SUPERVISOR}),
     "tender.annotate": frozenset({Role.SUPERVISOR}),

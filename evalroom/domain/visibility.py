@@ -110,14 +110,17 @@ EVENTS: Mapping[str, Rule] = {
     # -- tender (evalroom.domain.tender) -------------------------------------------------
     "tender.created": PUBLIC,
     "role.granted": STAFF,
-    "bidder.joined": _org("org"),
     "tender.published": PUBLIC,
     "tender.notice": PUBLIC,
     "supervisor.note": SUPERVISOR,
     # -- bids and the opening (evalroom.domain.opening) ----------------------------------
     "tender.configured": PUBLIC,
+    # -- a bidder company's own stream, bid:<tender>.<opaque> (evalroom.domain.bids) ------
+    "bidder.joined": _org("org"),
     "bid.submitted": _org("org"),
     "bid.withdrawn": _org("org"),
+    # The tender's record commits to each bid stream's (name, size, root) at the opening.
+    "bids.committed": PUBLIC,
     "opening.started": PUBLIC,
     "opening.your_bid": _org("org"),
     "opening.signed_in": Switch("as", {"bidder": _org("who"), "staff": STAFF}),

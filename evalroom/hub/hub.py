@@ -22,12 +22,12 @@ import structlog
 from evalroom.auth.revocation import REVOKED_CHANNEL, revoked_since
 from evalroom.broker.base import Broker
 from evalroom.db import events as store
-from evalroom.db.identity import roles_in
 from evalroom.domain.roles import Role
 from evalroom.errors import Refusal
 from evalroom.hub.channel import StreamChannel, Subscription, Wire
 from evalroom.hub.connection import CLOSE_HEARTBEAT, CLOSE_UNAUTHENTICATED, Access, Connection
 from evalroom.metrics import Metrics
+from evalroom.services.bids import visible_grants
 from evalroom.services.pipeline import STORE_DOWN, validate_stream
 from evalroom.settings import Settings
 
@@ -155,16 +155,11 @@ class Hub:
         await conn.stop()
 
     async def _access(self, conn: Connection, stream: str) -> tuple[Access, str | None]:
-        info = await store.stream_info(self.pool, stream)
-        if info is None:
-            raise Refusal("unknown_stream", stream)
-        _kind, parent, _head = info
-        scopes = [stream] + ([parent] if parent else [])
-        grants = await roles_in(self.pool, conn.user.id, scopes)
+        parent, grants = await visible_grants(self.pool, conn.user.id, stream)
         roles = frozenset(g.role for g in grants)
         if stream == "platform" and not roles & {Role.ADMIN, Role.SUPERVISOR}:
             roles = frozenset()
-        if not roles and stream != "platform":
+        if not roles:
             raise Refusal("not_subscribed_role", f"you hold no role in {stream}")
         venues = frozenset(g.venue for g in grants if g.venue)
         return Access(conn.user.id, roles, conn.user.org, venues), parent

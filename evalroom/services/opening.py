@@ -16,8 +16,10 @@ from pydantic import Field
 from crypto import age
 from crypto.bidpackage import PackageError, read_form
 from crypto.events import event_leaf_hash
+from crypto.merkle import MerkleLog
 from crypto.shamir import ShareError, combine_shares, inspect_share
 from evalroom.db import blobs
+from evalroom.db import events as store
 from evalroom.db.events import StoredEvent
 from evalroom.db.identity import User
 from evalroom.domain import opening
@@ -32,12 +34,6 @@ Id = Field(min_length=1, max_length=40)
 
 class Configure(Body):
     config: dict[str, Any]
-
-
-class Submit(Body):
-    section: str = Id
-    envelope: str = Id
-    upload: str = Field(min_length=1, max_length=64)
 
 
 class SectionBody(Body):
@@ -106,6 +102,23 @@ async def receipt(
         "sig": ctx.platform_key.sign_json(body),
         "platform_key": ctx.platform_key.public.to_string(),
     }
+
+
+async def gather_bid_streams(ctx: ServiceContext, conn: Any, tender: str) -> dict[str, Any]:
+    """Every bid stream of the tender with its size and Merkle root, read under the gate
+    (exclusive): what the opening commits to."""
+    found = []
+    for child in await store.child_streams(conn, tender, "bid"):
+        tree = MerkleLog.from_leaf_hashes(child.leaves)
+        found.append(
+            {
+                "stream": child.name,
+                "size": tree.size,
+                "root": base64.b64encode(tree.root(tree.size)).decode(),
+                "state": child.state,
+            }
+        )
+    return {"bid_streams": found}
 
 
 # -- opening an envelope -------------------------------------------------------------------
@@ -267,8 +280,6 @@ SPECS: list[CommandSpec] = specs_from(
     "tender",
     {
         "tender.configure": Configure,
-        "bid.submit": Submit,
-        "bid.withdraw": SectionBody,
         "opening.sign_in": Empty,
         "bid.decrypting": SectionBody,
         "bid.release_key": ReleaseKey,
@@ -279,10 +290,11 @@ SPECS: list[CommandSpec] = specs_from(
     },
     signed={name: True for name in opening.SIGNED},
     prepare={
-        "bid.submit": prepare_submit,
         "bid.release_key": prepare_release,
         "opening.share": prepare_share,
     },
-    finish={"bid.submit": receipt, "bid.withdraw": receipt},
     grants_to={"tender.configure": keyholders_named},
+    # The opening takes every bidder's own stream over, behind the tender's bidding gate.
+    gate={"opening.start": "exclusive"},
+    gather={"opening.start": gather_bid_streams},
 )

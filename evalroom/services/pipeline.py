@@ -27,16 +27,20 @@ from crypto.keys import KeyFormatError, VerifyKey
 from evalroom.db import events as store
 from evalroom.db.identity import User, grant_role, roles_in, tender_roster
 from evalroom.domain.commands import Actor, Command
+from evalroom.domain.roles import Role
 from evalroom.domain.rules import RuleError
 from evalroom.errors import Refusal, is_recorded
 from evalroom.metrics import Metrics
+from evalroom.services import bids
 from evalroom.services.registry import REGISTRY
 from evalroom.services.spec import CommandSpec, ServiceContext
 
 log = structlog.get_logger(__name__)
 
 SYSTEM_USER = "system"
-STREAM_NAME = re.compile(r"^(platform|(tender|session):[A-Za-z0-9][A-Za-z0-9._-]{0,63})$")
+_ID = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+# ``bid:<tender id>.<opaque>``: one bidder company's own stream in a tender (services.bids).
+STREAM_NAME = re.compile(rf"^(platform|(tender|session):{_ID}|bid:{_ID}\.[0-9a-f]{{20}})$")
 
 # Errors that mean "the database did not answer", or dropped the connection: whatever was
 # running on it did not commit unless it was the COMMIT itself (see ``_transact``), so a
@@ -87,7 +91,8 @@ Publisher = Callable[[Sequence[store.StoredEvent]], Awaitable[None]]
 def validate_stream(name: str) -> None:
     if not STREAM_NAME.match(name):
         raise Refusal(
-            "invalid", f"stream name {name!r} is not platform, tender:<id> or session:<id>"
+            "invalid",
+            f"stream name {name!r} is not platform, tender:<id>, session:<id> or bid:<id>.<id>",
         )
 
 
@@ -183,16 +188,21 @@ class CommandPipeline:
         digest = hashlib.sha256(canonical_json({"s": stream, "t": type_, "b": body})).digest()
         try:
             facts: dict[str, Any] = {}
-            if spec.prepare is not None:
-                prior = await self._prior(user, client_id, digest)
-                if prior is not None:
-                    return prior, []
-                await self._preauthorize(spec, user, stream, body)
-                try:
+            target = stream
+            try:
+                if spec.route is not None:  # a bidder's command runs in its own bid stream
+                    target = await spec.route(self.context, user, stream, body)
+                if spec.prepare is not None:
+                    prior = await self._prior(user, client_id, digest)
+                    if prior is not None:
+                        return prior, []
+                    await self._preauthorize(spec, user, target, body)
                     facts = await spec.prepare(self.context, user, stream, body)
-                except RuleError as exc:
-                    raise Refusal(exc.code, exc.message) from None
-            return await self._transact(spec, user, client_id, stream, body, sig, digest, facts)
+            except RuleError as exc:
+                raise Refusal(exc.code, exc.message) from None
+            return await self._transact(
+                spec, user, client_id, (stream, target), body, sig, digest, facts
+            )
         except OutcomeUnknown as exc:
             log.warning("commit_outcome_unknown", stream=stream, type=type_, error=repr(exc))
             raise Refusal("outcome_unknown", str(exc)) from None
@@ -259,13 +269,14 @@ class CommandPipeline:
         spec: CommandSpec,
         user: User,
         client_id: str,
-        stream: str,
+        streams: tuple[str, str],
         body: dict[str, Any],
         sig: str | None,
         digest: bytes,
         facts: dict[str, Any],
     ) -> tuple[dict[str, Any], list[store.StoredEvent]]:
-        """Run the command in one transaction and commit it.
+        """Run the command in one transaction and commit it (``streams``: the one it was
+        addressed to, and the one it runs in).
 
         Where a failure happens decides the answer: before COMMIT is sent, PostgreSQL rolls
         the transaction back whatever happens to the connection (a refusal, ``store_unavailable``
@@ -280,7 +291,7 @@ class CommandPipeline:
             await tx.start()
             try:
                 ack, stored, writes = await self._decide_and_write(
-                    conn, spec, user, client_id, stream, body, sig, digest, facts
+                    conn, spec, user, client_id, streams, body, sig, digest, facts
                 )
             except BaseException:
                 with contextlib.suppress(Exception):
@@ -312,18 +323,25 @@ class CommandPipeline:
         spec: CommandSpec,
         user: User,
         client_id: str,
-        stream: str,
+        streams: tuple[str, str],
         body: dict[str, Any],
         sig: str | None,
         digest: bytes,
         facts: dict[str, Any],
     ) -> tuple[dict[str, Any], list[store.StoredEvent], bool]:
         """Everything the command does inside its transaction; False when nothing was written."""
+        addressed, stream = streams
+        if spec.gate is not None:  # before any row lock: see services.bids
+            await store.lock_gate(conn, addressed, exclusive=spec.gate == "exclusive")
         if spec.creates_stream:
-            parent = spec.parent_of(body) if spec.parent_of is not None else None
+            if spec.parent_of is not None:
+                parent: str | None = spec.parent_of(body)
+            else:
+                parent = addressed if stream != addressed else None
             if parent is not None and await store.stream_info(conn, parent) is None:
                 raise Refusal("unknown_stream", parent)
-            await store.create_stream(conn, stream, spec.stream_kind, parent, {})
+            kind = spec.creates_kind or spec.stream_kind
+            await store.create_stream(conn, stream, kind, parent, {})
         # One round trip: the row lock, a retry's first answer, the actor's roles.
         locked = await store.lock_for_command(
             conn, stream, user.id, client_id, spec.roles_in_platform
@@ -345,8 +363,13 @@ class CommandPipeline:
             tender = row.name if row.kind == "tender" else (row.parent or row.name)
             named = [user.id, *spec.grants_to(body)]
             facts = {**facts, "duties": await tender_roster(conn, tender, named)}
+        if spec.gather is not None:
+            try:
+                facts = {**facts, **await spec.gather(self.context, conn, addressed)}
+            except RuleError as exc:
+                raise Refusal(exc.code, exc.message) from None
         # A signed event carries what was signed, so anyone can check ``sig`` later.
-        signed = {"id": client_id, "stream": stream, "type": spec.name, "body": body}
+        signed = {"id": client_id, "stream": addressed, "type": spec.name, "body": body}
         try:
             if spec.read is not None:
                 facts = {**facts, **await spec.read(conn, stream, body)}
@@ -409,10 +432,7 @@ class CommandPipeline:
                 return
             payload = {"command": type_, "id": client_id, "stream": stream, "code": refusal.code}
             async with self.pool.acquire() as conn, conn.transaction():
-                target = stream if STREAM_NAME.match(stream) else "platform"
-                row = await store.lock_stream(conn, target) if target != "platform" else None
-                if row is None or not await roles_in(conn, user.id, _scopes(row)):
-                    row = await store.lock_stream(conn, "platform")
+                row = await store.lock_stream(conn, await _refusal_stream(conn, user, stream))
                 assert row is not None
                 stored = await store.append_events(
                     conn, row, [("command.refused", user.id, payload, "actor", None)], row.state
@@ -427,8 +447,26 @@ def _signed_payload(payload: Any, command: dict[str, Any]) -> dict[str, Any]:
     return {**dict(payload), "command": command}
 
 
-def _scopes(row: store.StreamRow) -> list[str]:
-    return [row.name] + ([row.parent] if row.parent else [])
+async def _refusal_stream(conn: Any, user: User, stream: str) -> str:
+    """Where an attempt is kept: the stream it was meant for, when the actor holds a role
+    there, else ``platform``. A bidder's attempts on a tender go to its own bid stream (the
+    tender's seqs must not count bidders), and nobody's attempt lands in another company's
+    bid stream (a probe of one is kept in ``platform``, like a probe of a made-up name)."""
+    if not STREAM_NAME.match(stream) or stream == "platform":
+        return "platform"
+    info = await store.stream_info(conn, stream)
+    if info is None:
+        return "platform"
+    kind, parent, _head = info
+    if kind == "bid":
+        return stream if await roles_in(conn, user.id, [stream]) else "platform"
+    roles = {g.role for g in await roles_in(conn, user.id, [stream, *([parent] if parent else [])])}
+    if not roles:
+        return "platform"
+    if kind == "tender" and roles <= {Role.BIDDER}:
+        own = await bids.own_stream(conn, stream, user.org)
+        return own if own is not None else "platform"
+    return stream
 
 
 def _actor(user: User, grants: list[tuple[str, str]]) -> Actor:

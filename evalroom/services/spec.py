@@ -57,6 +57,10 @@ Prepare = Callable[[ServiceContext, User, str, dict[str, Any]], Awaitable[dict[s
 Read = Callable[[Any, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 # finish(ctx, conn, decision, stored events) -> extra fields for the ack's ``reply``
 Finish = Callable[[ServiceContext, Any, Decision, Sequence[StoredEvent]], Awaitable[dict[str, Any]]]
+# route(ctx, user, addressed stream, body) -> the stream the command runs in (a bidder's own)
+Route = Callable[[ServiceContext, User, str, dict[str, Any]], Awaitable[str]]
+# gather(ctx, conn, addressed stream) -> facts read inside the transaction, after the locks
+Gather = Callable[[ServiceContext, Any, str], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,14 @@ class CommandSpec:
     # organisation and pool record the transaction looks up with the tender's roster for the
     # decider's separation-of-duties check (``Command.facts["duties"]``).
     grants_to: Callable[[dict[str, Any]], list[str]] | None = None
+    creates_kind: str | None = None  # the created stream's kind, if not ``stream_kind``
+    # Addressed to ``stream_kind`` but run in the stream ``route`` names (the created one's
+    # parent is then the addressed stream).
+    route: Route | None = None
+    # The addressed tender's bidding gate: "shared" (a bidder's own stream) or "exclusive"
+    # (the opening), taken first in the transaction.
+    gate: str | None = None
+    gather: Gather | None = None
 
 
 def specs_from(

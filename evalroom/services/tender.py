@@ -37,7 +37,6 @@ SPECS: list[CommandSpec] = specs_from(
     grants_to={
         "tender.create": keyholders_named,
         "tender.grant": lambda body: [str(body["user"])],
-        "tender.join": lambda body: [],
     },
     creates_stream={"tender.create": True},
     signed={"tender.annotate": True},
