@@ -25,6 +25,12 @@ What it checks, per stream of the bundle (format: ``evalroom/audit/bundle.py``):
 - every event is covered by a signed checkpoint, and the stream's recorded head is its last
   event;
 
+then the opening's commitments: each ``bids.committed`` event of a tender names every bidder
+company's own stream (``bid:…``, where its registration, bids and refused attempts were kept
+until the opening) with its size and root then; the bundle's events of that stream must give
+that root over its first ``size`` events, and every bid stream of the tender in the bundle
+must be named;
+
 then every receipt (below), every session's bids (below), every report (below), and each ``--checkpoint`` note given on the
 command line (a tree head someone kept, e.g. from ``clients/logwatch.py`` or a receipt): it
 must be consistent with the bundle's history, else the log forked.
@@ -218,6 +224,7 @@ class BundleVerifier:
                 self.fail(f"stream {name}", "listed twice")
                 continue
             self._guarded(f"stream {name}", self._stream, item)
+        self._guarded("commitments", self._commitments, streams)
         receipts = _items(self.bundle.get("receipts", []))
         for item in receipts:
             self._guarded("receipt", self._receipt, item)
@@ -298,6 +305,48 @@ class BundleVerifier:
             f"{name:<24} {last} events, {len(state.heads)} signed checkpoints,"
             f" {len(state.signed_ok)} actor signatures"
         )
+
+    # -- the opening's commitments to the bidders' own streams ------------------------------
+    def _commitments(self, streams: list[Any]) -> None:
+        """Each ``bids.committed`` event of a tender names every bidder company's own stream
+        with the size and Merkle root it had at the opening: the bundle's events of that
+        stream must give that root, and every bid stream of the tender must be named."""
+        bid_streams = {
+            item["name"]: item.get("parent")
+            for item in streams
+            if isinstance(item, dict) and item.get("kind") == "bid"
+        }
+        checked = 0
+        for tender, state in self.streams.items():
+            for seq, event in sorted(state.events.items()):
+                if event.get("type") != "bids.committed":
+                    continue
+                subject = f"commitment {tender}#{seq}"
+                named = set()
+                for entry in _items(event["payload"].get("streams", [])):
+                    name, size = entry["stream"], entry["size"]
+                    named.add(name)
+                    checked += 1
+                    own = self.streams.get(name)
+                    if own is None:
+                        self.fail(subject, f"bid stream {name} is not in the bundle")
+                    elif own.tree.size < size:
+                        self.fail(
+                            subject,
+                            f"{name} has {own.tree.size} verifiable events; the opening"
+                            f" committed to {size}",
+                        )
+                    elif own.tree.root(size) != _b64(entry["root"]):
+                        self.fail(
+                            subject,
+                            f"{name}#1..#{size} is not what the opening committed to:"
+                            " changed after the opening",
+                        )
+                for name in sorted(n for n, p in bid_streams.items() if p == tender):
+                    if name not in named:
+                        self.fail(subject, f"bid stream {name} was not committed at the opening")
+        if checked:
+            self.result.summary.append(f"commitments   {checked} bid streams checked")
 
     def _event_fail(self, state: _Stream, first: int, reason: str, last: int | None = None) -> None:
         """A failure naming events: kept until the stream's events are done, then in seq order."""

@@ -61,8 +61,8 @@ class Tender:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def tender(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[Tender]:
-    """A tender with 8 events from an agency, a supervisor (one signed note) and a bidder,
-    and a signed checkpoint after every event."""
+    """A tender with 8 events from an agency and a supervisor (one signed note), a bidder's
+    own stream (its registration), and a signed checkpoint after every event."""
     quiet = replace(settings, extra={"audit_checkpoint_seconds": "3600"})
     async with in_process_node(quiet) as node:
         name = f"tender:V{uuid.uuid4().hex[:8]}"
@@ -87,7 +87,9 @@ async def tender(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[Tender
         t.clients += [s, b]
         await s.command(name, "tender.annotate", {"text": "开标前检查完毕"}, sign=True)
         await t.audit.checkpoint_now(name, "test")
-        await b.command(name, "tender.join")
+        joined = await b.command(name, "tender.join")  # into the bidder's own stream
+        await t.audit.checkpoint_now(joined["stream"], "test")
+        await a.command(name, "tender.notice", {"text": "报名已开始"})
         await t.audit.checkpoint_now(name, "test")
         for i in range(3):
             await a.command(name, "tender.notice", {"text": f"补遗 {i}"})
@@ -182,7 +184,7 @@ async def test_signed_note_is_checked_with_the_supervisors_key(
     assert event["sig"] and event["payload"]["command"]["type"] == "tender.annotate"
     result = verify_bundle(bundle)
     assert result.ok, failures(result)
-    assert "1 actor signatures" in result.summary[-1]
+    assert "1 actor signatures" in next(line for line in result.summary if tender.name in line)
 
 
 async def test_bundle_without_a_report_says_the_ranking_was_not_checked(
@@ -592,7 +594,9 @@ async def test_session_bundle_holds_its_tender_and_its_report_follows_from_signe
     experts = [await add_participant(pool, "expert") for _ in range(3)]
     session = await _session_with_report(pool, tender, experts)
     bundle = await bundle_of(pool, session)
-    assert [s["name"] for s in bundle["streams"]] == [tender.name, session]
+    names = [s["name"] for s in bundle["streams"]]
+    # The tender, the session, and the bidder's own stream the tender's opening commits to.
+    assert names[:2] == [tender.name, session] and names[2].startswith("bid:")
     result = verify_bundle(bundle)
     assert result.ok, failures(result)
     assert f"report {session}: ranking recomputed from 3 sheets" in result.summary
@@ -640,7 +644,10 @@ async def test_tender_bundle_holds_its_sessions(tender: Tender, pool: asyncpg.Po
     experts = [await add_participant(pool, "expert") for _ in range(3)]
     session = await _session_with_report(pool, tender, experts)
     bundle = await bundle_of(pool, tender.name)
-    assert [s["name"] for s in bundle["streams"]] == [tender.name, session]
+    names = [s["name"] for s in bundle["streams"]]
+    # The tender, the session, and the bidder's own stream the tender's opening commits to.
+    assert names[0] == tender.name and sorted(names[1:])[1] == session
+    assert sorted(names[1:])[0].startswith("bid:")
     assert [r["stream"] for r in bundle["reports"]] == [session]
     assert verify_bundle(bundle).ok
 

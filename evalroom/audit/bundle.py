@@ -25,7 +25,8 @@ Format ``evalroom-bundle/1`` (JSON, gzip when the file name ends in ``.gz``)::
      "receipts": [{"receipt": {...}, "sig": "...", "inclusion": {...}}, ...],
      "reports": [{"stream": "session:S1", "report": {...}}]}
 
-``streams`` holds the target, a session's parent tender, and a tender's sessions. Events are in
+``streams`` holds the target, a session's parent tender, a tender's sessions, and the
+tender's bid streams (``bid:…``: each bidder company's own record until the opening). Events are in
 seq order with the leaf hash written at commit; ``consistency`` links each checkpoint to the
 next. ``receipts`` are the signed receipts found in events and acks (shape: see
 ``clients/verify.py``), with an inclusion proof added where they carry none. ``reports`` are
@@ -77,6 +78,14 @@ async def bundle_streams(pool: Any, target: str) -> list[dict[str, Any]]:
         target,
     )
     rows.extend(dict(c) for c in children)
+    if row["kind"] == "session" and row["parent"]:
+        # The bidders' own streams, which the tender's opening committed to.
+        bid_streams = await pool.fetch(
+            "SELECT name, kind, parent, head, state FROM streams"
+            " WHERE parent = $1 AND kind = 'bid' ORDER BY name",
+            row["parent"],
+        )
+        rows.extend(dict(b) for b in bid_streams)
     return rows
 
 
