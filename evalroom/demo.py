@@ -368,7 +368,7 @@ class Demo:
     async def bidding(self) -> None:
         self.r.say("opening_key")
         recipient, self.shares = make_opening_key(2, 3)
-        self.opening_at = datetime.now(UTC) + timedelta(seconds=4)
+        self.opening_at = datetime.now(UTC) + timedelta(seconds=8)
         self.tender, self.stream = "GS-2026-0117", "tender:GS-2026-0117"
         config = {
             "sections": [{"id": "S1", "name": "第一标段"}],

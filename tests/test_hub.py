@@ -79,8 +79,9 @@ async def test_each_role_receives_only_what_it_may_see(
     bidder_b = await add_participant(pool, "bidB", org="company-b")
     outsider = await add_participant(pool, "outsider")
     ca, cb = await bidder_a.client(node.url), await bidder_b.client(node.url)
-    await ca.command(stream, "tender.join")  # visible to company-a (and supervisors) only
-    await cb.command(stream, "tender.join")
+    # Each company's registration goes into its own stream, seen by it and supervisors only.
+    own_a = (await ca.command(stream, "tender.join"))["stream"]
+    own_b = (await cb.command(stream, "tender.join"))["stream"]
     s = await sup.client(node.url)
     await s.command(stream, "tender.annotate", {"text": "监督备注"}, sign=True)  # supervisors only
     # The platform (organisation registration) names the tenderer once bidding is open.
@@ -90,7 +91,7 @@ async def test_each_role_receives_only_what_it_may_see(
     await a.command(stream, "tender.notice", {"text": "公告"})  # everyone
     head = await pool.fetchval("SELECT head FROM streams WHERE name = $1", stream)
 
-    async def seen_types(p: Participant) -> list[str]:
+    async def seen_types(p: Participant, stream: str = stream) -> list[str]:
         c = await p.client(node.url)
         sub = await c.subscribe(stream)
         got: list[str] = []
@@ -104,19 +105,26 @@ async def test_each_role_receives_only_what_it_may_see(
         return got
 
     everything = await seen_types(sup)
-    assert "supervisor.note:" in everything and "bidder.joined:company-a" in everything
-    assert "bidder.joined:company-b" in everything and len(everything) == head
+    assert "supervisor.note:" in everything and len(everything) == head
+    assert not any(t.startswith("bidder.joined") for t in everything)  # not in the tender's
+    assert await seen_types(sup, own_a) == ["bidder.joined:company-a"]
+    assert await seen_types(sup, own_b) == ["bidder.joined:company-b"]
     assert set(await seen_types(bidder_a)) == {
         "tender.created:",
         "tender.published:",
-        "bidder.joined:company-a",
         "tender.notice:",
     }
-    assert "bidder.joined:company-a" not in await seen_types(bidder_b)
+    assert await seen_types(bidder_a, own_a) == ["bidder.joined:company-a"]
+    with pytest.raises(ClientError) as hidden:  # another company's stream: as if none existed
+        await seen_types(bidder_b, own_a)
+    assert hidden.value.code == "unknown_stream"
     for staff in (agency, tenderer, expert):
         seen = await seen_types(staff)
         assert "role.granted:" in seen and "tender.notice:" in seen
         assert not any(t.startswith(("bidder.joined", "supervisor.note")) for t in seen)
+        with pytest.raises(ClientError) as hidden:
+            await seen_types(staff, own_a)
+        assert hidden.value.code == "unknown_stream"
     with pytest.raises(ClientError) as err:
         await seen_types(outsider)
     assert err.value.code == "not_subscribed_role"
@@ -289,7 +297,9 @@ async def test_the_tender_list_shows_published_tenders_and_ones_the_user_has_a_r
     assert seen_by_bidder["TL1"]["roles"] == [] and seen_by_bidder["TL1"]["phase"] == "bidding"
     seen_by_agency = await listed(a)
     assert {"TL1", "TL2"} <= set(seen_by_agency) and seen_by_agency["TL2"]["roles"] == ["agency"]
-    await b.command("tender:TL1", "tender.join")
+    joined = await b.command("tender:TL1", "tender.join")
     assert (await listed(b))["TL1"]["roles"] == ["bidder"]
+    assert (await listed(b))["TL1"]["bid_stream"] == joined["stream"]
+    assert "bid_stream" not in (await listed(a))["TL1"]
     await a.close()
     await b.close()

@@ -69,8 +69,6 @@ def join(state: Mapping[str, Any], cmd: Command) -> Decision:
     stream starts here."""
     tender = _tender(cmd)
     _bidding(tender)
-    if tender.get("config"):
-        _before_deadline(cmd, config_of(tender))
     org = cmd.actor.org
     if not org:
         raise RuleError("not_a_company", "only a participant of a bidder company can join")
