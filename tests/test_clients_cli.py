@@ -221,7 +221,7 @@ async def test_a_whole_single_envelope_opening_driven_by_the_clis(
     # The tender opens for bids; bidders join and submit before the opening time.
     # Generous margins: each step here starts a Python process, and a loaded machine makes
     # that slow; a deadline passing early would fail the test for the wrong reason.
-    opening_at = datetime.now(UTC) + timedelta(seconds=15)
+    opening_at = datetime.now(UTC) + timedelta(seconds=25)
     await _agency_sets_up(
         cli, "CLI1", opening_at, window=6, recipient_file=keydir / "recipient.txt"
     )
