@@ -533,6 +533,7 @@ class BidderCeremony:
 
     async def run(self, timeout: float | None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout
+        await self._own_record()
         sub = await self.client.subscribe(self.stream)
         follower = Follower(sub, self.view)
         while True:
@@ -555,6 +556,17 @@ class BidderCeremony:
                 return 0
             if stage is not None and stage.name == self.view.stage:
                 await self._act(stage)
+
+    async def _own_record(self) -> None:
+        """Replay the company's own stream (its registration and the envelopes it submitted)
+        into the view: it names our company and the versions the platform holds."""
+        name = await self.client.bid_stream(self.stream)
+        if name is None:
+            return
+        own = await self.client.subscribe(name)
+        await asyncio.wait_for(own.live.wait(), 30)
+        for event in own.drain():
+            self.view.apply_own(event)
 
     def _announce(self, event: dict[str, Any]) -> None:
         line = self.render.event_line(event, self.view)

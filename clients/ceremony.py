@@ -171,7 +171,7 @@ class CeremonyView:
     stages: dict[str, Stage] = field(default_factory=dict)
     submitted: dict[tuple[str, str], str] = field(default_factory=dict)  # (section, env) -> sha
     failed_sections: set[str] = field(default_factory=set)
-    # A bidder's own company: its join and bids are visible to that company only.
+    # A bidder's own company: its join and bids are in its own stream (``apply_own``).
     my_org: str | None = None
     last_seq: int = 0
 
@@ -187,6 +187,13 @@ class CeremonyView:
     @property
     def envelopes(self) -> list[str]:
         return list(self.config.get("envelopes", ["single"]))
+
+    def apply_own(self, event: dict[str, Any]) -> None:
+        """An event of the company's own bid stream (its registration and bids), which the
+        tender's stream does not carry; the tender's seqs are left alone."""
+        if event["type"] in ("bidder.joined", "bid.submitted", "bid.withdrawn"):
+            handler = getattr(self, "_on_" + event["type"].replace(".", "_"))
+            handler(event.get("payload", {}), event)
 
     def apply(self, event: dict[str, Any]) -> None:
         self.last_seq = max(self.last_seq, int(event.get("seq", 0)))

@@ -355,6 +355,22 @@ class Client:
             raise sub.error
         return sub
 
+    async def bid_stream(self, tender: str) -> str | None:
+        """This participant's company's own stream in ``tender`` (``bid:…``: its registration,
+        bids and refused attempts, kept apart from the tender's stream so that nobody can count
+        bidders), from ``/api/tenders``; None when the company has not joined."""
+        if self.token is None:
+            await self.login()
+        headers = {"authorization": f"Bearer {self.token}", "accept-language": self.lang}
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=10) as http:
+            r = await http.get("/api/tenders", headers=headers)
+        _raise_for(r)
+        for row in r.json().get("tenders", []):
+            if row.get("tender") == tender.removeprefix("tender:"):
+                found = row.get("bid_stream")
+                return str(found) if found else None
+        return None
+
     async def watch_presence(self, stream: str) -> None:
         await self._send({"t": "presence", "stream": stream})
 
