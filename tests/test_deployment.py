@@ -59,3 +59,10 @@ def test_the_image_runs_the_node_as_a_non_root_user_with_a_health_check() -> Non
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "USER evalroom" in dockerfile and "HEALTHCHECK" in dockerfile
     assert 'CMD ["evalroom", "serve"' in dockerfile
+
+
+def test_the_load_balancer_keeps_the_nodes_metrics_from_participants() -> None:
+    # Connection and command counts move with the bidders, whose number is secret.
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    block = conf.split("location = /metrics {", 1)[1].split("}", 1)[0]
+    assert "return 404;" in block
