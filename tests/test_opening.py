@@ -156,7 +156,7 @@ async def test_a_whole_remote_opening_with_late_bid_early_opening_fallback_and_t
     node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     o = Opening(node, pool, tmp_path)
-    opening_at = await o.setup("OP1", opening_in=3.0, window=2)
+    opening_at = await o.setup("OP1", opening_in=6.0, window=2)
     agency, sup = o.clients["agency"], o.clients["sup"]
     bidders = ["a", "b", "c", "d", "e"]
     prices = {"a": "1000000.00", "b": "980000.50", "c": "1025000.00", "d": "990000.00", "e": "1.00"}
@@ -304,7 +304,7 @@ async def test_a_rejection_tender_withdraws_unreleased_bids_and_fails_below_the_
     node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     o = Opening(node, pool, tmp_path)
-    opening_at = await o.setup("OP2", opening_in=2.0, window=1, rule="reject")
+    opening_at = await o.setup("OP2", opening_in=4.0, window=1, rule="reject")
     for name in ("a", "b", "c"):
         await o.bidder(name)
         await o.bid(name, "500000.00")
