@@ -1,5 +1,6 @@
 /**
- * A tender's opening as the page sees it, folded from the events of `tender:<id>`.
+ * A tender's opening as the page sees it, folded from the events of `tender:<id>` (and, for a
+ * bidder, of its company's own `bid:` stream: its registration and bids).
  * Pure: `foldTender(state, event)` returns nothing and updates `state` in place.
  * @module tender
  */

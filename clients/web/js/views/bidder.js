@@ -172,6 +172,17 @@ export function mount(root, ctx) {
       for (const sec of s.config?.sections || []) clarifications.follow(`session:${tender}-${sec.id}`);
     }
   });
+  // The company's own stream (its registration and bids, kept apart from the tender's so that
+  // nobody can count bidders) folds into the same view; the server names it in the list.
+  listTenders(conn).then((rows) => {
+    const own = rows.find((r) => r.tender === tender)?.bid_stream;
+    if (!alive || !own) return;
+    ctx.follow(own, (ev) => {
+      foldTender(s, ev);
+      render();
+      upload.update();
+    });
+  }).catch(() => {});
   ctx.on("error", (/** @type {any} */ e) => {
     if (e.stream === stream) toast(t("error", { message: e.message, code: e.code }), "error");
   });

@@ -94,7 +94,7 @@ export function remaining(iso) {
 /**
  * `GET /api/tenders`: every published tender and every tender the user holds a role in.
  * @param {import("../connection.js").Connection} conn
- * @returns {Promise<{tender: string, title: string|null, phase: string|null, opening_at: string|null, roles: string[], sessions: string[]}[]>}
+ * @returns {Promise<{tender: string, title: string|null, phase: string|null, opening_at: string|null, roles: string[], sessions: string[], bid_stream?: string}[]>}
  */
 export async function listTenders(conn) {
   const r = await fetch("/api/tenders", { headers: { authorization: `Bearer ${await conn.ensureToken()}` } });
