@@ -3,8 +3,8 @@ observe does not depend on how many other bidders there are, over real sockets.
 
 Two worlds run the same tender with the same deployment secrets and the same participants'
 keys: in world A bidder 1 is alone; in world B six other companies join, upload, withdraw and
-are refused around bidder 1's every step. Everything bidder 1 and the agency receive up to the
-opening (WebSocket frames, acks, subscription heads, checkpoints and proofs they may fetch,
+are refused around bidder 1's every step. Everything bidder 1, the agency and the tenderer
+receive up to the opening (WebSocket frames, acks, subscription heads, checkpoints and proofs they may fetch,
 ``/api/tenders``, HTTP answers, existence probes) must be byte-identical once timestamps are
 normalised (and the hashes and signatures over timestamped records, replaced by the order in
 which they first appear).
@@ -51,6 +51,7 @@ FORMS = {
 SECRETS = {"token_mac": b"\x01" * 32, "platform_ed25519": b"\x02" * 32, "log_ed25519": b"\x03" * 32}
 TENDER = "tender:CONF1"
 OTHERS = 6
+OBSERVERS = ("bidder-1", "agency", "owner")  # a bidder, the agency, the tenderer
 
 
 def _key(n: int) -> SigningKey:
@@ -76,7 +77,7 @@ class World:
     node: InProcessNode
     pool: asyncpg.Pool
     sealed: dict[str, Path]
-    clients: dict[str, Client] = field(default_factory=dict)
+    clients: dict[str, Recording] = field(default_factory=dict)
     seen: dict[str, list[str]] = field(default_factory=dict)  # observer -> transcript
 
     @property
@@ -89,7 +90,7 @@ class World:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
         self.seen.setdefault(who, []).append(f"{what} {text}")
 
-    async def person(self, user: str, n: int, org: str | None = None) -> Client:
+    async def person(self, user: str, n: int, org: str | None = None) -> Recording:
         await create_user(self.pool, user, user, org, _key(n).public.to_string())
         client = Recording(self.node.url, user, _key(n), heartbeat=3600)
         await client.connect()
@@ -108,7 +109,9 @@ class World:
     ) -> None:
         client = self.clients[who]
         try:
-            self.log(who, f"ack {type_}", await client.command(stream, type_, body, id=id, sign=sign))
+            self.log(
+                who, f"ack {type_}", await client.command(stream, type_, body, id=id, sign=sign)
+            )
         except ClientError as err:
             self.log(who, f"refused {type_}", [err.code, err.message, err.detail])
 
@@ -123,7 +126,9 @@ async def world(
         try:
             await migrate(conn)
             for name, value in SECRETS.items():
-                await conn.execute("UPDATE node_secrets SET value = $2 WHERE name = $1", name, value)
+                await conn.execute(
+                    "UPDATE node_secrets SET value = $2 WHERE name = $1", name, value
+                )
         finally:
             await conn.close()
         quiet = replace(
@@ -174,6 +179,7 @@ async def _play(w: World, others: int) -> dict[str, list[str]]:
     agency = await w.person("agency", 1)
     await grant_role(w.pool, "agency", "platform", "agency")
     await w.person("sup", 2)
+    owner = await w.person("owner", 5)  # the tenderer (招标人)
     bidder = await w.person("bidder-1", 10, "company-1")
     crowd = [await w.person(f"bidder-{k}", 10 + k, f"company-{k}") for k in range(2, 2 + others)]
     stranger = await w.person("stranger", 9, "company-x")  # never joins
@@ -192,10 +198,18 @@ async def _play(w: World, others: int) -> dict[str, list[str]]:
         "keyholders": ["kh1", "kh2"],
         "forms": FORMS,
     }
-    await w.try_command("agency", TENDER, "tender.create", {"title": "保密测试", "config": config}, "a1")
-    await w.try_command("agency", TENDER, "tender.grant", {"user": "sup", "role": "supervisor"}, "a2")
+    await w.try_command(
+        "agency", TENDER, "tender.create", {"title": "保密测试", "config": config}, "a1"
+    )
+    await w.try_command(
+        "agency", TENDER, "tender.grant", {"user": "sup", "role": "supervisor"}, "a2"
+    )
+    await w.try_command(
+        "agency", TENDER, "tender.grant", {"user": "owner", "role": "tenderer"}, "a6"
+    )
     await w.try_command("agency", TENDER, "tender.publish", {}, "a3")
     await agency.subscribe(TENDER)
+    await owner.subscribe(TENDER)
 
     async def crowd_acts(step: int) -> None:
         """What the other companies do at this point (nothing in world A)."""
@@ -232,9 +246,9 @@ async def _play(w: World, others: int) -> dict[str, list[str]]:
     # Probes: another company's stream (real in world B, absent in A) and a made-up name.
     other = await stream_name(w.pool, TENDER, "company-2")
     made_up = "bid:CONF1.0123456789abcdef0123"
-    for who in ("bidder-1", "agency"):
+    for who in OBSERVERS:
         names = {"other": other, "made-up": made_up}
-        if who == "agency":
+        if who != "bidder-1":
             names["bidder-1's"] = own
         for label, name in names.items():
             try:
@@ -252,7 +266,7 @@ async def _play(w: World, others: int) -> dict[str, list[str]]:
                 answer = [r.status_code, json.loads(r.text.replace(name, "<name>"))]
                 w.log(who, f"probe GET {kind} {label}", answer)
     # What each may read of the logs and the tender list.
-    for who in ("bidder-1", "agency"):
+    for who in OBSERVERS:
         await w.http(who, "/api/tenders")
         await w.http(who, f"/api/log/{TENDER}/checkpoint")
         await w.http(who, f"/api/log/{TENDER}/checkpoints")
@@ -263,12 +277,11 @@ async def _play(w: World, others: int) -> dict[str, list[str]]:
     await w.http("bidder-1", f"/api/log/{own}/proof/inclusion?seq={seq}")
     # A last event seen by both: every frame sent before it has arrived.
     await w.try_command("agency", TENDER, "tender.notice", {"text": "开标在即"}, "a5")
-    for who in ("bidder-1", "agency"):
+    for who in OBSERVERS:
         sub = w.clients[who].subs[TENDER]
         await sub.wait_for(lambda e: e["payload"].get("text") == "开标在即")
     return {
-        who: w.seen.get(who, []) + [f"frame {f}" for f in w.clients[who].seen]  # type: ignore[attr-defined]
-        for who in ("bidder-1", "agency")
+        who: w.seen.get(who, []) + [f"frame {f}" for f in w.clients[who].seen] for who in OBSERVERS
     }
 
 
@@ -295,12 +308,12 @@ async def test_two_worlds_one_bidder_or_seven_look_the_same_to_a_bidder_and_the_
         # World B did have seven companies, each in its own stream.
         count = await b.pool.fetchval("SELECT count(*) FROM streams WHERE kind = 'bid'")
         assert count == 1 + OTHERS
-    for who in ("bidder-1", "agency"):
+    for who in OBSERVERS:
         seen_a, seen_b = normalised(alone[who]), normalised(crowded[who])
         diff = "\n".join(difflib.unified_diff(seen_a, seen_b, "alone", "crowded", lineterm=""))
         assert seen_a == seen_b, f"{who} can tell the worlds apart:\n{diff}"
     # Probing a real company's stream answers exactly as probing a made-up name.
-    for who in ("bidder-1", "agency"):
+    for who in OBSERVERS:
         for kind in ("subscribe", "GET checkpoint", "GET proof/inclusion?seq=1"):
             answers = {
                 line.rsplit(" ", 1)[-1]
@@ -364,9 +377,9 @@ async def test_the_opening_commits_to_every_bid_stream_and_the_verifier_checks_i
     result = verify_bundle(bundle)
     assert result.ok, [str(p) for p in result.problems]
     assert "commitments   3 bid streams checked" in result.summary
-    committed = next(
-        e for e in bundle["streams"][0]["events"] if e["type"] == "bids.committed"
-    )["payload"]["streams"]
+    committed = next(e for e in bundle["streams"][0]["events"] if e["type"] == "bids.committed")[
+        "payload"
+    ]["streams"]
     own = acks[0]["reply"]["receipt"]["stream"]
     # bidder.joined, bid.submitted, the refused sign-in: all committed.
     assert next(c["size"] for c in committed if c["stream"] == own) == 3
