@@ -265,9 +265,11 @@ async def _play(w: World, others: int) -> dict[str, list[str]]:
                     )
                 answer = [r.status_code, json.loads(r.text.replace(name, "<name>"))]
                 w.log(who, f"probe GET {kind} {label}", answer)
-    # What each may read of the logs and the tender list.
+    # What each may read of the logs and the tender list. (``platform`` keeps the attempts
+    # of participants with no role, would-be bidders among them.)
     for who in OBSERVERS:
         await w.http(who, "/api/tenders")
+        await w.http(who, "/api/log/platform/checkpoint")
         await w.http(who, f"/api/log/{TENDER}/checkpoint")
         await w.http(who, f"/api/log/{TENDER}/checkpoints")
         await w.http(who, f"/api/log/{TENDER}/proof/inclusion?seq=2")

@@ -157,8 +157,6 @@ class Hub:
     async def _access(self, conn: Connection, stream: str) -> tuple[Access, str | None]:
         parent, grants = await visible_grants(self.pool, conn.user.id, stream)
         roles = frozenset(g.role for g in grants)
-        if stream == "platform" and not roles & {Role.ADMIN, Role.SUPERVISOR}:
-            roles = frozenset()
         if not roles:
             raise Refusal("not_subscribed_role", f"you hold no role in {stream}")
         venues = frozenset(g.venue for g in grants if g.venue)

@@ -111,12 +111,17 @@ async def visible_grants(
     """The grants that let ``user_id`` read ``stream`` (subscribe, checkpoints, proofs), with
     its parent. A bid stream is read by its own company (roles held in the stream itself) and
     the tender's supervisors only; to anyone else it answers exactly as a name that does not
-    exist (``unknown_stream``), so probing tells nothing."""
+    exist (``unknown_stream``), so probing tells nothing. ``platform`` is read by admins and
+    supervisors only."""
     found = await stream_grants(conn, user_id, stream)
     if found is None:
         raise Refusal("unknown_stream", stream)
     kind, parent, grants = found
-    if kind == "bid":
+    if kind == "platform":
+        # Refusals of participants holding no role anywhere land here (would-be bidders
+        # among them): only admins and supervisors follow it or its tree sizes.
+        grants = [g for g in grants if g.role in (Role.ADMIN, Role.SUPERVISOR)]
+    elif kind == "bid":
         grants = [g for g in grants if g.scope == stream or g.role == Role.SUPERVISOR]
         if not grants:
             raise Refusal("unknown_stream", stream)
