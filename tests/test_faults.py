@@ -205,7 +205,7 @@ async def test_an_upload_sent_again_with_its_key_after_it_committed_answers_its_
     again = await upload_envelope(client, "UP1", "S1", "single", sealed, idempotency_key="u-1")
     assert again == first
     submitted = await pool.fetchval(
-        "SELECT count(*) FROM events WHERE stream = 'tender:UP1' AND type = 'bid.submitted'"
+        "SELECT count(*) FROM events WHERE stream LIKE 'bid:UP1.%' AND type = 'bid.submitted'"
     )
     assert submitted == 1
     # A key its participant used for another command is refused.
