@@ -10,8 +10,8 @@ the tender's record commits to every such stream's size and Merkle root
 
 Pure: ``decide(state, command) -> Decision``. The service hands the tender's state, read
 under the tender's bidding gate, as ``cmd.facts["tender"]`` and its stream name as
-``cmd.facts["tender_stream"]``. State: ``{"tender", "org", "by", "bids": {section: {org-less
-bid: "status", "envelopes": {envelope: {upload, sha256, size, version}}}}}``.
+``cmd.facts["tender_stream"]``. State: ``{"tender", "org", "by", "bids": {section:
+{"status", "envelopes": {envelope: {"upload", "sha256", "size", "version"}}}}}``.
 """
 
 from __future__ import annotations
