@@ -179,6 +179,8 @@ async def _play(w: World, others: int) -> dict[str, list[str]]:
     agency = await w.person("agency", 1)
     await grant_role(w.pool, "agency", "platform", "agency")
     await w.person("sup", 2)
+    await w.person("authority", 6)  # the supervising authority (行政监督部门) appoints supervisors
+    await grant_role(w.pool, "authority", "platform", "authority")
     owner = await w.person("owner", 5)  # the tenderer (招标人)
     bidder = await w.person("bidder-1", 10, "company-1")
     crowd = [await w.person(f"bidder-{k}", 10 + k, f"company-{k}") for k in range(2, 2 + others)]
@@ -202,12 +204,13 @@ async def _play(w: World, others: int) -> dict[str, list[str]]:
         "agency", TENDER, "tender.create", {"title": "保密测试", "config": config}, "a1"
     )
     await w.try_command(
-        "agency", TENDER, "tender.grant", {"user": "sup", "role": "supervisor"}, "a2"
+        "authority", TENDER, "tender.grant", {"user": "sup", "role": "supervisor"}, "a2"
     )
     await w.try_command(
         "agency", TENDER, "tender.grant", {"user": "owner", "role": "tenderer"}, "a6"
     )
     await w.try_command("agency", TENDER, "tender.publish", {}, "a3")
+    assert all(line.startswith("ack ") for line in w.seen["authority"] + w.seen["agency"])
     await agency.subscribe(TENDER)
     await owner.subscribe(TENDER)
 
