@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from evalroom.domain.bids import DECIDERS as BIDS
 from evalroom.domain.commands import Actor, Command, Decision
 from evalroom.domain.draw import DrawRequest, ExpertPool, commit_seed, pool_digest, verify_draw
 from evalroom.domain.duties import Person, Roster, check_holding, first_conflict
@@ -208,8 +209,13 @@ def configure(actor: Someone, phase: str, recipient: str) -> str:
 
 
 def join(actor: Someone, phase: str) -> str:
-    cmd = Command("tender.join", STREAM, {}, actor_of(actor), NOW, facts=facts())
-    return decide(TENDER, state_in(phase), cmd)
+    """A company joins in its own bid stream (BidCo's holds its registration already); the
+    tender's state comes as a fact, as the pipeline reads it."""
+    own = {"tender": STREAM, "org": "BidCo", "by": "bidder-u", "bids": {}}
+    state = own if actor.org == "BidCo" else {}
+    tender = {"tender": state_in(phase), "tender_stream": STREAM}
+    cmd = Command("tender.join", "bid:T.0", {}, actor_of(actor), NOW, facts=facts() | tender)
+    return decide(BIDS, state, cmd)
 
 
 GRANT_CASES = list(itertools.product(ACTORS, [r.value for r in Role], PHASES, RECIPIENTS))
