@@ -68,7 +68,8 @@ def join(state: Mapping[str, Any], cmd: Command) -> Decision:
     """``tender.join``: a bidder company registers (报名) while bidding is open; its own
     stream starts here."""
     tender = _tender(cmd)
-    _bidding(tender)
+    if tender.get("phase") != "bidding":
+        raise RuleError("wrong_phase", f"allowed in bidding; the tender is {tender.get('phase')}")
     org = cmd.actor.org
     if not org:
         raise RuleError("not_a_company", "only a participant of a bidder company can join")

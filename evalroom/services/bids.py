@@ -66,7 +66,14 @@ async def own_stream(conn: Any, tender: str, org: str | None) -> str | None:
 
 
 async def route_join(ctx: ServiceContext, user: User, stream: str, body: dict[str, Any]) -> str:
-    if not user.org:
+    if not user.org:  # no stream to run in: refused here, in the decider's order
+        tender = await store.stream_state(ctx.pool, stream)
+        if tender is None:
+            raise RuleError("unknown_stream", stream)
+        if tender.get("phase") != "bidding":
+            raise RuleError(
+                "wrong_phase", f"allowed in bidding; the tender is {tender.get('phase')}"
+            )
         raise RuleError("not_a_company", "only a participant of a bidder company can join")
     return await stream_name(ctx.pool, stream, user.org)
 
