@@ -21,7 +21,7 @@ from tests.services import (
     env_or_none,
     free_port,
 )
-from tests.support import InProcessNode, in_process_node
+from tests.support import InProcessNode, in_process_node, slack
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +80,7 @@ def settings(database_url: str, namespace: str) -> Settings:
         database_url=database_url,
         redis_namespace=namespace,
         heartbeat_seconds=0.5,
-        presence_ttl_seconds=2.0,
+        presence_ttl_seconds=slack(2.0),
         resync_interval_seconds=0.3,
     )
 

@@ -28,6 +28,15 @@ from tests.services import free_port
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def slack(seconds: float) -> float:
+    """``seconds`` stretched by how loaded the machine is now (load average per core, at
+    least 1): a wall-clock margin a test needs (a bid deadline, a decryption window, a
+    presence timeout) grows on a busy machine instead of failing for the wrong reason, and
+    costs nothing extra on a quiet one."""
+    per_core = os.getloadavg()[0] / (os.cpu_count() or 1)
+    return seconds * min(max(1.0, per_core), 6.0)
+
+
 @dataclass
 class Participant:
     user_id: str

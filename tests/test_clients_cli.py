@@ -18,7 +18,7 @@ import pytest
 
 from clients.keyfile import BidKeys, KeyFileError, create_key_file, load_key_file
 from evalroom.db.identity import create_user, grant_role
-from tests.support import ROOT, InProcessNode, eventually
+from tests.support import ROOT, InProcessNode, eventually, slack
 
 FORMS = {
     "single": [
@@ -221,7 +221,7 @@ async def test_a_whole_single_envelope_opening_driven_by_the_clis(
     # The tender opens for bids; bidders join and submit before the opening time.
     # Generous margins: each step here starts a Python process, and a loaded machine makes
     # that slow; a deadline passing early would fail the test for the wrong reason.
-    opening_at = datetime.now(UTC) + timedelta(seconds=25)
+    opening_at = datetime.now(UTC) + timedelta(seconds=slack(10))
     await _agency_sets_up(
         cli, "CLI1", opening_at, window=6, recipient_file=keydir / "recipient.txt"
     )

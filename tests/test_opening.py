@@ -14,7 +14,7 @@ import pytest
 
 from clients.opening import make_opening_key, pack_bid, seal_envelope, upload_envelope
 from clients.sdk import Client, ClientError, Subscription
-from tests.support import InProcessNode, Participant, add_participant
+from tests.support import InProcessNode, Participant, add_participant, slack
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +72,8 @@ class Opening:
         for name in ("sup", "kh1", "kh2", "kh3"):
             await self.person(name)
         recipient, self.shares = make_opening_key(2, 3)
-        opening_at = datetime.now(UTC) + timedelta(seconds=opening_in)
+        opening_at = datetime.now(UTC) + timedelta(seconds=slack(opening_in))
+        window = round(slack(window))
         config = {
             "sections": [{"id": "S1", "name": "第一标段"}],
             "envelopes": list(envelopes),

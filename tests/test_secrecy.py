@@ -39,7 +39,7 @@ from evalroom.db.migrate import migrate
 from evalroom.services.bids import stream_name
 from evalroom.settings import Settings
 from tests.services import create_database, drop_database
-from tests.support import InProcessNode, in_process_node
+from tests.support import InProcessNode, in_process_node, slack
 
 FORMS = {
     "single": [
@@ -344,7 +344,7 @@ async def _opened_tender(
     config = {
         "sections": [{"id": "S1", "name": "第一标段"}],
         "envelopes": ["single"],
-        "opening_at": (datetime.now(UTC) + timedelta(seconds=8)).isoformat(),
+        "opening_at": (datetime.now(UTC) + timedelta(seconds=slack(8))).isoformat(),
         "decryption_window_seconds": 60,
         "min_bids": 1,
         "failure_rule": "reject",
