@@ -46,21 +46,20 @@ from clients.cli_common import (
     run,
     server_options,
 )
+from clients.folds.session import session_id, session_stream
 from clients.keyfile import ParticipantKey
+from clients.render.session import SessionRender
 from clients.sdk import ClientError
-from clients.session_view import (
-    SessionRender,
-    SessionWatch,
+from clients.session_commands import (
     check_report,
     live_client,
     load_view,
     report_command,
     send,
-    session_id,
     session_out,
-    session_stream,
     sheet_command,
 )
+from clients.session_live import SessionWatch
 from crypto.events import check_in_statement
 
 MESSAGES: dict[str, tuple[str, str]] = {

@@ -22,8 +22,10 @@ from typing import Any
 import click
 
 from clients.cli_common import Out, add_keygen, require_key, run, server_options
+from clients.folds.session import session_stream
 from clients.keyfile import ParticipantKey
-from clients.session_view import SessionWatch, live_client, send, session_out, session_stream
+from clients.session_commands import live_client, send, session_out
+from clients.session_live import SessionWatch
 
 MESSAGES: dict[str, tuple[str, str]] = {
     "checked_in_ok": (

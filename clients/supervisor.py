@@ -58,20 +58,19 @@ from clients.cli_common import (
     server_options,
     table,
 )
+from clients.folds.session import SessionView, session_stream
 from clients.keyfile import ParticipantKey
 from clients.logwatch import LogForked, LogWatch
 from clients.sdk import Client, ClientError, Subscription
-from clients.session_view import (
-    SessionView,
-    SessionWatch,
+from clients.session_commands import (
     live_client,
     load_view,
     report_command,
     send,
     session_out,
-    session_stream,
     sheet_command,
 )
+from clients.session_live import SessionWatch
 from crypto.checkpoint import CheckpointError
 from evalroom.domain.draw import ExpertPool, commit_seed, pool_digest
 from evalroom.domain.rules import RuleError
