@@ -33,7 +33,7 @@ from typing import Any
 
 import click
 
-from clients.ceremony import CeremonyView, Render, Stage, local_time
+from clients.ceremony import Render, local_time
 from clients.cli_common import (
     EXIT_LOCAL,
     EXIT_TIMEOUT,
@@ -49,6 +49,7 @@ from clients.cli_common import (
     tender_id,
     tender_stream,
 )
+from clients.folds.tender import CeremonyView, Stage
 from clients.follow import Follower
 from clients.keyfile import ParticipantKey
 from clients.opening import make_opening_key

@@ -33,7 +33,7 @@ from typing import Any
 
 import click
 
-from clients.ceremony import RESOLVED, CeremonyView, Render, Stage
+from clients.ceremony import Render
 from clients.cli_common import (
     EXIT_REFUSED,
     EXIT_TIMEOUT,
@@ -50,6 +50,7 @@ from clients.cli_common import (
     tender_id,
     tender_stream,
 )
+from clients.folds.tender import RESOLVED, CeremonyView, Stage
 from clients.follow import Follower
 from clients.keyfile import (
     BidKeys,

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import click
 
-from clients.ceremony import CeremonyView
 from clients.cli_common import (
     EXIT_TIMEOUT,
     CliError,
@@ -30,6 +29,7 @@ from clients.cli_common import (
     tender_id,
     tender_stream,
 )
+from clients.folds.tender import CeremonyView
 from clients.follow import Follower
 from clients.keyfile import ParticipantKey
 from clients.sdk import Client
