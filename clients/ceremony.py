@@ -12,81 +12,6 @@ from typing import Any
 from clients.cli_common import Out, table
 from clients.folds.tender import Bid, CeremonyView, Stage, parse_time
 
-CATALOG: dict[str, tuple[str, str]] = {
-    # stages
-    "stage.single": ("开标", "opening"),
-    "stage.technical": ("技术标开标", "technical opening"),
-    "stage.commercial": ("商务标开标", "commercial opening"),
-    # bid status
-    "status.waiting": ("等待解密", "waiting"),
-    "status.decrypting": ("解密中", "decrypting"),
-    "status.decrypted": ("已解密", "decrypted"),
-    "status.failed": ("解密失败", "failed"),
-    "status.rejected": ("已撤销（无效）", "rejected"),
-    "status.withdrawn": ("已撤回", "withdrawn"),
-    # reasons
-    "reason.wrong_key": ("密钥错误", "wrong key"),
-    "reason.key_not_released": ("未释放密钥", "key not released"),
-    "reason.ciphertext_tampered": ("密文与回执不符（平台责任）", "ciphertext tampered (platform)"),
-    "via.committee": ("由密钥保管人解密", "opened by the keyholders"),
-    "via.bidder": ("投标人解密", "opened by the bidder"),
-    # roles
-    "role.agency": ("招标代理", "agency"),
-    "role.supervisor": ("监督人", "supervisor"),
-    # table headers
-    "h.number": ("编号", "Number"),
-    "h.section": ("标段", "Section"),
-    "h.status": ("状态", "Status"),
-    "h.note": ("说明", "Note"),
-    "h.bidder": ("投标人", "Bidder"),
-    "h.figures": ("唱标内容", "Read-out"),
-    "mine": ("本单位", "yours"),
-    # events
-    "ev.configured": (
-        "开标时间 {opening_at}，解密时限 {window} 秒，有效投标不少于 {min_bids} 家",
-        "Opening at {opening_at}, decryption window {window} s, at least {min_bids} valid bids",
-    ),
-    "ev.published": ("招标公告已发布，开始接收投标。", "The tender is published; bids are open."),
-    "ev.submitted": (
-        "已递交 标段 {section} / {envelope}（第 {version} 版，sha256 {sha}…）",
-        "Submitted section {section} / {envelope} (version {version}, sha256 {sha}…)",
-    ),
-    "ev.withdrawn": ("标段 {section} 的投标已撤回。", "The bid in section {section} is withdrawn."),
-    "ev.started": (
-        "{stage}开始：共 {count} 份投标文件，解密截止 {ends}",
-        "The {stage} has started: {count} bids, decryption window until {ends}",
-    ),
-    "ev.your_bid": (
-        "本单位投标文件编号：{number}（标段 {section}）",
-        "Your bid's number: {number} (section {section})",
-    ),
-    "ev.signed_in": ("{who} 已签到", "{who} signed in"),
-    "ev.status": ("{number}：{status}{note}", "{number}: {status}{note}"),
-    "ev.window_closed": (
-        "解密时间结束。未解密：{pending}（规则：{rule}）",
-        "The decryption window is closed. Not opened: {pending} (rule: {rule})",
-    ),
-    "ev.fallback": (
-        "等待开标密钥保管人提交分片（需 {k} 份）以解密：{numbers}",
-        "Waiting for {k} keyholders' shares to open: {numbers}",
-    ),
-    "ev.share": ("已收到第 {count} 份密钥分片", "Key share {count} received"),
-    "ev.read_out": ("唱标：", "Read-out:"),
-    "ev.section_failed": (
-        "标段 {sections} 有效投标不足 {min_bids} 家，流标。",
-        "Section {sections}: fewer than {min_bids} valid bids; the section fails.",
-    ),
-    "ev.objection": ("质询 {id}（{org}）：{text}", "Objection {id} ({org}): {text}"),
-    "ev.answered": ("答复 {id}：{text}", "Answer to {id}: {text}"),
-    "ev.confirmed": ("{org} 已确认开标记录", "{org} confirmed the opening record"),
-    "ev.record_signed": ("{role} 已签署开标记录", "The {role} signed the opening record"),
-    "ev.record": (
-        "开标记录已签署完成：有效投标 {valid} 份，共 {count} 份。",
-        "The opening record is signed: {valid} valid bids of {count}.",
-    ),
-    "none": ("无", "none"),
-}
-
 
 def local_time(value: datetime | str) -> str:
     when = parse_time(value) if isinstance(value, str) else value
@@ -101,7 +26,6 @@ class Render:
 
     def __init__(self, out: Out) -> None:
         self.out = out
-        out.catalog.update({k: v for k, v in CATALOG.items() if k not in out.catalog})
 
     def t(self, key: str, **fields: Any) -> str:
         return self.out.t(key, **fields)

@@ -15,7 +15,6 @@ from clients.cli_common import CliError, Out, connected, require_key, table
 from clients.folds.session import SessionView, session_id, session_stream
 from clients.follow import Follower
 from clients.keyfile import ParticipantKey
-from clients.messages import SESSION
 from clients.render.session import SessionRender
 from clients.sdk import Client, Subscription, _raise_for
 from evalroom.domain.session import report_digest
@@ -88,11 +87,6 @@ async def http_get(client: Client, path: str, **params: str) -> httpx.Response:
 
 
 # -- following a session live --------------------------------------------------------------
-
-
-def session_out(lang: str, messages: dict[str, tuple[str, str]]) -> Out:
-    """An ``Out`` knowing the session's sentences and the CLI's own."""
-    return Out(lang, {**SESSION, **messages})
 
 
 def report_command(

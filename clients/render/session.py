@@ -14,7 +14,6 @@ from typing import Any
 from clients.ceremony import local_time
 from clients.cli_common import Out, table
 from clients.folds.session import SessionView, session_id
-from clients.messages import SESSION
 
 # Refusals a supervisor is alerted to: someone tried what their role or venue does not allow.
 ATTEMPTS = frozenset(
@@ -80,7 +79,6 @@ class SessionRender:
     def __init__(self, out: Out, me: str | None = None) -> None:
         self.out = out
         self.me = me
-        out.catalog.update({k: v for k, v in SESSION.items() if k not in out.catalog})
 
     def t(self, key: str, **fields: Any) -> str:
         return self.out.t(key, **fields)
