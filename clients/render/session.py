@@ -61,7 +61,8 @@ def formats(kind: str) -> Callable[[Formatter], Formatter]:
     """Register the formatter of one event type."""
 
     def register(fn: Formatter) -> Formatter:
-        assert kind not in FORMATTERS, kind
+        if kind in FORMATTERS:
+            raise ValueError(f"two formatters for {kind}")
         FORMATTERS[kind] = fn
         return fn
 
