@@ -33,22 +33,23 @@ from typing import Any
 
 import click
 
-from clients.ceremony import CeremonyView, Render, Stage, local_time
+from clients.ceremony import Render, local_time
 from clients.cli_common import (
     EXIT_LOCAL,
     EXIT_TIMEOUT,
     CliError,
     Out,
     add_keygen,
+    cli_command,
     connected,
     lang_option,
     load_json_file,
     require_key,
-    run,
     server_options,
     tender_id,
     tender_stream,
 )
+from clients.folds.tender import CeremonyView, Stage
 from clients.follow import Follower
 from clients.keyfile import ParticipantKey
 from clients.opening import make_opening_key
@@ -67,78 +68,10 @@ DONE_ALREADY = frozenset(
     }
 )
 
-MESSAGES: dict[str, tuple[str, str]] = {
-    "key_written": (
-        "开标公钥：{recipient}\n已写入 {dir}：recipient.txt 及 {n} 份密钥分片 {files}（任意 {k} "
-        "份可解密）。\n重要：每份分片必须分别交给不同的保管人，交付后删除本机上的分片文件；"
-        "本机不保留开标私钥。",
-        "Opening recipient: {recipient}\nWritten to {dir}: recipient.txt and {n} key shares "
-        "{files} (any {k} open the bids).\nImportant: each share must go to a different "
-        "keyholder; delete the share files here once handed over. No opening private key is "
-        "kept on this machine.",
-    ),
-    "bad_threshold": ("需要 2 ≤ k ≤ n ≤ 255。", "Need 2 <= k <= n <= 255."),
-    "config_not_object": (
-        "开标规则 {path} 应为 JSON 对象。",
-        "The config {path} must be a JSON object.",
-    ),
-    "created": (
-        "已创建招标项目 {tender}（{title}），开标时间 {at}。",
-        "Created tender {tender} ({title}), opening at {at}.",
-    ),
-    "granted": ("已授予 {user} {role} 角色。", "Granted {user} the {role} role."),
-    "published": ("已发布 {tender}，开始接收投标。", "Published {tender}; bids are open."),
-    "answered": ("已答复 {objection}。", "Answered {objection}."),
-    "signed": ("已签署 {tender} 的开标记录。", "Signed the opening record of {tender}."),
-    "commercial_started": (
-        "已开始商务标开标：{numbers}。请运行 ceremony 主持。",
-        "The commercial opening has started for {numbers}; run ceremony to conduct it.",
-    ),
-    "bad_answer": (
-        "--answer 应写作 O1=答复内容：{value}",
-        "--answer must read O1=text: {value}",
-    ),
-    "not_published": (
-        "项目尚未发布（阶段：{phase}），无法开标。",
-        "The tender is not published (phase {phase}); nothing to open.",
-    ),
-    "countdown": ("距开标还有 {left}", "Opening in {left}"),
-    "waiting_opening": (
-        "开标时间 {at}，还有 {left}。到时自动开标。",
-        "The opening is at {at}, in {left}. It starts by itself then.",
-    ),
-    "starting": ("开标时间已到，开始开标…", "The opening time has come; starting…"),
-    "closing": ("关闭解密窗口…", "Closing the decryption window…"),
-    "reading_out": ("唱标…", "Reading out…"),
-    "answering": ("答复质询 {id}：{text}", "Answering {id}: {text}"),
-    "needs_answer": (
-        "质询 {id} 待答复：用 --answer {id}=… 或 evalroom-agency answer {tender} {id} …",
-        "Objection {id} awaits an answer: --answer {id}=… or evalroom-agency answer {tender} {id} …",
-    ),
-    "prompt_answer": ("答复质询 {id}", "Answer to {id}"),
-    "waiting_confirm": (
-        "等待投标人确认（{confirmed}/{total}），最迟至 {until}。",
-        "Waiting for the bidders to confirm ({confirmed}/{total}), until {until} at most.",
-    ),
-    "signing": ("签署开标记录…", "Signing the opening record…"),
-    "waiting_supervisor": ("等待监督人签署开标记录…", "Waiting for the supervisor to sign…"),
-    "technical_done": (
-        "技术标开标已完成。评审后用 start-commercial {tender} --passed 编号,… 开始商务标开标。",
-        "The technical opening is complete. After review, start the commercial opening with "
-        "start-commercial {tender} --passed N1,N2.",
-    ),
-    "all_done": ("开标完成。", "The opening is complete."),
-    "failed_sections": ("流标标段：{sections}", "Failed sections: {sections}"),
-}
-
 
 @click.group(help="evalroom agency client (招标代理客户端)")
 def main() -> None:
     pass
-
-
-def _out(lang: str) -> Out:
-    return Out(lang, MESSAGES)
 
 
 add_keygen(main)
@@ -149,26 +82,22 @@ add_keygen(main)
 @click.option("--n", "n", type=int, required=True, help="Shares made (one per keyholder)")
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @lang_option
-def opening_key(k: int, n: int, out_dir: Path, lang: str) -> None:
-    out = _out(lang)
-
-    def work() -> int:
-        if not 2 <= k <= n <= 255:
-            raise CliError("bad_threshold")
-        names = ["recipient.txt", *(f"share-{i}.txt" for i in range(1, n + 1))]
-        for name in names:
-            if (out_dir / name).exists():
-                raise CliError("key_exists", path=out_dir / name)
-        recipient, shares = make_opening_key(k, n)
-        out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        (out_dir / "recipient.txt").write_text(recipient + "\n", encoding="ascii")
-        for i, share in enumerate(shares, start=1):
-            _write_secret_text(out_dir / f"share-{i}.txt", share + "\n")
-        files = ", ".join(names[1:])
-        out.say("key_written", recipient=recipient, dir=out_dir, n=n, k=k, files=files)
-        return 0
-
-    run(out, "", work)
+@cli_command
+def opening_key(out: Out, k: int, n: int, out_dir: Path, lang: str) -> int | None:
+    if not 2 <= k <= n <= 255:
+        raise CliError("bad_threshold")
+    names = ["recipient.txt", *(f"share-{i}.txt" for i in range(1, n + 1))]
+    for name in names:
+        if (out_dir / name).exists():
+            raise CliError("key_exists", path=out_dir / name)
+    recipient, shares = make_opening_key(k, n)
+    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (out_dir / "recipient.txt").write_text(recipient + "\n", encoding="ascii")
+    for i, share in enumerate(shares, start=1):
+        _write_secret_text(out_dir / f"share-{i}.txt", share + "\n")
+    files = ", ".join(names[1:])
+    out.say("key_written", recipient=recipient, dir=out_dir, n=n, k=k, files=files)
+    return 0
 
 
 def _write_secret_text(path: Path, text: str) -> None:
@@ -208,7 +137,9 @@ def _send(
     help="recipient.txt from opening-key: fills opening_recipient",
 )
 @server_options
+@cli_command
 def create(
+    out: Out,
     tender: str,
     title: str,
     config_path: Path,
@@ -216,22 +147,17 @@ def create(
     server: str,
     key_path: Path | None,
     lang: str,
-) -> None:
-    out = _out(lang)
-
-    def work() -> int:
-        config = load_json_file(config_path)
-        if not isinstance(config, dict):
-            raise CliError("config_not_object", path=config_path)
-        if recipient_file is not None:
-            config["opening_recipient"] = recipient_file.read_text(encoding="ascii").strip()
-        body = {"title": title, "config": config}
-        _send(out, server, key_path, tender_stream(tender), "tender.create", body)
-        at = config.get("opening_at")
-        out.say("created", tender=tender_id(tender), title=title, at=local_time(at) if at else "-")
-        return 0
-
-    run(out, server, work)
+) -> int | None:
+    config = load_json_file(config_path)
+    if not isinstance(config, dict):
+        raise CliError("config_not_object", path=config_path)
+    if recipient_file is not None:
+        config["opening_recipient"] = recipient_file.read_text(encoding="ascii").strip()
+    body = {"title": title, "config": config}
+    _send(out, server, key_path, tender_stream(tender), "tender.create", body)
+    at = config.get("opening_at")
+    out.say("created", tender=tender_id(tender), title=title, at=local_time(at) if at else "-")
+    return 0
 
 
 @main.command(
@@ -244,32 +170,31 @@ def create(
 @click.argument("role")
 @click.option("--venue", default="", help="Venue id (site operators)")
 @server_options
+@cli_command
 def grant(
-    tender: str, user: str, role: str, venue: str, server: str, key_path: Path | None, lang: str
-) -> None:
-    out = _out(lang)
-
-    def work() -> int:
-        body = {"user": user, "role": role, "venue": venue}
-        _send(out, server, key_path, tender_stream(tender), "tender.grant", body)
-        out.say("granted", user=user, role=role)
-        return 0
-
-    run(out, server, work)
+    out: Out,
+    tender: str,
+    user: str,
+    role: str,
+    venue: str,
+    server: str,
+    key_path: Path | None,
+    lang: str,
+) -> int | None:
+    body = {"user": user, "role": role, "venue": venue}
+    _send(out, server, key_path, tender_stream(tender), "tender.grant", body)
+    out.say("granted", user=user, role=role)
+    return 0
 
 
 @main.command(help="Publish the tender: bids are accepted until the opening time (发布).")
 @click.argument("tender")
 @server_options
-def publish(tender: str, server: str, key_path: Path | None, lang: str) -> None:
-    out = _out(lang)
-
-    def work() -> int:
-        _send(out, server, key_path, tender_stream(tender), "tender.publish")
-        out.say("published", tender=tender_id(tender))
-        return 0
-
-    run(out, server, work)
+@cli_command
+def publish(out: Out, tender: str, server: str, key_path: Path | None, lang: str) -> int | None:
+    _send(out, server, key_path, tender_stream(tender), "tender.publish")
+    out.say("published", tender=tender_id(tender))
+    return 0
 
 
 @main.command(help="Answer a bidder's objection (答复质询).")
@@ -277,51 +202,39 @@ def publish(tender: str, server: str, key_path: Path | None, lang: str) -> None:
 @click.argument("objection")
 @click.argument("text")
 @server_options
+@cli_command
 def answer(
-    tender: str, objection: str, text: str, server: str, key_path: Path | None, lang: str
-) -> None:
-    out = _out(lang)
-
-    def work() -> int:
-        body = {"objection": objection, "text": text}
-        _send(out, server, key_path, tender_stream(tender), "opening.answer", body)
-        out.say("answered", objection=objection)
-        return 0
-
-    run(out, server, work)
+    out: Out, tender: str, objection: str, text: str, server: str, key_path: Path | None, lang: str
+) -> int | None:
+    body = {"objection": objection, "text": text}
+    _send(out, server, key_path, tender_stream(tender), "opening.answer", body)
+    out.say("answered", objection=objection)
+    return 0
 
 
 @main.command("sign-record", help="Sign the opening record (agency or supervisor) (签署开标记录).")
 @click.argument("tender")
 @server_options
-def sign_record(tender: str, server: str, key_path: Path | None, lang: str) -> None:
-    out = _out(lang)
-
-    def work() -> int:
-        _send(out, server, key_path, tender_stream(tender), "opening.sign_record", sign=True)
-        out.say("signed", tender=tender_id(tender))
-        return 0
-
-    run(out, server, work)
+@cli_command
+def sign_record(out: Out, tender: str, server: str, key_path: Path | None, lang: str) -> int | None:
+    _send(out, server, key_path, tender_stream(tender), "opening.sign_record", sign=True)
+    out.say("signed", tender=tender_id(tender))
+    return 0
 
 
 @main.command("start-commercial", help="Open the commercial envelopes of the bids that passed.")
 @click.argument("tender")
 @click.option("--passed", required=True, help="Bid numbers, comma-separated: S1-B01,S1-B03")
 @server_options
+@cli_command
 def start_commercial(
-    tender: str, passed: str, server: str, key_path: Path | None, lang: str
-) -> None:
-    out = _out(lang)
-
-    def work() -> int:
-        numbers = [n.strip() for n in passed.split(",") if n.strip()]
-        body = {"passed": numbers}
-        _send(out, server, key_path, tender_stream(tender), "opening.start_commercial", body)
-        out.say("commercial_started", numbers=", ".join(numbers))
-        return 0
-
-    run(out, server, work)
+    out: Out, tender: str, passed: str, server: str, key_path: Path | None, lang: str
+) -> int | None:
+    numbers = [n.strip() for n in passed.split(",") if n.strip()]
+    body = {"passed": numbers}
+    _send(out, server, key_path, tender_stream(tender), "opening.start_commercial", body)
+    out.say("commercial_started", numbers=", ".join(numbers))
+    return 0
 
 
 # -- the ceremony --------------------------------------------------------------------------
@@ -461,7 +374,7 @@ class AgencyCeremony:
                 self.countdown_shown = True
                 click.echo("\r" + self.out.t("countdown", left=_left(left)), nl=False)
                 return min(1.0, left)
-            self._once("waiting", "waiting_opening", at=local_time(at), left=_left(left))
+            self._once("waiting", "agency.waiting_opening", at=local_time(at), left=_left(left))
             return min(10.0, left)
         self._once("starting", "starting")
         return await self._step("start", self._command("opening.start"))
@@ -538,7 +451,9 @@ def _parse_answers(values: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option("--timeout", type=float, help="Give up after this many seconds (exit code 4)")
 @server_options
+@cli_command
 def ceremony(
+    out: Out,
     tender: str,
     answers: tuple[str, ...],
     confirm_wait: float,
@@ -546,9 +461,7 @@ def ceremony(
     server: str,
     key_path: Path | None,
     lang: str,
-) -> None:
-    out = _out(lang)
-
+) -> int | None:
     async def conduct(key: ParticipantKey, parsed: dict[str, str]) -> int:
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
         async with connected(server, key, out.lang) as client:
@@ -562,11 +475,8 @@ def ceremony(
             )
             return await agency.run(timeout)
 
-    def work() -> int:
-        parsed = _parse_answers(answers)
-        return asyncio.run(conduct(require_key(key_path, out), parsed))
-
-    run(out, server, work)
+    parsed = _parse_answers(answers)
+    return asyncio.run(conduct(require_key(key_path, out), parsed))
 
 
 if __name__ == "__main__":

@@ -33,13 +33,14 @@ from typing import Any
 
 import click
 
-from clients.ceremony import RESOLVED, CeremonyView, Render, Stage
+from clients.ceremony import Render
 from clients.cli_common import (
     EXIT_REFUSED,
     EXIT_TIMEOUT,
     CliError,
     Out,
     add_keygen,
+    cli_command,
     connected,
     lang_option,
     load_json_file,
@@ -50,6 +51,7 @@ from clients.cli_common import (
     tender_id,
     tender_stream,
 )
+from clients.folds.tender import RESOLVED, CeremonyView, Stage
 from clients.follow import Follower
 from clients.keyfile import (
     BidKeys,
@@ -67,96 +69,10 @@ from crypto.keys import KeyFormatError, VerifyKey
 
 RECEIPT_FORMAT = "evalroom-receipt/1"
 
-MESSAGES: dict[str, tuple[str, str]] = {
-    "joined": ("已报名 {tender}。", "Joined {tender}."),
-    "form_not_object": (
-        "投标表单 {path} 应为 JSON 对象。",
-        "The bid form {path} must be a JSON object.",
-    ),
-    "attach_missing": ("附件不存在：{path}", "No such attachment: {path}"),
-    "attach_twice": ("附件重名：{name}", "Two attachments are named {name}"),
-    "bad_recipient": (
-        "开标公钥格式错误（应为 age1…）：{detail}",
-        "The opening recipient is not an age recipient (age1…): {detail}",
-    ),
-    "sealed": (
-        "已加密 {out}（{size} 字节，sha256 {sha}）。\n"
-        "解密密钥已存入 {keys}（仅本人可读，请备份；开标时由本客户端释放）。",
-        "Sealed {out} ({size} bytes, sha256 {sha}).\n"
-        "Its decryption key is in {keys} (yours only; back it up; the client releases it "
-        "at the opening).",
-    ),
-    "sealed_missing": ("加密文件不存在：{path}", "No such sealed file: {path}"),
-    "uploading": ("上传中 {done}/{total} MB（{pct}%）", "Uploading {done}/{total} MB ({pct}%)"),
-    "submitted": (
-        "已递交 {tender} 标段 {section} / {envelope}：回执签名有效。\n"
-        "事件序号 {seq}，密文 sha256 {sha}\n回执已保存：{path}",
-        "Submitted {tender} section {section} / {envelope}: the receipt's signature verifies.\n"
-        "Event seq {seq}, ciphertext sha256 {sha}\nReceipt saved: {path}",
-    ),
-    "no_local_key": (
-        "此加密文件的解密密钥不在 {keys} 中，开标时本客户端将无法自动解密。",
-        "The key of this sealed file is not in {keys}; the client cannot release it at the "
-        "opening.",
-    ),
-    "withdrawn": (
-        "已撤回 {tender} 标段 {section} 的投标（事件序号 {seq}）。回执已保存：{path}",
-        "Withdrew the bid in {tender} section {section} (event seq {seq}). Receipt saved: {path}",
-    ),
-    "no_receipts": ("{dir} 中没有回执。", "No receipts in {dir}."),
-    "receipt_ok": ("有效", "valid"),
-    "receipt_bad_sig": ("签名无效", "bad signature"),
-    "receipt_wrong_key": ("非指定平台公钥", "not the pinned platform key"),
-    "receipt_file_changed": ("本地文件已变", "local file changed"),
-    "receipt_unreadable": ("无法读取", "unreadable"),
-    "receipts_bad": ("{bad} 份回执未通过校验。", "{bad} receipts failed the check."),
-    "h.file": ("文件", "File"),
-    "h.kind": ("类型", "Kind"),
-    "h.what": ("项目/标段/信封", "Tender/section/envelope"),
-    "h.seq": ("序号", "Seq"),
-    "h.sha": ("sha256", "sha256"),
-    "h.check": ("校验", "Check"),
-    "following": (
-        "正在参加 {tender} 的开标（{stage}）。按 Ctrl+C 退出。",
-        "Following the opening of {tender} ({stage}). Ctrl+C to leave.",
-    ),
-    "waiting_opening": (
-        "尚未开标，开标时间 {at}。等待中…",
-        "The opening has not started; it is at {at}. Waiting…",
-    ),
-    "signing_in": ("签到…", "Signing in…"),
-    "releasing": (
-        "释放 {number} 的解密密钥（标段 {section}）…",
-        "Releasing the key of {number} (section {section})…",
-    ),
-    "key_not_found": (
-        "未找到 {number}（标段 {section} / {envelope}）的本地解密密钥；请联系招标代理。",
-        "No local key for {number} (section {section} / {envelope}); contact the agency.",
-    ),
-    "not_releasing": (
-        "按 --no-release，不释放 {number} 的解密密钥。",
-        "Not releasing the key of {number} (--no-release).",
-    ),
-    "confirming": ("确认开标记录…", "Confirming the opening record…"),
-    "confirmed_ok": ("已确认。", "Confirmed."),
-    "objecting": ("提出质询：{text}", "Raising an objection: {text}"),
-    "prompt_action": (
-        "确认开标记录请输入 y，提出质询输入 o，暂不操作输入 n",
-        "Type y to confirm the record, o to object, n to do nothing now",
-    ),
-    "prompt_objection": ("质询内容", "Your objection"),
-    "status_now": ("当前状态：", "Status now:"),
-    "finished": ("开标结束。", "The opening is over."),
-}
-
 
 @click.group(help="evalroom bidder client (投标人客户端)")
 def main() -> None:
     pass
-
-
-def _out(lang: str) -> Out:
-    return Out(lang, MESSAGES)
 
 
 # -- keys ----------------------------------------------------------------------------------
@@ -183,19 +99,15 @@ def keygen_command(user: str, out_path: Path, lang: str) -> None:
 @main.command(help="Join a tender as a bidder (报名).")
 @click.argument("tender")
 @server_options
-def join(tender: str, server: str, key_path: Path | None, lang: str) -> None:
-    out = _out(lang)
-
+@cli_command
+def join(out: Out, tender: str, server: str, key_path: Path | None, lang: str) -> int | None:
     async def join_tender(key: ParticipantKey) -> None:
         async with connected(server, key, out.lang) as client:
             await client.command(tender_stream(tender), "tender.join")
 
-    def work() -> int:
-        asyncio.run(join_tender(require_key(key_path, out)))
-        out.say("joined", tender=tender_id(tender))
-        return 0
-
-    run(out, server, work)
+    asyncio.run(join_tender(require_key(key_path, out)))
+    out.say("joined", tender=tender_id(tender))
+    return 0
 
 
 @main.command(help="Pack and seal one envelope of your bid on this machine (加密投标文件).")
@@ -211,7 +123,9 @@ def join(tender: str, server: str, key_path: Path | None, lang: str) -> None:
 @click.option("--recipient", required=True, help="The tender's opening key (age1…)")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @server_options
+@cli_command
 def seal(
+    out: Out,
     tender: str,
     section: str,
     envelope: str,
@@ -222,27 +136,23 @@ def seal(
     server: str,
     key_path: Path | None,
     lang: str,
-) -> None:
+) -> int | None:
     """Offline: ``--server`` is accepted for uniformity and not used."""
-    out = _out(lang)
 
-    def work() -> int:
-        key = require_key(key_path, out)
-        assert key_path is not None
-        form = load_json_file(form_path)
-        if not isinstance(form, dict):
-            raise CliError("form_not_object", path=form_path)
-        files = _attachments(attachments)
-        try:
-            age.encrypt_bytes(b"", [recipient.strip()])
-        except age.AgeError as exc:
-            raise CliError("bad_recipient", detail=str(exc)) from None
-        keys = BidKeys.load(bid_keys_path(key_path), key.user)
-        sha = _seal_to(out_path, form, files, recipient.strip(), keys, tender, section, envelope)
-        out.say("sealed", out=out_path, size=out_path.stat().st_size, sha=sha, keys=keys.path)
-        return 0
-
-    run(out, server, work)
+    key = require_key(key_path, out)
+    assert key_path is not None
+    form = load_json_file(form_path)
+    if not isinstance(form, dict):
+        raise CliError("form_not_object", path=form_path)
+    files = _attachments(attachments)
+    try:
+        age.encrypt_bytes(b"", [recipient.strip()])
+    except age.AgeError as exc:
+        raise CliError("bad_recipient", detail=str(exc)) from None
+    keys = BidKeys.load(bid_keys_path(key_path), key.user)
+    sha = _seal_to(out_path, form, files, recipient.strip(), keys, tender, section, envelope)
+    out.say("sealed", out=out_path, size=out_path.stat().st_size, sha=sha, keys=keys.path)
+    return 0
 
 
 def _attachments(paths: Sequence[Path]) -> dict[str, Path]:
@@ -311,7 +221,9 @@ def _save_receipt(folder: Path, reply: dict[str, Any], name: str, extra: dict[st
 @click.option("--receipts", "receipts_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("sealed", type=click.Path(dir_okay=False, path_type=Path))
 @server_options
+@cli_command
 def submit(
+    out: Out,
     tender: str,
     section: str,
     envelope: str,
@@ -320,9 +232,7 @@ def submit(
     server: str,
     key_path: Path | None,
     lang: str,
-) -> None:
-    out = _out(lang)
-
+) -> int | None:
     async def send(key: ParticipantKey, size: int) -> dict[str, Any]:
         """Stream the file (progress on stderr); the SDK checks the signed receipt."""
         async with connected(server, key, out.lang, live=False) as client:
@@ -335,37 +245,34 @@ def submit(
                 progress=_progress(out, size),
             )
 
-    def work() -> int:
-        key = require_key(key_path, out)
-        assert key_path is not None
-        if not sealed.is_file():
-            raise CliError("sealed_missing", path=sealed)
-        keys = BidKeys.load(bid_keys_path(key_path), key.user)
-        sha = sha256_file(sealed)
-        entry = keys.by_sha256(sha)
-        if entry is None:
-            out.warn("no_local_key", keys=keys.path)
-        ack = asyncio.run(send(key, sealed.stat().st_size))
-        reply = ack["reply"]
-        receipt = reply["receipt"]
-        folder = _receipts_dir(key_path, receipts_dir)
-        name = f"{tender_id(tender)}-{section}-{envelope}-{receipt['seq']}.json"
-        path = _save_receipt(folder, reply, name, {"sealed_file": str(sealed.resolve())})
-        if entry is not None:
-            entry.submitted_seq = int(receipt["seq"])
-            keys.save()
-        out.say(
-            "submitted",
-            tender=tender_id(tender),
-            section=section,
-            envelope=envelope,
-            seq=receipt["seq"],
-            sha=receipt["sha256"],
-            path=path,
-        )
-        return 0
-
-    run(out, server, work)
+    key = require_key(key_path, out)
+    assert key_path is not None
+    if not sealed.is_file():
+        raise CliError("sealed_missing", path=sealed)
+    keys = BidKeys.load(bid_keys_path(key_path), key.user)
+    sha = sha256_file(sealed)
+    entry = keys.by_sha256(sha)
+    if entry is None:
+        out.warn("no_local_key", keys=keys.path)
+    ack = asyncio.run(send(key, sealed.stat().st_size))
+    reply = ack["reply"]
+    receipt = reply["receipt"]
+    folder = _receipts_dir(key_path, receipts_dir)
+    name = f"{tender_id(tender)}-{section}-{envelope}-{receipt['seq']}.json"
+    path = _save_receipt(folder, reply, name, {"sealed_file": str(sealed.resolve())})
+    if entry is not None:
+        entry.submitted_seq = int(receipt["seq"])
+        keys.save()
+    out.say(
+        "bidder.submitted",
+        tender=tender_id(tender),
+        section=section,
+        envelope=envelope,
+        seq=receipt["seq"],
+        sha=receipt["sha256"],
+        path=path,
+    )
+    return 0
 
 
 def _progress(out: Out, total: int) -> Callable[[int], None]:
@@ -391,36 +298,37 @@ def _progress(out: Out, total: int) -> Callable[[int], None]:
 @click.option("--section", required=True)
 @click.option("--receipts", "receipts_dir", type=click.Path(file_okay=False, path_type=Path))
 @server_options
+@cli_command
 def withdraw(
+    out: Out,
     tender: str,
     section: str,
     receipts_dir: Path | None,
     server: str,
     key_path: Path | None,
     lang: str,
-) -> None:
-    out = _out(lang)
-
+) -> int | None:
     async def send(key: ParticipantKey) -> dict[str, Any]:
         async with connected(server, key, out.lang) as client:
             body = {"section": section}
             return await client.command(tender_stream(tender), "bid.withdraw", body)
 
-    def work() -> int:
-        ack = asyncio.run(send(require_key(key_path, out)))
-        reply = ack["reply"]
-        receipt = reply["receipt"]
-        if not VerifyKey.from_string(reply["platform_key"]).verify_json(receipt, reply["sig"]):
-            raise ClientError("bad_receipt", "the receipt's signature does not verify")
-        folder = _receipts_dir(key_path, receipts_dir)
-        name = f"{tender_id(tender)}-{section}-withdrawn-{receipt['seq']}.json"
-        path = _save_receipt(folder, reply, name, {})
-        out.say(
-            "withdrawn", tender=tender_id(tender), section=section, seq=receipt["seq"], path=path
-        )
-        return 0
-
-    run(out, server, work)
+    ack = asyncio.run(send(require_key(key_path, out)))
+    reply = ack["reply"]
+    receipt = reply["receipt"]
+    if not VerifyKey.from_string(reply["platform_key"]).verify_json(receipt, reply["sig"]):
+        raise ClientError("bad_receipt", "the receipt's signature does not verify")
+    folder = _receipts_dir(key_path, receipts_dir)
+    name = f"{tender_id(tender)}-{section}-withdrawn-{receipt['seq']}.json"
+    path = _save_receipt(folder, reply, name, {})
+    out.say(
+        "bidder.withdrawn",
+        tender=tender_id(tender),
+        section=section,
+        seq=receipt["seq"],
+        path=path,
+    )
+    return 0
 
 
 @main.command(help="List the saved receipts and check their signatures again (回执).")
@@ -430,28 +338,25 @@ def withdraw(
     "--key", "key_path", envvar="EVALROOM_KEY", type=click.Path(dir_okay=False, path_type=Path)
 )
 @lang_option
+@cli_command
 def receipts(
-    receipts_dir: Path | None, platform_key: str | None, key_path: Path | None, lang: str
-) -> None:
+    out: Out, receipts_dir: Path | None, platform_key: str | None, key_path: Path | None, lang: str
+) -> int | None:
     """Offline. ``--key`` only locates the default folder ``<keyfile>.receipts``."""
-    out = _out(lang)
 
-    def work() -> int:
-        folder = _receipts_dir(key_path, receipts_dir)
-        files = sorted(folder.glob("*.json")) if folder.is_dir() else []
-        if not files:
-            out.say("no_receipts", dir=folder)
-            return 0
-        rows = [_check_saved_receipt(path, platform_key, out) for path in files]
-        headers = [out.t(h) for h in ("h.file", "h.kind", "h.what", "h.seq", "h.sha", "h.check")]
-        out.echo(table(headers, [row for row, _ok in rows]))
-        bad = sum(1 for _row, ok in rows if not ok)
-        if bad:
-            out.say("receipts_bad", bad=bad)
-            return EXIT_REFUSED
+    folder = _receipts_dir(key_path, receipts_dir)
+    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if not files:
+        out.say("no_receipts", dir=folder)
         return 0
-
-    run(out, "", work)
+    rows = [_check_saved_receipt(path, platform_key, out) for path in files]
+    headers = [out.t(h) for h in ("h.file", "h.kind", "h.what", "h.seq", "h.sha", "h.check")]
+    out.echo(table(headers, [row for row, _ok in rows]))
+    bad = sum(1 for _row, ok in rows if not ok)
+    if bad:
+        out.say("receipts_bad", bad=bad)
+        return EXIT_REFUSED
+    return 0
 
 
 def _check_saved_receipt(path: Path, pinned: str | None, out: Out) -> tuple[list[str], bool]:
@@ -590,7 +495,9 @@ class BidderCeremony:
         if stage is None:
             at = view.opening_at
             if at is not None:
-                self.out.say("waiting_opening", at=at.astimezone().strftime("%Y-%m-%d %H:%M:%S"))
+                self.out.say(
+                    "bidder.waiting_opening", at=at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+                )
             return
         self.out.say("status_now")
         self.out.echo(self.render.status_table(stage))
@@ -703,7 +610,9 @@ class BidderCeremony:
 )
 @click.option("--timeout", type=float, help="Give up after this many seconds (exit code 4)")
 @server_options
+@cli_command
 def opening(
+    out: Out,
     tender: str,
     no_release: bool,
     confirm: bool,
@@ -713,9 +622,7 @@ def opening(
     server: str,
     key_path: Path | None,
     lang: str,
-) -> None:
-    out = _out(lang)
-
+) -> int | None:
     async def follow(key: ParticipantKey, keys: BidKeys) -> int:
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
         async with connected(server, key, out.lang) as client:
@@ -732,13 +639,10 @@ def opening(
             )
             return await ceremony.run(timeout)
 
-    def work() -> int:
-        key = require_key(key_path, out)
-        assert key_path is not None
-        keys = BidKeys.load(bid_keys_path(key_path), key.user)
-        return asyncio.run(follow(key, keys))
-
-    run(out, server, work)
+    key = require_key(key_path, out)
+    assert key_path is not None
+    keys = BidKeys.load(bid_keys_path(key_path), key.user)
+    return asyncio.run(follow(key, keys))
 
 
 if __name__ == "__main__":

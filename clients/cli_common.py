@@ -12,6 +12,7 @@ input file), 3 the server cannot be reached, 4 gave up waiting (``--timeout``), 
 
 from __future__ import annotations
 
+import functools
 import json
 import socket
 import sys
@@ -19,13 +20,14 @@ import unicodedata
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Concatenate, NoReturn, ParamSpec, TypeVar
 
 import click
 import httpx
 import websockets
 
 from clients.keyfile import KeyFileError, ParticipantKey, is_private, load_key_file
+from clients.messages import MESSAGES
 from clients.sdk import Client, ClientError
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
@@ -36,40 +38,6 @@ EXIT_UNREACHABLE = 3
 EXIT_TIMEOUT = 4
 
 # key -> (zh-CN, English); str.format fields.
-MESSAGES: dict[str, tuple[str, str]] = {
-    "error": ("错误", "Error"),
-    "warning": ("警告", "Warning"),
-    "unreachable": (
-        "无法连接服务器 {server}：{detail}",
-        "Cannot reach the server {server}: {detail}",
-    ),
-    "timed_out": ("等待超时（{seconds} 秒），已退出。", "Gave up after {seconds} s."),
-    "no_answer": ("服务器 {server} 未及时应答。", "The server {server} did not answer in time."),
-    "interrupted": ("已中断。", "Interrupted."),
-    "os_error": ("文件操作失败：{detail}", "A file operation failed: {detail}"),
-    "key_exists": ("文件已存在，不会覆盖：{path}", "The file exists; not overwriting it: {path}"),
-    "key_missing": ("找不到文件：{path}", "No such file: {path}"),
-    "key_unreadable": ("无法读取文件 {path}：{detail}", "Cannot read {path}: {detail}"),
-    "key_malformed": ("文件格式错误 {path}：{detail}", "Malformed file {path}: {detail}"),
-    "key_mismatch": ("文件内容不一致 {path}：{detail}", "Inconsistent file {path}: {detail}"),
-    "key_open_mode": (
-        "密钥文件 {path} 可被其他用户读取，请执行 chmod 600。",
-        "The key file {path} is readable by others; run chmod 600.",
-    ),
-    "key_required": (
-        "请用 --key 指定密钥文件（或设置 EVALROOM_KEY）。",
-        "Give the key file with --key (or set EVALROOM_KEY).",
-    ),
-    "keygen_done": (
-        "已生成密钥文件 {path}（仅本人可读）。\n用户：{user}\n公钥（请交给平台管理员登记）：\n{public}",
-        "Key file written to {path} (readable by you only).\nUser: {user}\n"
-        "Public key (give it to the platform admin to register):\n{public}",
-    ),
-    "bad_json": (
-        "无法读取 JSON 文件 {path}：{detail}",
-        "Cannot read the JSON file {path}: {detail}",
-    ),
-}
 
 
 def resolve_lang(value: str | None) -> str:
@@ -90,9 +58,9 @@ class CliError(Exception):
 class Out:
     """Where a CLI writes: translated messages to stdout, problems to stderr."""
 
-    def __init__(self, lang: str, catalog: dict[str, tuple[str, str]] | None = None) -> None:
+    def __init__(self, lang: str) -> None:
         self.lang = resolve_lang(lang)
-        self.catalog = {**MESSAGES, **(catalog or {})}
+        self.catalog = MESSAGES  # the one catalog of every CLI (clients.messages)
         self.tty = sys.stdout.isatty()
 
     @property
@@ -233,6 +201,23 @@ def run(out: Out, server: str, work: Callable[[], int | None]) -> NoReturn:
         out.fail(CliError("interrupted"))
         code = 130
     sys.exit(code)
+
+
+P = ParamSpec("P")
+
+
+def cli_command(body: Callable[Concatenate[Out, P], int | None]) -> Callable[P, None]:
+    """A click command's callback from its body: the body gets an :class:`Out` in the
+    command's ``--lang`` first, then the command's parameters, and returns the exit code
+    (``None`` is 0); :func:`run` turns every expected failure into a sentence and a code.
+    Put it under the click decorators."""
+
+    @functools.wraps(body)
+    def command(*args: P.args, **kwargs: P.kwargs) -> None:
+        out = Out(str(kwargs["lang"]))
+        run(out, str(kwargs.get("server") or ""), lambda: body(out, *args, **kwargs))
+
+    return command
 
 
 # -- the connection ------------------------------------------------------------------------

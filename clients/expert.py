@@ -41,124 +41,25 @@ from clients.cli_common import (
     CliError,
     Out,
     add_keygen,
+    cli_command,
     connected,
     require_key,
-    run,
     server_options,
 )
+from clients.folds.session import session_id, session_stream
 from clients.keyfile import ParticipantKey
+from clients.render.session import SessionRender
 from clients.sdk import ClientError
-from clients.session_view import (
-    SessionRender,
-    SessionWatch,
+from clients.session_commands import (
     check_report,
     live_client,
     load_view,
     report_command,
     send,
-    session_id,
-    session_out,
-    session_stream,
     sheet_command,
 )
+from clients.session_live import SessionWatch
 from crypto.events import check_in_statement
-
-MESSAGES: dict[str, tuple[str, str]] = {
-    "token_for": (
-        "签到令牌（会话 {session}，专家 {user}，座位 {seat}）——请交给本场地的场地管理员：",
-        "Check-in token (session {session}, expert {user}, seat {seat}); hand it to your "
-        "venue's site operator:",
-    ),
-    "voted": ("已投票推选 {candidate}（无记名）。", "Voted for {candidate} (secret ballot)."),
-    "verdict_saved": (
-        "已签名提交初步评审：{bid} / {criterion}：{result}",
-        "Signed verdict recorded: {bid} / {criterion}: {result}",
-    ),
-    "pass_or_fail": ("请指定 --pass 或 --fail。", "Give --pass or --fail."),
-    "score_saved": (
-        "已签名保存评分：{bid} / {criterion} = {score}",
-        "Signed score saved: {bid} / {criterion} = {score}",
-    ),
-    "sheet_shape": (
-        '评分文件 {path} 应为 {{投标编号: {{评分项: "分值"}}}}：{detail}',
-        'The score file {path} must read {{bid: {{criterion: "score"}}}}: {detail}',
-    ),
-    "sheet_progress": (
-        "{done}/{total} {bid} / {criterion} = {score}",
-        "{done}/{total} {bid} / {criterion} = {score}",
-    ),
-    "sheet_stopped": (
-        "已保存 {done}/{total} 项；{bid} / {criterion} 被拒绝：",
-        "Saved {done} of {total}; {bid} / {criterion} was refused:",
-    ),
-    "sheet_saved": ("评分表 {total} 项已全部保存。", "All {total} scores saved."),
-    "submitted": (
-        "评分表已签名提交，提交后修改需填写理由。",
-        "Score sheet signed and submitted; later changes need a reason.",
-    ),
-    "revised": (
-        "已修改评分 {bid} / {criterion} = {score}（理由已记录）。",
-        "Revised {bid} / {criterion} = {score} (reason recorded).",
-    ),
-    "deviation_explained": (
-        "已签名提交偏离说明：{bid} / {criterion}。",
-        "Signed deviation reason recorded: {bid} / {criterion}.",
-    ),
-    "asked": (
-        "已提出澄清 {id}，待监督人批准后发送给 {company}。",
-        "Clarification {id} asked; it goes to {company} once the supervisor approves.",
-    ),
-    "phase_closed": ("已结束{phase}。", "Closed the {phase}."),
-    "goback_asked": (
-        "已申请回退至{phase}，待监督人批准。",
-        "Asked to go back to the {phase}; awaiting the supervisor.",
-    ),
-    "conflict_declared": (
-        "已申报回避，系统将补抽专家。",
-        "Conflict declared; a replacement is drawn.",
-    ),
-    "report_to_sign": (
-        "待签署的评标报告（摘要 {digest}）：",
-        "The report to sign (digest {digest}):",
-    ),
-    "digest_changed": (
-        "评标报告已变更：当前摘要 {current}，与 --digest {pinned} 不符。请重新核对。",
-        "The report changed: its digest is {current}, not --digest {pinned}. Review it again.",
-    ),
-    "confirm_sign": ("核对无误，签署此评标报告？", "Sign this report?"),
-    "confirm_needed": (
-        "签署评标报告需确认：请在终端中运行，或加 --yes。",
-        "Signing the report needs a confirmation: run it in a terminal, or add --yes.",
-    ),
-    "not_signed": ("未签署。", "Not signed."),
-    "report_signed_ok": (
-        "已签署评标报告（摘要 {digest}）{dissent}。",
-        "Signed the report (digest {digest}){dissent}.",
-    ),
-    "with_dissent": ("，保留意见已记录", ", dissent recorded"),
-    "hint.check_in": (
-        "待办：请场地管理员为您签到（evalroom-expert check-in-token {session} --seat 座位号）。",
-        "To do: have the site operator check you in (evalroom-expert check-in-token {session} "
-        "--seat SEAT).",
-    ),
-    "hint.vote": (
-        "待办：推选组长（evalroom-expert vote-chair {session} 专家编号）。",
-        "To do: vote for a chair (evalroom-expert vote-chair {session} EXPERT).",
-    ),
-    "hint.scores": (
-        "待办：已评 {done}/{total} 项{submitted}。",
-        "To do: {done} of {total} scores given{submitted}.",
-    ),
-    "hint.submitted": ("，已提交", ", submitted"),
-    "hint.explain": (
-        "待办：请说明您的评分偏离：{items}",
-        "To do: explain your deviating scores: {items}",
-    ),
-    "hint.sign": (
-        "待办：核对并签署评标报告（evalroom-expert sign-report {session}）。",
-        "To do: review and sign the report (evalroom-expert sign-report {session}).",
-    ),
-}
 
 PHASE_ALIASES = {
     "preliminary": "preliminary_review",
@@ -170,10 +71,6 @@ PHASE_ALIASES = {
 @click.group(help="evalroom expert client (评标专家客户端)")
 def main() -> None:
     pass
-
-
-def _out(lang: str) -> Out:
-    return session_out(lang, MESSAGES)
 
 
 def _phase(value: str) -> str:
@@ -190,37 +87,32 @@ add_keygen(main)
 @click.argument("session")
 @click.option("--seat", required=True, help="Your seat at the venue")
 @server_options
-def check_in_token(session: str, seat: str, server: str, key_path: Path | None, lang: str) -> None:
+@cli_command
+def check_in_token(
+    out: Out, session: str, seat: str, server: str, key_path: Path | None, lang: str
+) -> int | None:
     """Prints a one-line token on stdout (the signature of the check-in statement binding
     session, expert and seat); the operator passes it to ``evalroom-operator check-in``."""
-    out = _out(lang)
 
-    def work() -> int:
-        key = require_key(key_path, out)
-        stream = session_stream(session)
-        token = key.signing_key.sign(check_in_statement(stream, key.user, seat))
-        click.echo(
-            out.t("token_for", session=session_id(stream), user=key.user, seat=seat), err=True
-        )
-        click.echo(token)
-        return 0
-
-    run(out, server, work)
+    key = require_key(key_path, out)
+    stream = session_stream(session)
+    token = key.signing_key.sign(check_in_statement(stream, key.user, seat))
+    click.echo(out.t("token_for", session=session_id(stream), user=key.user, seat=seat), err=True)
+    click.echo(token)
+    return 0
 
 
 @main.command("vote-chair", help="Vote for the chair of the committee (推选组长).")
 @click.argument("session")
 @click.argument("candidate")
 @server_options
-def vote_chair(session: str, candidate: str, server: str, key_path: Path | None, lang: str) -> None:
-    out = _out(lang)
-
-    def work() -> int:
-        send(out, server, key_path, session, "session.vote_chair", {"candidate": candidate})
-        out.say("voted", candidate=candidate)
-        return 0
-
-    run(out, server, work)
+@cli_command
+def vote_chair(
+    out: Out, session: str, candidate: str, server: str, key_path: Path | None, lang: str
+) -> int | None:
+    send(out, server, key_path, session, "session.vote_chair", {"candidate": candidate})
+    out.say("voted", candidate=candidate)
+    return 0
 
 
 @main.command(help="Your pass/fail verdict on one bid and criterion, signed (初步评审).")
@@ -230,7 +122,9 @@ def vote_chair(session: str, candidate: str, server: str, key_path: Path | None,
 @click.option("--pass/--fail", "passes", default=None, help="The verdict (a fail needs --reason)")
 @click.option("--reason", help="Why it fails (否决理由)")
 @server_options
+@cli_command
 def preliminary(
+    out: Out,
     session: str,
     bid: str,
     criterion: str,
@@ -239,21 +133,16 @@ def preliminary(
     server: str,
     key_path: Path | None,
     lang: str,
-) -> None:
-    out = _out(lang)
-
-    def work() -> int:
-        if passes is None:
-            raise CliError("pass_or_fail")
-        body: dict[str, Any] = {"bid": bid, "criterion": criterion, "pass": passes}
-        if reason:
-            body["reason"] = reason
-        send(out, server, key_path, session, "session.preliminary", body, sign=True)
-        result = out.t("word.pass" if passes else "word.fail")
-        out.say("verdict_saved", bid=bid, criterion=criterion, result=result)
-        return 0
-
-    run(out, server, work)
+) -> int | None:
+    if passes is None:
+        raise CliError("pass_or_fail")
+    body: dict[str, Any] = {"bid": bid, "criterion": criterion, "pass": passes}
+    if reason:
+        body["reason"] = reason
+    send(out, server, key_path, session, "session.preliminary", body, sign=True)
+    result = out.t("word.pass" if passes else "word.fail")
+    out.say("verdict_saved", bid=bid, criterion=criterion, result=result)
+    return 0
 
 
 @main.command(help="Score one bid on one criterion, signed (详细评审打分).")
@@ -263,7 +152,9 @@ def preliminary(
 @click.option("--score", "points", required=True, help="A decimal, e.g. 26.5 (at most 2 places)")
 @click.option("--reason", help="An optional note (评分理由)")
 @server_options
+@cli_command
 def score(
+    out: Out,
     session: str,
     bid: str,
     criterion: str,
@@ -272,18 +163,13 @@ def score(
     server: str,
     key_path: Path | None,
     lang: str,
-) -> None:
-    out = _out(lang)
-
-    def work() -> int:
-        body: dict[str, Any] = {"bid": bid, "criterion": criterion, "score": points.strip()}
-        if reason:
-            body["reason"] = reason
-        send(out, server, key_path, session, "session.score", body, sign=True)
-        out.say("score_saved", bid=bid, criterion=criterion, score=points.strip())
-        return 0
-
-    run(out, server, work)
+) -> int | None:
+    body: dict[str, Any] = {"bid": bid, "criterion": criterion, "score": points.strip()}
+    if reason:
+        body["reason"] = reason
+    send(out, server, key_path, session, "session.score", body, sign=True)
+    out.say("score_saved", bid=bid, criterion=criterion, score=points.strip())
+    return 0
 
 
 def read_sheet(path: Path) -> list[tuple[str, str, str]]:
@@ -317,17 +203,18 @@ def read_sheet(path: Path) -> list[tuple[str, str, str]]:
 )
 @click.option("--submit", "then_submit", is_flag=True, help="Submit the sheet once all is saved")
 @server_options
+@cli_command
 def scores(
+    out: Out,
     session: str,
     sheet_path: Path,
     then_submit: bool,
     server: str,
     key_path: Path | None,
     lang: str,
-) -> None:
+) -> int | None:
     """Each score is its own signed command, sent in file order; a refusal stops the run and
     says which cell (the ones before it are saved; running it again is harmless)."""
-    out = _out(lang)
     stream = session_stream(session)
 
     async def send_all(key: ParticipantKey, cells: list[tuple[str, str, str]]) -> None:
@@ -351,37 +238,32 @@ def scores(
             out.say("sheet_saved", total=len(cells))
             if then_submit:
                 await client.command(stream, "session.submit_scores", sign=True)
-                out.say("submitted")
+                out.say("expert.submitted")
 
-    def work() -> int:
-        key = require_key(key_path, out)
-        asyncio.run(send_all(key, read_sheet(sheet_path)))
-        return 0
-
-    run(out, server, work)
+    key = require_key(key_path, out)
+    asyncio.run(send_all(key, read_sheet(sheet_path)))
+    return 0
 
 
 @main.command(help="Show your score sheet as recorded (or another's once revealed) (评分表).")
 @click.argument("session")
 @click.option("--expert", help="Another expert's sheet (after the reveal)")
 @server_options
-def sheet(session: str, expert: str | None, server: str, key_path: Path | None, lang: str) -> None:
-    out = _out(lang)
-    run(out, server, lambda: sheet_command(out, server, key_path, session, expert))
+@cli_command
+def sheet(
+    out: Out, session: str, expert: str | None, server: str, key_path: Path | None, lang: str
+) -> int | None:
+    return sheet_command(out, server, key_path, session, expert)
 
 
 @main.command(help="Submit your score sheet, signed (提交评分表).")
 @click.argument("session")
 @server_options
-def submit(session: str, server: str, key_path: Path | None, lang: str) -> None:
-    out = _out(lang)
-
-    def work() -> int:
-        send(out, server, key_path, session, "session.submit_scores", sign=True)
-        out.say("submitted")
-        return 0
-
-    run(out, server, work)
+@cli_command
+def submit(out: Out, session: str, server: str, key_path: Path | None, lang: str) -> int | None:
+    send(out, server, key_path, session, "session.submit_scores", sign=True)
+    out.say("expert.submitted")
+    return 0
 
 
 @main.command(help="Change a submitted score, with a reason, signed (修改评分).")
@@ -391,7 +273,9 @@ def submit(session: str, server: str, key_path: Path | None, lang: str) -> None:
 @click.option("--score", "points", required=True)
 @click.option("--reason", required=True)
 @server_options
+@cli_command
 def revise(
+    out: Out,
     session: str,
     bid: str,
     criterion: str,
@@ -400,16 +284,11 @@ def revise(
     server: str,
     key_path: Path | None,
     lang: str,
-) -> None:
-    out = _out(lang)
-
-    def work() -> int:
-        body = {"bid": bid, "criterion": criterion, "score": points.strip(), "reason": reason}
-        send(out, server, key_path, session, "session.revise_score", body, sign=True)
-        out.say("revised", bid=bid, criterion=criterion, score=points.strip())
-        return 0
-
-    run(out, server, work)
+) -> int | None:
+    body = {"bid": bid, "criterion": criterion, "score": points.strip(), "reason": reason}
+    send(out, server, key_path, session, "session.revise_score", body, sign=True)
+    out.say("revised", bid=bid, criterion=criterion, score=points.strip())
+    return 0
 
 
 @main.command("deviation-reason", help="Explain a deviating score in writing, signed (偏离说明).")
@@ -418,7 +297,9 @@ def revise(
 @click.option("--criterion", required=True)
 @click.option("--reason", required=True)
 @server_options
+@cli_command
 def deviation_reason(
+    out: Out,
     session: str,
     bid: str,
     criterion: str,
@@ -426,16 +307,11 @@ def deviation_reason(
     server: str,
     key_path: Path | None,
     lang: str,
-) -> None:
-    out = _out(lang)
-
-    def work() -> int:
-        body = {"bid": bid, "criterion": criterion, "reason": reason}
-        send(out, server, key_path, session, "session.deviation_reason", body, sign=True)
-        out.say("deviation_explained", bid=bid, criterion=criterion)
-        return 0
-
-    run(out, server, work)
+) -> int | None:
+    body = {"bid": bid, "criterion": criterion, "reason": reason}
+    send(out, server, key_path, session, "session.deviation_reason", body, sign=True)
+    out.say("deviation_explained", bid=bid, criterion=criterion)
+    return 0
 
 
 @main.command(help="Ask a bidder a question, sent once the supervisor approves (澄清).")
@@ -446,7 +322,9 @@ def deviation_reason(
     "--deadline", type=int, default=600, show_default=True, help="Seconds to answer, once sent"
 )
 @server_options
+@cli_command
 def ask(
+    out: Out,
     session: str,
     company: str,
     question: str,
@@ -454,16 +332,11 @@ def ask(
     server: str,
     key_path: Path | None,
     lang: str,
-) -> None:
-    out = _out(lang)
-
-    def work() -> int:
-        body = {"company": company, "question": question, "deadline_seconds": deadline}
-        ack = send(out, server, key_path, session, "session.clarify_ask", body)
-        out.say("asked", id=ack.get("reply", {}).get("id", "?"), company=company)
-        return 0
-
-    run(out, server, work)
+) -> int | None:
+    body = {"company": company, "question": question, "deadline_seconds": deadline}
+    ack = send(out, server, key_path, session, "session.clarify_ask", body)
+    out.say("asked", id=ack.get("reply", {}).get("id", "?"), company=company)
+    return 0
 
 
 @main.command("close-phase", help="Chair: close the preliminary review or the deviation check.")
@@ -473,15 +346,13 @@ def ask(
     type=click.Choice(["preliminary_review", "deviation_check", "preliminary", "deviation"]),
 )
 @server_options
-def close_phase(session: str, phase: str, server: str, key_path: Path | None, lang: str) -> None:
-    out = _out(lang)
-
-    def work() -> int:
-        send(out, server, key_path, session, "session.close_phase", {"phase": _phase(phase)})
-        out.say("phase_closed", phase=out.t(f"phase.{_phase(phase)}"))
-        return 0
-
-    run(out, server, work)
+@cli_command
+def close_phase(
+    out: Out, session: str, phase: str, server: str, key_path: Path | None, lang: str
+) -> int | None:
+    send(out, server, key_path, session, "session.close_phase", {"phase": _phase(phase)})
+    out.say("phase_closed", phase=out.t(f"phase.{_phase(phase)}"))
+    return 0
 
 
 @main.command(help="Chair: ask the supervisor to reopen an earlier phase (评审回退).")
@@ -503,33 +374,33 @@ def close_phase(session: str, phase: str, server: str, key_path: Path | None, la
 )
 @click.option("--reason", required=True)
 @server_options
+@cli_command
 def goback(
-    session: str, to_phase: str, reason: str, server: str, key_path: Path | None, lang: str
-) -> None:
-    out = _out(lang)
-
-    def work() -> int:
-        body = {"to_phase": _phase(to_phase), "reason": reason}
-        send(out, server, key_path, session, "session.goback_request", body)
-        out.say("goback_asked", phase=out.t(f"phase.{_phase(to_phase)}"))
-        return 0
-
-    run(out, server, work)
+    out: Out,
+    session: str,
+    to_phase: str,
+    reason: str,
+    server: str,
+    key_path: Path | None,
+    lang: str,
+) -> int | None:
+    body = {"to_phase": _phase(to_phase), "reason": reason}
+    send(out, server, key_path, session, "session.goback_request", body)
+    out.say("goback_asked", phase=out.t(f"phase.{_phase(to_phase)}"))
+    return 0
 
 
 @main.command(help="Declare a conflict of interest and withdraw before the start (回避).")
 @click.argument("session")
 @click.option("--reason", required=True)
 @server_options
-def conflict(session: str, reason: str, server: str, key_path: Path | None, lang: str) -> None:
-    out = _out(lang)
-
-    def work() -> int:
-        send(out, server, key_path, session, "session.declare_conflict", {"reason": reason})
-        out.say("conflict_declared")
-        return 0
-
-    run(out, server, work)
+@cli_command
+def conflict(
+    out: Out, session: str, reason: str, server: str, key_path: Path | None, lang: str
+) -> int | None:
+    send(out, server, key_path, session, "session.declare_conflict", {"reason": reason})
+    out.say("conflict_declared")
+    return 0
 
 
 @main.command(help="Download the evaluation report and show its digest and ranking (评标报告).")
@@ -541,11 +412,11 @@ def conflict(session: str, reason: str, server: str, key_path: Path | None, lang
     help="Where to save it: *.pdf (default SESSION-report.pdf) or *.html",
 )
 @server_options
+@cli_command
 def report(
-    session: str, out_path: Path | None, server: str, key_path: Path | None, lang: str
-) -> None:
-    out = _out(lang)
-    run(out, server, lambda: report_command(out, server, key_path, session, out_path))
+    out: Out, session: str, out_path: Path | None, server: str, key_path: Path | None, lang: str
+) -> int | None:
+    return report_command(out, server, key_path, session, out_path)
 
 
 @main.command("sign-report", help="Review the ranking and sign the report, signed (签署报告).")
@@ -554,7 +425,9 @@ def report(
 @click.option("--dissent", help="Your dissenting opinion, recorded with your signature")
 @click.option("--yes", is_flag=True, help="Do not ask for a confirmation")
 @server_options
+@cli_command
 def sign_report(
+    out: Out,
     session: str,
     pinned: str | None,
     dissent: str | None,
@@ -562,10 +435,9 @@ def sign_report(
     server: str,
     key_path: Path | None,
     lang: str,
-) -> None:
+) -> int | None:
     """The digest is taken from the session's ``session.ranking`` event and checked against the
     report it carries; the ranking and recommended candidates are shown before signing."""
-    out = _out(lang)
     stream = session_stream(session)
     interactive = sys.stdin.isatty()
 
@@ -594,7 +466,7 @@ def sign_report(
             out.say("report_signed_ok", digest=digest, dissent=extra)
             return 0
 
-    run(out, server, lambda: asyncio.run(sign(require_key(key_path, out))))
+    return asyncio.run(sign(require_key(key_path, out)))
 
 
 class ExpertWatch(SessionWatch):
@@ -648,16 +520,16 @@ class ExpertWatch(SessionWatch):
 @click.option("--history", type=int, default=10, show_default=True, help="Past events shown")
 @click.option("--timeout", type=float, help="Give up after this many seconds (exit code 4)")
 @server_options
+@cli_command
 def watch(
+    out: Out,
     session: str,
     history: int,
     timeout: float | None,
     server: str,
     key_path: Path | None,
     lang: str,
-) -> None:
-    out = _out(lang)
-
+) -> int | None:
     async def follow(key: ParticipantKey) -> int:
         async with live_client(server, key, out.lang) as client:
             watcher = ExpertWatch(
@@ -665,7 +537,7 @@ def watch(
             )
             return await watcher.run(timeout)
 
-    run(out, server, lambda: asyncio.run(follow(require_key(key_path, out))))
+    return asyncio.run(follow(require_key(key_path, out)))
 
 
 if __name__ == "__main__":

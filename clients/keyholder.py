@@ -17,39 +17,23 @@ from pathlib import Path
 
 import click
 
-from clients.ceremony import CeremonyView
 from clients.cli_common import (
     EXIT_TIMEOUT,
     CliError,
     Out,
     add_keygen,
+    cli_command,
     connected,
     require_key,
-    run,
     server_options,
     tender_id,
     tender_stream,
 )
+from clients.folds.tender import CeremonyView
 from clients.follow import Follower
 from clients.keyfile import ParticipantKey
 from clients.sdk import Client
 from crypto.shamir import ShareError, inspect_share
-
-MESSAGES: dict[str, tuple[str, str]] = {
-    "bad_share": (
-        "密钥分片文件 {path} 有误：{detail}",
-        "The share file {path} is not valid: {detail}",
-    ),
-    "share_unreadable": ("无法读取分片文件 {path}：{detail}", "Cannot read {path}: {detail}"),
-    "waiting_fallback": (
-        "等待 {tender} 需要密钥保管人解密…",
-        "Waiting until {tender} needs the keyholders…",
-    ),
-    "submitted": (
-        "已提交第 {index} 份分片（共 {n} 份，需 {k} 份），事件序号 {seq}。",
-        "Share {index} handed in ({k} of {n} needed), event seq {seq}.",
-    ),
-}
 
 
 @click.group(help="evalroom keyholder client (开标密钥保管人客户端)")
@@ -80,7 +64,9 @@ async def _wait_for_fallback(client: Client, stream: str, deadline: float | None
 @click.option("--wait", is_flag=True, help="Wait until the fallback is asked for, then submit")
 @click.option("--timeout", type=float, help="With --wait: give up after this many seconds")
 @server_options
+@cli_command
 def submit(
+    out: Out,
     tender: str,
     share_file: Path,
     wait: bool,
@@ -88,8 +74,7 @@ def submit(
     server: str,
     key_path: Path | None,
     lang: str,
-) -> None:
-    out = Out(lang, MESSAGES)
+) -> int | None:
     stream = tender_stream(tender)
 
     async def hand_in(key: ParticipantKey, share: str) -> int | dict[str, object]:
@@ -102,23 +87,20 @@ def submit(
                     return EXIT_TIMEOUT
             return await client.command(stream, "opening.share", {"share": share}, sign=True)
 
-    def work() -> int:
-        try:
-            share = share_file.read_text(encoding="ascii").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CliError("share_unreadable", path=share_file, detail=str(exc)) from None
-        try:
-            info = inspect_share(share)
-        except ShareError as exc:
-            raise CliError("bad_share", path=share_file, detail=str(exc)) from None
-        key = require_key(key_path, out)
-        ack = asyncio.run(hand_in(key, share))
-        if isinstance(ack, int):
-            return ack
-        out.say("submitted", index=info.index, n=info.n, k=info.k, seq=ack.get("seq"))
-        return 0
-
-    run(out, server, work)
+    try:
+        share = share_file.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError("share_unreadable", path=share_file, detail=str(exc)) from None
+    try:
+        info = inspect_share(share)
+    except ShareError as exc:
+        raise CliError("bad_share", path=share_file, detail=str(exc)) from None
+    key = require_key(key_path, out)
+    ack = asyncio.run(hand_in(key, share))
+    if isinstance(ack, int):
+        return ack
+    out.say("keyholder.submitted", index=info.index, n=info.n, k=info.k, seq=ack.get("seq"))
+    return 0
 
 
 if __name__ == "__main__":

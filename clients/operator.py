@@ -21,35 +21,16 @@ from typing import Any
 
 import click
 
-from clients.cli_common import Out, add_keygen, require_key, run, server_options
+from clients.cli_common import Out, add_keygen, cli_command, require_key, server_options
+from clients.folds.session import session_stream
 from clients.keyfile import ParticipantKey
-from clients.session_view import SessionWatch, live_client, send, session_out, session_stream
-
-MESSAGES: dict[str, tuple[str, str]] = {
-    "checked_in_ok": (
-        "已为 {expert} 签到，座位 {seat}。",
-        "Checked {expert} in, seat {seat}.",
-    ),
-    "on_duty": (
-        "场地管理员 {user} 值守中：请保持本程序运行，平台据此判断本场地在线。",
-        "Site operator {user} on duty: keep this running; it is how the platform knows the "
-        "venue is up.",
-    ),
-    "roster_of": (
-        "{venue} 签到名单（{checked}/{total} 已签到）：",
-        "Roster of {venue} ({checked}/{total} checked in):",
-    ),
-    "no_roster": ("尚未抽取专家，等待抽取结果…", "No experts drawn yet; waiting for the draw…"),
-}
+from clients.session_commands import live_client, send
+from clients.session_live import SessionWatch
 
 
 @click.group(help="evalroom site operator client (场地管理员客户端)")
 def main() -> None:
     pass
-
-
-def _out(lang: str) -> Out:
-    return session_out(lang, MESSAGES)
 
 
 add_keygen(main)
@@ -61,7 +42,9 @@ add_keygen(main)
 @click.option("--seat", required=True)
 @click.option("--token", required=True, help="From evalroom-expert check-in-token")
 @server_options
+@cli_command
 def check_in(
+    out: Out,
     session: str,
     expert: str,
     seat: str,
@@ -69,16 +52,11 @@ def check_in(
     server: str,
     key_path: Path | None,
     lang: str,
-) -> None:
-    out = _out(lang)
-
-    def work() -> int:
-        body = {"expert": expert, "seat": seat, "expert_signature": token.strip()}
-        send(out, server, key_path, session, "session.check_in", body)
-        out.say("checked_in_ok", expert=expert, seat=seat)
-        return 0
-
-    run(out, server, work)
+) -> int | None:
+    body = {"expert": expert, "seat": seat, "expert_signature": token.strip()}
+    send(out, server, key_path, session, "session.check_in", body)
+    out.say("checked_in_ok", expert=expert, seat=seat)
+    return 0
 
 
 class VenueWatch(SessionWatch):
@@ -111,22 +89,22 @@ class VenueWatch(SessionWatch):
 @click.option("--history", type=int, default=5, show_default=True, help="Past events shown")
 @click.option("--timeout", type=float, help="Give up after this many seconds (exit code 4)")
 @server_options
+@cli_command
 def venue(
+    out: Out,
     session: str,
     history: int,
     timeout: float | None,
     server: str,
     key_path: Path | None,
     lang: str,
-) -> None:
-    out = _out(lang)
-
+) -> int | None:
     async def duty(key: ParticipantKey) -> int:
         async with live_client(server, key, out.lang) as client:
             watcher = VenueWatch(client, session_stream(session), out, history=history, me=key.user)
             return await watcher.run(timeout)
 
-    run(out, server, lambda: asyncio.run(duty(require_key(key_path, out))))
+    return asyncio.run(duty(require_key(key_path, out)))
 
 
 if __name__ == "__main__":

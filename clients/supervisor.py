@@ -52,112 +52,27 @@ from clients.cli_common import (
     CliError,
     Out,
     add_keygen,
+    cli_command,
     connected,
     require_key,
-    run,
     server_options,
     table,
 )
+from clients.folds.session import SessionView, session_stream
 from clients.keyfile import ParticipantKey
 from clients.logwatch import LogForked, LogWatch
 from clients.sdk import Client, ClientError, Subscription
-from clients.session_view import (
-    SessionView,
-    SessionWatch,
+from clients.session_commands import (
     live_client,
     load_view,
     report_command,
     send,
-    session_out,
-    session_stream,
     sheet_command,
 )
+from clients.session_live import SessionWatch
 from crypto.checkpoint import CheckpointError
 from evalroom.domain.draw import ExpertPool, commit_seed, pool_digest
 from evalroom.domain.rules import RuleError
-
-MESSAGES: dict[str, tuple[str, str]] = {
-    "approved_clar": (
-        "已批准澄清 {id}，已发送给投标人。",
-        "Approved clarification {id}; sent to the bidder.",
-    ),
-    "rejected_clar": ("已驳回澄清 {id}。", "Rejected clarification {id}."),
-    "approved_goback": ("已批准回退。", "Approved going back."),
-    "rejected_goback": ("已驳回回退申请。", "Refused going back."),
-    "paused": ("已暂停评标：{reason}", "Paused the evaluation: {reason}"),
-    "resumed": ("已恢复评标。", "Resumed the evaluation."),
-    "warned": ("已发出警告{to}。", "Warning sent{to}."),
-    "warned_to": ("（致 {expert}）", " (to {expert})"),
-    "annotated": ("已签名记录监督备注。", "Signed note recorded."),
-    "withdrawn": (
-        "已令 {expert} 回避，系统补抽专家。",
-        "{expert} withdrawn; a replacement is drawn.",
-    ),
-    "rated": ("已评价 {expert}：{score} 分。", "Rated {expert}: {score}."),
-    "pool_needed": (
-        "请用 --pool-digest 或 --pool-file 给出专家库快照（平台无读取快照的接口）。",
-        "Give the pool snapshot's digest with --pool-digest or the snapshot with --pool-file "
-        "(the platform has no endpoint to read it).",
-    ),
-    "pool_both": (
-        "--pool-digest 与 --pool-file 只能给一个。",
-        "Give --pool-digest or --pool-file, not both.",
-    ),
-    "bad_pool_digest": (
-        "专家库摘要应为 64 位小写十六进制：{value}",
-        "The pool digest must be 64 lowercase hex digits: {value}",
-    ),
-    "bad_pool": (
-        "专家库快照 {path} 无效：{detail}",
-        "The pool snapshot {path} is invalid: {detail}",
-    ),
-    "seed_committed": (
-        "已公布种子承诺 {commitment}\n专家库快照摘要 {pool}\n种子已保存到 {path}（仅本人可读）："
-        "抽取前请勿泄露，抽取时运行 draw {session} --seed-file {path}",
-        "Seed commitment published: {commitment}\nPool snapshot digest {pool}\nThe seed is in "
-        "{path} (yours only): keep it secret until the draw, then run draw {session} "
-        "--seed-file {path}",
-    ),
-    "seed_unreadable": (
-        "种子文件 {path} 应为一行十六进制（至少 16 字节）。",
-        "The seed file {path} must hold one line of hex (16 bytes or more).",
-    ),
-    "drawn": (
-        "专家抽取完成（种子承诺 {commitment}…）：",
-        "Experts drawn (seed commitment {commitment}…):",
-    ),
-    "draw_failed": (
-        "专家抽取失败：{reason}。承诺已作废，请用新的种子重新公布。",
-        "The draw failed: {reason}. The commitment is spent; publish a new seed.",
-    ),
-    # the dashboard
-    "h.operator": ("场地管理员", "Operator"),
-    "h.online": ("在线专家", "Experts online"),
-    "h.status": ("状态", "Status"),
-    "h.offline": ("未连接", "Not connected"),
-    "st.up": ("在线", "up"),
-    "st.lost": ("中断", "LOST"),
-    "st.no_operator": ("无管理员在线", "no operator"),
-    "others": ("其他在线：{who}", "Also connected: {who}"),
-    "presence_line": ("在线：{venues}", "Connected: {venues}"),
-    "presence_venue": (
-        "{venue}[管理员 {ops}；专家 {online}/{seated}；签到 {checked}]",
-        "{venue}[operator {ops}; experts {online}/{seated}; checked in {checked}]",
-    ),
-    "alerts": ("告警：", "Alerts:"),
-    "feed": ("事件：", "Events:"),
-    "log_ok": (
-        "日志检查点 @{size} 与已保存的一致（{path}）",
-        "Log checkpoint @{size} extends the one kept ({path})",
-    ),
-    "log_forked": (
-        "日志分叉：服务器显示的检查点 @{shown} 不延续已保存的 @{kept}（{why}）。已保存的检查点即证据：{path}",
-        "LOG FORK: the server shows checkpoint @{shown}, which does not extend the kept @{kept} "
-        "({why}). The kept checkpoint is the evidence: {path}",
-    ),
-    "log_problem": ("无法检查日志检查点：{detail}", "Cannot check the log checkpoint: {detail}"),
-    "updated": ("更新于 {at}", "Updated {at}"),
-}
 
 
 @click.group(help="evalroom supervisor client (监督人客户端)")
@@ -165,30 +80,22 @@ def main() -> None:
     pass
 
 
-def _out(lang: str) -> Out:
-    return session_out(lang, MESSAGES)
-
-
 def _simple(
+    out: Out,
     session: str,
     server: str,
     key_path: Path | None,
-    lang: str,
     type_: str,
     body: dict[str, Any],
     done: str,
     *,
     sign: bool = False,
     **fields: Any,
-) -> None:
-    out = _out(lang)
-
-    def work() -> int:
-        send(out, server, key_path, session, type_, body, sign=sign)
-        out.say(done, **fields)
-        return 0
-
-    run(out, server, work)
+) -> int:
+    """Send one session command and say ``done``."""
+    send(out, server, key_path, session, type_, body, sign=sign)
+    out.say(done, **fields)
+    return 0
 
 
 add_keygen(main)
@@ -198,12 +105,13 @@ add_keygen(main)
 @click.argument("session")
 @click.argument("clarification")
 @server_options
+@cli_command
 def approve_clarification(
-    session: str, clarification: str, server: str, key_path: Path | None, lang: str
-) -> None:
+    out: Out, session: str, clarification: str, server: str, key_path: Path | None, lang: str
+) -> int | None:
     body = {"id": clarification}
-    _simple(
-        session, server, key_path, lang, "session.clarify_approve", body, "approved_clar",
+    return _simple(
+        out, session, server, key_path, "session.clarify_approve", body, "approved_clar",
         id=clarification,
     )  # fmt: skip
 
@@ -213,12 +121,19 @@ def approve_clarification(
 @click.argument("clarification")
 @click.option("--reason", required=True)
 @server_options
+@cli_command
 def reject_clarification(
-    session: str, clarification: str, reason: str, server: str, key_path: Path | None, lang: str
-) -> None:
+    out: Out,
+    session: str,
+    clarification: str,
+    reason: str,
+    server: str,
+    key_path: Path | None,
+    lang: str,
+) -> int | None:
     body = {"id": clarification, "reason": reason}
-    _simple(
-        session, server, key_path, lang, "session.clarify_reject", body, "rejected_clar",
+    return _simple(
+        out, session, server, key_path, "session.clarify_reject", body, "rejected_clar",
         id=clarification,
     )  # fmt: skip
 
@@ -226,33 +141,43 @@ def reject_clarification(
 @main.command("approve-goback", help="Approve the chair's request to reopen a phase (批准回退).")
 @click.argument("session")
 @server_options
-def approve_goback(session: str, server: str, key_path: Path | None, lang: str) -> None:
-    _simple(session, server, key_path, lang, "session.goback_approve", {}, "approved_goback")
+@cli_command
+def approve_goback(
+    out: Out, session: str, server: str, key_path: Path | None, lang: str
+) -> int | None:
+    return _simple(out, session, server, key_path, "session.goback_approve", {}, "approved_goback")
 
 
 @main.command("reject-goback", help="Refuse the chair's request to reopen a phase.")
 @click.argument("session")
 @click.option("--reason", required=True)
 @server_options
-def reject_goback(session: str, reason: str, server: str, key_path: Path | None, lang: str) -> None:
+@cli_command
+def reject_goback(
+    out: Out, session: str, reason: str, server: str, key_path: Path | None, lang: str
+) -> int | None:
     body = {"reason": reason}
-    _simple(session, server, key_path, lang, "session.goback_reject", body, "rejected_goback")
+    return _simple(out, session, server, key_path, "session.goback_reject", body, "rejected_goback")
 
 
 @main.command(help="Pause the evaluation in every venue (暂停评标).")
 @click.argument("session")
 @click.option("--reason", required=True)
 @server_options
-def pause(session: str, reason: str, server: str, key_path: Path | None, lang: str) -> None:
+@cli_command
+def pause(
+    out: Out, session: str, reason: str, server: str, key_path: Path | None, lang: str
+) -> int | None:
     body = {"reason": reason}
-    _simple(session, server, key_path, lang, "session.pause", body, "paused", reason=reason)
+    return _simple(out, session, server, key_path, "session.pause", body, "paused", reason=reason)
 
 
 @main.command(help="Lift your pause (a lost venue still holds the session) (恢复评标).")
 @click.argument("session")
 @server_options
-def resume(session: str, server: str, key_path: Path | None, lang: str) -> None:
-    _simple(session, server, key_path, lang, "session.resume", {}, "resumed")
+@cli_command
+def resume(out: Out, session: str, server: str, key_path: Path | None, lang: str) -> int | None:
+    return _simple(out, session, server, key_path, "session.resume", {}, "resumed")
 
 
 @main.command(help="Warn one expert, or the whole committee (警告).")
@@ -260,24 +185,33 @@ def resume(session: str, server: str, key_path: Path | None, lang: str) -> None:
 @click.argument("text")
 @click.option("--expert", help="The expert warned (default: the whole committee)")
 @server_options
+@cli_command
 def warn(
-    session: str, text: str, expert: str | None, server: str, key_path: Path | None, lang: str
-) -> None:
-    out = _out(lang)
+    out: Out,
+    session: str,
+    text: str,
+    expert: str | None,
+    server: str,
+    key_path: Path | None,
+    lang: str,
+) -> int | None:
     body: dict[str, Any] = {"text": text}
     if expert:
         body["expert"] = expert
     to = out.t("warned_to", expert=expert) if expert else ""
-    _simple(session, server, key_path, lang, "session.warn", body, "warned", to=to)
+    return _simple(out, session, server, key_path, "session.warn", body, "warned", to=to)
 
 
 @main.command(help="Record a signed note, seen by supervisors only (监督备注).")
 @click.argument("session")
 @click.argument("text")
 @server_options
-def annotate(session: str, text: str, server: str, key_path: Path | None, lang: str) -> None:
+@cli_command
+def annotate(
+    out: Out, session: str, text: str, server: str, key_path: Path | None, lang: str
+) -> int | None:
     body = {"text": text}
-    _simple(session, server, key_path, lang, "session.annotate", body, "annotated", sign=True)
+    return _simple(out, session, server, key_path, "session.annotate", body, "annotated", sign=True)
 
 
 @main.command("withdraw-expert", help="Withdraw a drawn expert (e.g. absent); the seat is redrawn.")
@@ -285,12 +219,13 @@ def annotate(session: str, text: str, server: str, key_path: Path | None, lang: 
 @click.argument("expert")
 @click.option("--reason", required=True)
 @server_options
+@cli_command
 def withdraw_expert(
-    session: str, expert: str, reason: str, server: str, key_path: Path | None, lang: str
-) -> None:
+    out: Out, session: str, expert: str, reason: str, server: str, key_path: Path | None, lang: str
+) -> int | None:
     body = {"expert": expert, "reason": reason}
-    _simple(
-        session, server, key_path, lang, "session.declare_conflict", body, "withdrawn",
+    return _simple(
+        out, session, server, key_path, "session.declare_conflict", body, "supervisor.withdrawn",
         expert=expert,
     )  # fmt: skip
 
@@ -301,7 +236,9 @@ def withdraw_expert(
 @click.option("--score", "rating", type=int, required=True, help="1 to 5")
 @click.option("--comment")
 @server_options
+@cli_command
 def rate(
+    out: Out,
     session: str,
     expert: str,
     rating: int,
@@ -309,12 +246,12 @@ def rate(
     server: str,
     key_path: Path | None,
     lang: str,
-) -> None:
+) -> int | None:
     body: dict[str, Any] = {"expert": expert, "score": rating}
     if comment:
         body["comment"] = comment
-    _simple(
-        session, server, key_path, lang, "session.rate_expert", body, "rated",
+    return _simple(
+        out, session, server, key_path, "session.rate_expert", body, "rated",
         expert=expert, score=rating,
     )  # fmt: skip
 
@@ -323,20 +260,22 @@ def rate(
 @click.argument("session")
 @click.option("--expert")
 @server_options
-def sheets(session: str, expert: str | None, server: str, key_path: Path | None, lang: str) -> None:
-    out = _out(lang)
-    run(out, server, lambda: sheet_command(out, server, key_path, session, expert, own=False))
+@cli_command
+def sheets(
+    out: Out, session: str, expert: str | None, server: str, key_path: Path | None, lang: str
+) -> int | None:
+    return sheet_command(out, server, key_path, session, expert, own=False)
 
 
 @main.command(help="Download the evaluation report and show its digest and ranking (评标报告).")
 @click.argument("session")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path))
 @server_options
+@cli_command
 def report(
-    session: str, out_path: Path | None, server: str, key_path: Path | None, lang: str
-) -> None:
-    out = _out(lang)
-    run(out, server, lambda: report_command(out, server, key_path, session, out_path))
+    out: Out, session: str, out_path: Path | None, server: str, key_path: Path | None, lang: str
+) -> int | None:
+    return report_command(out, server, key_path, session, out_path)
 
 
 # -- the draw ------------------------------------------------------------------------------
@@ -381,7 +320,9 @@ def _write_seed(path: Path, seed: bytes) -> None:
     help="The pool snapshot as JSON; its digest is computed here",
 )
 @server_options
+@cli_command
 def commit_seed_cmd(
+    out: Out,
     session: str,
     out_path: Path,
     given_digest: str | None,
@@ -389,27 +330,20 @@ def commit_seed_cmd(
     server: str,
     key_path: Path | None,
     lang: str,
-) -> None:
-    out = _out(lang)
-
-    def work() -> int:
-        require_key(key_path, out)  # a key problem shows before any seed is made
-        digest = _pool_digest(given_digest, pool_file)
-        seed = secrets.token_bytes(32)
-        commitment = commit_seed(seed)
-        _write_seed(out_path, seed)  # kept before anything is published
-        body = {"commitment": commitment, "pool_digest": digest}
-        try:
-            send(out, server, key_path, session, "session.commit_seed", body)
-        except ClientError:
-            out_path.unlink(missing_ok=True)  # refused: nothing was published
-            raise
-        out.say(
-            "seed_committed", commitment=commitment, pool=digest, path=out_path, session=session
-        )
-        return 0
-
-    run(out, server, work)
+) -> int | None:
+    require_key(key_path, out)  # a key problem shows before any seed is made
+    digest = _pool_digest(given_digest, pool_file)
+    seed = secrets.token_bytes(32)
+    commitment = commit_seed(seed)
+    _write_seed(out_path, seed)  # kept before anything is published
+    body = {"commitment": commitment, "pool_digest": digest}
+    try:
+        send(out, server, key_path, session, "session.commit_seed", body)
+    except ClientError:
+        out_path.unlink(missing_ok=True)  # refused: nothing was published
+        raise
+    out.say("seed_committed", commitment=commitment, pool=digest, path=out_path, session=session)
+    return 0
 
 
 def _read_seed(path: Path) -> str:
@@ -427,8 +361,10 @@ def _read_seed(path: Path) -> str:
 @click.argument("session")
 @click.option("--seed-file", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @server_options
-def draw(session: str, seed_file: Path, server: str, key_path: Path | None, lang: str) -> None:
-    out = _out(lang)
+@cli_command
+def draw(
+    out: Out, session: str, seed_file: Path, server: str, key_path: Path | None, lang: str
+) -> int | None:
     stream = session_stream(session)
 
     async def reveal(key: ParticipantKey, seed: str) -> SessionView:
@@ -437,23 +373,20 @@ def draw(session: str, seed_file: Path, server: str, key_path: Path | None, lang
             view, _sub = await load_view(client, stream)
             return view
 
-    def work() -> int:
-        seed = _read_seed(seed_file)
-        view = asyncio.run(reveal(require_key(key_path, out), seed))
-        if not view.committee:
-            failed = view.draw_failed or {}
-            out.say("draw_failed", reason=failed.get("reason") or failed.get("code") or "-")
-            return EXIT_REFUSED
-        out.say("drawn", commitment=commit_seed(bytes.fromhex(seed))[:16])
-        rows = [
-            [str(m.get("name", "")), eid, str(m.get("specialty", "")), view.venue_name(m["venue"])]
-            for eid, m in view.committee.items()
-        ]
-        headers = [out.t("h.expert"), "ID", out.t("h.specialty"), out.t("h.venue")]
-        out.echo(table(headers, rows))
-        return 0
-
-    run(out, server, work)
+    seed = _read_seed(seed_file)
+    view = asyncio.run(reveal(require_key(key_path, out), seed))
+    if not view.committee:
+        failed = view.draw_failed or {}
+        out.say("draw_failed", reason=failed.get("reason") or failed.get("code") or "-")
+        return EXIT_REFUSED
+    out.say("drawn", commitment=commit_seed(bytes.fromhex(seed))[:16])
+    rows = [
+        [str(m.get("name", "")), eid, str(m.get("specialty", "")), view.venue_name(m["venue"])]
+        for eid, m in view.committee.items()
+    ]
+    headers = [out.t("h.expert"), "ID", out.t("h.specialty"), out.t("h.venue")]
+    out.echo(table(headers, rows))
+    return 0
 
 
 # -- the live dashboard --------------------------------------------------------------------
@@ -739,7 +672,9 @@ class SupervisorWatch(SessionWatch):
 @click.option("--no-log-check", is_flag=True, help="Do not check the log's checkpoints")
 @click.option("--timeout", type=float, help="Give up after this many seconds (exit code 4)")
 @server_options
+@cli_command
 def watch(
+    out: Out,
     session: str,
     plain: bool,
     history: int,
@@ -751,8 +686,7 @@ def watch(
     server: str,
     key_path: Path | None,
     lang: str,
-) -> None:
-    out = _out(lang)
+) -> int | None:
     dashboard = sys.stdout.isatty() and not plain
 
     async def follow(key: ParticipantKey) -> int:
@@ -779,10 +713,7 @@ def watch(
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await watcher._log_task
 
-    def work() -> int:
-        return asyncio.run(follow(require_key(key_path, out)))
-
-    run(out, server, work)
+    return asyncio.run(follow(require_key(key_path, out)))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Pure folds of event streams into what a participant knows, one module per stream kind."""

@@ -1,0 +1,759 @@
+"""Every sentence the terminal clients print, zh-CN first, then English: one catalog.
+
+Written in sections (shared, the opening ceremony, the session, then one per CLI), each a
+``dict[str, tuple[str, str]]`` of ``key -> (zh-CN, English)``, and merged into
+:data:`MESSAGES`, which every :class:`clients.cli_common.Out` reads. Keys are unique across
+the sections (a CLI's own key that another CLI also uses is prefixed by the CLI's name,
+e.g. ``bidder.submitted``); the merge refuses a key defined twice.
+"""
+
+from __future__ import annotations
+
+# The evaluation session (评标会话): phases, steps, words and one line per event, shared by
+# evalroom-expert, evalroom-supervisor and evalroom-operator.
+SESSION: dict[str, tuple[str, str]] = {
+    # phases
+    "phase.draw": ("抽取专家", "drawing the experts"),
+    "phase.check_in": ("专家签到", "check-in"),
+    "phase.chair_election": ("推选组长", "chair election"),
+    "phase.preliminary_review": ("初步评审", "preliminary review"),
+    "phase.detailed_review": ("详细评审", "detailed review"),
+    "phase.deviation_check": ("评分偏离核查", "deviation check"),
+    "phase.signing": ("评标报告签署", "report signing"),
+    "phase.closed": ("评标结束", "closed"),
+    "phase.awaiting_tenderer_decision": ("等待招标人决定", "awaiting the tenderer's decision"),
+    "phase.sealed": ("材料已封存", "sealed"),
+    "phase.rescheduled": ("已改期", "rescheduled"),
+    # progress steps
+    "step.check_in": ("签到", "check-in"),
+    "step.chair_election": ("组长投票", "chair votes"),
+    "step.preliminary_review": ("初步评审完成", "preliminary review done"),
+    "step.detailed_review": ("评分表提交", "sheets submitted"),
+    "step.deviation_check": ("偏离已说明", "deviations explained"),
+    "step.signing": ("报告签署", "report signatures"),
+    # words
+    "word.pass": ("合格", "pass"),
+    "word.fail": ("不合格", "fail"),
+    "word.none": ("无", "none"),
+    "word.you": ("您", "you"),
+    "stage.before_start": ("评标开始前", "before the start"),
+    "stage.during_evaluation": ("评标中", "during the evaluation"),
+    "why.supervisor": ("监督人恢复", "resumed by the supervisor"),
+    "why.venue_restored": ("场地已恢复连接", "the venue is back"),
+    "cause.supervisor": ("监督人暂停", "paused by the supervisor"),
+    "cause.venue_fault": ("场地连接中断", "a venue is lost"),
+    "decision.continue": ("继续等待", "keep waiting"),
+    "decision.reschedule": ("改期评标", "reschedule"),
+    # event lines
+    "ev.created": (
+        "评标会话已创建：项目 {tender} 标段 {section}，{bids} 份投标（取自开标记录 {record}），"
+        "{experts} 名专家，{venues} 个场地",
+        "Session created: tender {tender} section {section}, {bids} bids (from the opening"
+        " record {record}), {experts} experts, {venues} venues",
+    ),
+    "ev.seed_committed": (
+        "已公布抽取种子承诺 {commitment}…（专家库快照摘要 {pool}…）",
+        "Seed commitment published: {commitment}… (pool snapshot digest {pool}…)",
+    ),
+    "ev.drawn": (
+        "已揭示种子并抽取专家（种子 {seed}…）",
+        "Seed revealed, experts drawn (seed {seed}…)",
+    ),
+    "ev.committee": ("评标委员会：{members}", "Committee: {members}"),
+    "ev.roster": ("{venue} 签到名单：{members}", "Roster of {venue}: {members}"),
+    "ev.draw_announced": ("专家抽取完成：{counts}", "Experts drawn: {counts}"),
+    "ev.draw_failed": (
+        "专家抽取失败：{reason}（承诺已作废，可重新公布）",
+        "The draw failed: {reason} (the commitment is spent; publish a new one)",
+    ),
+    "ev.redrawn": (
+        "{withdrawn} 回避（{reason}），补抽 {replacement}",
+        "{withdrawn} withdrew ({reason}); {replacement} drawn instead",
+    ),
+    "ev.replacement_drawn": (
+        "{venue} 补抽一名{specialty}专家",
+        "A {specialty} expert drawn again for {venue}",
+    ),
+    "ev.checked_in": (
+        "{expert} 已在 {venue} 签到，座位 {seat}",
+        "{expert} checked in at {venue}, seat {seat}",
+    ),
+    "ev.progress": ("进度：{step} {done}/{of}", "Progress: {step} {done}/{of}"),
+    "ev.phase": ("阶段：{before} → {after}", "Phase: {before} -> {after}"),
+    "ev.goback_lapsed": ("（未审批的回退申请已失效）", " (the pending going back lapsed)"),
+    "ev.chair_vote": (
+        "您在第 {round} 轮投票推选 {candidate}",
+        "You voted for {candidate} in round {round}",
+    ),
+    "ev.chair_elected": (
+        "第 {round} 轮计票 {counts}：{chair} 当选评标组长",
+        "Round {round} counted {counts}: {chair} is the chair",
+    ),
+    "ev.chair_again": (
+        "第 {round} 轮计票 {counts}：无人过半，重新投票",
+        "Round {round} counted {counts}: no majority, vote again",
+    ),
+    "ev.verdict": (
+        "{who}初步评审 {bid} / {criterion}：{result}{reason}",
+        "{who}verdict on {bid} / {criterion}: {result}{reason}",
+    ),
+    "ev.preliminary_result": (
+        "初步评审结果：通过 {passed}；未通过 {failed}",
+        "Preliminary review: passed {passed}; failed {failed}",
+    ),
+    "ev.score": (
+        "{who}评分 {bid} / {criterion}：{score}",
+        "{who}score {bid} / {criterion}: {score}",
+    ),
+    "ev.scores_submitted": ("{who}已提交评分表", "{who}submitted the score sheet"),
+    "ev.scores_revealed": (
+        "全部专家已提交，评分表揭晓（{n} 份）",
+        "Every expert submitted: the sheets are revealed ({n})",
+    ),
+    "ev.score_revised": (
+        "{expert} 修改评分 {bid} / {criterion}：{before} → {after}（理由：{reason}）",
+        "{expert} revised {bid} / {criterion}: {before} -> {after} (reason: {reason})",
+    ),
+    "ev.deviations": ("评分偏离 {n} 项：{items}", "{n} deviating scores: {items}"),
+    "ev.no_deviations": ("无评分偏离。", "No deviating score."),
+    "ev.deviation_item": (
+        "{expert} {bid}/{criterion} {score}（其他专家均值 {mean}）",
+        "{expert} {bid}/{criterion} {score} (others' mean {mean})",
+    ),
+    "ev.deviation_reason": (
+        "{expert} 说明偏离 {bid} / {criterion}：{reason}",
+        "{expert} explained {bid} / {criterion}: {reason}",
+    ),
+    "ev.clar_asked": (
+        "澄清 {id}：{by} 向 {company} 提问（{seconds} 秒内答复）：{question} —— 待监督人批准",
+        "Clarification {id}: {by} asks {company} (answer within {seconds} s): {question} "
+        "— awaiting the supervisor",
+    ),
+    "ev.clar_approved": (
+        "澄清 {id} 已批准，答复截止 {deadline}",
+        "Clarification {id} approved; answer due by {deadline}",
+    ),
+    "ev.clar_rejected": ("澄清 {id} 被驳回：{reason}", "Clarification {id} rejected: {reason}"),
+    "ev.clar_request": ("已向投标人发出澄清 {id}", "Clarification {id} sent to the bidder"),
+    "ev.clar_answered": (
+        "澄清 {id}，{company} 答复：{answer}",
+        "Clarification {id}, {company} answers: {answer}",
+    ),
+    "ev.clar_expired": (
+        "澄清 {id}（{company}）逾期未答复，截止 {deadline}",
+        "Clarification {id} ({company}) expired unanswered at {deadline}",
+    ),
+    "ev.goback_requested": (
+        "组长 {by} 申请从{before}回退至{after}：{reason} —— 待监督人批准",
+        "The chair {by} asks to go back from {before} to {after}: {reason} "
+        "— awaiting the supervisor",
+    ),
+    "ev.goback_approved": (
+        "监督人批准回退至{after}",
+        "The supervisor approved going back to {after}",
+    ),
+    "ev.goback_rejected": (
+        "监督人驳回回退申请：{reason}",
+        "The supervisor refused going back: {reason}",
+    ),
+    "ev.ranking": ("汇总排序完成，评标报告摘要 {digest}", "Ranking done; report digest {digest}"),
+    "ev.report_signed": ("{expert} 已签署评标报告{dissent}", "{expert} signed the report{dissent}"),
+    "ev.dissent": ("（保留意见：{text}）", " (dissent: {text})"),
+    "ev.closed": ("评标结束。推荐中标候选人：{list}", "Evaluation closed. Recommended: {list}"),
+    "ev.report_final": (
+        "评标报告定稿（摘要 {digest}），{n} 位专家签署",
+        "Report final (digest {digest}), signed by {n} experts",
+    ),
+    "ev.paused": ("评标暂停（{cause}）：{reason}", "Evaluation paused ({cause}): {reason}"),
+    "ev.resumed": ("评标继续（{why}）", "Evaluation resumed ({why})"),
+    "ev.pause_lifted": (
+        "监督人已解除暂停，仍等待场地 {venues} 恢复连接",
+        "The supervisor lifted the pause; still waiting for venue {venues}",
+    ),
+    "ev.warning": ("监督人警告{to}：{text}", "Supervisor's warning{to}: {text}"),
+    "ev.warning_to": ("（致 {expert}）", " (to {expert})"),
+    "ev.note": ("监督备注：{text}", "Supervisor's note: {text}"),
+    "ev.venue_lost": (
+        "场地 {venue} 连接中断（{stage}），须在 {deadline} 前恢复",
+        "Venue {venue} lost ({stage}); it must be back by {deadline}",
+    ),
+    "ev.venue_restored": ("场地 {venue} 已恢复连接", "Venue {venue} is back"),
+    "ev.start_wait_over": (
+        "场地 {venues} 超过等待时限仍未连接，由招标人决定",
+        "Venue {venues} did not come back in time; the tenderer decides",
+    ),
+    "ev.sealed": (
+        "场地 {venue} 未能按时恢复，评标材料已封存",
+        "Venue {venue} did not come back in time; the materials are sealed",
+    ),
+    "ev.new_committee": ("需重新组建评标委员会", "A new committee must be formed"),
+    "ev.tenderer_decided": ("招标人决定：{decision}", "The tenderer decided: {decision}"),
+    "ev.rescheduled": ("评标已改期", "The evaluation is rescheduled"),
+    "ev.rated": ("评价 {expert}：{score} 分{comment}", "Rated {expert}: {score}{comment}"),
+    "ev.refused": (
+        "{who}的操作被拒绝：{command} [{code}]",
+        "Refused for {who}: {command} [{code}]",
+    ),
+    "ev.vote_of": (
+        "{who}在第 {round} 轮投票推选 {candidate}",
+        "{who} voted for {candidate} in round {round}",
+    ),
+    "ev.other": ("{type}", "{type}"),
+    # summaries
+    "sum.session": (
+        "评标会话 {session}（项目 {tender} 标段 {section}）",
+        "Session {session} (tender {tender} section {section})",
+    ),
+    "sum.phase": ("当前阶段：{phase}", "Phase: {phase}"),
+    "sum.paused": ("⏸ 已暂停：{reason}", "⏸ Paused: {reason}"),
+    "sum.faults": ("⚠ 中断的场地：{venues}", "⚠ Venues lost: {venues}"),
+    "sum.progress": ("进度：{items}", "Progress: {items}"),
+    "sum.chair": ("评标组长：{chair}", "Chair: {chair}"),
+    "sum.pending_clar": ("待处理澄清：{items}", "Clarifications pending: {items}"),
+    "sum.pending_goback": (
+        "待审批回退：至{after}（{reason}）",
+        "Going back awaiting approval: to {after} ({reason})",
+    ),
+    "sum.unexplained": ("待说明的评分偏离：{items}", "Deviations to explain: {items}"),
+    "sum.recent": ("最近事件：", "Recent events:"),
+    "sum.nothing": ("尚无可见的会话事件。", "No session event visible yet."),
+    # tables
+    "h.rank": ("排名", "Rank"),
+    "h.bid": ("投标编号", "Bid"),
+    "h.company": ("投标人", "Bidder"),
+    "h.price": ("报价", "Price"),
+    "h.expert_part": ("评审得分", "Expert points"),
+    "h.price_score": ("价格得分", "Price points"),
+    "h.total": ("总分", "Total"),
+    "h.expert": ("专家", "Expert"),
+    "h.specialty": ("专业", "Specialty"),
+    "h.venue": ("场地", "Venue"),
+    "h.seat": ("座位", "Seat"),
+    "h.checked_in": ("签到", "Checked in"),
+    "failed_review": ("未通过初审", "failed review"),
+    "recommended": ("推荐中标候选人：{list}", "Recommended candidates: {list}"),
+    "recommended_item": ("第{rank}名 {company}（{bid}）", "#{rank} {company} ({bid})"),
+    # the watch loop
+    "watching": (
+        "正在关注评标会话 {session}。按 Ctrl+C 退出。",
+        "Watching session {session}. Ctrl+C to leave.",
+    ),
+    "disconnected": ("连接中断，正在重连…", "Connection lost; reconnecting…"),
+    "reconnected": ("已重新连接（第 {n} 次）。", "Reconnected (#{n})."),
+    "ended": ("会话已结束：{phase}。", "The session has ended: {phase}."),
+    "no_report": ("尚无评标报告（当前阶段：{phase}）。", "No report yet (phase {phase})."),
+    "digest_mismatch": (
+        "评标报告摘要校验失败：事件中的摘要 {shown} 与报告内容计算值 {computed} 不符。",
+        "The report digest does not check: the event says {shown}, the report hashes to "
+        "{computed}.",
+    ),
+    "report_saved": (
+        "评标报告已下载：{path}（{size} 字节）",
+        "Report downloaded: {path} ({size} bytes)",
+    ),
+    "report_digest": (
+        "报告摘要（SHA-256，已本地核验）：{digest}",
+        "Report digest (SHA-256, checked here): {digest}",
+    ),
+    "report_phase": (
+        "当前阶段：{phase}；已签署 {signed}/{of}",
+        "Phase: {phase}; signed {signed}/{of}",
+    ),
+    "sheet_title": ("{expert} 的评分表{state}", "Score sheet of {expert}{state}"),
+    "sheet_revealed": ("（已揭晓）", " (revealed)"),
+    "sheet_blind": ("（未揭晓）", " (not revealed)"),
+    "sheet_empty": ("（尚无评分）", "(no score yet)"),
+}
+
+# Shared by every CLI: errors, warnings, keys and logins.
+COMMON: dict[str, tuple[str, str]] = {
+    "error": ("错误", "Error"),
+    "warning": ("警告", "Warning"),
+    "unreachable": (
+        "无法连接服务器 {server}：{detail}",
+        "Cannot reach the server {server}: {detail}",
+    ),
+    "timed_out": ("等待超时（{seconds} 秒），已退出。", "Gave up after {seconds} s."),
+    "no_answer": ("服务器 {server} 未及时应答。", "The server {server} did not answer in time."),
+    "interrupted": ("已中断。", "Interrupted."),
+    "os_error": ("文件操作失败：{detail}", "A file operation failed: {detail}"),
+    "key_exists": ("文件已存在，不会覆盖：{path}", "The file exists; not overwriting it: {path}"),
+    "key_missing": ("找不到文件：{path}", "No such file: {path}"),
+    "key_unreadable": ("无法读取文件 {path}：{detail}", "Cannot read {path}: {detail}"),
+    "key_malformed": ("文件格式错误 {path}：{detail}", "Malformed file {path}: {detail}"),
+    "key_mismatch": ("文件内容不一致 {path}：{detail}", "Inconsistent file {path}: {detail}"),
+    "key_open_mode": (
+        "密钥文件 {path} 可被其他用户读取，请执行 chmod 600。",
+        "The key file {path} is readable by others; run chmod 600.",
+    ),
+    "key_required": (
+        "请用 --key 指定密钥文件（或设置 EVALROOM_KEY）。",
+        "Give the key file with --key (or set EVALROOM_KEY).",
+    ),
+    "keygen_done": (
+        "已生成密钥文件 {path}（仅本人可读）。\n用户：{user}\n公钥（请交给平台管理员登记）：\n{public}",
+        "Key file written to {path} (readable by you only).\nUser: {user}\n"
+        "Public key (give it to the platform admin to register):\n{public}",
+    ),
+    "bad_json": (
+        "无法读取 JSON 文件 {path}：{detail}",
+        "Cannot read the JSON file {path}: {detail}",
+    ),
+}
+
+# The opening ceremony (开标): stages, statuses, one line per event (agency, bidder, keyholder).
+CEREMONY: dict[str, tuple[str, str]] = {
+    # stages
+    "stage.single": ("开标", "opening"),
+    "stage.technical": ("技术标开标", "technical opening"),
+    "stage.commercial": ("商务标开标", "commercial opening"),
+    # bid status
+    "status.waiting": ("等待解密", "waiting"),
+    "status.decrypting": ("解密中", "decrypting"),
+    "status.decrypted": ("已解密", "decrypted"),
+    "status.failed": ("解密失败", "failed"),
+    "status.rejected": ("已撤销（无效）", "rejected"),
+    "status.withdrawn": ("已撤回", "withdrawn"),
+    # reasons
+    "reason.wrong_key": ("密钥错误", "wrong key"),
+    "reason.key_not_released": ("未释放密钥", "key not released"),
+    "reason.ciphertext_tampered": ("密文与回执不符（平台责任）", "ciphertext tampered (platform)"),
+    "via.committee": ("由密钥保管人解密", "opened by the keyholders"),
+    "via.bidder": ("投标人解密", "opened by the bidder"),
+    # roles
+    "role.agency": ("招标代理", "agency"),
+    "role.supervisor": ("监督人", "supervisor"),
+    # table headers
+    "h.number": ("编号", "Number"),
+    "h.section": ("标段", "Section"),
+    "h.status": ("状态", "Status"),
+    "h.note": ("说明", "Note"),
+    "h.bidder": ("投标人", "Bidder"),
+    "h.figures": ("唱标内容", "Read-out"),
+    "mine": ("本单位", "yours"),
+    # events
+    "ev.configured": (
+        "开标时间 {opening_at}，解密时限 {window} 秒，有效投标不少于 {min_bids} 家",
+        "Opening at {opening_at}, decryption window {window} s, at least {min_bids} valid bids",
+    ),
+    "ev.published": ("招标公告已发布，开始接收投标。", "The tender is published; bids are open."),
+    "ev.submitted": (
+        "已递交 标段 {section} / {envelope}（第 {version} 版，sha256 {sha}…）",
+        "Submitted section {section} / {envelope} (version {version}, sha256 {sha}…)",
+    ),
+    "ev.withdrawn": ("标段 {section} 的投标已撤回。", "The bid in section {section} is withdrawn."),
+    "ev.started": (
+        "{stage}开始：共 {count} 份投标文件，解密截止 {ends}",
+        "The {stage} has started: {count} bids, decryption window until {ends}",
+    ),
+    "ev.your_bid": (
+        "本单位投标文件编号：{number}（标段 {section}）",
+        "Your bid's number: {number} (section {section})",
+    ),
+    "ev.signed_in": ("{who} 已签到", "{who} signed in"),
+    "ev.status": ("{number}：{status}{note}", "{number}: {status}{note}"),
+    "ev.window_closed": (
+        "解密时间结束。未解密：{pending}（规则：{rule}）",
+        "The decryption window is closed. Not opened: {pending} (rule: {rule})",
+    ),
+    "ev.fallback": (
+        "等待开标密钥保管人提交分片（需 {k} 份）以解密：{numbers}",
+        "Waiting for {k} keyholders' shares to open: {numbers}",
+    ),
+    "ev.share": ("已收到第 {count} 份密钥分片", "Key share {count} received"),
+    "ev.read_out": ("唱标：", "Read-out:"),
+    "ev.section_failed": (
+        "标段 {sections} 有效投标不足 {min_bids} 家，流标。",
+        "Section {sections}: fewer than {min_bids} valid bids; the section fails.",
+    ),
+    "ev.objection": ("质询 {id}（{org}）：{text}", "Objection {id} ({org}): {text}"),
+    "ev.answered": ("答复 {id}：{text}", "Answer to {id}: {text}"),
+    "ev.confirmed": ("{org} 已确认开标记录", "{org} confirmed the opening record"),
+    "ev.record_signed": ("{role} 已签署开标记录", "The {role} signed the opening record"),
+    "ev.record": (
+        "开标记录已签署完成：有效投标 {valid} 份，共 {count} 份。",
+        "The opening record is signed: {valid} valid bids of {count}.",
+    ),
+    "none": ("无", "none"),
+}
+
+# evalroom-agency.
+AGENCY: dict[str, tuple[str, str]] = {
+    "key_written": (
+        "开标公钥：{recipient}\n已写入 {dir}：recipient.txt 及 {n} 份密钥分片 {files}（任意 {k} "
+        "份可解密）。\n重要：每份分片必须分别交给不同的保管人，交付后删除本机上的分片文件；"
+        "本机不保留开标私钥。",
+        "Opening recipient: {recipient}\nWritten to {dir}: recipient.txt and {n} key shares "
+        "{files} (any {k} open the bids).\nImportant: each share must go to a different "
+        "keyholder; delete the share files here once handed over. No opening private key is "
+        "kept on this machine.",
+    ),
+    "bad_threshold": ("需要 2 ≤ k ≤ n ≤ 255。", "Need 2 <= k <= n <= 255."),
+    "config_not_object": (
+        "开标规则 {path} 应为 JSON 对象。",
+        "The config {path} must be a JSON object.",
+    ),
+    "created": (
+        "已创建招标项目 {tender}（{title}），开标时间 {at}。",
+        "Created tender {tender} ({title}), opening at {at}.",
+    ),
+    "granted": ("已授予 {user} {role} 角色。", "Granted {user} the {role} role."),
+    "published": ("已发布 {tender}，开始接收投标。", "Published {tender}; bids are open."),
+    "answered": ("已答复 {objection}。", "Answered {objection}."),
+    "signed": ("已签署 {tender} 的开标记录。", "Signed the opening record of {tender}."),
+    "commercial_started": (
+        "已开始商务标开标：{numbers}。请运行 ceremony 主持。",
+        "The commercial opening has started for {numbers}; run ceremony to conduct it.",
+    ),
+    "bad_answer": (
+        "--answer 应写作 O1=答复内容：{value}",
+        "--answer must read O1=text: {value}",
+    ),
+    "not_published": (
+        "项目尚未发布（阶段：{phase}），无法开标。",
+        "The tender is not published (phase {phase}); nothing to open.",
+    ),
+    "countdown": ("距开标还有 {left}", "Opening in {left}"),
+    "agency.waiting_opening": (
+        "开标时间 {at}，还有 {left}。到时自动开标。",
+        "The opening is at {at}, in {left}. It starts by itself then.",
+    ),
+    "starting": ("开标时间已到，开始开标…", "The opening time has come; starting…"),
+    "closing": ("关闭解密窗口…", "Closing the decryption window…"),
+    "reading_out": ("唱标…", "Reading out…"),
+    "answering": ("答复质询 {id}：{text}", "Answering {id}: {text}"),
+    "needs_answer": (
+        "质询 {id} 待答复：用 --answer {id}=… 或 evalroom-agency answer {tender} {id} …",
+        "Objection {id} awaits an answer: --answer {id}=… or evalroom-agency answer {tender} {id} …",
+    ),
+    "prompt_answer": ("答复质询 {id}", "Answer to {id}"),
+    "waiting_confirm": (
+        "等待投标人确认（{confirmed}/{total}），最迟至 {until}。",
+        "Waiting for the bidders to confirm ({confirmed}/{total}), until {until} at most.",
+    ),
+    "signing": ("签署开标记录…", "Signing the opening record…"),
+    "waiting_supervisor": ("等待监督人签署开标记录…", "Waiting for the supervisor to sign…"),
+    "technical_done": (
+        "技术标开标已完成。评审后用 start-commercial {tender} --passed 编号,… 开始商务标开标。",
+        "The technical opening is complete. After review, start the commercial opening with "
+        "start-commercial {tender} --passed N1,N2.",
+    ),
+    "all_done": ("开标完成。", "The opening is complete."),
+    "failed_sections": ("流标标段：{sections}", "Failed sections: {sections}"),
+}
+
+# evalroom-bidder.
+BIDDER: dict[str, tuple[str, str]] = {
+    "joined": ("已报名 {tender}。", "Joined {tender}."),
+    "form_not_object": (
+        "投标表单 {path} 应为 JSON 对象。",
+        "The bid form {path} must be a JSON object.",
+    ),
+    "attach_missing": ("附件不存在：{path}", "No such attachment: {path}"),
+    "attach_twice": ("附件重名：{name}", "Two attachments are named {name}"),
+    "bad_recipient": (
+        "开标公钥格式错误（应为 age1…）：{detail}",
+        "The opening recipient is not an age recipient (age1…): {detail}",
+    ),
+    "sealed": (
+        "已加密 {out}（{size} 字节，sha256 {sha}）。\n"
+        "解密密钥已存入 {keys}（仅本人可读，请备份；开标时由本客户端释放）。",
+        "Sealed {out} ({size} bytes, sha256 {sha}).\n"
+        "Its decryption key is in {keys} (yours only; back it up; the client releases it "
+        "at the opening).",
+    ),
+    "sealed_missing": ("加密文件不存在：{path}", "No such sealed file: {path}"),
+    "uploading": ("上传中 {done}/{total} MB（{pct}%）", "Uploading {done}/{total} MB ({pct}%)"),
+    "bidder.submitted": (
+        "已递交 {tender} 标段 {section} / {envelope}：回执签名有效。\n"
+        "事件序号 {seq}，密文 sha256 {sha}\n回执已保存：{path}",
+        "Submitted {tender} section {section} / {envelope}: the receipt's signature verifies.\n"
+        "Event seq {seq}, ciphertext sha256 {sha}\nReceipt saved: {path}",
+    ),
+    "no_local_key": (
+        "此加密文件的解密密钥不在 {keys} 中，开标时本客户端将无法自动解密。",
+        "The key of this sealed file is not in {keys}; the client cannot release it at the "
+        "opening.",
+    ),
+    "bidder.withdrawn": (
+        "已撤回 {tender} 标段 {section} 的投标（事件序号 {seq}）。回执已保存：{path}",
+        "Withdrew the bid in {tender} section {section} (event seq {seq}). Receipt saved: {path}",
+    ),
+    "no_receipts": ("{dir} 中没有回执。", "No receipts in {dir}."),
+    "receipt_ok": ("有效", "valid"),
+    "receipt_bad_sig": ("签名无效", "bad signature"),
+    "receipt_wrong_key": ("非指定平台公钥", "not the pinned platform key"),
+    "receipt_file_changed": ("本地文件已变", "local file changed"),
+    "receipt_unreadable": ("无法读取", "unreadable"),
+    "receipts_bad": ("{bad} 份回执未通过校验。", "{bad} receipts failed the check."),
+    "h.file": ("文件", "File"),
+    "h.kind": ("类型", "Kind"),
+    "h.what": ("项目/标段/信封", "Tender/section/envelope"),
+    "h.seq": ("序号", "Seq"),
+    "h.sha": ("sha256", "sha256"),
+    "h.check": ("校验", "Check"),
+    "following": (
+        "正在参加 {tender} 的开标（{stage}）。按 Ctrl+C 退出。",
+        "Following the opening of {tender} ({stage}). Ctrl+C to leave.",
+    ),
+    "bidder.waiting_opening": (
+        "尚未开标，开标时间 {at}。等待中…",
+        "The opening has not started; it is at {at}. Waiting…",
+    ),
+    "signing_in": ("签到…", "Signing in…"),
+    "releasing": (
+        "释放 {number} 的解密密钥（标段 {section}）…",
+        "Releasing the key of {number} (section {section})…",
+    ),
+    "key_not_found": (
+        "未找到 {number}（标段 {section} / {envelope}）的本地解密密钥；请联系招标代理。",
+        "No local key for {number} (section {section} / {envelope}); contact the agency.",
+    ),
+    "not_releasing": (
+        "按 --no-release，不释放 {number} 的解密密钥。",
+        "Not releasing the key of {number} (--no-release).",
+    ),
+    "confirming": ("确认开标记录…", "Confirming the opening record…"),
+    "confirmed_ok": ("已确认。", "Confirmed."),
+    "objecting": ("提出质询：{text}", "Raising an objection: {text}"),
+    "prompt_action": (
+        "确认开标记录请输入 y，提出质询输入 o，暂不操作输入 n",
+        "Type y to confirm the record, o to object, n to do nothing now",
+    ),
+    "prompt_objection": ("质询内容", "Your objection"),
+    "status_now": ("当前状态：", "Status now:"),
+    "finished": ("开标结束。", "The opening is over."),
+}
+
+# evalroom-keyholder.
+KEYHOLDER: dict[str, tuple[str, str]] = {
+    "bad_share": (
+        "密钥分片文件 {path} 有误：{detail}",
+        "The share file {path} is not valid: {detail}",
+    ),
+    "share_unreadable": ("无法读取分片文件 {path}：{detail}", "Cannot read {path}: {detail}"),
+    "waiting_fallback": (
+        "等待 {tender} 需要密钥保管人解密…",
+        "Waiting until {tender} needs the keyholders…",
+    ),
+    "keyholder.submitted": (
+        "已提交第 {index} 份分片（共 {n} 份，需 {k} 份），事件序号 {seq}。",
+        "Share {index} handed in ({k} of {n} needed), event seq {seq}.",
+    ),
+}
+
+# evalroom-expert.
+EXPERT: dict[str, tuple[str, str]] = {
+    "token_for": (
+        "签到令牌（会话 {session}，专家 {user}，座位 {seat}）——请交给本场地的场地管理员：",
+        "Check-in token (session {session}, expert {user}, seat {seat}); hand it to your "
+        "venue's site operator:",
+    ),
+    "voted": ("已投票推选 {candidate}（无记名）。", "Voted for {candidate} (secret ballot)."),
+    "verdict_saved": (
+        "已签名提交初步评审：{bid} / {criterion}：{result}",
+        "Signed verdict recorded: {bid} / {criterion}: {result}",
+    ),
+    "pass_or_fail": ("请指定 --pass 或 --fail。", "Give --pass or --fail."),
+    "score_saved": (
+        "已签名保存评分：{bid} / {criterion} = {score}",
+        "Signed score saved: {bid} / {criterion} = {score}",
+    ),
+    "sheet_shape": (
+        '评分文件 {path} 应为 {{投标编号: {{评分项: "分值"}}}}：{detail}',
+        'The score file {path} must read {{bid: {{criterion: "score"}}}}: {detail}',
+    ),
+    "sheet_progress": (
+        "{done}/{total} {bid} / {criterion} = {score}",
+        "{done}/{total} {bid} / {criterion} = {score}",
+    ),
+    "sheet_stopped": (
+        "已保存 {done}/{total} 项；{bid} / {criterion} 被拒绝：",
+        "Saved {done} of {total}; {bid} / {criterion} was refused:",
+    ),
+    "sheet_saved": ("评分表 {total} 项已全部保存。", "All {total} scores saved."),
+    "expert.submitted": (
+        "评分表已签名提交，提交后修改需填写理由。",
+        "Score sheet signed and submitted; later changes need a reason.",
+    ),
+    "revised": (
+        "已修改评分 {bid} / {criterion} = {score}（理由已记录）。",
+        "Revised {bid} / {criterion} = {score} (reason recorded).",
+    ),
+    "deviation_explained": (
+        "已签名提交偏离说明：{bid} / {criterion}。",
+        "Signed deviation reason recorded: {bid} / {criterion}.",
+    ),
+    "asked": (
+        "已提出澄清 {id}，待监督人批准后发送给 {company}。",
+        "Clarification {id} asked; it goes to {company} once the supervisor approves.",
+    ),
+    "phase_closed": ("已结束{phase}。", "Closed the {phase}."),
+    "goback_asked": (
+        "已申请回退至{phase}，待监督人批准。",
+        "Asked to go back to the {phase}; awaiting the supervisor.",
+    ),
+    "conflict_declared": (
+        "已申报回避，系统将补抽专家。",
+        "Conflict declared; a replacement is drawn.",
+    ),
+    "report_to_sign": (
+        "待签署的评标报告（摘要 {digest}）：",
+        "The report to sign (digest {digest}):",
+    ),
+    "digest_changed": (
+        "评标报告已变更：当前摘要 {current}，与 --digest {pinned} 不符。请重新核对。",
+        "The report changed: its digest is {current}, not --digest {pinned}. Review it again.",
+    ),
+    "confirm_sign": ("核对无误，签署此评标报告？", "Sign this report?"),
+    "confirm_needed": (
+        "签署评标报告需确认：请在终端中运行，或加 --yes。",
+        "Signing the report needs a confirmation: run it in a terminal, or add --yes.",
+    ),
+    "not_signed": ("未签署。", "Not signed."),
+    "report_signed_ok": (
+        "已签署评标报告（摘要 {digest}）{dissent}。",
+        "Signed the report (digest {digest}){dissent}.",
+    ),
+    "with_dissent": ("，保留意见已记录", ", dissent recorded"),
+    "hint.check_in": (
+        "待办：请场地管理员为您签到（evalroom-expert check-in-token {session} --seat 座位号）。",
+        "To do: have the site operator check you in (evalroom-expert check-in-token {session} "
+        "--seat SEAT).",
+    ),
+    "hint.vote": (
+        "待办：推选组长（evalroom-expert vote-chair {session} 专家编号）。",
+        "To do: vote for a chair (evalroom-expert vote-chair {session} EXPERT).",
+    ),
+    "hint.scores": (
+        "待办：已评 {done}/{total} 项{submitted}。",
+        "To do: {done} of {total} scores given{submitted}.",
+    ),
+    "hint.submitted": ("，已提交", ", submitted"),
+    "hint.explain": (
+        "待办：请说明您的评分偏离：{items}",
+        "To do: explain your deviating scores: {items}",
+    ),
+    "hint.sign": (
+        "待办：核对并签署评标报告（evalroom-expert sign-report {session}）。",
+        "To do: review and sign the report (evalroom-expert sign-report {session}).",
+    ),
+}
+
+# evalroom-supervisor.
+SUPERVISOR: dict[str, tuple[str, str]] = {
+    "approved_clar": (
+        "已批准澄清 {id}，已发送给投标人。",
+        "Approved clarification {id}; sent to the bidder.",
+    ),
+    "rejected_clar": ("已驳回澄清 {id}。", "Rejected clarification {id}."),
+    "approved_goback": ("已批准回退。", "Approved going back."),
+    "rejected_goback": ("已驳回回退申请。", "Refused going back."),
+    "paused": ("已暂停评标：{reason}", "Paused the evaluation: {reason}"),
+    "resumed": ("已恢复评标。", "Resumed the evaluation."),
+    "warned": ("已发出警告{to}。", "Warning sent{to}."),
+    "warned_to": ("（致 {expert}）", " (to {expert})"),
+    "annotated": ("已签名记录监督备注。", "Signed note recorded."),
+    "supervisor.withdrawn": (
+        "已令 {expert} 回避，系统补抽专家。",
+        "{expert} withdrawn; a replacement is drawn.",
+    ),
+    "rated": ("已评价 {expert}：{score} 分。", "Rated {expert}: {score}."),
+    "pool_needed": (
+        "请用 --pool-digest 或 --pool-file 给出专家库快照（平台无读取快照的接口）。",
+        "Give the pool snapshot's digest with --pool-digest or the snapshot with --pool-file "
+        "(the platform has no endpoint to read it).",
+    ),
+    "pool_both": (
+        "--pool-digest 与 --pool-file 只能给一个。",
+        "Give --pool-digest or --pool-file, not both.",
+    ),
+    "bad_pool_digest": (
+        "专家库摘要应为 64 位小写十六进制：{value}",
+        "The pool digest must be 64 lowercase hex digits: {value}",
+    ),
+    "bad_pool": (
+        "专家库快照 {path} 无效：{detail}",
+        "The pool snapshot {path} is invalid: {detail}",
+    ),
+    "seed_committed": (
+        "已公布种子承诺 {commitment}\n专家库快照摘要 {pool}\n种子已保存到 {path}（仅本人可读）："
+        "抽取前请勿泄露，抽取时运行 draw {session} --seed-file {path}",
+        "Seed commitment published: {commitment}\nPool snapshot digest {pool}\nThe seed is in "
+        "{path} (yours only): keep it secret until the draw, then run draw {session} "
+        "--seed-file {path}",
+    ),
+    "seed_unreadable": (
+        "种子文件 {path} 应为一行十六进制（至少 16 字节）。",
+        "The seed file {path} must hold one line of hex (16 bytes or more).",
+    ),
+    "drawn": (
+        "专家抽取完成（种子承诺 {commitment}…）：",
+        "Experts drawn (seed commitment {commitment}…):",
+    ),
+    "draw_failed": (
+        "专家抽取失败：{reason}。承诺已作废，请用新的种子重新公布。",
+        "The draw failed: {reason}. The commitment is spent; publish a new seed.",
+    ),
+    # the dashboard
+    "h.operator": ("场地管理员", "Operator"),
+    "h.online": ("在线专家", "Experts online"),
+    "h.offline": ("未连接", "Not connected"),
+    "st.up": ("在线", "up"),
+    "st.lost": ("中断", "LOST"),
+    "st.no_operator": ("无管理员在线", "no operator"),
+    "others": ("其他在线：{who}", "Also connected: {who}"),
+    "presence_line": ("在线：{venues}", "Connected: {venues}"),
+    "presence_venue": (
+        "{venue}[管理员 {ops}；专家 {online}/{seated}；签到 {checked}]",
+        "{venue}[operator {ops}; experts {online}/{seated}; checked in {checked}]",
+    ),
+    "alerts": ("告警：", "Alerts:"),
+    "feed": ("事件：", "Events:"),
+    "log_ok": (
+        "日志检查点 @{size} 与已保存的一致（{path}）",
+        "Log checkpoint @{size} extends the one kept ({path})",
+    ),
+    "log_forked": (
+        "日志分叉：服务器显示的检查点 @{shown} 不延续已保存的 @{kept}（{why}）。已保存的检查点即证据：{path}",
+        "LOG FORK: the server shows checkpoint @{shown}, which does not extend the kept @{kept} "
+        "({why}). The kept checkpoint is the evidence: {path}",
+    ),
+    "log_problem": ("无法检查日志检查点：{detail}", "Cannot check the log checkpoint: {detail}"),
+    "updated": ("更新于 {at}", "Updated {at}"),
+}
+
+# evalroom-operator.
+OPERATOR: dict[str, tuple[str, str]] = {
+    "checked_in_ok": (
+        "已为 {expert} 签到，座位 {seat}。",
+        "Checked {expert} in, seat {seat}.",
+    ),
+    "on_duty": (
+        "场地管理员 {user} 值守中：请保持本程序运行，平台据此判断本场地在线。",
+        "Site operator {user} on duty: keep this running; it is how the platform knows the "
+        "venue is up.",
+    ),
+    "roster_of": (
+        "{venue} 签到名单（{checked}/{total} 已签到）：",
+        "Roster of {venue} ({checked}/{total} checked in):",
+    ),
+    "no_roster": ("尚未抽取专家，等待抽取结果…", "No experts drawn yet; waiting for the draw…"),
+}
+
+
+def _merged(*sections: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """One catalog from its sections; a key in two sections is a mistake, found at import."""
+    merged: dict[str, tuple[str, str]] = {}
+    for section in sections:
+        twice = merged.keys() & section.keys()
+        if twice:
+            raise ValueError(f"message keys defined twice: {sorted(twice)}")
+        merged.update(section)
+    return merged
+
+
+# Every sentence of every CLI, by key.
+MESSAGES = _merged(
+    COMMON, CEREMONY, SESSION, AGENCY, BIDDER, KEYHOLDER, EXPERT, SUPERVISOR, OPERATOR
+)

@@ -1,0 +1,1 @@
+"""Lines and tables for people, one module per stream kind, in the CLI's language."""
