@@ -25,11 +25,12 @@ from evalroom.db import events as store
 from evalroom.domain.roles import Role
 from evalroom.errors import Refusal
 from evalroom.hub.channel import StreamChannel, Subscription, Wire
-from evalroom.hub.connection import CLOSE_HEARTBEAT, CLOSE_UNAUTHENTICATED, Access, Connection
+from evalroom.hub.connection import Access, Connection
 from evalroom.metrics import Metrics
 from evalroom.services.bids import visible_grants
 from evalroom.services.pipeline import STORE_DOWN, validate_stream
 from evalroom.settings import Settings
+from wire.codes import CloseCode
 
 log = structlog.get_logger(__name__)
 
@@ -110,7 +111,7 @@ class Hub:
         for conn in list(self.connections.values()):
             if conn.token_id in token_ids:
                 frame = Refusal("unauthenticated", "token revoked").to_message(conn.lang)
-                conn.close_now(CLOSE_UNAUTHENTICATED, "token revoked", _dumps(frame))
+                conn.close_now(CloseCode.UNAUTHENTICATED, "token revoked", _dumps(frame))
 
     async def _poll_revocations(self) -> None:
         """Revocations the broker may have lost (it is only a doorbell)."""
@@ -342,7 +343,7 @@ class Hub:
             now = time.monotonic()
             for conn in list(self.connections.values()):
                 if now - conn.last_seen > ttl:
-                    conn.close_soon(CLOSE_HEARTBEAT, "no heartbeat")
+                    conn.close_soon(CloseCode.HEARTBEAT, "no heartbeat")
             try:
                 await self.push_presence()
             except Exception as exc:
