@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from evalroom.domain.roles import may_see
+from evalroom.domain.roles import Visibility, may_see
 from evalroom.hub.connection import Access, Connection
 
 log = structlog.get_logger(__name__)
@@ -47,8 +47,8 @@ class Subscription:
     live: bool = False
 
     def can_see(self, wire: Wire) -> bool:
-        if wire.visibility == "actor":
-            return "supervisor" in self.access.roles or wire.actor == self.access.user_id
+        """``evalroom.domain.roles.may_see``, memoized per visibility class for this access;
+        an ``actor`` event's answer depends on its actor, so it is not memoized."""
         memo = self.access.memo
         seen = memo.get(wire.visibility)
         if seen is None:
@@ -59,9 +59,10 @@ class Subscription:
                 user_id=a.user_id,
                 org=a.org,
                 venues=a.venues,
-                event_actor=None,
+                event_actor=wire.actor,
             )
-            memo[wire.visibility] = seen
+            if wire.visibility != Visibility.ACTOR:
+                memo[wire.visibility] = seen
         return seen
 
 
