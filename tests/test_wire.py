@@ -136,3 +136,13 @@ def test_which_closes_reconnect() -> None:
     for code in (1002, 1009, 4003):
         assert not ClientProtocol.reconnects_after(code), code
     assert ClientProtocol.must_log_in_again(4001) and not ClientProtocol.must_log_in_again(1006)
+
+
+def test_the_broker_carries_the_pipelines_roles_changed_mark() -> None:
+    from evalroom.hub.channel import Wire
+
+    for flag in (False, True):
+        wire = Wire(7, "actor", None, '{"t":"event","a":"x\\ny"}', flag)
+        assert Wire.decode(wire.encode()) == wire
+    # A frame that merely mentions a role event does not mark anything.
+    assert not Wire.decode(Wire(1, "public", "u", '{"type":"role.granted"}').encode()).roles_changed

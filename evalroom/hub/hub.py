@@ -79,9 +79,14 @@ class Hub:
         await self.broker.close()
 
     # -- publishing (called by the pipeline after commit) -----------------------------------
-    async def publish(self, events: Sequence[store.StoredEvent]) -> None:
-        for ev in events:
-            wire = Wire(ev.seq, ev.visibility, ev.actor, ev.frame())
+    async def publish(
+        self, events: Sequence[store.StoredEvent], *, roles_changed: bool = False
+    ) -> None:
+        """``roles_changed`` (the command granted roles) marks the batch's last event: once
+        it is delivered, each node looks its subscribers' access up again."""
+        last = len(events) - 1
+        for i, ev in enumerate(events):
+            wire = Wire(ev.seq, ev.visibility, ev.actor, ev.frame(), roles_changed and i == last)
             await self.broker.publish(ev.stream, wire.encode())
 
     def _on_broker_message(self, channel: str, data: bytes) -> None:
