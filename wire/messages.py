@@ -66,7 +66,7 @@ class Welcome(TypedDict):
     v: int
     user: str
     node: str
-    conn: int
+    conn: str
     heartbeat: float
 
 

@@ -32,6 +32,7 @@ from evalroom.hub.protocol import (
 from evalroom.node import Node
 from evalroom.services.pipeline import STORE_DOWN
 from wire.codes import PROTOCOL_VERSION, TOO_LARGE_FACTOR, CloseCode
+from wire.messages import Welcome
 
 log = structlog.get_logger(__name__)
 
@@ -98,18 +99,15 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         max(0.0, claims.expires_at - time.time()), _expire, conn
     )
     node.metrics.websockets.inc()
-    conn.enqueue(
-        _dumps(
-            {
-                "t": "welcome",
-                "v": PROTOCOL_VERSION,
-                "user": user.id,
-                "node": node.hub.node_id,
-                "conn": conn.id,
-                "heartbeat": node.settings.heartbeat_seconds,
-            }
-        )
-    )
+    welcome: Welcome = {
+        "t": "welcome",
+        "v": PROTOCOL_VERSION,
+        "user": user.id,
+        "node": node.hub.node_id,
+        "conn": conn.id,
+        "heartbeat": node.settings.heartbeat_seconds,
+    }
+    conn.enqueue(_dumps(welcome))
     inflight = asyncio.Semaphore(MAX_INFLIGHT_COMMANDS)
     tasks: set[asyncio.Task[None]] = set()
     try:

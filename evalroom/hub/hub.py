@@ -30,6 +30,7 @@ from evalroom.metrics import Metrics
 from evalroom.services.bids import visible_grants
 from evalroom.services.pipeline import STORE_DOWN, validate_stream
 from evalroom.settings import Settings
+from wire import messages
 from wire.codes import CloseCode
 
 log = structlog.get_logger(__name__)
@@ -225,7 +226,13 @@ class Hub:
         channel.subs[key] = sub
         conn.subscriptions[stream] = sub
         head = channel.last_seq or 0
-        conn.enqueue(_dumps({"t": "subscribed", "stream": stream, "after": after, "head": head}))
+        subscribed: messages.Subscribed = {
+            "t": "subscribed",
+            "stream": stream,
+            "after": after,
+            "head": head,
+        }
+        conn.enqueue(_dumps(subscribed))
         try:
             await self._catch_up(sub, channel)
         except BaseException:
@@ -245,7 +252,8 @@ class Hub:
                 sub.live = True  # no await between the check above and this flag
                 # History is over: everything after this marker happens now (clients use it
                 # to tell replay from live).
-                conn.enqueue(_dumps({"t": "live", "stream": sub.stream, "seq": sub.cursor}))
+                live: messages.Live = {"t": "live", "stream": sub.stream, "seq": sub.cursor}
+                conn.enqueue(_dumps(live))
                 return
             rows = await store.read_events(
                 self.pool, sub.stream, sub.cursor, limit=REPLAY_BATCH, upto=target
@@ -334,7 +342,8 @@ class Hub:
                 members[entry["stream"]].append(entry)
         for stream, found in members.items():
             found.sort(key=lambda e: (e["user"], e["node"], e["since"]))
-            frame = _dumps({"t": "presence", "stream": stream, "members": found})
+            presence: messages.Presence = {"t": "presence", "stream": stream, "members": found}
+            frame = _dumps(presence)
             if self._presence_snapshot.get(stream) == frame:
                 continue
             self._presence_snapshot[stream] = frame
