@@ -81,9 +81,12 @@ from bench.harness import (
     tree_cpu,
     ws_url,
 )
-from clients.sdk import RESUMABLE_CLOSES
 from crypto.events import command_signing_bytes
 from crypto.keys import SigningKey
+from wire import messages
+from wire.batch import frames
+from wire.codes import RESUMABLE_CLOSES
+from wire.codes import CloseCode as WireClose
 
 HERE = Path(__file__).resolve()
 LOG_STEP = math.log(1.02)  # latency histogram buckets: 2 % wide
@@ -268,13 +271,13 @@ class Subscriber:
     def on_open(self, ws: LightWS) -> None:
         if self.client.job.mode == "evalroom":
             job = self.client.job
-            ws.send_text(json.dumps({"t": "sub", "stream": job.stream, "after": self.last_seq}))
+            ws.send_text(json.dumps(messages.subscribe(job.stream, self.last_seq)))
 
     def on_closed(self, ws: LightWS, code: int) -> None:
         if ws is not self.ws:
             return
         self.closes.append(code)
-        if not self.client.stopping and code in RESUMABLE_CLOSES | {CloseCode.NORMAL_CLOSURE}:
+        if not self.client.stopping and code in RESUMABLE_CLOSES | {WireClose.NORMAL}:
             self.client.spawn(self._resume())
 
     async def _resume(self) -> None:
@@ -302,8 +305,7 @@ class Subscriber:
 
     def _on_evalroom(self, text: str) -> None:
         now = time.time()
-        msg = json.loads(text)
-        for item in msg if isinstance(msg, list) else (msg,):
+        for item in frames(text):
             kind = item.get("t")
             if kind == "event":
                 self._event(now, item["seq"], item["payload"])
@@ -657,11 +659,10 @@ class EvalroomWriter(Writer):
                     raw = None
                 if time.monotonic() > hb_due:
                     hb_due = time.monotonic() + 2
-                    await self.ws.send('{"t":"hb"}')
+                    await self.ws.send(messages.HEARTBEAT_FRAME)
                 if raw is None:
                     continue
-                msg = json.loads(raw)
-                for item in msg if isinstance(msg, list) else (msg,):
+                for item in frames(raw):
                     kind = item.get("t")
                     if kind == "ack":
                         self._acked(item["id"], True)
@@ -673,18 +674,12 @@ class EvalroomWriter(Writer):
         ref = f"w{self.index}-{uuid.uuid4().hex[:6]}-{self._ids}"
         kind = "tender.annotate" if annotate else "tender.notice"
         body = {"text": notice_text(size, f"w{self.index}")}
-        msg: dict[str, Any] = {
-            "t": "cmd",
-            "v": 1,
-            "id": ref,
-            "stream": self.stream,
-            "type": kind,
-            "body": body,
-        }
+        sig = None
         if annotate:
-            msg["sig"] = self.key.sign(
+            sig = self.key.sign(
                 command_signing_bytes(client_id=ref, stream=self.stream, type=kind, body=body)
             )
+        msg = messages.command(ref, self.stream, kind, body, sig)
         self.pending[ref] = (time.time(), "supervisor" if annotate else "public")
         self.idle.clear()
         await self.ws.send(json.dumps(msg))
@@ -1000,15 +995,7 @@ async def bench_system(
             agency = EvalroomWriter(0, agency_user, agency_key, False, stream)
             await agency.open(base_url, args.deflate)
             await agency.ws.send(
-                json.dumps(
-                    {
-                        "t": "cmd",
-                        "id": "create",
-                        "stream": stream,
-                        "type": "tender.create",
-                        "body": {"title": "bench"},
-                    }
-                )
+                json.dumps(messages.command("create", stream, "tender.create", {"title": "bench"}))
             )
             agency.pending["create"] = (time.time(), "public")
             agency.idle.clear()

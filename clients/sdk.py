@@ -8,6 +8,9 @@
   another) it resumes from the last seq it yielded, so nothing is lost or repeated.
 - A socket closed 4001 (the token expired) logs in again and reconnects; ``logout`` revokes
   the token on every node and closes.
+
+The protocol's state (pending commands, stream cursors, what to send again on a new socket)
+is ``wire.client.ClientProtocol``'s; this module moves its frames and wakes the waiters.
 """
 
 from __future__ import annotations
@@ -29,10 +32,24 @@ from websockets.asyncio.client import ClientConnection
 
 from crypto.events import command_signing_bytes, login_signing_bytes
 from crypto.keys import SigningKey
+from wire import messages
+from wire.batch import frames
+from wire.client import (
+    Answered,
+    ClientProtocol,
+    Delivered,
+    PresenceChanged,
+    ProtocolEvent,
+    Subscribed,
+    SubscriptionRefused,
+    Unanswered,
+    WentLive,
+)
+from wire.codes import RESUMABLE_CLOSES, CloseCode
+
+__all__ = ["RESUMABLE_CLOSES", "Client", "ClientError", "Subscription"]
 
 RETRY_ALWAYS = {"outcome_unknown"}
-CLOSE_UNAUTHENTICATED = 4001
-RESUMABLE_CLOSES = {1001, 1006, 1011, 1012, 1013, 4008, 4009}
 
 
 class ClientError(Exception):
@@ -109,7 +126,8 @@ class Client:
         self.close_codes: list[int] = []
         self.connected = asyncio.Event()
         self._url_index = 0
-        self._pending: dict[str, tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]] = {}
+        self.protocol = ClientProtocol()
+        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._ids = itertools.count(1)
@@ -170,19 +188,16 @@ class Client:
         ]
         for sub in self.subs.values():
             sub.ready.clear()
-            await self._send({"t": "sub", "stream": sub.stream, "after": sub.last_seq})
-        for msg, _future in list(self._pending.values()):
+        for msg in self.protocol.resume():  # subscriptions from their cursor, then commands
             await self._send(msg)
 
     async def _recv_one(self) -> dict[str, Any]:
         assert self.ws is not None
         raw = await asyncio.wait_for(self.ws.recv(), 10)
-        msg = json.loads(raw)
-        if isinstance(msg, list):
-            for extra in msg[1:]:
-                self._handle(extra)
-            msg = msg[0]
-        return dict(msg)
+        first, *extra = frames(raw)
+        for msg in extra:
+            self._handle(msg)
+        return dict(first)
 
     async def _send(self, msg: dict[str, Any]) -> None:
         if self.ws is None:
@@ -199,14 +214,13 @@ class Client:
         with contextlib.suppress(websockets.ConnectionClosed, asyncio.CancelledError):
             while True:
                 await asyncio.sleep(self.heartbeat)
-                await ws.send('{"t":"hb"}')
+                await ws.send(messages.HEARTBEAT_FRAME)
 
     async def _read_loop(self, ws: ClientConnection) -> None:
-        code = 1006
+        code: int = CloseCode.ABNORMAL
         try:
             async for raw in ws:
-                msg = json.loads(raw)
-                for item in msg if isinstance(msg, list) else [msg]:
+                for item in frames(raw):
                     self._handle(item)
         except websockets.ConnectionClosed:
             pass
@@ -216,10 +230,10 @@ class Client:
         if self.ws is ws:
             self.connected.clear()
             self.close_codes.append(code)
-            if code == CLOSE_UNAUTHENTICATED:  # the token expired: log in again to reconnect
+            if self.protocol.must_log_in_again(code):  # the token expired: log in again
                 self.token = None
-            reconnect = RESUMABLE_CLOSES | {1000, CLOSE_UNAUTHENTICATED}
-            if not self._closing and self.auto_reconnect and code in reconnect:
+            reconnect = self.protocol.reconnects_after(code)
+            if not self._closing and self.auto_reconnect and reconnect:
                 asyncio.create_task(self._reconnect())
 
     async def _reconnect(self) -> None:
@@ -244,45 +258,42 @@ class Client:
                 delay = min(delay * 2, 1.0)
 
     def _handle(self, msg: dict[str, Any]) -> None:
-        kind = msg.get("t")
-        if kind == "event":
-            sub = self.subs.get(msg["stream"])
-            if sub is not None and msg["seq"] > sub.last_seq:
-                sub.last_seq = msg["seq"]
-                sub.queue.put_nowait(msg)
-        elif kind == "ack":
-            entry = self._pending.pop(msg["id"], None)
-            if entry is not None and not entry[1].done():
-                entry[1].set_result(msg)
-        elif kind == "error":
-            ref = msg.get("id")
-            entry = self._pending.pop(ref, None) if isinstance(ref, str) else None
-            err = ClientError(
-                msg["code"],
-                msg.get("message", ""),
-                msg.get("detail", ""),
-                bool(msg.get("retryable")),
-            )
-            if entry is not None and not entry[1].done():
-                entry[1].set_exception(err)
-            elif "stream" in msg and msg["stream"] in self.subs:
-                sub = self.subs[msg["stream"]]
-                sub.error = err
-                sub.ready.set()
-            else:
-                self.errors.append(msg)
-        elif kind == "subscribed":
-            sub = self.subs.get(msg["stream"])
+        event = self.protocol.handle(msg)
+        if event is not None:
+            self._on(event)
+
+    def _on(self, event: ProtocolEvent) -> None:
+        if isinstance(event, Delivered):
+            sub = self.subs.get(event.stream)
             if sub is not None:
-                sub.head_at_subscribe = msg["head"]
-                sub.ready.set()
-        elif kind == "live":
-            sub = self.subs.get(msg["stream"])
+                sub.last_seq = event.seq
+                sub.queue.put_nowait(event.message)
+        elif isinstance(event, Answered):
+            future = self._waiting.pop(event.id, None)
+            if future is not None and not future.done():
+                if event.error is None:
+                    future.set_result(event.message)
+                else:
+                    future.set_exception(_client_error(event.error))
+        elif isinstance(event, SubscriptionRefused):
+            sub = self.subs.get(event.stream)
             if sub is not None:
-                sub.live_seq = msg["seq"]
+                sub.error = _client_error(event.error)
+                sub.ready.set()
+        elif isinstance(event, Unanswered):
+            self.errors.append(event.message)
+        elif isinstance(event, Subscribed):
+            sub = self.subs.get(event.stream)
+            if sub is not None:
+                sub.head_at_subscribe = event.head
+                sub.ready.set()
+        elif isinstance(event, WentLive):
+            sub = self.subs.get(event.stream)
+            if sub is not None:
+                sub.live_seq = event.seq
                 sub.live.set()
-        elif kind == "presence":
-            self.presence[msg["stream"]] = msg["members"]
+        elif isinstance(event, PresenceChanged):
+            self.presence[event.stream] = event.members
             self.presence_changed.set()
 
     # -- public API ------------------------------------------------------------------------
@@ -306,24 +317,19 @@ class Client:
         the same id until ``timeout``; ``outcome_unknown`` is retried in any case."""
         client_id = id or self.new_id()
         body = body or {}
-        msg: dict[str, Any] = {
-            "t": "cmd",
-            "v": 1,
-            "id": client_id,
-            "stream": stream,
-            "type": type_,
-            "body": body,
-        }
+        sig = None
         if sign:
-            msg["sig"] = self.key.sign(
+            sig = self.key.sign(
                 command_signing_bytes(client_id=client_id, stream=stream, type=type_, body=body)
             )
+        msg = messages.command(client_id, stream, type_, body, sig)
         deadline = time.monotonic() + timeout
         delay = 0.05
         unknown: ClientError | None = None
         while True:
             future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-            self._pending[client_id] = (msg, future)
+            self._waiting[client_id] = future
+            self.protocol.command(msg)
             if self.connected.is_set():
                 await self._send(msg)
             try:
@@ -343,15 +349,17 @@ class Client:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.5)
             finally:
-                self._pending.pop(client_id, None)
+                self._waiting.pop(client_id, None)
+                self.protocol.forget(client_id)
 
     async def subscribe(self, stream: str, after: int = 0, timeout: float = 10.0) -> Subscription:
         sub = Subscription(stream, after)
         self.subs[stream] = sub
-        await self._send({"t": "sub", "stream": stream, "after": after})
+        await self._send(self.protocol.subscribe(stream, after))
         await asyncio.wait_for(sub.ready.wait(), timeout)
         if sub.error is not None:
             self.subs.pop(stream, None)
+            self.protocol.unsubscribe(stream)
             raise sub.error
         return sub
 
@@ -394,6 +402,12 @@ class Client:
         if self.ws is not None:
             with contextlib.suppress(Exception):
                 await self.ws.close()
+
+
+def _client_error(msg: dict[str, Any]) -> ClientError:
+    return ClientError(
+        msg["code"], msg.get("message", ""), msg.get("detail", ""), bool(msg.get("retryable"))
+    )
 
 
 def _raise_for(response: httpx.Response) -> None:

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wire.codes import MAX_MESSAGE_BYTES
+
 
 def _env_list(name: str) -> tuple[str, ...]:
     raw = os.environ.get(name, "")
@@ -27,7 +29,7 @@ class Settings:
     node_id: str = ""
     allowed_origins: tuple[str, ...] = ()
     token_ttl_seconds: int = 900
-    max_message_bytes: int = 64 * 1024
+    max_message_bytes: int = MAX_MESSAGE_BYTES
     send_queue_limit: int = 1024
     heartbeat_seconds: float = 2.0
     presence_ttl_seconds: float = 6.0

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from evalroom.domain.roles import may_see
+from evalroom.domain.roles import Visibility, may_see
 from evalroom.hub.connection import Access, Connection
 
 log = structlog.get_logger(__name__)
@@ -22,20 +22,23 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class Wire:
-    """A committed event as the broker carries it: routing fields plus the client frame."""
+    """A committed event as the broker carries it: routing fields plus the client frame.
+    ``roles_changed``: the pipeline says the command that committed it granted roles."""
 
     seq: int
     visibility: str
     actor: str | None
     frame: str
+    roles_changed: bool = False
 
     def encode(self) -> bytes:
-        return f"{self.seq}\n{self.visibility}\n{self.actor or ''}\n{self.frame}".encode()
+        flags = "r" if self.roles_changed else ""
+        return f"{self.seq}\n{self.visibility}\n{self.actor or ''}\n{flags}\n{self.frame}".encode()
 
     @classmethod
     def decode(cls, data: bytes) -> Wire:
-        seq, visibility, actor, frame = data.decode().split("\n", 3)
-        return cls(int(seq), visibility, actor or None, frame)
+        seq, visibility, actor, flags, frame = data.decode().split("\n", 4)
+        return cls(int(seq), visibility, actor or None, frame, flags == "r")
 
 
 @dataclass
@@ -47,8 +50,8 @@ class Subscription:
     live: bool = False
 
     def can_see(self, wire: Wire) -> bool:
-        if wire.visibility == "actor":
-            return "supervisor" in self.access.roles or wire.actor == self.access.user_id
+        """``evalroom.domain.roles.may_see``, memoized per visibility class for this access;
+        an ``actor`` event's answer depends on its actor, so it is not memoized."""
         memo = self.access.memo
         seen = memo.get(wire.visibility)
         if seen is None:
@@ -59,16 +62,16 @@ class Subscription:
                 user_id=a.user_id,
                 org=a.org,
                 venues=a.venues,
-                event_actor=None,
+                event_actor=wire.actor,
             )
-            memo[wire.visibility] = seen
+            if wire.visibility != Visibility.ACTOR:
+                memo[wire.visibility] = seen
         return seen
 
 
+# Gap filling reads events from PostgreSQL, which does not keep ``roles_changed``: after a
+# fill, the channel looks its subscribers' access up again in case a filled event granted.
 Fetch = Callable[[str, int, int], Awaitable[list[Wire]]]
-
-# Events after which who may see what in the stream changes (a frame is compact JSON).
-ROLE_EVENTS = ('"type":"session.redrawn"', '"type":"role.granted"', '"type":"session.drawn"')
 
 
 class StreamChannel:
@@ -135,6 +138,7 @@ class StreamChannel:
                 self._filling = asyncio.create_task(self._fill(max(self._pending)))
 
     async def _fill(self, upto: int) -> None:
+        filled = False
         try:
             while self.last_seq is not None and self.last_seq < upto:
                 wires = await self._fetch(self.name, self.last_seq, upto)
@@ -144,10 +148,13 @@ class StreamChannel:
                     if wire.seq == self.last_seq + 1:
                         self._pending.pop(wire.seq, None)
                         self._deliver(wire)
+                        filled = True
         except Exception as exc:  # PostgreSQL unreachable: the periodic resync tries again
             log.warning("gap_fill_failed", stream=self.name, error=str(exc))
         finally:
             self._filling = None
+        if filled and self._on_roles_changed is not None:
+            self._on_roles_changed(self.name)
         if self._pending:
             self._drain_pending()
 
@@ -162,7 +169,7 @@ class StreamChannel:
                 delivered += 1
         if delivered:
             self._on_delivered(delivered)
-        if self._on_roles_changed is not None and any(m in wire.frame for m in ROLE_EVENTS):
+        if self._on_roles_changed is not None and wire.roles_changed:
             self._on_roles_changed(self.name)
 
     async def close(self) -> None:

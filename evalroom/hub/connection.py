@@ -1,7 +1,7 @@
 """One participant's WebSocket: a bounded send queue drained by a single writer task.
 
 Delivery never waits on a slow socket: frames go into the queue, and a connection whose queue
-is full is closed with ``CLOSE_TOO_SLOW``; the client resumes from the last seq it received.
+is full is closed with ``CloseCode.TOO_SLOW``; the client resumes from the last seq it received.
 Frames waiting together leave as one JSON array, so a burst costs one socket write.
 """
 
@@ -16,18 +16,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from evalroom.db.identity import User
-
-CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
-CLOSE_UNAUTHENTICATED = 4001
-CLOSE_ORIGIN = 4003
-CLOSE_TOO_SLOW = 4008
-CLOSE_HEARTBEAT = 4009
-CLOSE_TOO_LARGE = 1009
+from wire.batch import take_batch
+from wire.codes import CloseCode
 
 CLOSE_TIMEOUT = 2.0
-BATCH_BYTES = 64 * 1024
-BATCH_FRAMES = 256
 
 _ids = itertools.count(1)
 
@@ -93,7 +85,7 @@ class Connection:
         if len(self._queue) >= self.queue_limit:
             if self._on_too_slow is not None:
                 self._on_too_slow()
-            self.close_soon(CLOSE_TOO_SLOW, "send queue full; resume from your last seq")
+            self.close_soon(CloseCode.TOO_SLOW, "send queue full; resume from your last seq")
             return False
         self._queue.append(frame)
         self._ready.set()
@@ -112,17 +104,9 @@ class Connection:
                 await ready.wait()
                 ready.clear()
                 while queue:
-                    if len(queue) == 1:
-                        text = queue.popleft()
-                    else:
-                        # One frame for what is waiting, bounded so that a slow reader's
-                        # backlog stays in our queue (where it is counted), not in buffers.
-                        batch, size = [queue.popleft()], 0
-                        size = len(batch[0])
-                        while queue and size < BATCH_BYTES and len(batch) < BATCH_FRAMES:
-                            size += len(queue[0])
-                            batch.append(queue.popleft())
-                        text = batch[0] if len(batch) == 1 else "[" + ",".join(batch) + "]"
+                    # One frame for what is waiting (``wire.batch``), bounded so that a slow
+                    # reader's backlog stays in our queue (where it is counted), not in buffers.
+                    text = take_batch(queue)
                     if len(queue) < self.queue_limit // 2:
                         self._room.set()
                     await self._send_text(text)

@@ -17,15 +17,9 @@ from evalroom.auth.revocation import authenticate
 from evalroom.auth.tokens import TokenError
 from evalroom.bounds import check_json_bounds, parse_json
 from evalroom.errors import Refusal
-from evalroom.hub.connection import (
-    CLOSE_ORIGIN,
-    CLOSE_TOO_LARGE,
-    CLOSE_UNAUTHENTICATED,
-    Connection,
-)
+from evalroom.hub.connection import Connection
 from evalroom.hub.hub import _dumps
 from evalroom.hub.protocol import (
-    PROTOCOL_VERSION,
     CommandMsg,
     HeartbeatMsg,
     PresenceMsg,
@@ -37,6 +31,8 @@ from evalroom.hub.protocol import (
 )
 from evalroom.node import Node
 from evalroom.services.pipeline import STORE_DOWN
+from wire.codes import PROTOCOL_VERSION, TOO_LARGE_FACTOR, CloseCode
+from wire.messages import Welcome
 
 log = structlog.get_logger(__name__)
 
@@ -62,7 +58,7 @@ def utf8_size(data: str | bytes) -> int:
 async def websocket_endpoint(ws: WebSocket) -> None:
     node: Node = ws.app.state.node
     if not origin_allowed(node, ws):
-        await ws.close(code=CLOSE_ORIGIN)
+        await ws.close(code=CloseCode.ORIGIN)
         return
     token = ws.query_params.get("token", "")
     try:
@@ -74,7 +70,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         return
     if found is None:  # forged, expired, revoked, or its user is gone
         node.metrics.anonymous_garbage.inc()
-        await ws.close(code=CLOSE_UNAUTHENTICATED)
+        await ws.close(code=CloseCode.UNAUTHENTICATED)
         return
     user, claims = found.user, found.claims
     await ws.accept()
@@ -103,18 +99,15 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         max(0.0, claims.expires_at - time.time()), _expire, conn
     )
     node.metrics.websockets.inc()
-    conn.enqueue(
-        _dumps(
-            {
-                "t": "welcome",
-                "v": PROTOCOL_VERSION,
-                "user": user.id,
-                "node": node.hub.node_id,
-                "conn": conn.id,
-                "heartbeat": node.settings.heartbeat_seconds,
-            }
-        )
-    )
+    welcome: Welcome = {
+        "t": "welcome",
+        "v": PROTOCOL_VERSION,
+        "user": user.id,
+        "node": node.hub.node_id,
+        "conn": conn.id,
+        "heartbeat": node.settings.heartbeat_seconds,
+    }
+    conn.enqueue(_dumps(welcome))
     inflight = asyncio.Semaphore(MAX_INFLIGHT_COMMANDS)
     tasks: set[asyncio.Task[None]] = set()
     try:
@@ -132,8 +125,8 @@ async def websocket_endpoint(ws: WebSocket) -> None:
             size = utf8_size(data)
             if size > node.settings.max_message_bytes:
                 node.metrics.refusals.labels("too_large").inc()
-                if size > 16 * node.settings.max_message_bytes:
-                    conn.close_soon(CLOSE_TOO_LARGE, "message far over the limit")
+                if size > TOO_LARGE_FACTOR * node.settings.max_message_bytes:
+                    conn.close_soon(CloseCode.TOO_LARGE, "message far over the limit")
                     break
                 conn.enqueue(
                     _dumps(
@@ -156,7 +149,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
 
 def _expire(conn: Connection) -> None:
     frame = _dumps(Refusal("unauthenticated", "token expired").to_message(conn.lang))
-    conn.close_now(CLOSE_UNAUTHENTICATED, "token expired", frame)
+    conn.close_now(CloseCode.UNAUTHENTICATED, "token expired", frame)
 
 
 async def _dispatch(

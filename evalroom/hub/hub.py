@@ -25,11 +25,13 @@ from evalroom.db import events as store
 from evalroom.domain.roles import Role
 from evalroom.errors import Refusal
 from evalroom.hub.channel import StreamChannel, Subscription, Wire
-from evalroom.hub.connection import CLOSE_HEARTBEAT, CLOSE_UNAUTHENTICATED, Access, Connection
+from evalroom.hub.connection import Access, Connection
 from evalroom.metrics import Metrics
 from evalroom.services.bids import visible_grants
 from evalroom.services.pipeline import STORE_DOWN, validate_stream
 from evalroom.settings import Settings
+from wire import messages
+from wire.codes import CloseCode
 
 log = structlog.get_logger(__name__)
 
@@ -78,9 +80,14 @@ class Hub:
         await self.broker.close()
 
     # -- publishing (called by the pipeline after commit) -----------------------------------
-    async def publish(self, events: Sequence[store.StoredEvent]) -> None:
-        for ev in events:
-            wire = Wire(ev.seq, ev.visibility, ev.actor, ev.frame())
+    async def publish(
+        self, events: Sequence[store.StoredEvent], *, roles_changed: bool = False
+    ) -> None:
+        """``roles_changed`` (the command granted roles) marks the batch's last event: once
+        it is delivered, each node looks its subscribers' access up again."""
+        last = len(events) - 1
+        for i, ev in enumerate(events):
+            wire = Wire(ev.seq, ev.visibility, ev.actor, ev.frame(), roles_changed and i == last)
             await self.broker.publish(ev.stream, wire.encode())
 
     def _on_broker_message(self, channel: str, data: bytes) -> None:
@@ -110,7 +117,7 @@ class Hub:
         for conn in list(self.connections.values()):
             if conn.token_id in token_ids:
                 frame = Refusal("unauthenticated", "token revoked").to_message(conn.lang)
-                conn.close_now(CLOSE_UNAUTHENTICATED, "token revoked", _dumps(frame))
+                conn.close_now(CloseCode.UNAUTHENTICATED, "token revoked", _dumps(frame))
 
     async def _poll_revocations(self) -> None:
         """Revocations the broker may have lost (it is only a doorbell)."""
@@ -219,7 +226,13 @@ class Hub:
         channel.subs[key] = sub
         conn.subscriptions[stream] = sub
         head = channel.last_seq or 0
-        conn.enqueue(_dumps({"t": "subscribed", "stream": stream, "after": after, "head": head}))
+        subscribed: messages.Subscribed = {
+            "t": "subscribed",
+            "stream": stream,
+            "after": after,
+            "head": head,
+        }
+        conn.enqueue(_dumps(subscribed))
         try:
             await self._catch_up(sub, channel)
         except BaseException:
@@ -239,7 +252,8 @@ class Hub:
                 sub.live = True  # no await between the check above and this flag
                 # History is over: everything after this marker happens now (clients use it
                 # to tell replay from live).
-                conn.enqueue(_dumps({"t": "live", "stream": sub.stream, "seq": sub.cursor}))
+                live: messages.Live = {"t": "live", "stream": sub.stream, "seq": sub.cursor}
+                conn.enqueue(_dumps(live))
                 return
             rows = await store.read_events(
                 self.pool, sub.stream, sub.cursor, limit=REPLAY_BATCH, upto=target
@@ -328,7 +342,8 @@ class Hub:
                 members[entry["stream"]].append(entry)
         for stream, found in members.items():
             found.sort(key=lambda e: (e["user"], e["node"], e["since"]))
-            frame = _dumps({"t": "presence", "stream": stream, "members": found})
+            presence: messages.Presence = {"t": "presence", "stream": stream, "members": found}
+            frame = _dumps(presence)
             if self._presence_snapshot.get(stream) == frame:
                 continue
             self._presence_snapshot[stream] = frame
@@ -342,7 +357,7 @@ class Hub:
             now = time.monotonic()
             for conn in list(self.connections.values()):
                 if now - conn.last_seen > ttl:
-                    conn.close_soon(CLOSE_HEARTBEAT, "no heartbeat")
+                    conn.close_soon(CloseCode.HEARTBEAT, "no heartbeat")
             try:
                 await self.push_presence()
             except Exception as exc:

@@ -1,63 +1,44 @@
-"""Messages a client may send on ``/ws`` (protocol version 1), validated strictly.
+"""Parsing a client's ``/ws`` frame into one of ``wire.messages``' models, or a ``Refusal``.
 
-Server messages are built where they are sent; ``docs/protocol.md`` lists both directions.
+The messages themselves (both directions) and the protocol's constants are in the pure
+``wire`` package, which clients import too; ``docs/protocol.md`` describes them.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from evalroom.bounds import decode_json
 from evalroom.errors import Refusal
+from wire.codes import PROTOCOL_VERSION
+from wire.messages import (
+    CLIENT_MESSAGES,
+    ClientMessage,
+    CommandMsg,
+    HeartbeatMsg,
+    PresenceMsg,
+    SubscribeMsg,
+    UnsubscribeMsg,
+)
 
-PROTOCOL_VERSION = 1
-
-ClientId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
-StreamName = Annotated[str, Field(min_length=1, max_length=80)]
-
-
-class _Msg(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class CommandMsg(_Msg):
-    t: Literal["cmd"]
-    v: Literal[1] = 1
-    id: ClientId
-    stream: StreamName
-    type: Annotated[str, Field(min_length=1, max_length=64)]
-    body: dict[str, Any] = Field(default_factory=dict)
-    sig: Annotated[str, Field(max_length=200)] | None = None
-
-
-class SubscribeMsg(_Msg):
-    t: Literal["sub"]
-    stream: StreamName
-    after: Annotated[int, Field(ge=0)] = 0
-
-
-class UnsubscribeMsg(_Msg):
-    t: Literal["unsub"]
-    stream: StreamName
-
-
-class HeartbeatMsg(_Msg):
-    t: Literal["hb"]
-
-
-class PresenceMsg(_Msg):
-    t: Literal["presence"]
-    stream: StreamName
-
-
-ClientMessage = Annotated[
-    CommandMsg | SubscribeMsg | UnsubscribeMsg | HeartbeatMsg | PresenceMsg,
-    Field(discriminator="t"),
+__all__ = [
+    "PROTOCOL_VERSION",
+    "ClientMessage",
+    "CommandMsg",
+    "HeartbeatMsg",
+    "PresenceMsg",
+    "SubscribeMsg",
+    "UnsubscribeMsg",
+    "client_message",
+    "parse_client_message",
+    "ref_of",
+    "ref_of_prefix",
 ]
-_ADAPTER: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+
+_ADAPTER = CLIENT_MESSAGES
 
 
 def parse_client_message(data: str | bytes) -> ClientMessage:

@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import structlog
@@ -85,7 +85,13 @@ class OutcomeUnknown(Exception):
     """COMMIT was sent and no answer came back: the command may or may not have committed."""
 
 
-Publisher = Callable[[Sequence[store.StoredEvent]], Awaitable[None]]
+class Publisher(Protocol):
+    """Hands committed events to the hub. ``roles_changed``: the command granted roles (its
+    decision's ``grants``), so who may see what in the events' stream has changed."""
+
+    def __call__(
+        self, events: Sequence[store.StoredEvent], *, roles_changed: bool = False
+    ) -> Awaitable[None]: ...
 
 
 def validate_stream(name: str) -> None:
@@ -152,7 +158,9 @@ class CommandPipeline:
     ) -> dict[str, Any]:
         started = time.perf_counter()
         try:
-            ack, events = await self._execute(user, client_id, stream, type_, body, sig)
+            ack, events, roles_changed = await self._execute(
+                user, client_id, stream, type_, body, sig
+            )
         except Refusal as refusal:
             self.metrics.commands.labels("refused").inc()
             self.metrics.refusals.labels(refusal.code).inc()
@@ -163,14 +171,15 @@ class CommandPipeline:
         self.metrics.command_latency.observe(time.perf_counter() - started)
         if events:
             try:
-                await self.publish(events)
+                await self.publish(events, roles_changed=roles_changed)
             except Exception as exc:  # committed already: peers catch up from PostgreSQL
                 log.warning("publish_failed", stream=stream, error=str(exc))
         return ack
 
     async def _execute(
         self, user: User, client_id: str, stream: str, type_: str, raw_body: Any, sig: str | None
-    ) -> tuple[dict[str, Any], list[store.StoredEvent]]:
+    ) -> tuple[dict[str, Any], list[store.StoredEvent], bool]:
+        """The ack, the events committed, and whether the command granted roles."""
         spec = REGISTRY.get(type_)
         if spec is None:
             raise Refusal("unknown_type", f"no command {type_!r}")
@@ -195,7 +204,7 @@ class CommandPipeline:
                 if spec.prepare is not None:
                     prior = await self._prior(user, client_id, digest)
                     if prior is not None:
-                        return prior, []
+                        return prior, [], False
                     await self._preauthorize(spec, user, target, body)
                     facts = await spec.prepare(self.context, user, stream, body)
             except RuleError as exc:
@@ -211,7 +220,7 @@ class CommandPipeline:
             answer = await self._retry_answer(user, client_id, digest)
             if answer is None:
                 raise Refusal("id_reused") from None
-            return answer, []
+            return answer, [], False
         except (asyncpg.DataError, ClientDataError) as exc:
             raise Refusal("invalid", str(exc).splitlines()[0]) from None
         except Exception as exc:
@@ -274,7 +283,7 @@ class CommandPipeline:
         sig: str | None,
         digest: bytes,
         facts: dict[str, Any],
-    ) -> tuple[dict[str, Any], list[store.StoredEvent]]:
+    ) -> tuple[dict[str, Any], list[store.StoredEvent], bool]:
         """Run the command in one transaction and commit it (``streams``: the one it was
         addressed to, and the one it runs in).
 
@@ -290,7 +299,7 @@ class CommandPipeline:
             tx = conn.transaction()
             await tx.start()
             try:
-                ack, stored, writes = await self._decide_and_write(
+                ack, stored, writes, granted = await self._decide_and_write(
                     conn, spec, user, client_id, streams, body, sig, digest, facts
                 )
             except BaseException:
@@ -300,14 +309,14 @@ class CommandPipeline:
             if not writes:  # a retry answered from the commands table: nothing to commit
                 with contextlib.suppress(Exception):
                     await tx.rollback()
-                return ack, stored
+                return ack, stored, False
             try:
                 await tx.commit()
             except Exception as exc:
                 if answered_by_server(exc):
                     raise  # PostgreSQL refused the COMMIT itself: rolled back
                 raise OutcomeUnknown(f"{type(exc).__name__} at COMMIT") from exc
-            return ack, stored
+            return ack, stored, granted
         finally:
             await self._release(conn)
 
@@ -328,8 +337,9 @@ class CommandPipeline:
         sig: str | None,
         digest: bytes,
         facts: dict[str, Any],
-    ) -> tuple[dict[str, Any], list[store.StoredEvent], bool]:
-        """Everything the command does inside its transaction; False when nothing was written."""
+    ) -> tuple[dict[str, Any], list[store.StoredEvent], bool, bool]:
+        """Everything the command does inside its transaction: the ack, the events, whether
+        anything was written (not for a retry) and whether roles were granted."""
         addressed, stream = streams
         if spec.gate is not None:  # before any row lock: see services.bids
             await store.lock_gate(conn, addressed, exclusive=spec.gate == "exclusive")
@@ -351,7 +361,7 @@ class CommandPipeline:
         if locked.prior_result is not None:
             if locked.prior_digest != digest:
                 raise Refusal("id_reused", f"id {client_id!r} was used for another command")
-            return dict(locked.prior_result), [], False
+            return dict(locked.prior_result), [], False, False
         row = locked.row
         actor = _actor(user, locked.grants)
         if spec.roles_in_platform:
@@ -410,7 +420,7 @@ class CommandPipeline:
         await store.append_and_record(
             conn, row, stored, dict(decision.state), (user.id, client_id, digest, ack)
         )
-        return ack, stored, True
+        return ack, stored, True, bool(decision.grants)
 
     async def refuse(
         self, user: User, client_id: str, stream: str, type_: str, refusal: Refusal

@@ -5,6 +5,16 @@
  */
 import { signJson } from "./keys.js";
 
+/** The protocol version this client speaks (`wire/codes.py`; tests/test_wire.py checks). */
+export const PROTOCOL_VERSION = 1;
+
+/** The close codes this client acts on, named as `wire.codes.CloseCode` names them. */
+export const CLOSE = Object.freeze({
+  NORMAL: 1000,
+  ABNORMAL: 1006,
+  UNAUTHENTICATED: 4001,
+});
+
 /** @typedef {{t: string, [k: string]: any}} Message */
 /** @typedef {{stream: string, seq: number, type: string, actor: string, at: string, payload: any, visibility: string, sig: string|null}} EvEvent */
 
@@ -169,7 +179,7 @@ export class Connection {
     ws.onclose = null;
     ws.onmessage = null;
     ws.close();
-    this.onClose(ws, 1006);
+    this.onClose(ws, CLOSE.ABNORMAL);
   }
 
   /** @param {WebSocket} ws @param {number} code */
@@ -178,7 +188,7 @@ export class Connection {
     this.ws = null;
     clearInterval(this.hbTimer);
     if (this.closing) return;
-    if (code === 4001) this.token = null; // expired: log in again
+    if (code === CLOSE.UNAUTHENTICATED) this.token = null; // expired: log in again
     this.emit("state", "offline");
     this.reconnectSoon(this.retryDelay);
     this.retryDelay = Math.min(this.retryDelay * 2, 8000);
@@ -190,14 +200,14 @@ export class Connection {
     clearTimeout(this.retryTimer);
     this.retryTimer = window.setTimeout(() => {
       if (!navigator.onLine || this.ws) return;
-      this.connect().catch(() => this.onClose(/** @type {any} */ (null), 1006));
+      this.connect().catch(() => this.onClose(/** @type {any} */ (null), CLOSE.ABNORMAL));
     }, delay);
   }
 
   close() {
     this.closing = true;
     clearInterval(this.hbTimer);
-    this.ws?.close(1000);
+    this.ws?.close(CLOSE.NORMAL);
   }
 
   /** Revoke this session's token on every node (POST /auth/logout), then close. */
@@ -270,7 +280,7 @@ export class Connection {
   async command(stream, type, body = {}, opts = {}) {
     const id = `${idPrefix}-${++idCounter}`;
     /** @type {Message} */
-    const msg = { t: "cmd", v: 1, id, stream, type, body };
+    const msg = { t: "cmd", v: PROTOCOL_VERSION, id, stream, type, body };
     if (opts.sign) msg.sig = await signJson(this.key, { id, stream, type, body });
     return new Promise((resolve, reject) => {
       this.pending.set(id, { msg, resolve, reject });

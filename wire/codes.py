@@ -1,0 +1,152 @@
+"""The protocol's numbers and names: version, close codes, error codes, frame limits.
+
+``docs/protocol.md`` says what each means; the browser client (``clients/web/js``) repeats
+the ones it needs, and ``tests/test_wire.py`` checks that it says the same.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+PROTOCOL_VERSION = 1
+
+# A frame's size limit in bytes (UTF-8), the node's default ``max_message_bytes``; a frame
+# more than ``TOO_LARGE_FACTOR`` times over it closes the socket instead of being answered.
+MAX_MESSAGE_BYTES = 64 * 1024
+TOO_LARGE_FACTOR = 16
+
+# What one outgoing batch may hold (``wire.batch``).
+BATCH_BYTES = 64 * 1024
+BATCH_FRAMES = 256
+
+
+class CloseCode(IntEnum):
+    """Why a ``/ws`` socket closed: the WebSocket standard's codes and ours (4000-4999)."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    ABNORMAL = 1006  # no close frame: the connection dropped
+    TOO_LARGE = 1009
+    INTERNAL_ERROR = 1011
+    SERVICE_RESTART = 1012
+    TRY_AGAIN_LATER = 1013
+    UNAUTHENTICATED = 4001  # the token expired or was revoked: log in again
+    ORIGIN = 4003  # a browser page from an origin the node does not serve
+    TOO_SLOW = 4008  # the send queue filled: resume from the last seq received
+    HEARTBEAT = 4009  # no heartbeat within the node's window
+
+
+# Closes after which a client reconnects and resumes (to the same node or another).
+RESUMABLE_CLOSES = frozenset(
+    {
+        CloseCode.GOING_AWAY,
+        CloseCode.ABNORMAL,
+        CloseCode.INTERNAL_ERROR,
+        CloseCode.SERVICE_RESTART,
+        CloseCode.TRY_AGAIN_LATER,
+        CloseCode.TOO_SLOW,
+        CloseCode.HEARTBEAT,
+    }
+)
+# ... and those after which a client that means to stay connected reconnects at all: a
+# normal close too, and an expired token after logging in again.
+RECONNECT_CLOSES = RESUMABLE_CLOSES | {CloseCode.NORMAL, CloseCode.UNAUTHENTICATED}
+
+# Every stable error code an ``error`` frame or an HTTP refusal may carry. The sentences
+# people read are the server's (``evalroom/errors.py``, whose catalog must list exactly these).
+ERROR_CODES = frozenset(
+    {
+        "already_answered",
+        "already_checked_in",
+        "already_confirmed",
+        "already_exists",
+        "already_opened",
+        "already_rated",
+        "already_read_out",
+        "already_signed",
+        "already_signed_in",
+        "already_submitted",
+        "already_voted",
+        "approval_required",
+        "bad_signature",
+        "bids_not_accepted",
+        "chair_only",
+        "chair_required",
+        "challenge_expired",
+        "clarification_pending",
+        "conflict_of_interest",
+        "conflict_of_roles",
+        "correction_stale",
+        "deadline_passed",
+        "deviation_reason_missing",
+        "election_closed",
+        "forbidden",
+        "id_reused",
+        "identity_unverified",
+        "incomplete",
+        "internal",
+        "invalid",
+        "invalid_candidate",
+        "invalid_config",
+        "invalid_correction",
+        "invalid_envelope",
+        "invalid_key",
+        "invalid_score",
+        "invalid_share",
+        "invalid_vote",
+        "malformed",
+        "missing_price_score",
+        "missing_vote",
+        "no_bid",
+        "no_checkpoint",
+        "not_a_bidder",
+        "not_a_committee_member",
+        "not_a_company",
+        "not_appointer",
+        "not_checked_in",
+        "not_configured",
+        "not_grantable",
+        "not_opened",
+        "not_ready",
+        "not_signed_in",
+        "not_subscribed_role",
+        "not_the_chair",
+        "not_your_venue",
+        "not_yours",
+        "objection_open",
+        "origin_not_allowed",
+        "outcome_unknown",
+        "overloaded",
+        "paused",
+        "price_score_out_of_range",
+        "price_score_unexpected",
+        "reason_required",
+        "record_inconsistent",
+        "report_changed",
+        "rule",
+        "score_not_allowed",
+        "score_out_of_range",
+        "section_failed",
+        "seed_mismatch",
+        "self_grant",
+        "session_exists",
+        "shares_do_not_match",
+        "store_unavailable",
+        "too_early",
+        "too_large",
+        "unauthenticated",
+        "unknown_bid",
+        "unknown_envelope",
+        "unknown_objection",
+        "unknown_section",
+        "unknown_stream",
+        "unknown_type",
+        "unknown_user",
+        "unsupported_version",
+        "verdicts_differ",
+        "window_closed",
+        "window_open",
+        "withdrawn",
+        "wrong_phase",
+    }
+)
