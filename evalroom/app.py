@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/auth/login", http.login, methods=["POST"]),
         Route("/auth/logout", http.logout, methods=["POST"]),
         Route("/api/commands", http.command, methods=["POST"]),
+        Route("/api/me", http.me),
         Route("/api/tenders", tenders_http.list_tenders),
         Route(
             "/api/tenders/{tender}/bids/{section}/{envelope}", uploads.upload_bid, methods=["PUT"]

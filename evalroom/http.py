@@ -273,6 +273,36 @@ async def logout(request: Request) -> Response:
     return JSONResponse({"revoked": True})
 
 
+async def me(request: Request) -> Response:
+    """``GET /api/me``: who the token's user is and which roles it holds where (read-only), so
+    that a page shows only the tabs of the roles its user holds. Each scope's parent tender is
+    named too (a session or bid stream belongs to one)."""
+    node = _node(request)
+    try:
+        user = await authenticated_user(request)
+    except Refusal as refusal:
+        return error_response(refusal, _lang(request))
+    rows = await node.pool.fetch(
+        "SELECT r.scope, r.role, r.venue, s.parent FROM roles r"
+        " LEFT JOIN streams s ON s.name = r.scope WHERE r.user_id = $1"
+        " ORDER BY r.scope, r.role, r.venue LIMIT 1000",
+        user.id,
+    )
+    roles = [
+        {"scope": r["scope"], "role": r["role"], "venue": r["venue"], "tender": r["parent"]}
+        for r in rows
+    ]
+    return JSONResponse(
+        {
+            "user": user.id,
+            "name": user.name,
+            "org": user.org,
+            "platform": sorted({r["role"] for r in roles if r["scope"] == "platform"}),
+            "roles": roles,
+        }
+    )
+
+
 async def command(request: Request) -> Response:
     node = _node(request)
     lang = _lang(request)

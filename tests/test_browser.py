@@ -653,3 +653,52 @@ async def test_the_logout_button_revokes_the_pages_token_on_the_server(
         refused = await http.get("/api/tenders", headers=bearer)
         assert refused.status_code == 401 and refused.json()["code"] == "unauthenticated"
     await context.close()
+
+
+def watch_console(page: Any) -> list[str]:
+    """Every console error and uncaught exception of the page, collected from now on."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors
+
+
+async def test_a_bidder_sees_only_its_own_pages_in_beijing_time_at_1024_px(
+    browser: Any, node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    o = Opening(node, pool, tmp_path)
+    await o.setup("WB6", opening_in=600, window=60)
+    await o.bidder("a")
+    context = await browser.new_context(
+        viewport={"width": 1024, "height": 768}, locale="en-US", timezone_id="UTC"
+    )
+    page = await context.new_page()
+    errors = watch_console(page)
+    await page.goto(f"{node.url}/app/")
+    await expect(page.locator("#login-btn")).to_be_visible()
+    await page.set_input_files("#key-file", str(key_file(tmp_path, o.people["a"])))
+    await page.click("#login-btn")
+    await expect(page.locator("#who")).to_contain_text(o.people["a"].user_id)
+    # Only the tabs of the roles held: a bidder has no 监督 (nor agency, expert, operator) tab.
+    await expect(page.locator("#nav a")).to_have_count(1)
+    await expect(page.locator("#nav-bidder")).to_have_text("投标人")
+    await expect(page.locator("#nav-supervisor")).to_have_count(0)
+    # The supervisor's page opened by hand says so and shows nothing of a supervisor's data.
+    await page.goto(f"{node.url}/app/#/supervisor?session=WB6-S1")
+    no_role = page.locator("#no-role")
+    await expect(no_role).to_contain_text("无权限")
+    await expect(page.locator("#phase, #live-scores, #sup-clarifications")).to_have_count(0)
+    await shot(page, "no-role")
+    # The navigation holds at 1024 px: no item wraps beyond two lines.
+    await page.goto(f"{node.url}/app/#/bidder?tender=WB6")
+    await expect(page.locator("#phase")).to_have_text("投标中")
+    for height, line in await page.locator("#nav a, #top .who > *").evaluate_all(
+        "els => els.map(e => [e.getBoundingClientRect().height,"
+        " parseFloat(getComputedStyle(e).lineHeight) || 20])"
+    ):
+        assert height <= 2.5 * line, (height, line)
+    await shot(page, "bidder-1024")
+    assert not errors, errors
+    await context.close()
+    for c in o.clients.values():
+        await c.close()

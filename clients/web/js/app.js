@@ -9,6 +9,16 @@ import { forgetKey, importKeyFile, loadKey, saveKey } from "./keys.js";
 import { act, fill, h, readPicked, toast } from "./ui.js";
 
 const VIEWS = ["bidder", "agency", "expert", "supervisor", "operator"];
+/** Which roles (as the server grants them) open which page. */
+const VIEW_ROLES = /** @type {Record<string, string[]>} */ ({
+  bidder: ["bidder"],
+  agency: ["agency", "tenderer"],
+  expert: ["expert", "chair"],
+  supervisor: ["supervisor"],
+  operator: ["operator"],
+});
+/** @type {Set<string>|null} the pages this user may open (null: not known, all are shown) */
+let allowed = null;
 
 /** @typedef {import("./connection.js").EvEvent} EvEvent */
 
@@ -60,8 +70,39 @@ function header() {
 
 function route() {
   const [path, query] = location.hash.replace(/^#\/?/, "").split("?");
-  const view = VIEWS.includes(path) ? path : "bidder";
+  const first = VIEWS.find((v) => !allowed || allowed.has(v)) || "bidder";
+  const view = VIEWS.includes(path) ? path : first;
   return { view, params: new URLSearchParams(query || "") };
+}
+
+/**
+ * The pages of the roles the user holds, from `GET /api/me`. A company user holding no role
+ * yet sees the bidder page, where it joins a tender. If the server cannot say, every page is
+ * shown (the server still refuses what the user may not do).
+ * @param {Connection} c
+ */
+async function loadRoles(c) {
+  try {
+    const r = await fetch("/api/me", { headers: { authorization: `Bearer ${await c.ensureToken()}` } });
+    if (!r.ok) return null;
+    const me = await r.json();
+    const held = new Set((me.roles || []).map((/** @type {any} */ x) => x.role));
+    const views = new Set(VIEWS.filter((v) => VIEW_ROLES[v].some((role) => held.has(role))));
+    if (me.org && held.size === 0) views.add("bidder");
+    return views;
+  } catch {
+    return null;
+  }
+}
+
+/** What a page opened without its role shows: that, and nothing of the role's data. */
+function noRole() {
+  return h("section", { class: "card no-role", id: "no-role", role: "alert" },
+    h("h2", null, t("norole.title")), h("p", null, t("norole.text")),
+    allowed && allowed.size
+      ? h("p", null, t("norole.yours"), " ",
+        [...allowed].map((v) => h("a", { href: `#/${v}`, class: "role-link" }, t(`nav.${v}`))))
+      : h("p", { class: "hint" }, t("norole.none")));
 }
 
 async function showView() {
@@ -69,8 +110,9 @@ async function showView() {
   const { view, params } = route();
   fill(
     document.getElementById("nav"),
-    VIEWS.map((v) =>
-      h("a", { href: `#/${v}`, class: v === view ? "active" : "", id: `nav-${v}` }, t(`nav.${v}`)),
+    VIEWS.filter((v) => !allowed || allowed.has(v)).map((v) =>
+      h("a", { href: `#/${v}`, class: v === view ? "active" : "", id: `nav-${v}`,
+        "aria-current": v === view ? "page" : null }, t(`nav.${v}`)),
     ),
   );
   current?.dispose();
@@ -78,6 +120,10 @@ async function showView() {
   const main = /** @type {HTMLElement} */ (document.getElementById("main"));
   main.className = `view-${view}`;
   fill(main);
+  if (allowed && !allowed.has(view)) {
+    fill(main, noRole());
+    return;
+  }
   const mod = await import(`./views/${view}.js`);
   mod.mount(main, current);
 }
@@ -109,6 +155,7 @@ async function start(stored) {
     log.get(ev.stream)?.push(ev);
   });
   await conn.connect();
+  allowed = await loadRoles(conn);
   const p = conn.profile || {};
   fill(document.getElementById("who"), h("strong", null, p.name || stored.user),
     p.org ? h("small", null, " · " + p.org) : null, h("small", { class: "uid" }, ` (${stored.user})`));
