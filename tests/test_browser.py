@@ -12,6 +12,7 @@ import re
 import secrets
 import tempfile
 from collections.abc import AsyncIterator
+from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -667,7 +668,7 @@ async def test_a_bidder_sees_only_its_own_pages_in_beijing_time_at_1024_px(
     browser: Any, node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     o = Opening(node, pool, tmp_path)
-    await o.setup("WB6", opening_in=600, window=60)
+    opening_at = await o.setup("WB6", opening_in=3 * 3600, window=60)
     await o.bidder("a")
     context = await browser.new_context(
         viewport={"width": 1024, "height": 768}, locale="en-US", timezone_id="UTC"
@@ -692,6 +693,12 @@ async def test_a_bidder_sees_only_its_own_pages_in_beijing_time_at_1024_px(
     # The navigation holds at 1024 px: no item wraps beyond two lines.
     await page.goto(f"{node.url}/app/#/bidder?tender=WB6")
     await expect(page.locator("#phase")).to_have_text("投标中")
+    # Times are Beijing time, labelled, though this PC's clock is set to UTC; with a countdown.
+    beijing = opening_at.astimezone(timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M:%S")
+    await expect(page.locator("#opening-at")).to_have_text(f"{beijing} 北京时间")
+    await expect(page.locator("#opening-countdown")).to_have_text(
+        re.compile(r"^还剩 0[23]:\d\d:\d\d$")
+    )
     for height, line in await page.locator("#nav a, #top .who > *").evaluate_all(
         "els => els.map(e => [e.getBoundingClientRect().height,"
         " parseFloat(getComputedStyle(e).lineHeight) || 20])"

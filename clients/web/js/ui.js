@@ -46,10 +46,79 @@ export function statusBadge(status) {
   return h("span", { class: `badge s-${status}`, "data-status": status }, t(`status.${status}`));
 }
 
-/** @param {string} iso */
+/** Beijing time, whatever the PC's own zone (China has no daylight saving time). */
+const BJ_DATE = new Intl.DateTimeFormat("zh-CN", {
+  timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+});
+const BJ_TIME = new Intl.DateTimeFormat("zh-CN", {
+  timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+});
+
+/**
+ * A date and time in Beijing time, labelled: "2026-11-30 09:07:00 北京时间".
+ * @param {string} iso
+ */
+export function beijing(iso) {
+  const d = new Date(iso);
+  if (!iso || isNaN(d.getTime())) return "—";
+  const p = Object.fromEntries(BJ_DATE.formatToParts(d).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second} ${t("tz.beijing")}`;
+}
+
+/**
+ * A time of day in Beijing time, as a <time> element labelled in its title (feeds and tables,
+ * whose headings say 北京时间).
+ * @param {string} iso
+ */
 export function clock(iso) {
   const d = new Date(iso);
-  return isNaN(d.getTime()) ? iso : d.toLocaleTimeString("zh-CN", { hour12: false });
+  if (!iso || isNaN(d.getTime())) return "—";
+  return h("time", { datetime: d.toISOString(), title: `${beijing(iso)}`, class: "bj" }, BJ_TIME.format(d));
+}
+
+/**
+ * Time left until an ISO time, in words a person reads: "2天 03:04:05", "12:03", or null once
+ * it has passed.
+ * @param {string} iso
+ */
+export function countdownText(iso) {
+  const ms = new Date(iso).getTime() - Date.now();
+  if (!(ms > 0)) return null;
+  const s = Math.floor(ms / 1000);
+  const days = Math.floor(s / 86400);
+  const hh = Math.floor((s % 86400) / 3600);
+  const mm = String(Math.floor((s % 3600) / 60)).padStart(2, "0");
+  const ss = String(s % 60).padStart(2, "0");
+  const clockPart = hh || days ? `${String(hh).padStart(2, "0")}:${mm}:${ss}` : `${mm}:${ss}`;
+  return days ? t("tz.days", { n: days }) + " " + clockPart : clockPart;
+}
+
+/** @type {Set<HTMLElement>} every live countdown on the page, refreshed once a second */
+const countdowns = new Set();
+setInterval(() => {
+  for (const el of countdowns) {
+    if (!el.isConnected) countdowns.delete(el);
+    else tickCountdown(el);
+  }
+}, 1000);
+
+/** @param {HTMLElement} el */
+function tickCountdown(el) {
+  const left = countdownText(el.dataset.until || "");
+  el.textContent = left ? t("tz.left", { left }) : t(el.dataset.over || "tz.passed");
+  el.classList.toggle("over", !left);
+}
+
+/**
+ * A countdown to an ISO time that ticks by itself: "还剩 02:03:04", then `overKey`'s text.
+ * @param {string} iso @param {string} [overKey] @param {Record<string, any>} [attrs]
+ */
+export function countdown(iso, overKey = "tz.passed", attrs = {}) {
+  const el = h("span", { class: "countdown mono", ...attrs, dataset: { until: iso, over: overKey } });
+  tickCountdown(el);
+  countdowns.add(el);
+  return el;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { phaseName, t } from "../i18n.js";
 import { emptyTender, foldTender } from "../tender.js";
-import { act, card, clock, fill, h, table } from "../ui.js";
+import { act, beijing, card, clock, countdown as countdownEl, fill, h, table } from "../ui.js";
 import { facts, phasePill, picker, readOutTable, remaining, statusTable } from "./common.js";
 
 const TEMPLATE = {
@@ -57,7 +57,8 @@ export function mount(root, ctx) {
     fill(live,
       h("div", { class: "title-row" }, h("h2", { class: "tender-title" }, s.title || tender, h("small", { class: "mono" }, ` ${tender}`)), phasePill(s.phase), publish),
       facts([
-        [t("bidder.opening_at"), s.config ? new Date(s.config.opening_at).toLocaleString("zh-CN", { hour12: false }) : "—"],
+        [t("bidder.opening_at"), s.config ? beijing(s.config.opening_at) : "—"],
+        s.config && (s.phase === "bidding" || s.phase === "draft") ? [t("bidder.opening_in"), countdownEl(s.config.opening_at, "tz.opening_passed")] : null,
         [t("agency.bids"), String(s.receipts.length || Object.keys(s.bids).length)],
         [t("bidder.window_left"), countdown],
         [t("status.decrypted"), `${Object.values(s.bids).filter((/** @type {any} */ b) => b.status === "decrypted").length}/${Object.keys(s.bids).length}`],
@@ -89,7 +90,7 @@ export function mount(root, ctx) {
     fill(progress, card(t("agency.progress"),
       h("div", { class: "title-row" }, h("span", { class: "mono" }, sessionStream), phasePill(ev.phase)),
       table([t("col.step"), t("progress")], Object.values(ev.progress).map((p) => [phaseName(p.step), progressBar(p.done, p.of)]), { class: "grid" }),
-      h("ul", { class: "feed compact" }, ev.log.slice(-8).reverse().map((e) => h("li", null, h("time", null, clock(e.at)), " ", e.type)))));
+      h("ul", { class: "feed compact" }, ev.log.slice(-8).reverse().map((e) => h("li", null, clock(e.at), " ", e.type)))));
   }
   ctx.follow(sessionStream, (e) => {
     if (e.type === "session.phase") ev.phase = e.payload.phase;

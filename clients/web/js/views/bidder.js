@@ -7,7 +7,7 @@ import { phaseName, t } from "../i18n.js";
 import { verifyJson } from "../keys.js";
 import { b64, checkReceiptInclusion, sha256 } from "../logproof.js";
 import { emptyTender, foldTender } from "../tender.js";
-import { act, card, clock, fill, h, readPicked, toast } from "../ui.js";
+import { act, beijing, card, clock, countdown as countdownEl, fill, h, readPicked, toast } from "../ui.js";
 import { facts, listTenders, phasePill, picker, readOutTable, remaining, roleName, statusTable } from "./common.js";
 
 /** @param {string} user */
@@ -75,7 +75,7 @@ export function mount(root, ctx) {
           h("span", { class: "t-title" }, r.title || r.tender), h("small", { class: "mono" }, r.tender)),
         h("div", { class: "t-meta" },
           h("span", { class: `phase p-${r.phase || "none"}` }, r.phase ? phaseName(r.phase) : "—"),
-          h("span", { class: "t-opening" }, r.opening_at ? new Date(r.opening_at).toLocaleString("zh-CN", { hour12: false }) : "—")),
+          h("span", { class: "t-opening" }, r.opening_at ? beijing(r.opening_at) : "—")),
         r.roles.length ? h("div", { class: "t-roles" }, t("bidder.roles"), t("colon"),
           r.roles.map((role) => h("em", { class: "tag", "data-role": role }, roleName(role)))) : null,
         action);
@@ -144,7 +144,8 @@ export function mount(root, ctx) {
       h("div", { class: "title-row" }, h("h2", { class: "tender-title" }, s.title || tender, h("small", { class: "mono" }, ` ${tender}`)), phasePill(s.phase)),
       facts([
         [t("field.tender"), tender],
-        [t("bidder.opening_at"), s.config ? new Date(s.config.opening_at).toLocaleString("zh-CN", { hour12: false }) : "—"],
+        [t("bidder.opening_at"), s.config ? h("span", { id: "opening-at" }, beijing(s.config.opening_at)) : "—"],
+        s.config && s.phase === "bidding" ? [t("bidder.opening_in"), countdownEl(s.config.opening_at, "tz.opening_passed", { id: "opening-countdown" })] : null,
         [t("bidder.window_left"), countdown],
         [t("bidder.signin"), signed ? h("span", { class: "ok", id: "signed-in" }, t("bidder.signedin")) : "—"],
       ]),
@@ -282,7 +283,7 @@ function receiptsCard(ctx, tender) {
       h("dl", { class: "facts" }, [
         [t("col.section"), `${rc.section ?? "—"} / ${rc.envelope ?? "—"}`],
         [t("receipt.seq"), h("span", { class: "mono" }, `${rc.stream} #${rc.seq}`)],
-        [t("receipt.at"), clock(rc.at)],
+        [t("receipt.at"), beijing(rc.at)],
         [t("receipt.size"), rc.size != null ? bytes(Number(rc.size)) : "—"],
         [t("incl.label"), inc.state === "verified" ? h("span", { class: "mono" }, t("incl.detail", { size: inc.size, root: String(inc.root).slice(0, 12) + "…" })) : "—"],
       ].map(([k, v]) => h("div", null, h("dt", null, k), h("dd", null, v)))),
@@ -424,7 +425,8 @@ function clarificationCard(ctx) {
       await conn.command(c.stream, "session.clarify_answer", { id: c.id, answer }, { sign: true });
     });
     return h("li", { "data-id": c.id }, head,
-      h("div", { class: "hint" }, t("clar.deadline", { time: new Date(c.deadline).toLocaleString(undefined, { hour12: false }) })),
+      h("div", { class: "hint" }, t("clar.deadline", { time: beijing(c.deadline) }), " · ",
+        t("clar.left"), " ", countdownEl(c.deadline, "clar.expired", { class: "countdown mono clar-countdown" })),
       input, h("div", { class: "toolbar" }, b));
   }
 

@@ -4,7 +4,7 @@
  */
 import { phaseName, t } from "../i18n.js";
 import { formFields } from "../tender.js";
-import { h, statusBadge, table } from "../ui.js";
+import { countdownText, h, statusBadge, table } from "../ui.js";
 
 /**
  * A small form to pick a tender or session id; navigates to `#/<view>?<param>=<id>`.
@@ -77,18 +77,15 @@ function fmt(v) {
 
 /**
  * A key/value strip: [[label, value], …].
- * @param {[string, any][]} pairs
+ * @param {([string, any]|null)[]} pairs
  */
 export function facts(pairs) {
-  return h("dl", { class: "facts" }, pairs.map(([k, v]) => h("div", null, h("dt", null, k), h("dd", null, v))));
+  return h("dl", { class: "facts" }, pairs.filter(Boolean).map(([k, v]) => h("div", null, h("dt", null, k), h("dd", null, v))));
 }
 
-/** Countdown text to an ISO time. @param {string} iso */
+/** Countdown text to an ISO time ("00:00" once passed). @param {string} iso */
 export function remaining(iso) {
-  const ms = new Date(iso).getTime() - Date.now();
-  if (!(ms > 0)) return "00:00";
-  const s = Math.floor(ms / 1000);
-  return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+  return countdownText(iso) || "00:00";
 }
 
 /**

@@ -171,7 +171,7 @@ export function mount(root, ctx) {
       h("div", { class: "toolbar" }, target, draft("warn", t("sup.warn_text"), "warn-text"), warnBtn),
       h("div", { class: "toolbar" }, draft("note", t("sup.note_text"), "note-text"), noteBtn),
       s.notes.length ? h("ul", { class: "notes plain-list", id: "notes" }, s.notes.slice(-5).reverse().map((/** @type {any} */ n) =>
-        h("li", null, h("time", { class: "mono hint" }, clock(n.at)), " ", h("span", { class: "badge s-decrypting" }, t("sup.signed_note")), " ", n.text))) : null);
+        h("li", null, h("span", { class: "mono hint" }, clock(n.at)), " ", h("span", { class: "badge s-decrypting" }, t("sup.signed_note")), " ", n.text))) : null);
   }
 
   // The log watch: one status line per followed stream, kept across re-renders.
@@ -239,7 +239,7 @@ export function mount(root, ctx) {
           actions(),
           s.sheets ? card(t("sup.spread"), spreadChart(s)) : null),
         card(t("sup.feed"), logBox, h("ul", { class: "feed", id: "feed" }, s.feed.slice(-40).reverse().map((/** @type {any} */ e) =>
-          h("li", null, h("time", null, clock(e.at)), h("span", { class: "type" }, e.type), h("span", null, describe(e))))))),
+          h("li", null, clock(e.at), h("span", { class: "type" }, e.type), h("span", null, describe(e))))))),
     );
   }
   ctx.follow(stream, (ev) => {
