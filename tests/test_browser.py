@@ -252,7 +252,19 @@ async def test_an_agency_runs_the_read_out_in_the_browser(
     # The bidder sees the same read-out live and confirms the record in its own browser.
     bctx, bpage = await open_page(browser, node, tmp_path, o.people["a"], "#/bidder?tender=WB2")
     await expect(bpage.locator("#read-out tbody tr")).to_have_count(3)
+    # Confirming the record is signed: a dialog shows what is signed; cancelling sends nothing.
     await bpage.click("#confirm-btn")
+    dialog = bpage.locator("#confirm-dialog")
+    await expect(dialog).to_contain_text("确认开标记录")
+    await expect(dialog).to_contain_text("以您本人的密钥签名")
+    await expect(dialog).to_contain_text("3 份投标")
+    await expect(dialog).to_contain_text("company-a")
+    await shot(bpage, "bidder-confirm-dialog")
+    await bpage.keyboard.press("Escape")
+    await expect(dialog).to_have_count(0)
+    await expect(bpage.locator("#confirmed")).to_have_count(0)
+    await bpage.click("#confirm-btn")
+    await bpage.click("#confirm-ok")
     await expect(bpage.locator("#confirmed")).to_be_visible()
     await shot(bpage, "bidder-read-out")
     await shot(page, "agency")
@@ -499,6 +511,8 @@ async def test_an_expert_scores_in_the_browser_and_the_supervisor_sees_it_land_l
     )
     await expect(cell).to_have_text(TECH["a"][0])
     await exp_page.click("#submit-scores")
+    await expect(exp_page.locator("#confirm-dialog")).to_contain_text("4 项评分")
+    await exp_page.click("#confirm-ok")
     await expect(exp_page.locator("#submitted")).to_be_visible()
     await shot(exp_page, "expert")
     # The same page in English, by the toggle: every label, phase names included.

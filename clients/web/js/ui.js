@@ -134,6 +134,40 @@ export function toast(text, kind = "ok") {
   while (box.children.length > 3) box.firstElementChild?.remove();
 }
 
+/** What a confirmation dialog's cancel makes an action return: nothing was done. */
+export const CANCELLED = Symbol("cancelled");
+
+/**
+ * Ask before an irreversible action: a modal dialog that says what will be signed or done,
+ * item by item, with the exact content in "技术详情". Resolves true only on the confirm button;
+ * Escape and the cancel button resolve false. Keyboard: focus starts on cancel.
+ * @param {{title: string, lead?: string, items?: [string, any][], details?: any, signed?: boolean, okText?: string}} what
+ * @returns {Promise<boolean>}
+ */
+export function confirmAction(what) {
+  document.getElementById("confirm-dialog")?.remove();
+  const ok = /** @type {HTMLButtonElement} */ (h("button", { class: what.signed === false ? "danger" : "primary", type: "button", id: "confirm-ok" },
+    what.okText || (what.signed === false ? t("confirm.do") : t("confirm.sign"))));
+  const cancel = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button", id: "confirm-cancel" }, t("confirm.cancel")));
+  const dialog = /** @type {HTMLDialogElement} */ (h("dialog", { id: "confirm-dialog", "aria-labelledby": "confirm-title" },
+    h("h2", { id: "confirm-title" }, what.title),
+    what.signed === false ? null : h("p", { class: "sign-note" }, t("confirm.signed_note")),
+    what.lead ? h("p", null, what.lead) : null,
+    what.items && what.items.length ? h("dl", { class: "facts confirm-items" }, what.items.map(([k, v]) => h("div", null, h("dt", null, k), h("dd", null, v)))) : null,
+    what.details === undefined ? null : h("details", null, h("summary", null, t("details")),
+      h("pre", { class: "mono" }, JSON.stringify(what.details, null, 2))),
+    h("div", { class: "actions" }, cancel, ok)));
+  document.body.appendChild(dialog);
+  return new Promise((resolve) => {
+    let answer = false;
+    ok.onclick = () => { answer = true; dialog.close(); };
+    cancel.onclick = () => dialog.close();
+    dialog.addEventListener("close", () => { dialog.remove(); resolve(answer); });
+    dialog.showModal();
+    cancel.focus();
+  });
+}
+
 /**
  * Run an async action from a button: disable it meanwhile, toast the outcome.
  * @param {HTMLButtonElement|null} button @param {() => Promise<any>} fn @param {string} [okText]
@@ -142,11 +176,12 @@ export async function act(button, fn, okText) {
   if (button) button.disabled = true;
   try {
     const r = await fn();
+    if (r === CANCELLED) return undefined;
     if (okText !== "") toast(okText || t("ok"));
     return r;
   } catch (err) {
     const e = /** @type {any} */ (err);
-    toast(t("error", { message: e.message, code: e.code || "client" }), "error");
+    toast(t("error", { message: e.message }), "error");
     return undefined;
   } finally {
     if (button) button.disabled = false;

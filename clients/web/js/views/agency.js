@@ -5,7 +5,7 @@
  */
 import { phaseName, t } from "../i18n.js";
 import { emptyTender, foldTender } from "../tender.js";
-import { act, beijing, card, clock, countdown as countdownEl, fill, h, table } from "../ui.js";
+import { act, beijing, CANCELLED, confirmAction, card, clock, countdown as countdownEl, fill, h, table } from "../ui.js";
 import { facts, phasePill, picker, readOutTable, remaining, statusTable } from "./common.js";
 
 const TEMPLATE = {
@@ -37,7 +37,18 @@ export function mount(root, ctx) {
   /** @param {string} id @param {string} label @param {string} type @param {any} [cmdBody] @param {boolean} [sign] */
   function button(id, label, type, cmdBody = {}, sign = false, cls = "primary") {
     const b = /** @type {HTMLButtonElement} */ (h("button", { id, class: cls, type: "button" }, label));
-    b.onclick = () => act(b, () => conn.command(stream, type, cmdBody, { sign }));
+    b.onclick = () => act(b, async () => {
+      if (sign && !(await confirmAction({
+        title: label,
+        items: [
+          [t("confirm.stream"), s.title || tender],
+          [t("confirm.record"), t("confirm.bids_n", { n: (s.readOut || []).length })],
+          ...(s.readOut || []).map((/** @type {any} */ e) => /** @type {[string, any]} */ ([e.number, e.org || "—"])),
+        ],
+        details: { stream, type, record: s.readOut || [] },
+      }))) return CANCELLED;
+      return conn.command(stream, type, cmdBody, { sign });
+    });
     return b;
   }
   const controls = h("div", { class: "steps" },

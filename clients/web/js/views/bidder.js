@@ -7,7 +7,7 @@ import { phaseName, t } from "../i18n.js";
 import { verifyJson } from "../keys.js";
 import { b64, checkReceiptInclusion, sha256 } from "../logproof.js";
 import { emptyTender, foldTender } from "../tender.js";
-import { act, beijing, card, clock, countdown as countdownEl, fill, h, readPicked, toast } from "../ui.js";
+import { act, beijing, CANCELLED, confirmAction, card, clock, countdown as countdownEl, fill, h, readPicked, toast } from "../ui.js";
 import { facts, listTenders, phasePill, picker, readOutTable, remaining, roleName, statusTable } from "./common.js";
 
 /** @param {string} user */
@@ -106,7 +106,18 @@ export function mount(root, ctx) {
   releaseBtn.onclick = () => act(releaseBtn, () => release());
   const objection = /** @type {HTMLInputElement} */ (h("input", { id: "objection-text", placeholder: t("bidder.objection") }));
   const confirmBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", id: "confirm-btn", type: "button" }, t("bidder.confirm")));
-  confirmBtn.onclick = () => act(confirmBtn, () => conn.command(stream, "opening.confirm", {}, { sign: true }));
+  confirmBtn.onclick = () => act(confirmBtn, async () => {
+    if (!(await confirmAction({
+      title: t("bidder.confirm"),
+      items: [
+        [t("confirm.stream"), s.title || tender],
+        [t("confirm.record"), t("confirm.bids_n", { n: (s.readOut || []).length })],
+        ...(s.readOut || []).map((/** @type {any} */ e) => /** @type {[string, any]} */ ([e.number, e.org || "—"])),
+      ],
+      details: { stream, type: "opening.confirm", record: s.readOut || [] },
+    }))) return CANCELLED;
+    return conn.command(stream, "opening.confirm", {}, { sign: true });
+  });
   const objectBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", id: "object-btn", type: "button" }, t("bidder.object")));
   objectBtn.onclick = () => act(objectBtn, () => conn.command(stream, "opening.object", { text: objection.value.trim() }));
 

@@ -6,7 +6,7 @@
 import { t } from "../i18n.js";
 import { b64u, signJson } from "../keys.js";
 import { emptySession, expertCriteria, foldSession, passFailCriteria, scoredBids } from "../session.js";
-import { act, card, fill, h, table, toast } from "../ui.js";
+import { act, CANCELLED, card, confirmAction, fill, h, table, toast } from "../ui.js";
 import { facts, phasePill, picker } from "./common.js";
 
 const SCORE = /^\d{1,6}(\.\d{1,2})?$/;
@@ -51,12 +51,28 @@ export function mount(root, ctx) {
   const submitBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", type: "button", id: "submit-scores" }, t("expert.submit")));
   submitBtn.onclick = () => act(submitBtn, async () => {
     await saveScores();
+    const mine = s.myScores || {};
+    const n = Object.values(mine).reduce((k, /** @type {any} */ row) => k + Object.keys(row).length, 0);
+    if (!(await confirmAction({
+      title: t("expert.submit"),
+      lead: t("expert.submit_lead"),
+      items: [[t("field.session"), id], [t("expert.sheet"), t("confirm.scores_n", { n })]],
+      details: { stream, type: "session.submit_scores", scores: mine },
+    }))) return CANCELLED;
     await conn.command(stream, "session.submit_scores", {}, { sign: true });
   });
   const signBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", type: "button", id: "sign-report" }, t("expert.sign_report")));
   const dissent = /** @type {HTMLInputElement} */ (h("input", { placeholder: t("expert.dissent"), id: "dissent" }));
-  signBtn.onclick = () => act(signBtn, () => conn.command(stream, "session.sign_report",
-    dissent.value.trim() ? { report_digest: s.digest, dissent: dissent.value.trim() } : { report_digest: s.digest }, { sign: true }));
+  signBtn.onclick = () => act(signBtn, async () => {
+    const body = dissent.value.trim() ? { report_digest: s.digest, dissent: dissent.value.trim() } : { report_digest: s.digest };
+    if (!(await confirmAction({
+      title: t("expert.sign_report"),
+      items: [[t("field.session"), id], [t("confirm.report_digest"), h("span", { class: "mono digest" }, s.digest || "—")],
+        ...(body.dissent ? [/** @type {[string, any]} */ ([t("expert.dissent"), body.dissent])] : [])],
+      details: { stream, type: "session.sign_report", body },
+    }))) return CANCELLED;
+    return conn.command(stream, "session.sign_report", body, { sign: true });
+  });
 
   /** @type {Record<string, {verdict: HTMLSelectElement, reason: HTMLInputElement}>} */
   const pfInputs = {};

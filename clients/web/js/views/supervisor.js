@@ -9,7 +9,7 @@
 import { phaseName, t } from "../i18n.js";
 import { checkLogConsistency } from "../logproof.js";
 import { emptySession, expertCriteria, foldSession, scoredBids } from "../session.js";
-import { act, card, clock, describe, fill, h, table } from "../ui.js";
+import { act, CANCELLED, card, clock, confirmAction, describe, fill, h, table } from "../ui.js";
 import { progressBar } from "./agency.js";
 import { phasePill, picker } from "./common.js";
 
@@ -72,7 +72,12 @@ export function mount(root, ctx) {
   /** @type {any[]} */ let members = [];
   const reason = /** @type {HTMLInputElement} */ (h("input", { id: "pause-reason", placeholder: t("sup.reason") }));
   const pauseBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "danger", type: "button", id: "pause-btn" }, t("sup.pause")));
-  pauseBtn.onclick = () => act(pauseBtn, () => conn.command(stream, "session.pause", { reason: reason.value.trim() || t("sup.paused_default") }));
+  pauseBtn.onclick = () => act(pauseBtn, async () => {
+    const body = { reason: reason.value.trim() || t("sup.paused_default") };
+    if (!(await confirmAction({ title: t("sup.pause"), signed: false, lead: t("confirm.pause_lead"),
+      items: [[t("field.session"), id], [t("sup.reason"), body.reason]], details: { stream, type: "session.pause", body } }))) return CANCELLED;
+    return conn.command(stream, "session.pause", body);
+  });
   const resumeBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button", id: "resume-btn" }, t("sup.resume")));
   resumeBtn.onclick = () => act(resumeBtn, () => conn.command(stream, "session.resume"));
 
@@ -158,6 +163,9 @@ export function mount(root, ctx) {
     const warnBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "danger", type: "button", id: "warn-btn" }, t("sup.warn")));
     warnBtn.onclick = () => act(warnBtn, async () => {
       const body = target.value ? { text: need("warn"), expert: target.value } : { text: need("warn") };
+      const to = target.value ? s.committee.find((/** @type {any} */ m) => m.expert === target.value)?.name || target.value : t("sup.all_experts");
+      if (!(await confirmAction({ title: t("sup.warn"), signed: false, lead: t("confirm.warn_lead"),
+        items: [[t("confirm.target"), to], [t("confirm.text"), body.text]], details: { stream, type: "session.warn", body } }))) return CANCELLED;
       await conn.command(stream, "session.warn", body);
       clear("warn");
     });
