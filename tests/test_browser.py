@@ -723,3 +723,58 @@ async def test_a_bidder_sees_only_its_own_pages_in_beijing_time_at_1024_px(
     await context.close()
     for c in o.clients.values():
         await c.close()
+
+
+async def test_a_failed_opening_is_shown_with_its_reason_and_steps_follow_the_phase(
+    browser: Any, node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    o = Opening(node, pool, tmp_path)
+    opening_at = await o.setup("WB7", opening_in=5.0, window=120)
+    for name, price in (("a", "1000000.00"), ("b", "980000.50"), ("c", "1025000.00")):
+        await o.bidder(name)
+        await o.bid(name, price)
+    # c withdraws before the deadline: two valid bids at the opening, three required.
+    await o.clients["c"].command(o.stream, "bid.withdraw", {"section": "S1"})
+    await _wait_until(opening_at)
+    await o.clients["agency"].command(o.stream, "opening.start")
+    for name in ("a", "b"):
+        await o.clients[name].command(o.stream, "opening.sign_in", sign=True)
+        await o.clients[name].command(
+            o.stream, "bid.release_key", {"section": "S1", "identity": o.bid_keys[f"{name}/single"]}
+        )
+    agency = o.clients["agency"]
+    context, page = await open_page(
+        browser, node, tmp_path, o.people["agency"], "#/agency?tender=WB7"
+    )
+    errors = watch_console(page)
+    await expect(page.locator("#bid-status .s-decrypted")).to_have_count(2)
+    # Each step is offered only when it can be taken.
+    await expect(page.locator("#start-btn")).to_be_disabled()
+    await expect(page.locator("#readout-btn")).to_be_disabled()
+    await expect(page.locator("#sign-btn")).to_be_disabled()
+    await expect(page.locator("#close-btn")).to_be_enabled()
+    await agency.command(o.stream, "opening.close_window")
+    await expect(page.locator("#close-btn")).to_be_disabled()
+    await expect(page.locator("#readout-btn")).to_be_enabled()
+    await agency.command(o.stream, "opening.read_out")
+    failed = page.locator("#section-failed")
+    await expect(failed).to_contain_text("流标")
+    await expect(failed).to_contain_text("第一标段（S1）：有效投标 2 份，少于规定的 3 份")
+    await expect(page.locator("#sign-btn")).to_be_enabled()
+    await expect(page.locator("#readout-btn")).to_be_disabled()
+    await shot(page, "agency-failed")
+    # The bidder sees it too, first; an empty objection names the field and what to do.
+    bctx, bpage = await open_page(browser, node, tmp_path, o.people["a"], "#/bidder?tender=WB7")
+    berrors = watch_console(bpage)
+    await expect(bpage.locator("#section-failed")).to_contain_text("少于规定的 3 份")
+    await bpage.click("#object-btn")
+    await expect(bpage.locator(".toast.error")).to_contain_text("“异议内容”为空")
+    await expect(bpage.locator("#objection-text")).to_have_attribute("aria-invalid", "true")
+    assert await bpage.locator("label:has(#objection-text)").count() == 1
+    await expect(bpage.locator("#release-btn")).to_be_disabled()
+    await expect(bpage.locator("#confirm-btn")).to_be_enabled()
+    assert not errors and not berrors, (errors, berrors)
+    await bctx.close()
+    await context.close()
+    for c in o.clients.values():
+        await c.close()

@@ -10,7 +10,7 @@ export function emptyTender() {
   return {
     title: "", phase: "", config: null, stage: "", windowEnds: "", bids: {}, mine: {},
     signedIn: [], readOut: null, objections: [], confirmed: [], recordSigned: [],
-    record: null, notices: [], receipts: [],
+    record: null, notices: [], receipts: [], failed: [],
   };
 }
 
@@ -61,6 +61,12 @@ export function foldTender(s, ev) {
     case "opening.read_out":
       s.readOut = p.entries;
       for (const e of p.entries) s.bids[e.number] = { ...(s.bids[e.number] || {}), ...e };
+      break;
+    case "section.failed":
+      for (const id of p.sections || []) {
+        s.failed = s.failed.filter((/** @type {any} */ f) => f.section !== id);
+        s.failed.push({ section: id, valid: (p.valid || {})[id] ?? 0, min: p.min_bids });
+      }
       break;
     case "opening.objection":
       s.objections.push({ ...p });

@@ -184,7 +184,7 @@ export async function act(button, fn, okText) {
     toast(t("error", { message: e.message }), "error");
     return undefined;
   } finally {
-    if (button) button.disabled = false;
+    if (button) button.disabled = button.dataset.forbidden === "1";
   }
 }
 

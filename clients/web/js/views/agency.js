@@ -3,10 +3,10 @@
  * follow the evaluation's phase and progress only (the agency never sees a score).
  * @module views/agency
  */
-import { phaseName, t } from "../i18n.js";
+import { eventName, phaseName, t } from "../i18n.js";
 import { emptyTender, foldTender } from "../tender.js";
 import { act, beijing, CANCELLED, confirmAction, card, clock, countdown as countdownEl, fill, h, table } from "../ui.js";
-import { facts, phasePill, picker, readOutTable, remaining, statusTable } from "./common.js";
+import { allow, facts, roleName, failureBanner, phasePill, picker, readOutTable, remaining, statusTable } from "./common.js";
 
 const TEMPLATE = {
   sections: [{ id: "S1", name: "第一标段" }],
@@ -63,8 +63,21 @@ export function mount(root, ctx) {
   fill(body, live, progress);
   const countdown = h("span", { class: "mono" }, "—");
 
+  /** Each step of the opening is offered only when it can be taken. */
+  function gate() {
+    const why = t("why.phase");
+    const running = s.phase === "opening" && !!s.stage;
+    const [start, close, readout, sign] = ["start-btn", "close-btn", "readout-btn", "sign-btn"].map(
+      (x) => /** @type {HTMLButtonElement} */ (controls.querySelector(`#${x}`)));
+    allow(start, s.phase === "bidding" || (s.phase === "opening" && !s.stage), why);
+    allow(close, running && !s.windowClosed, why);
+    allow(readout, running && !!s.windowClosed && !s.readOut, why);
+    allow(sign, running && !!s.readOut && !s.recordSigned.includes("agency"), s.recordSigned.includes("agency") ? t("why.done") : why);
+  }
+
   function render() {
     publish.hidden = s.phase !== "draft";
+    gate();
     fill(live,
       h("div", { class: "title-row" }, h("h2", { class: "tender-title" }, s.title || tender, h("small", { class: "mono" }, ` ${tender}`)), phasePill(s.phase), publish),
       facts([
@@ -73,8 +86,9 @@ export function mount(root, ctx) {
         [t("agency.bids"), String(s.receipts.length || Object.keys(s.bids).length)],
         [t("bidder.window_left"), countdown],
         [t("status.decrypted"), `${Object.values(s.bids).filter((/** @type {any} */ b) => b.status === "decrypted").length}/${Object.keys(s.bids).length}`],
-        [t("agency.record_signed"), s.recordSigned.join(t("list_sep")) || "—"],
+        [t("agency.record_signed"), s.recordSigned.map((/** @type {string} */ r) => roleName(r)).join(t("list_sep")) || "—"],
       ]),
+      failureBanner(s),
       card(t("agency.run"), controls, s.stage ? statusTable(s) : h("p", { class: "hint" }, t("agency.start_hint"))),
       s.readOut ? card(t("bidder.readout"), readOutTable(s)) : null,
       s.objections.length ? card(t("agency.objections"), h("ul", { class: "objections" }, s.objections.map((/** @type {any} */ o) => objectionItem(o)))) : null,
@@ -99,9 +113,9 @@ export function mount(root, ctx) {
   const ev = { phase: "", progress: {}, log: [] };
   function renderProgress() {
     fill(progress, card(t("agency.progress"),
-      h("div", { class: "title-row" }, h("span", { class: "mono" }, sessionStream), phasePill(ev.phase)),
+      h("div", { class: "title-row" }, h("span", null, t("field.session"), " ", session), phasePill(ev.phase)),
       table([t("col.step"), t("progress")], Object.values(ev.progress).map((p) => [phaseName(p.step), progressBar(p.done, p.of)]), { class: "grid" }),
-      h("ul", { class: "feed compact" }, ev.log.slice(-8).reverse().map((e) => h("li", null, clock(e.at), " ", e.type)))));
+      h("ul", { class: "feed compact" }, ev.log.slice(-8).reverse().map((e) => h("li", { "data-type": e.type }, clock(e.at), " ", eventName(e.type) || phaseName(e.payload?.phase || ""))))));
   }
   ctx.follow(sessionStream, (e) => {
     if (e.type === "session.phase") ev.phase = e.payload.phase;

@@ -8,7 +8,7 @@ import { verifyJson } from "../keys.js";
 import { b64, checkReceiptInclusion, sha256 } from "../logproof.js";
 import { emptyTender, foldTender } from "../tender.js";
 import { act, beijing, CANCELLED, confirmAction, card, clock, countdown as countdownEl, fill, h, readPicked, toast } from "../ui.js";
-import { facts, listTenders, phasePill, picker, readOutTable, remaining, roleName, statusTable } from "./common.js";
+import { allow, facts, failureBanner, listTenders, phasePill, picker, readOutTable, remaining, roleName, statusTable } from "./common.js";
 
 /** @param {string} user */
 function recentKey(user) {
@@ -119,7 +119,16 @@ export function mount(root, ctx) {
     return conn.command(stream, "opening.confirm", {}, { sign: true });
   });
   const objectBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", id: "object-btn", type: "button" }, t("bidder.object")));
-  objectBtn.onclick = () => act(objectBtn, () => conn.command(stream, "opening.object", { text: objection.value.trim() }));
+  objectBtn.onclick = () => act(objectBtn, async () => {
+    const text = objection.value.trim();
+    if (!text) {
+      objection.focus();
+      objection.setAttribute("aria-invalid", "true");
+      throw Object.assign(new Error(t("bidder.objection_empty")), { code: "reason_required" });
+    }
+    objection.removeAttribute("aria-invalid");
+    await conn.command(stream, "opening.object", { text });
+  });
 
   const upload = uploadCard(ctx, tender, s, (/** @type {any} */ r) => receipts.add(r));
   const live = h("div");
@@ -151,6 +160,10 @@ export function mount(root, ctx) {
     tick();
     const org = conn.profile?.org;
     const signed = s.signedIn.includes(org);
+    const why = t("why.phase");
+    allow(releaseBtn, s.phase === "opening" && !!s.stage && !s.windowClosed, why);
+    allow(confirmBtn, s.phase === "opening" && !!s.readOut && !s.confirmed.includes(org), s.confirmed.includes(org) ? t("why.done") : why);
+    allow(objectBtn, s.phase === "opening" && !!s.readOut, why);
     fill(live,
       h("div", { class: "title-row" }, h("h2", { class: "tender-title" }, s.title || tender, h("small", { class: "mono" }, ` ${tender}`)), phasePill(s.phase)),
       facts([
@@ -160,13 +173,14 @@ export function mount(root, ctx) {
         [t("bidder.window_left"), countdown],
         [t("bidder.signin"), signed ? h("span", { class: "ok", id: "signed-in" }, t("bidder.signedin")) : "—"],
       ]),
+      failureBanner(s),
       s.notices.length ? h("div", { class: "notice" }, s.notices[s.notices.length - 1]) : null,
       clarifications.el, // an open question comes before everything else
       s.stage ? card(t("bidder.opening"),
         h("div", { class: "toolbar" }, h("label", { class: "file" }, t("bidder.keys"), keysInput), releaseBtn),
         statusTable(s, { mine: true })) : null,
       s.readOut ? card(t("bidder.readout"), readOutTable(s),
-        h("div", { class: "toolbar" }, objection, objectBtn, confirmBtn,
+        h("div", { class: "toolbar" }, h("label", { class: "inline" }, t("bidder.objection"), objection), objectBtn, confirmBtn,
           s.confirmed.includes(org) ? h("span", { class: "ok", id: "confirmed" }, t("bidder.confirmed")) : null),
         s.objections.length ? h("ul", { class: "objections" }, s.objections.map((/** @type {any} */ o) =>
           h("li", null, h("strong", null, o.org, t("colon")), o.text, o.answer ? h("div", { class: "answer" }, t("answer_prefix"), o.answer) : null))) : null) : null,

@@ -107,3 +107,35 @@ export function roleName(role) {
   const text = t(key);
   return text === key ? role : text;
 }
+
+/** A section's name in the tender's own words. @param {any} s @param {string} id */
+export function sectionName(s, id) {
+  const found = (s.config?.sections || []).find((/** @type {any} */ x) => x.id === id);
+  return found?.name ? `${found.name}（${id}）` : id;
+}
+
+/**
+ * 流标, shown before anything else: which section failed and why.
+ * @param {any} s folded tender state
+ */
+export function failureBanner(s) {
+  if (!s.failed || !s.failed.length) return null;
+  return h("div", { class: "failure", role: "alert", id: "section-failed" },
+    h("strong", null, t("failed.title")),
+    h("ul", null, s.failed.map((/** @type {any} */ f) => h("li", { "data-section": f.section },
+      t("failed.reason", { section: sectionName(s, f.section), valid: f.valid, min: f.min })))),
+    h("p", { class: "hint" }, t("failed.next")));
+}
+
+/**
+ * Allow a button only where the phase allows its action; `why` says why not (its title).
+ * `act` leaves a forbidden button disabled.
+ * @param {HTMLButtonElement} button @param {boolean} ok @param {string} [why]
+ */
+export function allow(button, ok, why) {
+  button.dataset.forbidden = ok ? "" : "1";
+  button.disabled = !ok;
+  if (ok) button.removeAttribute("title");
+  else if (why) button.title = why;
+  return button;
+}

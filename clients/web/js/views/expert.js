@@ -7,7 +7,7 @@ import { t } from "../i18n.js";
 import { b64u, signJson } from "../keys.js";
 import { emptySession, expertCriteria, foldSession, passFailCriteria, scoredBids } from "../session.js";
 import { act, CANCELLED, card, confirmAction, fill, h, table, toast } from "../ui.js";
-import { facts, phasePill, picker } from "./common.js";
+import { allow, facts, phasePill, picker } from "./common.js";
 
 const SCORE = /^\d{1,6}(\.\d{1,2})?$/;
 
@@ -234,19 +234,21 @@ export function mount(root, ctx) {
   }
 
   function render() {
+    allow(submitBtn, ["detailed_review", "deviation_check"].includes(s.phase) && !s.submitted, t("why.phase"));
+    allow(signBtn, s.phase === "signing" && !!s.digest, t("why.phase"));
     const mine = s.checkedIn[me];
     const member = s.committee.find((/** @type {any} */ m) => m.expert === me);
     if (candidate.options.length !== s.committee.length) {
-      fill(candidate, s.committee.map((/** @type {any} */ m) => h("option", { value: m.expert }, `${m.name}（${m.expert}）`)));
+      fill(candidate, s.committee.map((/** @type {any} */ m) => h("option", { value: m.expert }, m.name || m.expert)));
     }
     fill(body,
-      h("div", { class: "title-row" }, h("h2", { class: "tender-title" }, stream), phasePill(s.phase)),
+      h("div", { class: "title-row" }, h("h2", { class: "tender-title" }, t("field.session"), " ", id), phasePill(s.phase)),
       s.pause ? h("div", { class: "notice" }, t("expert.paused"), s.pause.reason || "") : null,
       s.warnings.length ? h("div", { class: "warning", id: "warning" }, t("expert.warning"), s.warnings[s.warnings.length - 1].text) : null,
       facts([
         [t("expert.venue"), member ? s.venues[member.venue]?.name || member.venue : "—"],
         [t("expert.checkin"), mine ? h("span", { class: "ok", id: "checkin-status" }, t("expert.checked", { seat: mine.seat })) : h("span", { id: "checkin-status" }, t("expert.not_checked"))],
-        [t("expert.chair_label"), s.chair || "—"],
+        [t("expert.chair_label"), s.chair ? h("span", { id: "chair-name" }, s.committee.find((/** @type {any} */ m) => m.expert === s.chair)?.name || s.chair) : "—"],
       ]),
       !mine ? card(t("expert.checkin"), h("p", { class: "hint" }, t("expert.token_hint")), h("div", { class: "toolbar" }, h("label", null, t("expert.seat"), seat), tokenBtn), token) : null,
       documents(),

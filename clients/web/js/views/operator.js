@@ -37,10 +37,10 @@ export function mount(root, ctx) {
   function render() {
     const roster = Object.values(s.rosters).flat();
     fill(body,
-      h("div", { class: "title-row" }, h("h2", { class: "tender-title" }, stream), phasePill(s.phase)),
+      h("div", { class: "title-row" }, h("h2", { class: "tender-title" }, t("field.session"), " ", id), phasePill(s.phase)),
       card(t("op.roster"), table([t("sup.expert"), t("op.specialty"), t("expert.venue"), t("col.status"), t("expert.seat"), t("col.time")], roster.map((/** @type {any} */ m) => {
         const c = s.checkedIn[m.expert];
-        return { attrs: { "data-expert": m.expert }, cells: [`${m.name}（${m.expert}）`, m.specialty, s.venues[m.venue]?.name || m.venue,
+        return { attrs: { "data-expert": m.expert }, cells: [m.name || m.expert, m.specialty, s.venues[m.venue]?.name || m.venue,
           c ? h("span", { class: "badge s-decrypted" }, t("op.done")) : h("span", { class: "badge s-waiting" }, t("op.pending")),
           c ? c.seat : "—", c ? clock(c.at || "") : "—"] };
       }), { class: "grid", id: "roster" })),

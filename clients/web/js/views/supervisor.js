@@ -6,12 +6,12 @@
  * that each extends the one it verified before (RFC 9162 consistency), and says so.
  * @module views/supervisor
  */
-import { phaseName, t } from "../i18n.js";
+import { eventName, phaseName, t } from "../i18n.js";
 import { checkLogConsistency } from "../logproof.js";
 import { emptySession, expertCriteria, foldSession, scoredBids } from "../session.js";
 import { act, CANCELLED, card, clock, confirmAction, describe, fill, h, table } from "../ui.js";
 import { progressBar } from "./agency.js";
-import { phasePill, picker } from "./common.js";
+import { allow, phasePill, picker } from "./common.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const LOG_CHECK_MS = 10_000;
@@ -158,7 +158,7 @@ export function mount(root, ctx) {
   function actions() {
     const target = /** @type {HTMLSelectElement} */ (h("select", { id: "warn-target", onchange: (/** @type {any} */ e) => (drafts.warnTarget = e.target.value) },
       h("option", { value: "" }, t("sup.all_experts")),
-      s.committee.map((/** @type {any} */ m) => h("option", { value: m.expert }, `${m.name}（${m.expert}）`))));
+      s.committee.map((/** @type {any} */ m) => h("option", { value: m.expert }, m.name || m.expert))));
     target.value = drafts.warnTarget || "";
     const warnBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "danger", type: "button", id: "warn-btn" }, t("sup.warn")));
     warnBtn.onclick = () => act(warnBtn, async () => {
@@ -233,8 +233,11 @@ export function mount(root, ctx) {
   ctx.on("resubscribed", () => checkLog("reconnect"));
 
   function render() {
+    const over = ["closed", "sealed", "rescheduled"].includes(s.phase);
+    allow(pauseBtn, !!s.phase && !over && !s.pause, t("why.phase"));
+    allow(resumeBtn, !!s.pause && !over, t("why.phase"));
     fill(main,
-      h("div", { class: "title-row" }, h("h2", { class: "tender-title" }, stream), phasePill(s.phase),
+      h("div", { class: "title-row" }, h("h2", { class: "tender-title" }, t("field.session"), " ", id), phasePill(s.phase),
         s.pause ? h("span", { class: "badge s-failed", id: "paused" }, t("sup.paused")) : null),
       card(t("sup.presence"), venues()),
       h("div", { class: "cols wide" },
@@ -247,7 +250,7 @@ export function mount(root, ctx) {
           actions(),
           s.sheets ? card(t("sup.spread"), spreadChart(s)) : null),
         card(t("sup.feed"), logBox, h("ul", { class: "feed", id: "feed" }, s.feed.slice(-40).reverse().map((/** @type {any} */ e) =>
-          h("li", null, clock(e.at), h("span", { class: "type" }, e.type), h("span", null, describe(e))))))),
+          h("li", { "data-type": e.type }, clock(e.at), h("span", { class: "type", title: e.type }, eventName(e.type)), h("span", null, describe(e))))))),
     );
   }
   ctx.follow(stream, (ev) => {
