@@ -27,7 +27,7 @@ from crypto import merkle
 from crypto.canonical import canonical_json
 from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.events import check_in_statement
-from crypto.keys import b64u
+from crypto.keys import SigningKey, b64u
 from evalroom.audit import log_signing_key
 from evalroom.audit.checkpoints import KEY_NAME
 from evalroom.domain.draw import ExpertPool, pool_digest
@@ -691,6 +691,18 @@ async def test_a_bidder_sees_only_its_own_pages_in_beijing_time_at_1024_px(
     errors = watch_console(page)
     await page.goto(f"{node.url}/app/")
     await expect(page.locator("#login-btn")).to_be_visible()
+    # A file that is not a key, and a key the platform does not know: sentences saying what to do.
+    garbage = tmp_path / "garbage.key.json"
+    garbage.write_text("not json")
+    await page.set_input_files("#key-file", str(garbage))
+    await page.click("#login-btn")
+    await expect(page.locator("#login-error")).to_contain_text("不是有效的密钥文件")
+    stranger = Participant("nobody-x", SigningKey.generate(), None)
+    await page.set_input_files("#key-file", str(key_file(tmp_path, stranger)))
+    await page.click("#login-btn")
+    await expect(page.locator("#login-error")).to_contain_text("平台不认识这把密钥")
+    # Chromium logs the refused login's HTTP status itself; from here on nothing may be logged.
+    errors.clear()
     await page.set_input_files("#key-file", str(key_file(tmp_path, o.people["a"])))
     await page.click("#login-btn")
     await expect(page.locator("#who")).to_contain_text(o.people["a"].user_id)

@@ -173,6 +173,20 @@ async function start(stored) {
   await showView();
 }
 
+/**
+ * Why a login failed, as a sentence that says what to do (never a script's own message).
+ * @param {any} err
+ */
+function loginError(err) {
+  const known = ["key_file_malformed", "key_file_mismatch", "no_key_file"];
+  if (known.includes(err?.message)) return t(`login.${err.message}`);
+  if (err?.code === "bad_signature") return t("login.bad_signature");
+  if (err?.code && err.code !== "closed" && err.message) return t("login.failed", { message: err.message });
+  if (err instanceof TypeError) return t("login.network");
+  if (err?.name === "DataError" || err?.name === "SyntaxError") return t("login.key_file_malformed");
+  return t("login.failed", { message: t("login.retry") });
+}
+
 /** @param {string} [error] */
 async function showLogin(error) {
   const stored = await loadKey().catch(() => undefined);
@@ -196,12 +210,12 @@ async function showLogin(error) {
     btn.disabled = true;
     try {
       const key = file.files?.length ? await importKeyFile(await readPicked(file)) : stored;
-      if (!key) throw new Error("no key file");
+      if (!key) throw new Error("no_key_file");
       await saveKey(key);
       await start(key);
     } catch (err) {
       conn = null;
-      showLogin(t("login.failed", { message: /** @type {Error} */ (err).message }));
+      showLogin(loginError(err));
     }
   });
   fill(/** @type {HTMLElement} */ (document.getElementById("main")),
@@ -213,7 +227,7 @@ async function showLogin(error) {
 header();
 const stored = await loadKey().catch(() => undefined);
 if (stored) {
-  start(stored).catch((err) => showLogin(t("login.failed", { message: err.message })));
+  start(stored).catch((err) => showLogin(loginError(err)));
 } else {
   showLogin();
 }

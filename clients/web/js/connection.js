@@ -43,7 +43,7 @@ export async function login(user, key) {
 async function postJson(path, body) {
   const r = await fetch(path, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", "accept-language": document.documentElement.lang || "zh-CN" },
     body: JSON.stringify(body),
   });
   const data = await r.json().catch(() => ({}));
