@@ -733,6 +733,41 @@ async def test_a_bidder_sees_only_its_own_pages_in_beijing_time_at_1024_px(
     await shot(page, "bidder-1024")
     assert not errors, errors
     await context.close()
+    # A user of every role: five tabs, each on one line, at 1024 px and at 1920 px; every
+    # control of the page it opens has a label.
+    everyone = await add_participant(
+        pool,
+        "everyone",
+        org="甘肃省公路工程建设集团有限公司",
+        roles=[(r, "platform") for r in ("bidder", "agency", "expert", "supervisor", "operator")],
+    )
+    for width in (1024, 1920):
+        context = await browser.new_context(viewport={"width": width, "height": 800})
+        page = await context.new_page()
+        errors = watch_console(page)
+        await page.goto(f"{node.url}/app/#/agency?tender=WB6")
+        await page.set_input_files("#key-file", str(key_file(tmp_path, everyone)))
+        await page.click("#login-btn")
+        await expect(page.locator("#nav a")).to_have_count(5)
+        await expect(page.locator("main h1")).to_have_text("代理机构控制台")
+        await expect(page.locator("#start-btn")).to_be_disabled()
+        for height, line in await page.locator("#nav a").evaluate_all(
+            "els => els.map(e => [e.getBoundingClientRect().height,"
+            " parseFloat(getComputedStyle(e).lineHeight) || 20])"
+        ):
+            assert height <= 2.5 * line, (width, height, line)
+        unlabelled = await page.locator("main input, main select, main textarea").evaluate_all(
+            "els => els.filter(e => !e.labels.length && !e.getAttribute('aria-label'))"
+            ".map(e => e.id || e.outerHTML)"
+        )
+        assert not unlabelled, unlabelled
+        # Keyboard: the tabs are reached with Tab and followed with Enter.
+        await page.focus("#nav-expert")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#nav-expert")).to_have_attribute("aria-current", "page")
+        await shot(page, f"agency-{width}")
+        assert not errors, errors
+        await context.close()
     for c in o.clients.values():
         await c.close()
 

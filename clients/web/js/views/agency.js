@@ -97,7 +97,7 @@ export function mount(root, ctx) {
   /** @param {any} o */
   function objectionItem(o) {
     if (o.answer) return h("li", null, h("strong", null, o.org, t("colon")), o.text, h("div", { class: "answer" }, t("answer_prefix"), o.answer));
-    const input = /** @type {HTMLInputElement} */ (h("input", { value: answers[o.id] || "", placeholder: t("agency.answer_text"), oninput: (/** @type {any} */ e) => (answers[o.id] = e.target.value) }));
+    const input = /** @type {HTMLInputElement} */ (h("input", { value: answers[o.id] || "", placeholder: t("agency.answer_text"), "aria-label": t("agency.answer_text"), oninput: (/** @type {any} */ e) => (answers[o.id] = e.target.value) }));
     const b = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button" }, t("agency.answer")));
     b.onclick = () => act(b, () => conn.command(stream, "opening.answer", { objection: o.id, text: input.value.trim() }));
     return h("li", null, h("strong", null, o.org, t("colon")), o.text, h("div", { class: "toolbar" }, input, b));

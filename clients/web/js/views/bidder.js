@@ -440,7 +440,7 @@ function clarificationCard(ctx) {
     }
     const key = `${c.stream}/${c.id}`;
     const input = /** @type {HTMLTextAreaElement} */ (h("textarea", {
-      rows: 2, class: "clar-answer", placeholder: t("clar.answer"),
+      rows: 2, class: "clar-answer", placeholder: t("clar.answer"), "aria-label": t("clar.answer"),
       oninput: (/** @type {any} */ e) => (drafts[key] = e.target.value),
     }, drafts[key] || ""));
     const b = /** @type {HTMLButtonElement} */ (h("button", { class: "primary clar-send", type: "button" }, t("clar.send")));

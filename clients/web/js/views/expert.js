@@ -43,7 +43,7 @@ export function mount(root, ctx) {
     fill(token, "evalroom-checkin:" + b64u(new TextEncoder().encode(json)));
     token.hidden = false;
   }, "");
-  const candidate = /** @type {HTMLSelectElement} */ (h("select", { id: "chair-candidate" }));
+  const candidate = /** @type {HTMLSelectElement} */ (h("select", { id: "chair-candidate", "aria-label": t("expert.chair") }));
   const voteBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", type: "button", id: "vote-btn" }, t("expert.vote")));
   voteBtn.onclick = () => act(voteBtn, () => conn.command(stream, "session.vote_chair", { candidate: candidate.value }));
   const saveBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button", id: "save-scores" }, t("expert.save")));
@@ -62,7 +62,7 @@ export function mount(root, ctx) {
     await conn.command(stream, "session.submit_scores", {}, { sign: true });
   });
   const signBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", type: "button", id: "sign-report" }, t("expert.sign_report")));
-  const dissent = /** @type {HTMLInputElement} */ (h("input", { placeholder: t("expert.dissent"), id: "dissent" }));
+  const dissent = /** @type {HTMLInputElement} */ (h("input", { placeholder: t("expert.dissent"), "aria-label": t("expert.dissent"), id: "dissent" }));
   signBtn.onclick = () => act(signBtn, async () => {
     const body = dissent.value.trim() ? { report_digest: s.digest, dissent: dissent.value.trim() } : { report_digest: s.digest };
     if (!(await confirmAction({
@@ -118,7 +118,7 @@ export function mount(root, ctx) {
           const verdict = /** @type {HTMLSelectElement} */ (h("select", { id: `pf-${b.bid_id}-${c.id}`, "aria-label": `${b.bid_id} ${c.name}` },
             h("option", { value: "" }, "—"), h("option", { value: "pass" }, t("expert.pass")), h("option", { value: "fail" }, t("expert.fail"))));
           verdict.value = had ? (had.pass ? "pass" : "fail") : "";
-          const reason = /** @type {HTMLInputElement} */ (h("input", { id: `pf-reason-${b.bid_id}-${c.id}`, placeholder: t("expert.fail_placeholder"), value: had?.reason || "" }));
+          const reason = /** @type {HTMLInputElement} */ (h("input", { id: `pf-reason-${b.bid_id}-${c.id}`, placeholder: t("expert.fail_placeholder"), "aria-label": `${b.bid_id} ${c.name} ${t("expert.fail_placeholder")}`, value: had?.reason || "" }));
           const sync = () => {
             reason.hidden = verdict.value !== "fail";
             reason.closest("td")?.classList.toggle("fail", verdict.value === "fail");
@@ -191,7 +191,7 @@ export function mount(root, ctx) {
     return card(t("expert.deviation"), h("ul", { class: "objections" }, mine.map((/** @type {any} */ d) => {
       const done = s.reasons[me]?.[`${d.bid}/${d.criterion}`];
       if (done) return h("li", null, `${d.bid} · ${d.criterion} = ${d.score}${t("colon")}`, h("span", { class: "ok" }, done));
-      const input = /** @type {HTMLInputElement} */ (h("input", { placeholder: t("expert.reason") }));
+      const input = /** @type {HTMLInputElement} */ (h("input", { placeholder: t("expert.reason"), "aria-label": t("expert.reason") }));
       const b = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button" }, t("ok")));
       b.onclick = () => act(b, () => conn.command(stream, "session.deviation_reason", { bid: d.bid, criterion: d.criterion, reason: input.value.trim() }, { sign: true }));
       return h("li", null, t("expert.deviation_item", { bid: d.bid, criterion: d.criterion, score: d.score, mean: d.others_mean }), h("div", { class: "toolbar" }, input, b));

@@ -27,7 +27,7 @@ export function mount(root, ctx) {
   if (!id) return;
   const stream = `session:${id}`;
   const s = emptySession();
-  const token = /** @type {HTMLTextAreaElement} */ (h("textarea", { id: "checkin-token", rows: 3, placeholder: "evalroom-checkin:…" }));
+  const token = /** @type {HTMLTextAreaElement} */ (h("textarea", { id: "checkin-token", rows: 3, placeholder: "evalroom-checkin:…", "aria-label": t("op.token") }));
   const btn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", type: "button", id: "checkin-btn" }, t("op.checkin")));
   btn.onclick = () => act(btn, async () => {
     const tok = parseToken(token.value);

@@ -70,7 +70,7 @@ export function mount(root, ctx) {
   const stream = `session:${id}`;
   const s = emptySession();
   /** @type {any[]} */ let members = [];
-  const reason = /** @type {HTMLInputElement} */ (h("input", { id: "pause-reason", placeholder: t("sup.reason") }));
+  const reason = /** @type {HTMLInputElement} */ (h("input", { id: "pause-reason", placeholder: t("sup.reason"), "aria-label": t("sup.reason") }));
   const pauseBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "danger", type: "button", id: "pause-btn" }, t("sup.pause")));
   pauseBtn.onclick = () => act(pauseBtn, async () => {
     const body = { reason: reason.value.trim() || t("sup.paused_default") };
@@ -110,7 +110,7 @@ export function mount(root, ctx) {
   /** @param {string} key @param {string} placeholder @param {string} [id] */
   function draft(key, placeholder, id) {
     let el = fields.get(key);
-    if (!el) fields.set(key, (el = /** @type {HTMLInputElement} */ (h("input", { id, placeholder }))));
+    if (!el) fields.set(key, (el = /** @type {HTMLInputElement} */ (h("input", { id, placeholder, "aria-label": placeholder }))));
     return el;
   }
   /** @param {string} key */
@@ -156,7 +156,7 @@ export function mount(root, ctx) {
   }
 
   function actions() {
-    const target = /** @type {HTMLSelectElement} */ (h("select", { id: "warn-target", onchange: (/** @type {any} */ e) => (drafts.warnTarget = e.target.value) },
+    const target = /** @type {HTMLSelectElement} */ (h("select", { id: "warn-target", "aria-label": t("confirm.target"), onchange: (/** @type {any} */ e) => (drafts.warnTarget = e.target.value) },
       h("option", { value: "" }, t("sup.all_experts")),
       s.committee.map((/** @type {any} */ m) => h("option", { value: m.expert }, m.name || m.expert))));
     target.value = drafts.warnTarget || "";
