@@ -8,7 +8,7 @@ import { verifyJson } from "../keys.js";
 import { b64, checkReceiptInclusion, sha256 } from "../logproof.js";
 import { emptyTender, foldTender } from "../tender.js";
 import { act, beijing, CANCELLED, confirmAction, card, clock, countdown as countdownEl, fill, h, readPicked, toast } from "../ui.js";
-import { allow, facts, failureBanner, listTenders, phasePill, picker, readOutTable, remaining, roleName, statusTable } from "./common.js";
+import { allow, envelopeName, facts, failureBanner, listTenders, sectionName, phasePill, picker, readOutTable, remaining, roleName, statusTable } from "./common.js";
 
 /** @param {string} user */
 function recentKey(user) {
@@ -145,7 +145,7 @@ export function mount(root, ctx) {
       if (status === "decrypted" || status === "rejected") continue;
       const entry = (bidKeys.bids || []).filter((/** @type {any} */ b) =>
         b.tender === tender && b.section === section && b.envelope === s.stage).pop();
-      if (!entry) throw Object.assign(new Error(t("bidder.no_key", { section, envelope: s.stage })), { code: "no_key" });
+      if (!entry) throw Object.assign(new Error(t("bidder.no_key", { section: sectionName(s, section), envelope: envelopeName(s.stage) })), { code: "no_key" });
       if (status !== "decrypting") await conn.command(stream, "bid.decrypting", { section });
       await conn.command(stream, "bid.release_key", { section, identity: entry.identity });
     }
@@ -306,11 +306,11 @@ function receiptsCard(ctx, tender) {
           r.fileCheck === "ok" ? "✔ " + t("receipt.file_ok") : "✘ " + t("receipt.file_bad")) : null,
         h("p", { class: `receipt-inclusion ${incClass}`, "data-state": inc.state }, incText)),
       h("dl", { class: "facts" }, [
-        [t("col.section"), `${rc.section ?? "—"} / ${rc.envelope ?? "—"}`],
+        [t("col.section"), `${rc.section ?? "—"} / ${rc.envelope ? envelopeName(rc.envelope) : "—"}`],
         [t("receipt.seq"), h("span", { class: "mono" }, `${rc.stream} #${rc.seq}`)],
         [t("receipt.at"), beijing(rc.at)],
         [t("receipt.size"), rc.size != null ? bytes(Number(rc.size)) : "—"],
-        [t("incl.label"), inc.state === "verified" ? h("span", { class: "mono" }, t("incl.detail", { size: inc.size, root: String(inc.root).slice(0, 12) + "…" })) : "—"],
+        [t("incl.label"), inc.state === "verified" ? h("details", { class: "tech" }, h("summary", null, t("details")), h("span", { class: "mono" }, t("incl.detail", { size: inc.size, root: String(inc.root).slice(0, 12) + "…" }))) : "—"],
       ].map(([k, v]) => h("div", null, h("dt", null, k), h("dd", null, v)))),
       h("p", { class: "mono small" }, "SHA-256 ", rc.sha256 || "—"),
       h("p", { class: "mono small" }, t("receipt.sig"), " ", r.sig),
@@ -392,7 +392,7 @@ function uploadCard(ctx, tender, s, onReceipt) {
     const sections = s.config?.sections || [];
     if (section.options.length !== sections.length) {
       fill(section, sections.map((/** @type {any} */ x) => h("option", { value: x.id }, `${x.id} ${x.name}`)));
-      fill(envelope, (s.config?.envelopes || []).map((/** @type {string} */ e) => h("option", { value: e }, e)));
+      fill(envelope, (s.config?.envelopes || []).map((/** @type {string} */ e) => h("option", { value: e }, envelopeName(e))));
     }
     el.hidden = s.phase !== "bidding";
   }

@@ -39,7 +39,7 @@ export function statusTable(s, opts = {}) {
       attrs: { "data-bid": b.number, class: s.mine[b.number] ? "mine" : "" },
       cells: [
         h("span", { class: "mono" }, b.number, s.mine[b.number] && opts.mine ? h("em", { class: "tag" }, t("bidder.mine")) : null),
-        b.section,
+        sectionName(s, b.section),
         b.org || "—",
         statusBadge(b.status),
         b.reason || "",
@@ -138,4 +138,11 @@ export function allow(button, ok, why) {
   if (ok) button.removeAttribute("title");
   else if (why) button.title = why;
   return button;
+}
+
+/** An envelope's name in words (单一信封, 技术标, 商务标). @param {string} id */
+export function envelopeName(id) {
+  const key = `envelope.${id}`;
+  const text = t(key);
+  return text === key ? id : text;
 }
