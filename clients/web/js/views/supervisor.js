@@ -209,9 +209,14 @@ export function mount(root, ctx) {
     }).catch((err) => console.error(err));
     return running;
   }
+  /** A stream as people name it: 招标项目 T / 评标会话 S. @param {string} st */
+  function streamLabel(st) {
+    const [kind, name] = st.split(/:(.*)/s);
+    return kind === "tender" ? `${t("field.tender")} ${name}` : kind === "session" ? `${t("field.session")} ${name}` : st;
+  }
   /** @param {any} r */
   function logText(r) {
-    if (r.state === "consistent") return t("sup.log_ok", { n: r.size });
+    if (r.state === "consistent") return t("sup.log_ok");
     if (r.state === "forked") return `${t("sup.log_forked", { kept: r.kept, shown: r.shown })} — ${t(`sup.log_why_${r.why}`)}`;
     if (r.state === "pending") return t("sup.log_pending");
     if (r.state === "error") return t("sup.log_error", { message: r.message });
@@ -224,7 +229,7 @@ export function mount(root, ctx) {
       const r = checks.get(st) || { state: "checking" };
       return h("div", { class: `log-check ${r.state}`, "data-stream": st, "data-state": r.state,
         "data-size": r.size ?? r.shown, "data-trigger": r.trigger },
-      h("span", { class: "log-stream mono" }, st), h("span", { class: "log-verdict" }, logText(r)));
+      h("span", { class: "log-stream", title: st }, streamLabel(st)), h("span", { class: "log-verdict", title: r.size ? t("sup.log_size", { n: r.size }) : null }, logText(r)));
     }));
   }
   showLog();
