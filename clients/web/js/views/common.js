@@ -42,7 +42,7 @@ export function statusTable(s, opts = {}) {
         sectionName(s, b.section),
         b.org || "—",
         statusBadge(b.status),
-        b.reason || "",
+        reasonText(b.reason),
       ],
     }));
   return table(
@@ -145,4 +145,19 @@ export function envelopeName(id) {
   const key = `envelope.${id}`;
   const text = t(key);
   return text === key ? id : text;
+}
+
+/**
+ * Why a bid failed, in words; the code and the server's detail go under 技术详情.
+ * @param {string} [reason]
+ */
+export function reasonText(reason) {
+  if (!reason) return "";
+  const code = reason.split(/[:\s]/)[0];
+  const key = `reason.${code}`;
+  const text = t(key);
+  if (text === key) return reason;
+  const detail = reason.slice(code.length).replace(/^[:\s]+/, "");
+  return h("span", { class: "reason", "data-reason": code }, text,
+    detail ? h("details", { class: "tech" }, h("summary", null, t("details")), h("span", { class: "mono" }, detail)) : null);
 }
