@@ -432,6 +432,7 @@ async def test_an_expert_scores_in_the_browser_and_the_supervisor_sees_it_land_l
     exp_ctx, exp_page = await open_page(
         browser, node, tmp_path, experts[first], "#/expert?session=WB3-S1"
     )
+    exp_errors = watch_console(exp_page)
     await expect(exp_page.locator("#phase")).to_have_text("初步评审")
     # The opened bids' documents are there to read, downloaded with the expert's token.
     await expect(exp_page.locator("#bid-documents li")).to_have_count(len(state["bids"]))
@@ -471,6 +472,7 @@ async def test_an_expert_scores_in_the_browser_and_the_supervisor_sees_it_land_l
     sup_ctx, sup_page = await open_page(
         browser, node, tmp_path, o.people["sup"], "#/supervisor?session=WB3-S1"
     )
+    sup_errors = watch_console(sup_page)
     await expect(sup_page.locator("#phase")).to_have_text("详细评审")
     await expect(sup_page.locator('.venue[data-venue="lanzhou"]')).to_have_class(re.compile("up"))
     await expect(exp_page.locator("#checkin-status")).to_contain_text("已签到")
@@ -551,6 +553,14 @@ async def test_an_expert_scores_in_the_browser_and_the_supervisor_sees_it_land_l
     await sup_page.fill("#note-text", "已核实回退理由")
     await sup_page.click("#note-btn")
     await expect(sup_page.locator("#notes")).to_contain_text("已核实回退理由")
+    # Pausing is confirmed first and offered only while it can be: not once paused.
+    await sup_page.click("#pause-btn")
+    await expect(sup_page.locator("#confirm-dialog")).to_contain_text("暂停评标")
+    await sup_page.click("#confirm-ok")
+    await expect(sup_page.locator("#paused")).to_be_visible()
+    await expect(sup_page.locator("#pause-btn")).to_be_disabled()
+    await expect(sup_page.locator("#resume-btn")).to_be_enabled()
+    assert not exp_errors and not sup_errors, (exp_errors, sup_errors)
     await sup_ctx.close()
     await exp_ctx.close()
     for c in [*o.clients.values(), *ops.values(), *ex.values()]:
