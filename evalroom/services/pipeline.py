@@ -17,14 +17,23 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
-import asyncpg
 import structlog
 from pydantic import ValidationError
 
 from crypto.canonical import canonical_json
 from crypto.events import command_signing_bytes
 from crypto.keys import KeyFormatError, VerifyKey
+from evalroom.db import Conn, Pool, PooledConn
 from evalroom.db import events as store
+from evalroom.db.commands import prior_command
+from evalroom.db.errors import BAD_DATA, ForeignKeyViolation, UniqueViolation
+
+# The store's failure classes live in ``evalroom.db.errors``; the adapters catch them here.
+from evalroom.db.errors import NOT_STORE_DOWN as NOT_STORE_DOWN
+from evalroom.db.errors import STORE_DOWN as STORE_DOWN
+from evalroom.db.errors import ClientDataError as ClientDataError
+from evalroom.db.errors import answered_by_server as answered_by_server
+from evalroom.db.errors import store_down as store_down
 from evalroom.db.identity import User, grant_role, roles_in, tender_roster
 from evalroom.domain.commands import Actor, Command
 from evalroom.domain.roles import Role
@@ -41,44 +50,6 @@ SYSTEM_USER = "system"
 _ID = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 # ``bid:<tender id>.<opaque>``: one bidder company's own stream in a tender (services.bids).
 STREAM_NAME = re.compile(rf"^(platform|(tender|session):{_ID}|bid:{_ID}\.[0-9a-f]{{20}})$")
-
-# Errors that mean "the database did not answer", or dropped the connection: whatever was
-# running on it did not commit unless it was the COMMIT itself (see ``_transact``), so a
-# command refused with ``store_unavailable`` changed nothing and may be retried with its id.
-STORE_DOWN: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,  # 08xxx, ConnectionDoesNotExistError
-    asyncpg.InterfaceError,  # "connection is closed", "pool is closing"
-    asyncpg.InternalClientError,  # a pooled connection terminated while idle, protocol state
-    asyncpg.exceptions.OperatorInterventionError,  # AdminShutdown, CrashShutdown, CannotConnectNow
-    asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
-    asyncpg.exceptions.TransactionRollbackError,  # deadlock, serialization: rolled back
-)
-# A value the client library cannot encode (an InterfaceError): the input's fault.
-ClientDataError = asyncpg.exceptions._base.DataError
-# Subclasses of the above that are the caller's fault, not the store's.
-NOT_STORE_DOWN: tuple[type[BaseException], ...] = (
-    ClientDataError,
-    asyncpg.exceptions.ClientConfigurationError,
-)
-
-
-def store_down(exc: BaseException) -> bool:
-    """The store failed (nothing that was not yet committed is committed); not a bug."""
-    return isinstance(exc, STORE_DOWN) and not isinstance(exc, NOT_STORE_DOWN)
-
-
-def answered_by_server(exc: BaseException) -> bool:
-    """PostgreSQL itself refused the statement over a live connection: it rolled back."""
-    return isinstance(exc, asyncpg.PostgresError) and not isinstance(
-        exc,
-        (
-            asyncpg.PostgresConnectionError,
-            asyncpg.exceptions.OperatorInterventionError,
-            asyncpg.exceptions.InsufficientResourcesError,
-        ),
-    )
 
 
 class OutcomeUnknown(Exception):
@@ -141,7 +112,7 @@ class RefusalLimiter:
 class CommandPipeline:
     def __init__(
         self,
-        pool: asyncpg.Pool,
+        pool: Pool,
         publish: Publisher,
         metrics: Metrics,
         limiter: RefusalLimiter,
@@ -215,13 +186,13 @@ class CommandPipeline:
         except OutcomeUnknown as exc:
             log.warning("commit_outcome_unknown", stream=stream, type=type_, error=repr(exc))
             raise Refusal("outcome_unknown", str(exc)) from None
-        except asyncpg.UniqueViolationError:
+        except UniqueViolation:
             # A concurrent retry of the same client id committed first: answer as a retry.
             answer = await self._retry_answer(user, client_id, digest)
             if answer is None:
                 raise Refusal("id_reused") from None
             return answer, [], False
-        except (asyncpg.DataError, ClientDataError) as exc:
+        except BAD_DATA as exc:
             raise Refusal("invalid", str(exc).splitlines()[0]) from None
         except Exception as exc:
             if store_down(exc):
@@ -262,16 +233,13 @@ class CommandPipeline:
 
     async def _prior(self, user: User, client_id: str, digest: bytes) -> dict[str, Any] | None:
         """The first ack of a retried command; ``id_reused`` if the id meant something else."""
-        prior = await self.pool.fetchrow(
-            "SELECT digest, result FROM commands WHERE actor = $1 AND client_id = $2",
-            user.id,
-            client_id,
-        )
+        prior = await prior_command(self.pool, user.id, client_id)
         if prior is None:
             return None
-        if bytes(prior["digest"]) != digest:
+        prior_digest, result = prior
+        if prior_digest != digest:
             raise Refusal("id_reused", f"id {client_id!r} was used for another command")
-        return dict(prior["result"])
+        return result
 
     async def _transact(
         self,
@@ -320,7 +288,7 @@ class CommandPipeline:
         finally:
             await self._release(conn)
 
-    async def _release(self, conn: asyncpg.pool.PoolConnectionProxy) -> None:
+    async def _release(self, conn: PooledConn) -> None:
         try:
             await self.pool.release(conn)
         except Exception as exc:  # never replaces the answer already decided
@@ -328,7 +296,7 @@ class CommandPipeline:
 
     async def _decide_and_write(
         self,
-        conn: asyncpg.pool.PoolConnectionProxy,
+        conn: PooledConn,
         spec: CommandSpec,
         user: User,
         client_id: str,
@@ -408,7 +376,7 @@ class CommandPipeline:
         for g in decision.grants:
             try:
                 await grant_role(conn, g.user_id, g.scope, g.role, g.venue)
-            except asyncpg.ForeignKeyViolationError:  # the deciders check first; kept safe
+            except ForeignKeyViolation:  # the deciders check first; kept safe
                 raise Refusal("unknown_user", g.user_id) from None
         head = stored[-1].seq if stored else row.head
         ack: dict[str, Any] = {"t": "ack", "id": client_id, "stream": stream, "seq": head}
@@ -457,7 +425,7 @@ def _signed_payload(payload: Any, command: dict[str, Any]) -> dict[str, Any]:
     return {**dict(payload), "command": command}
 
 
-async def _refusal_stream(conn: Any, user: User, stream: str) -> str:
+async def _refusal_stream(conn: Conn, user: User, stream: str) -> str:
     """Where an attempt is kept: the stream it was meant for, when the actor holds a role
     there, else ``platform``. A bidder's attempts on a tender go to its own bid stream (the
     tender's seqs must not count bidders), and nobody's attempt lands in another company's
@@ -490,7 +458,7 @@ def _actor(user: User, grants: list[tuple[str, str]]) -> Actor:
     )
 
 
-async def _platform_roles(conn: Any, user: User) -> frozenset[str]:
+async def _platform_roles(conn: Conn | Pool, user: User) -> frozenset[str]:
     if user.id == SYSTEM_USER:
         return frozenset()
     return frozenset(g.role for g in await roles_in(conn, user.id, ["platform"]))

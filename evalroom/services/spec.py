@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from crypto.keys import SigningKey
 from evalroom.bounds import check_json_bounds
+from evalroom.db import Conn, Pool
 from evalroom.db.events import StoredEvent
 from evalroom.db.identity import User
 from evalroom.domain.commands import Command, Decision
@@ -46,7 +47,7 @@ class TextBody(Body):
 class ServiceContext:
     """What impure steps may use: the pool, the platform's signing key, and node extras."""
 
-    pool: Any
+    pool: Pool
     platform_key: SigningKey
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -54,13 +55,15 @@ class ServiceContext:
 # prepare(ctx, user, stream, body) -> facts handed to the decider as ``Command.facts``
 Prepare = Callable[[ServiceContext, User, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 # read(conn, stream, body) -> facts read inside the transaction, once the actor is authorized
-Read = Callable[[Any, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+Read = Callable[[Conn, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 # finish(ctx, conn, decision, stored events) -> extra fields for the ack's ``reply``
-Finish = Callable[[ServiceContext, Any, Decision, Sequence[StoredEvent]], Awaitable[dict[str, Any]]]
+Finish = Callable[
+    [ServiceContext, Conn, Decision, Sequence[StoredEvent]], Awaitable[dict[str, Any]]
+]
 # route(ctx, user, addressed stream, body) -> the stream the command runs in (a bidder's own)
 Route = Callable[[ServiceContext, User, str, dict[str, Any]], Awaitable[str]]
 # gather(ctx, conn, addressed stream) -> facts read inside the transaction, after the locks
-Gather = Callable[[ServiceContext, Any, str], Awaitable[dict[str, Any]]]
+Gather = Callable[[ServiceContext, Conn, str], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
