@@ -154,7 +154,7 @@ async def read_events(
     return [StoredEvent.from_row(r) for r in rows]
 
 
-async def stream_heads(pool: asyncpg.Pool, names: Sequence[str]) -> dict[str, int]:
+async def stream_heads(pool: Executor, names: Sequence[str]) -> dict[str, int]:
     rows = await pool.fetch(
         "SELECT name, head FROM streams WHERE name = ANY($1::text[])", list(names)
     )
@@ -203,6 +203,18 @@ async def child_streams(conn: Executor, parent: str, kind: str) -> list[ChildStr
         ChildStream(r["name"], r["head"], dict(r["state"]), [bytes(h) for h in r["leaves"]])
         for r in rows
     ]
+
+
+async def sessions_outside_phases(
+    conn: Executor, phases: Sequence[str]
+) -> list[tuple[str, int, dict[str, Any]]]:
+    """(name, head, state) of every session whose phase is not one of ``phases``."""
+    rows = await conn.fetch(
+        "SELECT name, head, state FROM streams WHERE kind = 'session'"
+        " AND NOT (state->>'phase' = ANY($1::text[]))",
+        list(phases),
+    )
+    return [(r["name"], r["head"], dict(r["state"])) for r in rows]
 
 
 @dataclass(frozen=True)

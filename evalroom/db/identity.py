@@ -6,9 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
-
-from evalroom.db import Conn, Executor
+from evalroom.db import Conn, Executor, Pool
 
 
 @dataclass(frozen=True)
@@ -51,6 +49,15 @@ async def grant_role(conn: Executor, user_id: str, scope: str, role: str, venue:
         scope,
         role,
         venue,
+    )
+
+
+async def revoke_seat(conn: Executor, user_id: str, scope: str) -> None:
+    """Take back an expert's seat (expert or chair) in a session."""
+    await conn.execute(
+        "DELETE FROM roles WHERE user_id = $1 AND scope = $2 AND role IN ('expert', 'chair')",
+        user_id,
+        scope,
     )
 
 
@@ -97,7 +104,7 @@ def _person(row: Any) -> dict[str, Any]:
     return {"org": row["org"], "employer": row["employer"], "relations": list(row["relations"])}
 
 
-async def put_challenge(pool: asyncpg.Pool, nonce: str, user_id: str, ttl_seconds: int) -> None:
+async def put_challenge(pool: Pool, nonce: str, user_id: str, ttl_seconds: int) -> None:
     await pool.execute(
         "INSERT INTO login_challenges (nonce, user_id, expires_at)"
         " VALUES ($1, $2, now() + make_interval(secs => $3))",
@@ -107,7 +114,7 @@ async def put_challenge(pool: asyncpg.Pool, nonce: str, user_id: str, ttl_second
     )
 
 
-async def take_challenge(pool: asyncpg.Pool, nonce: str, user_id: str) -> bool:
+async def take_challenge(pool: Pool, nonce: str, user_id: str) -> bool:
     """Consume a challenge once; False when unknown, used, expired or for someone else."""
     row = await pool.fetchrow(
         "DELETE FROM login_challenges WHERE nonce = $1 RETURNING user_id, expires_at > now() AS live",
@@ -116,7 +123,7 @@ async def take_challenge(pool: asyncpg.Pool, nonce: str, user_id: str) -> bool:
     return row is not None and row["live"] and row["user_id"] == user_id
 
 
-async def secret(pool: asyncpg.Pool, name: str) -> bytes:
+async def secret(pool: Executor, name: str) -> bytes:
     value = await pool.fetchval("SELECT value FROM node_secrets WHERE name = $1", name)
     if value is None:
         raise LookupError(name)

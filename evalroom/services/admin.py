@@ -10,8 +10,7 @@ own, for setting up and for repairs, and leaves no event in the tender's log.
 
 from __future__ import annotations
 
-from typing import Any
-
+from evalroom.db import Pool
 from evalroom.db import events as store
 from evalroom.db.identity import get_user, grant_role, tender_roster
 from evalroom.domain.duties import Roster, check_holding
@@ -20,7 +19,7 @@ from evalroom.domain.rules import RuleError
 from evalroom.errors import Refusal
 
 
-async def admin_grant(pool: Any, user_id: str, role: str, scope: str, venue: str = "") -> None:
+async def admin_grant(pool: Pool, user_id: str, role: str, scope: str, venue: str = "") -> None:
     """Grant ``role`` to ``user_id`` in ``scope``, or raise :class:`Refusal` (nothing written)."""
     if role not in ALL_ROLES:
         raise Refusal("invalid", f"unknown role {role!r}; roles: {', '.join(sorted(ALL_ROLES))}")

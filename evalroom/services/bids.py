@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import Field
 
+from evalroom.db import Conn, Executor
 from evalroom.db import events as store
 from evalroom.db.identity import RoleGrant, User, secret, stream_grants
 from evalroom.domain import bids
@@ -50,14 +51,14 @@ class SectionBody(Body):
     section: str = Id
 
 
-async def stream_name(conn: Any, tender: str, org: str) -> str:
+async def stream_name(conn: Executor, tender: str, org: str) -> str:
     """``bid:<tender id>.<opaque>``: the stream of company ``org`` in ``tender``."""
     key = hashlib.sha256(b"evalroom/bid-stream\0" + await secret(conn, "platform_ed25519"))
     mac = hmac.new(key.digest(), f"{tender}\0{org}".encode(), hashlib.sha256).hexdigest()
     return f"bid:{tender.removeprefix('tender:')}.{mac[:20]}"
 
 
-async def own_stream(conn: Any, tender: str, org: str | None) -> str | None:
+async def own_stream(conn: Executor, tender: str, org: str | None) -> str | None:
     """The company's stream in ``tender`` if it has joined, else None."""
     if not org:
         return None
@@ -85,7 +86,7 @@ async def route_own(ctx: ServiceContext, user: User, stream: str, body: dict[str
     return own
 
 
-async def gather_tender(ctx: ServiceContext, conn: Any, tender: str) -> dict[str, Any]:
+async def gather_tender(ctx: ServiceContext, conn: Conn, tender: str) -> dict[str, Any]:
     """The tender's state, read under the gate (shared)."""
     return {"tender": await store.stream_state(conn, tender) or {}, "tender_stream": tender}
 
@@ -113,7 +114,7 @@ SPECS: list[CommandSpec] = specs_from(
 
 
 async def visible_grants(
-    conn: Any, user_id: str, stream: str
+    conn: Executor, user_id: str, stream: str
 ) -> tuple[str | None, list[RoleGrant]]:
     """The grants that let ``user_id`` read ``stream`` (subscribe, checkpoints, proofs), with
     its parent. A bid stream is read by its own company (roles held in the stream itself) and

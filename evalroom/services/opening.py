@@ -18,10 +18,15 @@ from crypto.bidpackage import PackageError, read_form
 from crypto.events import event_leaf_hash
 from crypto.merkle import MerkleLog
 from crypto.shamir import ShareError, combine_shares, inspect_share
-from evalroom.db import blobs
+from evalroom.db import Conn, blobs
 from evalroom.db import events as store
 from evalroom.db.events import StoredEvent
 from evalroom.db.identity import User
+from evalroom.db.opening import (
+    forget_opening_shares,
+    opening_shares_for_stage,
+    store_opening_share,
+)
 from evalroom.domain import opening
 from evalroom.domain.bidform import validate_form
 from evalroom.domain.commands import Decision
@@ -63,10 +68,10 @@ class StartCommercial(Body):
 
 
 async def tender_state(ctx: ServiceContext, stream: str) -> dict[str, Any]:
-    state = await ctx.pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
+    state = await store.stream_state(ctx.pool, stream)
     if state is None:
         raise RuleError("unknown_stream", stream)
-    return dict(state)
+    return state
 
 
 # -- bidding -------------------------------------------------------------------------------
@@ -84,7 +89,7 @@ async def prepare_submit(
 
 
 async def receipt(
-    ctx: ServiceContext, conn: Any, decision: Decision, stored: Sequence[StoredEvent]
+    ctx: ServiceContext, conn: Conn, decision: Decision, stored: Sequence[StoredEvent]
 ) -> dict[str, Any]:
     """A receipt signed by the platform key (回执), over the event that recorded the bid."""
     event = stored[0]
@@ -104,7 +109,7 @@ async def receipt(
     }
 
 
-async def gather_bid_streams(ctx: ServiceContext, conn: Any, tender: str) -> dict[str, Any]:
+async def gather_bid_streams(ctx: ServiceContext, conn: Conn, tender: str) -> dict[str, Any]:
     """Every bid stream of the tender with its size and Merkle root, read under the gate
     (exclusive): what the opening commits to."""
     found = []
@@ -233,27 +238,16 @@ async def prepare_share(
         info = inspect_share(body["share"])
     except ShareError as exc:
         raise RuleError("invalid_share", str(exc)) from None
-    await ctx.pool.execute(
-        "INSERT INTO opening_shares (tender, stage, holder, share) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT DO NOTHING",
-        stream,
-        stage_name,
-        user.id,
-        body["share"],
-    )
-    rows = await ctx.pool.fetch(
-        "SELECT share FROM opening_shares WHERE tender = $1 AND stage = $2", stream, stage_name
-    )
-    if len(rows) < info.k:
+    await store_opening_share(ctx.pool, stream, stage_name, user.id, body["share"])
+    shares = await opening_shares_for_stage(ctx.pool, stream, stage_name)
+    if len(shares) < info.k:
         return {"index": info.index, "combined": False}
     try:
-        identity = age.identity_from_secret(combine_shares([r["share"] for r in rows]))
+        identity = age.identity_from_secret(combine_shares(shares))
     except ShareError as exc:
         raise RuleError("invalid_share", str(exc)) from None
     if age.to_recipient(identity) != config.opening_recipient:
-        await ctx.pool.execute(
-            "DELETE FROM opening_shares WHERE tender = $1 AND stage = $2", stream, stage_name
-        )
+        await forget_opening_shares(ctx.pool, stream, stage_name)
         raise RuleError("shares_do_not_match", "the shares do not rebuild the tender's opening key")
     results = {}
     for number in stage["fallback"]:
@@ -261,9 +255,7 @@ async def prepare_share(
             ctx, stream, stage["bids"][number], identity, config, str(stage_name)
         )
     # The server keeps no shares once they have served.
-    await ctx.pool.execute(
-        "DELETE FROM opening_shares WHERE tender = $1 AND stage = $2", stream, stage_name
-    )
+    await forget_opening_shares(ctx.pool, stream, stage_name)
     return {"index": info.index, "combined": True, "results": results}
 
 

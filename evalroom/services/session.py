@@ -12,9 +12,10 @@ from pydantic import Field, model_validator
 
 from crypto.events import check_in_statement
 from crypto.keys import KeyFormatError, VerifyKey
-from evalroom.db import handover
+from evalroom.db import Conn, handover
 from evalroom.db.events import StoredEvent
-from evalroom.db.identity import User, get_user
+from evalroom.db.experts import expert_pool, rate_expert
+from evalroom.db.identity import User, get_user, revoke_seat
 from evalroom.domain import session
 from evalroom.domain.commands import Decision
 from evalroom.domain.rules import RuleError
@@ -179,25 +180,7 @@ class Rate(Body):
 
 
 async def pool_snapshot(ctx: ServiceContext) -> dict[str, Any]:
-    rows = await ctx.pool.fetch(
-        "SELECT user_id, name, specialties, region, employer, credit, available, relations"
-        " FROM experts ORDER BY user_id"
-    )
-    return {
-        "experts": [
-            {
-                "id": r["user_id"],
-                "name": r["name"],
-                "specialties": list(r["specialties"]),
-                "region": r["region"],
-                "employer": r["employer"],
-                "credit": str(r["credit"]),
-                "available": r["available"],
-                "relations": list(r["relations"]),
-            }
-            for r in rows
-        ]
-    }
+    return {"experts": await expert_pool(ctx.pool)}
 
 
 async def prepare_pool(
@@ -225,36 +208,27 @@ async def prepare_check_in(
 
 
 async def revoke_withdrawn(
-    ctx: ServiceContext, conn: Any, decision: Decision, stored: Sequence[StoredEvent]
+    ctx: ServiceContext, conn: Conn, decision: Decision, stored: Sequence[StoredEvent]
 ) -> dict[str, Any]:
     """A withdrawn expert keeps no role in the session (its live subscriptions lapse)."""
     for expert in decision.state.get("withdrawn", {}):
-        await conn.execute(
-            "DELETE FROM roles WHERE user_id = $1 AND scope = $2 AND role IN ('expert', 'chair')",
-            expert,
-            stored[0].stream if stored else "",
-        )
+        await revoke_seat(conn, expert, stored[0].stream if stored else "")
     return {}
 
 
 async def feed_credit(
-    ctx: ServiceContext, conn: Any, decision: Decision, stored: Sequence[StoredEvent]
+    ctx: ServiceContext, conn: Conn, decision: Decision, stored: Sequence[StoredEvent]
 ) -> dict[str, Any]:
     """A rating moves the expert's credit: a running mean of ratings scaled to 0..100."""
     for event in stored:
         if event.type != "session.expert_rated":
             continue
         score = Decimal(int(event.payload["score"])) * 20
-        await conn.execute(
-            "UPDATE experts SET credit = round((credit * (ratings + 1) + $2) / (ratings + 2), 2),"
-            " ratings = ratings + 1 WHERE user_id = $1",
-            event.payload["expert"],
-            score,
-        )
+        await rate_expert(conn, event.payload["expert"], score)
     return {}
 
 
-async def read_handover(conn: Any, stream: str, body: dict[str, Any]) -> dict[str, Any]:
+async def read_handover(conn: Conn, stream: str, body: dict[str, Any]) -> dict[str, Any]:
     """What ``session.create`` decides on, read under the tender's row lock: the tender's
     signed opening record(s) and its other sessions (开标记录移交)."""
     tender = _parent(body)

@@ -21,6 +21,7 @@ from typing import Any
 
 import structlog
 
+from evalroom.db import events as store
 from evalroom.db.identity import User
 from evalroom.domain.session import next_deadline
 from evalroom.errors import Refusal
@@ -62,17 +63,13 @@ class SessionWatch:
                 log.warning("session_watch_failed", error=str(exc))
 
     async def tick(self) -> None:
-        rows = await self.pipeline.pool.fetch(
-            "SELECT name, head, state FROM streams WHERE kind = 'session'"
-            " AND NOT (state->>'phase' = ANY($1::text[]))",
-            list(RUNNING),
-        )
+        rows = await store.sessions_outside_phases(self.pipeline.pool, RUNNING)
         if not rows:
             return
         present = await self._venues_present()
         now = datetime.now(UTC)
-        for row in rows:
-            await self._watch(row["name"], row["head"], dict(row["state"]), present, now)
+        for name, head, state in rows:
+            await self._watch(name, head, state, present, now)
 
     async def _venues_present(self) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {}
