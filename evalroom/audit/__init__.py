@@ -28,6 +28,7 @@ from evalroom.audit.checkpoints import (
     b64,
 )
 from evalroom.audit.log import NotCommitted, StreamLogs
+from evalroom.db import Executor, Pool
 from evalroom.db.identity import secret
 from evalroom.settings import Settings
 
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 
-async def log_signing_key(pool: Any) -> SigningKey:
+async def log_signing_key(pool: Executor) -> SigningKey:
     """The deployment's log key (``node_secrets`` ``log_ed25519``, made at migration)."""
     return SigningKey.from_raw(await secret(pool, "log_ed25519"))
 
@@ -54,13 +55,13 @@ def _setting(settings: Settings, name: str, env: str, default: float) -> float:
 class Audit:
     """One node's audit log: the Merkle log cache and the checkpointer."""
 
-    def __init__(self, pool: Any, key: SigningKey, *, interval: float, cache_streams: int):
+    def __init__(self, pool: Pool, key: SigningKey, *, interval: float, cache_streams: int):
         self.pool = pool
         self.logs = StreamLogs(pool, max_streams=cache_streams)
         self.checkpoints = Checkpointer(pool, self.logs, key, interval=interval)
 
     @classmethod
-    async def start(cls, pool: Any, settings: Settings) -> Audit:
+    async def start(cls, pool: Pool, settings: Settings) -> Audit:
         """Settings (``settings.extra`` or the environment): ``audit_checkpoint_seconds`` /
         ``EVALROOM_CHECKPOINT_SECONDS`` (default 2), ``audit_cache_streams`` /
         ``EVALROOM_AUDIT_CACHE_STREAMS`` (default 64)."""

@@ -45,11 +45,14 @@ from typing import Any
 
 from crypto.canonical import canonical_json
 from crypto.checkpoint import verifier_key
-from crypto.events import event_record, format_time
+from crypto.events import format_time
 from crypto.keys import SigningKey
 from crypto.merkle import MerkleLog
 from evalroom.audit import log_signing_key
 from evalroom.audit.checkpoints import KEY_NAME, StoredCheckpoint, b64, origin_prefix
+from evalroom.db import Conn, Executor, Pool, export
+from evalroom.db.checkpoints import checkpoints_of
+from evalroom.db.commands import command_results
 from evalroom.db.identity import secret
 
 FORMAT = "evalroom-bundle/1"
@@ -59,56 +62,28 @@ class BundleError(LookupError):
     """The target cannot be exported (no such tender or session)."""
 
 
-async def bundle_streams(pool: Any, target: str) -> list[dict[str, Any]]:
+async def bundle_streams(pool: Executor, target: str) -> list[dict[str, Any]]:
     """Rows (name, kind, parent, head, state) of the streams a bundle of ``target`` holds."""
-    row = await pool.fetchrow(
-        "SELECT name, kind, parent, head, state FROM streams WHERE name = $1", target
-    )
+    row = await export.stream_row(pool, target)
     if row is None:
         raise BundleError(f"no stream {target!r}")
-    rows = [dict(row)]
+    rows = [row]
     if row["parent"]:
-        parent = await pool.fetchrow(
-            "SELECT name, kind, parent, head, state FROM streams WHERE name = $1", row["parent"]
-        )
+        parent = await export.stream_row(pool, row["parent"])
         if parent is not None:
-            rows.insert(0, dict(parent))
-    children = await pool.fetch(
-        "SELECT name, kind, parent, head, state FROM streams WHERE parent = $1 ORDER BY name",
-        target,
-    )
-    rows.extend(dict(c) for c in children)
+            rows.insert(0, parent)
+    rows.extend(await export.child_stream_rows(pool, target))
     if row["kind"] == "session" and row["parent"]:
         # The bidders' own streams, which the tender's opening committed to.
-        bid_streams = await pool.fetch(
-            "SELECT name, kind, parent, head, state FROM streams"
-            " WHERE parent = $1 AND kind = 'bid' ORDER BY name",
-            row["parent"],
-        )
-        rows.extend(dict(b) for b in bid_streams)
+        rows.extend(await export.bid_stream_rows(pool, row["parent"]))
     return rows
 
 
-async def _events(pool: Any, stream: str) -> list[dict[str, Any]]:
-    rows = await pool.fetch(
-        "SELECT stream, seq, type, actor, at, payload, visibility, sig, leaf_hash FROM events"
-        " WHERE stream = $1 ORDER BY seq",
-        stream,
-    )
-    events = []
-    for r in rows:
-        record = event_record(
-            stream=r["stream"],
-            seq=r["seq"],
-            type=r["type"],
-            actor=r["actor"],
-            at=format_time(r["at"]),
-            payload=r["payload"],
-            visibility=r["visibility"],
-            sig=r["sig"],
-        )
-        events.append({**record, "leaf_hash": b64(bytes(r["leaf_hash"]))})
-    return events
+async def _events(pool: Executor, stream: str) -> list[dict[str, Any]]:
+    return [
+        {**record, "leaf_hash": b64(leaf_hash)}
+        for record, leaf_hash in await export.events_with_leaves(pool, stream)
+    ]
 
 
 def _server_log(events: list[dict[str, Any]]) -> MerkleLog:
@@ -122,13 +97,8 @@ def _server_log(events: list[dict[str, Any]]) -> MerkleLog:
     return tree
 
 
-async def _checkpoints(pool: Any, stream: str) -> list[StoredCheckpoint]:
-    rows = await pool.fetch(
-        "SELECT stream, size, root, note, reasons, created_at FROM checkpoints"
-        " WHERE stream = $1 ORDER BY size",
-        stream,
-    )
-    return [StoredCheckpoint.from_row(r) for r in rows]
+async def _checkpoints(pool: Executor, stream: str) -> list[StoredCheckpoint]:
+    return await checkpoints_of(pool, stream)
 
 
 def _consistency(tree: MerkleLog, sizes: list[int]) -> list[dict[str, Any]]:
@@ -178,14 +148,14 @@ def _with_inclusion(
     return item
 
 
-async def export_bundle(pool: Any, target: str) -> dict[str, Any]:
+async def export_bundle(pool: Pool, target: str) -> dict[str, Any]:
     """Build the evidence bundle of ``target`` (``session:<id>`` or ``tender:<id>``), from one
     read-only snapshot of the database (events, heads and checkpoints agree)."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         return await _export(conn, target)
 
 
-async def _export(pool: Any, target: str) -> dict[str, Any]:
+async def _export(pool: Conn, target: str) -> dict[str, Any]:
     rows = await bundle_streams(pool, target)
     log_key = (await log_signing_key(pool)).public
     platform_key = SigningKey.from_raw(await secret(pool, "platform_ed25519")).public
@@ -217,16 +187,12 @@ async def _export(pool: Any, target: str) -> dict[str, Any]:
         actors.update(e["actor"] for e in events if e["actor"])
         for event in events:
             found.extend(find_receipts(event["payload"]))
-        acks = await pool.fetch("SELECT result FROM commands WHERE stream = $1", name)
-        for ack in acks:
-            found.extend(find_receipts(ack["result"]))
+        for ack in await command_results(pool, name):
+            found.extend(find_receipts(ack))
         state = row["state"]
         if isinstance(state, dict) and state.get("report") is not None:
             reports.append({"stream": name, "report": state["report"]})
-    users = await pool.fetch(
-        "SELECT id, name, org, signing_key FROM users WHERE id = ANY($1::text[]) ORDER BY id",
-        sorted(actors),
-    )
+    users = await export.users_by_id(pool, sorted(actors))
     receipts: dict[bytes, dict[str, Any]] = {}
     for item in found:
         key = canonical_json({"receipt": item["receipt"], "sig": item["sig"]})

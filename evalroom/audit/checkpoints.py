@@ -27,16 +27,16 @@ import asyncio
 import base64
 import contextlib
 import hashlib
-from dataclasses import dataclass
-from typing import Any
 
 import structlog
 
 from crypto.checkpoint import Checkpoint, sign_checkpoint, verifier_key
-from crypto.events import format_time
 from crypto.keys import SigningKey, VerifyKey
 from crypto.merkle import MerkleLog
 from evalroom.audit.log import NotCommitted, StreamLogs
+from evalroom.db import Pool
+from evalroom.db import checkpoints as db
+from evalroom.db.checkpoints import StoredCheckpoint as StoredCheckpoint
 
 log = structlog.get_logger(__name__)
 
@@ -59,46 +59,12 @@ class ForkRefused(RuntimeError):
     """The committed events no longer match a stored checkpoint: signing would fork the log."""
 
 
-@dataclass(frozen=True)
-class StoredCheckpoint:
-    stream: str
-    size: int
-    root: bytes
-    note: str
-    reasons: tuple[str, ...]
-    created_at: str
-
-    @classmethod
-    def from_row(cls, row: Any) -> StoredCheckpoint:
-        return cls(
-            row["stream"],
-            row["size"],
-            bytes(row["root"]),
-            row["note"],
-            tuple(row["reasons"]),
-            format_time(row["created_at"]),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "stream": self.stream,
-            "size": self.size,
-            "root": b64(self.root),
-            "note": self.note,
-            "reasons": list(self.reasons),
-            "created_at": self.created_at,
-        }
-
-
-_COLUMNS = "stream, size, root, note, reasons, created_at"
-
-
 class Checkpointer:
     """Signs and stores checkpoints; ``start()`` runs the periodic task."""
 
     def __init__(
         self,
-        pool: Any,
+        pool: Pool,
         logs: StreamLogs,
         key: SigningKey,
         *,
@@ -119,30 +85,16 @@ class Checkpointer:
 
     # -- reading ---------------------------------------------------------------------------
     async def latest(self, stream: str) -> StoredCheckpoint | None:
-        row = await self.pool.fetchrow(
-            f"SELECT {_COLUMNS} FROM checkpoints WHERE stream = $1 ORDER BY size DESC LIMIT 1",
-            stream,
-        )
-        return None if row is None else StoredCheckpoint.from_row(row)
+        return await db.latest_checkpoint(self.pool, stream)
 
     async def at(self, stream: str, size: int) -> StoredCheckpoint | None:
-        row = await self.pool.fetchrow(
-            f"SELECT {_COLUMNS} FROM checkpoints WHERE stream = $1 AND size = $2", stream, size
-        )
-        return None if row is None else StoredCheckpoint.from_row(row)
+        return await db.checkpoint_at(self.pool, stream, size)
 
     async def listing(
         self, stream: str, *, after: int = 0, limit: int = 1000
     ) -> list[StoredCheckpoint]:
         """Checkpoints of ``stream`` with size > ``after``, smallest first."""
-        rows = await self.pool.fetch(
-            f"SELECT {_COLUMNS} FROM checkpoints WHERE stream = $1 AND size > $2"
-            " ORDER BY size LIMIT $3",
-            stream,
-            after,
-            limit,
-        )
-        return [StoredCheckpoint.from_row(r) for r in rows]
+        return await db.checkpoints_after(self.pool, stream, after, limit)
 
     # -- signing ---------------------------------------------------------------------------
     async def checkpoint_now(
@@ -162,55 +114,27 @@ class Checkpointer:
         root = tree.root(size)
         await self._check_extends(stream, tree, size, root)
         note = sign_checkpoint(Checkpoint(self.origin(stream), size, root), KEY_NAME, self.key)
-        row = await self.pool.fetchrow(
-            "INSERT INTO checkpoints (stream, size, root, note, reasons)"
-            " VALUES ($1, $2, $3, $4, ARRAY[$5::text])"
-            " ON CONFLICT (stream, size) DO UPDATE"
-            " SET reasons = array_append(checkpoints.reasons, $5::text)"
-            " WHERE $5::text <> $6 AND NOT $5::text = ANY(checkpoints.reasons)"
-            f" RETURNING {_COLUMNS}",
-            stream,
-            size,
-            root,
-            note,
-            reason,
-            PERIODIC,
-        )
+        row = await db.store_checkpoint(self.pool, stream, size, root, note, reason, PERIODIC)
         if row is None:  # it existed and already said as much
             stored = await self.at(stream, size)
             assert stored is not None
             return stored
-        return StoredCheckpoint.from_row(row)
+        return row
 
     async def _check_extends(self, stream: str, tree: MerkleLog, size: int, root: bytes) -> None:
         """The stored heads nearest below and above ``size`` must be prefixes of ``tree``."""
-        rows = await self.pool.fetch(
-            "(SELECT size, root FROM checkpoints WHERE stream = $1 AND size <= $2"
-            "  ORDER BY size DESC LIMIT 1)"
-            " UNION ALL"
-            " (SELECT size, root FROM checkpoints WHERE stream = $1 AND size > $2"
-            "  ORDER BY size LIMIT 1)",
-            stream,
-            size,
-        )
-        for row in rows:
-            known = row["size"]
-            if known > tree.size or tree.root(known) != bytes(row["root"]):
+        for known, known_root in await db.neighbour_checkpoints(self.pool, stream, size):
+            if known > tree.size or tree.root(known) != known_root:
                 self.refused_forks += 1
                 log.error("audit_fork_refused", stream=stream, size=size, checkpoint=known)
                 raise ForkRefused(
                     f"{stream}: the committed events do not extend checkpoint {known}"
-                    f" (root {b64(bytes(row['root']))}); refusing to sign size {size}"
+                    f" (root {b64(known_root)}); refusing to sign size {size}"
                 )
 
     async def grown(self) -> list[tuple[str, int]]:
         """(stream, size of its latest checkpoint) of the streams with events beyond it."""
-        rows = await self.pool.fetch(
-            "SELECT name, covered FROM (SELECT s.name, s.head, COALESCE("
-            "  (SELECT max(c.size) FROM checkpoints c WHERE c.stream = s.name), 0) AS covered"
-            " FROM streams s) AS heads WHERE head > covered"
-        )
-        return [(r["name"], r["covered"]) for r in rows]
+        return await db.streams_beyond_checkpoints(self.pool)
 
     async def tick(self) -> list[StoredCheckpoint]:
         """Checkpoint every stream that grew: at each phase boundary since its last checkpoint
@@ -220,15 +144,8 @@ class Checkpointer:
         for stream, covered in await self.grown():
             try:
                 head = (await self.logs.synced(stream)).size
-                boundaries = await self.pool.fetch(
-                    "SELECT seq, payload->>'phase' AS phase FROM events"
-                    " WHERE stream = $1 AND seq > $2 AND seq <= $3"
-                    " AND jsonb_typeof(payload->'phase') = 'string' ORDER BY seq",
-                    stream,
-                    covered,
-                    head,
-                )
-                sizes = [(r["seq"], f"phase:{r['phase']}") for r in boundaries]
+                boundaries = await db.phase_boundaries(self.pool, stream, covered, head)
+                sizes = [(seq, f"phase:{phase}") for seq, phase in boundaries]
                 for size, reason in [*sizes, (head, PERIODIC)]:
                     stored = await self.checkpoint_now(stream, reason, size=size)
                     if stored is not None:

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from typing import Any
 
 import structlog
 
 from crypto.merkle import MerkleLog
+from evalroom.db import Pool
+from evalroom.db.events import leaf_hashes_after
 
 log = structlog.get_logger(__name__)
 
@@ -35,7 +36,7 @@ class NotCommitted(LookupError):
 class StreamLogs:
     """The Merkle logs of the streams this node was asked about, synced from PostgreSQL."""
 
-    def __init__(self, pool: Any, *, max_streams: int = 64, batch: int = SYNC_BATCH) -> None:
+    def __init__(self, pool: Pool, *, max_streams: int = 64, batch: int = SYNC_BATCH) -> None:
         self.pool = pool
         self.max_streams = max(1, max_streams)
         self.batch = batch
@@ -79,20 +80,13 @@ class StreamLogs:
         # the cache describes another history and must not be extended.
         after = tree.size - 1 if tree.size else 0
         while True:
-            rows = await self.pool.fetch(
-                "SELECT seq, leaf_hash FROM events WHERE stream = $1 AND seq > $2"
-                " ORDER BY seq LIMIT $3",
-                stream,
-                after,
-                self.batch,
-            )
+            rows = await leaf_hashes_after(self.pool, stream, after, self.batch)
             if tree.size and after == tree.size - 1:
-                if not rows or rows[0]["seq"] != tree.size:
+                if not rows or rows[0][0] != tree.size:
                     return await self._rebuild(stream, "last cached event is gone")
-                if bytes(rows[0]["leaf_hash"]) != tree.leaf_hash_at(tree.size - 1):
+                if rows[0][1] != tree.leaf_hash_at(tree.size - 1):
                     return await self._rebuild(stream, "last cached leaf changed")
-            for row in rows:
-                seq = row["seq"]
+            for seq, leaf_hash in rows:
                 if seq <= tree.size:
                     continue  # the re-read last leaf, or leaves a concurrent sync appended
                 if seq != tree.size + 1:
@@ -101,7 +95,7 @@ class StreamLogs:
                     log.error("audit_log_gap", stream=stream, expected=tree.size + 1, got=seq)
                     return tree
                 try:
-                    tree.append(bytes(row["leaf_hash"]))
+                    tree.append(leaf_hash)
                 except ValueError:
                     log.error("audit_log_bad_leaf", stream=stream, seq=seq)
                     return tree

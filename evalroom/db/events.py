@@ -302,3 +302,16 @@ async def append_and_record(
         digest,
         ack,
     )
+
+
+async def leaf_hashes_after(
+    conn: Executor, stream: str, after: int, limit: int
+) -> list[tuple[int, bytes]]:
+    """(seq, leaf hash) of up to ``limit`` events of ``stream`` after seq ``after``."""
+    rows = await conn.fetch(
+        "SELECT seq, leaf_hash FROM events WHERE stream = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        stream,
+        after,
+        limit,
+    )
+    return [(r["seq"], bytes(r["leaf_hash"])) for r in rows]
