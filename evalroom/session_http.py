@@ -8,7 +8,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from evalroom.db.events import stream_parent_state
 from evalroom.db.identity import roles_in
+from evalroom.db.sessions import report_signatures
 from evalroom.domain.commands import Actor
 from evalroom.domain.session import may_read_scores
 from evalroom.errors import Refusal
@@ -20,17 +22,18 @@ from evalroom.report import render_html, render_pdf
 async def _session(node: Node, request: Request) -> tuple[str, dict[str, Any], Actor]:
     user = await authenticated_user(request)
     stream = f"session:{path_id(request, 'session')}"
-    row = await node.pool.fetchrow("SELECT parent, state FROM streams WHERE name = $1", stream)
-    if row is None:
+    found = await stream_parent_state(node.pool, stream)
+    if found is None:
         raise Refusal("unknown_stream", stream)
-    grants = await roles_in(node.pool, user.id, [stream, row["parent"] or ""])
+    parent, state = found
+    grants = await roles_in(node.pool, user.id, [stream, parent or ""])
     actor = Actor(
         user.id,
         frozenset(g.role for g in grants),
         user.org,
         frozenset(g.venue for g in grants if g.venue),
     )
-    return stream, dict(row["state"]), actor
+    return stream, state, actor
 
 
 async def scores(request: Request) -> Response:
@@ -88,20 +91,4 @@ async def report(request: Request) -> Response:
 
 
 async def _signatures(node: Node, stream: str) -> list[dict[str, Any]]:
-    rows = await node.pool.fetch(
-        "SELECT e.actor, e.sig, e.seq, e.at, u.name, u.signing_key FROM events e"
-        " JOIN users u ON u.id = e.actor WHERE e.stream = $1 AND e.type = 'session.report_signed'"
-        " ORDER BY e.seq",
-        stream,
-    )
-    return [
-        {
-            "expert": r["actor"],
-            "name": r["name"],
-            "sig": r["sig"],
-            "seq": r["seq"],
-            "at": r["at"].isoformat(),
-            "key": r["signing_key"],
-        }
-        for r in rows
-    ]
+    return await report_signatures(node.pool, stream)

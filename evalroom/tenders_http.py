@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from evalroom.db.tenders import tenders_for
 from evalroom.errors import Refusal
 from evalroom.http import _lang, authenticated_user, error_response
 from evalroom.node import Node
@@ -22,24 +23,7 @@ async def list_tenders(request: Request) -> Response:
         user = await authenticated_user(request)
     except Refusal as refusal:
         return error_response(refusal, _lang(request))
-    rows = await node.pool.fetch(
-        "SELECT s.name, s.state->>'title' AS title, s.state->>'phase' AS phase,"
-        " s.state->'config'->>'opening_at' AS opening_at,"
-        " ARRAY(SELECT DISTINCT r.role FROM roles r WHERE r.user_id = $1"
-        "       AND (r.scope = s.name OR r.scope IN (SELECT c.name FROM streams c"
-        "            WHERE c.parent = s.name AND c.kind = 'session'))) AS roles,"
-        " ARRAY(SELECT c.name FROM streams c WHERE c.parent = s.name AND c.kind = 'session'"
-        "       ORDER BY c.name) AS sessions,"
-        " (SELECT r.scope FROM roles r JOIN streams b ON b.name = r.scope"
-        "  WHERE r.user_id = $1 AND b.parent = s.name AND b.kind = 'bid' LIMIT 1) AS bid_stream"
-        " FROM streams s WHERE s.kind = 'tender'"
-        " AND (s.state->>'phase' = ANY($2::text[]) OR EXISTS (SELECT 1 FROM roles r"
-        "      WHERE r.user_id = $1 AND (r.scope = s.name OR r.scope IN"
-        "      (SELECT c.name FROM streams c WHERE c.parent = s.name AND c.kind = 'session'))))"
-        " ORDER BY s.created_at DESC LIMIT 200",
-        user.id,
-        list(LISTED),
-    )
+    rows = await tenders_for(node.pool, user.id, LISTED)
     tenders: list[dict[str, Any]] = [
         {
             "tender": r["name"].removeprefix("tender:"),

@@ -14,7 +14,6 @@ import contextlib
 import io
 import re
 import secrets
-from datetime import datetime
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
@@ -22,7 +21,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from crypto import age
 from evalroom.db import blobs
-from evalroom.db.identity import User
+from evalroom.db import events as store
+from evalroom.db.commands import command_result
+from evalroom.db.identity import User, roles_in_tree
 from evalroom.domain import opening
 from evalroom.domain.rules import RuleError
 from evalroom.errors import Refusal
@@ -35,13 +36,10 @@ _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # a command id, as on ``/ws``
 
 
 async def _precheck(node: Node, user: User, stream: str) -> dict[str, Any]:
-    row = await node.pool.fetchrow(
-        "SELECT state, now() AS now FROM streams WHERE name = $1", stream
-    )
-    if row is None:
+    found = await store.stream_state_now(node.pool, stream)
+    if found is None:
         raise Refusal("unknown_stream", stream)
-    state: dict[str, Any] = dict(row["state"])
-    now: datetime = row["now"]
+    state, now = found
     try:
         if state.get("phase") != "bidding":
             config = opening.config_of(state)
@@ -110,12 +108,9 @@ async def _first_answer(node: Node, user: User, client_id: str) -> dict[str, Any
     """An upload sent again with its ``Idempotency-Key`` after it committed (its answer was
     lost, or was ``outcome_unknown``): the first ack, without reading the bytes again (they
     would make a new upload, so the command would no longer be the same)."""
-    result = await node.pool.fetchval(
-        "SELECT result FROM commands WHERE actor = $1 AND client_id = $2", user.id, client_id
-    )
-    if result is None:
+    ack = await command_result(node.pool, user.id, client_id)
+    if ack is None:
         return None
-    ack = dict(result)
     if "receipt" not in ack.get("reply", {}):
         raise Refusal("id_reused", f"id {client_id!r} was used for another command")
     return ack
@@ -166,10 +161,10 @@ async def download_plain(request: Request) -> Response:
         user = await authenticated_user(request)
         stream = f"tender:{path_id(request, 'tender')}"
         number = path_id(request, "number")
-        state = await node.pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
+        state = await store.stream_state(node.pool, stream)
         if state is None:
             raise Refusal("unknown_stream", stream)
-        upload_id = _opened_upload(dict(state), number)
+        upload_id = _opened_upload(state, number)
         if not await _may_read_bids(node, user, stream):
             raise await node.pipeline.refuse(
                 user, "read-" + number, stream, "bid.read", Refusal("forbidden", "reading bids")
@@ -196,10 +191,5 @@ def _opened_upload(state: dict[str, Any], number: str) -> str:
 
 
 async def _may_read_bids(node: Node, user: User, stream: str) -> bool:
-    rows = await node.pool.fetch(
-        "SELECT role FROM roles WHERE user_id = $1 AND (scope = $2 OR scope IN"
-        " (SELECT name FROM streams WHERE parent = $2))",
-        user.id,
-        stream,
-    )
-    return bool({r["role"] for r in rows} & {"supervisor", "expert", "chair"})
+    roles = await roles_in_tree(node.pool, user.id, stream)
+    return bool(roles & {"supervisor", "expert", "chair"})

@@ -174,6 +174,20 @@ async def lock_gate(conn: Conn, tender: str, *, exclusive: bool) -> None:
     await conn.execute(f"SELECT {fn}(hashtextextended($1, 22))", tender)
 
 
+async def stream_state_now(conn: Executor, name: str) -> tuple[dict[str, Any], datetime] | None:
+    """A stream's state as committed now (no lock), with the database's clock."""
+    row = await conn.fetchrow("SELECT state, now() AS now FROM streams WHERE name = $1", name)
+    return None if row is None else (dict(row["state"]), row["now"])
+
+
+async def stream_parent_state(
+    conn: Executor, name: str
+) -> tuple[str | None, dict[str, Any]] | None:
+    """A stream's parent and state as committed now (no lock)."""
+    row = await conn.fetchrow("SELECT parent, state FROM streams WHERE name = $1", name)
+    return None if row is None else (row["parent"], dict(row["state"]))
+
+
 async def stream_state(conn: Executor, name: str) -> dict[str, Any] | None:
     """A stream's state as committed now (no lock)."""
     state = await conn.fetchval("SELECT state FROM streams WHERE name = $1", name)

@@ -61,6 +61,17 @@ async def revoke_seat(conn: Executor, user_id: str, scope: str) -> None:
     )
 
 
+async def roles_in_tree(conn: Executor, user_id: str, stream: str) -> set[str]:
+    """The roles ``user_id`` holds in ``stream`` or in any stream under it."""
+    rows = await conn.fetch(
+        "SELECT role FROM roles WHERE user_id = $1 AND (scope = $2 OR scope IN"
+        " (SELECT name FROM streams WHERE parent = $2))",
+        user_id,
+        stream,
+    )
+    return {r["role"] for r in rows}
+
+
 async def roles_in(conn: Executor, user_id: str, scopes: Sequence[str]) -> list[RoleGrant]:
     rows = await conn.fetch(
         "SELECT scope, role, venue FROM roles WHERE user_id = $1 AND scope = ANY($2::text[])",
