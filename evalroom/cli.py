@@ -6,11 +6,14 @@ import asyncio
 import gc
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from evalroom.settings import Settings
+
+if TYPE_CHECKING:  # asyncpg loads only when a command needs the database
+    from evalroom.db import Pool
 
 T = TypeVar("T")
 
@@ -19,7 +22,7 @@ def _run(factory: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(factory())  # type: ignore[arg-type]
 
 
-async def _with_pool(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+async def _with_pool(settings: Settings, work: Callable[[Pool], Awaitable[T]]) -> T:
     from evalroom.db.pool import EmbeddedPostgres, open_pool
 
     url = settings.database_url
@@ -93,7 +96,7 @@ def add_user(user_id: str, name: str, key: str, org: str | None) -> None:
         click.echo("公钥格式错误 (expected ed25519:…)", err=True)
         sys.exit(2)
 
-    async def work(pool: Any) -> bool:
+    async def work(pool: Pool) -> bool:
         return await create_user(pool, user_id, name, org, key)
 
     created = _run(lambda: _with_pool(Settings.from_env(), work))
@@ -118,7 +121,7 @@ def grant(user_id: str, role: str, scope: str, venue: str) -> None:
         click.echo(f"未知角色 {role}; 可选: {', '.join(sorted(ALL_ROLES))}", err=True)
         sys.exit(2)
 
-    async def work(pool: Any) -> None:
+    async def work(pool: Pool) -> None:
         await admin_grant(pool, user_id, role, scope, venue)
 
     try:
@@ -133,7 +136,7 @@ def grant(user_id: str, role: str, scope: str, venue: str) -> None:
 def migrate() -> None:
     """Apply database migrations (数据库迁移)."""
 
-    async def work(pool: Any) -> None:
+    async def work(pool: Pool) -> None:
         return None
 
     _run(lambda: _with_pool(Settings.from_env(), work))
@@ -169,7 +172,7 @@ def export_bundle(target: str, out: str, sign_head: bool) -> None:
     from evalroom.audit.checkpoints import Checkpointer
     from evalroom.audit.log import StreamLogs
 
-    async def work(pool: Any) -> dict[str, Any]:
+    async def work(pool: Pool) -> dict[str, Any]:
         if sign_head:
             signer = Checkpointer(pool, StreamLogs(pool), await log_signing_key(pool))
             for row in await bundles.bundle_streams(pool, target):

@@ -37,7 +37,11 @@ from clients.opening import make_opening_key, pack_bid, seal_envelope, upload_en
 from clients.sdk import Client, ClientError, Subscription
 from crypto.keys import SigningKey
 from evalroom.app import create_app
+from evalroom.db.events import stream_state
+from evalroom.db.experts import add_expert
+from evalroom.db.handover import opening_records
 from evalroom.db.identity import create_user, grant_role
+from evalroom.db.sessions import signed_reports
 from evalroom.domain.draw import DrawRequest, ExpertPool, draw_experts, pool_digest
 from evalroom.domain.session import report_digest
 from evalroom.settings import Settings
@@ -265,9 +269,8 @@ class Demo:
         return p
 
     async def state(self, stream: str) -> dict[str, Any]:
-        value: dict[str, Any] = await self.pool.fetchval(
-            "SELECT state FROM streams WHERE name = $1", stream
-        )
+        value = await stream_state(self.pool, stream)
+        assert value is not None, stream
         return value
 
     async def refused(
@@ -352,16 +355,8 @@ class Demo:
         }
         for eid, name, region, employer, credit, relations in POOL:
             await self.person(eid, name, connect=False)
-            await self.pool.execute(
-                "INSERT INTO experts (user_id, name, specialties, region, employer, credit,"
-                " relations) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                eid,
-                name,
-                ["公路"],
-                region,
-                employer,
-                Decimal(credit),
-                relations,
+            await add_expert(
+                self.pool, eid, name, ["公路"], region, employer, Decimal(credit), relations
             )
         self.r.feed(f"{len(self.people)} participants · {len(POOL)} experts in the pool")
 
@@ -490,11 +485,7 @@ class Demo:
         """The session's bids are the signed records' (开标记录移交); bids in a body are refused."""
         from evalroom.domain.handover import SignedRecord, bid_differences, session_bids
 
-        rows = await self.pool.fetch(
-            "SELECT seq, payload FROM events WHERE stream = $1 AND type = 'opening.record'"
-            " ORDER BY seq",
-            self.stream,
-        )
+        rows = await opening_records(self.pool, self.stream)
         handover = session_bids([SignedRecord(r["seq"], r["payload"]) for r in rows], "S1")
         state = await self.state(self.session)
         same = not bid_differences(state["bids"], handover.bids)
@@ -714,11 +705,7 @@ class Demo:
             await experts[eid].command(
                 self.session, "session.sign_report", {"report_digest": digest}, sign=True
             )
-        signatures = await self.pool.fetch(
-            "SELECT e.sig, e.payload, u.signing_key FROM events e JOIN users u ON u.id = e.actor"
-            " WHERE e.stream = $1 AND e.type = 'session.report_signed'",
-            self.session,
-        )
+        signatures = await signed_reports(self.pool, self.session)
         from crypto.canonical import canonical_json
         from crypto.keys import VerifyKey
 

@@ -6,15 +6,15 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 
-import asyncpg
 import structlog
 
 from crypto.keys import SigningKey
 from evalroom.audit import Audit
 from evalroom.auth.tokens import TokenIssuer
 from evalroom.broker import Broker, LocalBroker, RedisBroker
+from evalroom.db import Pool
 from evalroom.db.identity import secret
-from evalroom.db.pool import EmbeddedPostgres, open_pool, stop_embedded
+from evalroom.db.pool import EmbeddedPostgres, answers, open_pool, stop_embedded
 from evalroom.hub.hub import Hub
 from evalroom.metrics import Metrics
 from evalroom.services.pipeline import CommandPipeline, RefusalLimiter
@@ -29,7 +29,7 @@ log = structlog.get_logger(__name__)
 @dataclass
 class Node:
     settings: Settings
-    pool: asyncpg.Pool
+    pool: Pool
     broker: Broker
     hub: Hub
     pipeline: CommandPipeline
@@ -95,6 +95,6 @@ class Node:
     async def healthy(self) -> dict[str, bool]:
         db = False
         with contextlib.suppress(Exception):
-            db = await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2.0) == 1
+            db = await asyncio.wait_for(answers(self.pool), 2.0)
         broker = await self.broker.ping()
         return {"db": db, "broker": broker}

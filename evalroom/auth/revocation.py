@@ -15,6 +15,7 @@ from datetime import datetime
 from evalroom.auth.tokens import TokenClaims, TokenError, TokenIssuer
 from evalroom.db import Executor
 from evalroom.db.identity import User
+from evalroom.db.tokens import record_revocation, revocations_since, user_and_revoked
 
 # The broker channel of revocations: not a stream name, so no stream can collide with it.
 REVOKED_CHANNEL = "~revoked"
@@ -37,44 +38,24 @@ async def authenticate(db: Executor, tokens: TokenIssuer, token: str) -> Authent
     """The user of a valid, unrevoked token, else None (``TokenError`` for a bad token)."""
     claims = tokens.verify(token)
     tid = token_id(token)
-    row = await db.fetchrow(
-        "SELECT id, name, org, signing_key,"
-        " EXISTS (SELECT 1 FROM revoked_tokens WHERE token_id = $2) AS revoked"
-        " FROM users WHERE id = $1",
-        claims.user_id,
-        tid,
-    )
-    if row is None or row["revoked"]:
+    found = await user_and_revoked(db, claims.user_id, tid)
+    if found is None or found[1]:
         return None
-    return Authenticated(User(row["id"], row["name"], row["org"], row["signing_key"]), claims, tid)
+    return Authenticated(found[0], claims, tid)
 
 
 async def revoke(db: Executor, tokens: TokenIssuer, token: str) -> str:
     """Revoke a token (idempotent); return its id. ``TokenError`` if it is not one of ours."""
     claims = tokens.verify(token)
     tid = token_id(token)
-    await db.execute(
-        "WITH gone AS (DELETE FROM revoked_tokens WHERE expires_at < now() - interval '1 hour')"
-        " INSERT INTO revoked_tokens (token_id, user_id, expires_at)"
-        " VALUES ($1, $2, to_timestamp($3)) ON CONFLICT (token_id) DO NOTHING",
-        tid,
-        claims.user_id,
-        float(claims.expires_at),
-    )
+    await record_revocation(db, tid, claims.user_id, float(claims.expires_at))
     return tid
 
 
 async def revoked_since(db: Executor, since: datetime | None) -> tuple[list[str], datetime]:
     """Ids revoked after ``since`` (less a margin; none when ``since`` is None), and the
     database's time now, to pass as ``since`` next time."""
-    row = await db.fetchrow(
-        "SELECT clock_timestamp() AS now, ARRAY(SELECT token_id FROM revoked_tokens"
-        " WHERE revoked_at > $1::timestamptz - make_interval(secs => $2)) AS ids",
-        since,
-        RESCAN_SECONDS,
-    )
-    assert row is not None
-    return list(row["ids"]), row["now"]
+    return await revocations_since(db, since, RESCAN_SECONDS)
 
 
 __all__ = ["REVOKED_CHANNEL", "Authenticated", "TokenError", "authenticate", "revoke", "token_id"]

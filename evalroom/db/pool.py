@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from evalroom.db import Pool
 from evalroom.db.migrate import migrate
 
 
@@ -50,7 +51,12 @@ def stop_embedded(embedded: EmbeddedPostgres) -> None:
         cleanup()
 
 
-async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+async def answers(pool: Pool) -> bool:
+    """The database answers a trivial query (exceptions propagate: the caller bounds it)."""
+    return bool(await pool.fetchval("SELECT 1") == 1)
+
+
+async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
     pool = await asyncpg.create_pool(
         url, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30
     )
@@ -58,7 +64,7 @@ async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asy
     return pool
 
 
-async def open_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+async def open_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
     """A pool on a migrated database."""
     conn = await asyncpg.connect(url)
     try:

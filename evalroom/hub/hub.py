@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 import structlog
 
 from evalroom.auth.revocation import REVOKED_CHANNEL, revoked_since
 from evalroom.broker.base import Broker
+from evalroom.db import Pool
 from evalroom.db import events as store
 from evalroom.domain.roles import Role
 from evalroom.errors import Refusal
@@ -39,9 +39,7 @@ REPLAY_BATCH = 500
 
 
 class Hub:
-    def __init__(
-        self, pool: asyncpg.Pool, broker: Broker, settings: Settings, metrics: Metrics
-    ) -> None:
+    def __init__(self, pool: Pool, broker: Broker, settings: Settings, metrics: Metrics) -> None:
         self.pool = pool
         self.broker = broker
         self.settings = settings
