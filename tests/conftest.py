@@ -69,6 +69,36 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
         await pool.close()
 
 
+@pytest.fixture(scope="session")
+def embedded_pg_url() -> Iterator[str]:
+    """pgserver's embedded PostgreSQL, started once for the tests that run on both servers."""
+    pg = EmbeddedPg.start()
+    try:
+        yield pg.url
+    finally:
+        pg.cleanup()
+
+
+@pytest_asyncio.fixture(loop_scope="session", params=["embedded", "external"])
+async def any_pg_pool(request: pytest.FixtureRequest) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a fresh, migrated database, once on pgserver's embedded PostgreSQL and once
+    on the external one (``DATABASE_URL``; skipped, visibly, when it is unset): the storage
+    tests run the same cases against both."""
+    if request.param == "external":
+        server = env_or_none("DATABASE_URL")
+        if server is None:
+            pytest.skip("DATABASE_URL is unset: no external PostgreSQL to run against")
+    else:
+        server = request.getfixturevalue("embedded_pg_url")
+    url = await create_database(server)
+    pool = await open_pool(url, min_size=1, max_size=4)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+        await drop_database(server, url)
+
+
 @pytest.fixture
 def namespace() -> str:
     return "t" + uuid.uuid4().hex[:8]
