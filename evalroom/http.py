@@ -19,7 +19,7 @@ from crypto.keys import KeyFormatError, SigningKey, VerifyKey
 from evalroom.auth.revocation import REVOKED_CHANNEL, authenticate, revoke
 from evalroom.auth.tokens import TokenError
 from evalroom.bounds import decode_json
-from evalroom.db.identity import User, get_user, put_challenge, take_challenge
+from evalroom.db.identity import User, get_user, put_challenge, roles_of, take_challenge
 from evalroom.errors import Refusal
 from evalroom.node import Node
 from evalroom.services.pipeline import STORE_DOWN
@@ -282,16 +282,7 @@ async def me(request: Request) -> Response:
         user = await authenticated_user(request)
     except Refusal as refusal:
         return error_response(refusal, _lang(request))
-    rows = await node.pool.fetch(
-        "SELECT r.scope, r.role, r.venue, s.parent FROM roles r"
-        " LEFT JOIN streams s ON s.name = r.scope WHERE r.user_id = $1"
-        " ORDER BY r.scope, r.role, r.venue LIMIT 1000",
-        user.id,
-    )
-    roles = [
-        {"scope": r["scope"], "role": r["role"], "venue": r["venue"], "tender": r["parent"]}
-        for r in rows
-    ]
+    roles = await roles_of(node.pool, user.id)
     return JSONResponse(
         {
             "user": user.id,

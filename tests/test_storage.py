@@ -157,5 +157,8 @@ async def test_the_tender_list_shows_published_tenders_and_ones_own(
     assert found["tender:MINE"]["sessions"] == ["session:S"]
     assert found["tender:PUB"]["roles"] == [] and found["tender:PUB"]["bid_stream"] is None
     assert await identity.roles_in_tree(any_pg_pool, "agent", "tender:MINE") == {"chair"}
+    assert await identity.roles_of(any_pg_pool, "agent") == [
+        {"scope": "session:S", "role": "chair", "venue": "", "tender": "tender:MINE"}
+    ]
     await identity.revoke_seat(any_pg_pool, "agent", "session:S")
     assert await identity.roles_in_tree(any_pg_pool, "agent", "tender:MINE") == set()

@@ -72,6 +72,21 @@ async def roles_in_tree(conn: Executor, user_id: str, stream: str) -> set[str]:
     return {r["role"] for r in rows}
 
 
+async def roles_of(conn: Executor, user_id: str) -> list[dict[str, Any]]:
+    """Every role ``user_id`` holds, as ``{scope, role, venue, tender}`` (``tender``: the
+    scope's parent, None for a tender or ``platform``), by scope, role and venue; at most 1000."""
+    rows = await conn.fetch(
+        "SELECT r.scope, r.role, r.venue, s.parent FROM roles r"
+        " LEFT JOIN streams s ON s.name = r.scope WHERE r.user_id = $1"
+        " ORDER BY r.scope, r.role, r.venue LIMIT 1000",
+        user_id,
+    )
+    return [
+        {"scope": r["scope"], "role": r["role"], "venue": r["venue"], "tender": r["parent"]}
+        for r in rows
+    ]
+
+
 async def roles_in(conn: Executor, user_id: str, scopes: Sequence[str]) -> list[RoleGrant]:
     rows = await conn.fetch(
         "SELECT scope, role, venue FROM roles WHERE user_id = $1 AND scope = ANY($2::text[])",
