@@ -286,8 +286,16 @@ async def _play(w: World, others: int) -> dict[str, list[str]]:
         sub = w.clients[who].subs[TENDER]
         await sub.wait_for(lambda e: e["payload"].get("text") == "开标在即")
     return {
-        who: w.seen.get(who, []) + [f"frame {f}" for f in w.clients[who].seen] for who in OBSERVERS
+        who: w.seen.get(who, []) + [f"frame {f}" for f in by_stream(w.clients[who].seen)]
+        for who in OBSERVERS
     }
+
+
+def by_stream(frames: list[str]) -> list[str]:
+    """Frames grouped by stream, each stream's in the order it arrived: the node orders a
+    stream, not two streams against each other (one's replay may interleave with the
+    other's differently from run to run)."""
+    return sorted(frames, key=lambda f: str(json.loads(f).get("stream", "")))
 
 
 @pytest.fixture
