@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -178,7 +179,7 @@ async def _dispatch(
         task.add_done_callback(tasks.discard)
     elif isinstance(msg, SubscribeMsg):
         task = asyncio.create_task(
-            _guard(node, conn, msg.stream, node.hub.subscribe(conn, msg.stream, msg.after))
+            _guard(node, conn, msg.stream, lambda: node.hub.subscribe(conn, msg.stream, msg.after))
         )
         tasks.add(task)
         task.add_done_callback(tasks.discard)
@@ -192,9 +193,13 @@ async def _dispatch(
             conn.enqueue(_dumps(refusal.to_message(conn.lang)))
 
 
-async def _guard(node: Node, conn: Connection, ref: str, work: Any) -> None:
+async def _guard(
+    node: Node, conn: Connection, ref: str, work: Callable[[], Awaitable[Any]]
+) -> None:
+    # ``work`` is called here, not by the caller: a task cancelled before it first runs (the
+    # socket closed at once) then leaves no coroutine that was never awaited.
     try:
-        await work
+        await work()
     except Refusal as refusal:
         node.metrics.refusals.labels(refusal.code).inc()
         msg = refusal.to_message(conn.lang)
