@@ -43,11 +43,11 @@ import hmac
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from evalroom.domain.rules import RuleError
+from evalroom.domain.rules import RuleError, read_decimal
 
 __all__ = [
     "Avoidance",
@@ -83,18 +83,6 @@ def _decimal_text(value: Decimal) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
-
-
-def _decimal(value: object, where: str, code: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise RuleError(code, f'{where} must be a decimal written as a string, e.g. "85.5"')
-    try:
-        d = Decimal(value)
-    except InvalidOperation:
-        raise RuleError(code, f"{where} is not a number: {value!r}") from None
-    if not d.is_finite():
-        raise RuleError(code, f"{where} must be finite")
-    return d
 
 
 def _text(value: object, where: str, code: str) -> str:
@@ -158,7 +146,7 @@ class Expert:
             specialties=_strings(d.get("specialties"), "expert.specialties", code),
             region=_text(d.get("region"), "expert.region", code),
             employer=_text(d.get("employer"), "expert.employer", code),
-            credit=_decimal(d.get("credit"), "expert.credit", code),
+            credit=read_decimal(d.get("credit"), "expert.credit", code),
             available=_flag(d.get("available", True), "expert.available", code),
             relations=_strings(d.get("relations", []), "expert.relations", code),
         )
@@ -263,7 +251,7 @@ class DrawRequest:
             avoid_tenderer_region=_flag(
                 d.get("avoid_tenderer_region", False), "avoid_tenderer_region", code
             ),
-            min_credit=_decimal(d.get("min_credit", "0"), "min_credit", code),
+            min_credit=read_decimal(d.get("min_credit", "0"), "min_credit", code),
             excluded=_strings(d.get("excluded", []), "excluded", code),
             match_venue_region=_flag(d.get("match_venue_region", True), "match_venue_region", code),
         )

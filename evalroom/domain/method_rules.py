@@ -22,12 +22,12 @@ import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
-from evalroom.domain.rules import RuleError
+from evalroom.domain.rules import RuleError, read_decimal
 
 __all__ = [
     "BidStanding",
@@ -48,19 +48,6 @@ __all__ = [
 
 def _invalid(message: str) -> RuleError:
     return RuleError("invalid_rule", message)
-
-
-def read_decimal(value: object, where: str, code: str = "invalid_rule") -> Decimal:
-    """A finite decimal from a JSON string or integer; floats are refused (they are not exact)."""
-    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise RuleError(code, f'{where} must be a decimal written as a string, e.g. "0.97"')
-    try:
-        d = Decimal(value)
-    except InvalidOperation:
-        raise RuleError(code, f"{where} is not a number: {value!r}") from None
-    if not d.is_finite():
-        raise RuleError(code, f"{where} must be finite")
-    return d
 
 
 def decimal_text(value: Decimal) -> str:

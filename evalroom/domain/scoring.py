@@ -81,7 +81,7 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import Enum, StrEnum
 from fractions import Fraction
 from typing import Any, TypeVar
@@ -102,7 +102,7 @@ from evalroom.domain.method_rules import (
     VoteKind,
     VoteRule,
 )
-from evalroom.domain.rules import RuleError
+from evalroom.domain.rules import RuleError, read_decimal
 
 __all__ = [
     "AggregationLevel",
@@ -238,21 +238,8 @@ def _fields(value: object, where: str, allowed: set[str], code: str) -> Mapping[
     return d
 
 
-def _dec(value: object, where: str, code: str = "invalid_rule") -> Decimal:
-    """A decimal from a JSON string or integer; floats are refused (they are not exact)."""
-    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise RuleError(code, f'{where} must be a decimal written as a string, e.g. "0.97"')
-    try:
-        d = Decimal(value)
-    except InvalidOperation:
-        raise RuleError(code, f"{where} is not a number: {value!r}") from None
-    if not d.is_finite():
-        raise RuleError(code, f"{where} must be finite")
-    return d
-
-
 def _opt_dec(value: object, where: str) -> Decimal | None:
-    return None if value is None else _dec(value, where)
+    return None if value is None else read_decimal(value, where)
 
 
 def _int(value: object, where: str, code: str = "invalid_rule") -> int:
@@ -517,13 +504,15 @@ def _base_rule_from_dict(value: object) -> BasePriceRule:
     if isinstance(fp, Mapping) and "choices" in fp:
         f = _fields(fp, "base.floating_point", {"choices"}, "invalid_rule")
         choices = _list(f.get("choices"), "base.floating_point.choices")
-        fp = FloatingPointSet(tuple(_dec(c, "floating_point.choices[]") for c in choices))
+        fp = FloatingPointSet(tuple(read_decimal(c, "floating_point.choices[]") for c in choices))
     elif fp is not None:
         f = _fields(fp, "base.floating_point", {"low", "high"}, "invalid_rule")
-        fp = FloatingPointRange(_dec(f.get("low"), "low"), _dec(f.get("high"), "high"))
+        fp = FloatingPointRange(
+            read_decimal(f.get("low"), "low"), read_decimal(f.get("high"), "high")
+        )
     return BasePriceRule(
         trim=trim,
-        coefficient=_dec(d.get("coefficient", "1"), "base.coefficient"),
+        coefficient=read_decimal(d.get("coefficient", "1"), "base.coefficient"),
         floating_point=fp,
         decimals=_int(d.get("decimals", 2), "base.decimals"),
         of=_enum(BaseOf, d.get("of", "mean"), "base.of"),
@@ -534,7 +523,7 @@ def _bands_from_list(value: object, where: str) -> tuple[Band, ...]:
     bands = []
     for i, item in enumerate(_list(value, where)):
         b = _fields(item, f"{where}[{i}]", {"up_to", "points_per_percent"}, "invalid_rule")
-        per = _dec(b.get("points_per_percent"), f"{where}[{i}].points_per_percent")
+        per = read_decimal(b.get("points_per_percent"), f"{where}[{i}].points_per_percent")
         bands.append(Band(_opt_dec(b.get("up_to"), f"{where}[{i}].up_to"), per))
     return tuple(bands)
 
@@ -667,7 +656,9 @@ class ScoringMethod:
                 drop_high_low_from=None if drop is None else _int(drop, "drop_high_low_from"),
             ),
             pass_fail=_enum(PassFailRule, d.get("pass_fail", "majority"), "pass_fail"),
-            arithmetic_error_penalty=_dec(d.get("arithmetic_error_penalty", "0"), "penalty"),
+            arithmetic_error_penalty=read_decimal(
+                d.get("arithmetic_error_penalty", "0"), "penalty"
+            ),
             recommend=_int(d.get("recommend", 3), "recommend"),
             penalty_from=_enum(PenaltyFrom, d.get("penalty_from", "total"), "penalty_from"),
             control_price=None if control is None else ControlPrice.from_dict(control),
@@ -724,12 +715,14 @@ class BidFigures:
         score = d.get("price_score")
         return cls(
             bid_id=_str(d.get("bid_id"), "bid_id", "invalid_bid"),
-            price=_dec(d.get("price"), "price", "invalid_bid"),
+            price=read_decimal(d.get("price"), "price", "invalid_bid"),
             arithmetic_errors=_int(
                 d.get("arithmetic_errors", 0), "arithmetic_errors", "invalid_bid"
             ),
-            adjustment=_dec(d.get("adjustment", "0"), "adjustment", "invalid_bid"),
-            price_score=None if score is None else _dec(score, "price_score", "invalid_bid"),
+            adjustment=read_decimal(d.get("adjustment", "0"), "adjustment", "invalid_bid"),
+            price_score=None
+            if score is None
+            else read_decimal(score, "price_score", "invalid_bid"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -753,7 +746,9 @@ class ExpertSheet:
         verdicts: dict[str, dict[str, bool]] = {}
         for bid, row in _obj(d.get("scores", {}), "scores", "invalid_sheet").items():
             row = _obj(row, f"scores.{bid}", "invalid_sheet")
-            scores[bid] = {c: _dec(v, f"score {bid}/{c}", "invalid_sheet") for c, v in row.items()}
+            scores[bid] = {
+                c: read_decimal(v, f"score {bid}/{c}", "invalid_sheet") for c, v in row.items()
+            }
         for bid, row in _obj(d.get("verdicts", {}), "verdicts", "invalid_sheet").items():
             row = _obj(row, f"verdicts.{bid}", "invalid_sheet")
             if not all(isinstance(v, bool) for v in row.values()):
