@@ -93,8 +93,11 @@ async def test_an_expiring_token_closes_its_socket_at_expiry_and_nothing_is_sent
             float(expires),
         )
         assert later > 0  # the stream went on after the expiry, without this socket
-        # The SDK's own token expired too: it logged in again and carried on.
-        assert 4001 in writer.close_codes and writer.reconnects >= 1
+        # The SDK's own token expired too: it logged in again and carried on. (The raw socket
+        # above is quiet and shows the 4001; this busy writer may be mid-send when the node
+        # closes, and then sees the TCP close before the close frame, as 1006.)
+        assert writer.reconnects >= 1
+        assert writer.close_codes and set(writer.close_codes) <= {4001, 1006}
         await writer.close()
 
 
