@@ -73,7 +73,7 @@ class RedisBroker:
             self._connected.clear()
             if self._pubsub is not None:
                 with contextlib.suppress(Exception):
-                    await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await self._pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
                 self._pubsub = None
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
@@ -159,7 +159,7 @@ class RedisBroker:
                 await self._task
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
-                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
         await self._redis.aclose()
 
     async def presence_put(self, node: str, entries: dict[str, bytes], ttl: float) -> None:
