@@ -71,6 +71,7 @@ from bench.harness import (
     run_bench,
     start_py_spy,
     started,
+    tree_at,
     tree_cpu,
     ws_url,
 )
@@ -195,10 +196,13 @@ async def run_evalroom(
     users: list[tuple[str, SigningKey]],
     tmp: Path,
     run: str,
+    tree: Path | None = None,
+    name: str = "evalroom node",
 ) -> RunResult:
+    """``tree``: the node's code from that source tree (``--compare``), else this checkout."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    server = node_process(services, port, f"benchcmd{run}", tmp / "node.log")
+    server = node_process(services, port, f"benchcmd{run}", tmp / f"node-{port}.log", tree)
     clients: list[CommandClient] = []
     try:
         await server.start("/healthz")
@@ -222,7 +226,7 @@ async def run_evalroom(
         until = time.monotonic() + args.warmup
         await asyncio.gather(*(c.loop(until, warm) for c in clients))
         pg_pid = await postmaster_pid(pool)
-        result = RunResult("evalroom node", len(clients), args.seconds)
+        result = RunResult(name, len(clients), args.seconds)
         cpu0, pg0, rd0 = process_cpu(server.pid), tree_cpu(pg_pid), redis_cpu(services.redis_url)
         me0 = process_cpu(os.getpid())
         spy = None
@@ -300,6 +304,10 @@ async def run_pgbench(
     return result
 
 
+def _ratio_label(name: str) -> str:
+    return "evalroom / pgbench" if name.startswith("pgbench") else "now / before"
+
+
 def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
     head = (
         f"{'':<20}{'clients':>8}{'streams':>8}{'tx/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
@@ -315,11 +323,14 @@ def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
             f"{r.p(0.5) * 1e3:>9.2f}{r.p(0.99) * 1e3:>9.2f}{r.errors:>8}"
             f"{r.server_cpu * per:>17.0f}{r.pg_cpu * per:>14.0f}{r.redis_cpu * per:>13.0f}"
         )
-    if len(results) == 2 and results[1].rate:
-        ours, base = results
+    ours = results[0]
+    for base, label in [(r, _ratio_label(r.name)) for r in results[1:]]:
+        if not base.rate:
+            continue
         print(
-            f"{'evalroom / pgbench':<20}{'':>8}{'':>8}{ratio(ours.rate, base.rate):>10.2f}"
+            f"{label:<20}{'':>8}{'':>8}{ratio(ours.rate, base.rate):>10.2f}"
             f"{ratio(ours.p(0.5), base.p(0.5)):>9.2f}{ratio(ours.p(0.99), base.p(0.99)):>9.2f}"
+            f"{'':>8}{ratio(ours.server_cpu / max(1, ours.done), base.server_cpu / max(1, base.done)):>17.2f}"
         )
     print()
     print(
@@ -348,6 +359,25 @@ async def amain(args: argparse.Namespace) -> int:
         )
         r = results[-1]
         print(f"  {r.done} commands acked, {r.rate:,.0f}/s, {r.errors} refused", flush=True)
+        if args.compare:  # the node as it was at REF, same database, same clients
+            tree = tree_at(args.compare, env.tmp)
+            before = [s.replace(prefix, f"{prefix}before-", 1) for s in streams]
+            print(f"the node at {args.compare}: same clients, fresh streams", flush=True)
+            results.append(
+                await run_evalroom(
+                    args,
+                    env.services,
+                    env.pool,
+                    before,
+                    users,
+                    env.tmp,
+                    env.run + "b",
+                    tree,
+                    f"node at {args.compare}"[:19],
+                )
+            )
+            r = results[-1]
+            print(f"  {r.done} commands acked, {r.rate:,.0f}/s, {r.errors} refused", flush=True)
         if not args.skip_pgbench:
             print(f"pgbench: {args.clients} clients, same transaction, same database", flush=True)
             results.append(await run_pgbench(args, env.services, env.pool, prefix, env.tmp))
@@ -365,6 +395,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--payload", type=int, default=128, help="notice text bytes")
     p.add_argument("--skip-pgbench", action="store_true")
+    p.add_argument(
+        "--compare",
+        metavar="REF",
+        default=None,
+        help="also run the node as it is at git revision REF, in the same run",
+    )
     add_py_spy_option(p, "the node during the measured run")
     return p.parse_args(argv)
 

@@ -78,11 +78,13 @@ from bench.harness import (
     run_bench,
     start_py_spy,
     started,
+    tree_at,
     tree_cpu,
     ws_url,
 )
 from crypto.events import command_signing_bytes
 from crypto.keys import SigningKey
+from evalroom.db.events import read_events, stream_heads
 from wire import messages
 from wire.batch import frames
 from wire.codes import RESUMABLE_CLOSES
@@ -973,16 +975,18 @@ async def bench_system(
     pop: Population,
     tmp: Path,
     run: str,
+    tree: Path | None = None,
 ) -> list[PhaseResult]:
+    """``tree``: the node's code from that source tree (``--compare``), else this checkout."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     n_sup = sum(1 for s in pop.subs if s[2] == "supervisor")
     writers: list[Writer] = []
     clients: ClientPool | None = None
-    mode = "evalroom" if system == "evalroom" else "socketio"
+    mode = "evalroom" if system.startswith("evalroom") else "socketio"
     if mode == "evalroom":
-        stream = f"tender:bench-{run}"
-        server = node_process(services, port, f"bench{run}", tmp / "node.log")
+        stream = f"tender:bench-{run}" + ("-before" if tree else "")
+        server = node_process(services, port, f"bench{run}", tmp / f"node-{port}.log", tree)
     else:
         stream = f"tender:sio-{run}"
         argv = [sys.executable, str(HERE), "--sio-server", str(port)]
@@ -1012,20 +1016,14 @@ async def bench_system(
                 writers.append(ew)
 
             async def head() -> int:
-                return int(await pool.fetchval("SELECT head FROM streams WHERE name=$1", stream))
+                return (await stream_heads(pool, [stream]))[stream]
 
             async def visibility_of(lo: int, hi: int, written: WriteResult) -> dict[str, Any]:
-                rows = await pool.fetch(
-                    "SELECT seq, visibility FROM events WHERE stream=$1 AND seq > $2"
-                    " AND seq <= $3 ORDER BY seq",
-                    stream,
-                    lo,
-                    hi,
-                )
-                pub = [r["seq"] for r in rows if r["visibility"] == "public"]
+                events = await read_events(pool, stream, lo, max(1, hi - lo), hi)
+                pub = [e.seq for e in events if e.visibility == "public"]
                 return {
                     "public": pub,
-                    "supervisor": [r["seq"] for r in rows],
+                    "supervisor": [e.seq for e in events],
                     "_supervisors": [n_sup],
                 }
 
@@ -1168,10 +1166,13 @@ async def amain(args: argparse.Namespace) -> int:
         systems = {"evalroom": ["evalroom"], "socketio": ["python-socketio"]}.get(
             args.only, ["evalroom", "python-socketio"]
         )
-        for system in systems:
+        trees: dict[str, Path | None] = dict.fromkeys(systems)
+        if args.compare and "evalroom" in systems:  # the node as it was at REF, same run
+            trees[f"evalroom@{args.compare}"[:16]] = tree_at(args.compare, env.tmp)
+        for system, tree in trees.items():
             print(f"{system}: {args.subscribers} subscribers, {args.writers} writers", flush=True)
             results += await bench_system(
-                system, args, env.services, env.pool, pop, env.tmp, env.run
+                system, args, env.services, env.pool, pop, env.tmp, env.run, tree
             )
     print_table(results, args)
     return 0
@@ -1205,6 +1206,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="seconds: a rate whose p99 delivery latency is above this is not sustained",
     )
     p.add_argument("--only", choices=["evalroom", "socketio"], default=None)
+    p.add_argument(
+        "--compare",
+        metavar="REF",
+        default=None,
+        help="also run the node as it is at git revision REF, in the same run",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--timeline", action="store_true", help="print the worst latency per second")
     add_py_spy_option(p, "the server during each phase")

@@ -267,8 +267,11 @@ def redis_cpu(url: str) -> float:
 class ServerProcess:
     """A server in its own process and session (so Ctrl-C reaches only us, and we stop it)."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], port: int, log_path: Path) -> None:
+    def __init__(
+        self, argv: list[str], env: dict[str, str], port: int, log_path: Path, cwd: Path = ROOT
+    ) -> None:
         self.argv, self.env, self.port, self.log_path = argv, env, port, log_path
+        self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -281,7 +284,7 @@ class ServerProcess:
             self.proc = subprocess.Popen(
                 self.argv,
                 env=self.env,
-                cwd=ROOT,
+                cwd=self.cwd,
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
@@ -328,7 +331,11 @@ def start_py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def node_process(services: Services, port: int, namespace: str, log_path: Path) -> ServerProcess:
+def node_process(
+    services: Services, port: int, namespace: str, log_path: Path, tree: Path | None = None
+) -> ServerProcess:
+    """A node on ``port``; ``tree``: run the node's code from that source tree (see
+    :func:`tree_at`) instead of this checkout's, with the same interpreter and packages."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
         DATABASE_URL=services.database_url,
@@ -336,8 +343,22 @@ def node_process(services: Services, port: int, namespace: str, log_path: Path) 
         EVALROOM_REDIS_NAMESPACE=namespace,
         EVALROOM_LOG_LEVEL="warning",
     )
+    if tree is not None:  # ahead of the editable install on sys.path
+        env["PYTHONPATH"] = str(tree)
     argv = [sys.executable, "-m", "evalroom", "serve", "--port", str(port)]
-    return ServerProcess(argv, env, port, log_path)
+    return ServerProcess(argv, env, port, log_path, cwd=tree or ROOT)
+
+
+def tree_at(ref: str, folder: Path) -> Path:
+    """The project's source as it is at git revision ``ref``, unpacked into ``folder`` (for
+    measuring a node before and after a change in the same run)."""
+    target = folder / ("tree-" + "".join(c if c.isalnum() else "_" for c in ref))
+    target.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
 
 
 async def login(http: httpx.AsyncClient, user: str, key: SigningKey) -> str:
