@@ -70,6 +70,7 @@ class Node:
         audit = await Audit.start(pool, settings)  # audit log: Merkle logs, checkpoints
         node.extras["audit"] = context.extras["audit"] = audit
         watch = SessionWatch(pipeline, broker.presence_all, settings.heartbeat_seconds)
+        hub.on_operator_present = watch.operator_present
         watch.start()
         node.extras["session_watch"] = watch
         log.info(

@@ -303,3 +303,19 @@ async def test_the_tender_list_shows_published_tenders_and_ones_the_user_has_a_r
     assert "bid_stream" not in (await listed(a))["TL1"]
     await a.close()
     await b.close()
+
+
+async def test_a_site_operator_who_subscribes_is_counted_connected_before_the_watch_looks(
+    node: InProcessNode, pool: asyncpg.Pool
+) -> None:
+    """The session watch flags a venue lost only if it knew the venue connected; an operator
+    who subscribes and leaves between two of its looks at the shared presence must count."""
+    _agency, writer = await _tender(node, pool, "OPV")
+    stream = "tender:OPV"
+    op = await add_participant(pool, "op", roles=[("operator", stream)], venue="tianshui")
+    client = await op.client(node.url)
+    await client.subscribe(stream)
+    watch = node.node.extras["session_watch"]
+    assert watch.seen.get(stream) == {"tianshui"}
+    await client.close()
+    await writer.close()

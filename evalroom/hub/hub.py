@@ -12,7 +12,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -52,6 +52,10 @@ class Hub:
         self._refreshing: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._revocations_at: datetime | None = None
+        # Told of every site operator who subscribes to a session, with its venues, so the
+        # session watch counts that venue as connected even if it is gone before its next
+        # look at the shared presence (services.session_watch).
+        self.on_operator_present: Callable[[str, frozenset[str]], None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -223,6 +227,8 @@ class Hub:
         key = f"{conn.id}:{stream}"
         channel.subs[key] = sub
         conn.subscriptions[stream] = sub
+        if Role.OPERATOR in access.roles and access.venues and self.on_operator_present:
+            self.on_operator_present(stream, access.venues)  # before the client hears back
         head = channel.last_seq or 0
         subscribed: messages.Subscribed = {
             "t": "subscribed",

@@ -41,6 +41,11 @@ class SessionWatch:
         self.seen: dict[str, set[str]] = {}  # session -> venues seen with an operator present
         self._task: asyncio.Task[None] | None = None
 
+    def operator_present(self, stream: str, venues: frozenset[str]) -> None:
+        """A site operator subscribed to ``stream`` on this node: its venues are connected
+        now, whether or not a tick sees them before the operator leaves again."""
+        self.seen.setdefault(stream, set()).update(venues)
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="session-watch")
 
