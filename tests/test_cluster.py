@@ -21,6 +21,7 @@ from tests.support import (
     eventually,
     in_process_node,
     node_env,
+    slack,
 )
 
 pytestmark = pytest.mark.slow
@@ -219,9 +220,10 @@ async def test_postgres_restart_under_load_loses_no_acked_command_and_applies_ea
                     await asyncio.gather(*(send(batch * 5 + j) for j in range(5)))
 
             async def restart() -> None:
-                await eventually(lambda: len(acked) >= 40)
+                await eventually(lambda: len(acked) >= 40, timeout=slack(30))
                 await asyncio.to_thread(pg.stop, "immediate")
-                await asyncio.sleep(1.0)
+                # Down until the load has felt it, however slow the machine is.
+                await eventually(lambda: refused_retryable > 0, timeout=slack(30))
                 await asyncio.to_thread(pg.start_again)
 
             await asyncio.gather(load(), restart())

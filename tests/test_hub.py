@@ -12,7 +12,8 @@ import pytest
 import websockets
 
 from clients.sdk import Client, ClientError
-from tests.support import InProcessNode, Participant, add_participant, eventually
+from evalroom.settings import Settings
+from tests.support import InProcessNode, Participant, add_participant, eventually, slack
 
 
 async def _tender(node: InProcessNode, pool: asyncpg.Pool, name: str) -> tuple[Participant, Client]:
@@ -31,17 +32,21 @@ async def test_subscribe_replays_history_then_goes_live_without_gap_or_duplicate
     for i in range(50):
         await writer.command(stream, "tender.notice", {"text": f"before {i}"})
 
+    written = 0
+
     async def keep_writing() -> None:
+        nonlocal written
         for i in range(150):
             await writer.command(stream, "tender.notice", {"text": f"during {i}"})
+            written += 1
 
     writing = asyncio.create_task(keep_writing())
     readers = []
-    for _ in range(5):  # subscribe at different moments while the writer runs
+    for k in range(5):  # subscribe at different moments while the writer runs
+        await eventually(lambda k=k: written >= 20 * k or writing.done(), timeout=slack(30))
         p = await add_participant(pool, "sup", roles=[("supervisor", stream)])
         c = await p.client(node.url)
         readers.append((c, await c.subscribe(stream, after=0)))
-        await asyncio.sleep(0.02)
     await writing
     head = await pool.fetchval("SELECT head FROM streams WHERE name = $1", stream)
     for client, sub in readers:
@@ -94,13 +99,9 @@ async def test_each_role_receives_only_what_it_may_see(
     async def seen_types(p: Participant, stream: str = stream) -> list[str]:
         c = await p.client(node.url)
         sub = await c.subscribe(stream)
-        got: list[str] = []
-        while True:
-            try:
-                ev = await sub.next(timeout=0.5)
-            except TimeoutError:
-                break
-            got.append(f"{ev['type']}:{ev['payload'].get('org', '')}")
+        # Nothing is written meanwhile: once the replay is over, all of it is in the queue.
+        await asyncio.wait_for(sub.live.wait(), slack(10))
+        got = [f"{ev['type']}:{ev['payload'].get('org', '')}" for ev in sub.drain()]
         await c.close()
         return got
 
@@ -221,7 +222,7 @@ async def test_healthz_and_metrics(node: InProcessNode, pool: asyncpg.Pool) -> N
 
 
 async def test_presence_shows_who_is_connected_and_drops_the_departed(
-    node: InProcessNode, pool: asyncpg.Pool
+    node: InProcessNode, pool: asyncpg.Pool, settings: Settings
 ) -> None:
     stream = "tender:P1"
     _agency, a = await _tender(node, pool, "P1")
@@ -241,7 +242,11 @@ async def test_presence_shows_who_is_connected_and_drops_the_departed(
     for task in o._tasks:
         task.cancel()
     o._closing = True
-    await s.wait_presence(stream, lambda m: all(e["user"] != op.user_id for e in m), timeout=6)
+    await s.wait_presence(
+        stream,
+        lambda m: all(e["user"] != op.user_id for e in m),
+        timeout=3 * settings.presence_ttl_seconds + slack(2),
+    )
     await s.close()
     await a.close()
 

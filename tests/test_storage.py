@@ -1,18 +1,44 @@
-"""The queries of ``evalroom/db``, each case run against pgserver's embedded PostgreSQL and
-the external one (``any_pg_pool``): the server must behave the same on both."""
+"""The queries of ``evalroom/db``: one set of cases that every PostgreSQL runs, each case on
+pgserver's embedded server and on the external one (``any_pg_pool``, ``any_pg_database``).
+A case states one behaviour of the storage; the server must behave the same on both."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import base64
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import pytest
 
+from crypto.events import event_leaf_hash
 from crypto.merkle import MerkleLog
-from evalroom.db import checkpoints, commands, events, experts, identity, opening, tenders, tokens
+from evalroom.db import (
+    Conn,
+    PooledConn,
+    blobs,
+    checkpoints,
+    commands,
+    errors,
+    events,
+    experts,
+    export,
+    handover,
+    identity,
+    opening,
+    sessions,
+    tenders,
+    tokens,
+)
+from evalroom.db.migrate import migrate, migration_files
 from evalroom.db.pool import answers
+
+Appended = tuple[str, str | None, dict[str, Any], str, str | None]
+DIGEST = b"d" * 32  # a command's digest, as the pipeline stores it
 
 
 async def _stream(
@@ -23,16 +49,389 @@ async def _stream(
     state: dict[str, Any] | None = None,
     payloads: Sequence[dict[str, Any]] = (),
 ) -> list[events.StoredEvent]:
-    async with pool.acquire() as conn, conn.transaction():
+    """Create ``name`` and append one public event per payload."""
+    async with _transaction(pool) as conn:
         await events.create_stream(conn, name, kind, parent, state or {})
+    return await _append(pool, name, [("t.happened", None, p, "public", None) for p in payloads])
+
+
+async def _append(
+    pool: asyncpg.Pool, name: str, appended: Sequence[Appended]
+) -> list[events.StoredEvent]:
+    async with _transaction(pool) as conn:
         row = await events.lock_stream(conn, name)
         assert row is not None
-        appended = [("t.happened", None, p, "public", None) for p in payloads]
-        return await events.append_events(conn, row, appended, state or {})
+        return await events.append_events(conn, row, appended, row.state)
+
+
+async def _commit(
+    pool: asyncpg.Pool,
+    stream: str,
+    appended: Sequence[Appended],
+    new_state: dict[str, Any],
+    ack: dict[str, Any],
+    digest: bytes = DIGEST,
+) -> list[events.StoredEvent]:
+    """Commit u-1's command c-1 in ``stream`` as the pipeline does: its events, the new
+    state and its first answer, in one statement."""
+    async with _transaction(pool) as conn:
+        row = await events.lock_stream(conn, stream)
+        assert row is not None
+        stored = events.prepare_events(row, appended)
+        await events.append_and_record(conn, row, stored, new_state, ("u-1", "c-1", digest, ack))
+    return stored
+
+
+async def _user(pool: asyncpg.Pool, user_id: str, org: str | None = None) -> None:
+    assert await identity.create_user(pool, user_id, user_id.upper(), org, f"ed25519:{user_id}")
+
+
+@contextlib.asynccontextmanager
+async def _transaction(pool: asyncpg.Pool) -> AsyncIterator[PooledConn]:
+    async with pool.acquire() as conn, conn.transaction():
+        yield conn
+
+
+async def _must_wait(pool: asyncpg.Pool, take: Callable[[Conn], Awaitable[object]]) -> bool:
+    """Whether ``take``, on a connection of its own, has to wait for a lock someone holds.
+    Under a tiny ``lock_timeout`` PostgreSQL refuses the lock at once instead of waiting;
+    a lock nobody holds is granted at once. Neither outcome depends on the machine's speed."""
+    try:
+        async with _transaction(pool) as conn:
+            await conn.execute("SET LOCAL lock_timeout = '10ms'")
+            await take(conn)
+    except asyncpg.LockNotAvailableError:
+        return True
+    return False
+
+
+# The database and its schema.
 
 
 async def test_the_database_answers(any_pg_pool: asyncpg.Pool) -> None:
     assert await answers(any_pg_pool) is True
+
+
+async def test_migrations_apply_every_file_to_a_fresh_database(any_pg_database: str) -> None:
+    conn = await asyncpg.connect(any_pg_database)
+    try:
+        applied = await migrate(conn)
+    finally:
+        await conn.close()
+    assert applied == [name for _version, name, _sql in migration_files()]
+    assert len(applied) >= 5
+
+
+async def test_migrations_run_again_apply_nothing_and_keep_the_secrets(
+    any_pg_database: str,
+) -> None:
+    conn = await asyncpg.connect(any_pg_database)
+    try:
+        await migrate(conn)
+        before = await identity.secret(conn, "token_mac")
+        assert await migrate(conn) == []
+        assert await identity.secret(conn, "token_mac") == before
+    finally:
+        await conn.close()
+
+
+async def test_a_deployment_secret_is_made_once_and_an_unknown_one_is_refused(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    for name in ("token_mac", "platform_ed25519", "log_ed25519"):
+        assert len(await identity.secret(any_pg_pool, name)) == 32
+    with pytest.raises(LookupError):
+        await identity.secret(any_pg_pool, "nothing")
+
+
+# How failures are classified.
+
+
+async def test_a_duplicate_key_is_answered_by_the_server_not_a_store_outage(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    await identity.create_user(any_pg_pool, "u-1", "甲", None, "ed25519:x")
+    await _stream(any_pg_pool, "tender:T1", "tender")
+    ack = {"t": "ack", "id": "c-1"}
+    await _commit(any_pg_pool, "tender:T1", [], {}, ack)
+    with pytest.raises(errors.UniqueViolation) as refused:
+        await _commit(any_pg_pool, "tender:T1", [], {}, ack, digest=b"e" * 32)
+    assert errors.answered_by_server(refused.value) is True
+    assert errors.store_down(refused.value) is False
+
+
+async def test_a_role_for_an_unknown_user_is_a_foreign_key_violation(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    with pytest.raises(errors.ForeignKeyViolation):
+        await identity.grant_role(any_pg_pool, "nobody", "platform", "admin")
+
+
+async def test_a_query_on_a_closed_connection_is_a_store_outage(any_pg_database: str) -> None:
+    conn = await asyncpg.connect(any_pg_database)
+    await conn.close()
+    with pytest.raises(asyncpg.InterfaceError) as failed:
+        await conn.fetchval("SELECT 1")
+    assert errors.store_down(failed.value) is True
+    assert errors.answered_by_server(failed.value) is False
+
+
+# Streams and events.
+
+
+async def test_creating_a_stream_twice_keeps_the_first(any_pg_pool: asyncpg.Pool) -> None:
+    async with _transaction(any_pg_pool) as conn:
+        assert await events.create_stream(conn, "tender:T1", "tender", None, {"v": 1}) is True
+        assert await events.create_stream(conn, "tender:T1", "session", None, {"v": 2}) is False
+    assert await events.stream_info(any_pg_pool, "tender:T1") == ("tender", None, 0)
+    assert await events.stream_state(any_pg_pool, "tender:T1") == {"v": 1}
+
+
+async def test_appended_events_get_the_seqs_after_the_head(any_pg_pool: asyncpg.Pool) -> None:
+    first = await _stream(any_pg_pool, "tender:T1", "tender", payloads=[{"n": 1}, {"n": 2}])
+    more = await _append(any_pg_pool, "tender:T1", [("t.more", "system", {}, "public", None)])
+    assert [e.seq for e in first + more] == [1, 2, 3]
+    assert await events.stream_info(any_pg_pool, "tender:T1") == ("tender", None, 3)
+
+
+async def test_events_read_back_as_appended(any_pg_pool: asyncpg.Pool) -> None:
+    await _stream(any_pg_pool, "tender:T1", "tender")
+    appended = await _append(
+        any_pg_pool,
+        "tender:T1",
+        [("t.a", "system", {"名": "甲"}, "public", "sig-a"), ("t.b", None, {}, "private", None)],
+    )
+    assert await events.read_events(any_pg_pool, "tender:T1", 0) == appended
+
+
+async def test_reading_events_keeps_to_after_limit_and_upto(any_pg_pool: asyncpg.Pool) -> None:
+    await _stream(any_pg_pool, "tender:T1", "tender", payloads=[{}] * 5)
+
+    async def seqs(after: int, limit: int = 1000, upto: int | None = None) -> list[int]:
+        found = await events.read_events(any_pg_pool, "tender:T1", after, limit, upto)
+        return [e.seq for e in found]
+
+    assert await seqs(2) == [3, 4, 5]
+    assert await seqs(0, limit=2) == [1, 2]
+    assert await seqs(1, upto=3) == [2, 3]
+
+
+async def test_the_stored_leaf_hash_is_the_events_own(any_pg_pool: asyncpg.Pool) -> None:
+    stored = await _stream(any_pg_pool, "tender:T1", "tender", payloads=[{"a": 1}, {"b": "乙"}])
+    leaves = await events.leaf_hashes_after(any_pg_pool, "tender:T1", 0, 10)
+    assert leaves == [(e.seq, event_leaf_hash(e.record())) for e in stored]
+    assert await events.leaf_hashes_after(any_pg_pool, "tender:T1", 1, 10) == leaves[1:]
+
+
+async def test_stream_heads_name_only_the_streams_that_exist(any_pg_pool: asyncpg.Pool) -> None:
+    await _stream(any_pg_pool, "tender:T1", "tender", payloads=[{}, {}])
+    await _stream(any_pg_pool, "tender:T2", "tender")
+    heads = await events.stream_heads(any_pg_pool, ["tender:T1", "tender:T2", "tender:none"])
+    assert heads == {"tender:T1": 2, "tender:T2": 0}
+
+
+async def test_a_streams_committed_state_and_parent_read_without_a_lock(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    await _stream(any_pg_pool, "tender:T1", "tender")
+    await _stream(any_pg_pool, "session:S", "session", "tender:T1", {"phase": "scoring"})
+    assert await events.stream_state(any_pg_pool, "session:S") == {"phase": "scoring"}
+    assert await events.stream_parent_state(any_pg_pool, "session:S") == (
+        "tender:T1",
+        {"phase": "scoring"},
+    )
+    found = await events.stream_state_now(any_pg_pool, "session:S")
+    assert found is not None and found[0] == {"phase": "scoring"}
+    assert abs(found[1] - datetime.now(UTC)) < timedelta(minutes=5)
+
+
+async def test_an_unknown_stream_has_no_state_info_or_lock(any_pg_pool: asyncpg.Pool) -> None:
+    assert await events.stream_state(any_pg_pool, "tender:none") is None
+    assert await events.stream_state_now(any_pg_pool, "tender:none") is None
+    assert await events.stream_parent_state(any_pg_pool, "tender:none") is None
+    assert await events.stream_info(any_pg_pool, "tender:none") is None
+    async with _transaction(any_pg_pool) as conn:
+        assert await events.lock_stream(conn, "tender:none") is None
+        assert await events.lock_for_command(conn, "tender:none", "u", "c", False) is None
+
+
+async def test_child_streams_carry_their_kind_heads_and_leaf_hashes(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    await _stream(any_pg_pool, "tender:T1", "tender")
+    b = await _stream(any_pg_pool, "bid:T1:B", "bid", "tender:T1", {"x": 1}, [{}, {"n": 2}])
+    await _stream(any_pg_pool, "bid:T1:A", "bid", "tender:T1", payloads=[{}])
+    await _stream(any_pg_pool, "session:S", "session", "tender:T1")
+    await _stream(any_pg_pool, "bid:T2:C", "bid")
+    found = await events.child_streams(any_pg_pool, "tender:T1", "bid")
+    assert [(c.name, c.head) for c in found] == [("bid:T1:A", 1), ("bid:T1:B", 2)]
+    assert found[1].state == {"x": 1}
+    assert found[1].leaves == [event_leaf_hash(e.record()) for e in b]
+
+
+async def test_sessions_outside_the_given_phases_are_listed(any_pg_pool: asyncpg.Pool) -> None:
+    await _stream(any_pg_pool, "tender:T1", "tender", state={"phase": "bidding"})
+    await _stream(any_pg_pool, "session:A", "session", "tender:T1", {"phase": "closed"})
+    await _stream(any_pg_pool, "session:B", "session", "tender:T1", {"phase": "scoring"})
+    found = await events.sessions_outside_phases(any_pg_pool, ["closed", "archived"])
+    assert found == [("session:B", 0, {"phase": "scoring"})]
+
+
+async def test_a_command_is_recorded_with_its_events_in_one_statement(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    await identity.create_user(any_pg_pool, "u-1", "甲", None, "ed25519:x")
+    await _stream(any_pg_pool, "tender:T1", "tender")
+    ack = {"t": "ack", "id": "c-1", "seq": 2}
+    appended: list[Appended] = [
+        ("t.a", "u-1", {"n": 1}, "public", "s1"),
+        ("t.b", "u-1", {}, "private", None),
+    ]
+    stored = await _commit(any_pg_pool, "tender:T1", appended, {"v": 2}, ack)
+    assert [e.seq for e in stored] == [1, 2]
+    assert await events.read_events(any_pg_pool, "tender:T1", 0) == stored
+    assert await events.stream_state(any_pg_pool, "tender:T1") == {"v": 2}
+    leaves = await events.leaf_hashes_after(any_pg_pool, "tender:T1", 0, 10)
+    assert [h for _seq, h in leaves] == [event_leaf_hash(e.record()) for e in stored]
+    assert await commands.prior_command(any_pg_pool, "u-1", "c-1") == (DIGEST, ack)
+
+
+async def test_a_command_answer_is_found_by_actor_and_id(any_pg_pool: asyncpg.Pool) -> None:
+    await identity.create_user(any_pg_pool, "u-1", "甲", None, "ed25519:x")
+    await _stream(any_pg_pool, "tender:T1", "tender")
+    ack = {"t": "ack", "id": "c-1", "seq": 1}
+    await _commit(any_pg_pool, "tender:T1", [("t.happened", "u-1", {}, "public", None)], {}, ack)
+    assert await commands.prior_command(any_pg_pool, "u-1", "c-1") == (DIGEST, ack)
+    assert await commands.prior_command(any_pg_pool, "u-2", "c-1") is None
+    assert await commands.command_result(any_pg_pool, "u-1", "c-1") == ack
+    assert await commands.command_result(any_pg_pool, "u-1", "c-2") is None
+    assert await commands.command_results(any_pg_pool, "tender:T1") == [ack]
+    assert await commands.command_results(any_pg_pool, "tender:T2") == []
+
+
+async def test_locking_for_a_retried_command_finds_its_first_answer(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    await identity.create_user(any_pg_pool, "u-1", "甲", None, "ed25519:x")
+    await _stream(any_pg_pool, "tender:T1", "tender", state={"v": 1})
+    ack = {"t": "ack", "id": "c-1", "seq": 1}
+    await _commit(
+        any_pg_pool, "tender:T1", [("t.happened", "u-1", {}, "public", None)], {"v": 2}, ack
+    )
+    async with _transaction(any_pg_pool) as conn:
+        retried = await events.lock_for_command(conn, "tender:T1", "u-1", "c-1", False)
+        fresh = await events.lock_for_command(conn, "tender:T1", "u-1", "c-2", False)
+    assert retried is not None and fresh is not None
+    assert (retried.prior_digest, retried.prior_result) == (DIGEST, ack)
+    assert (fresh.prior_digest, fresh.prior_result) == (None, None)
+    assert (fresh.row.head, fresh.row.state, fresh.row.kind) == (1, {"v": 2}, "tender")
+
+
+async def test_locking_for_a_command_reads_the_actors_grants_there(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    await identity.create_user(any_pg_pool, "u-1", "甲", None, "ed25519:x")
+    await _stream(any_pg_pool, "tender:T1", "tender")
+    await _stream(any_pg_pool, "session:S", "session", "tender:T1")
+    await _stream(any_pg_pool, "session:OTHER", "session", "tender:T1")
+    await identity.grant_role(any_pg_pool, "u-1", "tender:T1", "agent")
+    await identity.grant_role(any_pg_pool, "u-1", "session:S", "expert", "兰州")
+    await identity.grant_role(any_pg_pool, "u-1", "session:OTHER", "chair")
+    await identity.grant_role(any_pg_pool, "u-1", "platform", "admin")
+    async with _transaction(any_pg_pool) as conn:
+        in_stream = await events.lock_for_command(conn, "session:S", "u-1", "c", False)
+        on_platform = await events.lock_for_command(conn, "session:S", "u-1", "c", True)
+    assert in_stream is not None and on_platform is not None
+    assert sorted(in_stream.grants) == [("agent", ""), ("expert", "兰州")]
+    assert on_platform.grants == [("admin", "")]
+
+
+async def test_a_locked_stream_holds_off_another_command(any_pg_pool: asyncpg.Pool) -> None:
+    await _stream(any_pg_pool, "tender:T1", "tender")
+    await _stream(any_pg_pool, "tender:T2", "tender")
+
+    def command_on(name: str) -> Callable[[Conn], Awaitable[object]]:
+        return lambda conn: events.lock_for_command(conn, name, "u", "c", False)
+
+    async with _transaction(any_pg_pool) as holder:
+        assert await events.lock_stream(holder, "tender:T1") is not None
+        assert await _must_wait(any_pg_pool, command_on("tender:T1")) is True
+        assert await _must_wait(any_pg_pool, command_on("tender:T2")) is False
+
+
+def _gate(tender: str, *, exclusive: bool) -> Callable[[Conn], Awaitable[None]]:
+    return lambda conn: events.lock_gate(conn, tender, exclusive=exclusive)
+
+
+async def test_bidders_share_the_gate_without_waiting(any_pg_pool: asyncpg.Pool) -> None:
+    async with _transaction(any_pg_pool) as bidder:
+        await events.lock_gate(bidder, "tender:T1", exclusive=False)
+        assert await _must_wait(any_pg_pool, _gate("tender:T1", exclusive=False)) is False
+
+
+async def test_the_opening_waits_for_a_bidder_holding_the_gate(any_pg_pool: asyncpg.Pool) -> None:
+    async with _transaction(any_pg_pool) as bidder:
+        await events.lock_gate(bidder, "tender:T1", exclusive=False)
+        assert await _must_wait(any_pg_pool, _gate("tender:T1", exclusive=True)) is True
+        assert await _must_wait(any_pg_pool, _gate("tender:T2", exclusive=True)) is False
+
+
+async def test_a_bidder_waits_while_the_opening_holds_the_gate(any_pg_pool: asyncpg.Pool) -> None:
+    async with _transaction(any_pg_pool) as opener:
+        await events.lock_gate(opener, "tender:T1", exclusive=True)
+        assert await _must_wait(any_pg_pool, _gate("tender:T1", exclusive=False)) is True
+    assert await _must_wait(any_pg_pool, _gate("tender:T1", exclusive=False)) is False
+
+
+# Sealed bids and opened bids in chunks.
+
+
+async def test_an_upload_reads_back_whole_from_its_chunks(any_pg_pool: asyncpg.Pool) -> None:
+    upload_id = await blobs.new_upload(any_pg_pool, "tender:T1", "bidder", "cipher")
+    data = bytes(range(256)) * ((2 * blobs.CHUNK + 300) // 256)
+    writer = blobs.ChunkWriter(any_pg_pool, upload_id)
+    for start in range(0, len(data), 700_000):
+        await writer.write(data[start : start + 700_000])
+    digest = await writer.close()
+    pieces = [piece async for piece in blobs.chunks(any_pg_pool, upload_id)]
+    assert [len(p) for p in pieces] == [blobs.CHUNK, blobs.CHUNK, len(data) - 2 * blobs.CHUNK]
+    assert b"".join(pieces) == data
+    assert digest == hashlib.sha256(data).digest()
+
+
+async def test_a_finished_upload_records_its_size_and_digest(any_pg_pool: asyncpg.Pool) -> None:
+    upload_id = await blobs.new_upload(any_pg_pool, "tender:T1", "bidder", "plain")
+    writer = blobs.ChunkWriter(any_pg_pool, upload_id)
+    await writer.write(b"sealed bid")
+    digest = await writer.close()
+    assert await blobs.get_upload(any_pg_pool, upload_id) == blobs.Upload(
+        upload_id, "tender:T1", "bidder", "plain", 10, digest.hex(), True
+    )
+
+
+async def test_an_unfinished_upload_is_incomplete(any_pg_pool: asyncpg.Pool) -> None:
+    upload_id = await blobs.new_upload(any_pg_pool, "tender:T1", "bidder", "cipher")
+    await blobs.put_chunk(any_pg_pool, upload_id, 0, b"part")
+    found = await blobs.get_upload(any_pg_pool, upload_id)
+    assert found is not None and (found.complete, found.size, found.sha256) == (False, 0, None)
+
+
+async def test_a_dropped_upload_is_gone_with_its_chunks(any_pg_pool: asyncpg.Pool) -> None:
+    upload_id = await blobs.new_upload(any_pg_pool, "tender:T1", "bidder", "cipher")
+    await blobs.put_chunk(any_pg_pool, upload_id, 0, b"part")
+    await blobs.drop_upload(any_pg_pool, upload_id)
+    assert await blobs.get_upload(any_pg_pool, upload_id) is None
+    assert [piece async for piece in blobs.chunks(any_pg_pool, upload_id)] == []
+
+
+async def test_an_upload_kind_other_than_cipher_or_plain_is_refused(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    with pytest.raises(asyncpg.CheckViolationError):
+        await blobs.new_upload(any_pg_pool, "tender:T1", "bidder", "zip")
+
+
+# The keyholders' shares.
 
 
 async def test_opening_shares_are_kept_once_per_holder_until_forgotten(
@@ -50,6 +449,9 @@ async def test_opening_shares_are_kept_once_per_holder_until_forgotten(
     assert await opening.opening_shares_for_stage(any_pg_pool, "tender:T1", "commercial") == ["c1"]
 
 
+# The expert pool.
+
+
 async def test_a_rating_moves_the_credit_by_a_running_mean(any_pg_pool: asyncpg.Pool) -> None:
     await identity.create_user(any_pg_pool, "e-1", "专家一", None, "ed25519:x")
     await experts.add_expert(
@@ -62,69 +464,110 @@ async def test_a_rating_moves_the_credit_by_a_running_mean(any_pg_pool: asyncpg.
     assert expert["specialties"] == ["公路"] and expert["available"] is True
 
 
-async def test_a_command_answer_is_found_by_actor_and_id(any_pg_pool: asyncpg.Pool) -> None:
-    await identity.create_user(any_pg_pool, "u-1", "甲", None, "ed25519:x")
-    async with any_pg_pool.acquire() as conn, conn.transaction():
-        await events.create_stream(conn, "tender:T1", "tender", None, {})
-        row = await events.lock_stream(conn, "tender:T1")
-        assert row is not None
-        ack = {"t": "ack", "id": "c-1", "seq": 1}
-        stored = events.prepare_events(row, [("t.happened", "u-1", {}, "public", None)])
-        await events.append_and_record(conn, row, stored, {}, ("u-1", "c-1", b"d" * 32, ack))
-    assert await commands.prior_command(any_pg_pool, "u-1", "c-1") == (b"d" * 32, ack)
-    assert await commands.command_result(any_pg_pool, "u-1", "c-1") == ack
-    assert await commands.command_result(any_pg_pool, "u-1", "c-2") is None
-    assert await commands.command_results(any_pg_pool, "tender:T1") == [ack]
+async def test_the_expert_pool_lists_every_expert_by_id(any_pg_pool: asyncpg.Pool) -> None:
+    for user_id in ("e-2", "e-1"):
+        await _user(any_pg_pool, user_id)
+        await experts.add_expert(
+            any_pg_pool, user_id, user_id, ["桥梁"], "兰州", "院", Decimal("75.5"), ["甲公司"]
+        )
+    found = await experts.expert_pool(any_pg_pool)
+    assert [e["id"] for e in found] == ["e-1", "e-2"]
+    assert found[0]["credit"] == "75.50" and found[0]["relations"] == ["甲公司"]
 
 
-async def test_checkpoints_first_writer_wins_and_reasons_accumulate(
+# Signed tree heads.
+
+
+async def _logged(pool: asyncpg.Pool) -> MerkleLog:
+    """tender:T1 with four events (the second names a phase), and the tree of its leaves."""
+    await _stream(
+        pool, "tender:T1", "tender", payloads=[{}, {"phase": "bidding"}, {}, {"phase": 3}]
+    )
+    leaves = await events.leaf_hashes_after(pool, "tender:T1", 0, 10)
+    return MerkleLog.from_leaf_hashes([h for _seq, h in leaves])
+
+
+async def test_events_naming_a_phase_are_the_phase_boundaries(any_pg_pool: asyncpg.Pool) -> None:
+    await _logged(any_pg_pool)
+    assert await checkpoints.phase_boundaries(any_pg_pool, "tender:T1", 0, 4) == [(2, "bidding")]
+    assert await checkpoints.phase_boundaries(any_pg_pool, "tender:T1", 2, 4) == []
+
+
+async def test_the_first_checkpoint_writer_wins_and_reasons_accumulate(
     any_pg_pool: asyncpg.Pool,
 ) -> None:
-    payloads = [{}, {"phase": "bidding"}, {}, {"phase": 3}]
-    stored = await _stream(any_pg_pool, "tender:T1", "tender", payloads=payloads)
-    tree = MerkleLog.from_leaf_hashes(
-        [h for _seq, h in await events.leaf_hashes_after(any_pg_pool, "tender:T1", 0, 10)]
-    )
-    assert tree.size == len(stored) == 4
-    assert await checkpoints.phase_boundaries(any_pg_pool, "tender:T1", 0, 4) == [(2, "bidding")]
-    assert await checkpoints.streams_beyond_checkpoints(any_pg_pool) == [("tender:T1", 0)]
-    root2, root4 = tree.root(2), tree.root(4)
-    first = await checkpoints.store_checkpoint(
-        any_pg_pool, "tender:T1", 2, root2, "note", "phase:bidding", "periodic"
-    )
+    root = (await _logged(any_pg_pool)).root(2)
+
+    async def store(note: str, reason: str) -> checkpoints.StoredCheckpoint | None:
+        return await checkpoints.store_checkpoint(
+            any_pg_pool, "tender:T1", 2, root, note, reason, "periodic"
+        )
+
+    first = await store("note", "phase:bidding")
     assert first is not None and first.reasons == ("phase:bidding",)
-    # Periodic again, or the same reason again: nothing changes.
-    assert (
-        await checkpoints.store_checkpoint(
-            any_pg_pool, "tender:T1", 2, root2, "note", "periodic", "periodic"
-        )
-        is None
-    )
-    assert (
-        await checkpoints.store_checkpoint(
-            any_pg_pool, "tender:T1", 2, root2, "note", "phase:bidding", "periodic"
-        )
-        is None
-    )
-    added = await checkpoints.store_checkpoint(
-        any_pg_pool, "tender:T1", 2, root2, "other", "export", "periodic"
-    )
+    assert await store("note", "periodic") is None  # periodic again changes nothing
+    assert await store("note", "phase:bidding") is None  # nor does the same reason
+    added = await store("other", "export")
     assert added is not None and added.reasons == ("phase:bidding", "export")
     assert added.note == "note"  # the first writer's note stays
-    await checkpoints.store_checkpoint(
-        any_pg_pool, "tender:T1", 4, root4, "note4", "periodic", "periodic"
-    )
+
+
+async def test_checkpoints_are_found_by_size_and_neighbourhood(any_pg_pool: asyncpg.Pool) -> None:
+    tree = await _logged(any_pg_pool)
+    for size in (2, 4):
+        await checkpoints.store_checkpoint(
+            any_pg_pool, "tender:T1", size, tree.root(size), f"n{size}", "periodic", "periodic"
+        )
+    at2 = await checkpoints.checkpoint_at(any_pg_pool, "tender:T1", 2)
+    assert at2 is not None and (at2.root, at2.note) == (tree.root(2), "n2")
+    assert await checkpoints.checkpoint_at(any_pg_pool, "tender:T1", 3) is None
     assert await checkpoints.neighbour_checkpoints(any_pg_pool, "tender:T1", 3) == [
-        (2, root2),
-        (4, root4),
+        (2, tree.root(2)),
+        (4, tree.root(4)),
     ]
     latest = await checkpoints.latest_checkpoint(any_pg_pool, "tender:T1")
     assert latest is not None and latest.size == 4
     assert [c.size for c in await checkpoints.checkpoints_of(any_pg_pool, "tender:T1")] == [2, 4]
-    assert [
-        c.size for c in await checkpoints.checkpoints_after(any_pg_pool, "tender:T1", 2, 10)
-    ] == [4]
+    after = await checkpoints.checkpoints_after(any_pg_pool, "tender:T1", 2, 10)
+    assert [c.size for c in after] == [4]
+    assert await checkpoints.checkpoints_after(any_pg_pool, "tender:T1", 0, 1) == [at2]
+
+
+async def test_a_stream_without_checkpoints_has_no_latest(any_pg_pool: asyncpg.Pool) -> None:
+    await _logged(any_pg_pool)
+    assert await checkpoints.latest_checkpoint(any_pg_pool, "tender:T1") is None
+    assert await checkpoints.neighbour_checkpoints(any_pg_pool, "tender:T1", 3) == []
+
+
+async def test_streams_beyond_their_checkpoints_are_listed_until_covered(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    tree = await _logged(any_pg_pool)
+    assert await checkpoints.streams_beyond_checkpoints(any_pg_pool) == [("tender:T1", 0)]
+    await checkpoints.store_checkpoint(
+        any_pg_pool, "tender:T1", 2, tree.root(2), "n", "periodic", "periodic"
+    )
+    assert await checkpoints.streams_beyond_checkpoints(any_pg_pool) == [("tender:T1", 2)]
+    await checkpoints.store_checkpoint(
+        any_pg_pool, "tender:T1", 4, tree.root(4), "n", "periodic", "periodic"
+    )
     assert await checkpoints.streams_beyond_checkpoints(any_pg_pool) == []
+
+
+async def test_a_stored_checkpoint_serializes_its_root_in_base64(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    root = (await _logged(any_pg_pool)).root(2)
+    stored = await checkpoints.store_checkpoint(
+        any_pg_pool, "tender:T1", 2, root, "n", "receipt", "periodic"
+    )
+    assert stored is not None
+    as_json = stored.to_json()
+    assert base64.b64decode(as_json["root"]) == root
+    assert as_json["reasons"] == ["receipt"] and as_json["created_at"].endswith("Z")
+
+
+# Tokens.
 
 
 async def test_a_revoked_token_is_seen_and_listed_since(any_pg_pool: asyncpg.Pool) -> None:
@@ -140,6 +583,118 @@ async def test_a_revoked_token_is_seen_and_listed_since(any_pg_pool: asyncpg.Poo
     assert found is not None and found[1] is True
     ids, _now = await tokens.revocations_since(any_pg_pool, before, 0.0)
     assert ids == ["tok-1"]
+
+
+# Users, roles and login challenges.
+
+
+async def test_a_user_is_created_once(any_pg_pool: asyncpg.Pool) -> None:
+    assert await identity.create_user(any_pg_pool, "u-1", "甲", "甲公司", "ed25519:a") is True
+    assert await identity.create_user(any_pg_pool, "u-1", "乙", None, "ed25519:b") is False
+    assert await identity.get_user(any_pg_pool, "u-1") == identity.User(
+        "u-1", "甲", "甲公司", "ed25519:a"
+    )
+    assert await identity.get_user(any_pg_pool, "nobody") is None
+
+
+async def test_a_role_granted_twice_is_held_once(any_pg_pool: asyncpg.Pool) -> None:
+    await _user(any_pg_pool, "u-1")
+    await identity.grant_role(any_pg_pool, "u-1", "tender:T1", "agent")
+    await identity.grant_role(any_pg_pool, "u-1", "tender:T1", "agent")
+    await identity.grant_role(any_pg_pool, "u-1", "session:S", "expert", "兰州")
+    await identity.grant_role(any_pg_pool, "u-1", "session:OTHER", "chair")
+    found = await identity.roles_in(any_pg_pool, "u-1", ["tender:T1", "session:S"])
+    assert sorted(found, key=lambda g: g.scope) == [
+        identity.RoleGrant("session:S", "expert", "兰州"),
+        identity.RoleGrant("tender:T1", "agent", ""),
+    ]
+
+
+async def test_revoking_a_seat_leaves_other_roles_in_the_scope(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    await _user(any_pg_pool, "u-1")
+    await identity.grant_role(any_pg_pool, "u-1", "session:S", "expert")
+    await identity.grant_role(any_pg_pool, "u-1", "session:S", "observer")
+    await identity.revoke_seat(any_pg_pool, "u-1", "session:S")
+    assert await identity.roles_in(any_pg_pool, "u-1", ["session:S"]) == [
+        identity.RoleGrant("session:S", "observer", "")
+    ]
+
+
+async def test_stream_grants_are_those_in_the_stream_and_its_parent(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    await _user(any_pg_pool, "u-1")
+    await _stream(any_pg_pool, "tender:T1", "tender")
+    await _stream(any_pg_pool, "session:S", "session", "tender:T1")
+    await identity.grant_role(any_pg_pool, "u-1", "tender:T1", "agent")
+    await identity.grant_role(any_pg_pool, "u-1", "session:S", "expert", "兰州")
+    await identity.grant_role(any_pg_pool, "u-1", "platform", "admin")
+    found = await identity.stream_grants(any_pg_pool, "u-1", "session:S")
+    assert found is not None
+    kind, parent, grants = found
+    assert (kind, parent) == ("session", "tender:T1")
+    assert sorted(grants, key=lambda g: g.scope) == [
+        identity.RoleGrant("session:S", "expert", "兰州"),
+        identity.RoleGrant("tender:T1", "agent", ""),
+    ]
+    assert await identity.stream_grants(any_pg_pool, "u-1", "session:none") is None
+
+
+async def test_the_roster_names_holders_in_the_tender_and_its_sessions(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    await _stream(any_pg_pool, "tender:T1", "tender")
+    await _stream(any_pg_pool, "session:S", "session", "tender:T1")
+    await _stream(any_pg_pool, "tender:T2", "tender")
+    await _user(any_pg_pool, "agent", org="代理公司")
+    await _user(any_pg_pool, "e-1")
+    await experts.add_expert(
+        any_pg_pool, "e-1", "E", ["公路"], "兰州", "设计院", Decimal(80), ["乙"]
+    )
+    await identity.grant_role(any_pg_pool, "agent", "tender:T1", "agent")
+    await identity.grant_role(any_pg_pool, "e-1", "session:S", "expert")
+    await identity.grant_role(any_pg_pool, "e-1", "tender:T2", "expert")
+    async with _transaction(any_pg_pool) as conn:
+        roster = await identity.tender_roster(conn, "tender:T1", ["e-1", "nobody"])
+    assert roster["holdings"] == [
+        {"user": "e-1", "role": "expert", "scope": "session:S", "org": None,
+         "employer": "设计院", "relations": ["乙"]},
+        {"user": "agent", "role": "agent", "scope": "tender:T1", "org": "代理公司",
+         "employer": None, "relations": []},
+    ]  # fmt: skip
+    assert roster["people"] == {"e-1": {"org": None, "employer": "设计院", "relations": ["乙"]}}
+
+
+async def test_reading_a_roster_holds_off_grants_in_the_same_tender(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    await _stream(any_pg_pool, "tender:T1", "tender")
+    await _stream(any_pg_pool, "tender:T2", "tender")
+    async with _transaction(any_pg_pool) as conn:
+        await identity.tender_roster(conn, "tender:T1", [])
+        same = await _must_wait(any_pg_pool, lambda c: identity.tender_roster(c, "tender:T1", []))
+        other = await _must_wait(any_pg_pool, lambda c: identity.tender_roster(c, "tender:T2", []))
+    assert (same, other) == (True, False)
+
+
+async def test_a_login_challenge_is_taken_once_by_its_user(any_pg_pool: asyncpg.Pool) -> None:
+    await identity.put_challenge(any_pg_pool, "n-1", "u-1", 60)
+    await identity.put_challenge(any_pg_pool, "n-2", "u-1", 60)
+    assert await identity.take_challenge(any_pg_pool, "n-1", "u-1") is True
+    assert await identity.take_challenge(any_pg_pool, "n-1", "u-1") is False
+    assert await identity.take_challenge(any_pg_pool, "n-2", "u-2") is False
+    assert await identity.take_challenge(any_pg_pool, "n-2", "u-1") is False  # consumed above
+    assert await identity.take_challenge(any_pg_pool, "n-unknown", "u-1") is False
+
+
+async def test_an_expired_login_challenge_is_refused(any_pg_pool: asyncpg.Pool) -> None:
+    await identity.put_challenge(any_pg_pool, "n-1", "u-1", -1)  # expired a second ago
+    assert await identity.take_challenge(any_pg_pool, "n-1", "u-1") is False
+
+
+# The tender list.
 
 
 async def test_the_tender_list_shows_published_tenders_and_ones_own(
@@ -162,3 +717,136 @@ async def test_the_tender_list_shows_published_tenders_and_ones_own(
     ]
     await identity.revoke_seat(any_pg_pool, "agent", "session:S")
     assert await identity.roles_in_tree(any_pg_pool, "agent", "tender:MINE") == set()
+
+
+async def test_the_tender_list_names_the_bidders_own_bid_stream(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    await _user(any_pg_pool, "bidder")
+    await _stream(any_pg_pool, "tender:T1", "tender", state={"phase": "bidding"})
+    await _stream(any_pg_pool, "bid:T1:B", "bid", "tender:T1")
+    await identity.grant_role(any_pg_pool, "bidder", "bid:T1:B", "bidder")
+    [found] = await tenders.tenders_for(any_pg_pool, "bidder", ["bidding"])
+    assert found["bid_stream"] == "bid:T1:B" and found["roles"] == []
+
+
+# Handing the opening over to an evaluation session.
+
+
+async def test_the_handover_holds_the_tender_row(any_pg_pool: asyncpg.Pool) -> None:
+    await _stream(any_pg_pool, "tender:T1", "tender")
+    await _stream(any_pg_pool, "tender:T2", "tender")
+    async with _transaction(any_pg_pool) as conn:
+        assert await handover.lock_tender_for_handover(conn, "tender:T1") is True
+        assert await handover.lock_tender_for_handover(conn, "tender:none") is False
+        same = await _must_wait(
+            any_pg_pool, lambda c: handover.lock_tender_for_handover(c, "tender:T1")
+        )
+        other = await _must_wait(
+            any_pg_pool, lambda c: handover.lock_tender_for_handover(c, "tender:T2")
+        )
+    assert (same, other) == (True, False)
+
+
+async def test_the_handover_reads_opening_records_and_sessions(any_pg_pool: asyncpg.Pool) -> None:
+    await _stream(any_pg_pool, "tender:T1", "tender")
+    await _append(
+        any_pg_pool,
+        "tender:T1",
+        [
+            ("opening.record", "system", {"bid": "A"}, "public", None),
+            ("t.other", None, {}, "public", None),
+            ("opening.record", "system", {"bid": "B"}, "public", None),
+        ],
+    )
+    await _stream(any_pg_pool, "session:S2", "session", "tender:T1", {"section": "2"})
+    await _stream(
+        any_pg_pool, "session:S1", "session", "tender:T1", {"section": "1", "phase": "scoring"}
+    )
+    async with _transaction(any_pg_pool) as conn:
+        records = await handover.opening_records(conn, "tender:T1")
+        found = await handover.sessions_of(conn, "tender:T1")
+    assert records == [{"seq": 1, "payload": {"bid": "A"}}, {"seq": 3, "payload": {"bid": "B"}}]
+    assert found == [
+        {"stream": "session:S1", "section": "1", "phase": "scoring"},
+        {"stream": "session:S2", "section": "2", "phase": None},
+    ]
+
+
+# The report's signatures and the evidence bundle.
+
+
+async def _signed(pool: asyncpg.Pool) -> list[events.StoredEvent]:
+    """session:S with a note and two experts' report signatures."""
+    for user_id in ("e-1", "e-2"):
+        await _user(pool, user_id)
+    await _stream(pool, "session:S", "session")
+    return await _append(
+        pool,
+        "session:S",
+        [
+            ("session.report_signed", "e-2", {"report": "r"}, "public", "sig-2"),
+            ("session.note", "e-1", {}, "public", "sig-n"),
+            ("session.report_signed", "e-1", {"report": "r"}, "public", "sig-1"),
+        ],
+    )
+
+
+async def test_report_signatures_are_the_signing_events_in_order(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    stored = await _signed(any_pg_pool)
+    found = await sessions.report_signatures(any_pg_pool, "session:S")
+    assert [(s["expert"], s["name"], s["sig"], s["seq"], s["key"]) for s in found] == [
+        ("e-2", "E-2", "sig-2", 1, "ed25519:e-2"),
+        ("e-1", "E-1", "sig-1", 3, "ed25519:e-1"),
+    ]
+    at = datetime.fromisoformat(found[0]["at"])
+    assert at == datetime.fromisoformat(stored[0].at.replace("Z", "+00:00"))
+
+
+async def test_signed_reports_carry_payload_and_signer_key(any_pg_pool: asyncpg.Pool) -> None:
+    await _signed(any_pg_pool)
+    found = await sessions.signed_reports(any_pg_pool, "session:S")
+    assert sorted(found, key=lambda r: r["sig"]) == [
+        {"sig": "sig-1", "payload": {"report": "r"}, "signing_key": "ed25519:e-1"},
+        {"sig": "sig-2", "payload": {"report": "r"}, "signing_key": "ed25519:e-2"},
+    ]
+
+
+async def test_the_bundle_reads_streams_and_their_children(any_pg_pool: asyncpg.Pool) -> None:
+    await _stream(any_pg_pool, "tender:T1", "tender", state={"phase": "bidding"})
+    await _stream(any_pg_pool, "session:S", "session", "tender:T1", payloads=[{}])
+    await _stream(any_pg_pool, "bid:T1:B", "bid", "tender:T1")
+    await _stream(any_pg_pool, "bid:T1:A", "bid", "tender:T1")
+    assert await export.stream_row(any_pg_pool, "tender:T1") == {
+        "name": "tender:T1", "kind": "tender", "parent": None, "head": 0,
+        "state": {"phase": "bidding"},
+    }  # fmt: skip
+    assert await export.stream_row(any_pg_pool, "tender:none") is None
+    children = await export.child_stream_rows(any_pg_pool, "tender:T1")
+    assert [(c["name"], c["head"]) for c in children] == [
+        ("bid:T1:A", 0),
+        ("bid:T1:B", 0),
+        ("session:S", 1),
+    ]
+    bids = await export.bid_stream_rows(any_pg_pool, "tender:T1")
+    assert [b["name"] for b in bids] == ["bid:T1:A", "bid:T1:B"]
+
+
+async def test_the_bundle_reads_events_with_their_stored_leaf_hashes(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    stored = await _signed(any_pg_pool)
+    found = await export.events_with_leaves(any_pg_pool, "session:S")
+    assert [record for record, _leaf in found] == [e.record() for e in stored]
+    assert [leaf for _record, leaf in found] == [event_leaf_hash(e.record()) for e in stored]
+
+
+async def test_the_bundle_reads_the_actors_by_id(any_pg_pool: asyncpg.Pool) -> None:
+    await _user(any_pg_pool, "e-2", org="乙")
+    await _user(any_pg_pool, "e-1")
+    assert await export.users_by_id(any_pg_pool, ["e-2", "e-1", "nobody"]) == [
+        {"id": "e-1", "name": "E-1", "org": None, "signing_key": "ed25519:e-1"},
+        {"id": "e-2", "name": "E-2", "org": "乙", "signing_key": "ed25519:e-2"},
+    ]
