@@ -176,7 +176,7 @@ async def _keyholder_and_supervisor_follow(cli: Cli, pool: asyncpg.Pool) -> None
         state = await cli.state(pool, "CLI1")
         return len(state.get("opening", {}).get("single", {}).get("shares", [])) == 1
 
-    await eventually(shares_in, timeout=30)
+    await eventually(shares_in, timeout=slack(30))
     keydir = cli.tmp / "opening-key"
     kh2 = await cli.ok("keyholder", "submit", "CLI1", str(keydir / "share-3.txt"), *cli.as_("kh2"))
     assert "已提交第 3 份分片" in kh2.out
@@ -185,7 +185,7 @@ async def _keyholder_and_supervisor_follow(cli: Cli, pool: asyncpg.Pool) -> None
         state = await cli.state(pool, "CLI1")
         return "agency" in state.get("opening", {}).get("single", {}).get("signed_by", {})
 
-    await eventually(agency_signed, timeout=30)
+    await eventually(agency_signed, timeout=slack(30))
     await cli.ok("agency", "sign-record", "CLI1", *cli.as_("sup"))
 
 
@@ -223,7 +223,7 @@ async def test_a_whole_single_envelope_opening_driven_by_the_clis(
     # that slow; a deadline passing early would fail the test for the wrong reason.
     opening_at = datetime.now(UTC) + timedelta(seconds=slack(10))
     await _agency_sets_up(
-        cli, "CLI1", opening_at, window=6, recipient_file=keydir / "recipient.txt"
+        cli, "CLI1", opening_at, window=round(slack(6)), recipient_file=keydir / "recipient.txt"
     )
     await asyncio.gather(*(cli.ok("bidder", "join", "CLI1", *cli.as_(n)) for n in bidders))
     submitted = await asyncio.gather(
