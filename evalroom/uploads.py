@@ -10,12 +10,12 @@ stored, and recorded.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import re
 import secrets
 from typing import Any
 
+import structlog
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -31,6 +31,8 @@ from evalroom.errors import Refusal
 from evalroom.http import _lang, authenticated_user, error_response, path_id
 from evalroom.node import Node
 from evalroom.services.pipeline import STORE_DOWN
+
+log = structlog.get_logger(__name__)
 
 HEADER_PEEK = (1 << 20) + 1
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # a command id, as on ``/ws``
@@ -87,8 +89,10 @@ async def upload_bid(request: Request) -> Response:
         )
     except Refusal as refusal:
         if refusal.code != "outcome_unknown":  # it may have committed: keep its bytes
-            with contextlib.suppress(Exception):
+            try:
                 await blobs.drop_upload(node.pool, upload_id)
+            except Exception as exc:  # the refusal stands; the bytes stay, unreferenced
+                log.warning("upload_not_dropped", upload=upload_id, error=repr(exc))
         return error_response(refusal, lang, client_id)
     return JSONResponse(ack)
 
