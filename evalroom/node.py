@@ -64,7 +64,6 @@ class Node:
             context,
         )
         tokens = TokenIssuer(await secret(pool, "token_mac"), settings.token_ttl_seconds)
-        context.extras["pipeline"] = pipeline
         node = cls(settings, pool, broker, hub, pipeline, tokens, metrics, embedded)
         await hub.start()
         audit = await Audit.start(pool, settings)  # audit log: Merkle logs, checkpoints

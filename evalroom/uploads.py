@@ -10,12 +10,12 @@ stored, and recorded.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import re
 import secrets
 from typing import Any
 
+import structlog
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -24,39 +24,31 @@ from evalroom.db import blobs
 from evalroom.db import events as store
 from evalroom.db.commands import command_result
 from evalroom.db.identity import User, roles_in_tree
-from evalroom.domain import opening
+from evalroom.domain import bids
 from evalroom.domain.rules import RuleError
+from evalroom.domain.tender_config import TenderConfig
 from evalroom.errors import Refusal
 from evalroom.http import _lang, authenticated_user, error_response, path_id
 from evalroom.node import Node
 from evalroom.services.pipeline import STORE_DOWN
 
+log = structlog.get_logger(__name__)
+
 HEADER_PEEK = (1 << 20) + 1
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # a command id, as on ``/ws``
 
 
-async def _precheck(node: Node, user: User, stream: str) -> dict[str, Any]:
+async def _precheck(node: Node, stream: str) -> TenderConfig:
+    """The tender's rules if it takes bids now: the decider's own rule, asked before any byte
+    is stored (``bid.submit`` asks it again under the gate)."""
     found = await store.stream_state_now(node.pool, stream)
     if found is None:
         raise Refusal("unknown_stream", stream)
     state, now = found
     try:
-        if state.get("phase") != "bidding":
-            config = opening.config_of(state)
-            if (
-                state.get("phase") in ("opening", "opened", "technical_opened")
-                or now >= config.opening_at
-            ):
-                raise RuleError(
-                    "deadline_passed", f"bids closed at {config.opening_at.isoformat()}"
-                )
-            raise RuleError("wrong_phase", "the tender is not taking bids")
-        config = opening.config_of(state)
-        if now >= config.opening_at:
-            raise RuleError("deadline_passed", f"bids closed at {config.opening_at.isoformat()}")
+        return bids.open_for_bids(state, now)
     except RuleError as exc:
         raise Refusal(exc.code, exc.message) from None
-    return state
 
 
 async def upload_bid(request: Request) -> Response:
@@ -79,8 +71,7 @@ async def upload_bid(request: Request) -> Response:
         prior = await _first_answer(node, user, client_id)
         if prior is not None:
             return JSONResponse(prior)
-        state = await _precheck(node, user, stream)
-        limit = opening.config_of(state).max_bid_bytes
+        limit = (await _precheck(node, stream)).max_bid_bytes
         upload_id = await _receive(node, request, stream, user, limit)
     except Refusal as refusal:
         await node.pipeline.refuse(user, client_id, stream, "bid.submit", refusal)
@@ -98,8 +89,10 @@ async def upload_bid(request: Request) -> Response:
         )
     except Refusal as refusal:
         if refusal.code != "outcome_unknown":  # it may have committed: keep its bytes
-            with contextlib.suppress(Exception):
+            try:
                 await blobs.drop_upload(node.pool, upload_id)
+            except Exception as exc:  # the refusal stands; the bytes stay, unreferenced
+                log.warning("upload_not_dropped", upload=upload_id, error=repr(exc))
         return error_response(refusal, lang, client_id)
     return JSONResponse(ack)
 

@@ -37,6 +37,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from crypto import age
 from evalroom.bounds import MAX_DEPTH, MAX_ITEMS, MAX_KEY, MAX_KEYS, MAX_SAFE_INTEGER, MAX_STRING
 from evalroom.db.pool import open_pool
 from evalroom.services.registry import REGISTRY
@@ -91,9 +92,14 @@ def _sample(annotation: Any, metadata: list[Any]) -> Any:
     return "x" * next((m.min_length for m in metadata if isinstance(m, annotated_types.MinLen)), 1)
 
 
+# Fields whose schema checks their meaning, not only their form (a released key must be an
+# age identity, ``invalid_key`` otherwise): a sample that means something.
+_FIELD_SAMPLES: dict[str, Any] = {"identity": age.generate_identity()[0]}
+
+
 def sample_body(model: type[BaseModel]) -> dict[str, Any]:
     return {
-        f.alias or name: _sample(f.annotation, f.metadata)
+        f.alias or name: _FIELD_SAMPLES.get(name) or _sample(f.annotation, f.metadata)
         for name, f in model.model_fields.items()
         if f.is_required()
     }

@@ -328,9 +328,29 @@ async def test_a_rejection_tender_withdraws_unreleased_bids_and_fails_below_the_
     state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", o.stream)
     (bid_a,) = [b for b in state["opening"]["single"]["bids"].values() if b["org"] == "company-a"]
     assert bid_a["status"] == "failed" and bid_a["reason"] == "wrong_key"
-    await o.clients["a"].command(
-        o.stream, "bid.release_key", {"section": "S1", "identity": o.bid_keys["a/single"]}
+    release = {"section": "S1", "identity": o.bid_keys["a/single"]}
+    first = await o.clients["a"].command(o.stream, "bid.release_key", release, id="rel-a")
+    # Retried with the same id: the first ack, and no second "decrypting" for anyone to see.
+    assert await o.clients["a"].command(o.stream, "bid.release_key", release, id="rel-a") == first
+    rows = await pool.fetch(
+        "SELECT payload FROM events WHERE stream = $1 AND type = 'bid.status' ORDER BY seq",
+        o.stream,
     )
+    (number_a,) = [
+        n for n, b in state["opening"]["single"]["bids"].items() if b["org"] == "company-a"
+    ]
+    shown = [r["payload"]["status"] for r in rows if r["payload"]["number"] == number_a]
+    # Each attempt is announced before its decryption's outcome, once.
+    assert shown == ["decrypting", "failed", "decrypting", "decrypted"]
+    # A bidder not signed in is refused before any decryption, and no status is announced.
+    with pytest.raises(ClientError) as refused:
+        await o.clients["b"].command(
+            o.stream, "bid.release_key", {"section": "S1", "identity": o.bid_keys["b/single"]}
+        )
+    assert refused.value.code == "not_signed_in"
+    assert await pool.fetchval(
+        "SELECT count(*) FROM events WHERE stream = $1 AND type = 'bid.status'", o.stream
+    ) == len(rows)
     # A package whose bid form is invalid fails at opening, with the reason.
     await o.clients["d"].command(o.stream, "opening.sign_in", sign=True)
     await o.clients["d"].command(

@@ -17,7 +17,8 @@ under the tender's bidding gate, as ``cmd.facts["tender"]`` and its stream name 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import Any, NoReturn
 
 from evalroom.domain.commands import Command, Decision, GrantRole, NewEvent
 from evalroom.domain.duties import Roster, check_grant
@@ -34,20 +35,24 @@ def _tender(cmd: Command) -> Mapping[str, Any]:
     return tender
 
 
-def _bidding(tender: Mapping[str, Any]) -> None:
+def open_for_bids(tender: Mapping[str, Any], now: datetime) -> TenderConfig:
+    """The tender's rules if it takes bids at ``now``, else why not: ``deadline_passed`` once
+    the opening time is reached or the opening has begun (the gate let the command in after
+    the opening committed), ``wrong_phase`` before bidding opens. The one rule for
+    ``bid.submit``, ``bid.withdraw`` and an upload refused before any byte is stored."""
     phase = tender.get("phase")
-    if phase == "bidding":
-        return
-    if phase != "draft" and tender.get("config"):
-        # Past the opening: the gate let this command in after the opening committed.
-        at = config_of(tender).opening_at.isoformat()
-        raise RuleError("deadline_passed", f"bids closed at {at}")
-    raise RuleError("wrong_phase", f"allowed in bidding; the tender is {phase}")
+    if phase != "bidding":
+        if phase != "draft" and tender.get("config"):
+            _closed(config_of(tender))
+        raise RuleError("wrong_phase", f"allowed in bidding; the tender is {phase}")
+    config = config_of(tender)
+    if now >= config.opening_at:
+        _closed(config)
+    return config
 
 
-def _before_deadline(cmd: Command, config: TenderConfig) -> None:
-    if cmd.now >= config.opening_at:
-        raise RuleError("deadline_passed", f"bids closed at {config.opening_at.isoformat()}")
+def _closed(config: TenderConfig) -> NoReturn:
+    raise RuleError("deadline_passed", f"bids closed at {config.opening_at.isoformat()}")
 
 
 def _own(state: Mapping[str, Any], cmd: Command) -> str:
@@ -99,10 +104,7 @@ def join(state: Mapping[str, Any], cmd: Command) -> Decision:
 
 def submit(state: Mapping[str, Any], cmd: Command) -> Decision:
     """``bid.submit`` {section, envelope, upload}: seal one envelope (or replace it)."""
-    tender = _tender(cmd)
-    _bidding(tender)
-    config = config_of(tender)
-    _before_deadline(cmd, config)
+    config = open_for_bids(_tender(cmd), cmd.now)
     org = _own(state, cmd)
     section = config.section(str(cmd.body["section"])).id
     envelope = config.envelope(str(cmd.body["envelope"]))
@@ -133,10 +135,7 @@ def submit(state: Mapping[str, Any], cmd: Command) -> Decision:
 
 def withdraw(state: Mapping[str, Any], cmd: Command) -> Decision:
     """``bid.withdraw`` {section}: take the bid back before the deadline (撤回)."""
-    tender = _tender(cmd)
-    _bidding(tender)
-    config = config_of(tender)
-    _before_deadline(cmd, config)
+    config = open_for_bids(_tender(cmd), cmd.now)
     org = _own(state, cmd)
     section = config.section(str(cmd.body["section"])).id
     new = _copy(state)

@@ -225,23 +225,8 @@ def _window_open(stage: Mapping[str, Any], cmd: Command) -> None:
         raise RuleError("window_closed", "the decryption window has closed")
 
 
-def mark_decrypting(state: Mapping[str, Any], cmd: Command) -> Decision:
-    """``bid.decrypting`` {section}: the bidder's client starts releasing its key."""
-    _phase(state, "opening")
-    name, stage = _stage(state)
-    _window_open(stage, cmd)
-    org = _org(cmd, state)
-    number, bid = _numbered(state, cmd, org, str(cmd.body["section"]))
-    if bid["status"] in RESOLVED:
-        raise RuleError("already_opened", f"bid {number} is {bid['status']}")
-    new = _copy(state)
-    new["opening"][name]["bids"][number]["status"] = "decrypting"
-    return Decision([NewEvent("bid.status", {"number": number, "status": "decrypting"})], new)
-
-
-def release_key(state: Mapping[str, Any], cmd: Command) -> Decision:
-    """``bid.release_key`` {section, identity}: the service decrypted with the released key
-    and hands the outcome as facts ``{ok, reason, form, plain_sha256, plain}``."""
+def _releasing(state: Mapping[str, Any], cmd: Command) -> tuple[str, str, dict[str, Any]]:
+    """The stage, number and bid of the actor's company that a key may be released for now."""
     _phase(state, "opening")
     name, stage = _stage(state)
     _window_open(stage, cmd)
@@ -251,6 +236,25 @@ def release_key(state: Mapping[str, Any], cmd: Command) -> Decision:
     number, bid = _numbered(state, cmd, org, str(cmd.body["section"]))
     if bid["status"] in RESOLVED:
         raise RuleError("already_opened", f"bid {number} is {bid['status']}")
+    return name, number, bid
+
+
+def mark_decrypting(state: Mapping[str, Any], cmd: Command) -> Decision:
+    """``bid.decrypting`` {section}: the bidder's client starts releasing its key, so everyone
+    sees "decrypting" before the work (``bid.release_key`` announces it so too). A bid shown
+    as decrypting already is not announced again: a retried release adds no second status."""
+    name, number, bid = _releasing(state, cmd)
+    if bid["status"] == "decrypting":
+        return Decision([], state)
+    new = _copy(state)
+    new["opening"][name]["bids"][number]["status"] = "decrypting"
+    return Decision([NewEvent("bid.status", {"number": number, "status": "decrypting"})], new)
+
+
+def release_key(state: Mapping[str, Any], cmd: Command) -> Decision:
+    """``bid.release_key`` {section, identity}: the service decrypted with the released key
+    and hands the outcome as facts ``{ok, reason, form, plain_sha256, plain}``."""
+    name, number, _bid = _releasing(state, cmd)
     new = _copy(state)
     return Decision(_apply_outcome(new, name, number, cmd.facts, via="bidder"), new)
 

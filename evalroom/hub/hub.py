@@ -286,8 +286,10 @@ class Hub:
         if not channel.subs:
             self.channels.pop(stream, None)
             await channel.close()
-            with contextlib.suppress(Exception):
+            try:
                 await self.broker.unsubscribe(stream)
+            except Exception as exc:  # nobody here follows it any more; nothing to undo
+                log.warning("unsubscribe_failed", stream=stream, error=repr(exc))
         self._presence_changed()
 
     # -- presence --------------------------------------------------------------------------

@@ -86,7 +86,9 @@ async def route_own(ctx: ServiceContext, user: User, stream: str, body: dict[str
     return own
 
 
-async def gather_tender(ctx: ServiceContext, conn: Conn, tender: str) -> dict[str, Any]:
+async def gather_tender(
+    ctx: ServiceContext, conn: Conn, tender: str, body: dict[str, Any]
+) -> dict[str, Any]:
     """The tender's state, read under the gate (shared)."""
     return {"tender": await store.stream_state(conn, tender) or {}, "tender_stream": tender}
 

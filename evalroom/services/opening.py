@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Sequence
 from typing import IO, Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from crypto import age
 from crypto.bidpackage import PackageError, read_form
@@ -32,6 +32,7 @@ from evalroom.domain.bidform import validate_form
 from evalroom.domain.commands import Decision
 from evalroom.domain.rules import RuleError
 from evalroom.domain.tender_config import TenderConfig
+from evalroom.errors import Refusal
 from evalroom.services.spec import Body, CommandSpec, Empty, ServiceContext, specs_from
 
 Id = Field(min_length=1, max_length=40)
@@ -48,6 +49,18 @@ class SectionBody(Body):
 class ReleaseKey(Body):
     section: str = Id
     identity: str = Field(min_length=20, max_length=100)
+
+    @field_validator("identity")
+    @classmethod
+    def _an_identity(cls, identity: str) -> str:
+        """Checked with the body, before the release is announced to the ceremony."""
+        try:
+            age.to_recipient(identity)
+        except age.AgeError:
+            raise Refusal(
+                "invalid_key", "the key is not an age identity (AGE-SECRET-KEY-1…)"
+            ) from None  # a Refusal, which pydantic lets through
+        return identity
 
 
 class ShareBody(Body):
@@ -109,7 +122,9 @@ async def receipt(
     }
 
 
-async def gather_bid_streams(ctx: ServiceContext, conn: Conn, tender: str) -> dict[str, Any]:
+async def gather_bid_streams(
+    ctx: ServiceContext, conn: Conn, tender: str, body: dict[str, Any]
+) -> dict[str, Any]:
     """Every bid stream of the tender with its size and Merkle root, read under the gate
     (exclusive): what the opening commits to."""
     found = []
@@ -196,26 +211,6 @@ async def prepare_release(
     if state.get("phase") != "opening" or not user.org:
         raise RuleError("wrong_phase", "keys are released during the opening")
     stage, _number, bid = _bid_in_stage(state, user.org, body["section"])
-    try:
-        age.to_recipient(body["identity"])
-    except age.AgeError:
-        raise RuleError(
-            "invalid_key", "the key is not an age identity (AGE-SECRET-KEY-1…)"
-        ) from None
-    pipeline = ctx.extras.get("pipeline")
-    if pipeline is not None and bid["status"] == "waiting":
-        # Everyone in the ceremony sees "decrypting" before the (possibly long) work.
-        try:
-            await pipeline.execute(
-                user,
-                f"decrypting:{stream}:{stage}:{body['section']}",
-                stream,
-                "bid.decrypting",
-                {"section": body["section"]},
-                None,
-            )
-        except Exception:  # noqa: BLE001 - the status line is a courtesy; the release goes on
-            pass
     return await open_envelope(ctx, stream, bid, body["identity"], opening.config_of(state), stage)
 
 
@@ -259,6 +254,11 @@ async def prepare_share(
     return {"index": info.index, "combined": True, "results": results}
 
 
+def announce_decrypting(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A release is announced as ``bid.decrypting`` of its section (never with the key)."""
+    return "bid.decrypting", {"section": body["section"]}
+
+
 def keyholders_named(body: dict[str, Any]) -> list[str]:
     """The keyholders a tender's rules name (开标密钥保管人), as far as they are text."""
     config = body.get("config")
@@ -281,6 +281,8 @@ SPECS: list[CommandSpec] = specs_from(
         "opening.start_commercial": StartCommercial,
     },
     signed={name: True for name in opening.SIGNED},
+    # Everyone in the ceremony sees "decrypting" before the (possibly long) decryption.
+    announce={"bid.release_key": announce_decrypting},
     prepare={
         "bid.release_key": prepare_release,
         "opening.share": prepare_share,

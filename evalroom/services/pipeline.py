@@ -8,7 +8,6 @@ participant's refusal is kept as an attempt (``command.refused``), rate-limited.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import re
 import time
@@ -140,12 +139,17 @@ class CommandPipeline:
             raise
         self.metrics.commands.labels("ok").inc()
         self.metrics.command_latency.observe(time.perf_counter() - started)
+        await self._publish(stream, events, roles_changed)
+        return ack
+
+    async def _publish(
+        self, stream: str, events: list[store.StoredEvent], roles_changed: bool
+    ) -> None:
         if events:
             try:
                 await self.publish(events, roles_changed=roles_changed)
             except Exception as exc:  # committed already: peers catch up from PostgreSQL
                 log.warning("publish_failed", stream=stream, error=str(exc))
-        return ack
 
     async def _execute(
         self, user: User, client_id: str, stream: str, type_: str, raw_body: Any, sig: str | None
@@ -177,6 +181,8 @@ class CommandPipeline:
                     if prior is not None:
                         return prior, [], False
                     await self._preauthorize(spec, user, target, body)
+                    if spec.announce is not None:
+                        await self._announce(spec, user, client_id, stream, body)
                     facts = await spec.prepare(self.context, user, stream, body)
             except RuleError as exc:
                 raise Refusal(exc.code, exc.message) from None
@@ -198,6 +204,22 @@ class CommandPipeline:
             if store_down(exc):
                 raise Refusal("store_unavailable", type(exc).__name__) from None
             raise
+
+    async def _announce(
+        self, spec: CommandSpec, user: User, client_id: str, stream: str, body: dict[str, Any]
+    ) -> None:
+        """Commit and publish the command's announcement, a command of its own, before its
+        long ``prepare``. Its id is the command's with a suffix no client id can have (``/``),
+        so a retry of the command finds the announcement's first ack; its decider says whether
+        the status is due; its refusal (the bid opened meanwhile, the window closed) is the
+        command's refusal, before any work is done."""
+        assert spec.announce is not None
+        type_, announced = spec.announce(body)
+        _ack, events, roles_changed = await self._execute(
+            user, f"{client_id}/{type_}", stream, type_, announced, None
+        )
+        self.metrics.commands.labels("ok").inc()
+        await self._publish(stream, events, roles_changed)
 
     async def _retry_answer(
         self, user: User, client_id: str, digest: bytes
@@ -271,12 +293,10 @@ class CommandPipeline:
                     conn, spec, user, client_id, streams, body, sig, digest, facts
                 )
             except BaseException:
-                with contextlib.suppress(Exception):
-                    await tx.rollback()
+                await _rollback(tx)
                 raise
             if not writes:  # a retry answered from the commands table: nothing to commit
-                with contextlib.suppress(Exception):
-                    await tx.rollback()
+                await _rollback(tx)
                 return ack, stored, False
             try:
                 await tx.commit()
@@ -341,20 +361,15 @@ class CommandPipeline:
             tender = row.name if row.kind == "tender" else (row.parent or row.name)
             named = [user.id, *spec.grants_to(body)]
             facts = {**facts, "duties": await tender_roster(conn, tender, named)}
-        if spec.gather is not None:
-            try:
-                facts = {**facts, **await spec.gather(self.context, conn, addressed)}
-            except RuleError as exc:
-                raise Refusal(exc.code, exc.message) from None
-        # A signed event carries what was signed, so anyone can check ``sig`` later.
-        signed = {"id": client_id, "stream": addressed, "type": spec.name, "body": body}
         try:
-            if spec.read is not None:
-                facts = {**facts, **await spec.read(conn, stream, body)}
+            if spec.gather is not None:
+                facts = {**facts, **await spec.gather(self.context, conn, addressed, body)}
             command = Command(spec.name, stream, body, actor, row.now, sig, facts)
             decision = spec.decide(row.state, command)
         except RuleError as exc:
             raise Refusal(exc.code, exc.message) from None
+        # A signed event carries what was signed, so anyone can check ``sig`` later.
+        signed = {"id": client_id, "stream": addressed, "type": spec.name, "body": body}
         for created in decision.create:
             if created.name != stream:
                 await store.create_stream(
@@ -419,6 +434,15 @@ class CommandPipeline:
         except Exception as exc:
             if not store_down(exc):
                 log.exception("refusal_not_recorded", stream=stream, code=refusal.code)
+
+
+async def _rollback(tx: Any) -> None:
+    """Nothing was committed whatever this does (PostgreSQL rolls back a transaction whose
+    connection fails), so a failed rollback never replaces the answer: it is logged."""
+    try:
+        await tx.rollback()
+    except Exception as exc:
+        log.warning("rollback_failed", error=repr(exc))
 
 
 def _signed_payload(payload: Any, command: dict[str, Any]) -> dict[str, Any]:

@@ -43,7 +43,7 @@ class Venue(Body):
 
 class Create(Body):
     """The session's rules. Its bids are not among them: they come from the tender's signed
-    opening record, read inside the transaction (``read_handover``)."""
+    opening record, read inside the transaction (``gather_handover``)."""
 
     tender: str = Short
     section: str = Short
@@ -228,7 +228,9 @@ async def feed_credit(
     return {}
 
 
-async def read_handover(conn: Conn, stream: str, body: dict[str, Any]) -> dict[str, Any]:
+async def gather_handover(
+    ctx: ServiceContext, conn: Conn, stream: str, body: dict[str, Any]
+) -> dict[str, Any]:
     """What ``session.create`` decides on, read under the tender's row lock: the tender's
     signed opening record(s) and its other sessions (开标记录移交)."""
     tender = _parent(body)
@@ -293,7 +295,7 @@ SPECS: list[CommandSpec] = specs_from(
         "session.declare_conflict": prepare_pool,
         "session.check_in": prepare_check_in,
     },
-    read={"session.create": read_handover},
+    gather={"session.create": gather_handover},
     finish={"session.declare_conflict": revoke_withdrawn, "session.rate_expert": feed_credit},
     # The drawn come from the pool snapshot (``facts["pool"]``); only the roster is looked up.
     grants_to={"session.draw": _nobody, "session.declare_conflict": _nobody},

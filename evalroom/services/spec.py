@@ -1,6 +1,7 @@
 """What a command is to the pipeline: its schema, who may send it, its pure decider, and the
-optional impure steps around the decision (``prepare`` before the transaction, ``read``
-inside it before the decision, ``finish`` inside it after the events are appended)."""
+optional impure steps around the decision (``announce``, a status committed as a command of
+its own before ``prepare``; ``prepare`` before the transaction; ``gather`` inside it before
+the decision; ``finish`` inside it after the events are appended)."""
 
 from __future__ import annotations
 
@@ -54,16 +55,17 @@ class ServiceContext:
 
 # prepare(ctx, user, stream, body) -> facts handed to the decider as ``Command.facts``
 Prepare = Callable[[ServiceContext, User, str, dict[str, Any]], Awaitable[dict[str, Any]]]
-# read(conn, stream, body) -> facts read inside the transaction, once the actor is authorized
-Read = Callable[[Conn, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+# announce(body) -> (type, body) of the status command committed first, on its own
+Announce = Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]
 # finish(ctx, conn, decision, stored events) -> extra fields for the ack's ``reply``
 Finish = Callable[
     [ServiceContext, Conn, Decision, Sequence[StoredEvent]], Awaitable[dict[str, Any]]
 ]
 # route(ctx, user, addressed stream, body) -> the stream the command runs in (a bidder's own)
 Route = Callable[[ServiceContext, User, str, dict[str, Any]], Awaitable[str]]
-# gather(ctx, conn, addressed stream) -> facts read inside the transaction, after the locks
-Gather = Callable[[ServiceContext, Conn, str], Awaitable[dict[str, Any]]]
+# gather(ctx, conn, addressed stream, body) -> facts read inside the transaction, after the
+# locks and once the actor is authorized
+Gather = Callable[[ServiceContext, Conn, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,11 @@ class CommandSpec:
     roles_in_platform: bool = False  # authorized by a platform-scope role (creating a tender)
     creates_stream: bool = False
     signed: bool = False  # the actor must sign the command; the signature stays with the event
+    # Committed as a command of its own after pre-authorization and before ``prepare``, so
+    # everyone sees it before long work (a bid's "decrypting"). Its decider says whether it
+    # is due (a no-op when shown already); its refusal is the command's.
+    announce: Announce | None = None
     prepare: Prepare | None = None
-    read: Read | None = None  # facts that must agree with the committed state (locks held)
     finish: Finish | None = None
     parent_of: Callable[[dict[str, Any]], str] | None = None  # a created stream's parent
     # Platform roles that may also send it (an appointer who holds no role in the tender).
@@ -93,7 +98,13 @@ class CommandSpec:
     # The addressed tender's bidding gate: "shared" (a bidder's own stream) or "exclusive"
     # (the opening), taken first in the transaction.
     gate: str | None = None
+    # Facts that must agree with the committed state, read with the locks held: the tender
+    # under its gate, every bid stream at the opening, the tender's records at a handover.
     gather: Gather | None = None
+
+    def __post_init__(self) -> None:
+        if self.announce is not None and self.prepare is None:
+            raise ValueError(f"{self.name}: announce is committed before prepare; it has none")
 
 
 def specs_from(
