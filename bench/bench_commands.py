@@ -40,6 +40,7 @@ import os
 import re
 import resource
 import shutil
+import statistics
 import sys
 import time
 import uuid
@@ -304,10 +305,6 @@ async def run_pgbench(
     return result
 
 
-def _ratio_label(name: str) -> str:
-    return "evalroom / pgbench" if name.startswith("pgbench") else "now / before"
-
-
 def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
     head = (
         f"{'':<20}{'clients':>8}{'streams':>8}{'tx/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
@@ -324,13 +321,12 @@ def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
             f"{r.server_cpu * per:>17.0f}{r.pg_cpu * per:>14.0f}{r.redis_cpu * per:>13.0f}"
         )
     ours = results[0]
-    for base, label in [(r, _ratio_label(r.name)) for r in results[1:]]:
-        if not base.rate:
+    for base in results[1:]:
+        if not base.name.startswith("pgbench") or not base.rate:
             continue
         print(
-            f"{label:<20}{'':>8}{'':>8}{ratio(ours.rate, base.rate):>10.2f}"
+            f"{'evalroom / pgbench':<20}{'':>8}{'':>8}{ratio(ours.rate, base.rate):>10.2f}"
             f"{ratio(ours.p(0.5), base.p(0.5)):>9.2f}{ratio(ours.p(0.99), base.p(0.99)):>9.2f}"
-            f"{'':>8}{ratio(ours.server_cpu / max(1, ours.done), base.server_cpu / max(1, base.done)):>17.2f}"
         )
     print()
     print(
@@ -344,47 +340,65 @@ def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
 async def amain(args: argparse.Namespace) -> int:
     print(machine_line(), flush=True)
     results: list[RunResult] = []
+    befores: list[RunResult] = []
     async with started("cmd") as env:
         prefix = f"tender:cmd-{env.run}-"
-        streams = [f"{prefix}{i}" for i in range(1, args.streams + 1)]
         users = [(f"c{i}-{env.run}", SigningKey.generate()) for i in range(args.clients)]
         await add_users(env.pool, [(u, None, k) for u, k in users])
         await add_roles(env.pool, [(users[0][0], "platform", "agency")])
-        print(
-            f"evalroom: {args.clients} clients, {args.streams} streams, {args.seconds:g} s",
-            flush=True,
-        )
-        results.append(
-            await run_evalroom(args, env.services, env.pool, streams, users, env.tmp, env.run)
-        )
-        r = results[-1]
-        print(f"  {r.done} commands acked, {r.rate:,.0f}/s, {r.errors} refused", flush=True)
-        if args.compare:  # the node as it was at REF, same database, same clients
-            tree = tree_at(args.compare, env.tmp)
-            before = [s.replace(prefix, f"{prefix}before-", 1) for s in streams]
-            print(f"the node at {args.compare}: same clients, fresh streams", flush=True)
-            results.append(
-                await run_evalroom(
-                    args,
-                    env.services,
-                    env.pool,
-                    before,
-                    users,
-                    env.tmp,
-                    env.run + "b",
-                    tree,
-                    f"node at {args.compare}"[:19],
-                )
+        tree = tree_at(args.compare, env.tmp) if args.compare else None
+        # With --compare, the rounds alternate which node goes first (now, before; before,
+        # now; ...), so a drift in the machine's load falls on both alike.
+        plan: list[Path | None] = []
+        for round_ in range(args.rounds):
+            plan += [None, tree] if round_ % 2 == 0 else [tree, None]
+        if tree is None:
+            plan = [None] * args.rounds
+        for i, node_tree in enumerate(plan):
+            run = f"{env.run}r{i}"
+            streams = [f"{prefix}{i}-{n}" for n in range(1, args.streams + 1)]
+            label = "evalroom node" if node_tree is None else f"node at {args.compare}"[:19]
+            print(
+                f"{label}: {args.clients} clients, {args.streams} streams, {args.seconds:g} s",
+                flush=True,
             )
-            r = results[-1]
+            r = await run_evalroom(
+                args, env.services, env.pool, streams, users, env.tmp, run, node_tree, label
+            )
             print(f"  {r.done} commands acked, {r.rate:,.0f}/s, {r.errors} refused", flush=True)
+            (results if node_tree is None else befores).append(r)
         if not args.skip_pgbench:
             print(f"pgbench: {args.clients} clients, same transaction, same database", flush=True)
-            results.append(await run_pgbench(args, env.services, env.pool, prefix, env.tmp))
+            pgb_prefix = f"{prefix}0-"  # the first round's streams, already created
+            results.append(await run_pgbench(args, env.services, env.pool, pgb_prefix, env.tmp))
             r = results[-1]
             print(f"  {r.done} transactions, {r.rate:,.0f}/s, {r.errors} failed", flush=True)
-    print_table(results, args)
+    now = [r for r in results if not r.name.startswith("pgbench")]
+    print_table([*now, *befores, *(r for r in results if r not in now)], args)
+    if befores:
+        print_rounds(now, befores)
     return 0
+
+
+def print_rounds(now: list[RunResult], before: list[RunResult]) -> None:
+    """Each round's pair and the median of the ratios: the node now against the node at REF."""
+    print("rounds (now vs before, same run):")
+    rates, cpus = [], []
+    for i, (a, b) in enumerate(zip(now, before, strict=False)):
+        rate = ratio(a.rate, b.rate)
+        cpu = ratio(a.server_cpu / max(1, a.done), b.server_cpu / max(1, b.done))
+        rates.append(rate)
+        cpus.append(cpu)
+        print(
+            f"  round {i + 1}: {a.rate:,.0f}/s vs {b.rate:,.0f}/s (x{rate:.2f}),"
+            f" p99 {a.p(0.99) * 1e3:.1f} vs {b.p(0.99) * 1e3:.1f} ms,"
+            f" node CPU {a.server_cpu / max(1, a.done) * 1e6:.0f} vs"
+            f" {b.server_cpu / max(1, b.done) * 1e6:.0f} µs/command (x{cpu:.2f})"
+        )
+    print(
+        f"  median: throughput x{statistics.median(rates):.2f},"
+        f" node CPU per command x{statistics.median(cpus):.2f}"
+    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -395,6 +409,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--payload", type=int, default=128, help="notice text bytes")
     p.add_argument("--skip-pgbench", action="store_true")
+    p.add_argument("--rounds", type=int, default=1, help="runs of the node (each side)")
     p.add_argument(
         "--compare",
         metavar="REF",
