@@ -61,6 +61,11 @@ class Render:
                 figures = ", ".join(f"{k}={v}" for k, v in e["form"].items())
             else:
                 figures = self.word("reason", str(e.get("reason", "")))
+            for key in ("rejected", "review"):  # its standing against the control price
+                standing = e.get(key)
+                if isinstance(standing, dict):
+                    detail = standing.get("detail_en" if self.out.en else "detail", "")
+                    figures += "; " + self.t(f"standing.{key}", detail=detail)
             rows.append(
                 [
                     number + mark,

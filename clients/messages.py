@@ -318,6 +318,9 @@ CEREMONY: dict[str, tuple[str, str]] = {
     "reason.wrong_key": ("密钥错误", "wrong key"),
     "reason.key_not_released": ("未释放密钥", "key not released"),
     "reason.ciphertext_tampered": ("密文与回执不符（平台责任）", "ciphertext tampered (platform)"),
+    # a read-out price against the control price (最高投标限价)
+    "standing.rejected": ("否决投标：{detail}", "rejected: {detail}"),
+    "standing.review": ("低于成本评审：{detail}", "below-cost review: {detail}"),
     "via.committee": ("由密钥保管人解密", "opened by the keyholders"),
     "via.bidder": ("投标人解密", "opened by the bidder"),
     # roles

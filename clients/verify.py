@@ -108,6 +108,7 @@ from evalroom.domain.handover import (
     RECORD_EVENT,
     SignedRecord,
     bid_differences,
+    control_differences,
     record_digest,
     session_bids,
 )
@@ -664,6 +665,7 @@ class BundleVerifier:
         if not self._record_reference(name, tender, claimed, handover.reference):
             return
         self._record_signers(tender, records, handover.reference)
+        self._control_prices(tender, records)
         listed = [
             (seq, event)
             for seq, event in sorted(session.events.items())
@@ -684,6 +686,16 @@ class BundleVerifier:
         self.result.summary.append(
             f"session {name}: {len(handover.bids)} bids as in the signed opening record ({stages})"
         )
+
+    def _control_prices(self, tender: _Stream, records: list[SignedRecord]) -> None:
+        """Each read-out price's standing (否决投标 above the limit) is the one the control
+        price published with the tender (its last ``tender.configured``) gives it."""
+        configured = [
+            e for _, e in sorted(tender.events.items()) if e["type"] == "tender.configured"
+        ]
+        if configured:
+            for difference in control_differences(records, configured[-1]["payload"]):
+                self.fail(f"opening record of {tender.name}", difference)
 
     def _record_reference(
         self,

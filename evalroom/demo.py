@@ -78,6 +78,11 @@ T: dict[str, tuple[str, str]] = {
     ),
     "readout": ("唱标", "Read-out"),
     "record": ("开标记录已由代理与监督签署", "Opening record signed by agency and supervisor"),
+    "control": (
+        "超过最高投标限价的投标在唱标时被否决，理由已唱出并记入开标记录",
+        "The bid above the control price was rejected at the read-out, its reason read out"
+        " and in the record",
+    ),
     "session": (
         "创建评标会话，开标结果移交评标",
         "Evaluation session created from the opening record",
@@ -127,6 +132,7 @@ FORMS = {
     ],
     "commercial": [{"name": "price", "type": "decimal", "label": "投标报价（元）"}],
 }
+CONTROL_PRICE = {"limit": "1040000.00"}  # 最高投标限价 of S1: 天水交建's 1,050,000 is above it
 BIDDERS = {  # company -> (price, duration)
     "陇原路桥": ("1000000.00", 180),
     "河西建工": ("980000.00", 170),
@@ -366,7 +372,7 @@ class Demo:
         self.opening_at = datetime.now(UTC) + timedelta(seconds=8)
         self.tender, self.stream = "GS-2026-0117", "tender:GS-2026-0117"
         config = {
-            "sections": [{"id": "S1", "name": "第一标段"}],
+            "sections": [{"id": "S1", "name": "第一标段", "control_price": CONTROL_PRICE}],
             "envelopes": ["technical", "commercial"],
             "opening_at": self.opening_at.isoformat(),
             "decryption_window_seconds": 3,
@@ -480,6 +486,23 @@ class Demo:
         await self.sup.c.command(self.stream, "opening.sign_record", sign=True)
         state = await self.state(self.stream)
         self.r.check("record", state["opening"][stage].get("closed") is True, state["phase"])
+        if stage == "commercial":
+            await self._control_checked(state)
+
+    async def _control_checked(self, state: dict[str, Any]) -> None:
+        """天水交建's price is above the control price: rejected in the read-out and the record."""
+        from evalroom.db.events import read_events
+
+        events = await read_events(self.pool, self.stream, 0, limit=10_000)
+        read = [e.payload for e in events if e.type == "opening.read_out"][-1]
+        record = state["opening"]["commercial"]["record"]
+        standings = [
+            {b["org"]: b["rejected"]["reason"] for b in bids if "rejected" in b}
+            for bids in (read["entries"], record["bids"])
+        ]
+        expected = {"天水交建": "above_control_price"}
+        rejected = next(b for b in record["bids"] if "rejected" in b)
+        self.r.check("control", standings == [expected, expected], rejected["rejected"]["detail"])
 
     async def _handover(self, agency: Client, body: dict[str, Any]) -> None:
         """The session's bids are the signed records' (开标记录移交); bids in a body are refused."""
@@ -815,20 +838,18 @@ def _links(demo: Demo) -> list[tuple[str, str, str]]:
 def _hand_computed() -> dict[str, str]:
     """The totals worked by hand (not by the scoring code) from TECH, BIDDERS and METHOD.
 
-    base price: five bids, drop the highest (1,050,000) and lowest (980,000):
-      (1,000,000 + 990,000 + 1,012,000) / 3 = 1,000,666.67
+    天水交建 (1,050,000) is above the control price 1,040,000: rejected at the opening (否决),
+    never evaluated. Four bids remain, fewer than the trim's five: no trim.
+    base price: (1,000,000 + 980,000 + 990,000 + 1,012,000) / 4 = 995,500.00
     deviation % (2 dp) and price score (70 − 1 per % above, − 0.5 per % below, half-up):
-      陇原 −0.07 → 69.97   河西 −2.07 → 68.97   天水 +4.93 → 65.07
-      金城 −1.07 → 69.47   祁连 +1.13 → 68.87
-    tech (mean of the middle three of five): 陇原 26.00, 河西 23.00, 天水 27.33, 金城 24.00,
-      祁连 24.33
+      陇原 +0.45 → 69.55   河西 −1.56 → 69.22   金城 −0.55 → 69.73   祁连 +1.66 → 68.34
+    tech (mean of the middle three of five): 陇原 26.00, 河西 23.00, 金城 24.00, 祁连 24.33
     """
     return {
-        "陇原路桥": "95.97",
-        "河西建工": "91.97",
-        "天水交建": "92.40",
-        "金城公路": "93.47",
-        "祁连工程": "93.20",
+        "陇原路桥": "95.55",
+        "河西建工": "92.22",
+        "金城公路": "93.73",
+        "祁连工程": "92.67",
     }
 
 

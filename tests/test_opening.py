@@ -66,6 +66,7 @@ class Opening:
         rule: str = "committee",
         envelopes: tuple[str, ...] = ("single",),
         forms: Any = None,
+        control_price: dict[str, str] | None = None,
     ) -> datetime:
         agency = await self.person("agency", roles=[("agency", "platform")])
         await self.person("authority", roles=[("authority", "platform")])
@@ -74,8 +75,11 @@ class Opening:
         recipient, self.shares = make_opening_key(2, 3)
         opening_at = datetime.now(UTC) + timedelta(seconds=slack(opening_in))
         window = round(slack(window))
+        section: dict[str, Any] = {"id": "S1", "name": "第一标段"}
+        if control_price is not None:
+            section["control_price"] = control_price
         config = {
-            "sections": [{"id": "S1", "name": "第一标段"}],
+            "sections": [section],
             "envelopes": list(envelopes),
             "opening_at": opening_at.isoformat(),
             "decryption_window_seconds": window,
@@ -420,5 +424,35 @@ async def test_two_envelope_tender_opens_commercial_only_for_bids_that_passed(
         "700001.00",
         "700003.00",
     }
+    for c in o.clients.values():
+        await c.close()
+
+
+async def test_a_price_above_the_control_price_is_rejected_in_the_read_out_and_the_record(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    o = Opening(node, pool, tmp_path)
+    control = {"limit": "1000000.00", "floor": "800000.00"}
+    opening_at = await o.setup("OP4", opening_in=5.0, window=60, control_price=control)
+    prices = {"a": "1000000.00", "b": "1000000.01", "c": "799999.99", "d": "900000.00"}
+    for name, price in prices.items():
+        await o.bidder(name)
+        await o.bid(name, price)
+    watch = await o.clients["d"].subscribe(o.stream)  # a bidder sees the public read-out
+    await _wait_until(opening_at)
+    await o.clients["agency"].command(o.stream, "opening.start")
+    await o.ceremony(tuple(prices))
+    seen = await _events_until(watch, "opening.record")
+    read = next(e for e in seen if e["type"] == "opening.read_out")["payload"]
+    record = next(e for e in seen if e["type"] == "opening.record")["payload"]
+    for listing in (read["entries"], record["bids"]):
+        by_org = {b["org"]: b for b in listing}
+        rejected = by_org["company-b"]["rejected"]
+        assert rejected["reason"] == "above_control_price"
+        assert "1000000.01" in rejected["detail"] and rejected["detail_en"]
+        assert by_org["company-c"]["review"]["reason"] == "below_floor"
+        assert "rejected" not in by_org["company-a"] and "rejected" not in by_org["company-d"]
+    # Three valid bids (a at the limit, c flagged, d): the section does not fail.
+    assert record["failed_sections"] == [] and not any(e["type"] == "section.failed" for e in seen)
     for c in o.clients.values():
         await c.close()

@@ -9,7 +9,10 @@ same way:
 
 - :func:`session_bids` turns the record(s) into the section's bid list (number, company,
   read-out price) and the reference the session keeps: each record's stage, its seq in the
-  tender stream and the SHA-256 of its canonical JSON (:func:`record_digest`);
+  tender stream and the SHA-256 of its canonical JSON (:func:`record_digest`); bids the
+  read-out rejected by the control price (否决投标) are handed over apart, with reasons;
+- :func:`control_differences` recomputes each read-out price's standing against the
+  published control price and names every entry the record shows otherwise;
 - :func:`bid_differences` names every way a claimed bid list differs from the record's;
 - :func:`check_one_session` keeps one evaluation per section, unless the earlier one ended
   without a result (sealed after a venue fault: a new committee; or rescheduled).
@@ -19,11 +22,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from crypto.canonical import canonical_json
+from evalroom.domain.method_rules import ControlPrice, Standing
 from evalroom.domain.rules import RuleError
 
 RECORD_EVENT = "opening.record"
@@ -65,6 +69,11 @@ class Handover:
 
     bids: list[dict[str, Any]]  # [{bid_id, company, price}] in bid-number order
     reference: list[dict[str, Any]]  # [{stage, seq, digest}] in stage order
+    # 否决投标 at the opening (above the control price): not evaluated, listed with reasons.
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    # Below the control price's floor: evaluated, flagged for the 低于成本 review.
+    flagged: list[dict[str, Any]] = field(default_factory=list)
+    few_valid: str = "continue"  # the tender's rule when fewer than 3 valid bids remain
 
 
 def _by_stage(records: Sequence[SignedRecord]) -> dict[str, SignedRecord]:
@@ -133,7 +142,8 @@ def session_bids(records: Sequence[SignedRecord], section: str) -> Handover:
     entries = _entries(priced, section)
     if not entries:
         raise RuleError("unknown_section", f"the signed opening record has no section {section}")
-    opened = [e for e in entries if e.get("status") == "decrypted"]
+    decrypted = [e for e in entries if e.get("status") == "decrypted"]
+    opened = [e for e in decrypted if not isinstance(e.get("rejected"), Mapping)]
     if len(chain) == 2:
         technical = {
             e.get("number"): e.get("org")
@@ -153,7 +163,26 @@ def session_bids(records: Sequence[SignedRecord], section: str) -> Handover:
     ]
     if not bids:
         raise RuleError("section_failed", f"no bid of section {section} was opened")
-    return Handover(bids, [r.reference() for r in chain])
+    rejected = [_standing(e, "rejected", priced) for e in decrypted if e not in opened]
+    flagged = [
+        _standing(e, "review", priced) for e in opened if isinstance(e.get("review"), Mapping)
+    ]
+    rule = str(priced.payload.get("few_valid") or "continue")
+    return Handover(bids, [r.reference() for r in chain], rejected, flagged, rule)
+
+
+def _standing(entry: Mapping[str, Any], key: str, record: SignedRecord) -> dict[str, Any]:
+    """A bid's standing against the control price as the record gives it, with who decided
+    it and where: at the opening, by the control price, in that stage's record."""
+    standing = entry[key]
+    return {
+        "bid_id": str(entry["number"]),
+        "company": str(entry["org"]),
+        "price": _price(entry),
+        **{k: str(standing.get(k, "")) for k in ("reason", "detail", "detail_en")},
+        "by": str(standing.get("by", "control_price")),
+        "at": {"stage": record.stage, "seq": record.seq},
+    }
 
 
 def check_one_session(
@@ -225,4 +254,44 @@ def bid_differences(
                 f"the signed opening record's bid {bid_id} ({record['company']})"
                 " is missing from the session"
             )
+    return found
+
+
+PRICED_STAGES = ("single", "commercial")
+
+
+def control_differences(
+    records: Sequence[SignedRecord], configured: Mapping[str, Any]
+) -> list[str]:
+    """Each read-out price against the control price published with the tender
+    (``tender.configured``'s sections): every entry of a priced record whose standing the
+    record shows otherwise (a bid over the limit shown valid, a valid bid shown rejected, a
+    floor flag missing or extra), one sentence each."""
+    controls: dict[str, ControlPrice] = {}
+    for section in configured.get("sections") or []:
+        if isinstance(section, Mapping) and section.get("control_price") is not None:
+            controls[str(section.get("id"))] = ControlPrice.from_dict(section["control_price"])
+    found: list[str] = []
+    for record in records:
+        if record.stage not in PRICED_STAGES:
+            continue
+        for entry in record.payload.get("bids") or []:
+            if not isinstance(entry, Mapping) or entry.get("status") != "decrypted":
+                continue
+            number, control = entry.get("number"), controls.get(str(entry.get("section")))
+            expected = None
+            if control is not None:
+                standing = control.classify(str(number), Decimal(_price(entry)))
+                expected = None if standing.standing is Standing.VALID else standing.reason
+            shown = [
+                str(entry[k].get("reason"))
+                for k in ("rejected", "review")
+                if isinstance(entry.get(k), Mapping)
+            ]
+            if shown != ([] if expected is None else [expected]):
+                found.append(
+                    f"bid {number} at {entry.get('form', {}).get('price')} is"
+                    f" {', '.join(shown) or 'valid'} in the {record.stage} opening record, but"
+                    f" the published control price makes it {expected or 'valid'}"
+                )
     return found

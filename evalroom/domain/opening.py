@@ -9,8 +9,10 @@ docs/domain.md: start at the opening time (``too_early`` before) with an anonymo
 the service decrypts and checks (``facts``), status is public live -> close the window: the
 failure rule applies (``reject``: withdrawn; ``committee``: k of n keyholders' shares
 reconstruct the opening identity) -> read-out (唱标) of each valid bid's form, names
-revealed -> confirmations and objections answered online -> the record signed by the
-agency and a supervisor. A section with fewer valid bids than the minimum fails (流标).
+revealed, each price against the section's published control price (above it: 否决, with
+the reason read out; below its floor: flagged for the 低于成本 review) -> confirmations and
+objections answered online -> the record signed by the agency and a supervisor. A section
+with fewer valid bids than the minimum fails (流标); a bid above the control price is not valid.
 
 State lives under ``state["bids"]`` and ``state["opening"]``; see ``_stage``.
 """
@@ -23,8 +25,9 @@ from typing import Any
 
 from evalroom.domain.commands import Command, Decision, GrantRole, NewEvent
 from evalroom.domain.duties import Roster, check_grant
+from evalroom.domain.method_rules import Standing
 from evalroom.domain.roles import Role
-from evalroom.domain.rules import RuleError
+from evalroom.domain.rules import RuleError, read_decimal
 from evalroom.domain.tender_config import TenderConfig
 
 KEYHOLDER = Role.KEYHOLDER
@@ -82,11 +85,12 @@ def configure(state: Mapping[str, Any], cmd: Command, roster: Roster | None = No
         roster = roster.with_grant(person, KEYHOLDER, cmd.stream)
     grants = [GrantRole(user, cmd.stream, KEYHOLDER) for user in config.keyholders]
     public = {
-        "sections": [{"id": s.id, "name": s.name} for s in config.sections],
+        "sections": config.sections_public(),
         "envelopes": list(config.envelopes),
         "opening_at": config.opening_at.isoformat(),
         "decryption_window_seconds": config.decryption_window_seconds,
         "min_bids": config.min_bids,
+        "few_valid": config.few_valid,
         "failure_rule": config.failure_rule,
         "opening_recipient": config.opening_recipient,
         "threshold": {"k": config.k, "n": config.n},
@@ -367,6 +371,38 @@ def submit_share(state: Mapping[str, Any], cmd: Command) -> Decision:
     return Decision(events, new)
 
 
+STANDING_KEYS = ("rejected", "review")  # a read-out entry's standing against the control price
+
+
+def control_standing(
+    config: TenderConfig, section: str, form: Mapping[str, Any]
+) -> tuple[str, dict[str, str]] | None:
+    """A read-out price against the section's control price: ``("rejected", {reason, detail,
+    detail_en, by})`` above the limit (否决投标), ``("review", {…})`` below the floor (低于成本
+    review: the committee decides), None when within it or the section has no control price."""
+    control = config.section(section).control_price
+    if control is None:
+        return None
+    price = read_decimal(form.get("price"), "price", "invalid_form")
+    standing = control.classify(section, price)
+    if standing.standing is Standing.VALID:
+        return None
+    if standing.standing is Standing.REJECTED:
+        key = "rejected"
+        en = f"the bid price {price} yuan exceeds the control price {control.limit} yuan:"
+        en += " the bid is rejected"
+    else:
+        key = "review"
+        en = f"the bid price {price} yuan is below {control.floor_amount} yuan:"
+        en += " the bidder must show it is not below cost"
+    return key, {
+        "reason": str(standing.reason),
+        "detail": str(standing.detail),
+        "detail_en": en,
+        "by": "control_price",
+    }
+
+
 def read_out(state: Mapping[str, Any], cmd: Command) -> Decision:
     """``opening.read_out``: 唱标 — every bid's form figures and company, for all to see."""
     _phase(state, "opening")
@@ -390,7 +426,16 @@ def read_out(state: Mapping[str, Any], cmd: Command) -> Decision:
         }
         if bid["status"] == "decrypted":
             entry["form"] = bid["form"]
-            valid[bid["section"]] += 1
+            # The price is read out with its standing against the published control price;
+            # only the priced envelope carries a price.
+            if name == config.priced_envelope:
+                standing = control_standing(config, bid["section"], bid["form"])
+                if standing is not None:
+                    key, detail = standing
+                    entry[key] = detail
+                    new_stage["bids"][number][key] = dict(detail)  # into the signed record
+            if "rejected" not in entry:
+                valid[bid["section"]] += 1
         else:
             entry["reason"] = bid.get("reason", "")
         entries.append(entry)
@@ -489,6 +534,7 @@ def sign_record(state: Mapping[str, Any], cmd: Command) -> Decision:
                     "form": b.get("form"),
                     "via": b.get("via"),
                     "reason": b.get("reason"),
+                    **{k: b[k] for k in STANDING_KEYS if k in b},
                 }
                 for n, b in sorted(new_stage["bids"].items())
             ],
@@ -497,6 +543,7 @@ def sign_record(state: Mapping[str, Any], cmd: Command) -> Decision:
             "signed_by": new_stage["signed_by"],
             "failed_sections": new.get("failed_sections", []),
             "min_bids": config.min_bids,
+            "few_valid": config.few_valid,
         }
         new_stage["record"] = record
         events.append(NewEvent("opening.record", {**record, "phase": done_phase}))

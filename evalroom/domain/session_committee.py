@@ -173,6 +173,8 @@ def create(state: Mapping[str, Any], cmd: Command) -> Decision:
     new = _initial_state(tender, section, cmd.actor.user_id, venues, method, bids, request)
     new.update(floating_point=floating_point, deviation_threshold=str(threshold), waits=waits)
     new.update(opening_record=handover.reference, earlier_sessions=earlier)
+    # 否决投标 at the opening by the control price: recorded here with reasons, never scored.
+    new.update(rejected=handover.rejected, flagged=handover.flagged, few_valid=handover.few_valid)
     s = Session(new, cmd)
     experts = sum(slot.count for slot in request.slots)
     public = {"tender": tender, "section": section, "venues": venues, "method": new["method"]}
@@ -180,7 +182,8 @@ def create(state: Mapping[str, Any], cmd: Command) -> Decision:
     s.emit("session.created", {**public, "bids": len(bids), "experts": experts})
     # The committee needs the bids it evaluates, as read out at the opening (唱标); experts
     # drawn later receive it when they subscribe. The verifier checks it against the record.
-    s.emit("session.bids", {"bids": handover.bids})
+    standings = {"rejected": handover.rejected, "flagged": handover.flagged}
+    s.emit("session.bids", {"bids": handover.bids, **{k: v for k, v in standings.items() if v}})
     parent = f"tender:{tender}"
     return Decision(s.events, s.s, create=[CreateStream(cmd.stream, "session", parent)])
 

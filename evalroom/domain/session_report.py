@@ -72,6 +72,8 @@ def _report(s: Session, ranking: Ranking, sheets: list[dict[str, Any]]) -> dict[
         "floating_point": s.s["floating_point"],
         "deviation_threshold": s.s["deviation_threshold"],
         "bids": s.s["bids"],
+        # 否决投标 at the opening (by the control price): not evaluated, listed with reasons.
+        **({"rejected_bids": s.s["rejected"]} if s.s.get("rejected") else {}),
         "draw": {k: record[k] for k in ("seed_commitment", "pool_digest", "request_digest")},
         "committee": [
             {"expert": e, **m, "chair": e == s.s["chair"]} for e, m in s.committee.items()

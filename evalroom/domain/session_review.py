@@ -26,6 +26,7 @@ from evalroom.domain.session_state import (
     optional_text,
     text_field,
 )
+from evalroom.domain.tender_config import MIN_COMPETITIVE, few_valid_outcome
 
 SCORE_PLACES = 2  # a score has at most 2 decimals, as score tables print them
 
@@ -140,10 +141,52 @@ def _close_preliminary(s: Session) -> None:
     s.s["preliminary"] = {"passed": passed, "results": results}
     payload = {"results": results, "passed": passed, "fail_reasons": fail_reasons(s)}
     s.emit("session.preliminary_result", payload)
+    if _few_valid(s, passed):
+        return
     if passed and s.criteria(CriterionKind.EXPERT):
         s.move_to(Phase.DETAILED)
     else:  # nothing to score (lowest evaluated price, or every bid rejected): rank now
         aggregate(s)
+
+
+def _few_valid(s: Session, passed: list[str]) -> bool:
+    """Fewer than three valid bids (those rejected at the opening never were): the tender's
+    rule decides, and the decision is recorded. ``reject_all`` (否决所有投标) closes the session
+    without a ranking (the tender is re-run); ``continue`` goes on. True when it closed."""
+    rule = str(s.s.get("few_valid") or "continue")
+    decision = few_valid_outcome(rule, len(passed))
+    if decision is None:
+        return False
+    valid, opening = len(passed), len(s.s.get("rejected") or [])
+    if decision == "reject_all":
+        zh = f"有效投标仅 {valid} 个（不足 {MIN_COMPETITIVE} 个），按招标文件规定否决所有投标"
+        en = (
+            f"only {valid} valid bids (fewer than {MIN_COMPETITIVE}):"
+            " every bid is rejected, as the tender states"
+        )
+    else:
+        zh = f"有效投标仅 {valid} 个（不足 {MIN_COMPETITIVE} 个），按招标文件规定继续评标"
+        en = (
+            f"only {valid} valid bids (fewer than {MIN_COMPETITIVE}):"
+            " the evaluation continues, as the tender states"
+        )
+    outcome = {
+        "valid": valid,
+        "minimum": MIN_COMPETITIVE,
+        "rejected_at_opening": opening,
+        "rule": rule,
+        "decision": decision,
+        "detail": zh,
+        "detail_en": en,
+        "by": s.cmd.actor.user_id,
+    }
+    s.s["few_valid_decision"] = {**outcome, "at": s.now}
+    s.emit("session.few_valid", outcome)
+    if decision != "reject_all":
+        return False
+    s.move_to(Phase.CLOSED)
+    s.emit("session.closed", {"recommended": [], "all_rejected": True})
+    return True
 
 
 # --- detailed review (详细评审) ---------------------------------------------------------------

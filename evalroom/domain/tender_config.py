@@ -3,11 +3,13 @@
 JSON shape (``tender.create``'s or ``tender.configure``'s ``config``)::
 
     {
-      "sections": [{"id": "S1", "name": "第一标段"}],
+      "sections": [{"id": "S1", "name": "第一标段",
+                    "control_price": {"limit": "1040000.00", "floor_ratio": "0.85"}}],
       "envelopes": ["technical", "commercial"],        # or ["single"]
       "opening_at": "2026-12-01T09:30:00+08:00",       # bid deadline = opening time
       "decryption_window_seconds": 1800,
       "min_bids": 3,
+      "few_valid": "continue",                         # or "reject_all" (fewer than 3 valid)
       "failure_rule": "committee",                     # or "reject"
       "opening_recipient": "age1…",                    # made on the agency's machine
       "threshold": {"k": 2, "n": 3},
@@ -16,6 +18,12 @@ JSON shape (``tender.create``'s or ``tender.configure``'s ``config``)::
       "forms": {"commercial": [{"name": "price", "type": "decimal", "required": true}, …],
                 "technical": [{"name": "duration_days", "type": "int", "required": true}]}
     }
+
+A section's ``control_price`` (最高投标限价, optional; see
+:class:`evalroom.domain.method_rules.ControlPrice`) is published with the tender and applied at
+the read-out: a bid above it is rejected (否决), one below its floor flagged for the 低于成本
+review. ``few_valid`` is the tender's rule when fewer than :data:`MIN_COMPETITIVE` valid bids
+remain after the preliminary review: the committee continues, or rejects every bid (否决所有投标).
 """
 
 from __future__ import annotations
@@ -27,9 +35,12 @@ from datetime import datetime
 from typing import Any
 
 from evalroom.domain.bidform import FormField, parse_fields
+from evalroom.domain.method_rules import ControlPrice
 from evalroom.domain.rules import RuleError
 
 ENVELOPE_SETS = (("single",), ("technical", "commercial"))
+FEW_VALID_RULES = ("continue", "reject_all")
+MIN_COMPETITIVE = 3  # fewer valid bids than this: 缺乏竞争 (《评标委员会和评标方法暂行规定》第27条)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 
 
@@ -37,6 +48,7 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 class Section:
     id: str
     name: str
+    control_price: ControlPrice | None = None  # 最高投标限价, public with the tender
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,7 @@ class TenderConfig:
     keyholders: tuple[str, ...]
     max_bid_bytes: int
     forms: dict[str, tuple[FormField, ...]]
+    few_valid: str = "continue"
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> TenderConfig:
@@ -63,7 +76,9 @@ class TenderConfig:
 
     @classmethod
     def _parse(cls, raw: Mapping[str, Any]) -> TenderConfig:
-        sections = tuple(Section(str(s["id"]), str(s["name"])) for s in raw["sections"])
+        sections = tuple(
+            Section(str(s["id"]), str(s["name"]), _control_price(s)) for s in raw["sections"]
+        )
         if not sections or any(not _ID.match(s.id) for s in sections):
             raise ValueError("sections need ids of letters, digits, . _ -")
         if len({s.id for s in sections}) != len(sections):
@@ -89,6 +104,9 @@ class TenderConfig:
         priced = "single" if envelopes == ("single",) else "commercial"
         if not any(f.name == "price" for f in forms[priced]):
             raise ValueError(f"the {priced} envelope's form needs a price field")
+        few_valid = str(raw.get("few_valid", "continue"))
+        if few_valid not in FEW_VALID_RULES:
+            raise ValueError("few_valid is continue or reject_all")
         window = int(raw.get("decryption_window_seconds", 1800))
         min_bids = int(raw.get("min_bids", 3))
         max_bytes = int(raw.get("max_bid_bytes", 1 << 30))
@@ -107,7 +125,16 @@ class TenderConfig:
             keyholders,
             max_bytes,
             forms,
+            few_valid,
         )
+
+    def sections_public(self) -> list[dict[str, Any]]:
+        """The sections as published with the tender, each with its control price if any."""
+        return [
+            {"id": s.id, "name": s.name}
+            | ({} if s.control_price is None else {"control_price": s.control_price.to_dict()})
+            for s in self.sections
+        ]
 
     @property
     def priced_envelope(self) -> str:
@@ -123,3 +150,24 @@ class TenderConfig:
         if name not in self.envelopes:
             raise RuleError("unknown_envelope", f"envelopes are {', '.join(self.envelopes)}")
         return name
+
+
+def _control_price(section: Mapping[str, Any]) -> ControlPrice | None:
+    """A section's control price, its errors naming the section and the field."""
+    raw = section.get("control_price")
+    if raw is None:
+        return None
+    try:
+        return ControlPrice.from_dict(raw)
+    except RuleError as exc:
+        raise ValueError(f"section {section.get('id')}: {exc.message}") from None
+
+
+def few_valid_outcome(rule: str, valid: int) -> str | None:
+    """The tender's rule once the committee knows how many bids remain valid: None with
+    :data:`MIN_COMPETITIVE` or more, else ``continue`` or ``reject_all`` (否决所有投标)."""
+    if valid >= MIN_COMPETITIVE:
+        return None
+    if rule not in FEW_VALID_RULES:
+        raise RuleError("invalid_config", f"few_valid is continue or reject_all, not {rule!r}")
+    return rule

@@ -165,6 +165,8 @@ EVENTS: Mapping[str, Rule] = {
     "session.chair_round": COMMITTEE,
     "session.verdict": ACTOR,  # the expert who gave it
     "session.preliminary_result": COMMITTEE,
+    # The tender's rule for fewer than 3 valid bids, as the committee applied it.
+    "session.few_valid": COMMITTEE,
     "session.score": ACTOR,
     "session.scores_submitted": ACTOR,
     "session.scores_revealed": COMMITTEE,

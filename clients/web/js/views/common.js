@@ -2,7 +2,7 @@
  * Pieces several role pages share: the stream picker, the bid status table, the read-out.
  * @module views/common
  */
-import { phaseName, t } from "../i18n.js";
+import { lang, phaseName, t } from "../i18n.js";
 import { formFields } from "../tender.js";
 import { countdownText, h, statusBadge, table } from "../ui.js";
 
@@ -60,11 +60,20 @@ export function readOutTable(s) {
     cells: [
       h("span", { class: "mono" }, e.number), e.org, statusBadge(e.status),
       ...fields.map((f) => h("span", { class: "num" }, e.form ? fmt(e.form[f.name]) : "—")),
+      standingText(e),
     ],
   }));
-  return table([t("col.number"), t("col.org"), t("col.status"), ...fields.map((f) => f.label)], rows, {
+  return table([t("col.number"), t("col.org"), t("col.status"), ...fields.map((f) => f.label), t("col.reason")], rows, {
     class: "grid", id: "read-out",
   });
+}
+
+/** A read-out price against the control price: 否决投标 above it, 低于成本 review below its floor. @param {any} e */
+function standingText(e) {
+  const parts = ["rejected", "review"]
+    .filter((key) => e[key])
+    .map((key) => t(`standing.${key}`, { detail: lang === "en" ? e[key].detail_en : e[key].detail }));
+  return h("span", { class: e.rejected ? "standing rejected" : "standing" }, parts.join("；") || "—");
 }
 
 /** Thousands separators for amounts. @param {any} v */
