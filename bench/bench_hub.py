@@ -581,6 +581,7 @@ class Writer(abc.ABC):
         self.idle.set()
         self.result = WriteResult()
         self._ids = 0
+        self.last_error = ""  # the last refusal, for a start-up failure's message
 
     async def close(self) -> None:
         if self.reader is not None:
@@ -669,6 +670,7 @@ class EvalroomWriter(Writer):
                     if kind == "ack":
                         self._acked(item["id"], True)
                     elif kind == "error" and isinstance(item.get("id"), str):
+                        self.last_error = f"{item.get('code')}: {item.get('message')}"
                         self._acked(item["id"], False)
 
     async def send_one(self, annotate: bool, size: int) -> None:
@@ -998,14 +1000,15 @@ async def bench_system(
             agency_user, agency_key, _ = pop.writers[0]
             agency = EvalroomWriter(0, agency_user, agency_key, False, stream)
             await agency.open(base_url, args.deflate)
+            create_id = f"create-{port}"  # the agency is the same user in every system's run
             await agency.ws.send(
-                json.dumps(messages.command("create", stream, "tender.create", {"title": "bench"}))
+                json.dumps(messages.command(create_id, stream, "tender.create", {"title": "bench"}))
             )
-            agency.pending["create"] = (time.time(), "public")
+            agency.pending[create_id] = (time.time(), "public")
             agency.idle.clear()
             await agency.drain(30)
             if agency.result.acked != 1:
-                raise RuntimeError("tender.create was not acked")
+                raise RuntimeError(f"tender.create was not acked ({agency.last_error})")
             grants = [(u, stream, "supervisor") for u, _k, sup in pop.writers if sup]
             grants += [(u, stream, role) for u, _k, role, _o in pop.subs]
             await add_roles(pool, grants)
