@@ -32,24 +32,13 @@ from evalroom.audit import log_signing_key
 from evalroom.audit.checkpoints import KEY_NAME
 from evalroom.domain.draw import ExpertPool, pool_digest
 from evalroom.services.session import pool_snapshot
+from tests.chromium import launched
 from tests.support import InProcessNode, Participant, add_participant
 from tests.test_opening import Opening, _wait_until
 from tests.test_session import METHOD, SLOTS, TECH, VENUES, _opened_tender, _register_pool
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-HAVE_CHROMIUM = CHROMIUM.exists()
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1366, "height": 768}
 # Screenshots go to a temporary folder so a test run leaves the tree clean; set
 # EVALROOM_SCREENSHOTS=docs/screenshots to refresh the ones the docs show.
@@ -67,14 +56,8 @@ expect.set_options(timeout=TIMEOUT)
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def browser() -> AsyncIterator[Any]:
-    if not HAVE_CHROMIUM:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    async with playwright_api.async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            await b.close()
+    async with launched(playwright_api) as b:
+        yield b
 
 
 def key_file(tmp: Path, person: Participant) -> Path:

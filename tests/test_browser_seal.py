@@ -37,24 +37,14 @@ from cryptography.hazmat.primitives.poly1305 import Poly1305
 
 from clients.keyfile import BidKeys
 from crypto import _bech32, age
+from tests.chromium import launched
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "clients" / "web"
 TEST_PAGE = ROOT / "tests" / "web" / "seal.html"
-CHROMIUM = Path("/usr/bin/chromium")
-HAVE_CHROMIUM = CHROMIUM.exists()
 AGE_CLI = shutil.which("age")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT = 30_000  # ms
 MIB = 1024 * 1024
 # The large seal: 100 MiB by default; EVALROOM_SEAL_MIB lowers it on a slow machine.
@@ -139,14 +129,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def browser() -> AsyncIterator[Any]:
-    if not HAVE_CHROMIUM:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    async with playwright_api.async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            await b.close()
+    async with launched(playwright_api) as b:
+        yield b
 
 
 class Page:
