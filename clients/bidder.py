@@ -495,9 +495,7 @@ class BidderCeremony:
         if stage is None:
             at = view.opening_at
             if at is not None:
-                self.out.say(
-                    "bidder.waiting_opening", at=at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-                )
+                self.out.say("bidder.waiting_opening", at=self.out.when(at))
             return
         self.out.say("status_now")
         self.out.echo(self.render.status_table(stage))

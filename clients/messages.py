@@ -268,6 +268,7 @@ SESSION: dict[str, tuple[str, str]] = {
 # Shared by every CLI: errors, warnings, keys and logins.
 COMMON: dict[str, tuple[str, str]] = {
     "error": ("错误", "Error"),
+    "tz.beijing": ("北京时间", "Beijing time"),
     "warning": ("警告", "Warning"),
     "unreachable": (
         "无法连接服务器 {server}：{detail}",
