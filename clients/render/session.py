@@ -277,6 +277,18 @@ def _created(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str 
     )
 
 
+@formats("session.bids")
+def _bids(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str | None:
+    return r.t(
+        "ev.bids",
+        bids=r.sep.join(
+            f"{b.get('bid_id')} {b.get('company')} {_num(b.get('price'))}"
+            for b in p.get("bids") or []
+            if isinstance(b, dict)
+        ),
+    )
+
+
 @formats("session.seed_committed")
 def _seed_committed(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str | None:
     return r.t(
