@@ -293,15 +293,11 @@ class AgencyCeremony:
             wake = outcome
 
     def _announce(self, event: dict[str, Any]) -> None:
-        line = self.render.event_line(event, self.view)
-        if line is not None:
+        lines = self.render.announcement(event, self.view)
+        if lines:
             self._end_countdown()
+        for line in lines:
             self.out.echo(line)
-        stage = self.view.current
-        if stage is not None and event["type"] in ("opening.started", "opening.window_closed"):
-            self.out.echo(self.render.status_table(stage))
-        elif stage is not None and event["type"] == "bid.status" and self.out.tty:
-            self.out.echo(self.render.status_table(stage))
 
     def _once(self, key: str, message: str, **fields: Any) -> None:
         if key not in self.said:

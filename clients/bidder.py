@@ -474,14 +474,8 @@ class BidderCeremony:
             self.view.apply_own(event)
 
     def _announce(self, event: dict[str, Any]) -> None:
-        line = self.render.event_line(event, self.view)
-        if line is not None:
+        for line in self.render.announcement(event, self.view):
             self.out.echo(line)
-        stage = self.view.current
-        if stage is not None and event["type"] in ("opening.started", "opening.window_closed"):
-            self.out.echo(self.render.status_table(stage))
-        elif stage is not None and event["type"] == "bid.status" and self.out.tty:
-            self.out.echo(self.render.status_table(stage))
 
     def _summary(self) -> None:
         view = self.view

@@ -73,6 +73,17 @@ class Render:
         ]
         return table(headers, rows)
 
+    def announcement(self, event: dict[str, Any], view: CeremonyView) -> list[str]:
+        """What a participant is told of an event: its line, and the status table when a
+        stage starts or its window closes (on a terminal, at each bid's status too)."""
+        line = self.event_line(event, view)
+        lines = [line] if line is not None else []
+        stage, kind = view.current, event["type"]
+        moved = kind in ("opening.started", "opening.window_closed")
+        if stage is not None and (moved or (kind == "bid.status" and self.out.tty)):
+            lines.append(self.status_table(stage))
+        return lines
+
     def event_line(self, event: dict[str, Any], view: CeremonyView) -> str | None:
         """One line announcing an event, or None for events not worth a line."""
         kind, p = event["type"], event.get("payload", {})
