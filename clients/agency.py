@@ -33,7 +33,7 @@ from typing import Any
 
 import click
 
-from clients.ceremony import Render, local_time
+from clients.ceremony import Render
 from clients.cli_common import (
     EXIT_LOCAL,
     EXIT_TIMEOUT,
@@ -156,7 +156,7 @@ def create(
     body = {"title": title, "config": config}
     _send(out, server, key_path, tender_stream(tender), "tender.create", body)
     at = config.get("opening_at")
-    out.say("created", tender=tender_id(tender), title=title, at=local_time(at) if at else "-")
+    out.say("created", tender=tender_id(tender), title=title, at=out.when(at) if at else "-")
     return 0
 
 
@@ -293,15 +293,11 @@ class AgencyCeremony:
             wake = outcome
 
     def _announce(self, event: dict[str, Any]) -> None:
-        line = self.render.event_line(event, self.view)
-        if line is not None:
+        lines = self.render.announcement(event, self.view)
+        if lines:
             self._end_countdown()
+        for line in lines:
             self.out.echo(line)
-        stage = self.view.current
-        if stage is not None and event["type"] in ("opening.started", "opening.window_closed"):
-            self.out.echo(self.render.status_table(stage))
-        elif stage is not None and event["type"] == "bid.status" and self.out.tty:
-            self.out.echo(self.render.status_table(stage))
 
     def _once(self, key: str, message: str, **fields: Any) -> None:
         if key not in self.said:
@@ -374,7 +370,7 @@ class AgencyCeremony:
                 self.countdown_shown = True
                 click.echo("\r" + self.out.t("countdown", left=_left(left)), nl=False)
                 return min(1.0, left)
-            self._once("waiting", "agency.waiting_opening", at=local_time(at), left=_left(left))
+            self._once("waiting", "agency.waiting_opening", at=self.out.when(at), left=_left(left))
             return min(10.0, left)
         self._once("starting", "starting")
         return await self._step("start", self._command("opening.start"))
@@ -411,7 +407,7 @@ class AgencyCeremony:
                 "waiting_confirm",
                 confirmed=len(stage.confirmed & stage.orgs),
                 total=len(stage.orgs),
-                until=local_time(until),
+                until=self.out.when(until),
             )
             return min(60.0, (until - now).total_seconds())
         self._once(f"{name}:signing", "signing")

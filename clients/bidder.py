@@ -474,14 +474,8 @@ class BidderCeremony:
             self.view.apply_own(event)
 
     def _announce(self, event: dict[str, Any]) -> None:
-        line = self.render.event_line(event, self.view)
-        if line is not None:
+        for line in self.render.announcement(event, self.view):
             self.out.echo(line)
-        stage = self.view.current
-        if stage is not None and event["type"] in ("opening.started", "opening.window_closed"):
-            self.out.echo(self.render.status_table(stage))
-        elif stage is not None and event["type"] == "bid.status" and self.out.tty:
-            self.out.echo(self.render.status_table(stage))
 
     def _summary(self) -> None:
         view = self.view
@@ -495,9 +489,7 @@ class BidderCeremony:
         if stage is None:
             at = view.opening_at
             if at is not None:
-                self.out.say(
-                    "bidder.waiting_opening", at=at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-                )
+                self.out.say("bidder.waiting_opening", at=self.out.when(at))
             return
         self.out.say("status_now")
         self.out.echo(self.render.status_table(stage))

@@ -1,22 +1,16 @@
 """The opening ceremony (开标) in lines and tables for people, zh-CN or English: the status
-table, the read-out, one line per event. What the participant knows is folded from the
-tender's events by :mod:`clients.folds.tender`; :mod:`clients.follow` tells when a replay is
-over (the hub marks its end).
+table, the read-out, one line per event, times in Beijing time (``Out.when``). It only
+formats: what the participant knows is folded from the tender's events by
+:mod:`clients.folds.tender`, and :class:`clients.follow.Follower` feeds the fold, history
+first (the hub ends a replay with a ``live`` marker), then news.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from clients.cli_common import Out, table
-from clients.folds.tender import Bid, CeremonyView, Stage, parse_time
-
-
-def local_time(value: datetime | str) -> str:
-    when = parse_time(value) if isinstance(value, str) else value
-    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-
+from clients.folds.tender import Bid, CeremonyView, Stage
 
 # -- rendering -----------------------------------------------------------------------------
 
@@ -84,6 +78,17 @@ class Render:
         ]
         return table(headers, rows)
 
+    def announcement(self, event: dict[str, Any], view: CeremonyView) -> list[str]:
+        """What a participant is told of an event: its line, and the status table when a
+        stage starts or its window closes (on a terminal, at each bid's status too)."""
+        line = self.event_line(event, view)
+        lines = [line] if line is not None else []
+        stage, kind = view.current, event["type"]
+        moved = kind in ("opening.started", "opening.window_closed")
+        if stage is not None and (moved or (kind == "bid.status" and self.out.tty)):
+            lines.append(self.status_table(stage))
+        return lines
+
     def event_line(self, event: dict[str, Any], view: CeremonyView) -> str | None:
         """One line announcing an event, or None for events not worth a line."""
         kind, p = event["type"], event.get("payload", {})
@@ -91,7 +96,7 @@ class Render:
         if kind == "tender.configured":
             return self.t(
                 "ev.configured",
-                opening_at=local_time(p["opening_at"]),
+                opening_at=self.out.when(p["opening_at"]),
                 window=p.get("decryption_window_seconds"),
                 min_bids=p.get("min_bids"),
             )
@@ -112,7 +117,7 @@ class Render:
                 "ev.started",
                 stage=self.word("stage", str(p["stage"])),
                 count=len(p.get("bids", [])),
-                ends=local_time(p["window_ends"]),
+                ends=self.out.when(p["window_ends"]),
             )
         if kind == "opening.your_bid":
             return self.t("ev.your_bid", number=p["number"], section=p["section"])

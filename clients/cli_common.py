@@ -19,6 +19,7 @@ import sys
 import unicodedata
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Concatenate, NoReturn, ParamSpec, TypeVar
 
@@ -37,7 +38,17 @@ EXIT_LOCAL = 2
 EXIT_UNREACHABLE = 3
 EXIT_TIMEOUT = 4
 
-# key -> (zh-CN, English); str.format fields.
+# People read Beijing time whatever the PC's own zone (stored times stay UTC). China has kept
+# UTC+8 without daylight saving since 1991, so a fixed offset is exact; zoneinfo's
+# "Asia/Shanghai" would need the tzdata package wherever the system has no zone database
+# (Windows, which most participants' PCs run, and slim container images).
+BEIJING = timezone(timedelta(hours=8))
+
+
+def beijing(value: datetime | str) -> datetime:
+    """A stored time (ISO 8601 text or datetime; naive means UTC) in Beijing time."""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(BEIJING)
 
 
 def resolve_lang(value: str | None) -> str:
@@ -70,6 +81,14 @@ class Out:
     def t(self, key: str, **fields: Any) -> str:
         zh, en = self.catalog.get(key, (key, key))
         return (en if self.en else zh).format(**fields)
+
+    def when(self, value: datetime | str) -> str:
+        """Date and time for people: ``2026-12-07 22:08:10 北京时间`` (or ``Beijing time``)."""
+        return f"{beijing(value):%Y-%m-%d %H:%M:%S} {self.t('tz.beijing')}"
+
+    def clock(self, value: datetime | str) -> str:
+        """Time of day for people: ``22:08:10 北京时间``."""
+        return f"{beijing(value):%H:%M:%S} {self.t('tz.beijing')}"
 
     def say(self, key: str, **fields: Any) -> None:
         self.echo(self.t(key, **fields))

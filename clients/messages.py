@@ -51,6 +51,10 @@ SESSION: dict[str, tuple[str, str]] = {
         "Session created: tender {tender} section {section}, {bids} bids (from the opening"
         " record {record}), {experts} experts, {venues} venues",
     ),
+    "ev.bids": (
+        "评标会话的投标：{bids}（取自已签署的开标记录）",
+        "The session's bids: {bids} (from the signed opening record)",
+    ),
     "ev.seed_committed": (
         "已公布抽取种子承诺 {commitment}…（专家库快照摘要 {pool}…）",
         "Seed commitment published: {commitment}… (pool snapshot digest {pool}…)",
@@ -268,6 +272,7 @@ SESSION: dict[str, tuple[str, str]] = {
 # Shared by every CLI: errors, warnings, keys and logins.
 COMMON: dict[str, tuple[str, str]] = {
     "error": ("错误", "Error"),
+    "tz.beijing": ("北京时间", "Beijing time"),
     "warning": ("警告", "Warning"),
     "unreachable": (
         "无法连接服务器 {server}：{detail}",

@@ -41,6 +41,7 @@ import secrets
 import sys
 import time
 from collections import deque
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -653,7 +654,7 @@ class SupervisorWatch(SessionWatch):
             lines += ["", t("alerts"), *("  " + a for a in self.alerts)]
         if self.feed:
             lines += ["", t("feed"), *("  " + f for f in self.feed)]
-        lines += ["", t("updated", at=time.strftime("%H:%M:%S"))]
+        lines += ["", t("updated", at=self.out.clock(datetime.now(UTC)))]
         click.echo("\n".join(lines))
 
 

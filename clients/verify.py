@@ -3,8 +3,10 @@
     python -m clients.verify BUNDLE [--log-key KEY] [--platform-key KEY] [--checkpoint NOTE ...]
     evalroom-verify BUNDLE ...
 
-Needs the bundle only (no server, no database): it imports ``crypto`` and the pure
-``evalroom.domain`` rules, nothing else of the server. Exit status 0 when every check holds,
+Needs the bundle only (no server, no database): it imports ``crypto``, the pure
+``evalroom.domain`` rules and the participants' own folds (``clients.folds``: a stream's
+state is folded as every client folds it, from the events whose signatures hold), nothing
+else of the server. Exit status 0 when every check holds,
 1 when one fails (each failure printed as ``FAIL <what>: <why>``, naming the event as
 ``event <stream>#<seq>`` or the checkpoint as ``checkpoint <stream>@<size>``), 2 when the
 bundle cannot be read at all.
@@ -96,8 +98,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from clients.folds.session import SessionView
+from clients.folds.tender import CeremonyView
 from crypto.canonical import canonical_json
 from crypto.checkpoint import Checkpoint, CheckpointError, open_checkpoint, parse_verifier_key
 from crypto.checkpoint import VerifierKey as LogKey
@@ -118,6 +122,12 @@ from evalroom.domain.scoring import BidFigures, ExpertSheet, ScoringMethod, eval
 FORMAT = "evalroom-bundle/1"
 EVENT_FIELDS = ("stream", "seq", "type", "actor", "at", "payload", "visibility", "sig")
 BID_FIELDS = frozenset({"bid_id", "price", "arithmetic_errors", "adjustment"})
+# An actor's act is folded only when the actor signed that very command: the server may
+# not sign for them (event type -> the command signed).
+SIGNED_ACTS = {"opening.record_signed": "opening.sign_record"}
+
+
+_View = TypeVar("_View", CeremonyView, SessionView)
 
 
 class BundleUnreadable(ValueError):
@@ -178,6 +188,9 @@ class _Stream:
     signed_ok: set[int] = field(default_factory=set)
     named: set[int] = field(default_factory=set)  # seqs a failure already names
     pending: list[tuple[int, Problem]] = field(default_factory=list)
+    # Its events folded by the participants' folds (``clients.folds``), once checked.
+    tender_view: CeremonyView | None = None
+    session_view: SessionView | None = None
 
 
 class BundleVerifier:
@@ -319,35 +332,66 @@ class BundleVerifier:
         }
         checked = 0
         for tender, state in self.streams.items():
-            for seq, event in sorted(state.events.items()):
-                if event.get("type") != "bids.committed":
-                    continue
-                subject = f"commitment {tender}#{seq}"
-                named = set()
-                for entry in _items(event["payload"].get("streams", [])):
-                    name, size = entry["stream"], entry["size"]
-                    named.add(name)
-                    checked += 1
-                    own = self.streams.get(name)
-                    if own is None:
-                        self.fail(subject, f"bid stream {name} is not in the bundle")
-                    elif own.tree.size < size:
-                        self.fail(
-                            subject,
-                            f"{name} has {own.tree.size} verifiable events; the opening"
-                            f" committed to {size}",
-                        )
-                    elif own.tree.root(size) != _b64(entry["root"]):
-                        self.fail(
-                            subject,
-                            f"{name}#1..#{size} is not what the opening committed to:"
-                            " changed after the opening",
-                        )
-                for name in sorted(n for n, p in bid_streams.items() if p == tender):
-                    if name not in named:
-                        self.fail(subject, f"bid stream {name} was not committed at the opening")
+            if not tender.startswith("tender:"):
+                continue
+            view = self._tender_view(state)
+            seq = view.seq_of.get("bids.committed")
+            if seq is None:
+                continue
+            subject = f"commitment {tender}#{seq}"
+            named = set()
+            for entry in view.committed:
+                name, size = entry["stream"], entry["size"]
+                named.add(name)
+                checked += 1
+                own = self.streams.get(name)
+                if own is None:
+                    self.fail(subject, f"bid stream {name} is not in the bundle")
+                elif own.tree.size < size:
+                    self.fail(
+                        subject,
+                        f"{name} has {own.tree.size} verifiable events; the opening"
+                        f" committed to {size}",
+                    )
+                elif own.tree.root(size) != _b64(entry["root"]):
+                    self.fail(
+                        subject,
+                        f"{name}#1..#{size} is not what the opening committed to:"
+                        " changed after the opening",
+                    )
+            for name in sorted(n for n, p in bid_streams.items() if p == tender):
+                if name not in named:
+                    self.fail(subject, f"bid stream {name} was not committed at the opening")
         if checked:
             self.result.summary.append(f"commitments   {checked} bid streams checked")
+
+    # -- what the streams say, folded as a participant's client folds them -----------------
+    def _said(self, state: _Stream) -> Iterable[dict[str, Any]]:
+        """The stream's events as its actors said them: a signed event only when its
+        signature verified, and an act of ``SIGNED_ACTS`` only when signed as that command."""
+        for seq, event in sorted(state.events.items()):
+            act = SIGNED_ACTS.get(event["type"])
+            if event["sig"] is not None or act is not None:
+                if seq not in state.signed_ok:
+                    continue
+                if act is not None and event["payload"]["command"]["type"] != act:
+                    continue
+            yield dict(event)
+
+    def _fold(self, state: _Stream, view: _View) -> _View:
+        for event in self._said(state):
+            view.apply(event)
+        return view
+
+    def _tender_view(self, state: _Stream) -> CeremonyView:
+        if state.tender_view is None:
+            state.tender_view = self._fold(state, CeremonyView(state.name))
+        return state.tender_view
+
+    def _session_view(self, state: _Stream) -> SessionView:
+        if state.session_view is None:
+            state.session_view = self._fold(state, SessionView(state.name))
+        return state.session_view
 
     def _event_fail(self, state: _Stream, first: int, reason: str, last: int | None = None) -> None:
         """A failure naming events: kept until the stream's events are done, then in seq order."""
@@ -638,24 +682,23 @@ class BundleVerifier:
                 " signed opening record",
             )
             return
-        created = first["payload"]
-        tender = self.streams.get(f"tender:{created['tender']}")
+        view = self._session_view(session)
+        tender = self.streams.get(f"tender:{view.tender}")
         if tender is None:
-            self.fail(
-                f"session {name}", f"its tender tender:{created['tender']} is not in the bundle"
-            )
+            self.fail(f"session {name}", f"its tender tender:{view.tender} is not in the bundle")
             return
-        claimed = created.get("opening_record")
-        if not isinstance(claimed, list) or not claimed:
+        claimed = view.opening_record
+        if not claimed:
             self.fail(f"event {name}#1", "session.created names no signed opening record")
             return
+        opening = self._tender_view(tender)
         records = [
-            SignedRecord(seq, event["payload"])
-            for seq, event in sorted(tender.events.items())
-            if event["type"] == RECORD_EVENT
+            SignedRecord(stage.record_seq, stage.record)
+            for stage in opening.stages.values()
+            if stage.record is not None
         ]
         try:
-            handover = session_bids(records, str(created["section"]))
+            handover = session_bids(records, view.section)
         except RuleError as exc:
             self.fail(
                 f"session {name}",
@@ -664,19 +707,13 @@ class BundleVerifier:
             return
         if not self._record_reference(name, tender, claimed, handover.reference):
             return
-        self._record_signers(tender, records, handover.reference)
+        self._record_signers(tender, opening, handover.reference)
         self._control_prices(tender, records)
-        listed = [
-            (seq, event)
-            for seq, event in sorted(session.events.items())
-            if event["type"] == "session.bids"
-        ]
-        if not listed:
+        if view.bids is None:
             self.fail(f"session {name}", "no session.bids event: its bids are not in the bundle")
             return
-        for seq, event in listed:
-            for difference in bid_differences(event["payload"]["bids"], handover.bids):
-                self.fail(f"event {name}#{seq}", difference)
+        for difference in bid_differences(view.bids, handover.bids):
+            self.fail(f"event {name}#{view.seq_of['session.bids']}", difference)
         for item in _items(self.bundle.get("reports", [])):
             report = item.get("report")
             if item.get("stream") == name and isinstance(report, dict):
@@ -733,25 +770,19 @@ class BundleVerifier:
         return ok
 
     def _record_signers(
-        self, tender: _Stream, records: list[SignedRecord], reference: list[dict[str, Any]]
+        self, tender: _Stream, opening: CeremonyView, reference: list[dict[str, Any]]
     ) -> None:
-        """Each record's signers signed it: a valid ``opening.record_signed`` before it."""
+        """Each record's signers signed it: a valid ``opening.record_signed`` before it (the
+        fold takes only validly signed ones, see ``_said``)."""
         used = {r["seq"] for r in reference}
-        for record in records:
-            if record.seq not in used:
+        for stage in opening.stages.values():
+            if stage.record is None or stage.record_seq not in used:
                 continue
-            signers = record.payload.get("signed_by")
+            signers = stage.record.get("signed_by")
             for role, by in signers.items() if isinstance(signers, dict) else []:
-                if not any(
-                    seq < record.seq
-                    and tender.events[seq]["type"] == "opening.record_signed"
-                    and tender.events[seq]["actor"] == by
-                    and tender.events[seq]["payload"].get("role") == role
-                    and tender.events[seq]["payload"]["command"]["type"] == "opening.sign_record"
-                    for seq in tender.signed_ok
-                ):
+                if stage.record_signed_by.get(role) != by:
                     self.fail(
-                        f"event {tender.name}#{record.seq}",
+                        f"event {tender.name}#{stage.record_seq}",
                         f"the opening record names {by} as its {role}, but no validly signed"
                         " opening.record_signed of theirs precedes it",
                     )
@@ -805,7 +836,11 @@ class BundleVerifier:
         self._report_signatures(subject, state, report, [s.expert_id for s in sheets])
 
     def _signed(self, state: _Stream) -> Iterable[tuple[int, str, Mapping[str, Any]]]:
-        """(seq, actor, signed command body) of the stream's validly signed events."""
+        """(seq, actor, signed command body) of the stream's validly signed events.
+
+        Not the fold: a fold holds what the server published (a revealed sheet, a payload's
+        score), while a report's scores and digests must be what the experts themselves
+        signed, so these checks read the signed commands."""
         for seq in sorted(state.signed_ok):
             event = state.events[seq]
             yield seq, event["actor"], event["payload"]["command"]["body"]

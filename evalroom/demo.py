@@ -7,6 +7,11 @@ committee drawn from a pool across three venues with avoidance; check-in by sign
 blind scoring; a deviation with its reason; a clarification; a venue dropping and resuming;
 the ranking; the report signed by every expert; ratings; and the evidence bundle exported
 and verified offline. Exits non-zero if any check fails.
+
+What participants see is checked on what the supervisor's client receives over the SDK,
+folded by ``clients.folds`` as every client folds it (``Watched``), and every signed event it
+received must verify under its actor's key. The database is used for the operator's setup
+(users, roles, the expert pool), the draw request the server keeps, and the report files.
 """
 
 from __future__ import annotations
@@ -24,24 +29,25 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import uvicorn
 
+from clients.folds.session import SessionView
+from clients.folds.tender import CeremonyView, Stage
 from clients.opening import make_opening_key, pack_bid, seal_envelope, upload_envelope
 from clients.sdk import Client, ClientError, Subscription
+from crypto.canonical import canonical_json
 from crypto.keys import SigningKey
 from evalroom.app import create_app
 from evalroom.db.events import stream_state
 from evalroom.db.experts import add_expert
-from evalroom.db.handover import opening_records
 from evalroom.db.identity import create_user, grant_role
-from evalroom.db.sessions import signed_reports
 from evalroom.domain.draw import DrawRequest, ExpertPool, draw_experts, pool_digest
 from evalroom.domain.session import report_digest
 from evalroom.settings import Settings
@@ -244,6 +250,34 @@ async def _node(settings: Settings, port: int) -> AsyncIterator[tuple[str, Any]]
             await asyncio.wait_for(task, 10)
 
 
+V = TypeVar("V", CeremonyView, SessionView)
+
+
+class Watched(Generic[V]):
+    """One participant's fold of a stream it follows over the SDK: what the demo checks of
+    what participants see comes from here, not from the database."""
+
+    def __init__(self, view: V) -> None:
+        self.view: V = view
+        self.events: list[dict[str, Any]] = []
+        self.changed = asyncio.Condition()
+
+    async def apply(self, event: dict[str, Any]) -> None:
+        async with self.changed:
+            self.events.append(event)
+            self.view.apply(event)
+            self.changed.notify_all()
+
+    async def until(self, predicate: Callable[[V], bool], timeout: float = 15.0) -> bool:
+        """Whether the fold comes to satisfy ``predicate`` (woken by each event) in time."""
+        async with self.changed:
+            try:
+                await asyncio.wait_for(self.changed.wait_for(lambda: predicate(self.view)), timeout)
+            except TimeoutError:
+                return False
+        return True
+
+
 @dataclass
 class Person:
     user_id: str
@@ -294,8 +328,9 @@ class Demo:
             return err.code == code
         return False
 
-    async def watch(self, feed: Subscription) -> None:
-        """The supervisor's live view: phases, venues, bids, as they happen."""
+    async def watch(self, feed: Subscription, watched: Watched[Any]) -> None:
+        """The supervisor's live view: folded, and phases, venues, bids printed as they
+        happen."""
         shown = {
             "opening.started",
             "bid.status",
@@ -315,6 +350,7 @@ class Demo:
             "tender.published",
         }
         async for ev in feed:
+            await watched.apply(ev)
             if ev["type"] in shown:
                 p = ev["payload"]
                 detail = {
@@ -403,8 +439,9 @@ class Demo:
         await a.command(self.stream, "tender.publish")
         self.r.check("duties", self_appointed)
         self.r.say("tender", self.stream)
+        self.opened = Watched(CeremonyView(self.stream))
         self.sup_feed = await self.sup.c.subscribe(self.stream)
-        self.watcher = asyncio.create_task(self.watch(self.sup_feed))
+        self.watcher = asyncio.create_task(self.watch(self.sup_feed, self.opened))
         self.bid_keys: dict[tuple[str, str], str] = {}
         for p in self.bidders:
             await p.c.command(self.stream, "tender.join")
@@ -441,12 +478,8 @@ class Demo:
         if stage == "technical":
             await a.command(self.stream, "opening.start")
         else:
-            state = await self.state(self.stream)
-            passed = sorted(
-                n
-                for n, b in state["opening"]["technical"]["bids"].items()
-                if b["status"] == "decrypted"
-            )
+            technical = self.opened.view.stages["technical"]
+            passed = sorted(n for n, b in technical.bids.items() if b.status == "decrypted")
             await a.command(self.stream, "opening.start_commercial", {"passed": passed})
         self.r.say("opening", stage)
         silent = self.bidders[4]  # never releases its key: the keyholders open it
@@ -458,61 +491,71 @@ class Demo:
                     "bid.release_key",
                     {"section": "S1", "identity": self.bid_keys[(p.user_id, stage)]},
                 )
-        state = await self.state(self.stream)
-        ends = datetime.fromisoformat(state["opening"][stage]["window_ends"])
+        assert await self.opened.until(lambda v: v.stage == stage), f"no {stage} opening seen"
+        ends = self.opened.view.stages[stage].window_ends
         await asyncio.sleep(max(0.0, (ends - datetime.now(UTC)).total_seconds()) + 0.05)
         await a.command(self.stream, "opening.close_window")
         for kh, share in zip(self.keyholders[:2], (self.shares[0], self.shares[2]), strict=True):
             await kh.c.command(self.stream, "opening.share", {"share": share}, sign=True)
-        state = await self.state(self.stream)
-        bids = state["opening"][stage]["bids"]
-        opened_by_keyholders = [n for n, b in bids.items() if b.get("via") == "committee"]
+        await self.opened.until(lambda v: v.stages[stage].settled)
+        bids = self.opened.view.stages[stage].bids
+        opened_by_keyholders = [n for n, b in bids.items() if b.via == "committee"]
         self.r.check(
             "fallback",
-            len(opened_by_keyholders) == 1
-            and bids[opened_by_keyholders[0]]["status"] == "decrypted",
+            len(opened_by_keyholders) == 1 and bids[opened_by_keyholders[0]].status == "decrypted",
             ", ".join(opened_by_keyholders),
         )
         await a.command(self.stream, "opening.read_out")
-        state = await self.state(self.stream)
-        for number, b in sorted(state["opening"][stage]["bids"].items()):
+        assert await self.opened.until(lambda v: v.stages[stage].read_out is not None), "read-out"
+        for entry in sorted(
+            self.opened.view.stages[stage].read_out or [], key=lambda e: e["number"]
+        ):
             self.r.feed(
-                f"{self.r.t('readout')} {number} {self.people[self._user_of(b['org'])].name}: "
-                f"{json.dumps(b.get('form'), ensure_ascii=False)}"
+                f"{self.r.t('readout')} {entry['number']}"
+                f" {self.people[self._user_of(entry['org'])].name}: "
+                f"{json.dumps(entry.get('form'), ensure_ascii=False)}"
             )
         for p in self.bidders[:5]:
             await p.c.command(self.stream, "opening.confirm", sign=True)
         await a.command(self.stream, "opening.sign_record", sign=True)
         await self.sup.c.command(self.stream, "opening.sign_record", sign=True)
-        state = await self.state(self.stream)
-        self.r.check("record", state["opening"][stage].get("closed") is True, state["phase"])
+        made = await self.opened.until(lambda v: v.stages[stage].record is not None)
+        signers = self.opened.view.stages[stage].record_signed_by
+        self.r.check(
+            "record",
+            made and signers == {"agency": self.agency.user_id, "supervisor": self.sup.user_id},
+            self.opened.view.phase,
+        )
         if stage == "commercial":
-            await self._control_checked(state)
+            self._control_checked(self.opened.view.stages[stage])
 
-    async def _control_checked(self, state: dict[str, Any]) -> None:
-        """天水交建's price is above the control price: rejected in the read-out and the record."""
-        from evalroom.db.events import read_events
-
-        events = await read_events(self.pool, self.stream, 0, limit=10_000)
-        read = [e.payload for e in events if e.type == "opening.read_out"][-1]
-        record = state["opening"]["commercial"]["record"]
+    def _control_checked(self, stage: Stage) -> None:
+        """天水交建's price is above the control price: rejected in the read-out and the record,
+        as the supervisor's fold of the events it received shows them."""
+        record = stage.record or {}
         standings = [
             {b["org"]: b["rejected"]["reason"] for b in bids if "rejected" in b}
-            for bids in (read["entries"], record["bids"])
+            for bids in (stage.read_out or [], record.get("bids", []))
         ]
         expected = {"天水交建": "above_control_price"}
-        rejected = next(b for b in record["bids"] if "rejected" in b)
-        self.r.check("control", standings == [expected, expected], rejected["rejected"]["detail"])
+        rejected: dict[str, Any] = next((b for b in record.get("bids", []) if "rejected" in b), {})
+        detail = str(rejected.get("rejected", {}).get("detail", ""))
+        self.r.check("control", standings == [expected, expected], detail)
 
     async def _handover(self, agency: Client, body: dict[str, Any]) -> None:
         """The session's bids are the signed records' (开标记录移交); bids in a body are refused."""
         from evalroom.domain.handover import SignedRecord, bid_differences, session_bids
 
-        rows = await opening_records(self.pool, self.stream)
-        handover = session_bids([SignedRecord(r["seq"], r["payload"]) for r in rows], "S1")
-        state = await self.state(self.session)
-        same = not bid_differences(state["bids"], handover.bids)
-        kept = state["opening_record"] == handover.reference
+        records = [
+            SignedRecord(stage.record_seq, stage.record)
+            for stage in self.opened.view.stages.values()
+            if stage.record is not None
+        ]
+        handover = session_bids(records, "S1")
+        await self.evaluated.until(lambda v: v.bids is not None)
+        view = self.evaluated.view
+        same = view.bids is not None and not bid_differences(view.bids, handover.bids)
+        kept = view.opening_record == handover.reference
         forged = [{**b, "price": "1.00"} for b in handover.bids]
         refused = await self.refused(
             agency,
@@ -550,6 +593,9 @@ class Demo:
         }
         await a.command(self.session, "session.create", body)
         self.r.say("session", self.session)
+        self.evaluated = Watched(SessionView(self.session))
+        feed = await s.subscribe(self.session)
+        self.session_watcher = asyncio.create_task(self.watch(feed, self.evaluated))
         await self._handover(a, body)
         from crypto.events import check_in_statement
         from evalroom.services.session import pool_snapshot
@@ -566,16 +612,16 @@ class Demo:
             },
         )
         await s.command(self.session, "session.draw", {"seed": seed.hex()})
-        state = await self.state(self.session)
-        committee = self.committee = list(state["committee"])
-        again = draw_experts(
-            ExpertPool.from_dict(snapshot), DrawRequest.from_dict(state["draw_request"]), seed
-        )
+        seen = self.evaluated
+        assert await seen.until(lambda v: bool(v.committee)), "no committee seen"
+        members = dict(seen.view.committee)
+        committee = self.committee = list(members)
+        # The request the server drew with is its own record (no event carries it whole).
+        request = (await self.state(self.session))["draw_request"]
+        again = draw_experts(ExpertPool.from_dict(snapshot), DrawRequest.from_dict(request), seed)
         reproduced = {x.expert_id for x in again.seats} == set(committee)
         avoided = not {"e-lz1", "e-ts1", "e-jq2"} & set(committee)
-        names = ", ".join(
-            f"{self.people[e].name}@{m['venue']}" for e, m in state["committee"].items()
-        )
+        names = ", ".join(f"{self.people[e].name}@{m['venue']}" for e, m in members.items())
         self.r.check("draw", reproduced and avoided, names)
 
         for venue, op in self.ops.items():
@@ -587,7 +633,7 @@ class Demo:
             await client.connect()
             await client.subscribe(self.session)
             experts[eid] = client
-        for i, (eid, member) in enumerate(state["committee"].items(), start=1):
+        for i, (eid, member) in enumerate(members.items(), start=1):
             seat = f"{member['venue']}-{i}"
             token = self.people[eid].key.sign(check_in_statement(self.session, eid, seat))
             await self.ops[member["venue"]].c.command(
@@ -595,7 +641,7 @@ class Demo:
                 "session.check_in",
                 {"expert": eid, "seat": seat, "expert_signature": token},
             )
-        self.r.check("checkin", (await self.state(self.session))["phase"] == "chair_election")
+        self.r.check("checkin", await seen.until(lambda v: v.phase == "chair_election"))
 
         for eid in committee:
             await experts[eid].command(
@@ -604,10 +650,10 @@ class Demo:
         chair = experts[committee[0]]
         self.r.check(
             "chair",
-            (await self.state(self.session)).get("chair") == committee[0],
+            await seen.until(lambda v: v.chair == committee[0]),
             self.people[committee[0]].name,
         )
-        bids = state["bids"]
+        bids = seen.view.bids or []
         for eid in committee:
             for b in bids:
                 await experts[eid].command(
@@ -617,7 +663,7 @@ class Demo:
                     sign=True,
                 )
         await chair.command(self.session, "session.close_phase", {"phase": "preliminary_review"})
-        self.r.check("prelim", (await self.state(self.session))["phase"] == "detailed_review")
+        self.r.check("prelim", await seen.until(lambda v: v.phase == "detailed_review"))
 
         company_c = bids[2]["company"]
         asked = await experts[committee[1]].command(
@@ -632,9 +678,12 @@ class Demo:
             {"id": asked["reply"]["id"], "answer": "冬季停工两个月，已计入工期"},
             sign=True,
         )
-        state = await self.state(self.session)
+        clarification = str(asked["reply"]["id"])
         self.r.check(
-            "clarify", state["clarifications"][asked["reply"]["id"]]["status"] == "answered"
+            "clarify",
+            await seen.until(
+                lambda v: v.clarifications.get(clarification, {}).get("status") == "answered"
+            ),
         )
 
         for index, eid in enumerate(committee):
@@ -664,7 +713,7 @@ class Demo:
 
         tianshui = self.ops["tianshui"]
         await tianshui.c.close()
-        paused = await self._until(lambda st: bool(st.get("faults")))
+        paused = await seen.until(lambda v: v.paused)
         refused = await self.refused(
             experts[committee[2]], self.session, "session.submit_scores", None, "paused", sign=True
         )
@@ -673,7 +722,7 @@ class Demo:
         )
         await tianshui.client.connect()
         await tianshui.client.subscribe(self.session)
-        resumed = await self._until(lambda st: not st.get("faults") and not st.get("pause"))
+        resumed = await seen.until(lambda v: not v.paused)
         self.r.check("venue_drop", paused and refused and resumed)
 
         for eid in committee:
@@ -685,8 +734,9 @@ class Demo:
             {"phase": "deviation_check"},
             "deviation_reason_missing",
         )
-        state = await self.state(self.session)
-        for d in state["deviations"]:
+        await seen.until(lambda v: "session.deviations" in v.seq_of)
+        deviations = list(seen.view.deviations)
+        for d in deviations:
             await experts[d["expert"]].command(
                 self.session,
                 "session.deviation_reason",
@@ -700,12 +750,13 @@ class Demo:
         await chair.command(self.session, "session.close_phase", {"phase": "deviation_check"})
         self.r.check(
             "deviation",
-            blocked and len(state["deviations"]) >= 1,
-            f"{len(state['deviations'])} flagged",
+            blocked and len(deviations) >= 1,
+            f"{len(deviations)} flagged",
         )
 
-        state = await self.state(self.session)
-        ranking = state["report"]["ranking"]
+        assert await seen.until(lambda v: v.report is not None), "no ranking seen"
+        report = seen.view.report or {}
+        ranking = report["ranking"]
         expected = _hand_computed()
         got = {b["bid_id"]: b["total"] for b in ranking["bids"]}
         by_company = {b["bid_id"]: b["company"] for b in bids}
@@ -723,26 +774,20 @@ class Demo:
             )
         print()
 
-        digest = report_digest(state["report"])
+        digest = report_digest(report)
         for eid in committee:
             await experts[eid].command(
                 self.session, "session.sign_report", {"report_digest": digest}, sign=True
             )
-        signatures = await signed_reports(self.pool, self.session)
-        from crypto.canonical import canonical_json
-        from crypto.keys import VerifyKey
-
-        valid = all(
-            VerifyKey.from_string(r["signing_key"]).verify(
-                canonical_json(r["payload"]["command"]), r["sig"]
-            )
-            for r in signatures
-        )
-        state = await self.state(self.session)
+        closed = await seen.until(lambda v: v.phase == "closed")
+        signed = set(seen.view.signatures)
         self.r.check(
             "signed",
-            state["phase"] == "closed" and valid and len(signatures) == len(committee),
-            f"{len(signatures)}/{len(committee)}",
+            closed
+            and digest == seen.view.report_digest
+            and signed == set(committee)
+            and self._signatures_hold(self.opened.events + seen.events),
+            f"{len(signed)}/{len(committee)}",
         )
         await self._write_report()
         for rater in (a, s):
@@ -775,13 +820,15 @@ class Demo:
             )
         return r.status_code == 200
 
-    async def _until(self, predicate: Any, timeout: float = 15.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate(await self.state(self.session)):
-                return True
-            await asyncio.sleep(0.1)
-        return False
+    def _signatures_hold(self, events: list[dict[str, Any]]) -> bool:
+        """Every signed event received verifies under its actor's key, over what they signed."""
+        signed = [e for e in events if e.get("sig")]
+        return bool(signed) and all(
+            self.people[e["actor"]].key.public.verify(
+                canonical_json(e["payload"]["command"]), e["sig"]
+            )
+            for e in signed
+        )
 
     async def _write_report(self) -> None:
         from evalroom.report import render_html, render_pdf

@@ -119,6 +119,8 @@ def test_the_session_fold_and_the_browser_agree(tmp_path: Path) -> None:
 
     python = {
         "phase": view.phase,
+        "opening_record": view.opening_record,
+        "bids": view.bids,
         "venues": sorted(view.venues),
         "criteria": [c["id"] for c in view.criteria],
         "committee": sorted(view.committee),
@@ -137,6 +139,8 @@ def test_the_session_fold_and_the_browser_agree(tmp_path: Path) -> None:
     }
     browser = {
         "phase": js["phase"],
+        "opening_record": js["openingRecord"],
+        "bids": js["bids"],
         "venues": sorted(js["venues"]),
         "criteria": [c["id"] for c in js["method"]["criteria"]],
         "committee": sorted(m["expert"] for m in js["committee"]),

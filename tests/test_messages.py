@@ -88,3 +88,12 @@ def test_every_error_code_has_a_sentence_the_pages_and_clis_show() -> None:
     for sentence in shown:
         # The server's sentence is shown; its code is not appended to what people read.
         assert "{message}" in sentence and "{code}" not in sentence
+
+
+def test_times_people_read_are_beijing_time_labelled_whatever_the_pcs_zone() -> None:
+    stored = "2026-12-07T14:08:10+00:00"  # stored times stay UTC
+    assert Out("zh-CN").when(stored) == "2026-12-07 22:08:10 北京时间"
+    assert Out("en").when(stored) == "2026-12-07 22:08:10 Beijing time"
+    assert Out("en").clock("2026-12-07T16:30:00-08:00") == "08:30:00 Beijing time"
+    # The label is the browser's too (clients/web/js/ui.js ``beijing``).
+    assert "tz.beijing" in _blocks("TEXT")["en"] and "tz.beijing" in MESSAGES

@@ -32,6 +32,6 @@ def test_every_recorded_event_reads_as_its_own_line(lang: str) -> None:
 
 
 def test_the_table_has_one_formatter_per_session_sentence() -> None:
-    # Every event type the session renders is in the table (48 session types, 1 refusal).
+    # Every event type the session renders is in the table (49 session types, 1 refusal).
     assert "command.refused" in FORMATTERS
-    assert sum(1 for k in FORMATTERS if k.startswith("session.")) == 48
+    assert sum(1 for k in FORMATTERS if k.startswith("session.")) == 49

@@ -471,7 +471,8 @@ def _signed(
     expert: Participant, session: str, n: int, type_: str, body: dict[str, Any]
 ) -> tuple[str, dict[str, Any], str]:
     command = {"id": f"{type_}-{n}", "stream": session, "type": type_, "body": body}
-    return type_, {"command": command}, expert.key.sign(canonical_json(command))
+    # As the pipeline stores a signed event: what the server made of it, and the command.
+    return type_, {**body, "command": command}, expert.key.sign(canonical_json(command))
 
 
 async def _signed_record(pool: asyncpg.Pool, tender: Tender) -> list[dict[str, Any]]:
@@ -506,7 +507,13 @@ async def _signed_record(pool: asyncpg.Pool, tender: Tender) -> list[dict[str, A
     async with pool.acquire() as conn, conn.transaction():
         row = await store.lock_stream(conn, tender.name)
         assert row is not None
-        events = []
+        # The stage opens first: its record, and the signatures on it, belong to it.
+        started = {
+            "stage": "single",
+            "window_ends": "2026-01-01T00:00:00+00:00",
+            "bids": [{k: e[k] for k in ("number", "section", "status")} for e in entries],
+        }
+        events = [("opening.started", "system", started, "public", None)]
         for n, (role, p) in enumerate(signers.items()):
             type_, payload, sig = _signed(p, tender.name, n, "opening.sign_record", {})
             payload = {"role": role, "by": p.user_id, **payload}
@@ -788,4 +795,28 @@ def test_malformed_bundle_fails_with_a_message_not_a_traceback() -> None:
 def test_bundle_of_another_format_is_refused(format_: str | None) -> None:
     assert failures(verify_bundle({"format": format_})) == [
         f"FAIL bundle: format is {format_!r}, expected {FORMAT!r}"
+    ]
+
+
+@pytest.mark.slow
+async def test_an_opening_record_signature_the_server_forged_is_named(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    await _created_session(node, pool, tmp_path, "VB3")
+    row = await pool.fetchrow(
+        "SELECT seq, payload, actor FROM events WHERE stream = 'tender:VB3'"
+        " AND type = 'opening.record_signed' AND payload->>'role' = 'supervisor'"
+    )
+    assert row is not None
+    record = await _event(pool, "tender:VB3", "opening.record")
+    # The server claims the supervisor signed, over a command the supervisor never signed.
+    command = {**row["payload"]["command"], "id": "forged"}
+    await rewrite(pool, "tender:VB3", row["seq"], {**row["payload"], "command": command})
+    await _re_signed(pool, node, "tender:VB3")
+    result = verify_bundle(await _covered(pool, node, "VB3"))
+    assert failures(result) == [
+        f"FAIL event tender:VB3#{row['seq']}: signature by {row['actor']} does not verify over"
+        " the signed command",
+        f"FAIL event tender:VB3#{record['seq']}: the opening record names {row['actor']} as its"
+        " supervisor, but no validly signed opening.record_signed of theirs precedes it",
     ]

@@ -35,9 +35,14 @@ class SessionView:
 
     stream: str
     last_seq: int = 0
+    # The seq of the last event of each type folded, to name the event a fact comes from.
+    seq_of: dict[str, int] = field(default_factory=dict)
     phase: str | None = None
     tender: str = ""
     section: str = ""
+    # The signed opening record the bids come from: [{stage, seq, digest}], and the bids.
+    opening_record: list[dict[str, Any]] = field(default_factory=list)
+    bids: list[dict[str, Any]] | None = None
     venues: dict[str, dict[str, Any]] = field(default_factory=dict)
     criteria: list[dict[str, Any]] = field(default_factory=list)
     bid_count: int | None = None
@@ -112,6 +117,7 @@ class SessionView:
         kind = str(event.get("type", ""))
         if not kind.startswith("session."):
             return
+        self.seq_of[kind] = int(event.get("seq", 0))
         handler = getattr(self, "_on_" + kind.removeprefix("session."), None)
         if handler is not None:
             handler(event.get("payload") or {}, event)
@@ -123,6 +129,11 @@ class SessionView:
         self.venues = dict(p.get("venues") or {})
         self.criteria = criteria_of(p.get("method") or {})
         self.bid_count, self.expert_count = p.get("bids"), p.get("experts")
+        found = p.get("opening_record")
+        self.opening_record = list(found) if isinstance(found, list) else []
+
+    def _on_bids(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
+        self.bids = list(p.get("bids") or [])
 
     def _on_phase(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
         self.phase = str(p["phase"])

@@ -58,6 +58,9 @@ class Stage:
     confirmed: set[str] = field(default_factory=set)
     signed_by: dict[str, str] = field(default_factory=dict)
     record: dict[str, Any] | None = None
+    record_seq: int = 0
+    # Who had signed (role -> by) when the record came: signatures after it do not count.
+    record_signed_by: dict[str, str] = field(default_factory=dict)
 
     @property
     def settled(self) -> bool:
@@ -89,6 +92,8 @@ class CeremonyView:
     # A bidder's own company: its join and bids are in its own stream (``apply_own``).
     my_org: str | None = None
     last_seq: int = 0
+    # The seq of the last event of each type folded, to name the event a fact comes from.
+    seq_of: dict[str, int] = field(default_factory=dict)
 
     @property
     def current(self) -> Stage | None:
@@ -113,6 +118,7 @@ class CeremonyView:
     def apply(self, event: dict[str, Any]) -> None:
         self.last_seq = max(self.last_seq, int(event.get("seq", 0)))
         kind, p = event["type"], event.get("payload", {})
+        self.seq_of[kind] = int(event.get("seq", 0))
         handler = getattr(self, "_on_" + kind.replace(".", "_"), None)
         if handler is not None:
             handler(p, event)
@@ -201,13 +207,16 @@ class CeremonyView:
         if self.current is not None:
             self.current.confirmed.add(str(p["org"]))
 
-    def _on_opening_record_signed(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
+    def _on_opening_record_signed(self, p: dict[str, Any], e: dict[str, Any]) -> None:
         if self.current is not None:
-            self.current.signed_by[str(p["role"])] = str(p["by"])
+            # The signer is the event's actor, whose signature it carries; ``by`` repeats it.
+            self.current.signed_by[str(p["role"])] = str(e.get("actor") or p["by"])
 
-    def _on_opening_record(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
+    def _on_opening_record(self, p: dict[str, Any], e: dict[str, Any]) -> None:
         if self.current is not None:
             self.current.record = dict(p)
+            self.current.record_seq = int(e.get("seq", 0))
+            self.current.record_signed_by = dict(self.current.signed_by)
             self.phase = "technical_opened" if self.current.name == "technical" else "opened"
 
 

@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from clients.ceremony import local_time
 from clients.cli_common import Out, table
 from clients.folds.session import SessionView, session_id
 
@@ -111,7 +110,7 @@ class SessionRender:
         if text is None:
             return None
         at = event.get("at")
-        stamp = local_time(at)[11:] if isinstance(at, str) and at else "--:--:--"
+        stamp = self.out.clock(at) if isinstance(at, str) and at else "--:--:--"
         mark = "⚠ " if self.is_alert(event, view) else ""
         return f"[{stamp}] {mark}{text}"
 
@@ -231,7 +230,8 @@ class SessionRender:
         rows = []
         for m in view.rosters.get(venue, []):
             c = view.checked_in.get(m["expert"])
-            done = f"✓ {c['seat']} {_when(c.get('at'))[11:]}" if c else "-"
+            at = c.get("at") if c else None
+            done = f"✓ {c['seat']} {self.out.clock(at) if at else ''}".rstrip() if c else "-"
             rows.append([m.get("name", ""), m["expert"], str(m.get("specialty", "")), done])
         headers = [self.t("h.expert"), "ID", self.t("h.specialty"), self.t("h.checked_in")]
         return table(headers, rows)
@@ -246,8 +246,8 @@ def _num(value: object) -> str:
         return str(value)
 
 
-def _when(value: object) -> str:
-    return local_time(value) if isinstance(value, str) and value else "-"
+def _when(r: SessionRender, value: object) -> str:
+    return r.out.when(value) if isinstance(value, str) and value else "-"
 
 
 # -- one formatter per event type ------------------------------------------------------------
@@ -274,6 +274,18 @@ def _created(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str 
         ),
         experts=p.get("experts"),
         venues=len(p.get("venues") or {}),
+    )
+
+
+@formats("session.bids")
+def _bids(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str | None:
+    return r.t(
+        "ev.bids",
+        bids=r.sep.join(
+            f"{b.get('bid_id')} {b.get('company')} {_num(b.get('price'))}"
+            for b in p.get("bids") or []
+            if isinstance(b, dict)
+        ),
     )
 
 
@@ -480,7 +492,7 @@ def _clarification_asked(r: SessionRender, p: Payload, _e: Event, view: SessionV
 def _clarification_approved(
     r: SessionRender, p: Payload, _e: Event, view: SessionView
 ) -> str | None:
-    return r.t("ev.clar_approved", id=p.get("id"), deadline=_when(p.get("deadline")))
+    return r.t("ev.clar_approved", id=p.get("id"), deadline=_when(r, p.get("deadline")))
 
 
 @formats("session.clarification_rejected")
@@ -512,7 +524,7 @@ def _clarification_expired(
         "ev.clar_expired",
         id=p.get("id"),
         company=p.get("company"),
-        deadline=_when(p.get("deadline")),
+        deadline=_when(r, p.get("deadline")),
     )
 
 
@@ -600,7 +612,7 @@ def _venue_lost(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> s
         "ev.venue_lost",
         venue=view.venue_name(str(p.get("venue"))),
         stage=r.word("stage", p.get("stage")),
-        deadline=_when(p.get("deadline")),
+        deadline=_when(r, p.get("deadline")),
     )
 
 
