@@ -58,7 +58,7 @@ from clients.session_commands import (
     send,
     sheet_command,
 )
-from clients.session_live import SessionWatch
+from clients.session_live import LiveSession
 from crypto.events import check_in_statement
 
 PHASE_ALIASES = {
@@ -469,7 +469,7 @@ def sign_report(
     return asyncio.run(sign(require_key(key_path, out)))
 
 
-class ExpertWatch(SessionWatch):
+class ExpertWatch(LiveSession):
     """The expert's live view, with what is expected of the expert now."""
 
     def on_synced(self) -> None:

@@ -25,7 +25,7 @@ from clients.cli_common import Out, add_keygen, cli_command, require_key, server
 from clients.folds.session import session_stream
 from clients.keyfile import ParticipantKey
 from clients.session_commands import live_client, send
-from clients.session_live import SessionWatch
+from clients.session_live import LiveSession
 
 
 @click.group(help="evalroom site operator client (场地管理员客户端)")
@@ -59,7 +59,7 @@ def check_in(
     return 0
 
 
-class VenueWatch(SessionWatch):
+class VenueWatch(LiveSession):
     """The operator's view: its venue's roster and check-ins, the phase, pauses."""
 
     def on_synced(self) -> None:

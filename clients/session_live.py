@@ -16,7 +16,7 @@ from clients.render.session import SessionRender
 from clients.sdk import Client, Subscription
 
 
-class SessionWatch:
+class LiveSession:
     """Follows a session live until it ends (or ``timeout``): history first, then news.
 
     Subclasses override the hooks; by default it prints the last ``history`` events and a

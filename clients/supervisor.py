@@ -70,7 +70,7 @@ from clients.session_commands import (
     send,
     sheet_command,
 )
-from clients.session_live import SessionWatch
+from clients.session_live import LiveSession
 from crypto.checkpoint import CheckpointError
 from evalroom.domain.draw import ExpertPool, commit_seed, pool_digest
 from evalroom.domain.rules import RuleError
@@ -418,7 +418,7 @@ def venue_presence(
     return venues, sorted(others)
 
 
-class SupervisorWatch(SessionWatch):
+class SupervisorWatch(LiveSession):
     """Presence by venue, phase, progress, alerts and the feed; checkpoint consistency."""
 
     def __init__(
