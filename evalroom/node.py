@@ -68,7 +68,13 @@ class Node:
         await hub.start()
         audit = await Audit.start(pool, settings)  # audit log: Merkle logs, checkpoints
         node.extras["audit"] = context.extras["audit"] = audit
-        watch = SessionWatch(pipeline, broker.presence_all, settings.heartbeat_seconds)
+        watch = SessionWatch(
+            pipeline,
+            broker.presence_all,
+            settings.heartbeat_seconds,
+            hub.presence_entries,
+            hub.node_id,
+        )
         hub.on_operator_present = watch.operator_present
         watch.start()
         node.extras["session_watch"] = watch

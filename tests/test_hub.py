@@ -322,5 +322,13 @@ async def test_a_site_operator_who_subscribes_is_counted_connected_before_the_wa
     await client.subscribe(stream)
     watch = node.node.extras["session_watch"]
     assert watch.seen.get(stream) == {"tianshui"}
+    # Its look at presence counts this node's own connections as they are now, not the
+    # shared copy that lags by up to a heartbeat.
+    assert (await watch.venues_present()).get(stream) == {"tianshui"}
     await client.close()
+
+    async def gone() -> bool:
+        return stream not in await watch.venues_present()
+
+    await eventually(gone, timeout=10)
     await writer.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,9 +35,21 @@ RUNNING = ("closed", "sealed", "rescheduled")
 
 
 class SessionWatch:
-    def __init__(self, pipeline: CommandPipeline, presence: Any, interval: float) -> None:
+    def __init__(
+        self,
+        pipeline: CommandPipeline,
+        presence: Any,
+        interval: float,
+        local: Callable[[], dict[str, bytes]] | None = None,
+        node_id: str = "",
+    ) -> None:
         self.pipeline = pipeline
         self.presence = presence  # async () -> {key: json bytes} (the broker's presence_all)
+        # This node's own entries as they are now (the hub's connections): the shared copy of
+        # them lags by up to a heartbeat, and an operator counted as seen at subscribe time
+        # must not look absent meanwhile. Keys start with "<node_id>:".
+        self.local = local
+        self.node_id = node_id
         self.interval = interval
         self.seen: dict[str, set[str]] = {}  # session -> venues seen with an operator present
         self._task: asyncio.Task[None] | None = None
@@ -71,14 +84,18 @@ class SessionWatch:
         rows = await store.sessions_outside_phases(self.pipeline.pool, RUNNING)
         if not rows:
             return
-        present = await self._venues_present()
+        present = await self.venues_present()
         now = datetime.now(UTC)
         for name, head, state in rows:
             await self._watch(name, head, state, present, now)
 
-    async def _venues_present(self) -> dict[str, set[str]]:
+    async def venues_present(self) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {}
-        for raw in (await self.presence()).values():
+        entries = await self.presence()
+        if self.local is not None:
+            mine = self.node_id + ":"
+            entries = {k: v for k, v in entries.items() if not k.startswith(mine)} | self.local()
+        for raw in entries.values():
             entry = json.loads(raw)
             if "operator" in entry.get("roles", []):
                 found.setdefault(entry["stream"], set()).update(entry.get("venues", []))
