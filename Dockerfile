@@ -2,6 +2,9 @@
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
+# The report's PDF embeds WenQuanYi Micro Hei (evalroom/report.py), so it reads the same everywhere.
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-wqy-microhei \
+ && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY evalroom ./evalroom
 COPY crypto ./crypto

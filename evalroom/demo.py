@@ -832,14 +832,14 @@ class Demo:
 
     async def _write_report(self) -> None:
         from evalroom.report import render_html, render_pdf
-        from evalroom.session_http import _signatures
+        from evalroom.session_http import report_sources
 
         state = await self.state(self.session)
-        signatures = await _signatures(self.node, self.session)
+        signatures, tender = await report_sources(self.pool, self.session, state)
         (self.out / "report.html").write_text(
-            render_html(self.session, state, signatures), encoding="utf-8"
+            render_html(self.session, state, signatures, tender), encoding="utf-8"
         )
-        (self.out / "report.pdf").write_bytes(render_pdf(self.session, state, signatures))
+        (self.out / "report.pdf").write_bytes(render_pdf(self.session, state, signatures, tender))
         self.r.say("report", str(self.out / "report.pdf"))
 
     async def evidence(self) -> None:

@@ -8,9 +8,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from evalroom.db import Executor
 from evalroom.db.events import stream_parent_state
 from evalroom.db.identity import roles_in
-from evalroom.db.sessions import report_signatures
+from evalroom.db.sessions import ReportTender, report_signatures, report_tender
 from evalroom.domain.commands import Actor
 from evalroom.domain.session import may_read_scores
 from evalroom.errors import Refusal
@@ -81,14 +82,19 @@ async def report(request: Request) -> Response:
             )
         if not state.get("report"):
             raise Refusal("not_ready", "no report yet")
-        signatures = await _signatures(node, stream)
+        signatures, tender = await report_sources(node.pool, stream, state)
     except Refusal as refusal:
         return error_response(refusal, lang)
     if request.path_params["fmt"] == "pdf":
-        pdf = render_pdf(stream, state, signatures)
+        pdf = render_pdf(stream, state, signatures, tender)
         return Response(pdf, media_type="application/pdf")
-    return HTMLResponse(render_html(stream, state, signatures))
+    return HTMLResponse(render_html(stream, state, signatures, tender))
 
 
-async def _signatures(node: Node, stream: str) -> list[dict[str, Any]]:
-    return await report_signatures(node.pool, stream)
+async def report_sources(
+    pool: Executor, stream: str, state: dict[str, Any]
+) -> tuple[list[dict[str, Any]], ReportTender | None]:
+    """What the report prints beyond the session's state: the experts' signatures and the
+    session's tender (title, configuration, the signed opening records)."""
+    signatures = await report_signatures(pool, stream)
+    return signatures, await report_tender(pool, f"tender:{state['tender']}")

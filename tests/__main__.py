@@ -12,13 +12,24 @@ import subprocess
 import sys
 from pathlib import Path
 
-# command -> Debian package: the age CLI (interop tests), Chromium (browser tests, driven by
-# Playwright at /usr/bin/chromium; browsers are never downloaded by Playwright itself).
-DEBIAN_PACKAGES = {"age": "age", "chromium": "chromium"}
+# command or file -> Debian package: the age CLI (interop tests), Chromium (browser tests,
+# driven by Playwright at /usr/bin/chromium; browsers are never downloaded by Playwright
+# itself), WenQuanYi Micro Hei (the report's PDF embeds it: tests/test_report.py).
+DEBIAN_PACKAGES = {
+    "age": "age",
+    "chromium": "chromium",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc": "fonts-wqy-microhei",
+}
+
+
+def _present(command_or_file: str) -> bool:
+    if command_or_file.startswith("/"):
+        return Path(command_or_file).exists()
+    return shutil.which(command_or_file) is not None
 
 
 def _install_debian_packages() -> None:
-    missing = [pkg for cmd, pkg in DEBIAN_PACKAGES.items() if shutil.which(cmd) is None]
+    missing = [pkg for what, pkg in DEBIAN_PACKAGES.items() if not _present(what)]
     if not missing or shutil.which("apt-get") is None or os.geteuid() != 0:
         return
     print(f"installing Debian packages: {' '.join(missing)}", flush=True)

@@ -218,21 +218,28 @@ def test_the_few_valid_rule_applies_below_three(rule: str, valid: int, outcome: 
 SESSION_BIDS = {"B1": "900000.00", "B2": "950000.00", "B3": "1000000.01", "B4": "980000.00"}
 
 
+LOWEST_PRICE = {
+    "kind": "lowest_evaluated_price",
+    "criteria": [{"id": "qualification", "name": "资格", "kind": "pass_fail", "max_points": None}],
+    "price_rule": None,
+    "recommend": 3,
+}
+
+
 def session_room(rule: str) -> Room:
     """A session of 4 bids whose B3 the opening rejected by the control price."""
     _decision, record = opened(SESSION_BIDS, config(few_valid=rule, min_bids=1))
+    return chaired_session(record, LOWEST_PRICE)
+
+
+def chaired_session(record: dict[str, Any], method: dict[str, Any]) -> Room:
+    """A session of section 01 created from the signed opening ``record``, its committee
+    drawn, checked in and its chair elected."""
     body = {
         "tender": "T1",
         "section": "01",
         "venues": VENUES,
-        "method": {
-            "kind": "lowest_evaluated_price",
-            "criteria": [
-                {"id": "qualification", "name": "资格", "kind": "pass_fail", "max_points": None}
-            ],
-            "price_rule": None,
-            "recommend": 3,
-        },
+        "method": method,
         "draw": {"slots": SLOTS, "tenderer": "OWNER", "tenderer_region": "西安"},
     }
     room = Room({})

@@ -325,6 +325,8 @@ async def test_a_whole_evaluation_across_three_venues(
         page = await http.get("/api/sessions/EV1-S1/report.html", headers=headers)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert page.status_code == 200 and "评标报告" in page.text and digest in page.text
+    # The tender's signed opening record is read from the database, times in Beijing time.
+    assert "签署于" in page.text and "（北京时间）" in page.text
     before = await pool.fetchval("SELECT credit FROM experts WHERE user_id = $1", committee[0])
     for rater in (agency, sup):
         for eid in committee:

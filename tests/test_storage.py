@@ -814,6 +814,37 @@ async def test_signed_reports_carry_payload_and_signer_key(any_pg_pool: asyncpg.
     ]
 
 
+async def test_the_report_reads_its_tender_with_each_record_and_the_signers_names(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    for user_id in ("ag-1", "sup-1"):
+        await _user(any_pg_pool, user_id)
+    state = {
+        "title": "滨河路",
+        "agency": "ag-1",
+        "config": {"opening_at": "2026-12-01T09:30:00+00:00"},
+    }
+    await _stream(any_pg_pool, "tender:T1", "tender", state=state)
+    record = {"stage": "single", "signed_by": {"agency": "ag-1", "supervisor": "sup-1"}}
+    stored = await _append(
+        any_pg_pool,
+        "tender:T1",
+        [
+            ("opening.note", "ag-1", {}, "public", None),
+            ("opening.record", None, record, "public", None),
+        ],
+    )
+    found = await sessions.report_tender(any_pg_pool, "tender:T1")
+    assert found is not None
+    assert (found.name, found.title, found.agency) == ("tender:T1", "滨河路", "ag-1")
+    assert found.config == state["config"]
+    assert [(r["seq"], r["payload"]) for r in found.records] == [(2, record)]
+    at = datetime.fromisoformat(found.records[0]["at"])
+    assert at == datetime.fromisoformat(stored[1].at.replace("Z", "+00:00"))
+    assert found.names == {"ag-1": "AG-1", "sup-1": "SUP-1"}
+    assert await sessions.report_tender(any_pg_pool, "tender:none") is None
+
+
 async def test_the_bundle_reads_streams_and_their_children(any_pg_pool: asyncpg.Pool) -> None:
     await _stream(any_pg_pool, "tender:T1", "tender", state={"phase": "bidding"})
     await _stream(any_pg_pool, "session:S", "session", "tender:T1", payloads=[{}])
