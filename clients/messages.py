@@ -667,10 +667,16 @@ SUPERVISOR: dict[str, tuple[str, str]] = {
         "{expert} withdrawn; a replacement is drawn.",
     ),
     "rated": ("已评价 {expert}：{score} 分。", "Rated {expert}: {score}."),
-    "pool_needed": (
-        "请用 --pool-digest 或 --pool-file 给出专家库快照（平台无读取快照的接口）。",
-        "Give the pool snapshot's digest with --pool-digest or the snapshot with --pool-file "
-        "(the platform has no endpoint to read it).",
+    "pool_fetched": (
+        "已从平台取得专家库快照（{experts} 名专家），本机计算摘要 {pool}",
+        "Fetched the pool snapshot from the platform ({experts} experts); digest computed "
+        "here: {pool}",
+    ),
+    "pool_digest_mismatch": (
+        "平台声明的专家库摘要 {stated} 与其发送的快照不符（本机计算为 {computed}）；"
+        "未公布任何承诺。请联系平台管理员。",
+        "The platform states the pool digest {stated}, but the snapshot it sent hashes to "
+        "{computed}; nothing was committed. Ask the platform's administrator.",
     ),
     "pool_both": (
         "--pool-digest 与 --pool-file 只能给一个。",

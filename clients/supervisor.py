@@ -1,7 +1,7 @@
 """``evalroom-supervisor``: what the supervisor (监督人) runs during an evaluation session.
 
     evalroom-supervisor watch EV1-S1 --key sup.key            # live dashboard of every venue
-    evalroom-supervisor commit-seed EV1-S1 --pool-file pool.json --out seed.hex
+    evalroom-supervisor commit-seed EV1-S1 --out seed.hex      # fetches and checks the pool
     evalroom-supervisor draw EV1-S1 --seed-file seed.hex
     evalroom-supervisor withdraw-expert EV1-S1 EXPERT --reason "未到场"
     evalroom-supervisor approve-clarification EV1-S1 Q1
@@ -26,9 +26,11 @@ server showing another history is an alert, and the kept checkpoint is the evide
 
 The draw (抽取): ``commit-seed`` makes a 32-byte random seed on this machine, keeps it in
 ``--out`` (mode 0600, never overwritten) and publishes only its SHA-256 with the digest of
-the pool snapshot; ``draw`` reveals it. The platform has no endpoint to read the pool
-snapshot, so give its digest (``--pool-digest``) or the snapshot file (``--pool-file``,
-``{"experts": [...]}`` as the platform's ``pool_snapshot`` writes it).
+the pool snapshot; ``draw`` reveals it. The snapshot comes from ``GET /api/pool``: its
+digest is recomputed here with the pure ``pool_digest``, and a server whose stated digest
+differs from the snapshot it sent is refused, so the supervisor commits only to a pool it has
+seen. ``--pool-digest`` (a digest known otherwise) or ``--pool-file`` (``{"experts": [...]}``
+as the platform's ``pool_snapshot`` writes it) skip the fetch.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ from clients.keyfile import ParticipantKey
 from clients.logwatch import LogForked, LogWatch
 from clients.sdk import Client, ClientError, Subscription
 from clients.session_commands import (
+    http_get,
     live_client,
     load_view,
     report_command,
@@ -282,7 +285,8 @@ def report(
 # -- the draw ------------------------------------------------------------------------------
 
 
-def _pool_digest(given: str | None, pool_file: Path | None) -> str:
+def _pool_digest(given: str | None, pool_file: Path | None) -> str | None:
+    """The digest given by hand or computed from ``--pool-file``; None: fetch the snapshot."""
     if given is not None and pool_file is not None:
         raise CliError("pool_both")
     if given is not None:
@@ -291,7 +295,7 @@ def _pool_digest(given: str | None, pool_file: Path | None) -> str:
             raise CliError("bad_pool_digest", value=given)
         return value
     if pool_file is None:
-        raise CliError("pool_needed")
+        return None
     try:
         snapshot = json.loads(pool_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -300,6 +304,35 @@ def _pool_digest(given: str | None, pool_file: Path | None) -> str:
         return pool_digest(ExpertPool.from_dict(snapshot))
     except (RuleError, TypeError, AttributeError, KeyError, ValueError) as exc:
         raise CliError("bad_pool", path=pool_file, detail=str(exc)) from None
+
+
+def checked_pool_digest(served: Any) -> tuple[str, int]:
+    """The digest of a ``GET /api/pool`` answer, recomputed here, and the number of experts;
+    ``pool_digest_mismatch`` when the server states another digest for what it sent."""
+    if not isinstance(served, dict) or not isinstance(served.get("snapshot"), dict):
+        raise CliError("bad_pool", path="/api/pool", detail="no snapshot in the answer")
+    try:
+        pool = ExpertPool.from_dict(served["snapshot"])
+    except (RuleError, TypeError, AttributeError, KeyError, ValueError) as exc:
+        raise CliError("bad_pool", path="/api/pool", detail=str(exc)) from None
+    digest = pool_digest(pool)
+    if served.get("digest") != digest:
+        raise CliError(
+            "pool_digest_mismatch", EXIT_REFUSED, stated=str(served.get("digest")), computed=digest
+        )
+    return digest, len(pool.experts)
+
+
+async def fetch_pool_digest(client: Client, out: Out) -> str:
+    """Fetch the pool snapshot the draw will commit to and check its digest here."""
+    response = await http_get(client, "/api/pool")
+    try:
+        served = response.json()
+    except ValueError:
+        raise CliError("bad_pool", path="/api/pool", detail="not JSON") from None
+    digest, count = checked_pool_digest(served)
+    out.say("pool_fetched", experts=count, pool=digest)
+    return digest
 
 
 def _write_seed(path: Path, seed: bytes) -> None:
@@ -314,7 +347,11 @@ def _write_seed(path: Path, seed: bytes) -> None:
 @main.command("commit-seed", help="Make a random seed here and publish its commitment (种子承诺).")
 @click.argument("session")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--pool-digest", "given_digest", help="Digest of the pool snapshot (hex SHA-256)")
+@click.option(
+    "--pool-digest",
+    "given_digest",
+    help="Digest of the pool snapshot (hex SHA-256); default: fetched from the server and checked",
+)
 @click.option(
     "--pool-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -332,8 +369,15 @@ def commit_seed_cmd(
     key_path: Path | None,
     lang: str,
 ) -> int | None:
-    require_key(key_path, out)  # a key problem shows before any seed is made
+    key = require_key(key_path, out)  # a key problem shows before any seed is made
     digest = _pool_digest(given_digest, pool_file)
+    if digest is None:
+
+        async def fetch() -> str:
+            async with connected(server, key, out.lang, live=False) as client:
+                return await fetch_pool_digest(client, out)
+
+        digest = asyncio.run(fetch())
     seed = secrets.token_bytes(32)
     commitment = commit_seed(seed)
     _write_seed(out_path, seed)  # kept before anything is published

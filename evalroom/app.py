@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from evalroom import http, session_http, tenders_http, uploads
+from evalroom import http, pool_http, session_http, tenders_http, uploads
 from evalroom.audit.http import ROUTES as AUDIT_ROUTES
 from evalroom.hub.endpoint import websocket_endpoint
 from evalroom.node import Node
@@ -49,6 +49,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/tenders/{tender}/opened/{number}", uploads.download_plain),
         Route("/api/sessions/{session}/scores", session_http.scores),
         Route("/api/sessions/{session}/report.{fmt:str}", session_http.report),
+        Route("/api/pool", pool_http.read_pool),
+        Route("/api/pool/import", pool_http.import_csv, methods=["POST"]),
+        Route("/api/pool/{expert}/suspend", pool_http.suspend, methods=["POST"]),
+        Route("/api/pool/{expert}/unsuspend", pool_http.unsuspend, methods=["POST"]),
+        Route("/api/pool/{expert}/credit", pool_http.credit, methods=["POST"]),
+        Route("/api/pool/{expert}/relations", pool_http.relations, methods=["POST"]),
         WebSocketRoute("/ws", websocket_endpoint),
         *AUDIT_ROUTES,
         Route("/", lambda request: RedirectResponse("/app/")),

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -130,6 +131,141 @@ def grant(user_id: str, role: str, scope: str, venue: str) -> None:
         click.echo(f"{sentence(refusal.code)} ({refusal}) {sentence(refusal.code, 'en')}", err=True)
         sys.exit(2)
     click.echo(f"已授予 {user_id} {role} @ {scope}")
+
+
+@admin.group("pool")
+def pool_group() -> None:
+    """The expert pool (评标专家库): import, list, suspend, credit, relations."""
+
+
+def _actor() -> str:
+    """Who made a change from the command line, for ``expert_changes``: the OS account."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _pool_refusal(work: Callable[[Pool], Awaitable[T]]) -> T:
+    """Run ``work``; a refusal becomes its zh-CN sentence, the detail and the English one."""
+    from evalroom.domain.pool_csv import PoolCsvError
+    from evalroom.errors import Refusal, sentence
+
+    try:
+        return _run(lambda: _with_pool(Settings.from_env(), work))
+    except PoolCsvError as exc:
+        click.echo(f"{sentence(exc.code)} {exc.text('zh-CN')}", err=True)
+        click.echo(f"{sentence(exc.code, 'en')} {exc.text('en')}", err=True)
+    except Refusal as refusal:
+        detail = f" ({refusal.detail})" if refusal.detail else ""
+        click.echo(f"{sentence(refusal.code)}{detail} {sentence(refusal.code, 'en')}", err=True)
+    sys.exit(2)
+
+
+@pool_group.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def pool_import(csv_file: Path) -> None:
+    """Import experts from a CSV file, all or nothing (从 CSV 导入专家).
+
+    Columns: user_id, name, specialties, region, employer, and optionally credit, relations,
+    signing_key; lists separated by ";". See docs/operations.md.
+    """
+    from evalroom.domain.pool_csv import MAX_BYTES
+    from evalroom.services.pool_admin import ImportResult, import_pool, snapshot
+
+    if csv_file.stat().st_size > MAX_BYTES:
+        click.echo(
+            f"文件超过 {MAX_BYTES} 字节 (the file is larger than {MAX_BYTES} bytes)", err=True
+        )
+        sys.exit(2)
+    data = csv_file.read_bytes()
+
+    async def work(pool: Pool) -> tuple[ImportResult, str]:
+        result = await import_pool(pool, data, _actor())
+        return result, (await snapshot(pool))[1]
+
+    result, digest = _pool_refusal(work)
+    click.echo(
+        f"已导入 {csv_file.name}: 新增 {result.added}, 更新 {result.updated},"
+        f" 未变 {result.unchanged}, 新建账户 {result.accounts_created}"
+        f" (added, updated, unchanged, accounts created)"
+    )
+    click.echo(f"专家库摘要 (pool digest): {digest}")
+
+
+@pool_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="The snapshot and digest as JSON.")
+def pool_list(as_json: bool) -> None:
+    """List the pool and the digest a draw would commit to now (列出专家库)."""
+    import json
+
+    from evalroom.services.pool_admin import pool_view
+
+    view = _pool_refusal(pool_view)
+    if as_json:
+        click.echo(json.dumps(view, ensure_ascii=False, indent=2))
+        return
+    header = ["专家 ID", "姓名", "专业", "地区", "工作单位", "信用分", "利害关系", "状态"]
+    click.echo("\t".join(header))
+    for e in view["experts"]:
+        if e["suspended"]:
+            status = f"暂停: {e['suspended']['reason']}"
+        else:
+            status = "可抽取" if e["available"] else "不可抽取"
+        row = [e["id"], e["name"], ";".join(e["specialties"]), e["region"], e["employer"],
+               e["credit"], ";".join(e["relations"]) or "-", status]  # fmt: skip
+        click.echo("\t".join(row))
+    click.echo(
+        f"{len(view['experts'])} 名专家 (experts) · 专家库摘要 (pool digest): {view['digest']}"
+    )
+
+
+@pool_group.command("suspend")
+@click.argument("user_id")
+@click.option("--reason", required=True, help="Why (原因), kept with the change")
+def pool_suspend(user_id: str, reason: str) -> None:
+    """Suspend an expert: never drawn until unsuspended (暂停抽取)."""
+    from evalroom.services.pool_admin import suspend
+
+    _pool_refusal(lambda pool: suspend(pool, user_id, reason, _actor()))
+    click.echo(f"已暂停 {user_id} (suspended)")
+
+
+@pool_group.command("unsuspend")
+@click.argument("user_id")
+@click.option("--reason", default=None, help="Why (原因), kept with the change")
+def pool_unsuspend(user_id: str, reason: str | None) -> None:
+    """Lift an expert's suspension (恢复抽取)."""
+    from evalroom.services.pool_admin import unsuspend
+
+    _pool_refusal(lambda pool: unsuspend(pool, user_id, reason, _actor()))
+    click.echo(f"已恢复 {user_id} (unsuspended)")
+
+
+@pool_group.command("credit")
+@click.argument("user_id")
+@click.argument("value")
+@click.option("--reason", required=True, help="Why (原因), kept with the change")
+def pool_credit(user_id: str, value: str, reason: str) -> None:
+    """Set an expert's credit, 0 to 100 (调整信用分); ratings move it from there."""
+    from evalroom.services.pool_admin import set_credit
+
+    credit = _pool_refusal(lambda pool: set_credit(pool, user_id, value, reason, _actor()))
+    click.echo(f"{user_id} 信用分 (credit) = {credit}")
+
+
+@pool_group.command("relations")
+@click.argument("user_id")
+@click.argument("companies", nargs=-1)
+@click.option("--reason", default=None, help="Why (原因), kept with the change")
+def pool_relations(user_id: str, companies: tuple[str, ...], reason: str | None) -> None:
+    """Replace the companies an expert declares a relation to (申报利害关系); none clears."""
+    from evalroom.services.pool_admin import set_relations
+
+    found = _pool_refusal(lambda pool: set_relations(pool, user_id, companies, reason, _actor()))
+    click.echo(f"{user_id} 利害关系 (relations): {', '.join(found) or '-'}")
 
 
 @main.command()

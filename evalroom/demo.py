@@ -32,7 +32,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -46,10 +45,10 @@ from crypto.canonical import canonical_json
 from crypto.keys import SigningKey
 from evalroom.app import create_app
 from evalroom.db.events import stream_state
-from evalroom.db.experts import add_expert
 from evalroom.db.identity import create_user, grant_role
 from evalroom.domain.draw import DrawRequest, ExpertPool, draw_experts, pool_digest
 from evalroom.domain.session import report_digest
+from evalroom.services.pool_admin import import_pool
 from evalroom.settings import Settings
 
 T: dict[str, tuple[str, str]] = {
@@ -308,6 +307,19 @@ class Demo:
             await p.client.connect()
         return p
 
+    async def served_pool(self, client: Client) -> dict[str, Any]:
+        """``GET /api/pool`` as the supervisor's client reads it, its digest recomputed."""
+        import httpx
+
+        headers = {"authorization": f"Bearer {client.token}"}
+        async with httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30) as http:
+            response = await http.get("/api/pool")
+        response.raise_for_status()
+        served: dict[str, Any] = response.json()
+        assert pool_digest(ExpertPool.from_dict(served["snapshot"])) == served["digest"]
+        snapshot: dict[str, Any] = served["snapshot"]
+        return snapshot
+
     async def state(self, stream: str) -> dict[str, Any]:
         value = await stream_state(self.pool, stream)
         assert value is not None, stream
@@ -395,11 +407,16 @@ class Demo:
         self.ops = {
             v["id"]: await self.person(f"op-{v['id']}", f"{v['name']}管理员") for v in VENUES
         }
+        # The pool comes in as an operator brings it: a CSV file, through the product's import
+        # (the experts' accounts are created from the file's keys).
+        rows = ["user_id,name,specialties,region,employer,credit,relations,signing_key"]
         for eid, name, region, employer, credit, relations in POOL:
-            await self.person(eid, name, connect=False)
-            await add_expert(
-                self.pool, eid, name, ["公路"], region, employer, Decimal(credit), relations
+            p = self.people[eid] = Person(eid, name)
+            key = p.key.public.to_string()
+            rows.append(
+                f"{eid},{name},公路,{region},{employer},{credit},{';'.join(relations)},{key}"
             )
+        await import_pool(self.pool, ("\r\n".join(rows) + "\r\n").encode("utf-8"), "demo")
         self.r.feed(f"{len(self.people)} participants · {len(POOL)} experts in the pool")
 
     async def bidding(self) -> None:
@@ -598,10 +615,9 @@ class Demo:
         self.session_watcher = asyncio.create_task(self.watch(feed, self.evaluated))
         await self._handover(a, body)
         from crypto.events import check_in_statement
-        from evalroom.services.session import pool_snapshot
-        from evalroom.services.spec import ServiceContext
 
-        snapshot = await pool_snapshot(ServiceContext(self.pool, SigningKey.generate()))
+        # The supervisor commits to the snapshot the API serves, its digest checked here.
+        snapshot = await self.served_pool(s)
         seed = secrets.token_bytes(32)
         await s.command(
             self.session,

@@ -299,6 +299,14 @@ CATALOG: dict[str, tuple[str, str, bool, bool]] = {
         False,
         False,
     ),
+    # The expert pool's management (专家库管理)
+    "invalid_pool_csv": (
+        "专家库导入文件有误，未导入任何专家。",
+        "The pool file was refused; no expert was imported.",
+        False,
+        False,
+    ),
+    "unknown_expert": ("专家库中没有该专家。", "No such expert in the pool.", False, False),
     "store_unavailable": (
         "数据库暂时不可用，请稍后重试。",
         "Storage is unavailable; retry later.",

@@ -66,6 +66,7 @@ STATUS = {
     "not_subscribed_role": 403,
     "not_yours": 403,
     "unknown_stream": 404,
+    "unknown_expert": 404,
     "already_exists": 409,
     "no_checkpoint": 404,
     "id_reused": 409,

@@ -822,3 +822,69 @@ async def test_a_failed_opening_is_shown_with_its_reason_and_steps_follow_the_ph
     await context.close()
     for c in o.clients.values():
         await c.close()
+
+
+async def test_an_admin_imports_the_pool_and_suspends_an_expert_a_supervisor_only_reads(
+    browser: Any, node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    admin = await add_participant(pool, "admin", roles=[("admin", "platform")])
+    sup = await add_participant(pool, "sup", roles=[("supervisor", "tender:T-pool")])
+    keys = [SigningKey.generate().public.to_string() for _ in range(2)]
+    header = "user_id,name,specialties,region,employer,credit,relations,signing_key\r\n"
+    good = tmp_path / "pool.csv"
+    good.write_bytes(
+        b"\xef\xbb\xbf"
+        + (
+            header
+            + f"pe-1,张三,公路;桥梁,兰州,兰州设计院,85,company-x,{keys[0]}\r\n"
+            + f"pe-2,李四,公路,天水,天水监理,90,,{keys[1]}\r\n"
+        ).encode()
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes((header + "pe-3,王五,公路,兰州,院,abc,,\r\n").encode())
+
+    context, page = await open_page(browser, node, tmp_path, admin, "#/pool")
+    await expect(page.locator("#nav-pool")).to_be_visible()
+    await expect(page.locator("#pool-empty")).to_be_visible()
+    # Every input is labelled.
+    for input_id in ("#pool-file", "#pool-reason"):
+        assert await page.locator(f"label:has({input_id})").count() == 1
+    await page.set_input_files("#pool-file", str(bad))
+    await page.click("#pool-import-btn")
+    await page.click("#confirm-ok")
+    await expect(page.locator("#toasts")).to_contain_text("第 2 行 credit")
+    # Chromium logs the refused import's HTTP status itself; from here on nothing may be logged.
+    errors = watch_console(page)
+    await page.set_input_files("#pool-file", str(good))
+    await page.click("#pool-import-btn")
+    await expect(page.locator("#confirm-dialog")).to_contain_text("pool.csv")
+    await page.click("#confirm-ok")
+    await expect(page.locator("#pool-import-result")).to_contain_text("新增 2")
+    row = page.locator('tr[data-expert="pe-1"]')
+    await expect(row).to_contain_text("兰州设计院")
+    await expect(row).to_contain_text("可抽取")
+    snapshot = await pool_snapshot(type("Ctx", (), {"pool": pool})())  # type: ignore[arg-type]
+    await expect(page.locator("#pool-digest")).to_have_text(
+        pool_digest(ExpertPool.from_dict(snapshot))
+    )
+    # Suspending needs a reason and a confirmation; cancelling does nothing.
+    await page.fill("#pool-reason", "违规被投诉")
+    await row.locator('button[data-action="suspend"]').click()
+    await page.click("#confirm-cancel")
+    await expect(row).to_contain_text("可抽取")
+    await row.locator('button[data-action="suspend"]').click()
+    await expect(page.locator("#confirm-dialog")).to_contain_text("违规被投诉")
+    await page.click("#confirm-ok")
+    await expect(row).to_contain_text("已暂停：违规被投诉")
+    state = await pool.fetchval("SELECT suspended_reason FROM experts WHERE user_id = 'pe-1'")
+    assert state == "违规被投诉"
+    await shot(page, "pool-admin")
+    assert errors == []
+    await context.close()
+
+    # A supervisor reads the same list and digest, with no import and no buttons.
+    context, page = await open_page(browser, node, tmp_path, sup, "#/pool")
+    await expect(page.locator('tr[data-expert="pe-1"]')).to_contain_text("已暂停")
+    assert await page.locator("#pool-file").count() == 0
+    assert await page.locator("button[data-action]").count() == 0
+    await context.close()

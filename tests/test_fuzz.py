@@ -545,11 +545,18 @@ def route(world: World, recipe: Recipe, rng: random.Random) -> Request:
             f"/app/{seg}",
             f"/api/tenders/{seg}/bids/S1/single",
             f"/api/tenders/{name}/bids/{seg}/single",
+            f"/api/pool?expert={value}",
+            f"/api/pool/{seg}/suspend",
+            f"/api/pool/{seg}/credit",
+            f"/api/pool/import?x={value}",
         ]
     )
     role = rng.choice((*ROLES, ANONYMOUS))
     if "/bids/" in path:
         return Request(role, "PUT", path, b"age-encryption.org/v1\n", False)
+    if path.startswith("/api/pool/"):
+        body = rng.choice([b'{"reason":"x","credit":"1"}', b"user_id\n\xff", b"[]", b""])
+        return Request(role, "POST", path, body, False)
     return Request(role, "GET", path, None, False)
 
 

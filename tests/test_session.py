@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,6 @@ from clients.sdk import Client, ClientError
 from crypto.canonical import canonical_json
 from crypto.events import check_in_statement
 from crypto.keys import VerifyKey
-from evalroom.db.identity import create_user
 from evalroom.domain.draw import DrawRequest, ExpertPool, draw_experts, pool_digest
 from evalroom.domain.handover import SignedRecord, bid_differences, record_digest, session_bids
 from evalroom.domain.session import report_digest
@@ -88,24 +86,20 @@ POOL = [  # id, region, employer, credit, relations
 
 async def _register_pool(pool: asyncpg.Pool, suffix: str) -> dict[str, Participant]:
     from crypto.keys import SigningKey
+    from evalroom.services.pool_admin import import_pool
 
+    # Through the product's import, as an operator brings the pool in.
     experts = {}
+    rows = ["user_id,name,specialties,region,employer,credit,relations,signing_key"]
     for eid, region, employer, credit, relations in POOL:
         key = SigningKey.generate()
         uid = f"{eid}-{suffix}"
-        await create_user(pool, uid, f"专家{eid}", None, key.public.to_string())
-        await pool.execute(
-            "INSERT INTO experts (user_id, name, specialties, region, employer, credit, relations)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            uid,
-            f"专家{eid}",
-            ["公路"],
-            region,
-            employer,
-            Decimal(credit),
-            relations,
+        rows.append(
+            f"{uid},专家{eid},公路,{region},{employer},{credit},{';'.join(relations)},"
+            f"{key.public.to_string()}"
         )
         experts[uid] = Participant(uid, key)
+    await import_pool(pool, "\n".join(rows).encode(), "test")
     return experts
 
 

@@ -475,6 +475,106 @@ async def test_the_expert_pool_lists_every_expert_by_id(any_pg_pool: asyncpg.Poo
     assert found[0]["credit"] == "75.50" and found[0]["relations"] == ["甲公司"]
 
 
+def _pool_expert(user_id: str, credit: Decimal | None = None, **kw: Any) -> experts.PoolExpert:
+    fields: dict[str, Any] = {
+        "name": user_id.upper(),
+        "specialties": ("公路",),
+        "region": "兰州",
+        "employer": "设计院",
+        "relations": (),
+        **kw,
+    }
+    return experts.PoolExpert(user_id=user_id, credit=credit, **fields)
+
+
+async def test_an_import_adds_updates_and_leaves_alone(any_pg_pool: asyncpg.Pool) -> None:
+    for user_id in ("e-1", "e-2", "e-3"):
+        await _user(any_pg_pool, user_id)
+    async with _transaction(any_pg_pool) as conn:
+        first = await experts.import_experts(
+            conn, [_pool_expert("e-1"), _pool_expert("e-2", Decimal("90.25"))], "admin-1"
+        )
+    assert first == experts.ImportCounts(added=2, updated=0, unchanged=0)
+    await experts.rate_expert(any_pg_pool, "e-1", Decimal(100))  # credit 90 from ratings
+    async with _transaction(any_pg_pool) as conn:
+        again = await experts.import_experts(
+            conn,
+            [
+                _pool_expert("e-1"),  # no credit given: the rated credit is kept
+                _pool_expert("e-2", Decimal("90.25"), region="天水"),
+                _pool_expert("e-3", relations=("甲",)),
+            ],
+            "admin-1",
+        )
+    assert again == experts.ImportCounts(added=1, updated=1, unchanged=1)
+    by_id = {e.user_id: e for e in await experts.pool_entries(any_pg_pool)}
+    assert by_id["e-1"].credit == Decimal("90") and by_id["e-1"].ratings == 1
+    assert by_id["e-2"].region == "天水" and by_id["e-2"].credit == Decimal("90.25")
+    assert by_id["e-3"].credit == Decimal("80")
+    assert by_id["e-3"].relations == ["甲"] and by_id["e-3"].suspension is None
+    changes = await experts.expert_changes(any_pg_pool, "e-2")
+    assert [c["action"] for c in changes] == ["import.updated", "import.added"]
+    assert changes[0]["detail"]["region"] == "天水" and changes[0]["actor"] == "admin-1"
+    assert await experts.expert_changes(any_pg_pool, "e-1") != []  # added once, then unchanged
+    assert len(await experts.expert_changes(any_pg_pool, "e-1")) == 1
+
+
+async def test_a_suspended_expert_stays_in_the_snapshot_unavailable(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    for user_id in ("e-1", "e-2"):
+        await _user(any_pg_pool, user_id)
+        await experts.add_expert(
+            any_pg_pool, user_id, user_id, ["公路"], "兰州", "院", Decimal(80), []
+        )
+    async with _transaction(any_pg_pool) as conn:
+        assert await experts.suspend_expert(conn, "e-1", "违规收受好处", "admin-1")
+        assert not await experts.suspend_expert(conn, "nobody", "x", "admin-1")
+    snapshot = {e["id"]: e["available"] for e in await experts.expert_pool(any_pg_pool)}
+    assert snapshot == {"e-1": False, "e-2": True}  # the draw's avoidance: "unavailable"
+    [entry, _] = await experts.pool_entries(any_pg_pool)
+    assert entry.available is True  # its own availability; the suspension is apart
+    assert entry.suspension is not None and entry.suspension.reason == "违规收受好处"
+    assert entry.suspension.by == "admin-1"
+    async with _transaction(any_pg_pool) as conn:
+        assert await experts.unsuspend_expert(conn, "e-1", "申诉成立", "admin-2")
+        assert await experts.unsuspend_expert(conn, "e-2", None, "admin-2")  # none to lift
+        assert not await experts.unsuspend_expert(conn, "nobody", None, "admin-2")
+    assert all(e["available"] for e in await experts.expert_pool(any_pg_pool))
+    changes = await experts.expert_changes(any_pg_pool, "e-1")
+    assert [(c["action"], c["reason"]) for c in changes] == [
+        ("unsuspend", "申诉成立"), ("suspend", "违规收受好处")
+    ]  # fmt: skip
+    assert changes[0]["detail"] == {"was": "违规收受好处"}
+    assert await experts.expert_changes(any_pg_pool, "e-2") == []
+
+
+async def test_credit_and_relations_set_by_hand_are_recorded(any_pg_pool: asyncpg.Pool) -> None:
+    await _user(any_pg_pool, "e-1")
+    await experts.add_expert(any_pg_pool, "e-1", "E", ["公路"], "兰州", "院", Decimal(80), ["乙"])
+    async with _transaction(any_pg_pool) as conn:
+        assert await experts.set_credit(conn, "e-1", Decimal("55.5"), "一标一评差评", "admin-1")
+        assert await experts.set_relations(conn, "e-1", ["丙", "甲", "丙"], None, "admin-1")
+        assert not await experts.set_credit(conn, "nobody", Decimal(1), "x", "admin-1")
+        assert not await experts.set_relations(conn, "nobody", [], None, "admin-1")
+    [expert] = await experts.expert_pool(any_pg_pool)
+    assert expert["credit"] == "55.50" and expert["relations"] == ["丙", "甲"]
+    await experts.rate_expert(any_pg_pool, "e-1", Decimal(100))  # ratings go on from there
+    [expert] = await experts.expert_pool(any_pg_pool)
+    assert expert["credit"] == "77.75"
+    changes = await experts.expert_changes(any_pg_pool, "e-1")
+    assert changes[0]["detail"] == {"from": ["乙"], "to": ["丙", "甲"]}
+    assert changes[1]["detail"] == {"from": "80.00", "to": "55.5"}
+    assert changes[1]["reason"] == "一标一评差评"
+
+
+async def test_accounts_of_names_existing_users_only(any_pg_pool: asyncpg.Pool) -> None:
+    await _user(any_pg_pool, "e-1")
+    await _user(any_pg_pool, "staff", org="甲公司")
+    found = await experts.accounts_of(any_pg_pool, ["e-1", "staff", "nobody"])
+    assert found == {"e-1": (None, "ed25519:e-1"), "staff": ("甲公司", "ed25519:staff")}
+
+
 # Signed tree heads.
 
 
