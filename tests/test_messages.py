@@ -97,3 +97,19 @@ def test_times_people_read_are_beijing_time_labelled_whatever_the_pcs_zone() -> 
     assert Out("en").clock("2026-12-07T16:30:00-08:00") == "08:30:00 Beijing time"
     # The label is the browser's too (clients/web/js/ui.js ``beijing``).
     assert "tz.beijing" in _blocks("TEXT")["en"] and "tz.beijing" in MESSAGES
+
+
+def test_every_code_the_server_refuses_with_has_its_two_sentences() -> None:
+    """A code raised in the server's code (``RuleError("…")`` in the domain, ``Refusal("…")``
+    in the adapters) without a catalog entry reaches people as a bare code."""
+    root = Path(__file__).resolve().parent.parent / "evalroom"
+    raised = {
+        match.group(1)
+        for path in root.rglob("*.py")
+        for match in re.finditer(r'(?:RuleError|Refusal)\(\s*"([a-z_]+)"', path.read_text("utf-8"))
+    }
+    assert len(raised) > 100  # the scan finds them (a changed spelling would find none)
+    assert sorted(raised - set(ERRORS)) == []
+    for code in raised:
+        zh, en, _retryable, _recorded = ERRORS[code]
+        assert zh and en and zh != en
