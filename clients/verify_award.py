@@ -176,7 +176,7 @@ def check_award(
         fail(at(report_event), "the 定标报告's ballots are not the members' signed votes")
     signers = set()
     for e in signed:
-        if e["type"] != "award.sign_report":
+        if e["type"] != "award.report_signed":
             continue
         if e["payload"]["command"]["body"].get("award_digest") == digest:
             signers.add(str(e["actor"]))

@@ -461,10 +461,13 @@ def test_the_lot_is_the_same_whatever_order_the_finalists_are_listed_in() -> Non
 
 def test_the_worked_example_of_docs_methods_md() -> None:
     seed = bytes.fromhex("00" * 16 + "ff" * 16)
-    assert commit_seed(seed) == hashlib.sha256(seed).hexdigest()
+    commitment = commit_seed(seed)
+    assert commitment == "a386a11d535d6047c30ecdd1135c508b2812378b2554eeab247b48e712dce009"
     label = b"evalroom/award-lot/v1\x00"
-    x = int.from_bytes(hashlib.sha256(label + seed + b"B1\nB2" + b"\x00").digest(), "big")
-    assert draw_lot(["B2", "B1"], seed, commit_seed(seed)) == ["B1", "B2"][x % 2]
+    digest = hashlib.sha256(label + seed + b"B1\nB3" + b"\x00").hexdigest()
+    assert digest.startswith("6f3e2059") and digest.endswith("a8819835")
+    assert int(digest, 16) % 2 == 1
+    assert draw_lot(["B3", "B1"], seed, commitment) == "B3"
 
 
 # --- 集体议事法 --------------------------------------------------------------------------------

@@ -122,7 +122,8 @@ def test_a_notice_before_the_window_closed_is_named() -> None:
     room.tick(61)
     room.send("award.notify", TENDERER)
     events, signed = recorded(room)
-    assert checked(events, signed).problems == []
+    honest = checked(events, signed)
+    assert honest.problems == [] and "定标报告 signed by 5/5" in honest.summary[0]
     notice = next(e for e in events if e["type"] == "award.notice")
     notice["at"] = "2000-01-01T00:00:00+00:00"
     problems = reasons(checked(events, signed))
