@@ -33,7 +33,9 @@ until the opening) with its size and root then; the bundle's events of that stre
 that root over its first ``size`` events, and every bid stream of the tender in the bundle
 must be named;
 
-then every receipt (below), every session's bids (below), every report (below), and each ``--checkpoint`` note given on the
+then every receipt (below), every session's bids (below), every report (below), every award
+(定标, ``clients/verify_award.py``: the award follows from the signed votes, the committed seed
+or the lowest price), and each ``--checkpoint`` note given on the
 command line (a tree head someone kept, e.g. from ``clients/logwatch.py`` or a receipt): it
 must be consistent with the bundle's history, else the log forked.
 
@@ -102,6 +104,7 @@ from typing import Any, TypeVar
 
 from clients.folds.session import SessionView
 from clients.folds.tender import CeremonyView
+from clients.verify_award import check_award
 from crypto.canonical import canonical_json
 from crypto.checkpoint import Checkpoint, CheckpointError, open_checkpoint, parse_verifier_key
 from crypto.checkpoint import VerifierKey as LogKey
@@ -246,6 +249,7 @@ class BundleVerifier:
             self.result.summary.append(f"receipts      {len(receipts)} checked")
         self._handovers()
         self._reports()
+        self._awards()
         for label, note in self.extra_checkpoints:
             self._guarded(f"checkpoint ({label})", self._outside_checkpoint, label, note)
         return self.result
@@ -786,6 +790,26 @@ class BundleVerifier:
                         f"the opening record names {by} as its {role}, but no validly signed"
                         " opening.record_signed of theirs precedes it",
                     )
+
+    # -- awards (定标): clients/verify_award.py ----------------------------------------------
+    def _awards(self) -> None:
+        reports = {i.get("stream"): i.get("report") for i in _items(self.bundle.get("reports", []))}
+        for name, state in self.streams.items():
+            if not name.startswith("session:"):
+                continue
+            events = [state.events[seq] for seq in sorted(state.events)]
+            if not any(e["type"] == "award.set_up" for e in events):
+                continue
+            report = reports.get(name)
+            recommended = _items(report.get("recommended")) if isinstance(report, dict) else None
+            self._guarded(f"award {name}", self._award, state, events, recommended)
+
+    def _award(self, state: _Stream, events: list[Any], recommended: list[Any] | None) -> None:
+        checked = check_award(state.name, events, state.signed_ok, recommended)
+        for subject, reason in checked.problems:
+            self.fail(subject, reason)
+        self.result.summary.extend(checked.summary)
+        self.result.notes.extend(checked.notes)
 
     # -- reports ---------------------------------------------------------------------------
     def _reports(self) -> None:

@@ -5,8 +5,9 @@ A two-envelope tender; five bidders seal and submit (a sixth is late and refused
 opening with one bidder failing to release its key and the keyholders' fallback; a
 committee drawn from a pool across three venues with avoidance; check-in by signature;
 blind scoring; a deviation with its reason; a clarification; a venue dropping and resuming;
-the ranking; the report signed by every expert; ratings; and the evidence bundle exported
-and verified offline. Exits non-zero if any check fails.
+the ranking; the report signed by every expert; ratings; the award apart from the evaluation
+(评定分离: the tenderer's 定标委员会 by 票决抽签法, the 定标报告, the 公示 with an objection,
+the award notice); and the evidence bundle exported and verified offline. Exits non-zero if any check fails.
 
 What participants see is checked on what the supervisor's client receives over the SDK,
 folded by ``clients.folds`` as every client folds it (``Watched``), and every signed event it
@@ -120,6 +121,39 @@ T: dict[str, tuple[str, str]] = {
         "Report signed by every expert (signatures checked)",
     ),
     "rated": ("代理与监督对专家一标一评", "Agency and supervisor rated every expert"),
+    "award_setup": (
+        "评定分离：招标人组建定标委员会（5 人），采用票决抽签法；投标人员工任委员被拒绝",
+        "Award apart from evaluation: the tenderer forms its 5-member award committee, vote"
+        " then lot; a bidder's staff as a member refused",
+    ),
+    "award_vote": (
+        "委员与监督签名签到；抽签种子在投票前承诺；委员签名投票，票决出 2 名入围者",
+        "Members and a supervisor sign in by signature; the lot's seed committed before the"
+        " vote; signed ballots reduce the candidates to 2 finalists",
+    ),
+    "award_lot": (
+        "公开抽签：揭示种子，任何人可复算抽中者",
+        "Public lot: the seed revealed, anyone recomputes the pick",
+    ),
+    "award_signed": (
+        "全体委员签署定标报告，中标候选人公示（演示中公示期缩短为 3 秒）",
+        "Award report signed by every member; result published for objections (the demo's"
+        " window is 3 seconds)",
+    ),
+    "award_objection": (
+        "投标人在公示期内提出异议，招标人答复；公示期满由平台时钟关闭",
+        "A bidder objected within the window, the tenderer answered; the platform's clock"
+        " closed the window",
+    ),
+    "award_notice": (
+        "中标通知：中标人与签名选票、承诺种子复算结果一致",
+        "Award notice: the winner follows from the signed votes and the committed seed",
+    ),
+    "award_verified": (
+        "离线验证复算定标结果（选票、种子、定标报告签名）",
+        "Offline verification recomputed the award (votes, seed, award report signatures)",
+    ),
+    "until": ("公示截止", "objections until"),
     "bundle": ("导出证据包并离线验证", "Evidence bundle exported and verified offline"),
     "ok": ("通过", "ok"),
     "fail": ("失败", "FAILED"),
@@ -360,6 +394,11 @@ class Demo:
             "session.ranking",
             "session.closed",
             "tender.published",
+            "award.round",
+            "award.lot_drawn",
+            "award.publicity",
+            "award.publicity_closed",
+            "award.notice",
         }
         async for ev in feed:
             await watched.apply(ev)
@@ -376,6 +415,9 @@ class Demo:
                         "stage",
                         "round",
                         "elected",
+                        "counts",
+                        "chosen",
+                        "pick",
                     )
                     if k in p
                 }
@@ -389,6 +431,7 @@ class Demo:
         await self.opening("technical")
         await self.opening("commercial")
         await self.evaluation()
+        await self.award()
         await self.evidence()
 
     async def cast(self) -> None:
@@ -815,6 +858,105 @@ class Demo:
         for c in experts.values():
             await c.close()
 
+    def _award_events(self, type_: str) -> list[dict[str, Any]]:
+        return [e for e in self.evaluated.events if e["type"] == type_]
+
+    async def _award_seen(self, type_: str) -> bool:
+        """Whether the supervisor's feed comes to hold an award event of ``type_``."""
+        return await self.evaluated.until(lambda _view: bool(self._award_events(type_)))
+
+    async def award(self) -> None:
+        """评定分离: the tenderer's 定标委员会 awards the signed report's candidates by
+        票决抽签法; every step checked on what the supervisor's client receives."""
+        from evalroom.domain.award_rules import AwardMethod, Candidate, draw_lot, recompute
+
+        owner, s, session = self.owner.c, self.sup.c, self.session
+        names = ["马志远", "孙丽华", "何建平", "高文静", "郑国强"]
+        members = [
+            await self.person(f"dbw-{i}", name, "甘肃省交通运输厅")
+            for i, name in enumerate(names, start=1)
+        ]
+        ids = [m.user_id for m in members]
+        setup = {
+            "method": {"kind": "vote_lot", "finalists": 2},
+            "members": ids,
+            "chair": ids[0],
+            "objection_seconds": 3,
+        }
+        intruder = {**setup, "members": [*ids[:4], self.bidders[0].user_id]}
+        refused = await self.refused(owner, session, "award.setup", intruder, "conflict_of_roles")
+        await owner.command(session, "award.setup", setup)
+        candidates = (await self.state(session))["award"]["candidates"]
+        listed = ", ".join(f"{c['rank']}. {c['bid_id']} {c['company']}" for c in candidates)
+        self.r.check("award_setup", refused and len(candidates) == 3, listed)
+
+        seed = secrets.token_bytes(32)
+        commitment = hashlib.sha256(seed).hexdigest()
+        await s.command(session, "award.commit_seed", {"commitment": commitment})
+        for m in members:
+            await m.c.subscribe(session)
+            await m.c.command(session, "award.sign_in", sign=True)
+        await s.command(session, "award.sign_in", sign=True)
+        first, second = candidates[0]["bid_id"], candidates[1]["bid_id"]
+        for m, bid in zip(members, [first, first, second, second, first], strict=True):
+            await m.c.command(session, "award.vote", {"round": 1, "candidate": bid}, sign=True)
+        voted = await self._award_seen("award.round")
+        chosen = self._award_events("award.round")[0]["payload"]["chosen"] if voted else []
+        self.r.check("award_vote", chosen == [first, second], " / ".join(chosen))
+
+        await s.command(session, "award.reveal_seed", {"seed": seed.hex()})
+        drawn = await self._award_seen("award.lot_drawn")
+        pick = self._award_events("award.lot_drawn")[0]["payload"]["pick"] if drawn else None
+        self.r.check("award_lot", pick == draw_lot(chosen, seed, commitment), str(pick))
+
+        digest = (await self.state(session))["award"]["award_digest"]
+        for m in members:
+            await m.c.command(session, "award.sign_report", {"award_digest": digest}, sign=True)
+        published = await self._award_seen("award.publicity")
+        until = self._award_events("award.publicity")[0]["payload"]["until"] if published else ""
+        shown = (
+            f"{len(members)}/{len(members)} · {self.r.t('until')} {_beijing(until, self.r.lang)}"
+        )
+        self.r.check("award_signed", published, shown)
+
+        loser = next(c for c in candidates if c["bid_id"] != pick)
+        objector = self.people[self._user_of(loser["company"])].c
+        raised = await objector.command(
+            session, "award.object", {"text": "请公布票决及抽签过程"}, sign=True
+        )
+        await owner.command(
+            session,
+            "award.answer",
+            {"id": raised["reply"]["id"], "answer": "票决与抽签过程已随定标报告公示，可离线复算"},
+        )
+        closed = await self.evaluated.until(
+            lambda _view: bool(self._award_events("award.publicity_closed")), timeout=30
+        )
+        self.r.check("award_objection", closed)
+
+        await owner.command(session, "award.notify")
+        noticed = await self._award_seen("award.notice")
+        winner = self._award_events("award.notice")[0]["payload"]["winner"] if noticed else {}
+        # The award recomputed from the signed ballots the supervisor received.
+        ballots: dict[int, dict[str, str]] = {}
+        for e in self._award_events("award.vote"):
+            body = e["payload"]["command"]["body"]
+            ballots.setdefault(body["round"], {})[e["actor"]] = body["candidate"]
+        outcome = recompute(
+            AwardMethod.from_dict(setup["method"]),
+            [Candidate.from_dict(c) for c in candidates],
+            [{"round": n, "votes": v} for n, v in sorted(ballots.items())],
+            seed=seed,
+            commitment=commitment,
+            members=ids,
+        )
+        follows = (
+            outcome.winner == winner.get("bid_id") == pick
+            and not outcome.problems
+            and self._signatures_hold(self._award_events("award.vote"))
+        )
+        self.r.check("award_notice", follows, f"{winner.get('bid_id')} {winner.get('company')}")
+
     def print_links(self) -> None:
         """Key files for a person to log in with in the browser, and a page per role."""
         from clients.keyfile import ParticipantKey, replace_private_json
@@ -879,10 +1021,21 @@ class Demo:
             text=True,
             check=False,
         )
-        last = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
-        self.r.check("bundle", result.returncode == 0, f"{path} · {last}")
+        lines = result.stdout.strip().splitlines() or ["(no output)"]
+        award = next((line.strip() for line in lines if line.strip().startswith("award ")), "")
+        verified = "recomputed from 5 signed votes" in award and "signed by 5/5" in award
+        self.r.check("award_verified", verified, award)
+        self.r.check("bundle", result.returncode == 0, f"{path} · {lines[-1]}")
         if result.returncode != 0:
             print(result.stdout[-2000:], result.stderr[-2000:], file=sys.stderr)
+
+
+def _beijing(text: str, lang: str) -> str:
+    """A time a person reads: Beijing time, labelled (北京时间)."""
+    from clients.cli_common import beijing
+
+    label = "Beijing time" if lang == "en" else "北京时间"
+    return f"{beijing(text):%Y-%m-%d %H:%M:%S} {label}" if text else ""
 
 
 def _links(demo: Demo) -> list[tuple[str, str, str]]:

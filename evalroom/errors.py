@@ -307,6 +307,49 @@ CATALOG: dict[str, tuple[str, str, bool, bool]] = {
         False,
     ),
     "unknown_expert": ("专家库中没有该专家。", "No such expert in the pool.", False, False),
+    # The award (定标, 评定分离)
+    "invalid_award": (
+        "定标设置或操作不符合定标规则。",
+        "The award's set-up or step breaks its rules.",
+        False,
+        True,
+    ),
+    "not_an_award_member": (
+        "您不是本次定标委员会成员。",
+        "You are not on this award committee (定标委员会).",
+        False,
+        True,
+    ),
+    "not_the_award_chair": (
+        "只有定标委员会组长可以作出定标决定。",
+        "Only the award committee's chair decides.",
+        False,
+        True,
+    ),
+    "opinions_missing": (
+        "尚有定标委员会成员未发表意见。",
+        "Not every member has given an opinion yet.",
+        False,
+        True,
+    ),
+    "award_changed": (
+        "定标报告已变更，请重新核对后签名。",
+        "The award report changed; review it and sign again.",
+        False,
+        True,
+    ),
+    "objection_window_closed": (
+        "中标候选人公示期已结束，不再受理异议。",
+        "The publicity period is over; no more objections.",
+        False,
+        True,
+    ),
+    "publicity_running": (
+        "中标候选人公示期尚未结束，不能发出中标通知书。",
+        "The publicity period is still running; no award notice yet.",
+        False,
+        True,
+    ),
     "store_unavailable": (
         "数据库暂时不可用，请稍后重试。",
         "Storage is unavailable; retry later.",

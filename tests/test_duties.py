@@ -222,7 +222,7 @@ GRANT_CASES = list(itertools.product(ACTORS, [r.value for r in Role], PHASES, RE
 
 
 def test_the_matrix_covers_every_actor_role_phase_and_recipient() -> None:
-    assert len(GRANT_CASES) == 9 * 10 * 6 * 18  # actors × roles × phases × recipients
+    assert len(GRANT_CASES) == 9 * 11 * 6 * 18  # actors × roles × phases × recipients
     outcomes = {expected(a, r, "tender.grant", ph, u) for a, r, ph, u in GRANT_CASES}
     # Every kind of answer occurs, so the matrix tests each rule, not only the first.
     assert outcomes == {

@@ -19,6 +19,7 @@ EXPECTED: dict[str, set[str]] = {
     "venue:v1": {"expert", "chair", "operator", "supervisor"},
     "venue:v2": {"supervisor"},
     "user:u2": {"supervisor"},
+    "award": {"award_member", "tenderer", "supervisor"},
 }
 
 

@@ -15,6 +15,8 @@ Three tables, written out in ``docs/domain.md``:
 - Nobody grants a role to themselves. A participant of the tender (the agency) grants nothing
   to its own organisation; the platform's authorities appoint their own staff, which is their
   job, and the conflict table still keeps those staff out of every other role.
+- The 定标委员会 (``award_member``, 评定分离) is the tenderer's own staff, named by the
+  tenderer: it may share the tenderer's organisation, and no other role of the tender.
 
 Expert avoidance (回避) applies to every grant as it does to the draw: an expert employed by,
 or declaring a relation to, a bidder company never sits in that company's tender, whichever
@@ -83,6 +85,14 @@ CONFLICTS: Mapping[frozenset[str], str] = {
     _pair(Role.SUPERVISOR, Role.OPERATOR): "the supervisor watches the venues' operators",
     _pair(Role.SUPERVISOR, Role.KEYHOLDER): "the supervisor confirms the keyholders",
     _pair(Role.OPERATOR, Role.KEYHOLDER): "a venue's operator would hold an opening share",
+    # 定标委员会 (评定分离): the tenderer's own people, apart from everyone who ran, bid in,
+    # evaluated or watched the procedure.
+    _pair(Role.AWARD_MEMBER, Role.AGENCY): "the agency runs the procedure, the tenderer awards",
+    _pair(Role.AWARD_MEMBER, Role.BIDDER): "a bidder would award its own contract",
+    _pair(Role.AWARD_MEMBER, Role.EXPERT): "the committee recommends, others award (评定分离)",
+    _pair(Role.AWARD_MEMBER, Role.SUPERVISOR): "the supervisor watches the award it would vote in",
+    _pair(Role.AWARD_MEMBER, Role.OPERATOR): "a venue's operator would award what it hosted",
+    _pair(Role.AWARD_MEMBER, Role.KEYHOLDER): "a keyholder opened the bids it would award",
 }
 
 
@@ -100,6 +110,8 @@ class Appointment:
     by: str
     platform: bool = False
     phases: frozenset[str] | None = None
+    # The appointer names its own organisation's staff: the tenderer its 定标委员会.
+    own_staff: bool = False
 
 
 DRAFT = frozenset({"draft"})
@@ -123,6 +135,9 @@ APPOINTMENTS: tuple[Appointment, ...] = (
     # Experts come from the draw and its replacements only.
     Appointment(Role.EXPERT, "session.draw", DRAW),
     Appointment(Role.EXPERT, "session.declare_conflict", DRAW),
+    # The 定标委员会: the tenderer names its own members once the session closed (the
+    # award's rules decide the phase, so no tender phase is listed).
+    Appointment(Role.AWARD_MEMBER, "award.setup", Role.TENDERER, own_staff=True),
 )
 
 
@@ -257,7 +272,7 @@ def check_grant(
 def _not_oneself(person: Person, actor: Actor, mine: list[Appointment]) -> None:
     if person.user_id == actor.user_id:
         raise RuleError("self_grant", "nobody grants a role to themselves")
-    inside = all(not a.platform and a.by != DRAW for a in mine)
+    inside = all(not a.platform and a.by != DRAW and not a.own_staff for a in mine)
     if inside and actor.org and actor.org in person.orgs:
         raise RuleError("self_grant", "nobody grants a role to their own organisation")
 

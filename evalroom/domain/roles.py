@@ -20,6 +20,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"  # 监督
     OPERATOR = "operator"  # 场地管理员 (site operator)
     KEYHOLDER = "keyholder"  # 开标密钥保管人: holds one share of a tender's opening key
+    AWARD_MEMBER = "award_member"  # 定标委员会成员: the tenderer's award committee (评定分离)
     ADMIN = "admin"  # the trading centre running the platform (交易中心): site operators
     AUTHORITY = "authority"  # 行政监督部门: appoints supervisors, held in the platform scope
 
@@ -41,6 +42,7 @@ class Visibility(StrEnum):
     ORG = "org"  # one bidder company and supervisors: org:<company>
     USER = "user"  # one participant and supervisors: user:<id>
     VENUE = "venue"  # one venue's operator and experts, and supervisors: venue:<id>
+    AWARD = "award"  # the 定标委员会 and the tenderer (and supervisors): the award's votes
 
 
 def parse_visibility(value: str) -> tuple[Visibility, str]:
@@ -79,6 +81,8 @@ def may_see(
         return Role.BIDDER in roles and org == arg
     if vis is Visibility.USER:
         return user_id == arg
+    if vis is Visibility.AWARD:
+        return bool(roles & {Role.AWARD_MEMBER, Role.TENDERER})
     if vis is Visibility.VENUE:
         return arg in venues and bool(roles & (COMMITTEE | {Role.OPERATOR}))
     return False

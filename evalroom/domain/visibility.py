@@ -87,6 +87,7 @@ STAFF = Fixed(Visibility.STAFF)  # everyone but bidders: phase and progress, nev
 COMMITTEE = Fixed(Visibility.COMMITTEE)  # experts and the chair (and supervisors)
 SUPERVISOR = Fixed(Visibility.SUPERVISOR)
 ACTOR = Fixed(Visibility.ACTOR)  # the event's actor (and supervisors)
+AWARD = Fixed(Visibility.AWARD)  # the 定标委员会 and the tenderer (and supervisors)
 
 
 def _org(field: str) -> To:
@@ -188,6 +189,27 @@ EVENTS: Mapping[str, Rule] = {
     "session.closed": PUBLIC,
     "session.report_final": STAFF,
     "session.expert_rated": ACTOR,
+    # -- the award, 评定分离 (evalroom.domain.award), in the closed session's stream ------
+    "award.set_up": PUBLIC,
+    "award.committee": AWARD,
+    "award.phase": STAFF,
+    "award.progress": STAFF,  # counts only: the agency and the experts watch, never vote
+    "award.signed_in": AWARD,
+    "award.seed_committed": PUBLIC,
+    "award.voting_opened": STAFF,
+    "award.vote": ACTOR,  # a secret ballot until the round closes
+    "award.round": AWARD,
+    "award.lot_drawn": PUBLIC,  # a public draw: the seed, the finalists, the pick
+    "award.opinion": AWARD,
+    "award.decided": AWARD,
+    "award.report": AWARD,
+    "award.report_signed": AWARD,
+    "award.report_final": STAFF,
+    "award.publicity": PUBLIC,  # 中标候选人公示
+    "award.objection": PUBLIC,
+    "award.objection_answered": PUBLIC,
+    "award.publicity_closed": PUBLIC,
+    "award.notice": PUBLIC,  # 中标通知
 }
 
 

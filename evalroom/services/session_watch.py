@@ -5,7 +5,8 @@ presence, and issues, as the ``system`` actor:
 - ``session.venue_lost`` when a venue whose site operator was connected has no operator
   connected any more, and ``session.venue_restored`` when one is back;
 - ``session.clock`` when a session's next deadline (fault waits, clarification deadlines)
-  has passed.
+  has passed;
+- ``award.clock`` when a closed session's award ends its objection window (中标候选人公示).
 Several nodes may issue the same command: the client id is derived from what was seen (the
 stream head, the deadline), so the pipeline applies it once; the deciders treat repeats as
 no-ops. The rules themselves (2 h before start, 4 h during evaluation) are in the domain.
@@ -23,7 +24,9 @@ from typing import Any
 import structlog
 
 from evalroom.db import events as store
+from evalroom.db.awards import sessions_in_publicity
 from evalroom.db.identity import User
+from evalroom.domain import award
 from evalroom.domain.session import next_deadline
 from evalroom.errors import Refusal
 from evalroom.services.pipeline import STORE_DOWN, SYSTEM_USER, CommandPipeline
@@ -81,11 +84,16 @@ class SessionWatch:
                 log.warning("session_watch_failed", error=str(exc))
 
     async def tick(self) -> None:
+        now = datetime.now(UTC)
+        # Closed sessions are not watched for venues; only their award's window is timed.
+        for name, state in await sessions_in_publicity(self.pipeline.pool):
+            deadline = award.next_deadline(state)
+            if deadline is not None and deadline <= now:
+                await self._issue(name, "award.clock", {}, f"award:{deadline.isoformat()}")
         rows = await store.sessions_outside_phases(self.pipeline.pool, RUNNING)
         if not rows:
             return
         present = await self.venues_present()
-        now = datetime.now(UTC)
         for name, head, state in rows:
             await self._watch(name, head, state, present, now)
 

@@ -1,0 +1,98 @@
+"""The award (定标, 评定分离) commands: schemas for the pure deciders of
+:mod:`evalroom.domain.award`. They run in a closed session's stream (``session:<id>``);
+``award.setup`` grants the 定标委员会, so the pipeline looks the tender's roster up for the
+separation of duties (``grants_to``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from evalroom.domain import award
+from evalroom.services.spec import Body, CommandSpec, Empty, specs_from
+
+Short = Field(min_length=1, max_length=64)
+Long = Field(min_length=1, max_length=4000)
+Hex64 = Field(min_length=64, max_length=64, pattern=r"^[0-9a-f]{64}$")
+
+
+class Method(Body):
+    kind: str = Field(pattern=r"^(vote|vote_lot|deliberation|price)$")
+    finalists: int | None = Field(default=None, ge=2, le=20)
+    price_tie: str | None = Field(default=None, pattern=r"^(rank|vote)$")
+    max_rounds: int | None = Field(default=None, ge=1, le=20)
+
+
+class Setup(Body):
+    method: Method
+    members: list[str] = Field(min_length=1, max_length=51)
+    chair: str = Short
+    objection_days: int | None = Field(default=None, ge=1, le=30)
+    objection_seconds: int | None = Field(default=None, ge=1, le=30 * 86400)
+
+
+class CommitSeed(Body):
+    commitment: str = Hex64
+
+
+class Vote(Body):
+    round: int = Field(ge=1, le=100)
+    candidate: str = Short
+
+
+class RevealSeed(Body):
+    seed: str = Field(min_length=32, max_length=256, pattern=r"^[0-9a-f]+$")
+
+
+class Opinion(Body):
+    candidate: str = Short
+    opinion: str = Long
+
+
+class Decide(Body):
+    candidate: str = Short
+    reasons: str = Long
+
+
+class SignReport(Body):
+    award_digest: str = Hex64
+    dissent: str | None = Field(default=None, max_length=4000)
+
+
+class Objection(Body):
+    text: str = Long
+
+
+class Answer(Body):
+    id: str = Short
+    answer: str = Long
+
+
+def _members(body: dict[str, Any]) -> list[str]:
+    return [str(m) for m in body.get("members", [])]
+
+
+BODIES: dict[str, type[Body]] = {
+    "award.setup": Setup,
+    "award.sign_in": Empty,
+    "award.commit_seed": CommitSeed,
+    "award.vote": Vote,
+    "award.reveal_seed": RevealSeed,
+    "award.opinion": Opinion,
+    "award.decide": Decide,
+    "award.sign_report": SignReport,
+    "award.object": Objection,
+    "award.answer": Answer,
+    "award.clock": Empty,
+    "award.notify": Empty,
+}
+
+SPECS: list[CommandSpec] = specs_from(
+    award.DECIDERS,
+    award.COMMAND_ROLES,
+    "session",
+    BODIES,
+    signed={name: True for name in award.SIGNED},
+    grants_to={"award.setup": _members},
+)
