@@ -27,7 +27,10 @@ this machine's cores.
 Usage::
 
     .venv/bin/python bench/bench_commands.py [--clients 16] [--streams 4] [--seconds 10]
-        [--payload 128] [--skip-pgbench]
+        [--payload 128] [--rate N] [--skip-pgbench] [--compare REF --rounds N]
+
+``--rate N`` offers N commands/s in all, spread over the clients, whatever the acks (open
+loop): the latency at a given load (e.g. half the closed-loop rate), not the most it takes.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import re
 import resource
 import shutil
@@ -183,6 +187,51 @@ class CommandClient:
                 hb_due = time.monotonic() + hb_every
                 await self.ws.send('{"t":"hb"}')
 
+    async def open_loop(self, seconds: float, result: RunResult, rate: float) -> None:
+        """Send ``rate`` commands per second for ``seconds`` whatever the answers (open loop);
+        each latency counts from when its command was due, so a stall is not hidden by the
+        commands it held back."""
+        due: dict[str, float] = {}
+        sending = True
+
+        async def read() -> None:
+            while sending or due:
+                reply = json.loads(await self.ws.recv())
+                for item in reply if isinstance(reply, list) else (reply,):
+                    at = due.pop(str(item.get("id")), None)
+                    if at is None:
+                        continue
+                    if item.get("t") == "ack":
+                        result.done += 1
+                        result.latencies.append(time.perf_counter() - at)
+                    else:
+                        result.errors += 1
+
+        reader = asyncio.create_task(read())
+        interval = 1.0 / rate
+        start = time.perf_counter()
+        end = start + seconds
+        at = start + random.random() * interval  # clients out of step with each other
+        hb_due = start + 2.0
+        while at < end:
+            await asyncio.sleep(max(0.0, at - time.perf_counter()))
+            self._n += 1
+            ref = f"{self._prefix}-{self._n}"
+            text = f"{time.time():.6f}|c{self.index}|"
+            body = {"text": text + "x" * max(1, self.size - len(text))}
+            msg = {"t": "cmd", "v": 1, "id": ref, "stream": self.stream}
+            due[ref] = at
+            await self.ws.send(json.dumps({**msg, "type": "tender.notice", "body": body}))
+            if at > hb_due:
+                hb_due = at + 2.0
+                await self.ws.send('{"t":"hb"}')
+            at += interval
+        sending = False
+        try:
+            await asyncio.wait_for(reader, 30)
+        except TimeoutError:
+            result.errors += len(due)
+
     async def close(self) -> None:
         if self.ws is not None:
             with contextlib.suppress(Exception):
@@ -234,7 +283,11 @@ async def run_evalroom(
         if args.py_spy is not None:
             spy = start_py_spy(server.pid, args.seconds, args.py_spy / "evalroom-commands.txt")
         t0 = time.monotonic()
-        await asyncio.gather(*(c.loop(t0 + args.seconds, result) for c in clients))
+        if args.rate:
+            per_client = args.rate / len(clients)
+            await asyncio.gather(*(c.open_loop(args.seconds, result, per_client) for c in clients))
+        else:
+            await asyncio.gather(*(c.loop(t0 + args.seconds, result) for c in clients))
         result.seconds = time.monotonic() - t0
         result.server_cpu = process_cpu(server.pid) - cpu0
         result.pg_cpu = tree_cpu(pg_pid) - pg0
@@ -408,6 +461,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--payload", type=int, default=128, help="notice text bytes")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="offer this many commands/s in all (open loop) instead of closed-loop clients",
+    )
     p.add_argument("--skip-pgbench", action="store_true")
     p.add_argument("--rounds", type=int, default=1, help="runs of the node (each side)")
     p.add_argument(

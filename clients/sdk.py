@@ -334,6 +334,12 @@ class Client:
                 await self._send(msg)
             try:
                 return await asyncio.wait_for(future, max(0.001, deadline - time.monotonic()))
+            except TimeoutError:
+                # Out of time while asking again after ``outcome_unknown``: that is still the
+                # answer (a group commit answers a whole batch so when its COMMIT is lost).
+                if unknown is not None:
+                    raise unknown from None
+                raise
             except ClientError as err:
                 # ``outcome_unknown`` is always asked again with the same id: the answer is
                 # the first ack if it committed, or the command runs now. Until an answer

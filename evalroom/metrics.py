@@ -36,6 +36,12 @@ class Metrics:
             buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=r,
         )
+        self.commit_batch = Histogram(
+            "evalroom_commit_batch_commands",
+            "Commands decided together in one group-commit transaction of a stream",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=r,
+        )
         self.refusals = Counter(
             "evalroom_refusals_total", "Refused messages by code", ["code"], registry=r
         )

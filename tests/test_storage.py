@@ -78,7 +78,9 @@ async def _commit(
         row = await events.lock_stream(conn, stream)
         assert row is not None
         stored = events.prepare_events(row, appended)
-        await events.append_and_record(conn, row, stored, new_state, ("u-1", "c-1", digest, ack))
+        head = row.head + len(stored)
+        record = events.CommandRecord("u-1", "c-1", digest, head, ack)
+        await events.append_and_record(conn, row, stored, new_state, [record])
     return stored
 
 
@@ -344,6 +346,53 @@ async def test_locking_for_a_command_reads_the_actors_grants_there(
     assert in_stream is not None and on_platform is not None
     assert sorted(in_stream.grants) == [("agent", ""), ("expert", "兰州")]
     assert on_platform.grants == [("admin", "")]
+
+
+async def test_locking_for_a_batch_finds_each_retrys_first_answer_and_each_actors_grants(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    for user in ("u-1", "u-2", "u-3"):
+        await identity.create_user(any_pg_pool, user, user, None, "ed25519:x")
+    await _stream(any_pg_pool, "tender:T1", "tender")
+    await _stream(any_pg_pool, "session:S", "session", "tender:T1", {"v": 1})
+    await identity.grant_role(any_pg_pool, "u-1", "tender:T1", "agency")
+    await identity.grant_role(any_pg_pool, "u-2", "session:S", "expert", "兰州")
+    await identity.grant_role(any_pg_pool, "u-2", "session:OTHER", "chair")
+    ack = {"t": "ack", "id": "c-1", "seq": 1}
+    await _commit(any_pg_pool, "session:S", [("t.a", "u-1", {}, "public", None)], {"v": 2}, ack)
+    async with _transaction(any_pg_pool) as conn:
+        locked = await events.lock_for_batch(
+            conn, "session:S", [("u-1", "c-1"), ("u-2", "c-1"), ("u-1", "c-2"), ("u-3", "c")]
+        )
+        assert await events.lock_for_batch(conn, "session:none", [("u-1", "c")]) is None
+    assert locked is not None and (locked.row.head, locked.row.state) == (1, {"v": 2})
+    assert locked.priors == {("u-1", "c-1"): (DIGEST, ack)}
+    assert locked.grants == {"u-1": [("agency", "")], "u-2": [("expert", "兰州")], "u-3": []}
+
+
+async def test_a_batch_of_commands_is_recorded_with_its_events_in_one_statement(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    await _stream(any_pg_pool, "tender:T1", "tender")
+    async with _transaction(any_pg_pool) as conn:
+        row = await events.lock_stream(conn, "tender:T1")
+        assert row is not None
+        stored = events.prepare_events(
+            row, [("t.a", "u-1", {"n": 1}, "public", None), ("t.b", "u-2", {}, "public", None)]
+        )
+        records = [
+            events.CommandRecord("u-1", "c-1", b"1" * 32, 1, {"t": "ack", "seq": 1}),
+            events.CommandRecord("u-2", "c-1", b"2" * 32, 2, {"t": "ack", "seq": 2}),
+        ]
+        await events.append_and_record(conn, row, stored, {"v": 3}, records)
+    assert await events.read_events(any_pg_pool, "tender:T1", 0) == stored
+    assert await events.stream_info(any_pg_pool, "tender:T1") == ("tender", None, 2)
+    assert await commands.prior_command(any_pg_pool, "u-2", "c-1") == (
+        b"2" * 32,
+        {"t": "ack", "seq": 2},
+    )
+    rows = await any_pg_pool.fetch("SELECT client_id, seq FROM commands ORDER BY seq")
+    assert [(r["client_id"], r["seq"]) for r in rows] == [("c-1", 1), ("c-1", 2)]
 
 
 async def test_a_locked_stream_holds_off_another_command(any_pg_pool: asyncpg.Pool) -> None:

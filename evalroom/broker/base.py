@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 MessageHandler = Callable[[str, bytes], None]
@@ -15,6 +15,9 @@ class Broker(Protocol):
     async def start(self, on_message: MessageHandler, on_resync: ResyncHandler) -> None: ...
 
     async def publish(self, channel: str, data: bytes) -> None: ...
+
+    # Several messages to one channel, in order, in one round trip (a group commit's events).
+    async def publish_many(self, channel: str, items: Sequence[bytes]) -> None: ...
 
     async def subscribe(self, channel: str) -> None: ...
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Sequence
 
 from evalroom.broker.base import MessageHandler, ResyncHandler
 
@@ -21,6 +22,10 @@ class LocalBroker:
     async def publish(self, channel: str, data: bytes) -> None:
         if self._on_message is not None and channel in self._channels:
             self._on_message(channel, data)
+
+    async def publish_many(self, channel: str, items: Sequence[bytes]) -> None:
+        for data in items:
+            await self.publish(channel, data)
 
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 import structlog
@@ -125,6 +126,12 @@ class RedisBroker:
 
     async def publish(self, channel: str, data: bytes) -> None:
         await self._redis.publish(self._prefix + channel, data)
+
+    async def publish_many(self, channel: str, items: Sequence[bytes]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for data in items:
+                pipe.publish(self._prefix + channel, data)
+            await pipe.execute()
 
     async def subscribe(self, channel: str) -> None:
         """Subscribe and wait (briefly) for Redis to confirm, so the caller's next read of

@@ -268,6 +268,51 @@ async def lock_for_command(
     return LockedForCommand(stream, digest, row["prior_result"], [(r, v) for r, v in grants])
 
 
+@dataclass(frozen=True)
+class LockedForBatch:
+    """The stream's row, locked, with what a batch of commands needs from the same round trip:
+    the first answers of those that are retries, by (actor, id), and each actor's roles."""
+
+    row: StreamRow
+    priors: dict[tuple[str, str], tuple[bytes, dict[str, Any]]]  # (actor, id) -> digest, ack
+    grants: dict[str, list[tuple[str, str]]]  # actor -> (role, venue)
+
+
+async def lock_for_batch(
+    conn: Conn, name: str, commands: Sequence[tuple[str, str]]
+) -> LockedForBatch | None:
+    """``lock_for_command`` for several commands (``(actor, client id)`` each) at once."""
+    actors = sorted({actor for actor, _cid in commands})
+    row = await conn.fetchrow(
+        "SELECT s.name, s.kind, s.parent, s.head, s.state, now() AS now,"
+        " (SELECT jsonb_agg(jsonb_build_array(c.actor, c.client_id, encode(c.digest, 'hex'),"
+        "                                     c.result))"
+        "  FROM commands c JOIN unnest($2::text[], $3::text[]) AS k(actor, client_id)"
+        "  ON c.actor = k.actor AND c.client_id = k.client_id) AS priors,"
+        " (SELECT jsonb_agg(jsonb_build_array(r.user_id, r.role, r.venue)) FROM roles r"
+        "  WHERE r.user_id = ANY($4::text[]) AND r.scope = ANY(ARRAY[s.name, s.parent]))"
+        "  AS grants"
+        " FROM streams s WHERE s.name = $1 FOR NO KEY UPDATE OF s",
+        name,
+        [actor for actor, _cid in commands],
+        [cid for _actor, cid in commands],
+        actors,
+    )
+    if row is None:
+        return None
+    stream = StreamRow(
+        row["name"], row["kind"], row["parent"], row["head"], row["state"], row["now"]
+    )
+    priors = {
+        (actor, cid): (bytes.fromhex(digest), dict(result))
+        for actor, cid, digest, result in row["priors"] or []
+    }
+    grants: dict[str, list[tuple[str, str]]] = {actor: [] for actor in actors}
+    for user_id, role, venue in row["grants"] or []:
+        grants[user_id].append((role, venue))
+    return LockedForBatch(stream, priors, grants)
+
+
 def prepare_events(
     stream: StreamRow,
     events: Sequence[tuple[str, str | None, dict[str, Any], str, str | None]],
@@ -280,16 +325,26 @@ def prepare_events(
     ]
 
 
+@dataclass(frozen=True)
+class CommandRecord:
+    """A committed command's idempotency record: its first answer, kept by (actor, id)."""
+
+    actor: str
+    client_id: str
+    digest: bytes
+    seq: int  # the stream's head once the command's events are appended
+    ack: dict[str, Any]
+
+
 async def append_and_record(
     conn: Conn,
     stream: StreamRow,
     stored: Sequence[StoredEvent],
     new_state: dict[str, Any],
-    command: tuple[str, str, bytes, dict[str, Any]],
+    commands: Sequence[CommandRecord],
 ) -> None:
-    """Append the events, move the head, store the state and the command's first answer, in
-    one statement (one round trip while the row lock is held)."""
-    actor, client_id, digest, ack = command
+    """Append the events, move the head, store the state and each command's first answer, in
+    one statement (one round trip while the row lock is held), for one command or a batch."""
     head = stream.head + len(stored)
     await conn.execute(
         "WITH ev AS (INSERT INTO events"
@@ -299,7 +354,9 @@ async def append_and_record(
         "             $9::bytea[]) AS u(seq, type, actor, payload, visibility, sig, leaf)),"
         " st AS (UPDATE streams SET head = $10, state = $11 WHERE name = $1)"
         " INSERT INTO commands (actor, client_id, digest, stream, seq, result)"
-        " VALUES ($12, $13, $14, $1, $10, $15)",
+        " SELECT c.actor, c.client_id, c.digest, $1, c.seq, c.result::jsonb"
+        " FROM unnest($12::text[], $13::text[], $14::bytea[], $15::bigint[], $16::text[])"
+        "  AS c(actor, client_id, digest, seq, result)",
         stream.name,
         stream.now,
         [e.seq for e in stored],
@@ -311,10 +368,11 @@ async def append_and_record(
         [event_leaf_hash(e.record()) for e in stored],
         head,
         new_state,
-        actor,
-        client_id,
-        digest,
-        ack,
+        [c.actor for c in commands],
+        [c.client_id for c in commands],
+        [c.digest for c in commands],
+        [c.seq for c in commands],
+        [json.dumps(c.ack, ensure_ascii=False) for c in commands],
     )
 
 

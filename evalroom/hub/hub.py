@@ -88,9 +88,12 @@ class Hub:
         """``roles_changed`` (the command granted roles) marks the batch's last event: once
         it is delivered, each node looks its subscribers' access up again."""
         last = len(events) - 1
+        by_stream: dict[str, list[bytes]] = {}
         for i, ev in enumerate(events):
             wire = Wire(ev.seq, ev.visibility, ev.actor, ev.frame(), roles_changed and i == last)
-            await self.broker.publish(ev.stream, wire.encode())
+            by_stream.setdefault(ev.stream, []).append(wire.encode())
+        for stream, items in by_stream.items():  # one round trip per stream, in seq order
+            await self.broker.publish_many(stream, items)
 
     def _on_broker_message(self, channel: str, data: bytes) -> None:
         if channel == REVOKED_CHANNEL:

@@ -13,8 +13,8 @@ import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, TypeVar
 
 import structlog
 from pydantic import ValidationError
@@ -34,12 +34,13 @@ from evalroom.db.errors import ClientDataError as ClientDataError
 from evalroom.db.errors import answered_by_server as answered_by_server
 from evalroom.db.errors import store_down as store_down
 from evalroom.db.identity import User, grant_role, roles_in, tender_roster
-from evalroom.domain.commands import Actor, Command
+from evalroom.domain.commands import Actor, Command, Decision
 from evalroom.domain.roles import Role
 from evalroom.domain.rules import RuleError
 from evalroom.errors import Refusal, is_recorded
 from evalroom.metrics import Metrics
 from evalroom.services import bids
+from evalroom.services.groupcommit import DEFERRED, Deferred, GroupCommit
 from evalroom.services.registry import REGISTRY
 from evalroom.services.spec import CommandSpec, ServiceContext
 
@@ -108,6 +109,23 @@ class RefusalLimiter:
         return True
 
 
+@dataclass(frozen=True)
+class Batched:
+    """A validated command waiting for its stream's next transaction (``groupcommit``)."""
+
+    spec: CommandSpec
+    user: User
+    client_id: str
+    body: dict[str, Any]
+    sig: str | None
+    digest: bytes
+
+
+# A batched command's outcome: its ack, the exception it is answered with, or deferred.
+Outcome = dict[str, Any] | BaseException | Deferred
+T = TypeVar("T")
+
+
 class CommandPipeline:
     def __init__(
         self,
@@ -122,6 +140,8 @@ class CommandPipeline:
         self.publish = publish
         self.metrics = metrics
         self.limiter = limiter
+        # Batchable commands of one stream share transactions (``services.groupcommit``).
+        self.group: GroupCommit[Batched, dict[str, Any]] = GroupCommit(self._run_batch)
 
     async def execute(
         self, user: User, client_id: str, stream: str, type_: str, body: Any, sig: str | None
@@ -169,8 +189,12 @@ class CommandPipeline:
             raise Refusal("invalid", _first_error(exc)) from None
         if spec.signed:
             _check_signature(user, client_id, stream, type_, body, sig)
-        digest = hashlib.sha256(canonical_json({"s": stream, "t": type_, "b": body})).digest()
+        canonical = canonical_json({"s": stream, "t": type_, "b": body})
+        digest = hashlib.sha256(canonical).digest()
         try:
+            if spec.batchable:  # decided, written and published with its stream's batch
+                item = Batched(spec, user, client_id, body, sig, digest)
+                return await self.group.submit(stream, item, len(canonical)), [], False
             facts: dict[str, Any] = {}
             target = stream
             try:
@@ -260,7 +284,7 @@ class CommandPipeline:
             return None
         prior_digest, result = prior
         if prior_digest != digest:
-            raise Refusal("id_reused", f"id {client_id!r} was used for another command")
+            raise _id_reused(client_id)
         return result
 
     async def _transact(
@@ -284,27 +308,37 @@ class CommandPipeline:
         nothing done in cleanup (rollback of a dead connection, release to the pool) can replace
         it: such failures are logged.
         """
+
+        async def work(conn: PooledConn) -> tuple[tuple[dict[str, Any], list[Any], bool], bool]:
+            return await self._decide_and_write(
+                conn, spec, user, client_id, streams, body, sig, digest, facts
+            )
+
+        ack, stored, granted = await self._in_transaction(work)
+        return ack, stored, granted
+
+    async def _in_transaction(self, work: Callable[[PooledConn], Awaitable[tuple[T, bool]]]) -> T:
+        """Run ``work`` (its result, and whether it wrote anything) in one transaction, and
+        commit it if it wrote; see ``_transact`` for what a failure at each point means."""
         conn = await self.pool.acquire()  # a failure here: nothing was sent
         try:
             tx = conn.transaction()
             await tx.start()
             try:
-                ack, stored, writes, granted = await self._decide_and_write(
-                    conn, spec, user, client_id, streams, body, sig, digest, facts
-                )
+                result, writes = await work(conn)
             except BaseException:
                 await _rollback(tx)
                 raise
-            if not writes:  # a retry answered from the commands table: nothing to commit
+            if not writes:  # retries answered from the commands table: nothing to commit
                 await _rollback(tx)
-                return ack, stored, False
+                return result
             try:
                 await tx.commit()
             except Exception as exc:
                 if answered_by_server(exc):
                     raise  # PostgreSQL refused the COMMIT itself: rolled back
                 raise OutcomeUnknown(f"{type(exc).__name__} at COMMIT") from exc
-            return ack, stored, granted
+            return result
         finally:
             await self._release(conn)
 
@@ -325,9 +359,9 @@ class CommandPipeline:
         sig: str | None,
         digest: bytes,
         facts: dict[str, Any],
-    ) -> tuple[dict[str, Any], list[store.StoredEvent], bool, bool]:
-        """Everything the command does inside its transaction: the ack, the events, whether
-        anything was written (not for a retry) and whether roles were granted."""
+    ) -> tuple[tuple[dict[str, Any], list[store.StoredEvent], bool], bool]:
+        """Everything the command does inside its transaction: (the ack, the events, whether
+        roles were granted), and whether anything was written (not for a retry)."""
         addressed, stream = streams
         if spec.gate is not None:  # before any row lock: see services.bids
             await store.lock_gate(conn, addressed, exclusive=spec.gate == "exclusive")
@@ -348,8 +382,8 @@ class CommandPipeline:
             raise Refusal("unknown_stream", stream)
         if locked.prior_result is not None:
             if locked.prior_digest != digest:
-                raise Refusal("id_reused", f"id {client_id!r} was used for another command")
-            return dict(locked.prior_result), [], False, False
+                raise _id_reused(client_id)
+            return (dict(locked.prior_result), [], False), False
         row = locked.row
         actor = _actor(user, locked.grants)
         if spec.roles_in_platform:
@@ -368,42 +402,115 @@ class CommandPipeline:
             decision = spec.decide(row.state, command)
         except RuleError as exc:
             raise Refusal(exc.code, exc.message) from None
-        # A signed event carries what was signed, so anyone can check ``sig`` later.
-        signed = {"id": client_id, "stream": addressed, "type": spec.name, "body": body}
         for created in decision.create:
             if created.name != stream:
                 await store.create_stream(
                     conn, created.name, created.kind, created.parent, dict(created.state)
                 )
         stored = store.prepare_events(
-            row,
-            [
-                (
-                    e.type,
-                    user.id,
-                    _signed_payload(e.payload, signed) if e.signed else dict(e.payload),
-                    e.visibility,
-                    sig if e.signed else None,
-                )
-                for e in decision.events
-            ],
+            row, _new_events(decision, user.id, client_id, addressed, spec.name, body, sig)
         )
         for g in decision.grants:
             try:
                 await grant_role(conn, g.user_id, g.scope, g.role, g.venue)
             except ForeignKeyViolation:  # the deciders check first; kept safe
                 raise Refusal("unknown_user", g.user_id) from None
-        head = stored[-1].seq if stored else row.head
-        ack: dict[str, Any] = {"t": "ack", "id": client_id, "stream": stream, "seq": head}
+        head = row.head + len(stored)
         reply = dict(decision.reply)
         if spec.finish is not None:
             reply.update(await spec.finish(self.context, conn, decision, stored))
-        if reply:
-            ack["reply"] = reply
-        await store.append_and_record(
-            conn, row, stored, dict(decision.state), (user.id, client_id, digest, ack)
-        )
-        return ack, stored, True, bool(decision.grants)
+        ack = _ack(client_id, stream, head, reply)
+        record = store.CommandRecord(user.id, client_id, digest, head, ack)
+        await store.append_and_record(conn, row, stored, dict(decision.state), [record])
+        return (ack, stored, bool(decision.grants)), True
+
+    # -- group commit (services.groupcommit) ---------------------------------------------
+
+    async def _run_batch(
+        self, stream: str, items: Sequence[Batched], alone: bool
+    ) -> Sequence[Outcome]:
+        """One transaction for ``items``, commands of ``stream`` in their order of arrival;
+        the events are published once it committed, before anyone is answered."""
+        if alone:
+            return [await self._alone(stream, items[0])]
+        self.metrics.commit_batch.observe(len(items))
+        try:
+            outcomes, stored = await self._in_transaction(
+                lambda conn: self._decide_batch(conn, stream, items)
+            )
+        except Exception as exc:
+            if len(items) > 1 and not (isinstance(exc, OutcomeUnknown) or store_down(exc)):
+                # PostgreSQL refused the batch (an id committed meanwhile in another stream,
+                # a value it would not take) and rolled it back: run each alone, so that only
+                # the command at fault is refused.
+                return [await self._alone(stream, item) for item in items]
+            # Nothing of the batch is acked: every command is answered as the whole was.
+            return [exc] * len(items)
+        await self._publish(stream, stored, False)
+        return outcomes
+
+    async def _alone(self, stream: str, item: Batched) -> Outcome:
+        """One command in a transaction of its own, as a command that cannot batch runs."""
+        try:
+            ack, stored, granted = await self._transact(
+                item.spec,
+                item.user,
+                item.client_id,
+                (stream, stream),
+                item.body,
+                item.sig,
+                item.digest,
+                {},
+            )
+        except Exception as exc:
+            return exc
+        await self._publish(stream, stored, granted)
+        return ack
+
+    async def _decide_batch(
+        self, conn: PooledConn, stream: str, items: Sequence[Batched]
+    ) -> tuple[tuple[list[Outcome], list[store.StoredEvent]], bool]:
+        """Decide each command in order against the running state (a refusal leaves it as it
+        was for the next) and write them all in one statement: (each outcome, the events),
+        and whether anything was written."""
+        locked = await store.lock_for_batch(conn, stream, [(i.user.id, i.client_id) for i in items])
+        if locked is None:
+            return ([Refusal("unknown_stream", stream) for _ in items], []), False
+        row, state = locked.row, locked.row.state
+        outcomes: list[Outcome] = []
+        stored: list[store.StoredEvent] = []
+        records: dict[tuple[str, str], store.CommandRecord] = {}
+        for k, item in enumerate(items):
+            key = (item.user.id, item.client_id)
+            first = records.get(key)  # a retry within the batch, or of a committed command
+            prior = (first.digest, first.ack) if first else locked.priors.get(key)
+            if prior is not None:
+                same = prior[0] == item.digest
+                outcomes.append(dict(prior[1]) if same else _id_reused(item.client_id))
+                continue
+            current = replace(row, head=row.head + len(stored), state=state)
+            try:
+                decision = _decide_one(item, current, locked.grants[item.user.id])
+            except Exception as exc:  # a refusal, or a bug: this command's answer only
+                outcomes.append(exc)
+                continue
+            if decision.grants or decision.create:  # access or streams change: alone
+                outcomes.extend([DEFERRED] * (len(items) - k))
+                break
+            new = _new_events(
+                decision, item.user.id, item.client_id, stream, item.spec.name, item.body, item.sig
+            )
+            events = store.prepare_events(current, new)
+            head = current.head + len(events)
+            ack = _ack(item.client_id, stream, head, dict(decision.reply))
+            records[key] = store.CommandRecord(*key, item.digest, head, ack)
+            outcomes.append(ack)
+            stored.extend(events)
+            state = dict(decision.state)
+        if not records:
+            return (outcomes, []), False
+        await store.append_and_record(conn, row, stored, state, list(records.values()))
+        return (outcomes, stored), True
 
     async def refuse(
         self, user: User, client_id: str, stream: str, type_: str, refusal: Refusal
@@ -434,6 +541,52 @@ class CommandPipeline:
         except Exception as exc:
             if not store_down(exc):
                 log.exception("refusal_not_recorded", stream=stream, code=refusal.code)
+
+
+def _decide_one(item: Batched, row: store.StreamRow, grants: list[tuple[str, str]]) -> Decision:
+    """Authorize and decide one batched command against the running state ``row``."""
+    actor = _actor(item.user, grants)
+    _authorize(item.spec, actor)
+    command = Command(item.spec.name, row.name, item.body, actor, row.now, item.sig, {})
+    try:
+        return item.spec.decide(row.state, command)
+    except RuleError as exc:
+        raise Refusal(exc.code, exc.message) from None
+
+
+def _new_events(
+    decision: Decision,
+    user_id: str,
+    client_id: str,
+    addressed: str,
+    type_: str,
+    body: dict[str, Any],
+    sig: str | None,
+) -> list[tuple[str, str | None, dict[str, Any], str, str | None]]:
+    """The decision's events as the store appends them. A signed event carries what was
+    signed, so anyone can check ``sig`` later."""
+    signed = {"id": client_id, "stream": addressed, "type": type_, "body": body}
+    return [
+        (
+            e.type,
+            user_id,
+            _signed_payload(e.payload, signed) if e.signed else dict(e.payload),
+            e.visibility,
+            sig if e.signed else None,
+        )
+        for e in decision.events
+    ]
+
+
+def _ack(client_id: str, stream: str, head: int, reply: dict[str, Any]) -> dict[str, Any]:
+    ack: dict[str, Any] = {"t": "ack", "id": client_id, "stream": stream, "seq": head}
+    if reply:
+        ack["reply"] = reply
+    return ack
+
+
+def _id_reused(client_id: str) -> Refusal:
+    return Refusal("id_reused", f"id {client_id!r} was used for another command")
 
 
 async def _rollback(tx: Any) -> None:

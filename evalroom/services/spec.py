@@ -102,6 +102,27 @@ class CommandSpec:
     # under its gate, every bid stream at the opening, the tender's records at a handover.
     gather: Gather | None = None
 
+    @property
+    def batchable(self) -> bool:
+        """Decided with the other commands of its stream that arrive while a transaction is in
+        flight, and written with them in one transaction (``services.groupcommit``): a command
+        whose every step inside the transaction touches only the stream's row, its events and
+        the commands table. Not one that prepares, announces, gathers, finishes, creates a
+        stream, takes the bidding gate, is routed, is authorized by a platform role or names
+        users to be granted roles: those run alone, as one transaction each."""
+        return not (
+            self.prepare
+            or self.announce
+            or self.finish
+            or self.gather
+            or self.gate
+            or self.route
+            or self.creates_stream
+            or self.grants_to
+            or self.roles_in_platform
+            or self.platform_roles
+        )
+
     def __post_init__(self) -> None:
         if self.announce is not None and self.prepare is None:
             raise ValueError(f"{self.name}: announce is committed before prepare; it has none")
