@@ -20,6 +20,10 @@ from clients.keyfile import BidKeys, KeyFileError, create_key_file, load_key_fil
 from evalroom.db.identity import create_user, grant_role
 from tests.support import ROOT, InProcessNode, eventually, slack
 
+# Every step starts a Python process: on a loaded 2-core machine a whole opening driven by
+# the CLIs takes minutes, not the suite's default 120 s.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(360)]
+
 FORMS = {
     "single": [
         {"name": "price", "type": "decimal", "required": True, "label": "投标报价（元）"},

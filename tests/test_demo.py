@@ -11,7 +11,8 @@ import pytest
 
 from tests.support import ROOT
 
-pytestmark = pytest.mark.slow
+# Subprocesses (CLIs, the demo's node): minutes on a loaded 2-core machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(360)]
 
 
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])

@@ -28,7 +28,8 @@ from evalroom.services.session import pool_snapshot
 from tests.support import ROOT, InProcessNode, Participant, add_participant
 from tests.test_session import METHOD, PRICES, SLOTS, TECH, VENUES, _register_pool
 
-pytestmark = pytest.mark.slow
+# Subprocesses (CLIs, the demo's node): minutes on a loaded 2-core machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(360)]
 
 
 @dataclass
