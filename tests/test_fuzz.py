@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import types
 import typing
 import uuid
@@ -88,6 +89,9 @@ def _sample(annotation: Any, metadata: list[Any]) -> Any:
     assert annotation is str, annotation
     pattern = next((m.pattern for m in metadata if getattr(m, "pattern", None)), None)
     if pattern is not None:
+        choice = re.fullmatch(r"\^\(([a-z_]+)(?:\|[a-z_]+)*\)\$", pattern)
+        if choice:  # one of a closed set of words: the first will do
+            return choice.group(1)
         return _PATTERN_SAMPLES[pattern]
     return "x" * next((m.min_length for m in metadata if isinstance(m, annotated_types.MinLen)), 1)
 
