@@ -756,6 +756,145 @@ OPERATOR: dict[str, tuple[str, str]] = {
 }
 
 
+# Bids the opening rejected or flagged by the control price, the fewer-than-three-valid-bids
+# decision, and the award after the session (定标, 评定分离): shared by the session's CLIs.
+STANDING: dict[str, tuple[str, str]] = {
+    "ev.bids_rejected": (
+        "；否决投标（开标时按最高投标限价，不参与评审）：{items}",
+        "; rejected at the opening by the control price (not evaluated): {items}",
+    ),
+    "ev.bids_flagged": (
+        "；低于成本价需评审：{items}",
+        "; below the floor, for the below-cost review: {items}",
+    ),
+    "standing_item": ("{bid} {company} {price}（{detail}）", "{bid} {company} {price} ({detail})"),
+    "ev.few_valid": (
+        "{detail}（有效投标 {valid} 个，开标时否决 {opening} 个）",
+        "{detail} ({valid} valid, {opening} rejected at the opening)",
+    ),
+    "few_valid.continue": ("继续评标", "the evaluation continues"),
+    "few_valid.reject_all": ("否决所有投标", "every bid is rejected"),
+    "ev.closed_all_rejected": (
+        "评标结束：否决所有投标，无中标候选人，招标人依法重新招标",
+        "Evaluation closed: every bid rejected, no candidate; the tender is to be re-run",
+    ),
+    "sum.rejected": (
+        "否决投标（开标时，按最高投标限价）：{items}",
+        "Rejected at the opening (control price): {items}",
+    ),
+    "sum.flagged": ("低于成本价需评审：{items}", "Below the floor, for review: {items}"),
+    "sum.few_valid": (
+        "有效投标不足 {minimum} 个，决定{decision}：{detail}",
+        "Fewer than {minimum} valid bids, decided ({decision}): {detail}",
+    ),
+    "sum.all_rejected": (
+        "否决所有投标：本次评标无排序、无推荐中标候选人",
+        "Every bid rejected: no ranking and no candidate",
+    ),
+    # the award (定标)
+    "award_phase.sign_in": ("定标委员会签到", "award committee sign-in"),
+    "award_phase.voting": ("投票", "voting"),
+    "award_phase.lot": ("抽签", "the lot"),
+    "award_phase.deliberation": ("集体议事", "deliberation"),
+    "award_phase.signing": ("定标报告签署", "award report signing"),
+    "award_phase.publicity": ("中标候选人公示", "publicity (公示)"),
+    "award_phase.publicity_over": ("公示期结束", "publicity over"),
+    "award_phase.awarded": ("已发中标通知", "awarded"),
+    "award_method.vote": ("票决法", "vote (票决法)"),
+    "award_method.vote_lot": ("票决抽签法", "vote and lot (票决抽签法)"),
+    "award_method.deliberation": ("集体议事法", "deliberation (集体议事法)"),
+    "award_method.price": ("价格竞争定标法", "price competition (价格竞争定标法)"),
+    "award_basis.votes": ("票数", "votes"),
+    "award_basis.lot": ("抽签", "the lot"),
+    "award_basis.price": ("价格", "price"),
+    "award_basis.price_vote": ("价格并列后投票", "price, then a vote"),
+    "award_basis.chair": ("组长决定", "the chair's decision"),
+    "ev.award_set_up": (
+        "定标开始（评定分离）：{method}，候选人 {candidates}，定标委员会 {members} 人，公示期 {window}",
+        "Award set up (评定分离): {method}, candidates {candidates}, committee of {members},"
+        " publicity {window}",
+    ),
+    "award_window_days": ("{n} 天", "{n} days"),
+    "award_window_seconds": ("{n} 秒", "{n} seconds"),
+    "ev.award_committee": (
+        "定标委员会：{members}；组长 {chair}",
+        "Award committee: {members}; chair {chair}",
+    ),
+    "ev.award_phase": ("定标阶段：{before} → {after}", "Award phase: {before} → {after}"),
+    "ev.award_progress": ("定标进度：{step} {done}/{of}", "Award progress: {step} {done}/{of}"),
+    "ev.award_signed_in": ("{who} 签到定标（{as_}）", "{who} signed in to the award ({as_})"),
+    "award_as.member": ("定标委员", "member"),
+    "award_as.supervisor": ("监督", "supervisor"),
+    "ev.award_seed_committed": (
+        "监督人已承诺抽签种子（SHA-256 {commitment}…），投票前公布",
+        "The supervisor committed the lot's seed (SHA-256 {commitment}…) before the vote",
+    ),
+    "ev.award_voting_opened": (
+        "第 {round} 轮投票开始：候选人 {candidates}，选出 {seats} 个",
+        "Round {round} opens: candidates {candidates}, {seats} to choose",
+    ),
+    "ev.award_vote": (
+        "{who}在第 {round} 轮投票给 {candidate}",
+        "{who} voted for {candidate} in round {round}",
+    ),
+    "ev.award_round": (
+        "第 {round} 轮计票：{counts}；选出 {chosen}{tied}",
+        "Round {round} tally: {counts}; chosen {chosen}{tied}",
+    ),
+    "award_tied": ("；并列 {items}", "; tied {items}"),
+    "ev.award_lot_drawn": (
+        "抽签：种子 {seed}… 与承诺 {commitment}… 相符，从 {finalists} 中抽中 {pick}",
+        "The lot: seed {seed}… matches its commitment {commitment}…; from {finalists} it picked"
+        " {pick}",
+    ),
+    "ev.award_opinion": (
+        "{member} 的意见：{candidate} —— {opinion}",
+        "{member}'s opinion: {candidate} — {opinion}",
+    ),
+    "ev.award_decided": (
+        "组长决定：{candidate}，理由：{reasons}",
+        "The chair decided: {candidate}, because {reasons}",
+    ),
+    "ev.award_report": (
+        "定标报告：中标人 {winner}（依据：{basis}），摘要 {digest}，待全体委员签署",
+        "Award report: winner {winner} (on {basis}), digest {digest}; awaiting every signature",
+    ),
+    "ev.award_report_signed": (
+        "{member} 已签署定标报告{dissent}",
+        "{member} signed the award report{dissent}",
+    ),
+    "ev.award_report_final": (
+        "定标报告定稿（摘要 {digest}），{n} 位委员签署",
+        "Award report final (digest {digest}), signed by {n} members",
+    ),
+    "ev.award_publicity": (
+        "中标候选人公示：{winner}（{method}），异议截止 {until}",
+        "Publicity (公示): {winner} ({method}); objections until {until}",
+    ),
+    "ev.award_objection": ("{company} 提出异议 {id}：{text}", "{company} objects ({id}): {text}"),
+    "ev.award_objection_answered": (
+        "招标人答复异议 {id}（{company}）：{answer}",
+        "The tenderer answered objection {id} ({company}): {answer}",
+    ),
+    "ev.award_publicity_closed": (
+        "公示期结束：异议 {n} 件，未答复 {unanswered}",
+        "Publicity over: {n} objections, unanswered: {unanswered}",
+    ),
+    "ev.award_notice": ("中标通知：{winner}（{at}）", "Notice of award: {winner} ({at})"),
+    "award_candidate": ("{bid} {company}", "{bid} {company}"),
+    "award_step_round": ("第 {n} 轮投票", "round {n} votes"),
+    "sum.award": ("定标：{method}，阶段 {phase}", "Award: {method}, phase {phase}"),
+    "sum.award_finalists": ("入围：{items}", "Finalists: {items}"),
+    "sum.award_pick": ("抽签结果：{pick}", "The lot picked: {pick}"),
+    "sum.award_winner": ("中标人：{winner}", "Winner: {winner}"),
+    "sum.award_until": ("公示截止：{until}", "Publicity until: {until}"),
+    "sum.award_objections": ("异议：{items}", "Objections: {items}"),
+    "award_objection_item": ("{id} {company}（{state}）", "{id} {company} ({state})"),
+    "award_answered": ("已答复", "answered"),
+    "award_unanswered": ("未答复", "not answered"),
+}
+
+
 def _merged(*sections: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
     """One catalog from its sections; a key in two sections is a mistake, found at import."""
     merged: dict[str, tuple[str, str]] = {}
@@ -769,5 +908,5 @@ def _merged(*sections: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]
 
 # Every sentence of every CLI, by key.
 MESSAGES = _merged(
-    COMMON, CEREMONY, SESSION, AGENCY, BIDDER, KEYHOLDER, EXPERT, SUPERVISOR, OPERATOR
+    COMMON, CEREMONY, SESSION, STANDING, AGENCY, BIDDER, KEYHOLDER, EXPERT, SUPERVISOR, OPERATOR
 )

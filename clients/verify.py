@@ -67,6 +67,12 @@ of its report, prices included, are those the record gives the section. Each dif
 named, e.g. ``session bid S1-B02 price 1.00 differs from the signed opening record's
 980000.00``.
 
+A **tender** stream's signed opening records are held to the control price (最高投标限价)
+published with the tender, whether or not a session follows (a tender that failed, or whose
+evaluation has not started, is checked too): each read-out price's standing (否决投标 above
+the limit, 低于成本 review below the floor, valid otherwise) is the one
+``evalroom.domain.handover.control_differences`` recomputes, once per tender.
+
 A **report** in ``reports`` (``{"stream", "report"}``: the ``report`` of a session's state, as
 ``evalroom.domain.session_report`` draws it up) holds at least::
 
@@ -247,6 +253,7 @@ class BundleVerifier:
             self._guarded("receipt", self._receipt, item)
         if receipts:
             self.result.summary.append(f"receipts      {len(receipts)} checked")
+        self._openings()
         self._handovers()
         self._reports()
         self._awards()
@@ -712,7 +719,6 @@ class BundleVerifier:
         if not self._record_reference(name, tender, claimed, handover.reference):
             return
         self._record_signers(tender, opening, handover.reference)
-        self._control_prices(tender, records)
         if view.bids is None:
             self.fail(f"session {name}", "no session.bids event: its bids are not in the bundle")
             return
@@ -728,15 +734,39 @@ class BundleVerifier:
             f"session {name}: {len(handover.bids)} bids as in the signed opening record ({stages})"
         )
 
-    def _control_prices(self, tender: _Stream, records: list[SignedRecord]) -> None:
+    def _openings(self) -> None:
+        # Per tender, not per session: a tender with no session yet (or one that failed) is
+        # checked, and one with several sessions is not named twice for one record.
+        for name, state in list(self.streams.items()):
+            if name.startswith("tender:") and state.events:
+                self._guarded(f"opening record of {name}", self._control_prices, state)
+
+    def _control_prices(self, tender: _Stream) -> None:
         """Each read-out price's standing (否决投标 above the limit) is the one the control
         price published with the tender (its last ``tender.configured``) gives it."""
         configured = [
             e for _, e in sorted(tender.events.items()) if e["type"] == "tender.configured"
         ]
-        if configured:
-            for difference in control_differences(records, configured[-1]["payload"]):
-                self.fail(f"opening record of {tender.name}", difference)
+        records = [
+            SignedRecord(stage.record_seq, stage.record)
+            for stage in self._tender_view(tender).stages.values()
+            if stage.record is not None
+        ]
+        if not configured or not records:
+            return
+        payload = configured[-1]["payload"]
+        for difference in control_differences(records, payload):
+            self.fail(f"opening record of {tender.name}", difference)
+        controlled = [
+            s
+            for s in payload.get("sections") or []
+            if isinstance(s, dict) and s.get("control_price")
+        ]
+        if controlled:
+            self.result.summary.append(
+                f"opening record of {tender.name}: each read-out price held to the published"
+                f" control price of {len(controlled)} section(s)"
+            )
 
     def _record_reference(
         self,

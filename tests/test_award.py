@@ -21,7 +21,7 @@ from evalroom.audit.bundle import export_bundle, uncovered
 from evalroom.domain.award_rules import draw_lot
 from evalroom.domain.session import report_digest
 from tests.support import InProcessNode, add_participant, slack
-from tests.test_opening import _events_until
+from tests.test_opening import Opening, _events_until
 from tests.test_session import LOWEST_PRICE, _opened_tender, _seated_committee
 
 pytestmark = pytest.mark.slow
@@ -38,12 +38,13 @@ async def _refused(client: Any, stream: str, type_: str, body: Any, **kw: Any) -
     return refused.value.code
 
 
-async def test_a_whole_award_by_vote_then_lot_over_real_sockets(
-    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
-) -> None:
-    o = await _opened_tender(node, pool, tmp_path, "AW1")
-    stream = "session:AW1-S1"
-    committee, ex, state = await _seated_committee(o, pool, node, stream, "AW1", LOWEST_PRICE)
+async def closed_by_lowest_price(
+    o: Opening, pool: asyncpg.Pool, node: InProcessNode, stream: str, tender: str
+) -> dict[str, str]:
+    """A session of the opened tender evaluated by the lowest price, every bid passing the
+    review, its report signed by the whole committee: closed, ready for the award. Returns
+    each bidder's (a, b, …) bid number."""
+    committee, ex, state = await _seated_committee(o, pool, node, stream, tender, LOWEST_PRICE)
     number = {b["company"].removeprefix("company-"): b["bid_id"] for b in state["bids"]}
     for eid in committee:
         for bid in number.values():
@@ -53,6 +54,17 @@ async def test_a_whole_award_by_vote_then_lot_over_real_sockets(
     digest = report_digest((await _state(pool, stream))["report"])
     for eid in committee:
         await ex[eid].command(stream, "session.sign_report", {"report_digest": digest}, sign=True)
+    for client in ex.values():
+        await client.close()
+    return number
+
+
+async def test_a_whole_award_by_vote_then_lot_over_real_sockets(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    o = await _opened_tender(node, pool, tmp_path, "AW1")
+    stream = "session:AW1-S1"
+    number = await closed_by_lowest_price(o, pool, node, stream, "AW1")
     # By the lowest price: b 980,000, d 990,000, a 1,000,000 are recommended in that order.
     assert [r["bid_id"] for r in (await _state(pool, stream))["report"]["recommended"]] == [
         number["b"],
@@ -160,5 +172,5 @@ async def test_a_whole_award_by_vote_then_lot_over_real_sockets(
     problems = [str(p) for p in verify_bundle(bundle).problems]
     assert any("award.vote" in p or "signature" in p or "leaf" in p for p in problems), problems
 
-    for c in [*o.clients.values(), *ex.values(), *members.values(), tenderer]:
+    for c in [*o.clients.values(), *members.values(), tenderer]:
         await c.close()

@@ -12,7 +12,7 @@ import re
 import secrets
 import tempfile
 from collections.abc import AsyncIterator
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from evalroom.domain.draw import ExpertPool, pool_digest
 from evalroom.services.session import pool_snapshot
 from tests.chromium import launched
 from tests.support import InProcessNode, Participant, add_participant
+from tests.test_award import closed_by_lowest_price
 from tests.test_opening import Opening, _wait_until
 from tests.test_session import METHOD, SLOTS, TECH, VENUES, _opened_tender, _register_pool
 
@@ -888,3 +889,75 @@ async def test_an_admin_imports_the_pool_and_suspends_an_expert_a_supervisor_onl
     assert await page.locator("#pool-file").count() == 0
     assert await page.locator("button[data-action]").count() == 0
     await context.close()
+
+
+async def test_the_supervisor_follows_the_award_read_only_with_the_publicity_in_beijing_time(
+    browser: Any, node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    o = await _opened_tender(node, pool, tmp_path, "WB9")
+    stream = "session:WB9-S1"
+    number = await closed_by_lowest_price(o, pool, node, stream, "WB9")
+    owner = await add_participant(pool, "owner", org="甘肃交通厅", roles=[("tenderer", o.stream)])
+    tenderer = await owner.client(node.url)
+    people = [await add_participant(pool, f"m{i}", org="甘肃交通厅") for i in range(5)]
+    members = {p.user_id: await p.client(node.url) for p in people}
+    ids = list(members)
+    sup = o.clients["sup"]
+    context, page = await open_page(
+        browser, node, tmp_path, o.people["sup"], "#/supervisor?session=WB9-S1"
+    )
+    await expect(page.locator("#phase")).to_have_text("评标结束")
+    # A long 公示 window: the page counts it down; nobody waits for it here.
+    method = {"kind": "vote_lot", "finalists": 2}
+    setup = {"method": method, "members": ids, "chair": ids[0], "objection_seconds": 7200}
+    await tenderer.command(stream, "award.setup", setup)
+    await expect(page.locator("#award-method")).to_have_text("票决抽签法")
+    await expect(page.locator("#award-phase")).to_have_text("定标委员会签到")
+    seed = secrets.token_bytes(32)
+    commitment = hashlib.sha256(seed).hexdigest()
+    await sup.command(stream, "award.commit_seed", {"commitment": commitment})
+    for m in ids:
+        await members[m].command(stream, "award.sign_in", sign=True)
+    await sup.command(stream, "award.sign_in", sign=True)
+    await expect(page.locator("#award-seed")).to_have_text(commitment)
+    await expect(page.locator("#award-committee")).to_contain_text("5/5")
+    await expect(page.locator("#award-phase")).to_have_text("投票")
+    for m, bid in zip(ids, [number["d"]] * 3 + [number["a"]] * 2, strict=True):
+        await members[m].command(stream, "award.vote", {"round": 1, "candidate": bid}, sign=True)
+    await expect(page.locator('#award-rounds tr[data-round="1"]')).to_contain_text(
+        f"{number['d']} company-d 3"
+    )
+    await sup.command(stream, "award.reveal_seed", {"seed": seed.hex()})
+    award = (await pool.fetchval("SELECT state FROM streams WHERE name = $1", stream))["award"]
+    pick = award["report"]["winner"]["bid_id"]
+    await expect(page.locator("#award-pick")).to_contain_text(pick)
+    await expect(page.locator("#award-finalists")).to_contain_text(number["d"])
+    for m in ids:
+        body = {"award_digest": award["award_digest"]}
+        await members[m].command(stream, "award.sign_report", body, sign=True)
+    await expect(page.locator("#award-phase")).to_have_text("中标候选人公示")
+    await expect(page.locator("#award-winner")).to_contain_text(pick)
+    # The deadline in Beijing time, labelled, whatever the PC's zone; and a live countdown.
+    award = (await pool.fetchval("SELECT state FROM streams WHERE name = $1", stream))["award"]
+    until = award["publicity"]["until"]
+    bj = datetime.fromisoformat(until).astimezone(timezone(timedelta(hours=8)))
+    await expect(page.locator("#award-until")).to_contain_text(
+        bj.strftime("%Y-%m-%d %H:%M:%S") + " 北京时间"
+    )
+    await expect(page.locator("#award-countdown")).to_contain_text("还剩")
+    objection = await o.clients["b"].command(
+        stream, "award.object", {"text": "我公司报价最低，请说明未中标理由"}, sign=True
+    )
+    oid = objection["reply"]["id"]
+    item = page.locator(f'#award-objections li[data-id="{oid}"]')
+    await expect(item).to_contain_text("未答复")
+    await tenderer.command(stream, "award.answer", {"id": oid, "answer": "依票决抽签法办理"})
+    await expect(item).to_contain_text("依票决抽签法办理")
+    await expect(item).to_have_attribute("data-answered", "1")
+    # Read-only: the award card sends no command.
+    award_card = page.locator("section.card", has=page.locator("#award-method"))
+    await expect(award_card.locator("button, input, select")).to_have_count(0)
+    await shot(page, "supervisor-award")
+    await context.close()
+    for client in [tenderer, *members.values(), *o.clients.values()]:
+        await client.close()

@@ -1,9 +1,10 @@
 """The browser's reducers (clients/web/js/tender.js, session.js) and the Python folds
 (clients/folds/) give the same state on the same event streams.
 
-The streams are in tests/data/streams/ (one tender with its opening, one session). The two
-sides keep different shapes, so each is projected onto the concepts both hold. Needs
-``node``; without it the browser half skips visibly.
+The streams are in tests/data/streams/ (one tender with its opening; one session with bids
+rejected and flagged by the control price, closed and followed by its award (定标), and one
+session closed by 否决所有投标). The two sides keep different shapes, so each is projected onto
+the concepts both hold. Needs ``node``; without it the browser half skips visibly.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def test_the_tender_fold_and_the_browser_agree(tmp_path: Path) -> None:
 
     stage = view.current
     assert stage is not None
-    python = {
+    python: dict[str, Any] = {
         "phase": view.phase,
         "stage": view.stage,
         "config": view.config,
@@ -110,17 +111,79 @@ def test_the_tender_fold_and_the_browser_agree(tmp_path: Path) -> None:
     ]
 
 
-def test_the_session_fold_and_the_browser_agree(tmp_path: Path) -> None:
-    events = _events("session")
+def _award(view: SessionView) -> dict[str, Any] | None:
+    a = view.award
+    if a is None:
+        return None
+    return {
+        "phase": a.phase,
+        "method": a.method,
+        "candidates": [c["bid_id"] for c in a.candidates],
+        "members": a.members,
+        "chair": a.chair,
+        "signed_in": a.signed_in,
+        "progress": {s: list(v) for s, v in a.progress.items()},
+        "seed_commitment": a.seed_commitment,
+        "voting": a.voting,
+        "rounds": a.rounds,
+        "votes": {v: {str(r): c for r, c in rs.items()} for v, rs in a.votes.items()},
+        "finalists": a.finalists,
+        "lot": a.lot,
+        "decision": a.decision,
+        "digest": a.award_digest,
+        "signatures": a.signatures,
+        "publicity": a.publicity,
+        "objections": {o: (v.get("company"), v.get("answer")) for o, v in a.objections.items()},
+        "publicity_closed": a.publicity_closed,
+        "notice": a.notice,
+        "winner": a.winner,
+    }
+
+
+def _award_js(a: Any) -> dict[str, Any] | None:
+    if a is None:
+        return None
+    return {
+        "phase": a["phase"],
+        "method": a["method"],
+        "candidates": [c["bid_id"] for c in a["candidates"]],
+        "members": a["members"],
+        "chair": a["chair"],
+        "signed_in": a["signedIn"],
+        "progress": {s: [v["done"], v["of"]] for s, v in a["progress"].items()},
+        "seed_commitment": a["seedCommitment"],
+        "voting": a["voting"],
+        "rounds": a["rounds"],
+        "votes": a["votes"],
+        "finalists": a["finalists"],
+        "lot": a["lot"],
+        "decision": a["decision"],
+        "digest": a["digest"],
+        "signatures": a["signatures"],
+        "publicity": a["publicity"],
+        "objections": {o["id"]: (o.get("company"), o.get("answer")) for o in a["objections"]},
+        "publicity_closed": a["publicityClosed"],
+        "notice": a["notice"],
+        "winner": (a["notice"] or a["publicity"] or a["report"] or {}).get("winner"),
+    }
+
+
+@pytest.mark.parametrize("name", ["session", "session_rejected"])
+def test_the_session_fold_and_the_browser_agree(tmp_path: Path, name: str) -> None:
+    events = _events(name)
     view = SessionView("session:S1")
     for event in events:
         view.apply(event)
     js = _browser("session", events, tmp_path, me="e1")
 
-    python = {
+    python: dict[str, Any] = {
         "phase": view.phase,
         "opening_record": view.opening_record,
         "bids": view.bids,
+        "rejected": view.rejected,
+        "flagged": view.flagged,
+        "few_valid": view.few_valid,
+        "all_rejected": view.all_rejected,
         "venues": sorted(view.venues),
         "criteria": [c["id"] for c in view.criteria],
         "committee": sorted(view.committee),
@@ -136,11 +199,16 @@ def test_the_session_fold_and_the_browser_agree(tmp_path: Path) -> None:
         "paused": view.pause is not None,
         "clarifications": {c: v["status"] for c, v in view.clarifications.items()},
         "goback": view.goback,
+        "award": _award(view),
     }
     browser = {
         "phase": js["phase"],
         "opening_record": js["openingRecord"],
         "bids": js["bids"],
+        "rejected": js["rejected"],
+        "flagged": js["flagged"],
+        "few_valid": js["fewValid"],
+        "all_rejected": js["allRejected"],
         "venues": sorted(js["venues"]),
         "criteria": [c["id"] for c in js["method"]["criteria"]],
         "committee": sorted(m["expert"] for m in js["committee"]),
@@ -150,15 +218,30 @@ def test_the_session_fold_and_the_browser_agree(tmp_path: Path) -> None:
         "passed": js["passed"],
         "scores": js["scores"],
         "deviations": js["deviations"],
-        "report_digest": js["digest"],
+        "report_digest": js["digest"] or None,
         "signed": sorted(js["signed"]),
         "progress": {s: [v["done"], v["of"]] for s, v in js["progress"].items()},
         "paused": js["pause"] is not None,
         "clarifications": {c: v["status"] for c, v in js["clarifications"].items()},
         "goback": js["goback"],
+        "award": _award_js(js["award"]),
     }
     assert python == browser
-    assert python["phase"] == "signing" and python["clarifications"] == {
+    if name == "session_rejected":
+        # Closed by 否决所有投标: the bid rejected at the opening and the recorded decision.
+        assert python["phase"] == "closed" and python["all_rejected"] is True
+        assert [r["bid_id"] for r in python["rejected"]] == ["N03"]
+        assert python["few_valid"] is not None and python["few_valid"]["decision"] == "reject_all"
+        return
+    # The stream is not trivial: the session closed, and its award ran to the notice.
+    assert python["phase"] == "closed" and python["clarifications"] == {
         "Q1": "answered",
         "Q2": "rejected",
     }
+    assert [r["bid_id"] for r in python["rejected"]] == ["B03"]
+    assert [f["bid_id"] for f in python["flagged"]] == ["B02"]
+    award = python["award"]
+    assert award is not None and award["phase"] == "awarded"
+    assert award["finalists"] == ["B01", "B04"] and award["lot"]["pick"] == "B04"
+    assert [c for c, _answer in award["objections"].values()] == ["acme", "bolt"]
+    assert award["winner"] is not None and award["winner"]["bid_id"] == "B04"

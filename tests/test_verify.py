@@ -41,6 +41,7 @@ from tests.support import (
     eventually,
     in_process_node,
 )
+from tests.test_opening import Opening, _wait_until
 
 SIGNED_SEQ = 4  # the supervisor's signed note in the tender below
 LAST_SEQ = 8
@@ -774,6 +775,58 @@ async def test_opening_record_rewritten_after_the_session_took_its_bids_is_named
         f"FAIL event {session}#1: records digest {kept['digest']} of the opening record"
         f" tender:VB2#{row['seq']}, which hashes to {record_digest(record)}"
     ) in failures(result)
+
+
+# -- the read-out against the published control price (最高投标限价) -----------------------------
+
+
+async def _tender_covered(pool: asyncpg.Pool, node: InProcessNode, stream: str) -> dict[str, Any]:
+    audit = node.node.extras["audit"]
+
+    async def covered_bundle() -> dict[str, Any] | None:
+        await audit.checkpoint_now(stream, "export")
+        bundle = json.loads(json.dumps(await export_bundle(pool, stream)))
+        return None if uncovered(bundle) else bundle
+
+    bundle: dict[str, Any] = await eventually(covered_bundle)
+    return bundle
+
+
+@pytest.mark.slow
+async def test_a_record_showing_a_bid_over_the_control_price_as_valid_is_named(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    o = Opening(node, pool, tmp_path)
+    opening_at = await o.setup(
+        "VB4", opening_in=5.0, window=60, control_price={"limit": "1000000.00"}
+    )
+    prices = {"a": "990000.00", "b": "1000000.01", "c": "950000.00", "d": "900000.00"}
+    for name, price in prices.items():
+        await o.bidder(name)
+        await o.bid(name, price)
+    await _wait_until(opening_at)
+    await o.clients["agency"].command(o.stream, "opening.start")
+    await o.ceremony(tuple(prices))
+    for client in o.clients.values():
+        await client.close()
+    honest = verify_bundle(await _tender_covered(pool, node, o.stream))
+    assert honest.ok, failures(honest)
+    row = await _event(pool, o.stream, "opening.record")
+    record = row["payload"]
+    over = next(b for b in record["bids"] if b["org"] == "company-b")
+    assert over["rejected"]["reason"] == "above_control_price"
+    # The forger shows company-b's bid, one fen over the limit, as valid (its 否决投标 dropped)
+    # and signs the log afresh: the log is consistent, the published control price is not.
+    record["bids"] = [
+        {k: v for k, v in b.items() if k != "rejected"} if b is over else b for b in record["bids"]
+    ]
+    await rewrite(pool, o.stream, row["seq"], record)
+    await _re_signed(pool, node, o.stream)
+    result = verify_bundle(await _tender_covered(pool, node, o.stream))
+    assert failures(result) == [
+        f"FAIL opening record of {o.stream}: bid {over['number']} at 1000000.01 is valid in the"
+        " single opening record, but the published control price makes it above_control_price"
+    ]
 
 
 # -- input the verifier cannot read ----------------------------------------------------------

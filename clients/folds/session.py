@@ -3,14 +3,19 @@
 Pure: no I/O, no click. Feed :class:`SessionView` the events of ``session:<id>`` the
 participant may see (replayed history, then live) and it holds what that participant knows —
 phase, progress counts, the committee and rosters when visible, check-ins, pauses and venue
-faults, deviations, clarifications, going back, the report under signature. Each event type
-is folded here and nowhere else on the Python side.
+faults, deviations, clarifications, going back, the report under signature, the bids the
+opening rejected by the control price (否决投标) or flagged below its floor (低于成本 review),
+the fewer-than-three-valid-bids decision, and the award after the session
+(:mod:`clients.folds.award`). Each event type is folded here and nowhere else on the Python
+side.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from clients.folds.award import AwardView
 
 ENDED = ("closed", "sealed", "rescheduled")
 
@@ -43,6 +48,12 @@ class SessionView:
     # The signed opening record the bids come from: [{stage, seq, digest}], and the bids.
     opening_record: list[dict[str, Any]] = field(default_factory=list)
     bids: list[dict[str, Any]] | None = None
+    # 否决投标 at the opening by the control price (never scored), and 低于成本 review flags:
+    # each {bid_id, company, price, reason, detail, detail_en, by, at}.
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    flagged: list[dict[str, Any]] = field(default_factory=list)
+    # session.few_valid: {valid, minimum, rejected_at_opening, rule, decision, detail, ...}.
+    few_valid: dict[str, Any] | None = None
     venues: dict[str, dict[str, Any]] = field(default_factory=dict)
     criteria: list[dict[str, Any]] = field(default_factory=list)
     bid_count: int | None = None
@@ -72,6 +83,8 @@ class SessionView:
     report_digest: str | None = None
     signatures: dict[str, str | None] = field(default_factory=dict)
     recommended: list[dict[str, Any]] | None = None
+    all_rejected: bool = False  # closed by 否决所有投标: no ranking, the tender is re-run
+    award: AwardView | None = None  # 定标 after the session closed, once set up
 
     @property
     def ended(self) -> bool:
@@ -115,6 +128,12 @@ class SessionView:
     def apply(self, event: dict[str, Any]) -> None:
         self.last_seq = max(self.last_seq, int(event.get("seq", 0)))
         kind = str(event.get("type", ""))
+        if kind.startswith("award."):
+            self.seq_of[kind] = int(event.get("seq", 0))
+            if self.award is None:
+                self.award = AwardView()
+            self.award.apply(event)
+            return
         if not kind.startswith("session."):
             return
         self.seq_of[kind] = int(event.get("seq", 0))
@@ -134,6 +153,11 @@ class SessionView:
 
     def _on_bids(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
         self.bids = list(p.get("bids") or [])
+        self.rejected = [r for r in p.get("rejected") or [] if isinstance(r, dict)]
+        self.flagged = [f for f in p.get("flagged") or [] if isinstance(f, dict)]
+
+    def _on_few_valid(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
+        self.few_valid = dict(p)
 
     def _on_phase(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
         self.phase = str(p["phase"])
@@ -243,6 +267,7 @@ class SessionView:
             self.deviations, self.explained = [], set()
         if target == "preliminary_review":
             self.passed = None
+            self.few_valid = None  # closing the review again decides it again
 
     def _on_goback_rejected(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
         self.goback = None
@@ -260,6 +285,7 @@ class SessionView:
 
     def _on_closed(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
         self.recommended = list(p.get("recommended", []))
+        self.all_rejected = bool(p.get("all_rejected"))
 
     def _on_paused(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
         if p.get("cause") == "supervisor":

@@ -2,7 +2,8 @@
 
 :class:`SessionRender` turns events and the folded :class:`SessionView` into text. Each event
 type has one formatter in :data:`FORMATTERS` (``type -> formatter``); a type with none reads
-as "other event".
+as "other event". The award after the session (``award.*``, 定标) is rendered here too: it runs
+in the session's stream.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ ALERTS = frozenset(
         "session.sealed",
         "session.new_committee_required",
         "session.warning",
+        # 有效投标不足三个: the committee's recorded decision, continue or 否决所有投标.
+        "session.few_valid",
+        "award.objection",
     }
 )
 
@@ -133,6 +137,36 @@ class SessionRender:
             return self.t("ev.other", type=e.get("type"))
         return formatter(self, p, e, view)
 
+    def detail(self, p: dict[str, Any]) -> str:
+        """A recorded sentence in the reader's language (``detail``, ``detail_en``)."""
+        found = p.get("detail_en") if self.out.en else p.get("detail")
+        return str(found or p.get("detail") or p.get("reason") or "")
+
+    def standings(self, items: Sequence[Any]) -> str:
+        return self.sep.join(
+            self.t(
+                "standing_item",
+                bid=s.get("bid_id"),
+                company=s.get("company"),
+                price=_num(s.get("price")),
+                detail=self.detail(s),
+            )
+            for s in items
+            if isinstance(s, dict)
+        )
+
+    def bid(self, view: SessionView, bid: object) -> str:
+        """A candidate of the award as ``B01 company``, the bid id alone when unknown."""
+        found = view.award.candidate(bid) if view.award else None
+        if found is None:
+            return str(bid or "-")
+        return self.t("award_candidate", bid=bid, company=found.get("company"))
+
+    def bids(self, view: SessionView, bids: Sequence[Any]) -> str:
+        # 、 between bids in Chinese: the sentence around them already uses ，.
+        sep = ", " if self.out.en else "、"
+        return sep.join(self.bid(view, b) for b in bids) or self.t("word.none")
+
     def deviation(self, view: SessionView, d: dict[str, Any]) -> str:
         return self.t(
             "ev.deviation_item",
@@ -188,6 +222,58 @@ class SessionRender:
         if unexplained:
             items = sep.join(self.deviation(view, d) for d in unexplained)
             lines.append(t("sum.unexplained", items=items))
+        if view.rejected:
+            lines.append(t("sum.rejected", items=self.standings(view.rejected)))
+        if view.flagged:
+            lines.append(t("sum.flagged", items=self.standings(view.flagged)))
+        if view.few_valid is not None:
+            fv = view.few_valid
+            lines.append(
+                t(
+                    "sum.few_valid",
+                    minimum=fv.get("minimum"),
+                    decision=self.word("few_valid", fv.get("decision")),
+                    detail=self.detail(fv),
+                )
+            )
+        if view.all_rejected:
+            lines.append(t("sum.all_rejected"))
+        lines.extend(self.award_summary(view))
+        return lines
+
+    def award_summary(self, view: SessionView) -> list[str]:
+        """The award's progress as published: method, phase, finalists, the lot's pick, the
+        winner, the 公示 deadline (Beijing time) and the objections."""
+        a, t, sep = view.award, self.t, self.sep
+        if a is None:
+            return []
+        lines = [
+            t(
+                "sum.award",
+                method=self.word("award_method", a.kind),
+                phase=self.word("award_phase", a.phase),
+            )
+        ]
+        if a.finalists:
+            lines.append(t("sum.award_finalists", items=self.bids(view, a.finalists)))
+        if a.lot is not None:
+            lines.append(t("sum.award_pick", pick=self.bid(view, a.lot.get("pick"))))
+        winner = a.winner
+        if winner is not None:
+            lines.append(t("sum.award_winner", winner=self.bid(view, winner.get("bid_id"))))
+        if a.publicity is not None:
+            lines.append(t("sum.award_until", until=_when(self, a.publicity.get("until"))))
+        if a.objections:
+            items = sep.join(
+                t(
+                    "award_objection_item",
+                    id=oid,
+                    company=o.get("company"),
+                    state=t("award_answered") if o.get("answer") else t("award_unanswered"),
+                )
+                for oid, o in a.objections.items()
+            )
+            lines.append(t("sum.award_objections", items=items))
         return lines
 
     def recommended_list(self, recommended: Sequence[dict[str, Any]]) -> str:
@@ -279,13 +365,31 @@ def _created(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str 
 
 @formats("session.bids")
 def _bids(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str | None:
-    return r.t(
+    line = r.t(
         "ev.bids",
         bids=r.sep.join(
             f"{b.get('bid_id')} {b.get('company')} {_num(b.get('price'))}"
             for b in p.get("bids") or []
             if isinstance(b, dict)
         ),
+    )
+    # Rejected bids are listed apart, with the sentence read out at the opening: they are
+    # not the committee's to score, but it must see why they are missing.
+    if p.get("rejected"):
+        line += r.t("ev.bids_rejected", items=r.standings(p["rejected"]))
+    if p.get("flagged"):
+        line += r.t("ev.bids_flagged", items=r.standings(p["flagged"]))
+    return line
+
+
+@formats("session.few_valid")
+def _few_valid(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str | None:
+    # The recorded sentence says the rule and the decision; the counts follow it.
+    return r.t(
+        "ev.few_valid",
+        valid=p.get("valid"),
+        opening=p.get("rejected_at_opening", 0),
+        detail=r.detail(p),
     )
 
 
@@ -566,6 +670,8 @@ def _report_signed(r: SessionRender, p: Payload, _e: Event, view: SessionView) -
 
 @formats("session.closed")
 def _closed(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str | None:
+    if p.get("all_rejected"):
+        return r.t("ev.closed_all_rejected")
     return r.t("ev.closed", list=r.recommended_list(p.get("recommended") or []))
 
 
@@ -657,4 +763,201 @@ def _expert_rated(r: SessionRender, p: Payload, _e: Event, view: SessionView) ->
         expert=view.name(p.get("expert")),
         score=p.get("score"),
         comment=f" — {comment}" if comment else "",
+    )
+
+
+# -- the award after the session (定标, 评定分离): one formatter per award.* type ------------------
+
+
+def _counts(r: SessionRender, view: SessionView, counts: object) -> str:
+    found = counts if isinstance(counts, dict) else {}
+    return (", " if r.out.en else "、").join(f"{r.bid(view, b)} {n}" for b, n in found.items())
+
+
+@formats("award.set_up")
+def _award_set_up(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str | None:
+    seconds = p.get("objection_seconds")
+    if isinstance(seconds, int) and seconds % 86400 == 0:
+        window = r.t("award_window_days", n=seconds // 86400)
+    else:
+        window = r.t("award_window_seconds", n=seconds)
+    method = p.get("method") or {}
+    candidates = [c.get("bid_id") for c in p.get("candidates") or [] if isinstance(c, dict)]
+    return r.t(
+        "ev.award_set_up",
+        method=r.word("award_method", method.get("kind")),
+        candidates=r.bids(view, candidates),
+        members=p.get("members"),
+        window=window,
+    )
+
+
+@formats("award.committee")
+def _award_committee(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str | None:
+    members = r.sep.join(str(m) for m in p.get("members") or [])
+    return r.t("ev.award_committee", members=members, chair=p.get("chair"))
+
+
+@formats("award.phase")
+def _award_phase(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str | None:
+    return r.t(
+        "ev.award_phase",
+        before=r.word("award_phase", p.get("from")) if p.get("from") else "-",
+        after=r.word("award_phase", p.get("phase")),
+    )
+
+
+@formats("award.progress")
+def _award_progress(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str | None:
+    step = str(p.get("step"))
+    number = step.removeprefix("round_")
+    label = r.t("award_step_round", n=number) if number.isdigit() else r.word("award_phase", step)
+    return r.t("ev.award_progress", step=label, done=p.get("done"), of=p.get("of"))
+
+
+@formats("award.signed_in")
+def _award_signed_in(r: SessionRender, p: Payload, e: Event, view: SessionView) -> str | None:
+    actor = e.get("actor") or p.get("who")
+    who = r.t("word.you") if actor == r.me else str(actor)
+    return r.t("ev.award_signed_in", who=who, as_=r.word("award_as", p.get("as")))
+
+
+@formats("award.seed_committed")
+def _award_seed_committed(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str | None:
+    return r.t("ev.award_seed_committed", commitment=_short(p.get("commitment")))
+
+
+@formats("award.voting_opened")
+def _award_voting_opened(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str | None:
+    return r.t(
+        "ev.award_voting_opened",
+        round=p.get("round"),
+        candidates=r.bids(view, p.get("candidates") or []),
+        seats=p.get("seats"),
+    )
+
+
+@formats("award.vote")
+def _award_vote(r: SessionRender, p: Payload, e: Event, view: SessionView) -> str | None:
+    actor = e.get("actor")
+    who = r.t("word.you") if not actor or actor == r.me else f"{actor} "
+    return r.t(
+        "ev.award_vote", who=who, round=p.get("round"), candidate=r.bid(view, p.get("candidate"))
+    )
+
+
+@formats("award.round")
+def _award_round(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str | None:
+    tied = p.get("tied") or []
+    return r.t(
+        "ev.award_round",
+        round=p.get("round"),
+        counts=_counts(r, view, p.get("counts")),
+        chosen=r.bids(view, p.get("chosen") or []),
+        tied=r.t("award_tied", items=r.bids(view, tied)) if tied else "",
+    )
+
+
+@formats("award.lot_drawn")
+def _award_lot_drawn(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str | None:
+    return r.t(
+        "ev.award_lot_drawn",
+        seed=_short(p.get("seed")),
+        commitment=_short(p.get("commitment")),
+        finalists=r.bids(view, p.get("finalists") or []),
+        pick=r.bid(view, p.get("pick")),
+    )
+
+
+@formats("award.opinion")
+def _award_opinion(r: SessionRender, p: Payload, e: Event, view: SessionView) -> str | None:
+    return r.t(
+        "ev.award_opinion",
+        member=e.get("actor") or p.get("member"),
+        candidate=r.bid(view, p.get("candidate")),
+        opinion=p.get("opinion"),
+    )
+
+
+@formats("award.decided")
+def _award_decided(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str | None:
+    return r.t(
+        "ev.award_decided", candidate=r.bid(view, p.get("candidate")), reasons=p.get("reasons")
+    )
+
+
+@formats("award.report")
+def _award_report(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str | None:
+    report = p.get("report") or {}
+    winner = report.get("winner") or {}
+    return r.t(
+        "ev.award_report",
+        winner=r.bid(view, winner.get("bid_id")),
+        basis=r.word("award_basis", report.get("basis")),
+        digest=_short(p.get("award_digest")),
+    )
+
+
+@formats("award.report_signed")
+def _award_report_signed(r: SessionRender, p: Payload, e: Event, view: SessionView) -> str | None:
+    dissent = p.get("dissent")
+    return r.t(
+        "ev.award_report_signed",
+        member=e.get("actor") or p.get("member"),
+        dissent=r.t("ev.dissent", text=dissent) if dissent else "",
+    )
+
+
+@formats("award.report_final")
+def _award_report_final(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str | None:
+    return r.t(
+        "ev.award_report_final",
+        digest=_short(p.get("award_digest")),
+        n=len(p.get("signatures") or {}),
+    )
+
+
+@formats("award.publicity")
+def _award_publicity(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str | None:
+    winner = p.get("winner") or {}
+    return r.t(
+        "ev.award_publicity",
+        winner=r.t("award_candidate", bid=winner.get("bid_id"), company=winner.get("company")),
+        method=r.word("award_method", p.get("method")),
+        until=_when(r, p.get("until")),
+    )
+
+
+@formats("award.objection")
+def _award_objection(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str | None:
+    return r.t("ev.award_objection", company=p.get("company"), id=p.get("id"), text=p.get("text"))
+
+
+@formats("award.objection_answered")
+def _award_objection_answered(
+    r: SessionRender, p: Payload, _e: Event, view: SessionView
+) -> str | None:
+    return r.t(
+        "ev.award_objection_answered",
+        id=p.get("id"),
+        company=p.get("company"),
+        answer=p.get("answer"),
+    )
+
+
+@formats("award.publicity_closed")
+def _award_publicity_closed(
+    r: SessionRender, p: Payload, _e: Event, view: SessionView
+) -> str | None:
+    unanswered = r.sep.join(str(i) for i in p.get("unanswered") or []) or r.t("word.none")
+    return r.t("ev.award_publicity_closed", n=p.get("objections", 0), unanswered=unanswered)
+
+
+@formats("award.notice")
+def _award_notice(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str | None:
+    winner = p.get("winner") or {}
+    return r.t(
+        "ev.award_notice",
+        winner=r.t("award_candidate", bid=winner.get("bid_id"), company=winner.get("company")),
+        at=_when(r, p.get("at")),
     )

@@ -4,7 +4,7 @@
  */
 import { lang, phaseName, t } from "../i18n.js";
 import { formFields } from "../tender.js";
-import { countdownText, h, statusBadge, table } from "../ui.js";
+import { card, countdownText, h, statusBadge, table } from "../ui.js";
 
 /**
  * A small form to pick a tender or session id; navigates to `#/<view>?<param>=<id>`.
@@ -169,4 +169,45 @@ export function reasonText(reason) {
   const detail = reason.slice(code.length).replace(/^[:\s]+/, "");
   return h("span", { class: "reason", "data-reason": code }, text,
     detail ? h("details", { class: "tech" }, h("summary", null, t("details")), h("span", { class: "mono" }, detail)) : null);
+}
+
+/** A recorded sentence in the page's language (`detail`, `detail_en`). @param {any} x */
+export function detailText(x) {
+  return (lang === "en" ? x?.detail_en : x?.detail) || x?.detail || x?.reason || "";
+}
+
+/**
+ * 有效投标不足三个: the committee's recorded decision, shown before anything else (a close by
+ * 否决所有投标 ends the evaluation without a ranking).
+ * @param {any} s folded session state
+ */
+export function fewValidBanner(s) {
+  const f = s.fewValid;
+  if (!f) return null;
+  const all = f.decision === "reject_all";
+  return h("div", { class: all ? "failure" : "notice", role: "alert", id: "few-valid", "data-decision": f.decision },
+    h("strong", null, t("few.title"), t("colon"), t(`few.${f.decision}`)),
+    h("p", null, detailText(f)),
+    h("p", { class: "hint" }, t("few.counts", { valid: f.valid, opening: f.rejected_at_opening ?? 0, rule: t(`few.${f.rule}`) })),
+    all && s.allRejected ? h("p", { id: "all-rejected" }, t("few.closed")) : null);
+}
+
+/**
+ * The bids the opening rejected by the control price (否决投标), apart from those evaluated,
+ * with the sentence read out; and those flagged below its floor (低于成本 review).
+ * @param {any} s folded session state
+ */
+export function standingsCard(s) {
+  if (!s.rejected?.length && !s.flagged?.length) return null;
+  /** @param {any[]} list @param {string} id */
+  const rows = (list, id) => table([t("col.number"), t("col.org"), t("col.price"), t("col.reason"), t("rej.by")],
+    list.map((/** @type {any} */ b) => ({
+      attrs: { "data-bid": b.bid_id },
+      cells: [h("span", { class: "mono" }, b.bid_id), b.company, h("span", { class: "num" }, b.price),
+        h("span", { class: "standing rejected" }, detailText(b)),
+        b.by === "control_price" ? t("rej.by_control_price", { seq: b.at?.seq ?? "—" }) : b.by],
+    })), { class: "grid", id });
+  return card(t("rej.title"),
+    s.rejected?.length ? [h("p", { class: "hint" }, t("rej.hint")), rows(s.rejected, "rejected-bids")] : null,
+    s.flagged?.length ? [h("h3", null, t("rej.flagged")), rows(s.flagged, "flagged-bids")] : null);
 }

@@ -7,7 +7,7 @@ import { t } from "../i18n.js";
 import { b64u, signJson } from "../keys.js";
 import { emptySession, expertCriteria, foldSession, passFailCriteria, scoredBids } from "../session.js";
 import { act, CANCELLED, card, confirmAction, fill, h, table, toast } from "../ui.js";
-import { allow, facts, phasePill, picker } from "./common.js";
+import { allow, facts, fewValidBanner, phasePill, picker, standingsCard } from "./common.js";
 
 const SCORE = /^\d{1,6}(\.\d{1,2})?$/;
 
@@ -245,6 +245,7 @@ export function mount(root, ctx) {
       h("div", { class: "title-row" }, h("h2", { class: "tender-title" }, t("field.session"), " ", id), phasePill(s.phase)),
       s.pause ? h("div", { class: "notice" }, t("expert.paused"), s.pause.reason || "") : null,
       s.warnings.length ? h("div", { class: "warning", id: "warning" }, t("expert.warning"), s.warnings[s.warnings.length - 1].text) : null,
+      fewValidBanner(s),
       facts([
         [t("expert.venue"), member ? s.venues[member.venue]?.name || member.venue : "—"],
         [t("expert.checkin"), mine ? h("span", { class: "ok", id: "checkin-status" }, t("expert.checked", { seat: mine.seat })) : h("span", { id: "checkin-status" }, t("expert.not_checked"))],
@@ -252,6 +253,7 @@ export function mount(root, ctx) {
       ]),
       !mine ? card(t("expert.checkin"), h("p", { class: "hint" }, t("expert.token_hint")), h("div", { class: "toolbar" }, h("label", null, t("expert.seat"), seat), tokenBtn), token) : null,
       documents(),
+      standingsCard(s),
       s.phase === "chair_election" ? card(t("expert.chair"), h("div", { class: "toolbar" }, candidate, voteBtn)) : null,
       s.phase === "preliminary_review" ? preliminary() : null,
       ["detailed_review", "deviation_check"].includes(s.phase) ? sheet() : null,

@@ -1,6 +1,8 @@
 /**
  * Supervisor dashboard (监督): every venue's presence, phase and progress, the live event
- * feed, pause/resume, clarification approval, live scores and a score-spread chart (SVG).
+ * feed, pause/resume, clarification approval, live scores and a score-spread chart (SVG); the
+ * bids rejected at the opening by the control price, the few-valid decision, and the award's
+ * progress once the session closed (read-only).
  * The live feed comes with a log watch (as `clients/logwatch.py`): on every (re)connect and
  * every 10 s the page verifies the session's and its tender's latest signed checkpoints and
  * that each extends the one it verified before (RFC 9162 consistency), and says so.
@@ -11,7 +13,8 @@ import { checkLogConsistency } from "../logproof.js";
 import { emptySession, expertCriteria, foldSession, scoredBids } from "../session.js";
 import { act, CANCELLED, card, clock, confirmAction, describe, fill, h, table } from "../ui.js";
 import { progressBar } from "./agency.js";
-import { allow, phasePill, picker } from "./common.js";
+import { awardCard } from "./award.js";
+import { allow, fewValidBanner, phasePill, picker, standingsCard } from "./common.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const LOG_CHECK_MS = 10_000;
@@ -244,7 +247,10 @@ export function mount(root, ctx) {
     fill(main,
       h("div", { class: "title-row" }, h("h2", { class: "tender-title" }, t("field.session"), " ", id), phasePill(s.phase),
         s.pause ? h("span", { class: "badge s-failed", id: "paused" }, t("sup.paused")) : null),
+      fewValidBanner(s),
+      awardCard(s),
       card(t("sup.presence"), venues()),
+      standingsCard(s),
       h("div", { class: "cols wide" },
         h("div", { class: "content" },
           goback(),
