@@ -1,4 +1,4 @@
-"""The bidder's page end to end (issue 15): headless Chromium driven by
+"""The bidder's and the keyholder's pages end to end (issue 15): headless Chromium driven by
 Playwright against a real in-process node over real sockets.
 
 A bidder seals both envelopes of a two-envelope tender in the page (the bid form and the
@@ -6,7 +6,8 @@ documents packed and sealed streamed to the opening key and a fresh per-bid key 
 browser's vault), the platform holds only ciphertext that ``crypto.age`` and the ``age`` CLI
 open with the opening identity, and at each stage of the opening the page releases the key,
 once from its own vault and once after restoring the passphrase backup into a fresh browser.
-Every wait is on what the page shows."""
+A keyholder hands in a share from its page during the committee fallback, and the bid opens
+with k shares. Every wait is on what the page shows."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import secrets
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +131,7 @@ async def test_a_bidder_seals_two_envelopes_in_the_page_and_releases_their_keys_
     errors = watch_console(page)
     await expect(page.locator("#seal-card")).to_be_visible()
     await expect(page.locator("#seal-recipient")).to_have_text(o.recipient)
+    await expect(page.locator("#nav-keyholder")).to_have_count(0)
     # A field left empty is named, and nothing is sealed.
     await page.click("#seal-btn-technical")
     state = page.locator("#seal-state-technical")
@@ -250,6 +253,81 @@ async def test_a_bidder_seals_two_envelopes_in_the_page_and_releases_their_keys_
     await expect(page.locator("#read-out")).to_contain_text("765,432.10")
     await shot(page, "bidder-commercial-opened")
     assert errors == [] and errors2 == []
+    await context.close()
+    for c in o.clients.values():
+        await c.close()
+
+
+async def test_a_keyholder_hands_in_a_share_from_the_page_and_the_bid_opens(
+    browser: Any, node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    o = Opening(node, pool, tmp_path)
+    opening_at = await o.setup("WK1", opening_in=5.0, window=4)
+    for name, price in (("a", "1000000.00"), ("b", "980000.50"), ("c", "1025000.00")):
+        await o.bidder(name)
+        await o.bid(name, price)
+    await _wait_until(opening_at)
+    await o.clients["agency"].command(o.stream, "opening.start")
+    for name in ("a", "b"):  # c never releases its key
+        await o.clients[name].command(o.stream, "opening.sign_in", sign=True)
+        await o.clients[name].command(
+            o.stream, "bid.release_key", {"section": "S1", "identity": o.bid_keys[f"{name}/single"]}
+        )
+    state = await _state(o)
+    c_number = next(
+        n for n, b in state["opening"]["single"]["bids"].items() if b["org"] == "company-c"
+    )
+
+    context, page = await open_page(browser, node, tmp_path, o.people["kh2"], "#/keyholder")
+    errors = watch_console(page)
+    await expect(page.locator("#nav-keyholder")).to_have_attribute("aria-current", "page")
+    await expect(page.locator("#nav-bidder")).to_have_count(0)
+    item = page.locator('#tender-list li[data-tender="WK1"]')
+    await expect(item).to_contain_text("公路养护工程")
+    await item.locator("a").click()
+    await expect(page.locator("#phase")).to_have_text("开标中")
+    await expect(page.locator("#no-fallback")).to_be_visible()
+    await expect(page.locator("#share-btn")).to_be_disabled()
+    # A file that is not a share is refused in the page, naming the field.
+    bad = tmp_path / "notes.txt"
+    bad.write_text(o.shares[1][:-1] + ("0" if o.shares[1][-1] != "0" else "1") + "\n")
+    await page.set_input_files("#share-file", str(bad))
+    await expect(page.locator("#share-info")).to_contain_text("“密钥分片文件”不是有效的分片")
+
+    # The window passes with c's bid unopened: the committee fallback.
+    await _wait_until(datetime.fromisoformat(state["opening"]["single"]["window_ends"]))
+    await o.clients["agency"].command(o.stream, "opening.close_window")
+    fallback = page.locator("#fallback")
+    await expect(fallback).to_contain_text(c_number)
+    await expect(page.locator("#share-btn")).to_be_enabled()
+    await o.clients["kh1"].command(o.stream, "opening.share", {"share": o.shares[0]}, sign=True)
+    await expect(page.locator("#shares-received")).to_contain_text("1/2")
+
+    share_file = tmp_path / "share-2.txt"
+    share_file.write_text(o.shares[1] + "\n")
+    await page.set_input_files("#share-file", str(share_file))
+    await expect(page.locator("#share-info")).to_contain_text("分片 2/3")
+    await page.click("#share-btn")
+    dialog = page.locator("#confirm-dialog")
+    await expect(dialog).to_contain_text("提交开标密钥分片")
+    await expect(dialog).to_contain_text("以您本人的密钥签名")
+    await expect(dialog).to_contain_text("分片 2/3")
+    await expect(dialog).to_contain_text(c_number)
+    await dialog.locator("summary").click()
+    await expect(dialog.locator("pre")).to_contain_text(o.shares[1])
+    await shot(page, "keyholder-confirm-dialog")
+    await page.click("#confirm-ok")
+    badge = page.locator(f'#bid-status tr[data-bid="{c_number}"] .badge')
+    await expect(badge).to_have_text("已解密")
+    await expect(page.locator("#share-submitted")).to_be_visible()
+    await expect(page.locator("#no-fallback")).to_be_visible()
+    await expect(page.locator("#share-btn")).to_be_disabled()
+    await shot(page, "keyholder")
+    state = await _state(o)
+    opened = state["opening"]["single"]["bids"][c_number]
+    assert opened["status"] == "decrypted" and opened["form"]["price"] == "1025000.00"
+    assert await pool.fetchval("SELECT count(*) FROM opening_shares") == 0
+    assert errors == []
     await context.close()
     for c in o.clients.values():
         await c.close()
