@@ -156,6 +156,8 @@ async def test_a_bidder_uploads_its_sealed_bid_checks_the_receipt_and_releases_i
     await expect(
         tenders.locator('li.active[data-tender="WB1"] [data-role="bidder"]')
     ).to_have_count(1)
+    # A file sealed with the CLI goes up the advanced way.
+    await page.click("#advanced-upload summary")
     await page.set_input_files("#up-file", str(sealed))
     await page.click("#up-btn")
     await expect(page.locator("#up-progress")).to_have_attribute("value", "100")
@@ -204,6 +206,8 @@ async def test_a_bidder_uploads_its_sealed_bid_checks_the_receipt_and_releases_i
     await expect(mine).to_have_text("等待解密")
     await page.set_input_files("#bid-keys-file", str(bid_keys_file(tmp_path, o, "a")))
     await page.click("#release-btn")
+    await expect(page.locator("#confirm-dialog")).to_contain_text("客户端密钥文件")
+    await page.click("#confirm-ok")
     await expect(mine).to_have_text("已解密")
     await expect(page.locator("#signed-in")).to_have_text("已签到")
     await expect(page.locator("#bid-status .s-decrypted")).to_have_count(3)

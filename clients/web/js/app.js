@@ -8,7 +8,7 @@ import { lang, setLang, t } from "./i18n.js";
 import { forgetKey, importKeyFile, loadKey, saveKey } from "./keys.js";
 import { act, fill, h, readPicked, toast } from "./ui.js";
 
-const VIEWS = ["bidder", "agency", "expert", "supervisor", "operator", "pool"];
+const VIEWS = ["bidder", "agency", "expert", "supervisor", "operator", "keyholder", "pool"];
 /** Which roles (as the server grants them) open which page. */
 const VIEW_ROLES = /** @type {Record<string, string[]>} */ ({
   bidder: ["bidder"],
@@ -16,6 +16,7 @@ const VIEW_ROLES = /** @type {Record<string, string[]>} */ ({
   expert: ["expert", "chair"],
   supervisor: ["supervisor"],
   operator: ["operator"],
+  keyholder: ["keyholder"],
   pool: ["admin", "supervisor"],
 });
 /** @type {Set<string>|null} the pages this user may open (null: not known, all are shown) */

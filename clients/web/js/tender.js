@@ -38,6 +38,7 @@ export function foldTender(s, ev) {
       s.phase = "opening";
       s.stage = p.stage;
       s.windowEnds = p.window_ends;
+      s.windowClosed = false; // each stage has its own window (the commercial after the technical)
       s.bids = {};
       s.readOut = null;
       s.objections = [];

@@ -3,11 +3,13 @@
  * status, read-out, confirm or object) and uploading a sealed bid with its signed receipt.
  * @module views/bidder
  */
-import { phaseName, t } from "../i18n.js";
+import { BidKeyError, exportBackup, importBackup, listBidKeys, loadBidKey, messageFor, sealEnvelope } from "../bidkeys.js";
+import { bidPackage, PackageError } from "../bidpackage.js";
+import { lang, phaseName, t } from "../i18n.js";
 import { verifyJson } from "../keys.js";
 import { b64, checkReceiptInclusion, sha256 } from "../logproof.js";
 import { emptyTender, foldTender } from "../tender.js";
-import { act, beijing, CANCELLED, confirmAction, card, clock, countdown as countdownEl, fill, h, readPicked, toast } from "../ui.js";
+import { act, beijing, CANCELLED, confirmAction, card, countdown as countdownEl, fill, h, readPicked, table, toast } from "../ui.js";
 import { allow, envelopeName, facts, failureBanner, listTenders, sectionName, phasePill, picker, readOutTable, remaining, roleName, statusTable } from "./common.js";
 
 /** @param {string} user */
@@ -91,15 +93,16 @@ export function mount(root, ctx) {
 
   const stream = `tender:${tender}`;
   const s = emptyTender();
+  // The client's bid-keys file (evalroom-bid-keys/1), for bids sealed with the CLI.
   /** @type {any} */ let bidKeys = null;
   const keysInput = /** @type {HTMLInputElement} */ (h("input", { type: "file", id: "bid-keys-file", accept: ".json" }));
   keysInput.onchange = async () => {
     try {
       bidKeys = JSON.parse(await readPicked(keysInput));
-      if (bidKeys.format !== "evalroom-bid-keys/1") throw new Error("not an evalroom-bid-keys/1 file");
+      if (bidKeys.format !== "evalroom-bid-keys/1") throw new Error(t("release.cli_file"));
     } catch (err) {
       bidKeys = null;
-      toast(String(/** @type {Error} */ (err).message), "error");
+      toast(t("error", { message: /** @type {Error} */ (err).message }), "error");
     }
   };
   const releaseBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", id: "release-btn", type: "button" }, t("bidder.release")));
@@ -130,24 +133,77 @@ export function mount(root, ctx) {
     await conn.command(stream, "opening.object", { text });
   });
 
+  const keys = keysCard(ctx, tender, s);
+  const seal = sealCard(ctx, tender, s, (/** @type {any} */ r) => { receipts.add(r); keys.refresh(); });
   const upload = uploadCard(ctx, tender, s, (/** @type {any} */ r) => receipts.add(r));
   const live = h("div");
   const receipts = receiptsCard(ctx, tender);
   const clarifications = clarificationCard(ctx);
-  fill(body, live, upload.el, receipts.el);
+  fill(body, live, seal.el, upload.el, keys.el, receipts.el);
 
+  /** The SHA-256 of the last envelope this company submitted for a slot (its receipt's). @param {string} section @param {string} envelope */
+  function submittedSha(section, envelope) {
+    const found = s.receipts.filter((/** @type {any} */ r) => r.section === section && r.envelope === envelope).pop();
+    return found?.sha256 ? String(found.sha256) : undefined;
+  }
+
+  /**
+   * Sign in and release the keys of this company's bids of the running stage: each from the
+   * client's file if one was chosen, else from this browser's vault, the one sealed into the
+   * file the receipt names. Every key is found before anything is sent.
+   */
   async function release() {
     const org = conn.profile?.org;
-    if (!s.signedIn.includes(org)) await conn.command(stream, "opening.sign_in", {}, { sign: true });
-    if (!bidKeys) throw Object.assign(new Error(t("bidder.keys")), { code: "no_file" });
+    /** @type {{number: string, section: string, status: string, identity?: string, source?: string}[]} */
+    const pending = [];
     for (const [number, section] of Object.entries(s.mine)) {
       const status = s.bids[number]?.status;
       if (status === "decrypted" || status === "rejected") continue;
-      const entry = (bidKeys.bids || []).filter((/** @type {any} */ b) =>
-        b.tender === tender && b.section === section && b.envelope === s.stage).pop();
-      if (!entry) throw Object.assign(new Error(t("bidder.no_key", { section: sectionName(s, section), envelope: envelopeName(s.stage) })), { code: "no_key" });
-      if (status !== "decrypting") await conn.command(stream, "bid.decrypting", { section });
-      await conn.command(stream, "bid.release_key", { section, identity: entry.identity });
+      pending.push({ number, section: String(section), status });
+    }
+    if (!pending.length) throw Object.assign(new Error(t("release.none")), { code: "nothing_to_release" });
+    for (const p of pending) {
+      const entry = bidKeys ? (bidKeys.bids || []).filter((/** @type {any} */ b) =>
+        b.tender === tender && b.section === p.section && b.envelope === s.stage).pop() : null;
+      if (entry) {
+        p.identity = entry.identity;
+        p.source = t("release.from_file");
+        continue;
+      }
+      const sha = submittedSha(p.section, s.stage);
+      try {
+        p.identity = await loadBidKey({ tender, section: p.section, envelope: s.stage }, sha);
+      } catch (err) {
+        throw keyError(err);
+      }
+      p.source = t("release.from_browser");
+      if (!p.identity) {
+        throw Object.assign(new Error(t("release.no_key", {
+          section: sectionName(s, p.section), envelope: envelopeName(s.stage), sha: (sha || "—").slice(0, 12),
+        })), { code: "no_key" });
+      }
+    }
+    if (!(await confirmAction({
+      title: t("release.title"),
+      lead: t("release.lead"),
+      items: [
+        [t("confirm.stream"), s.title || tender],
+        [t("bidder.signin"), s.signedIn.includes(org) ? t("bidder.signedin") : org || conn.user],
+        ...pending.map((p) => /** @type {[string, any]} */ ([p.number,
+          `${sectionName(s, p.section)} · ${envelopeName(s.stage)} · ${t("release.source")}${t("colon")}${p.source}`])),
+      ],
+      details: {
+        stream,
+        commands: [
+          ...(s.signedIn.includes(org) ? [] : [{ type: "opening.sign_in", signed: true }]),
+          ...pending.map((p) => ({ type: "bid.release_key", section: p.section, identity: t("release.key_hidden") })),
+        ],
+      },
+    }))) return CANCELLED;
+    if (!s.signedIn.includes(org)) await conn.command(stream, "opening.sign_in", {}, { sign: true });
+    for (const p of pending) {
+      if (p.status !== "decrypting") await conn.command(stream, "bid.decrypting", { section: p.section });
+      await conn.command(stream, "bid.release_key", { section: p.section, identity: p.identity });
     }
   }
 
@@ -177,7 +233,7 @@ export function mount(root, ctx) {
       s.notices.length ? h("div", { class: "notice" }, s.notices[s.notices.length - 1]) : null,
       clarifications.el, // an open question comes before everything else
       s.stage ? card(t("bidder.opening"),
-        h("div", { class: "toolbar" }, h("label", { class: "file" }, t("bidder.keys"), keysInput), releaseBtn),
+        h("div", { class: "toolbar" }, h("label", { class: "file" }, t("release.cli_file"), keysInput), releaseBtn),
         statusTable(s, { mine: true })) : null,
       s.readOut ? card(t("bidder.readout"), readOutTable(s),
         h("div", { class: "toolbar" }, h("label", { class: "inline" }, t("bidder.objection"), objection), objectBtn, confirmBtn,
@@ -194,6 +250,8 @@ export function mount(root, ctx) {
       refresh();
     }
     upload.update();
+    seal.update();
+    keys.update();
     if (ev.type === "tender.configured") {
       for (const sec of s.config?.sections || []) clarifications.follow(`session:${tender}-${sec.id}`);
     }
@@ -207,6 +265,7 @@ export function mount(root, ctx) {
       foldTender(s, ev);
       render();
       upload.update();
+      seal.update();
     });
   }).catch(() => {});
   ctx.on("error", (/** @type {any} */ e) => {
@@ -333,8 +392,44 @@ function receiptsCard(ctx, tender) {
 }
 
 /**
- * Upload a sealed envelope with progress; verify the receipt's platform signature and that it
- * names the file sent (SHA-256 and size).
+ * PUT a sealed envelope with upload progress; the ack's reply with whether the platform's
+ * signature verifies against the published platform key.
+ * @param {import("../app.js").ViewContext} ctx @param {string} tender @param {string} section
+ * @param {string} envelope @param {Blob} body @param {(loaded: number, total: number) => void} onProgress
+ * @returns {Promise<{reply: any, verified: boolean}>}
+ */
+async function putSealed(ctx, tender, section, envelope, body, onProgress) {
+  const token = await ctx.conn.ensureToken();
+  const url = `/api/tenders/${encodeURIComponent(tender)}/bids/${encodeURIComponent(section)}/${encodeURIComponent(envelope)}`;
+  const ack = await new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("PUT", url);
+    xhr.setRequestHeader("authorization", `Bearer ${token}`);
+    xhr.setRequestHeader("content-type", "application/octet-stream");
+    xhr.setRequestHeader("accept-language", ctx.conn.lang);
+    xhr.setRequestHeader("idempotency-key", `web-${b64(crypto.getRandomValues(new Uint8Array(9))).replace(/[+/]/g, "x")}`);
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable) onProgress(e.loaded, e.total);
+    };
+    xhr.onload = () => {
+      let data = {};
+      try { data = JSON.parse(xhr.responseText || "{}"); } catch { /* not JSON */ }
+      const d = /** @type {any} */ (data);
+      if (xhr.status >= 200 && xhr.status < 300) resolve(d);
+      else reject(Object.assign(new Error(d.message || xhr.statusText), { code: d.code || `http_${xhr.status}` }));
+    };
+    xhr.onerror = () => reject(Object.assign(new Error("network"), { code: "network" }));
+    xhr.send(body);
+  });
+  const reply = /** @type {any} */ (ack).reply;
+  const keys = await (await fetch("/api/log/keys")).json();
+  const verified = reply.platform_key === keys.platform_key && (await verifyJson(keys.platform_key, reply.sig, reply.receipt));
+  return { reply, verified };
+}
+
+/**
+ * Upload an envelope sealed with the client (evalroom-bidder seal), the advanced way; verify
+ * the receipt's platform signature and that it names the file sent (SHA-256 and size).
  * @param {import("../app.js").ViewContext} ctx @param {string} tender @param {any} s
  * @param {(r: any) => void} onReceipt
  */
@@ -342,48 +437,26 @@ function uploadCard(ctx, tender, s, onReceipt) {
   const section = /** @type {HTMLSelectElement} */ (h("select", { id: "up-section" }));
   const envelope = /** @type {HTMLSelectElement} */ (h("select", { id: "up-envelope" }));
   const file = /** @type {HTMLInputElement} */ (h("input", { type: "file", id: "up-file", accept: ".age" }));
-  const bar = /** @type {HTMLProgressElement} */ (h("progress", { max: 100, value: 0, id: "up-progress" }));
+  const bar = /** @type {HTMLProgressElement} */ (h("progress", { max: 100, value: 0, id: "up-progress", "aria-label": t("bidder.upload") }));
   const pct = h("span", { class: "mono", id: "up-pct" }, "");
   const btn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", type: "button", id: "up-btn" }, t("bidder.upload_btn")));
   btn.onclick = () => act(btn, async () => {
     const f = file.files?.[0];
     if (!f) throw Object.assign(new Error(t("bidder.pick_file")), { code: "no_file" });
     const digest = f.size <= MAX_HASHED ? hex(await sha256(new Uint8Array(await f.arrayBuffer()))) : null;
-    const token = await ctx.conn.ensureToken();
-    const url = `/api/tenders/${encodeURIComponent(tender)}/bids/${encodeURIComponent(section.value)}/${encodeURIComponent(envelope.value)}`;
     bar.value = 0;
     fill(pct, "0%");
-    const ack = await new Promise((resolve, reject) => {
-      const xhr = new XMLHttpRequest();
-      xhr.open("PUT", url);
-      xhr.setRequestHeader("authorization", `Bearer ${token}`);
-      xhr.setRequestHeader("content-type", "application/octet-stream");
-      xhr.setRequestHeader("accept-language", ctx.conn.lang);
-      xhr.setRequestHeader("idempotency-key", `web-${b64(crypto.getRandomValues(new Uint8Array(9))).replace(/[+/]/g, "x")}`);
-      xhr.upload.onprogress = (e) => {
-        if (!e.lengthComputable) return;
-        bar.value = Math.round((100 * e.loaded) / e.total);
-        fill(pct, `${bar.value}%  ${bytes(e.loaded)} / ${bytes(e.total)}`);
-      };
-      xhr.onload = () => {
-        let data = {};
-        try { data = JSON.parse(xhr.responseText || "{}"); } catch { /* not JSON */ }
-        const d = /** @type {any} */ (data);
-        if (xhr.status >= 200 && xhr.status < 300) resolve(d);
-        else reject(Object.assign(new Error(d.message || xhr.statusText), { code: d.code || `http_${xhr.status}` }));
-      };
-      xhr.onerror = () => reject(Object.assign(new Error("network"), { code: "network" }));
-      xhr.send(f);
+    const { reply, verified } = await putSealed(ctx, tender, section.value, envelope.value, f, (loaded, total) => {
+      bar.value = Math.round((100 * loaded) / total);
+      fill(pct, `${bar.value}%  ${bytes(loaded)} / ${bytes(total)}`);
     });
     bar.value = 100;
-    const reply = /** @type {any} */ (ack).reply;
-    const keys = await (await fetch("/api/log/keys")).json();
-    const verified = reply.platform_key === keys.platform_key && (await verifyJson(keys.platform_key, reply.sig, reply.receipt));
     const sameFile = Number(reply.receipt.size) === f.size && (digest === null || reply.receipt.sha256 === digest);
     onReceipt({ ...reply, verified, fileCheck: sameFile ? "ok" : "mismatch", file: f.name });
     file.value = "";
   }, t("bidder.uploaded"));
-  const el = card(t("bidder.upload"),
+  const el = h("details", { class: "card advanced", id: "advanced-upload" },
+    h("summary", null, t("seal.advanced")),
     h("p", { class: "hint" }, t("bidder.upload_hint")),
     h("div", { class: "toolbar" }, h("label", null, t("col.section"), section), h("label", null, t("bidder.envelope"), envelope),
       h("label", { class: "file" }, t("bidder.sealed_file"), file), btn),
@@ -398,6 +471,275 @@ function uploadCard(ctx, tender, s, onReceipt) {
   }
   update();
   return { el, update };
+}
+
+/** An error of bidkeys.js, age.js or bidpackage.js as a sentence that says what to do. @param {any} err */
+function keyError(err) {
+  if (err instanceof PackageError) {
+    return Object.assign(new Error(t(`seal.${err.code}`, { file: err.file || "" })), { code: err.code });
+  }
+  if (err instanceof BidKeyError || err?.name === "AgeError") {
+    return Object.assign(new Error(messageFor(err, lang)), { code: err.message });
+  }
+  return err;
+}
+
+const DECIMAL = /^\d{1,15}(\.\d{1,4})?$/; // domain/bidform.py's, negatives refused there too
+const INT = /^\d{1,12}$/;
+
+/**
+ * Seal in the page: for each envelope of the tender, the bid form's fields and the documents;
+ * the page packs them (bidpackage.js, the CLI's format), seals the package streamed to the
+ * opening key and a fresh bid key (bidkeys.js keeps the key in this browser), uploads the
+ * ciphertext and checks the platform's receipt against the file sealed.
+ * @param {import("../app.js").ViewContext} ctx @param {string} tender @param {any} s
+ * @param {(r: any) => void} onReceipt
+ */
+function sealCard(ctx, tender, s, onReceipt) {
+  const section = /** @type {HTMLSelectElement} */ (h("select", { id: "seal-section" }));
+  const forms = h("div", { class: "envelope-forms" });
+  const recipient = h("span", { class: "mono", id: "seal-recipient" }, "—");
+  const el = card(t("seal.title"),
+    h("p", { class: "hint" }, t("seal.hint")),
+    h("dl", { class: "facts" },
+      h("div", null, h("dt", null, t("seal.recipient")), h("dd", null, recipient))),
+    h("div", { class: "toolbar" }, h("label", null, t("seal.section"), section)),
+    forms);
+  el.id = "seal-card";
+  /** @type {string} the configuration the forms were built for */ let built = "";
+
+  /** @param {string} envelope @param {any[]} fields */
+  function envelopeForm(envelope, fields) {
+    /** @type {[any, HTMLInputElement|HTMLTextAreaElement][]} */
+    const inputs = fields.map((f) => {
+      const id = `f-${envelope}-${f.name}`;
+      const input = f.type === "text"
+        ? /** @type {HTMLTextAreaElement} */ (h("textarea", { id, rows: 2, maxlength: 2000, "data-field": f.name }))
+        : /** @type {HTMLInputElement} */ (h("input", { id, "data-field": f.name, inputmode: f.type === "int" ? "numeric" : "decimal", autocomplete: "off" }));
+      return [f, input];
+    });
+    const files = /** @type {HTMLInputElement} */ (h("input", { type: "file", multiple: true, id: `att-${envelope}` }));
+    const picked = h("span", { class: "hint", id: `att-${envelope}-summary` });
+    files.onchange = () => {
+      const list = [...(files.files || [])];
+      fill(picked, list.length ? t("seal.attached", { n: list.length, size: bytes(list.reduce((a, f) => a + f.size, 0)) }) : "");
+    };
+    const bar = /** @type {HTMLProgressElement} */ (h("progress", { max: 100, value: 0, id: `seal-progress-${envelope}`, "aria-label": t("seal.btn") }));
+    const state = h("span", { class: "mono seal-state", id: `seal-state-${envelope}`, "aria-live": "polite" });
+    const btn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", type: "button", id: `seal-btn-${envelope}` }, t("seal.btn")));
+    btn.onclick = () => act(btn, async () => {
+      try {
+        return await submit();
+      } catch (err) {
+        const e = keyError(err);
+        fill(state, t("seal.failed", { message: /** @type {Error} */ (e).message }));
+        state.className = "mono seal-state error";
+        throw e;
+      }
+    }, t("seal.submitted"));
+
+    /** The form's values checked as the platform will (domain/bidform.py); the first wrong field named. */
+    function values() {
+      /** @type {Record<string, any>} */ const form = {};
+      for (const [f, input] of inputs) input.removeAttribute("aria-invalid");
+      for (const [f, input] of inputs) {
+        const label = f.label || f.name;
+        const raw = input.value.trim();
+        /** @param {string} key */
+        const wrong = (key) => {
+          input.setAttribute("aria-invalid", "true");
+          input.focus();
+          return Object.assign(new Error(t(key, { field: label })), { code: "invalid_form", field: f.name });
+        };
+        if (!raw) {
+          if (f.required !== false) throw wrong("seal.field_missing");
+          continue;
+        }
+        if (f.type === "decimal") {
+          const v = raw.replace(/[,，\s]/g, ""); // thousands separators as people type them
+          if (!DECIMAL.test(v)) throw wrong("seal.field_decimal");
+          form[f.name] = v;
+        } else if (f.type === "int") {
+          if (!INT.test(raw)) throw wrong("seal.field_int");
+          form[f.name] = Number(raw);
+        } else {
+          if (raw.length > 2000) throw wrong("seal.field_text");
+          form[f.name] = raw;
+        }
+      }
+      return form;
+    }
+
+    async function submit() {
+      const opening = s.config?.opening_recipient;
+      if (!opening) throw Object.assign(new Error(t("seal.no_recipient")), { code: "no_recipient" });
+      const form = values();
+      const docs = [...(files.files || [])];
+      const pkg = bidPackage(form, docs);
+      const limit = Number(s.config?.max_bid_bytes || 1 << 30);
+      if (pkg.size > limit) {
+        throw Object.assign(new Error(t("seal.too_large", { size: bytes(pkg.size), limit: bytes(limit) })), { code: "too_large" });
+      }
+      const sec = section.value;
+      if (!(await confirmAction({
+        title: t("seal.confirm_title", { envelope: envelopeName(envelope) }),
+        lead: t("seal.confirm_lead"),
+        signed: false,
+        okText: t("seal.btn"),
+        items: [
+          [t("confirm.stream"), s.title || tender],
+          [t("seal.section"), sectionName(s, sec)],
+          [t("bidder.envelope"), envelopeName(envelope)],
+          ...inputs.filter(([f]) => f.name in form).map(([f]) => /** @type {[string, any]} */ ([f.label || f.name, String(form[f.name])])),
+          [t("seal.package"), t("seal.package_size", { n: docs.length, size: bytes(pkg.size) })],
+          ...docs.map((d) => /** @type {[string, any]} */ (["·", `${d.name}（${bytes(d.size)}）`])),
+          [t("seal.sealed_to"), t("seal.sealed_to_value", { recipient: `${opening.slice(0, 16)}…` })],
+        ],
+        details: { stream: `tender:${tender}`, type: "bid.submit", section: sec, envelope, form, attachments: pkg.names, recipients: [opening, "age1…（本机新生成）"] },
+      }))) return CANCELLED;
+      state.className = "mono seal-state";
+      bar.value = 0;
+      const show = (/** @type {string} */ key, /** @type {number} */ done, /** @type {number} */ total) => {
+        bar.value = Math.floor((100 * done) / Math.max(total, 1));
+        fill(state, t(key, { pct: bar.value, done: bytes(done), total: bytes(total) }));
+      };
+      show("seal.sealing", 0, pkg.size);
+      const sealed = await sealEnvelope(pkg.stream(), opening, {
+        tender, section: sec, envelope, fileName: `${tender}-${sec}-${envelope}.age`,
+      }, (done) => show("seal.sealing", done, pkg.size));
+      show("seal.uploading", 0, sealed.size);
+      const { reply, verified } = await putSealed(ctx, tender, sec, envelope, sealed.blob,
+        (loaded, total) => show("seal.uploading", loaded, total));
+      fill(state, t("seal.checking"));
+      const sameFile = Number(reply.receipt.size) === sealed.size && reply.receipt.sha256 === sealed.sha256;
+      onReceipt({ ...reply, verified, fileCheck: sameFile ? "ok" : "mismatch", file: `${tender}-${sec}-${envelope}.age` });
+      if (!sameFile) throw Object.assign(new Error(t("seal.receipt_mismatch")), { code: "bad_receipt" });
+      bar.value = 100;
+      fill(state, t("seal.done", { size: bytes(sealed.size), sha: sealed.sha256.slice(0, 12) }));
+      state.className = "mono seal-state ok";
+    }
+
+    return h("fieldset", { class: "envelope-form", "data-envelope": envelope },
+      h("legend", null, envelopeName(envelope)),
+      inputs.map(([f, input]) => h("label", { class: "field", for: input.id },
+        h("span", { class: "field-name" }, f.label || f.name,
+          f.required !== false ? h("em", { class: "req" }, ` *${t("seal.required")}`) : null),
+        input,
+        h("small", { class: "hint" }, t(`seal.type.${f.type}`)))),
+      h("label", { class: "file field" }, h("span", { class: "field-name" }, t("seal.attachments")), files, picked),
+      h("div", { class: "toolbar" }, btn),
+      h("div", { class: "progress-row" }, bar, state));
+  }
+
+  function update() {
+    const config = s.config;
+    el.hidden = s.phase !== "bidding" || !config;
+    if (!config) return;
+    const key = JSON.stringify([config.sections, config.envelopes, config.forms, config.opening_recipient]);
+    if (key === built) return; // keep what the bidder typed
+    built = key;
+    fill(recipient, config.opening_recipient || t("seal.no_recipient"));
+    fill(section, (config.sections || []).map((/** @type {any} */ x) => h("option", { value: x.id }, `${x.id} ${x.name}`)));
+    fill(forms, (config.envelopes || []).map((/** @type {string} */ e) => envelopeForm(e, (config.forms || {})[e] || [])));
+  }
+  update();
+  return { el, update };
+}
+
+/**
+ * The bid keys this browser keeps for the tender (no secret shown), the passphrase backup
+ * file to download, and the way back from one.
+ * @param {import("../app.js").ViewContext} ctx @param {string} tender @param {any} s
+ */
+function keysCard(ctx, tender, s) {
+  const conn = ctx.conn;
+  const backupKey = `evalroom.bidkeys-backup.${conn.user}.${tender}`;
+  const el = h("div", { id: "bid-keys" });
+  /** @type {any[]} */ let held = [];
+  const pass = /** @type {HTMLInputElement} */ (h("input", { type: "password", id: "backup-pass", autocomplete: "new-password" }));
+  const pass2 = /** @type {HTMLInputElement} */ (h("input", { type: "password", id: "backup-pass2", autocomplete: "new-password" }));
+  const backupBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", type: "button", id: "backup-btn" }, t("keys.backup_btn")));
+  backupBtn.onclick = () => act(backupBtn, async () => {
+    pass2.removeAttribute("aria-invalid");
+    if (pass.value !== pass2.value) {
+      pass2.setAttribute("aria-invalid", "true");
+      pass2.focus();
+      throw Object.assign(new Error(t("keys.pass_mismatch")), { code: "passphrase_mismatch" });
+    }
+    let text;
+    try {
+      text = await exportBackup(pass.value, { user: conn.user, slots: held.map(({ tender: tn, section, envelope }) => ({ tender: tn, section, envelope })) });
+    } catch (err) {
+      pass.focus();
+      throw keyError(err);
+    }
+    const a = h("a", { href: URL.createObjectURL(new Blob([text], { type: "application/json" })), download: `${tender}.bidkeys-backup.json` });
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.getAttribute("href") || ""), 1000);
+    localStorage.setItem(backupKey, JSON.stringify({ at: new Date().toISOString(), count: held.length }));
+    pass.value = pass2.value = "";
+    render();
+  }, t("keys.backed_up"));
+  const restoreFile = /** @type {HTMLInputElement} */ (h("input", { type: "file", id: "restore-file", accept: ".json" }));
+  const restorePass = /** @type {HTMLInputElement} */ (h("input", { type: "password", id: "restore-pass", autocomplete: "current-password" }));
+  const restoreBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button", id: "restore-btn" }, t("keys.restore_btn")));
+  restoreBtn.onclick = () => act(restoreBtn, async () => {
+    if (!restoreFile.files?.length) throw Object.assign(new Error(t("keys.pick_backup")), { code: "no_file" });
+    let content;
+    try {
+      content = await importBackup(await readPicked(restoreFile), restorePass.value);
+    } catch (err) {
+      restorePass.focus();
+      throw keyError(err);
+    }
+    restorePass.value = "";
+    restoreFile.value = "";
+    await refresh();
+    toast(t("keys.restored", { n: content.bids.length }));
+  }, "");
+
+  // Built once: re-rendering keeps it open and keeps the chosen file.
+  const restoreBox = h("details", { class: "restore", id: "restore" }, h("summary", null, t("keys.restore")),
+    h("div", { class: "toolbar" },
+      h("label", { class: "file" }, t("keys.restore_file"), restoreFile),
+      h("label", null, t("keys.restore_pass"), restorePass), restoreBtn));
+
+  async function refresh() {
+    try {
+      held = (await listBidKeys()).filter((k) => k.tender === tender);
+    } catch {
+      held = [];
+    }
+    render();
+  }
+
+  function render() {
+    const done = JSON.parse(localStorage.getItem(backupKey) || "null");
+    const backedUp = done && done.count >= held.length;
+    const phaseOk = s.phase === "bidding" || s.phase === "opening" || s.phase === "technical_opened";
+    if (!phaseOk && !held.length) return fill(el);
+    fill(el, card(t("keys.title"),
+      h("p", { class: "hint" }, t("keys.hint")),
+      held.length
+        ? table([t("col.section"), t("bidder.envelope"), t("keys.col.sealed"), t("keys.col.size"), t("keys.col.file")],
+          held.map((k) => ({
+            attrs: { "data-section": k.section, "data-envelope": k.envelope, "data-sha": k.sealed_sha256 },
+            cells: [sectionName(s, k.section), envelopeName(k.envelope), beijing(k.created_at), bytes(k.sealed_size), h("span", { class: "mono" }, `${k.sealed_sha256.slice(0, 16)}…`)],
+          })), { class: "grid", id: "bid-key-list" })
+        : h("p", { class: "hint", id: "no-bid-keys" }, t("keys.none")),
+      held.length && !backedUp ? h("p", { class: "warn", id: "backup-needed", role: "alert" }, t("keys.backup_needed")) : null,
+      held.length && backedUp ? h("p", { class: "ok", id: "backup-done" }, "✔ " + t("keys.backup_done", { time: beijing(done.at) })) : null,
+      held.length ? h("div", { class: "toolbar" },
+        h("label", null, t("keys.pass"), pass), h("label", null, t("keys.pass2"), pass2), backupBtn) : null,
+      restoreBox));
+  }
+
+  /** Follows the phase (the card shows while the keys can still matter). */
+  function update() {
+    render();
+  }
+  refresh();
+  return { el, refresh, update };
 }
 
 /**
