@@ -750,7 +750,9 @@ async def test_a_bidder_sees_only_its_own_pages_in_beijing_time_at_1024_px(
         await page.goto(f"{node.url}/app/#/agency?tender=WB6")
         await page.set_input_files("#key-file", str(key_file(tmp_path, everyone)))
         await page.click("#login-btn")
-        await expect(page.locator("#nav a")).to_have_count(5)
+        # The five roles' tabs, and the pool's, which a supervisor reads.
+        await expect(page.locator("#nav a")).to_have_count(6)
+        await expect(page.locator("#nav-pool")).to_be_visible()
         await expect(page.locator("main h1")).to_have_text("代理机构控制台")
         await expect(page.locator("#start-btn")).to_be_disabled()
         for height, line in await page.locator("#nav a").evaluate_all(

@@ -118,7 +118,7 @@ async function showView() {
     ),
   );
   current?.dispose();
-  current = new ViewContext(conn, params);
+  const context = (current = new ViewContext(conn, params));
   const main = /** @type {HTMLElement} */ (document.getElementById("main"));
   main.className = `view-${view}`;
   fill(main);
@@ -127,7 +127,10 @@ async function showView() {
     return;
   }
   const mod = await import(`./views/${view}.js`);
-  mod.mount(main, current);
+  // The route may have changed while the view's module loaded (a link followed at once):
+  // a page left behind must not mount over the one now shown.
+  if (context !== current) return;
+  mod.mount(main, context);
 }
 
 /** @param {string} state */
