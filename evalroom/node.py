@@ -74,6 +74,7 @@ class Node:
             settings.heartbeat_seconds,
             hub.presence_entries,
             hub.node_id,
+            grace=settings.presence_ttl_seconds,
         )
         hub.on_operator_present = watch.operator_present
         watch.start()

@@ -2,8 +2,9 @@
 
 Every node runs one watcher. Each tick it reads the sessions still running, the shared
 presence, and issues, as the ``system`` actor:
-- ``session.venue_lost`` when a venue whose site operator was connected has no operator
-  connected any more, and ``session.venue_restored`` when one is back;
+- ``session.venue_lost`` when a venue whose site operator was connected has had no operator
+  connected for the presence TTL (a client that reconnects within it is no fault), and
+  ``session.venue_restored`` when one is back;
 - ``session.clock`` when a session's next deadline (fault waits, clarification deadlines)
   has passed;
 - ``award.clock`` when a closed session's award ends its objection window (中标候选人公示).
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +47,7 @@ class SessionWatch:
         interval: float,
         local: Callable[[], dict[str, bytes]] | None = None,
         node_id: str = "",
+        grace: float = 0.0,
     ) -> None:
         self.pipeline = pipeline
         self.presence = presence  # async () -> {key: json bytes} (the broker's presence_all)
@@ -54,6 +57,8 @@ class SessionWatch:
         self.local = local
         self.node_id = node_id
         self.interval = interval
+        self.grace = grace
+        self._absent_since: dict[tuple[str, str], float] = {}
         self.seen: dict[str, set[str]] = {}  # session -> venues seen with an operator present
         self._task: asyncio.Task[None] | None = None
 
@@ -123,6 +128,7 @@ class SessionWatch:
         for venue in state.get("venues", {}):
             if venue in here:
                 seen.add(venue)
+                self._absent_since.pop((stream, venue), None)
                 if venue in faults:
                     await self._issue(
                         stream,
@@ -130,13 +136,20 @@ class SessionWatch:
                         {"venue": venue},
                         f"restored:{venue}:{head}",
                     )
-            elif venue in seen and venue not in faults:
+            elif venue in seen and venue not in faults and self._gone_for_good(stream, venue):
                 await self._issue(
                     stream, "session.venue_lost", {"venue": venue}, f"lost:{venue}:{head}"
                 )
         deadline = next_deadline(state)
         if deadline is not None and deadline <= now:
             await self._issue(stream, "session.clock", {}, f"clock:{deadline.isoformat()}")
+
+    def _gone_for_good(self, stream: str, venue: str) -> bool:
+        """Absent for ``grace`` seconds: an operator's client that reconnects (a heartbeat
+        missed on a busy machine, a network blip) is not a venue fault that pauses every
+        venue."""
+        since = self._absent_since.setdefault((stream, venue), time.monotonic())
+        return time.monotonic() - since >= self.grace
 
     async def _issue(self, stream: str, type_: str, body: dict[str, Any], key: str) -> None:
         try:
