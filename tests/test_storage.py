@@ -1030,3 +1030,46 @@ async def test_the_bundle_reads_the_actors_by_id(any_pg_pool: asyncpg.Pool) -> N
         {"id": "e-1", "name": "E-1", "org": None, "signing_key": "ed25519:e-1"},
         {"id": "e-2", "name": "E-2", "org": "乙", "signing_key": "ed25519:e-2"},
     ]
+
+
+async def test_a_released_connection_comes_back_clean_without_a_reset_query(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    """The pool sends no reset query on release (one round trip less after each commit), so
+    what a reset would undo must never be left behind: a transaction that failed is rolled
+    back, and a committed one leaves no lock held."""
+    async with any_pg_pool.acquire() as conn:
+        pid = await conn.fetchval("SELECT pg_backend_pid()")
+        with contextlib.suppress(asyncpg.UniqueViolationError):
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(4242)")
+                await conn.execute("CREATE TEMP TABLE IF NOT EXISTS t_clean (x int PRIMARY KEY)")
+                await conn.execute("INSERT INTO t_clean VALUES (1), (1)")
+    async with any_pg_pool.acquire() as conn:
+        assert not conn.is_in_transaction()
+        held = await any_pg_pool.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = $1", pid
+        )
+        assert held == 0
+
+
+def test_no_code_leaves_session_state_on_a_pool_connection() -> None:
+    """What asyncpg's reset query would undo (session advisory locks, LISTEN, SET without
+    LOCAL, cursors held across transactions) appears nowhere in the node's code, but for the
+    migration's own connection (evalroom/db/migrate.py, outside the pool)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "evalroom"
+    session_state = re.compile(
+        r"pg_advisory_lock\(|pg_try_advisory_lock\(|\bLISTEN\b|add_listener\(|"
+        r"[\"']SET (?!LOCAL)|set_config\([^)]*false"
+    )
+    found = [
+        f"{path.relative_to(root)}:{n}"
+        for path in root.rglob("*.py")
+        if path.name != "migrate.py"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if session_state.search(line)
+    ]
+    assert found == []
