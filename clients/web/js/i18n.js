@@ -539,6 +539,9 @@ const TEXT = {
     "handover.bad_venue_id": "第 {n} 个场地的“场地代码”只能用小写字母、数字和连字符。",
     "handover.duplicate_venue": "场地代码不能重复。",
     "handover.exists": "{section}的评标会话已经创建。",
+    "sup.opening": "开标监督",
+    "sup.opening_wait": "开标尚未开始。",
+    "sup.pick_tender": "监督开标",
   },
   en: {
     brand: "evalroom",
@@ -1074,6 +1077,9 @@ const TEXT = {
     "handover.bad_venue_id": "Venue {n}'s “Venue code” may hold only lower-case letters, digits and hyphens.",
     "handover.duplicate_venue": "Venue codes must differ.",
     "handover.exists": "The evaluation session of {section} exists already.",
+    "sup.opening": "Supervising the opening",
+    "sup.opening_wait": "The opening has not started.",
+    "sup.pick_tender": "Supervise an opening",
   },
 };
 
