@@ -55,7 +55,8 @@ async def confirm(page: Any, *shown: str) -> None:
 
 async def run_draw(page: Any) -> list[str]:
     """The supervisor's page: fetch and check the pool, commit a seed made in the page, draw,
-    and wait for the page's four checks of the record. Returns the names shown as drawn."""
+    and wait for the page's five checks of the record (the last: the committee drawn again in
+    the page). Returns the names shown as drawn."""
     await page.click("#pool-check-btn")
     await expect(page.locator("#pool-checked")).to_be_visible()
     await page.click("#commit-seed-btn")
@@ -64,8 +65,8 @@ async def run_draw(page: Any) -> list[str]:
     await page.click("#draw-btn")
     await confirm(page, "种子")
     checks = page.locator("#draw-checks li")
-    await expect(checks).to_have_count(4)
-    await expect(page.locator("#draw-checks li.ok")).to_have_count(4)
+    await expect(checks).to_have_count(5)
+    await expect(page.locator("#draw-checks li.ok")).to_have_count(5)
     rows = page.locator("#drawn-experts tbody tr")
     names: list[str] = [
         (await rows.nth(i).locator("td").first.inner_text()) for i in range(await rows.count())

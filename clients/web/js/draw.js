@@ -8,7 +8,9 @@
  *   only its SHA-256 published with the checked digest (`session.commit_seed`);
  * - once drawn, `checkDraw` checks the record against what this page saw: the revealed seed
  *   hashes to the published commitment, the record pins the digest checked here and the
- *   published request digest, and the seated committee is the record's seats.
+ *   published request digest (the request, sent with the record, hashes to it), the seated
+ *   committee is the record's seats, and `recomputeDraw` draws the committee again from the
+ *   checked snapshot, the request and the seed with the same rule, replacements replayed.
  * @module draw
  */
 import { canonicalBytes } from "./canonical.js";
@@ -76,12 +78,15 @@ export function keepSeed(stream, user, seed) {
 
 /**
  * Check a recorded draw against what this page saw. Returns one line per check,
- * `{check, ok}`; `check` names a sentence (`draw.check_<check>`).
+ * `{check, ok}`; `check` names a sentence (`draw.check_<check>`). With the pool snapshot this
+ * page checked, the committee is also recomputed from it, the request and the revealed seed
+ * (`recomputed`); without it, that line says it could not be made (`ok: null`).
  * @param {any} s folded session state (`seedCommitment`, `draw`, `committee`)
- * @param {string|null} checkedDigest the pool digest this page recomputed, if it did
+ * @param {{snapshot: any, digest: string}|null} pool the snapshot this page checked, if any
  */
-export async function checkDraw(s, checkedDigest) {
+export async function checkDraw(s, pool) {
   const record = s.draw?.record || {};
+  const request = s.draw?.request || null;
   const published = s.drawCommitment || s.seedCommitment || {};
   let seedOk = false;
   try {
@@ -92,11 +97,155 @@ export async function checkDraw(s, checkedDigest) {
   }
   const seats = (record.seats || []).map((/** @type {any} */ x) => x.expert_id).sort();
   const seated = s.committee.map((/** @type {any} */ m) => m.expert).sort();
-  const checks = [
+  const requestOk = !!record.request_digest && record.request_digest === published.request_digest
+    && !!request && (await sha256Hex(canonicalBytes(request))) === published.request_digest;
+  const poolOk = record.pool_digest === published.pool_digest && (!pool || pool.digest === record.pool_digest);
+  /** @type {boolean|null} */ let recomputed = null;
+  if (pool && poolOk && requestOk && seedOk) {
+    try {
+      recomputed = await drawReproduces(pool.snapshot, request, s.draw.seed, record);
+    } catch {
+      recomputed = false;
+    }
+  }
+  return [
     { check: "seed", ok: seedOk },
-    { check: "pool", ok: record.pool_digest === published.pool_digest && (checkedDigest === null || checkedDigest === record.pool_digest) },
-    { check: "request", ok: !!record.request_digest && record.request_digest === published.request_digest },
+    { check: "pool", ok: poolOk },
+    { check: "request", ok: requestOk },
     { check: "committee", ok: seats.length > 0 && JSON.stringify(seats) === JSON.stringify(seated) },
+    { check: "recomputed", ok: recomputed },
   ];
-  return checks;
+}
+
+// --- recomputing the draw (as `evalroom/domain/draw.py` draw_experts, redraw) ---------------
+
+const TWO_256 = 1n << 256n;
+
+/** HMAC-SHA256(seed, canonical JSON of label) as a big integer. @param {CryptoKey} key @param {any[]} label */
+async function hmacInt(key, label) {
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, canonicalBytes(label)));
+  return BigInt("0x" + hex(mac));
+}
+
+/** `_pick_index`: an unbiased index in [0, n) by rejection sampling. @param {CryptoKey} key @param {any[]} label @param {number} n */
+async function pickIndex(key, label, n) {
+  const N = BigInt(n);
+  const limit = TWO_256 - (TWO_256 % N);
+  for (let attempt = 0; ; attempt++) {
+    const x = await hmacInt(key, [...label, attempt]);
+    if (x < limit) return Number(x % N);
+  }
+}
+
+/** Decimal strings compared as hundredths (credit scores have at most 2 decimals). @param {string} a @param {string} b */
+function decimalLess(a, b) {
+  return Number(a) < Number(b);
+}
+
+/** `apply_avoidance`: the eligible ids and every (expert, reason) excluded. @param {any} pool @param {any} req */
+export function avoidance(pool, req) {
+  const eligible = [];
+  /** @type {[string, string][]} */ const excluded = [];
+  for (const e of pool.experts) {
+    const reasons = [];
+    if (req.bidders.includes(e.employer)) reasons.push("employed_by_bidder");
+    if (e.employer === req.tenderer) reasons.push("employed_by_tenderer");
+    for (const c of [...new Set(e.relations)].filter((x) => req.bidders.includes(x)).sort()) reasons.push("related_to_bidder");
+    if (decimalLess(e.credit, req.min_credit)) reasons.push("credit_below_threshold");
+    if (!e.available) reasons.push("unavailable");
+    if (req.avoid_tenderer_region && e.region === req.tenderer_region) reasons.push("tenderer_region");
+    if (req.excluded.includes(e.id)) reasons.push("excluded");
+    for (const r of reasons) excluded.push([e.id, r]);
+    if (!reasons.length) eligible.push(e.id);
+  }
+  return { eligible, excluded };
+}
+
+/** `_candidates`. @param {any} pool @param {Set<string>} eligible @param {any} req @param {any} slot @param {Set<string>} taken */
+function candidates(pool, eligible, req, slot, taken) {
+  const region = req.venue_regions[slot.venue];
+  return pool.experts.filter((/** @type {any} */ e) => eligible.has(e.id) && !taken.has(e.id) && e.specialties.includes(slot.specialty)
+    && (!req.match_venue_region || e.region === region)).map((/** @type {any} */ e) => e.id);
+}
+
+/** `_unfillable`: whether some open seat cannot be filled (augmenting paths). @param {[any, number][]} needs @param {Map<any, string[]>} fits @param {Set<string>} taken */
+function unfillable(needs, fits, taken) {
+  const seats = needs.flatMap(([slot, n]) => Array(n).fill(slot));
+  /** @type {Map<string, number>} */ const holder = new Map();
+  /** @param {number} seat @param {Set<string>} tried @returns {boolean} */
+  const seatSomeone = (seat, tried) => {
+    for (const id of fits.get(seats[seat]) || []) {
+      if (taken.has(id) || tried.has(id)) continue;
+      tried.add(id);
+      const held = holder.get(id);
+      if (held === undefined || seatSomeone(held, tried)) {
+        holder.set(id, seat);
+        return true;
+      }
+    }
+    return false;
+  };
+  return seats.some((_, i) => !seatSomeone(i, new Set()));
+}
+
+/**
+ * The committee recomputed from the snapshot, the request and the seed, replacements replayed
+ * from the record: `{seats: [{expert_id, specialty, venue, candidates}], excluded}`. Throws if
+ * the slots cannot be filled (the server would have recorded `session.draw_failed`).
+ * @param {any} pool @param {any} req @param {string} seedHex @param {any[]} replacements
+ */
+export async function recomputeDraw(pool, req, seedHex, replacements = []) {
+  const key = await crypto.subtle.importKey("raw", unhex(seedHex), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const avoided = avoidance(pool, req);
+  const eligible = new Set(avoided.eligible);
+  const fits = new Map(req.slots.map((/** @type {any} */ slot) => [slot, candidates(pool, eligible, req, slot, new Set())]));
+  /** @type {[any, number][]} */ const needs = req.slots.map((/** @type {any} */ slot) => [slot, slot.count]);
+  if (unfillable(needs, fits, new Set())) throw new Error("not_enough_experts");
+  /** @type {Set<string>} */ const taken = new Set();
+  const seats = [];
+  for (const [index, slot] of req.slots.entries()) {
+    for (let i = 0; i < slot.count; i++) {
+      needs[index][1] -= 1;
+      const remaining = (fits.get(slot) || []).filter((id) => !taken.has(id));
+      const count = remaining.length;
+      for (let k = 0; ; k++) {
+        const id = remaining[await pickIndex(key, ["draw", slot.specialty, slot.venue, i, k], remaining.length)];
+        if (!unfillable(needs, fits, new Set([...taken, id]))) {
+          seats.push({ expert_id: id, specialty: slot.specialty, venue: slot.venue, candidates: count });
+          taken.add(id);
+          break;
+        }
+        remaining.splice(remaining.indexOf(id), 1);
+      }
+    }
+  }
+  const excluded = [...avoided.excluded];
+  /** @type {Set<string>} */ const withdrawn = new Set();
+  for (const [round, r] of replacements.entries()) {
+    withdrawn.add(r.withdrawn_expert_id);
+    const at = seats.findIndex((x) => x.expert_id === r.withdrawn_expert_id);
+    if (at < 0) throw new Error("not_in_committee");
+    const seat = seats[at];
+    const free = new Set([...eligible].filter((id) => !withdrawn.has(id)));
+    const pick = candidates(pool, free, req, { specialty: seat.specialty, venue: seat.venue }, new Set(seats.map((x) => x.expert_id)));
+    if (!pick.length) throw new Error("not_enough_experts");
+    const index = await pickIndex(key, ["redraw", round + 1, seat.specialty, seat.venue], pick.length);
+    seats[at] = { ...seat, expert_id: pick[index], candidates: pick.length };
+    excluded.push([r.withdrawn_expert_id, "withdrawn"]);
+  }
+  return { seats, excluded };
+}
+
+/**
+ * Recompute the recorded draw and compare it with the record: seats in order (who, which
+ * slot, from how many), replacements, and every exclusion (expert, reason). Resolves true when
+ * they agree.
+ * @param {any} snapshot @param {any} req @param {string} seedHex @param {any} record
+ */
+export async function drawReproduces(snapshot, req, seedHex, record) {
+  const again = await recomputeDraw(snapshot, req, seedHex, record.replacements || []);
+  const seats = (/** @type {any[]} */ xs) => JSON.stringify(xs.map((x) => [x.expert_id, x.specialty, x.venue, x.candidates]));
+  const excl = (/** @type {[string, string][]} */ xs) => JSON.stringify(xs.map(([a, b]) => `${a}/${b}`).sort());
+  return seats(again.seats) === seats(record.seats || [])
+    && excl(again.excluded) === excl((record.exclusions || []).map((/** @type {any} */ x) => [x.expert_id, x.reason]));
 }

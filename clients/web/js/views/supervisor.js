@@ -162,7 +162,7 @@ export function mount(root, ctx) {
     const drawn = !!s.draw;
     if (!drawn && s.phase !== "draw") return null;
     const held = !!keptSeed(stream, conn.user);
-    allow(poolBtn, !drawn && !s.seedCommitment, t("why.phase"));
+    allow(poolBtn, true);
     allow(commitBtn, !drawn && !s.seedCommitment && !!pool, t(pool ? "why.phase" : "draw.pool_first"));
     allow(drawBtn, !drawn && !!s.seedCommitment && held, t(held ? "why.phase" : "draw.no_seed"));
     seedFileBtn.hidden = !held || drawn;
@@ -180,7 +180,8 @@ export function mount(root, ctx) {
             held || drawn ? null : h("span", { class: "error" }, " ", t("draw.no_seed"))) : null),
         h("li", { class: drawn ? "done" : "" }, h("div", { class: "toolbar" }, drawBtn))),
       drawChecks ? h("ul", { class: "plain-list", id: "draw-checks" }, drawChecks.map((c) =>
-        h("li", { "data-check": c.check, class: c.ok ? "ok" : "error" }, (c.ok ? "✓ " : "✗ ") + t(`draw.check_${c.check}`)))) : null,
+        h("li", { "data-check": c.check, class: c.ok === null ? "hint" : c.ok ? "ok" : "error" },
+          (c.ok === null ? "– " : c.ok ? "✓ " : "✗ ") + t(c.ok === null ? `draw.check_${c.check}_na` : `draw.check_${c.check}`)))) : null,
       drawnList);
   }
 
@@ -190,7 +191,7 @@ export function mount(root, ctx) {
     if (!s.draw || checkedFor === key) return;
     checkedFor = key;
     keepSeed(stream, conn.user, null);
-    checkDraw(s, pool ? pool.digest : null).then((found) => { if (checkedFor === key) { drawChecks = found; render(); } }).catch((err) => console.error(err));
+    checkDraw(s, pool).then((found) => { if (checkedFor === key) { drawChecks = found; render(); } }).catch((err) => console.error(err));
   }
 
   function scores() {
