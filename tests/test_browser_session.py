@@ -20,7 +20,7 @@ from clients.sdk import ClientError
 from clients.verify import load_bundle, verify_bundle
 from crypto.events import check_in_statement
 from tests.support import InProcessNode, add_participant
-from tests.test_browser import browser, watch_console  # noqa: F401  (the browser fixture)
+from tests.test_browser import SHOTS, browser, shot, watch_console  # noqa: F401  (the fixture)
 from tests.test_session import METHOD, SLOTS, VENUES, _opened_tender, _register_pool
 from tests.webflows_session import (
     approve_clarification,
@@ -101,6 +101,7 @@ async def test_the_session_runs_in_the_pages_from_the_draw_to_the_downloads(
     sup_errors = watch_console(sup)
     await expect(sup.locator("#phase")).to_have_text("专家抽取")
     names = await run_draw(sup)
+    await shot(sup, "supervisor-draw")
     state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
     committee = list(state["committee"])
     assert sorted(names) == sorted(m["name"] for m in state["committee"].values())
@@ -129,6 +130,7 @@ async def test_the_session_runs_in_the_pages_from_the_draw_to_the_downloads(
     await expect(exp.locator(".toast.error")).to_contain_text("座位号")
     seat = f"{venue_of[first]}-1"
     code = await check_in(exp, seat)
+    await shot(exp, "expert-checkin")
     assert code.startswith("evalroom-checkin:")
     assert await exp.evaluate("navigator.clipboard.readText()") == code
     assert await exp.locator("#checkin-qr img").evaluate("img => img.naturalWidth > 0")
@@ -139,6 +141,11 @@ async def test_the_session_runs_in_the_pages_from_the_draw_to_the_downloads(
     await op_page.fill("#checkin-token", "not a code")
     await op_page.click("#checkin-btn")
     await expect(op_page.locator(".toast.error")).to_contain_text("无法识别")
+    await op_page.fill("#checkin-token", code)
+    await op_page.click("#checkin-btn")
+    await expect(op_page.locator("#confirm-dialog")).to_be_visible()
+    await shot(op_page, "operator-confirm")
+    await op_page.click("#confirm-cancel")
     await confirm_check_in(op_page, code, first, state["committee"][first]["name"])
     await expect(exp.locator("#checkin-status")).to_contain_text(seat)
     assert not op_errors, op_errors
@@ -185,6 +192,7 @@ async def test_the_session_runs_in_the_pages_from_the_draw_to_the_downloads(
         await score(exp, number[bidder], "tech", "30" if bidder == "a" else TECH[bidder])
         await score(exp, number[bidder], "perf", PERF[bidder])
     await save_scores(exp)
+    await shot(exp, "expert-scales")
     cell = sup.locator(f'#live-scores [data-cell="{number["a"]}/tech"]').first
     await expect(cell).to_have_text("30")
     await submit_scores(exp)
@@ -209,6 +217,7 @@ async def test_the_session_runs_in_the_pages_from_the_draw_to_the_downloads(
     # The deviation explained in the page, then the report signed there.
     await expect(exp.locator("#phase")).to_have_text("偏离复核")
     await give_deviation_reason(exp, number["a"], "tech", "该投标冬季施工方案最完整")
+    await shot(exp, "expert-deviation")
     await ex[first].command(stream, "session.close_phase", {"phase": "deviation_check"})
     await expect(exp.locator("#phase")).to_have_text("报告签署")
     state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
@@ -236,6 +245,8 @@ async def test_the_session_runs_in_the_pages_from_the_draw_to_the_downloads(
     assert refused.json()["code"] == "forbidden" and refused.json()["message"]
     bidder = await _get(node, o.people["a"], "/api/sessions/WS1-S1/report.pdf")
     assert bidder.status_code == 403 and bidder.json()["code"] == "forbidden"
+    await shot(sup, "supervisor-downloads")
+    assert (SHOTS / "supervisor-draw.png").exists()
     assert not exp_errors and not sup_errors, (exp_errors, sup_errors)
     await exp_ctx.close()
     await sup_ctx.close()
