@@ -252,3 +252,54 @@ async def test_the_session_runs_in_the_pages_from_the_draw_to_the_downloads(
     await sup_ctx.close()
     for c in [*o.clients.values(), *ops.values(), *ex.values()]:
         await c.close()
+
+
+async def test_a_seed_backup_is_taken_back_only_if_it_matches_the_published_commitment(
+    browser: Any,  # noqa: F811
+    node: InProcessNode,
+    pool: asyncpg.Pool,
+    tmp_path: Path,
+) -> None:
+    o = await _opened_tender(node, pool, tmp_path, "WS2")
+    await _register_pool(pool, "ws2")
+    draw = {"slots": SLOTS, "tenderer": "甘肃交通厅", "tenderer_region": "兰州", "min_credit": "60"}
+    await o.clients["agency"].command(
+        "session:WS2-S1",
+        "session.create",
+        {"tender": "WS2", "section": "S1", "venues": VENUES, "method": METHOD, "draw": draw},
+    )
+    ctx, sup = await open_session_page(
+        browser, node, tmp_path, o.people["sup"], "#/supervisor?session=WS2-S1"
+    )
+    errors = watch_console(sup)
+    await expect(sup.locator("#commit-seed-btn")).to_be_disabled()  # the pool is checked first
+    await sup.click("#pool-check-btn")
+    await sup.click("#commit-seed-btn")
+    await sup.click("#confirm-ok")
+    await expect(sup.locator("#seed-committed")).to_be_visible()
+    async with sup.expect_download() as info:
+        await sup.click("#seed-file-btn")
+    backup = tmp_path / "seed.hex"
+    await (await info.value).save_as(backup)
+    # This browser loses the seed (another machine, storage cleared): the draw waits for it.
+    await sup.evaluate("localStorage.clear()")
+    await sup.reload()
+    await expect(sup.locator("#seed-committed")).to_contain_text("没有该承诺的种子")
+    await expect(sup.locator("#draw-btn")).to_be_disabled()
+    wrong = tmp_path / "wrong.hex"
+    wrong.write_text("00" * 32 + "\n")
+    await sup.set_input_files("#seed-file", str(wrong))
+    await expect(sup.locator(".toast.error")).to_contain_text("不符")
+    await expect(sup.locator("#draw-btn")).to_be_disabled()
+    await sup.set_input_files("#seed-file", str(backup))
+    await expect(sup.locator("#draw-btn")).to_be_enabled()
+    await sup.click("#pool-check-btn")  # checked again in this page, for the recomputation
+    await expect(sup.locator("#pool-checked")).to_be_visible()
+    await sup.click("#draw-btn")
+    await sup.click("#confirm-ok")
+    await expect(sup.locator("#draw-checks li.ok")).to_have_count(5)
+    await expect(sup.locator("#drawn-experts tbody tr")).to_have_count(5)
+    assert not errors, errors
+    await ctx.close()
+    for c in o.clients.values():
+        await c.close()

@@ -65,7 +65,7 @@ export async function newSeed() {
 
 const SEED_KEY = (/** @type {string} */ stream, /** @type {string} */ user) => `evalroom.drawseed.${user}.${stream}`;
 
-/** The seed this browser keeps for a session until its draw. @param {string} stream @param {string} user */
+/** What this browser keeps for a session until its draw: JSON `{commitment, seed}`. @param {string} stream @param {string} user */
 export function keptSeed(stream, user) {
   return localStorage.getItem(SEED_KEY(stream, user));
 }

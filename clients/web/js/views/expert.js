@@ -14,16 +14,7 @@ import { emptySession, foldSession, passFailCriteria, scoredBids, scoredCriteria
 import { act, CANCELLED, card, clock, confirmAction, fill, h, table, toast } from "../ui.js";
 import { allow, downloadsCard, facts, fewValidBanner, phasePill, picker, standingsCard } from "./common.js";
 
-const SCORE = /^\d{1,6}(\.\d{1,2})?$/;
 const REVIEW = ["preliminary_review", "detailed_review", "deviation_check"];
-
-/**
- * Whether a typed score is valid for a criterion: 0..max, at most 2 decimals.
- * @param {string} text @param {string|null} max
- */
-export function validScore(text, max) {
-  return SCORE.test(text) && (max === null || Number(text) <= Number(max));
-}
 
 /** A criterion's heading on the sheet: its name and what may be entered. @param {any} c */
 function criterionHead(c) {

@@ -8,7 +8,7 @@
  * that each extends the one it verified before (RFC 9162 consistency), and says so.
  * @module views/supervisor
  */
-import { checkDraw, fetchCheckedPool, keepSeed, keptSeed, newSeed } from "../draw.js";
+import { checkDraw, fetchCheckedPool, keepSeed, keptSeed, newSeed, sha256Hex, unhex } from "../draw.js";
 import { eventName, phaseName, t } from "../i18n.js";
 import { checkLogConsistency } from "../logproof.js";
 import { emptySession, expertCriteria, foldSession, scoredBids } from "../session.js";
@@ -126,7 +126,7 @@ export function mount(root, ctx) {
       items: [[t("field.session"), id], [t("draw.pool"), t("draw.pool_n", { n: pool.count })],
         [t("draw.pool_digest"), h("span", { class: "mono digest" }, pool.digest)], [t("draw.commitment"), h("span", { class: "mono digest" }, commitment)]],
       details: { stream, type: "session.commit_seed", body } }))) return CANCELLED;
-    keepSeed(stream, conn.user, seed); // kept before anything is published
+    keepSeed(stream, conn.user, JSON.stringify({ commitment, seed })); // kept before anything is published
     try {
       await conn.command(stream, "session.commit_seed", body);
     } catch (err) {
@@ -136,8 +136,17 @@ export function mount(root, ctx) {
     render();
   });
   const seedFileBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button", id: "seed-file-btn" }, t("draw.save_seed")));
+  /** The seed this browser keeps for the commitment now published, or null. */
+  function heldSeed() {
+    try {
+      const kept = JSON.parse(keptSeed(stream, conn.user) || "null");
+      return kept && kept.commitment === s.seedCommitment?.commitment ? String(kept.seed) : null;
+    } catch {
+      return null;
+    }
+  }
   seedFileBtn.onclick = () => {
-    const seed = keptSeed(stream, conn.user);
+    const seed = heldSeed();
     if (!seed) return;
     const url = URL.createObjectURL(new Blob([seed + "\n"], { type: "text/plain" }));
     const a = h("a", { href: url, download: `${id}.seed.hex` });
@@ -146,9 +155,25 @@ export function mount(root, ctx) {
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   };
+  // A seed backup file (as downloaded above, or `evalroom-supervisor commit-seed --out`) is
+  // taken back only if it hashes to the published commitment.
+  const seedFile = /** @type {HTMLInputElement} */ (h("input", { type: "file", id: "seed-file", accept: ".hex,.txt,text/plain" }));
+  seedFile.onchange = () => act(null, async () => {
+    const text = ((await seedFile.files?.[0]?.text()) || "").trim().toLowerCase();
+    seedFile.value = "";
+    let ok = false;
+    try {
+      ok = text.length >= 32 && (await sha256Hex(unhex(text))) === s.seedCommitment?.commitment;
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw Object.assign(new Error(t("draw.seed_file_wrong")), { code: "seed_mismatch" });
+    keepSeed(stream, conn.user, JSON.stringify({ commitment: s.seedCommitment.commitment, seed: text }));
+    render();
+  }, t("draw.seed_file_ok"));
   const drawBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", type: "button", id: "draw-btn" }, t("draw.run")));
   drawBtn.onclick = () => act(drawBtn, async () => {
-    const seed = keptSeed(stream, conn.user);
+    const seed = heldSeed();
     if (!seed) throw Object.assign(new Error(t("draw.no_seed")), { code: "seed_unreadable" });
     if (!(await confirmAction({ title: t("draw.run"), signed: false, lead: t("draw.run_lead"), okText: t("draw.run"),
       items: [[t("field.session"), id], [t("draw.commitment"), h("span", { class: "mono digest" }, s.seedCommitment?.commitment || "—")],
@@ -161,7 +186,7 @@ export function mount(root, ctx) {
     if (!s.phase) return null;
     const drawn = !!s.draw;
     if (!drawn && s.phase !== "draw") return null;
-    const held = !!keptSeed(stream, conn.user);
+    const held = !!heldSeed();
     allow(poolBtn, true);
     allow(commitBtn, !drawn && !s.seedCommitment && !!pool, t(pool ? "why.phase" : "draw.pool_first"));
     allow(drawBtn, !drawn && !!s.seedCommitment && held, t(held ? "why.phase" : "draw.no_seed"));
@@ -177,7 +202,8 @@ export function mount(root, ctx) {
           pool ? h("p", { class: "ok", id: "pool-checked" }, t("draw.pool_ok", { n: pool.count, digest: pool.digest.slice(0, 16) })) : null),
         h("li", { class: s.seedCommitment || drawn ? "done" : "" }, h("div", { class: "toolbar" }, commitBtn, seedFileBtn),
           s.seedCommitment ? h("p", { class: "hint", id: "seed-committed" }, t("draw.committed", { commitment: s.seedCommitment.commitment.slice(0, 16) }),
-            held || drawn ? null : h("span", { class: "error" }, " ", t("draw.no_seed"))) : null),
+            held || drawn ? null : h("span", { class: "error" }, " ", t("draw.no_seed"))) : null,
+          s.seedCommitment && !held && !drawn ? h("div", { class: "toolbar" }, h("label", null, t("draw.seed_file"), seedFile)) : null),
         h("li", { class: drawn ? "done" : "" }, h("div", { class: "toolbar" }, drawBtn))),
       drawChecks ? h("ul", { class: "plain-list", id: "draw-checks" }, drawChecks.map((c) =>
         h("li", { "data-check": c.check, class: c.ok === null ? "hint" : c.ok ? "ok" : "error" },
