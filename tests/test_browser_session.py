@@ -40,7 +40,8 @@ from tests.webflows_session import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-# A method with a range (10–30), steps (0/4/8: "4 per project, at most 8") and a price.
+# A method with a range (10–30), steps (0/4/8: "4 per project, at most 8"), a deduction item
+# taken by majority (扣分项: 0 or 2) and a price.
 SCALED = {
     **METHOD,
     "criteria": [
@@ -59,12 +60,20 @@ SCALED = {
             "max_points": "8",
             "scale": {"low": "0", "high": "8", "step": "4"},
         },
+        {
+            "id": "late",
+            "name": "工期延误",
+            "kind": "deduction",
+            "max_points": "2",
+            "deduction": "majority",
+        },
         {"id": "price", "name": "投标报价", "kind": "price", "max_points": "62"},
     ],
 }
 # Every expert's figures but the browser expert's 30 on bid a's tech, which deviates.
 TECH = {"a": "15", "b": "20", "c": "22", "d": "24"}
 PERF = {"a": "4", "b": "4", "c": "4", "d": "8"}
+LATE = {"a": "0", "b": "0", "c": "0", "d": "2"}  # every expert deducts d's 2 points
 
 
 async def _get(node: InProcessNode, person: Any, path: str) -> httpx.Response:
@@ -182,6 +191,9 @@ async def test_the_session_runs_in_the_pages_from_the_draw_to_the_downloads(
     # The scales: the range refuses 5 before anything is sent; the steps are a list.
     perf = exp.locator(f"#score-{number['a']}-perf option")
     assert await perf.all_inner_texts() == ["—", "0", "4", "8"]
+    late = exp.locator(f"#score-{number['a']}-late option")
+    assert await late.all_inner_texts() == ["—", "0", "2"]
+    await expect(exp.locator("#score-sheet th", has_text="工期延误")).to_contain_text("扣分 0、2")
     await score(exp, number["a"], "tech", "5")
     await exp.click("#save-scores")
     await expect(exp.locator(".toast.error")).to_contain_text("只能填写 10–30")
@@ -191,6 +203,7 @@ async def test_the_session_runs_in_the_pages_from_the_draw_to_the_downloads(
     for bidder in TECH:
         await score(exp, number[bidder], "tech", "30" if bidder == "a" else TECH[bidder])
         await score(exp, number[bidder], "perf", PERF[bidder])
+        await score(exp, number[bidder], "late", LATE[bidder])
     await save_scores(exp)
     await shot(exp, "expert-scales")
     cell = sup.locator(f'#live-scores [data-cell="{number["a"]}/tech"]').first
@@ -209,7 +222,7 @@ async def test_the_session_runs_in_the_pages_from_the_draw_to_the_downloads(
         assert caught.value.code == refused
     for eid in committee[1:]:
         for bidder in TECH:
-            for criterion, marks in (("tech", TECH), ("perf", PERF)):
+            for criterion, marks in (("tech", TECH), ("perf", PERF), ("late", LATE)):
                 body = {"bid": number[bidder], "criterion": criterion, "score": marks[bidder]}
                 await ex[eid].command(stream, "session.score", body, sign=True)
         await ex[eid].command(stream, "session.submit_scores", sign=True)
@@ -221,6 +234,8 @@ async def test_the_session_runs_in_the_pages_from_the_draw_to_the_downloads(
     await ex[first].command(stream, "session.close_phase", {"phase": "deviation_check"})
     await expect(exp.locator("#phase")).to_have_text("报告签署")
     state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
+    d_total = next(b for b in state["report"]["ranking"]["bids"] if b["bid_id"] == number["d"])
+    assert d_total["deductions"][0]["deducted"] == "2.00"  # the deduction item, taken
     await sign_report(exp, state["report_digest"])
     for eid in committee[1:]:
         body = {"report_digest": state["report_digest"]}
