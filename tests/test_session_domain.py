@@ -575,7 +575,9 @@ def test_draw_is_reproduced_from_the_revealed_seed_and_honours_avoidance() -> No
     room = room_at("check_in")
     (record_event,) = room.events("session.drawn")
     record = record_from_dict(record_event.payload["record"])
-    request = DrawRequest.from_dict(room.state["draw_request"])
+    # The event carries the request (supervisors only), so the supervisor's page recomputes.
+    assert record_event.payload["request"] == room.state["draw_request"]
+    request = DrawRequest.from_dict(record_event.payload["request"])
     verify_draw(POOL, request, bytes.fromhex(record_event.payload["seed"]), record)
     assert not {"X1", "Y1"} & set(room.experts)
     avoided = {(x.expert_id, x.reason) for x in record.exclusions}
