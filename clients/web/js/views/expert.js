@@ -246,7 +246,8 @@ export function mount(root, ctx) {
       const key = `${d.bid}/${d.criterion}`;
       const name = byId[d.criterion]?.name || s.method?.criteria?.find((/** @type {any} */ c) => c.id === d.criterion)?.name || d.criterion;
       const done = s.reasons[me]?.[key];
-      const item = t("expert.deviation_item", { bid: d.bid, criterion: name, score: d.score, mean: d.others_mean });
+      const mean = /^-?\d+(\.\d+)?$/.test(String(d.others_mean)) ? Number(d.others_mean).toFixed(2) : d.others_mean;
+      const item = t("expert.deviation_item", { bid: d.bid, criterion: name, score: d.score, mean });
       if (done) return h("li", { "data-deviation": key }, item, t("colon"), h("span", { class: "ok dev-done" }, done));
       const input = (reasonInputs[key] ||= /** @type {HTMLInputElement} */ (h("input", { id: `dev-reason-${d.bid}-${d.criterion}`, "aria-label": `${item} ${t("expert.reason")}`, placeholder: t("expert.reason") })));
       const b = /** @type {HTMLButtonElement} */ (h("button", { class: "primary dev-send", type: "button" }, t("dev.send")));
