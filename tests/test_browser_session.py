@@ -204,7 +204,7 @@ async def test_the_session_runs_in_the_pages_from_the_draw_to_the_downloads(
         await score(exp, number[bidder], "tech", "30" if bidder == "a" else TECH[bidder])
         await score(exp, number[bidder], "perf", PERF[bidder])
         await score(exp, number[bidder], "late", LATE[bidder])
-    await save_scores(exp)
+    await save_scores(exp, f"{number['a']} 施工组织设计", "类似业绩", "工期延误")
     await shot(exp, "expert-scales")
     cell = sup.locator(f'#live-scores [data-cell="{number["a"]}/tech"]').first
     await expect(cell).to_have_text("30")

@@ -105,8 +105,10 @@ async def score(page: Any, bid: str, criterion: str, value: str) -> None:
         await cell.fill(value)
 
 
-async def save_scores(page: Any) -> None:
+async def save_scores(page: Any, *shown: str) -> None:
+    """Sign the figures entered; the dialog lists them (``shown``: texts it must hold)."""
     await page.click("#save-scores")
+    await confirm(page, *shown)
     await expect(page.locator(".toast.ok").last).to_contain_text("已保存")
 
 

@@ -81,10 +81,13 @@ export function mount(root, ctx) {
   const voteBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", type: "button", id: "vote-btn" }, t("expert.vote")));
   voteBtn.onclick = () => act(voteBtn, () => conn.command(stream, "session.vote_chair", { candidate: candidate.value }));
   const saveBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button", id: "save-scores" }, t("expert.save")));
-  saveBtn.onclick = () => act(saveBtn, saveScores, "");
+  /** The save in flight, if any: submitting waits for it, so nothing is signed twice. */
+  /** @type {Promise<any>} */ let saving = Promise.resolve();
+  saveBtn.onclick = () => act(saveBtn, () => (saving = saveScores()), "");
   const submitBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", type: "button", id: "submit-scores" }, t("expert.submit")));
   submitBtn.onclick = () => act(submitBtn, async () => {
-    await saveScores();
+    await saving.catch(() => undefined);
+    if ((await saveScores()) === CANCELLED) return CANCELLED;
     const mine = s.myScores || {};
     const n = Object.values(mine).reduce((k, /** @type {any} */ row) => k + Object.keys(row).length, 0);
     if (!(await confirmAction({
@@ -133,10 +136,14 @@ export function mount(root, ctx) {
       if (had && had.pass === pass && (had.reason || "") === (pass ? "" : why)) continue;
       todo.push({ bid, criterion, pass, reason: why });
     }
-    for (const v of todo) {
-      const body = v.pass ? { bid: v.bid, criterion: v.criterion, pass: true } : v;
-      await conn.command(stream, "session.preliminary", body, { sign: true });
-    }
+    if (!todo.length) return CANCELLED;
+    const names = Object.fromEntries(passFailCriteria(s).map((/** @type {any} */ c) => [c.id, c.name]));
+    const bodies = todo.map((v) => (v.pass ? { bid: v.bid, criterion: v.criterion, pass: true } : v));
+    if (!(await confirmAction({ title: t("expert.prelim_save"), lead: t("expert.prelim_hint"),
+      items: todo.map((v) => /** @type {[string, any]} */ ([`${v.bid} ${names[v.criterion] || v.criterion}`,
+        v.pass ? t("expert.pass") : `${t("expert.fail")}${t("colon")}${v.reason}`])),
+      details: { stream, type: "session.preliminary", bodies } }))) return CANCELLED;
+    for (const body of bodies) await conn.command(stream, "session.preliminary", body, { sign: true });
     toast(t("expert.prelim_saved", { n: todo.length }));
   }
 
@@ -178,8 +185,11 @@ export function mount(root, ctx) {
   /** @type {Record<string, any>} criterion by id, for the sheet's inputs */
   let byId = {};
 
+  /** Sign and send every figure changed on the sheet, after checking each against its
+   * criterion's scale and a dialog listing what is signed. Returns CANCELLED if declined. */
   async function saveScores() {
-    let n = 0;
+    /** @type {{key: string, bid: string, criterion: string, value: string}[]} */
+    const todo = [];
     for (const [key, input] of Object.entries(inputs)) {
       const [bid, criterion] = key.split("/");
       const value = input.value.trim();
@@ -192,11 +202,18 @@ export function mount(root, ctx) {
           : t("score.not_allowed", { criterion: c?.name || criterion, bid, allowed: c ? allowedText(c) : "" });
         throw Object.assign(new Error(message), { code: "score_not_allowed" });
       }
-      await conn.command(stream, "session.score", { bid, criterion, score: value }, { sign: true });
-      saved[key] = value;
-      n += 1;
+      todo.push({ key, bid, criterion, value });
     }
-    if (n) toast(t("expert.saved", { n }));
+    if (!todo.length) return 0;
+    if (!(await confirmAction({ title: t("expert.save"), lead: t("score.hint"),
+      items: todo.map((x) => /** @type {[string, any]} */ ([`${x.bid} ${byId[x.criterion]?.name || x.criterion}`, x.value])),
+      details: { stream, type: "session.score", bodies: todo.map(({ bid, criterion, value }) => ({ bid, criterion, score: value })) } }))) return CANCELLED;
+    for (const x of todo) {
+      await conn.command(stream, "session.score", { bid: x.bid, criterion: x.criterion, score: x.value }, { sign: true });
+      saved[x.key] = x.value;
+    }
+    toast(t("expert.saved", { n: todo.length }));
+    return todo.length;
   }
 
   /** One cell's input: a list of the allowed figures where they can be listed, else a field

@@ -263,7 +263,7 @@ export function mount(root, ctx) {
         clear(`clar-${c.id}`);
       });
       return h("li", { "data-id": c.id }, h("div", { class: "clar-q" }, h("strong", null, c.company, t("colon")), c.question),
-        h("div", { class: "hint" }, t("sup.asked_by", { who: c.asked_by, n: Math.round(c.deadline_seconds / 60) })),
+        h("div", { class: "hint" }, t("sup.asked_by", { who: expertName(c.asked_by), n: Math.round(c.deadline_seconds / 60) })),
         h("div", { class: "toolbar" }, ok, draft(`clar-${c.id}`, t("sup.reject_reason")), no));
     })));
   }
@@ -279,7 +279,7 @@ export function mount(root, ctx) {
       clear("goback");
     });
     return card(t("sup.goback"), h("div", { class: "request", id: "goback-request" },
-      t("sup.goback_text", { by: g.by, from: phaseName(g.from_phase), to: phaseName(g.to_phase) }), h("br"),
+      t("sup.goback_text", { by: expertName(g.by), from: phaseName(g.from_phase), to: phaseName(g.to_phase) }), h("br"),
       h("strong", null, t("sup.goback_reason")), g.reason),
       h("div", { class: "toolbar" }, ok, draft("goback", t("sup.reject_reason"), "goback-reason"), no));
   }
