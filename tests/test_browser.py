@@ -547,6 +547,8 @@ async def test_an_expert_scores_in_the_browser_and_the_supervisor_sees_it_land_l
     await expect(sup_page.locator("#goback-request")).to_have_count(0)
     await sup_page.fill("#note-text", "已核实回退理由")
     await sup_page.click("#note-btn")
+    await expect(sup_page.locator("#confirm-dialog")).to_contain_text("已核实回退理由")
+    await sup_page.click("#confirm-ok")
     await expect(sup_page.locator("#notes")).to_contain_text("已核实回退理由")
     # Pausing is confirmed first and offered only while it can be: not once paused.
     await sup_page.click("#pause-btn")

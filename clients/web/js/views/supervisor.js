@@ -300,7 +300,10 @@ export function mount(root, ctx) {
     });
     const noteBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button", id: "note-btn" }, t("sup.annotate")));
     noteBtn.onclick = () => act(noteBtn, async () => {
-      await conn.command(stream, "session.annotate", { text: need("note") }, { sign: true });
+      const body = { text: need("note") };
+      if (!(await confirmAction({ title: t("sup.annotate"), items: [[t("field.session"), id], [t("confirm.text"), body.text]],
+        details: { stream, type: "session.annotate", body } }))) return CANCELLED;
+      await conn.command(stream, "session.annotate", body, { sign: true });
       clear("note");
     });
     return card(t("sup.actions"),
