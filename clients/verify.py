@@ -117,6 +117,7 @@ from crypto.checkpoint import VerifierKey as LogKey
 from crypto.events import event_leaf_hash
 from crypto.keys import KeyFormatError, VerifyKey
 from crypto.merkle import MerkleLog, verify_consistency, verify_inclusion
+from evalroom.domain.corrections import Correction
 from evalroom.domain.handover import (
     RECORD_EVENT,
     SignedRecord,
@@ -130,7 +131,7 @@ from evalroom.domain.scoring import BidFigures, ExpertSheet, ScoringMethod, eval
 
 FORMAT = "evalroom-bundle/1"
 EVENT_FIELDS = ("stream", "seq", "type", "actor", "at", "payload", "visibility", "sig")
-BID_FIELDS = frozenset({"bid_id", "price", "arithmetic_errors", "adjustment"})
+BID_FIELDS = frozenset({"bid_id", "price", "arithmetic_errors", "adjustment", "price_score"})
 # An actor's act is folded only when the actor signed that very command: the server may
 # not sign for them (event type -> the command signed).
 SIGNED_ACTS = {"opening.record_signed": "opening.sign_record"}
@@ -863,8 +864,19 @@ class BundleVerifier:
             sheets = [ExpertSheet.from_dict(s) for s in report["sheets"]]
             fp_text = report.get("floating_point")
             floating = None if fp_text is None else Decimal(str(fp_text))
-            ranking = evaluate(method, bids, sheets, floating).to_dict()
-        except (RuleError, InvalidOperation) as exc:
+            # method rules in the session: the chair scores the chair-only items alone, and
+            # the corrections approved after a 复核 apply on top of the sheets as handed in.
+            chairs = [m.get("expert") for m in _items(report.get("committee")) if m.get("chair")]
+            corrections = [Correction.from_dict(c) for c in _items(report.get("corrections"))]
+            ranking = evaluate(
+                method,
+                bids,
+                sheets,
+                floating,
+                chair=chairs[0] if chairs else None,
+                corrections=corrections,
+            ).to_dict()
+        except (RuleError, InvalidOperation, AttributeError) as exc:
             self.fail(subject, f"cannot re-run the evaluation: {exc}")
             return
         claimed = report.get("ranking")
@@ -887,7 +899,33 @@ class BundleVerifier:
             self.fail(subject, f"its stream {stream} is not in the bundle")
             return
         self._signed_sheets(subject, state, sheets)
+        self._approvals(subject, state, report)
         self._report_signatures(subject, state, report, [s.expert_id for s in sheets])
+
+    def _approvals(self, subject: str, state: _Stream, report: Mapping[str, Any]) -> None:
+        """Method rules in the session: every correction in the report was approved in the
+        stream (``session.correction_approved``, the same figures and approver), and fed price
+        scores are the ones a supervisor approved (``session.price_scores_approved``)."""
+        said = [e for e in state.events.values() if isinstance(e, dict)]
+        approved = [
+            {k: v for k, v in e["payload"].items() if k != "requested_by"}
+            for e in said
+            if e.get("type") == "session.correction_approved"
+        ]
+        for c in _items(report.get("corrections")):
+            if not isinstance(c, dict):
+                continue
+            claim = {k: v for k, v in c.items() if k not in ("requested_by", "approved_at")}
+            if claim not in approved:
+                self.fail(subject, f"correction {claim} was never approved in the stream")
+        fed = [e["payload"] for e in said if e.get("type") == "session.price_scores_approved"]
+        scores = {
+            b.get("bid_id"): b["price_score"]
+            for b in _items(report.get("bids"))
+            if isinstance(b, dict) and b.get("price_score") is not None
+        }
+        if scores and (not fed or fed[-1].get("scores") != scores):
+            self.fail(subject, "the bids' price scores are not the ones a supervisor approved")
 
     def _signed(self, state: _Stream) -> Iterable[tuple[int, str, Mapping[str, Any]]]:
         """(seq, actor, signed command body) of the stream's validly signed events.

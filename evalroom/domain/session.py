@@ -147,6 +147,7 @@ from evalroom.domain import (
     session_control,
     session_report,
     session_review,
+    session_rules,
 )
 from evalroom.domain.commands import Actor
 from evalroom.domain.roles import Role
@@ -195,6 +196,14 @@ DECIDERS: dict[str, Decider] = {
     "session.venue_restored": session_control.venue_restored,
     "session.tenderer_decision": session_control.tenderer_decision,
     "session.clock": session_control.clock,
+    # method rules in the session
+    "session.arithmetic_errors": session_rules.arithmetic_errors,
+    "session.price_scores": session_rules.feed_price_scores,
+    "session.price_scores_approve": session_rules.approve_price_scores,
+    "session.price_scores_reject": session_rules.reject_price_scores,
+    "session.correction_request": session_rules.request_correction,
+    "session.correction_approve": session_rules.approve_correction,
+    "session.correction_reject": session_rules.reject_correction,
 }
 
 _COMMITTEE = frozenset({Role.EXPERT, Role.CHAIR})
@@ -232,6 +241,14 @@ COMMAND_ROLES: dict[str, frozenset[str]] = {
     "session.venue_restored": frozenset({SYSTEM}),
     "session.tenderer_decision": frozenset({Role.TENDERER}),
     "session.clock": frozenset({SYSTEM}),
+    # method rules in the session
+    "session.arithmetic_errors": frozenset({Role.CHAIR}),
+    "session.price_scores": frozenset({Role.AGENCY}),
+    "session.price_scores_approve": _SUPERVISOR,
+    "session.price_scores_reject": _SUPERVISOR,
+    "session.correction_request": frozenset({Role.CHAIR}),
+    "session.correction_approve": _SUPERVISOR,
+    "session.correction_reject": _SUPERVISOR,
 }
 
 # Commands whose events carry the actor's signature: their specs must be ``signed``.

@@ -212,7 +212,7 @@ def _initial_state(
         "committee": {},
         "withdrawn": {},
         "checked_in": {},
-        "election": {"round": 1, "votes": {}},
+        "election": {"round": 1, "votes": {}, "candidates": None, "rounds": []},
         "chair": None,
         "verdicts": {},
         "preliminary": None,
@@ -233,6 +233,10 @@ def _initial_state(
         "report_digest": None,
         "signatures": {},
         "ratings": {},
+        # method rules in the session (evalroom.domain.session_rules)
+        "price_scores": None,
+        "correction": None,
+        "corrections": [],
     }
 
 

@@ -189,6 +189,14 @@ EVENTS: Mapping[str, Rule] = {
     "session.closed": PUBLIC,
     "session.report_final": STAFF,
     "session.expert_rated": ACTOR,
+    # -- method rules in the session (docs/methods.md) ------------------------------------
+    "session.arithmetic_errors": COMMITTEE,  # 算术错误 the chair records; penalties follow
+    "session.price_scores_fed": ACTOR,  # the agency's figures, until the supervisor approves
+    "session.price_scores_approved": COMMITTEE,
+    "session.price_scores_rejected": STAFF,  # a reason, no figure
+    "session.correction_requested": COMMITTEE,  # 复核: the chair asks, the supervisor decides
+    "session.correction_approved": COMMITTEE,
+    "session.correction_rejected": COMMITTEE,
     # -- the award, 评定分离 (evalroom.domain.award), in the closed session's stream ------
     "award.set_up": PUBLIC,
     "award.committee": AWARD,

@@ -1,0 +1,572 @@
+"""The method's rules as the live session enforces them (docs/methods.md), decider by decider:
+scales refused at submission, chair-only items, deduction items, penalties from the price
+score, vote thresholds closing the preliminary review, fed price scores with the supervisor's
+approval, the chair elected by plurality with run-offs, and corrections after a 复核. Pure and
+fast: the session's deciders only (tests/test_session_domain.py builds the rooms)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from clients.folds.session import SessionView
+from evalroom.domain.corrections import Correction
+from evalroom.domain.rules import RuleError
+from evalroom.domain.scoring import BidFigures, ExpertSheet, ScoringMethod, evaluate
+from tests.test_session_domain import (
+    AGENCY,
+    COMPREHENSIVE,
+    SUPERVISOR,
+    Room,
+    chaired,
+    checked_in,
+    created,
+    drawn,
+    give_verdicts,
+)
+
+BIDS = ("B1", "B2", "B3", "B4")  # prices 1,000,000 / 980,000 / 1,050,000 / 900,000
+
+
+def method(**changes: Any) -> dict[str, Any]:
+    """The session tests' comprehensive method with extra criteria and rules."""
+    m = copy.deepcopy(COMPREHENSIVE)
+    extra = changes.pop("criteria", [])
+    m["criteria"] = [*m["criteria"][:2], *extra, m["criteria"][2]]
+    m.update(changes)
+    return m
+
+
+PLAN = {  # "1–2 分": a range that does not start at 0
+    "id": "plan",
+    "name": "进度计划",
+    "kind": "expert",
+    "max_points": "2",
+    "scale": {"low": "1", "high": "2"},
+}
+PROJECTS = {  # 4 points per similar project, at most 8
+    "id": "projects",
+    "name": "类似工程业绩",
+    "kind": "expert",
+    "max_points": "8",
+    "scale": {"low": "0", "high": "8", "step": "4"},
+}
+TALK = {"id": "talk", "name": "答辩", "kind": "expert", "max_points": "5", "scored_by": "chair"}
+LATE = {
+    "id": "late",
+    "name": "逾期提交资料",
+    "kind": "deduction",
+    "max_points": "2",
+    "deduction": "majority",
+}
+VIOLATION = {
+    "id": "violation",
+    "name": "违章记录",
+    "kind": "deduction",
+    "max_points": "5",
+    "deduction": "mean",
+}
+QUALITY = {  # entered as the points taken from the maximum
+    "id": "quality",
+    "name": "质量保证体系",
+    "kind": "expert",
+    "max_points": "10",
+    "entry": "deduction",
+}
+
+
+def at_review(m: Mapping[str, Any], fails: Mapping[str, tuple[int, ...]] | None = None) -> Room:
+    """A session of ``m`` in the detailed review (every bid passes unless ``fails`` says)."""
+    room = created(m)
+    for step in (drawn, checked_in, chaired):
+        step(room)
+    give_verdicts(room, fails or {})
+    room.send("session.close_phase", room.chair, {"phase": "preliminary_review"})
+    assert room.phase == "detailed_review"
+    return room
+
+
+def sheet_in(room: Room, i: int, rows: Mapping[str, Mapping[str, str]]) -> None:
+    for bid, row in rows.items():
+        for criterion, points in row.items():
+            body = {"bid": bid, "criterion": criterion, "score": points}
+            room.send("session.score", room.expert(i), body)
+    room.send("session.submit_scores", room.expert(i))
+
+
+def evaluated(room: Room, corrections: list[Correction] | None = None) -> dict[str, Any]:
+    """What scoring.evaluate makes of the session's own record, computed here apart."""
+    report = room.state["report"]
+    ranking = evaluate(
+        ScoringMethod.from_dict(room.state["method"]),
+        [
+            BidFigures.from_dict({k: v for k, v in b.items() if k != "company"})
+            for b in report["bids"]
+        ],
+        [ExpertSheet.from_dict(s) for s in report["sheets"]],
+        chair=room.state["chair"],
+        corrections=corrections or [],
+    )
+    result: dict[str, Any] = ranking.to_dict()
+    return result
+
+
+def close_deviation(room: Room) -> None:
+    for d in room.state["deviations"]:
+        body = {"bid": d["bid"], "criterion": d["criterion"], "reason": "有依据"}
+        expert = room.experts.index(d["expert"])
+        room.send("session.deviation_reason", room.expert(expert), body)
+    room.send("session.close_phase", room.chair, {"phase": "deviation_check"})
+    assert room.phase == "signing"
+
+
+# --- 1. scales: refused at submission -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("criterion", "points", "code"),
+    [
+        ("plan", "0", "score_out_of_range"),  # a 0 on a 1–2 item
+        ("plan", "2.01", "score_out_of_range"),
+        ("projects", "6", "score_not_allowed"),  # off the steps of 4
+        ("projects", "12", "score_out_of_range"),
+    ],
+)
+def test_a_figure_off_the_criterions_scale_is_refused_naming_it_and_its_values(
+    criterion: str, points: str, code: str
+) -> None:
+    room = at_review(method(criteria=[PLAN, PROJECTS]))
+    body = {"bid": "B1", "criterion": criterion, "score": points}
+    with pytest.raises(RuleError) as refused:
+        room.send("session.score", room.expert(1), body)
+    assert refused.value.code == code
+    name = {"plan": "进度计划", "projects": "类似工程业绩"}[criterion]
+    allowed = {"plan": "1 至 2 分", "projects": "0 至 8 分，每档 4 分"}[criterion]
+    assert name in refused.value.message and allowed in refused.value.message
+    assert f"{criterion} takes" in refused.value.message  # the English half
+    assert room.state["scores"].get(room.experts[1], {}) == {}
+
+
+@pytest.mark.parametrize(
+    ("criterion", "points"),
+    [
+        ("plan", "1"),
+        ("plan", "1.5"),
+        ("plan", "2"),
+        ("projects", "0"),
+        ("projects", "4"),
+        ("projects", "8"),
+    ],
+)
+def test_a_figure_on_the_scale_is_accepted(criterion: str, points: str) -> None:
+    room = at_review(method(criteria=[PLAN, PROJECTS]))
+    room.send(
+        "session.score", room.expert(1), {"bid": "B1", "criterion": criterion, "score": points}
+    )
+    assert room.state["scores"][room.experts[1]]["B1"][criterion] == points
+
+
+def test_fixed_values_take_the_same_number_written_otherwise_and_refuse_others() -> None:
+    values = {
+        "id": "x",
+        "name": "安全文明",
+        "kind": "expert",
+        "max_points": "5",
+        "scale": {"values": ["0", "3", "5"]},
+    }
+    room = at_review(method(criteria=[values]))
+    room.send("session.score", room.expert(0), {"bid": "B1", "criterion": "x", "score": "3.00"})
+    body = {"bid": "B1", "criterion": "x", "score": "4"}
+    assert room.refused("session.score", room.expert(0), body) == "score_not_allowed"
+
+
+def test_a_revision_is_held_to_the_scale_too() -> None:
+    room = at_review(method(criteria=[PLAN]))
+    sheet_in(room, 0, {b: {"tech": "20", "plan": "2"} for b in BIDS})
+    body = {"bid": "B1", "criterion": "plan", "score": "0", "reason": "复核"}
+    assert room.refused("session.revise_score", room.expert(0), body) == "score_out_of_range"
+
+
+# --- 2. chair-only items ------------------------------------------------------------------------
+
+
+def test_only_the_elected_chair_scores_a_chair_only_item() -> None:
+    room = at_review(method(criteria=[TALK]))
+    body = {"bid": "B1", "criterion": "talk", "score": "4"}
+    assert room.refused("session.score", room.expert(1), body) == "chair_only"
+    room.send("session.score", room.chair, body)
+    assert room.state["scores"][room.state["chair"]]["B1"]["talk"] == "4"
+
+
+def test_the_other_experts_submit_without_the_chair_only_item_and_the_chair_with_it() -> None:
+    room = at_review(method(criteria=[TALK]))
+    sheet_in(room, 1, {b: {"tech": "20"} for b in BIDS})  # complete without talk
+    for bid in BIDS:
+        room.send("session.score", room.chair, {"bid": bid, "criterion": "tech", "score": "20"})
+    assert room.refused("session.submit_scores", room.chair) == "incomplete"
+
+
+def test_the_chairs_figure_is_the_items_score_outside_the_averaging() -> None:
+    room = at_review(method(criteria=[TALK]))
+    tech = ("20", "21", "22", "23", "24")  # drop 20 and 24: 22.00
+    for i in range(5):
+        rows = {b: {"tech": tech[i], **({"talk": "4.5"} if i == 0 else {})} for b in BIDS}
+        sheet_in(room, i, rows)
+    close_deviation(room)
+    ranking = room.state["report"]["ranking"]
+    b1 = next(b for b in ranking["bids"] if b["bid_id"] == "B1")
+    talk = next(c for c in b1["criteria"] if c["criterion_id"] == "talk")
+    assert talk["score"] == "4.50" and b1["expert_part"] == "26.50"
+    assert ranking == evaluated(room)
+
+
+# --- 3. deduction items and penalties -----------------------------------------------------------
+
+
+def test_deduction_items_flow_into_the_ranking_as_evaluate_computes_them() -> None:
+    room = at_review(method(criteria=[QUALITY, LATE, VIOLATION]))
+    late = {"B1": ("2", "2", "2", "0", "0"), "B2": ("2", "2", "0", "0", "0")}  # 3 of 5; 2 of 5
+    violation = {"B1": ("1", "0", "2", "1", "0")}  # mean 0.80
+    quality = ("5", "3", "4", "4", "4")  # entered from 10: scores 5, 7, 6, 6, 6 -> drop: 6.00
+    for i in range(5):
+        rows = {
+            b: {
+                "tech": "20",
+                "quality": quality[i],
+                "late": late.get(b, ("0",) * 5)[i],
+                "violation": violation.get(b, ("0",) * 5)[i],
+            }
+            for b in BIDS
+        }
+        sheet_in(room, i, rows)
+    close_deviation(room)
+    ranking = room.state["report"]["ranking"]
+    b1 = next(b for b in ranking["bids"] if b["bid_id"] == "B1")
+    b2 = next(b for b in ranking["bids"] if b["bid_id"] == "B2")
+    assert (b1["deducted"], b2["deducted"]) == ("2.80", "0.00")
+    assert b1["expert_part"] == "26.00"
+    assert ranking == evaluated(room)
+
+
+def test_a_majority_deduction_takes_all_or_nothing_and_refuses_a_part() -> None:
+    room = at_review(method(criteria=[LATE]))
+    body = {"bid": "B1", "criterion": "late", "score": "1"}
+    with pytest.raises(RuleError) as refused:
+        room.send("session.score", room.expert(0), body)
+    assert refused.value.code == "score_not_allowed" and "0、2 分之一" in refused.value.message
+
+
+def test_the_deviation_check_compares_expert_items_not_deductions_or_the_chairs() -> None:
+    room = at_review(method(criteria=[TALK, LATE]))
+    for i in range(5):
+        late = "2" if i == 4 else "0"  # one expert deducts: far off the others' 0, not flagged
+        rows = {b: {"tech": "20", "late": late, **({"talk": "5"} if i == 0 else {})} for b in BIDS}
+        sheet_in(room, i, rows)
+    assert room.phase == "deviation_check" and room.state["deviations"] == []
+
+
+def penalised(from_: str) -> Room:
+    room = at_review(method(arithmetic_error_penalty="2", penalty_from=from_))
+    room.send(
+        "session.arithmetic_errors",
+        room.chair,
+        {"bid": "B3", "errors": 2, "reason": "单价与总价不符"},
+    )
+    for i in range(5):
+        sheet_in(room, i, {b: {"tech": "20"} for b in BIDS})
+    close_deviation(room)
+    return room
+
+
+def test_arithmetic_errors_cost_the_price_score_when_the_method_says_so() -> None:
+    # base (1,000,000 + 980,000 + 1,050,000 + 900,000) / 4 = 982,500; B3 +6.87 % -> 53.13
+    room = penalised("price_score")
+    b3 = next(b for b in room.state["report"]["ranking"]["bids"] if b["bid_id"] == "B3")
+    assert (b3["price_score"], b3["penalty"], b3["total"]) == ("49.13", "4.00", "69.13")
+    assert room.state["report"]["ranking"] == evaluated(room)
+    total = penalised("total")
+    b3 = next(b for b in total.state["report"]["ranking"]["bids"] if b["bid_id"] == "B3")
+    assert (b3["price_score"], b3["total"]) == ("53.13", "69.13")
+
+
+def test_only_the_chair_records_arithmetic_errors_and_a_count_needs_a_reason() -> None:
+    room = at_review(method(arithmetic_error_penalty="2"))
+    body = {"bid": "B1", "errors": 1}
+    assert room.refused("session.arithmetic_errors", room.chair, body) == "reason_required"
+    body["reason"] = "合计错误"
+    assert room.refused("session.arithmetic_errors", room.expert(1), body) == "forbidden"
+
+
+# --- 4. vote thresholds close the preliminary review ---------------------------------------------
+
+
+def close_review(m: Mapping[str, Any], fails: Mapping[str, tuple[int, ...]]) -> Room:
+    room = created(m)
+    for step in (drawn, checked_in, chaired):
+        step(room)
+    give_verdicts(room, fails)
+    return room
+
+
+def test_two_thirds_fails_a_bid_three_of_five_pass_and_passes_four() -> None:
+    room = close_review(
+        method(vote_rule={"kind": "fraction", "numerator": 2, "denominator": 3}),
+        {"B1": (0, 1), "B2": (0,)},
+    )
+    room.send("session.close_phase", room.chair, {"phase": "preliminary_review"})
+    assert room.state["preliminary"]["passed"] == ["B2", "B3", "B4"]
+
+
+def test_sixty_percent_rounded_up_needs_three_of_five() -> None:
+    room = close_review(
+        method(vote_rule={"kind": "percent", "percent": "60", "rounding": "up"}),
+        {"B1": (0, 1), "B2": (0, 1, 2)},
+    )
+    room.send("session.close_phase", room.chair, {"phase": "preliminary_review"})
+    assert room.state["preliminary"]["passed"] == ["B1", "B3", "B4"]
+
+
+def test_under_agreement_the_review_cannot_close_while_verdicts_differ() -> None:
+    room = close_review(
+        method(vote_rule={"kind": "agreement"}), {"B2": (4,), "B4": (0, 1, 2, 3, 4)}
+    )
+    with pytest.raises(RuleError) as refused:
+        room.send("session.close_phase", room.chair, {"phase": "preliminary_review"})
+    assert refused.value.code == "verdicts_differ"
+    assert "B2" in refused.value.message and "4 人合格、1 人不合格" in refused.value.message
+    assert room.phase == "preliminary_review"
+    body = {"bid": "B2", "criterion": "qualification", "pass": True}
+    room.send("session.preliminary", room.expert(4), body)  # the fifth expert comes round
+    room.send("session.close_phase", room.chair, {"phase": "preliminary_review"})
+    assert room.state["preliminary"]["passed"] == ["B1", "B2", "B3"]  # B4: all fail
+
+
+# --- 5. a price score computed elsewhere --------------------------------------------------------
+
+EXTERNAL = method(price_rule={"formula": "external"})
+FED = {"B1": "54.25", "B2": "60", "B3": "55.5", "B4": "58"}  # of 60 points
+
+
+def test_fed_price_scores_count_only_once_a_supervisor_approves_them() -> None:
+    room = at_review(EXTERNAL)
+    room.send("session.price_scores", AGENCY, {"scores": FED, "basis": "工程量清单计价评审"})
+    for i in range(5):
+        sheet_in(room, i, {b: {"tech": "20"} for b in BIDS})
+    with pytest.raises(RuleError) as refused:
+        room.send("session.close_phase", room.chair, {"phase": "deviation_check"})
+    assert refused.value.code == "missing_price_score"
+    room.send("session.price_scores_approve", SUPERVISOR)
+    room.send("session.close_phase", room.chair, {"phase": "deviation_check"})
+    report = room.state["report"]
+    b1 = next(b for b in report["ranking"]["bids"] if b["bid_id"] == "B1")
+    assert (b1["price_score"], b1["total"]) == ("54.25", "74.25")
+    assert report["price_scores"]["fed_by"] == AGENCY.user_id
+    assert report["price_scores"]["approved_by"] == SUPERVISOR.user_id
+    assert report["ranking"] == evaluated(room)
+
+
+@pytest.mark.parametrize(
+    ("scores", "code"),
+    [
+        ({**FED, "B2": "60.5"}, "price_score_out_of_range"),
+        ({"B1": "54.25"}, "missing_price_score"),
+        ({**FED, "B9": "1"}, "unknown_bid"),
+    ],
+)
+def test_fed_price_scores_are_checked_before_anyone_approves(
+    scores: dict[str, str], code: str
+) -> None:
+    room = at_review(EXTERNAL)
+    body = {"scores": scores, "basis": "清单"}
+    assert room.refused("session.price_scores", AGENCY, body) == code
+
+
+def test_a_method_that_computes_its_price_score_takes_none_fed() -> None:
+    room = at_review(COMPREHENSIVE)
+    body = {"scores": FED, "basis": "清单"}
+    assert room.refused("session.price_scores", AGENCY, body) == "price_score_unexpected"
+
+
+def test_the_supervisor_may_refuse_fed_scores_and_they_are_fed_again() -> None:
+    room = at_review(EXTERNAL)
+    room.send("session.price_scores", AGENCY, {"scores": FED, "basis": "清单"})
+    room.send("session.price_scores_reject", SUPERVISOR, {"reason": "B3 清单漏项"})
+    assert room.refused("session.price_scores_approve", SUPERVISOR) == "no_request"
+
+
+# --- 8. chair election by plurality with run-offs -----------------------------------------------
+
+
+def vote(room: Room, picks: list[int]) -> None:
+    for i, pick in enumerate(picks):
+        room.send("session.vote_chair", room.expert(i), {"candidate": room.experts[pick]})
+
+
+def election() -> Room:
+    room = created(COMPREHENSIVE)
+    drawn(room)
+    checked_in(room)
+    return room
+
+
+def test_plurality_elects_without_a_majority() -> None:
+    room = election()
+    vote(room, [0, 0, 1, 2, 3])  # 2 of 5: no majority, the most votes
+    assert room.state["chair"] == room.experts[0] and room.phase == "preliminary_review"
+
+
+def test_a_tie_goes_to_a_run_off_among_the_tied_only() -> None:
+    room = election()
+    vote(room, [0, 0, 2, 2, 4])  # E1 2, E3 2, E5 1
+    tied = sorted([room.experts[0], room.experts[2]])
+    assert room.state["election"]["candidates"] == tied
+    body = {"candidate": room.experts[4]}
+    assert room.refused("session.vote_chair", room.expert(1), body) == "invalid_candidate"
+    vote(room, [2, 0, 2, 2, 0])  # E3 3, E1 2
+    assert room.state["chair"] == room.experts[2]
+    rounds = [e.payload for e in room.events("session.chair_round")]
+    assert [r["elected"] for r in rounds] == [None, room.experts[2]]
+    view = SessionView("session:S1")
+    for seq, e in enumerate(room.events("session.chair_round"), 1):
+        view.apply({"seq": seq, "type": e.type, "payload": e.payload})
+    assert view.chair == room.experts[2] and view.runoff == []
+
+
+# --- 9. corrections after a 复核 ------------------------------------------------------------------
+
+
+def signing() -> Room:
+    room = at_review(COMPREHENSIVE)
+    tech = {
+        "B1": ("20", "20", "18", "20", "20"),
+        "B2": ("20",) * 5,
+        "B3": ("20",) * 5,
+        "B4": ("20",) * 5,
+    }
+    for i in range(5):
+        sheet_in(room, i, {b: {"tech": tech[b][i]} for b in BIDS})
+    close_deviation(room)
+    return room
+
+
+def test_a_score_correction_needs_the_supervisor_and_reranks_on_top_of_the_record() -> None:
+    room = signing()
+    e3 = room.experts[2]
+    body = {
+        "kind": "score",
+        "expert": e3,
+        "bid": "B1",
+        "criterion": "tech",
+        "corrected": "21",
+        "reason": "复核发现漏计业绩",
+    }
+    room.send("session.correction_request", room.chair, body)
+    before = room.state["report_digest"]
+    room.send("session.correction_approve", SUPERVISOR)
+    report = room.state["report"]
+    assert room.state["report_digest"] != before and room.state["signatures"] == {}
+    (fix,) = report["corrections"]
+    assert (fix["original"], fix["corrected"], fix["approved_by"]) == (
+        "18",
+        "21",
+        SUPERVISOR.user_id,
+    )
+    sheet = next(s for s in report["sheets"] if s["expert_id"] == e3)
+    assert sheet["scores"]["B1"]["tech"] == "18"  # the sheet as handed in
+    b1 = next(b for b in report["ranking"]["bids"] if b["bid_id"] == "B1")
+    assert b1["criteria"][0]["score"] == "20.00"  # 20 × 5 after the correction (was 20, drop 18)
+    assert report["ranking"] == evaluated(
+        room,
+        [
+            Correction.from_dict(
+                {k: v for k, v in fix.items() if k not in ("requested_by", "approved_at")}
+            )
+        ],
+    )
+
+
+def test_a_base_price_correction_recomputes_every_price_score() -> None:
+    room = signing()
+    base = room.state["report"]["ranking"]["base_price"]["value"]
+    assert base == "982500.00"
+    body = {"kind": "base_price", "corrected": "1000000.00", "reason": "B4 报价算术修正后重新计算"}
+    room.send("session.correction_request", room.chair, body)
+    room.send("session.correction_approve", SUPERVISOR)
+    ranking = room.state["report"]["ranking"]
+    assert ranking["base_price"]["value"] == "1000000.00"
+    assert ranking["base_price"]["computed"] == "982500.00"
+    b1 = next(b for b in ranking["bids"] if b["bid_id"] == "B1")
+    assert (b1["deviation"], b1["price_score"]) == ("0.00", "60.00")
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (
+            {"kind": "score", "bid": "B1", "criterion": "tech", "corrected": "21"},
+            "invalid_correction",
+        ),
+        (
+            {"kind": "base_price", "corrected": "982500.00", "reason": "无变化"},
+            "invalid_correction",
+        ),
+        ({"kind": "base_price", "corrected": "1", "reason": ""}, "reason_required"),
+        ({"kind": "price", "corrected": "1", "reason": "x"}, "invalid_correction"),
+    ],
+)
+def test_a_correction_names_its_figure_and_reason(body: dict[str, Any], code: str) -> None:
+    room = signing()
+    assert room.refused("session.correction_request", room.chair, body) == code
+
+
+def test_a_score_correction_is_held_to_the_scale() -> None:
+    room = signing()
+    body = {
+        "kind": "score",
+        "expert": room.experts[2],
+        "bid": "B1",
+        "criterion": "tech",
+        "corrected": "31",
+        "reason": "x",
+    }
+    assert room.refused("session.correction_request", room.chair, body) == "score_out_of_range"
+
+
+def test_a_refused_correction_changes_no_figure_and_only_the_chair_asks() -> None:
+    room = signing()
+    body = {"kind": "base_price", "corrected": "1000000.00", "reason": "复核"}
+    assert room.refused("session.correction_request", room.expert(1), body) == "forbidden"
+    room.send("session.correction_request", room.chair, body)
+    assert room.refused("session.correction_request", room.chair, body) == "already_requested"
+    digest = room.state["report_digest"]
+    room.send("session.correction_reject", SUPERVISOR, {"reason": "基准价无误"})
+    assert room.state["report_digest"] == digest and room.state["corrections"] == []
+    assert room.refused("session.correction_approve", SUPERVISOR) == "no_request"
+
+
+def test_two_corrections_of_one_score_chain() -> None:
+    room = signing()
+    cell = {"kind": "score", "expert": room.experts[2], "bid": "B1", "criterion": "tech"}
+    room.send("session.correction_request", room.chair, {**cell, "corrected": "19", "reason": "一"})
+    room.send("session.correction_approve", SUPERVISOR)
+    room.send("session.correction_request", room.chair, {**cell, "corrected": "21", "reason": "二"})
+    assert room.state["correction"]["original"] == "19"
+    room.send("session.correction_approve", SUPERVISOR)
+    assert [c["corrected"] for c in room.state["report"]["corrections"]] == ["19", "21"]
+
+
+def test_the_folds_keep_the_corrections_and_the_report_carries_them() -> None:
+    room = signing()
+    body = {"kind": "base_price", "corrected": "1000000.00", "reason": "复核"}
+    room.send("session.correction_request", room.chair, body)
+    room.send("session.correction_approve", SUPERVISOR)
+    view = SessionView("session:S1")
+    for seq, (event, actor) in enumerate(room.log, 1):
+        view.apply({"seq": seq, "type": event.type, "payload": event.payload, "actor": actor})
+    assert [c["corrected"] for c in view.corrections] == ["1000000.00"]
+    assert view.report is not None and view.report["corrections"][0]["reason"] == "复核"
+    assert Decimal(view.report["ranking"]["base_price"]["value"]) == Decimal("1000000")
