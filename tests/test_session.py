@@ -606,3 +606,82 @@ async def test_two_envelope_session_takes_commercial_prices_of_bids_that_passed(
     ]
     for c in o.clients.values():
         await c.close()
+
+
+# -- method rules in the session, through the node (docs/methods.md) -----------------------
+
+RANGED = {
+    **METHOD,
+    "criteria": [
+        *METHOD["criteria"][:2],
+        {
+            "id": "plan",
+            "name": "进度计划",
+            "kind": "expert",
+            "max_points": "2",
+            "scale": {"low": "1", "high": "2"},
+        },
+        METHOD["criteria"][2],
+    ],
+}
+
+
+async def test_a_rating_off_the_scale_is_refused_and_a_corrected_base_price_is_recorded(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    o = await _opened_tender(node, pool, tmp_path, "EV7")
+    stream = "session:EV7-S1"
+    committee, ex, state = await _seated_committee(o, pool, node, stream, "EV7", RANGED)
+    chair = committee[0]
+    bids = [b["bid_id"] for b in state["bids"]]
+    for eid in committee:
+        for bid in bids:
+            body = {"bid": bid, "criterion": "qualification", "pass": True}
+            await ex[eid].command(stream, "session.preliminary", body, sign=True)
+    await ex[chair].command(stream, "session.close_phase", {"phase": "preliminary_review"})
+
+    # A 0 on a 1–2 item is refused, naming the item and what it takes; nothing is recorded.
+    before = await pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
+    zero = {"bid": bids[0], "criterion": "plan", "score": "0"}
+    with pytest.raises(ClientError) as refused:
+        await ex[committee[1]].command(stream, "session.score", zero, sign=True)
+    assert refused.value.code == "score_out_of_range"
+    assert "进度计划" in refused.value.detail and "1 至 2 分" in refused.value.detail
+    after = await pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
+    assert after == before
+
+    for eid in committee:
+        for bid in bids:
+            for criterion, points in (("tech", "24"), ("plan", "1.5")):
+                body = {"bid": bid, "criterion": criterion, "score": points}
+                await ex[eid].command(stream, "session.score", body, sign=True)
+        await ex[eid].command(stream, "session.submit_scores", sign=True)
+    await ex[chair].command(stream, "session.close_phase", {"phase": "deviation_check"})
+    state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
+    assert state["report"]["ranking"]["base_price"]["value"] == "1005000.00"
+
+    # 复核: the chair asks to correct the base price, the supervisor approves; the ranking is
+    # recomputed and the report carries the correction beside the computed figure.
+    body = {"kind": "base_price", "corrected": "1000000.00", "reason": "复核：c 报价算术修正"}
+    await ex[chair].command(stream, "session.correction_request", body)
+    await o.clients["sup"].command(stream, "session.correction_approve")
+    state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", stream)
+    report = state["report"]
+    (fix,) = report["corrections"]
+    assert (fix["original"], fix["corrected"]) == ("1005000.00", "1000000.00")
+    assert fix["approved_by"] == o.clients["sup"].user_id
+    base = report["ranking"]["base_price"]
+    assert (base["value"], base["computed"]) == ("1000000.00", "1005000.00")
+    a = next(b for b in report["ranking"]["bids"] if b["bid_id"] == bids[0])
+    assert a["deviation"] == "0.00" and a["price_score"] == "70.00"
+    digest = report_digest(report)
+    for eid in committee:
+        await ex[eid].command(stream, "session.sign_report", {"report_digest": digest}, sign=True)
+    types = [
+        r["type"]
+        for r in await pool.fetch("SELECT type FROM events WHERE stream = $1 ORDER BY seq", stream)
+    ]
+    assert "session.correction_requested" in types and "session.correction_approved" in types
+    assert types[-1] == "session.report_final"
+    for c in [*o.clients.values(), *ex.values()]:
+        await c.close()

@@ -196,6 +196,9 @@ def request_correction(state: Mapping[str, Any], cmd: Command) -> Decision:
         raise RuleError("already_requested", "a correction awaits the supervisor")
     asked = _original(s, cmd.body)
     corrected = decimal_text(cmd.body.get("corrected"), "corrected", "invalid_correction")
+    exponent = corrected.as_tuple().exponent
+    if not (isinstance(exponent, int) and -6 <= exponent and abs(corrected) < 10**15):
+        raise RuleError("invalid_correction", "a corrected figure has at most 6 decimals")
     if asked["kind"] == CorrectionKind.SCORE.value:
         check_entry(s.scored()[asked["criterion_id"]], corrected)
     reason = text_field(cmd.body, "reason", "reason_required")

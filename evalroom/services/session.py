@@ -198,7 +198,7 @@ class CorrectionRequest(Body):
     expert: str | None = Field(default=None, max_length=64)
     bid: str | None = Field(default=None, max_length=64)
     criterion: str | None = Field(default=None, max_length=64)
-    corrected: str = Field(min_length=1, max_length=20, pattern=r"^\d{1,14}(\.\d{1,6})?$")
+    corrected: str = Field(min_length=1, max_length=24)  # a decimal; the decider reads it
     reason: str = Long
 
 
