@@ -126,6 +126,7 @@ from evalroom.domain.handover import (
     record_digest,
     session_bids,
 )
+from evalroom.domain.method_rules import draw_floating_point
 from evalroom.domain.rules import RuleError
 from evalroom.domain.scoring import BidFigures, ExpertSheet, ScoringMethod, evaluate
 
@@ -767,6 +768,53 @@ class BundleVerifier:
             self.result.summary.append(
                 f"opening record of {tender.name}: each read-out price held to the published"
                 f" control price of {len(controlled)} section(s)"
+            )
+        self._floating_points(tender, payload, records)
+
+    def _floating_points(
+        self, tender: _Stream, config: Mapping[str, Any], records: list[SignedRecord]
+    ) -> None:
+        """Method rules: each floating point drawn at the opening is recomputed from its
+        revealed seed, the commitment published before the priced read-out and the section's
+        published set; the record keeps that value."""
+        view = self._tender_view(tender)
+        sets = {
+            str(s.get("id")): s["floating_point"]["choices"]
+            for s in config.get("sections") or []
+            if isinstance(s, dict) and isinstance(s.get("floating_point"), dict)
+        }
+        read_outs = [
+            seq for seq, e in sorted(tender.events.items()) if e["type"] == "opening.read_out"
+        ]
+        subject = f"opening record of {tender.name}"
+        for section, choices in sorted(sets.items()):
+            drawn = view.floating_points.get(section, {})
+            if "value" not in drawn:
+                continue  # not drawn yet (the record cannot be signed without it)
+            try:
+                value = draw_floating_point(
+                    [Decimal(str(c)) for c in choices],
+                    bytes.fromhex(str(drawn["seed"])),
+                    str(drawn["commitment"]),
+                )
+            except (RuleError, ValueError, InvalidOperation) as exc:
+                self.fail(subject, f"section {section}: the floating point draw fails: {exc}")
+                continue
+            if str(value) != str(drawn["value"]) or list(drawn.get("choices") or []) != choices:
+                self.fail(subject, f"section {section}: drawn {drawn['value']}, recomputed {value}")
+            committed = drawn.get("committed_seq", 0)
+            priced = [s for s in read_outs if s < int(drawn.get("drawn_seq", 0))]
+            if not committed or (priced and committed > priced[-1]):
+                self.fail(subject, f"section {section}: the seed was committed after the read-out")
+            kept = [
+                (r.payload.get("floating_points") or {}).get(section)
+                for r in records
+                if r.payload.get("floating_points")
+            ]
+            if kept and (kept[-1] or {}).get("value") != drawn["value"]:
+                self.fail(subject, f"section {section}: the record keeps another floating point")
+            self.result.summary.append(
+                f"{subject}: floating point of {section} recomputed from its seed: {value} %"
             )
 
     def _record_reference(

@@ -7,20 +7,31 @@ fast: the session's deciders only (tests/test_session_domain.py builds the rooms
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from clients.cli_common import Out
 from clients.folds.session import SessionView
+from clients.folds.tender import CeremonyView
+from clients.session_commands import criteria_rows
+from evalroom.domain import opening
+from evalroom.domain.commands import Actor, Command
 from evalroom.domain.corrections import Correction
+from evalroom.domain.draw import commit_seed
+from evalroom.domain.roles import Role
 from evalroom.domain.rules import RuleError
 from evalroom.domain.scoring import BidFigures, ExpertSheet, ScoringMethod, evaluate
 from tests.test_session_domain import (
     AGENCY,
     COMPREHENSIVE,
+    SLOTS,
     SUPERVISOR,
+    VENUES,
     Room,
     chaired,
     checked_in,
@@ -570,3 +581,237 @@ def test_the_folds_keep_the_corrections_and_the_report_carries_them() -> None:
     assert [c["corrected"] for c in view.corrections] == ["1000000.00"]
     assert view.report is not None and view.report["corrections"][0]["reason"] == "复核"
     assert Decimal(view.report["ranking"]["base_price"]["value"]) == Decimal("1000000")
+
+
+# --- 7. the floating point drawn at the opening, verifiably ---------------------------------------
+
+AT = datetime.fromisoformat("2026-12-01T09:30:00+08:00")
+CHOICES = ["1.5", "1.25", "1", "0.75", "0.5", "0.25"]
+FP_SEED = bytes(16) + bytes([0xFF] * 16)
+OPENING_CONFIG = {
+    "sections": [{"id": "S1", "name": "一标段", "floating_point": {"choices": CHOICES}}],
+    "opening_at": AT.isoformat(),
+    "failure_rule": "reject",
+    "opening_recipient": "age1example",
+    "decryption_window_seconds": 600,
+    "forms": {"single": [{"name": "price", "type": "decimal", "required": True}]},
+}
+OPENING_AGENCY = Actor("agency-u", frozenset({Role.AGENCY}))
+OPENING_SUPERVISOR = Actor("sup-u", frozenset({Role.SUPERVISOR}))
+PRICES = {"C1": "1000000.00", "C2": "980000.00", "C3": "1050000.00"}
+
+
+def tender_cmd(
+    type_: str, actor: Actor, body: Mapping[str, Any] | None = None, **facts: Any
+) -> Command:
+    return Command(type_, "tender:T", body or {}, actor, AT, "sig", facts)
+
+
+def step(
+    state: Mapping[str, Any],
+    type_: str,
+    actor: Actor,
+    body: Mapping[str, Any] | None = None,
+    **facts: Any,
+) -> Mapping[str, Any]:
+    decided = opening.DECIDERS[type_](state, tender_cmd(type_, actor, body, **facts))
+    return decided.state
+
+
+def read_out_tender(commit: bool = True) -> Mapping[str, Any]:
+    """A single-envelope opening of three bids, read out (the seed committed before if so)."""
+    envelope = {"upload": "U1", "sha256": "ab" * 32, "size": 10, "version": 1}
+    streams = [
+        {
+            "stream": f"bid:T.{i}",
+            "size": 2,
+            "root": "r",
+            "state": {
+                "tender": "tender:T",
+                "org": org,
+                "by": f"u-{org}",
+                "bids": {"S1": {"status": "submitted", "envelopes": {"single": envelope}}},
+            },
+        }
+        for i, org in enumerate(PRICES)
+    ]
+    state: Mapping[str, Any] = {"phase": "bidding", "config": OPENING_CONFIG}
+    if commit:
+        body = {"section": "S1", "commitment": commit_seed(FP_SEED)}
+        state = step(state, "opening.commit_floating_point", OPENING_SUPERVISOR, body)
+    state = step(state, "opening.start", OPENING_AGENCY, bid_streams=streams)
+    for org, price in PRICES.items():
+        bidder = Actor(f"u-{org}", frozenset({Role.BIDDER}), org)
+        state = step(state, "opening.sign_in", bidder)
+        facts = {"ok": True, "form": {"price": price}, "plain": "", "plain_sha256": "cd" * 32}
+        state = step(state, "bid.release_key", bidder, {"section": "S1", "identity": "x"}, **facts)
+    state = step(state, "opening.close_window", OPENING_AGENCY)
+    return step(state, "opening.read_out", OPENING_AGENCY)
+
+
+def recomputed(seed: bytes) -> str:
+    """The draw as anyone recomputes it with hashlib (docs/methods.md §9)."""
+    n = len(CHOICES)
+    limit = (2**256 // n) * n
+    for attempt in range(256):
+        digest = hashlib.sha256(b"evalroom/floating-point/v1\x00" + seed + bytes([attempt]))
+        x = int.from_bytes(digest.digest(), "big")
+        if x < limit:
+            return CHOICES[x % n]
+    raise AssertionError("no draw")
+
+
+def test_the_floating_point_is_drawn_from_the_committed_seed_after_the_read_out() -> None:
+    state = read_out_tender()
+    body = {"section": "S1", "seed": FP_SEED.hex()}
+    decided = opening.DECIDERS["opening.draw_floating_point"](
+        state, tender_cmd("opening.draw_floating_point", OPENING_AGENCY, body)
+    )
+    (event,) = decided.events
+    assert event.visibility == "public" and event.payload["value"] == recomputed(FP_SEED)
+    state = step(decided.state, "opening.sign_record", OPENING_AGENCY)
+    state = step(state, "opening.sign_record", OPENING_SUPERVISOR)
+    record = state["opening"]["single"]["record"]
+    assert record["floating_points"]["S1"]["value"] == recomputed(FP_SEED)
+
+
+def test_the_seed_is_committed_before_the_read_out_or_not_at_all() -> None:
+    state = read_out_tender(commit=False)
+    body = {"section": "S1", "commitment": commit_seed(FP_SEED)}
+    assert (
+        code(
+            opening.commit_floating_point,
+            state,
+            tender_cmd("opening.commit_floating_point", OPENING_SUPERVISOR, body),
+        )
+        == "already_read_out"
+    )
+    draw = {"section": "S1", "seed": FP_SEED.hex()}
+    assert (
+        code(
+            opening.draw_floating_point_at_opening,
+            state,
+            tender_cmd("opening.draw_floating_point", OPENING_AGENCY, draw),
+        )
+        == "not_committed"
+    )
+
+
+def test_another_seed_is_refused_and_the_record_waits_for_the_draw() -> None:
+    state = read_out_tender()
+    other = {"section": "S1", "seed": bytes(range(32)).hex()}
+    assert (
+        code(
+            opening.draw_floating_point_at_opening,
+            state,
+            tender_cmd("opening.draw_floating_point", OPENING_AGENCY, other),
+        )
+        == "seed_mismatch"
+    )
+    assert (
+        code(opening.sign_record, state, tender_cmd("opening.sign_record", OPENING_AGENCY))
+        == "floating_point_missing"
+    )
+
+
+def code(call: Any, *args: Any) -> str:
+    try:
+        call(*args)
+    except RuleError as refusal:
+        return refusal.code
+    return "ok"
+
+
+def opened_with_draw() -> dict[str, Any]:
+    state = read_out_tender()
+    state = step(
+        state,
+        "opening.draw_floating_point",
+        OPENING_AGENCY,
+        {"section": "S1", "seed": FP_SEED.hex()},
+    )
+    state = step(state, "opening.sign_record", OPENING_AGENCY)
+    state = step(state, "opening.sign_record", OPENING_SUPERVISOR)
+    return {"seq": 40, "payload": {**state["opening"]["single"]["record"], "phase": "opened"}}
+
+
+FP_METHOD = method(
+    price_rule={
+        **COMPREHENSIVE["price_rule"],
+        "base": {
+            "trim": None,
+            "coefficient": "1",
+            "floating_point": {"choices": CHOICES},
+            "decimals": 2,
+        },
+    }
+)
+
+
+def create_from(record: Mapping[str, Any], **body: Any) -> Room:
+    room = Room({})
+    full = {
+        "tender": "T1",
+        "section": "S1",
+        "venues": VENUES,
+        "method": FP_METHOD,
+        "draw": {"slots": SLOTS, "tenderer": "OWNER", "tenderer_region": "西安"},
+        **body,
+    }
+    room.send("session.create", AGENCY, full, {"opening_records": [record], "sessions": []})
+    return room
+
+
+def test_the_session_takes_the_floating_point_the_opening_drew_and_no_other() -> None:
+    record = opened_with_draw()
+    room = create_from(record)
+    assert room.state["floating_point"] == recomputed(FP_SEED)
+    other = next(c for c in CHOICES if c != recomputed(FP_SEED))
+    with pytest.raises(RuleError) as refused:
+        create_from(record, floating_point=other)
+    assert refused.value.code == "floating_point_mismatch"
+    forged = copy.deepcopy(record)
+    forged["payload"]["floating_points"]["S1"]["value"] = other
+    with pytest.raises(RuleError) as refused:
+        create_from(forged)
+    assert refused.value.code == "record_inconsistent"
+
+
+def test_the_tender_fold_keeps_the_commitment_and_the_draw() -> None:
+    view = CeremonyView("tender:T")
+    view.apply(
+        {
+            "seq": 3,
+            "type": "opening.floating_point_committed",
+            "payload": {"section": "S1", "commitment": commit_seed(FP_SEED)},
+        }
+    )
+    drawn = {
+        "section": "S1",
+        "choices": CHOICES,
+        "commitment": commit_seed(FP_SEED),
+        "seed": FP_SEED.hex(),
+        "value": recomputed(FP_SEED),
+    }
+    view.apply({"seq": 9, "type": "opening.floating_point_drawn", "payload": drawn})
+    assert view.floating_points["S1"]["committed_seq"] == 3 and view.floating_points["S1"][
+        "value"
+    ] == recomputed(FP_SEED)
+
+
+# --- the expert client says what each criterion takes ----------------------------------------------
+
+
+def test_the_expert_client_lists_every_kind_with_the_values_it_takes() -> None:
+    view = SessionView("session:S1")
+    view.criteria = [
+        c for c in method(criteria=[PLAN, PROJECTS, TALK, LATE, VIOLATION, QUALITY])["criteria"]
+    ]
+    view.chair = "E1"
+    rows = {r[0]: r for r in criteria_rows(Out("zh-CN"), view, "E2")}
+    assert rows["plan"][4] == "1 至 2 分" and rows["projects"][4] == "0 至 8 分，每档 4 分"
+    assert rows["late"][4] == "0、2 分之一" and rows["talk"][3].endswith("✗")
+    assert rows["quality"][2] == "专家评分（填写扣分）"
+    assert "qualification" not in rows and "price" not in rows
+    english = {r[0]: r for r in criteria_rows(Out("en"), view, "E1")}
+    assert english["plan"][4] == "1 to 2" and not english["talk"][3].endswith("✗")

@@ -136,6 +136,9 @@ EVENTS: Mapping[str, Rule] = {
     "opening.answered": PUBLIC,
     "opening.record_signed": PUBLIC,
     "opening.record": PUBLIC,
+    # method rules: the floating point drawn at the opening (seed committed, then revealed)
+    "opening.floating_point_committed": PUBLIC,
+    "opening.floating_point_drawn": PUBLIC,
     # -- the evaluation session (evalroom.domain.session_*) -------------------------------
     "session.created": PUBLIC,
     "session.bids": COMMITTEE,
