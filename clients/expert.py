@@ -23,6 +23,7 @@
     evalroom-expert correct EV1-S1 --expert E3 --bid S1-B01 --criterion tech \\
         --to 21 --reason "复核发现漏计业绩"                                  # chair, 复核
     evalroom-expert correct EV1-S1 --base-price --to 1000000.00 --reason "…"  # chair, 复核
+    evalroom-expert recommend EV1-S1 S1-B01 S1-B03          # 投票法 / 排序法 ballot, signed
 
 ``SESSION`` is the session id (``EV1-S1``) or its stream (``session:EV1-S1``). Scores are
 decimals written as text (at most 2 places); the score commands, verdicts, deviation reasons
@@ -624,6 +625,22 @@ def correct(
         body.update(kind="score", expert=expert, bid=bid, criterion=criterion)
     send(out, server, key_path, session, "session.correction_request", body)
     out.say("correction_asked")
+    return 0
+
+
+@main.command(
+    help="Vote the recommended candidates (投票法: up to the method's picks; 排序法: every"
+    " candidate, best first), signed."
+)
+@click.argument("session")
+@click.argument("bids", nargs=-1, required=True)
+@server_options
+@cli_command
+def recommend(
+    out: Out, session: str, bids: tuple[str, ...], server: str, key_path: Path | None, lang: str
+) -> int | None:
+    send(out, server, key_path, session, "session.rank_vote", {"bids": list(bids)}, sign=True)
+    out.say("rank_vote_saved", bids=", ".join(bids))
     return 0
 
 

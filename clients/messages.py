@@ -939,6 +939,7 @@ RULES: dict[str, tuple[str, str]] = {
         "Fed the price scores of {count} bids; awaiting the supervisor.",
     ),
     "approved_price_scores": ("已批准价格得分。", "Approved the price scores."),
+    "rank_vote_saved": ("已签名投票：{bids}", "Signed ballot saved: {bids}"),
     "rejected_price_scores": ("已驳回价格得分。", "Refused the price scores."),
     "bad_price_scores": (
         '价格得分文件应为 {{投标编号: "64.25"}}：{detail}',

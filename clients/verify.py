@@ -129,6 +129,7 @@ from evalroom.domain.handover import (
 from evalroom.domain.method_rules import draw_floating_point
 from evalroom.domain.rules import RuleError
 from evalroom.domain.scoring import BidFigures, ExpertSheet, ScoringMethod, evaluate
+from evalroom.domain.session_rules import tally_ballots
 
 FORMAT = "evalroom-bundle/1"
 EVENT_FIELDS = ("stream", "seq", "type", "actor", "at", "payload", "visibility", "sig")
@@ -915,7 +916,12 @@ class BundleVerifier:
             # method rules in the session: the chair scores the chair-only items alone, and
             # the corrections approved after a 复核 apply on top of the sheets as handed in.
             chairs = [m.get("expert") for m in _items(report.get("committee")) if m.get("chair")]
-            corrections = [Correction.from_dict(c) for c in _items(report.get("corrections"))]
+            corrections = [
+                Correction.from_dict(
+                    {k: v for k, v in c.items() if k not in ("requested_by", "approved_at")}
+                )
+                for c in _items(report.get("corrections"))
+            ]
             ranking = evaluate(
                 method,
                 bids,
@@ -936,12 +942,14 @@ class BundleVerifier:
         else:
             self.result.summary.append(f"{subject}: ranking recomputed from {len(sheets)} sheets")
         listed = report.get("recommended")
+        expected = ranking["recommended"]
+        if isinstance(report.get("recommendation"), dict):
+            expected = self._recommendation(subject, method, report["recommendation"])
         if (
             isinstance(listed, list)
-            and [r.get("bid_id") if isinstance(r, dict) else r for r in listed]
-            != ranking["recommended"]
+            and [r.get("bid_id") if isinstance(r, dict) else r for r in listed] != expected
         ):
-            self.fail(subject, f"recommends {listed}, the ranking {ranking['recommended']}")
+            self.fail(subject, f"recommends {listed}, the count gives {expected}")
         state = self.streams.get(stream)
         if state is None:
             self.fail(subject, f"its stream {stream} is not in the bundle")
@@ -949,6 +957,36 @@ class BundleVerifier:
         self._signed_sheets(subject, state, sheets)
         self._approvals(subject, state, report)
         self._report_signatures(subject, state, report, [s.expert_id for s in sheets])
+
+    def _recommendation(
+        self, subject: str, method: ScoringMethod, recommendation: Mapping[str, Any]
+    ) -> list[str]:
+        """Method rules: 投票法 / 排序法 — every round recounted from its ballots; the chosen
+        candidates in order (empty while the vote runs)."""
+        by = method.recommend_by
+        if by is None:
+            self.fail(subject, "a recommendation vote under a method that recommends by scores")
+            return []
+        chosen: list[str] = []
+        for r in _items(recommendation.get("rounds")):
+            try:
+                counted = tally_ballots(
+                    by.kind,
+                    list(r["candidates"]),
+                    dict(r["ballots"]),
+                    int(r["seats"]),
+                    by.picks or 1,
+                ).to_dict()
+            except RuleError as exc:
+                self.fail(subject, f"round {r.get('round')} cannot be recounted: {exc}")
+                return []
+            if any(counted[k] != r.get(k) for k in counted):
+                self.fail(subject, f"round {r.get('round')} does not recount from its ballots")
+            chosen += counted["recommended"]
+        if recommendation.get("done"):
+            self.result.summary.append(f"{subject}: the recommendation vote recounted")
+            return chosen
+        return []
 
     def _approvals(self, subject: str, state: _Stream, report: Mapping[str, Any]) -> None:
         """Method rules in the session: every correction in the report was approved in the

@@ -643,6 +643,12 @@ CATALOG: dict[str, tuple[str, str, bool, bool]] = {
         False,
         False,
     ),
+    "recommendation_pending": (
+        "评标委员会尚未投票推荐中标候选人，报告暂不能签署。",
+        "The committee has not yet voted its recommended candidates; the report waits.",
+        False,
+        True,
+    ),
 }
 
 

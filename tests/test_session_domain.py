@@ -1236,6 +1236,7 @@ EXPERT_WORK = {
     "session.deviation_reason",
     "session.clarify_ask",
     "session.sign_report",
+    "session.rank_vote",  # method rules: 投票法 / 排序法
 }
 MAY_SEND = {
     "agency": {

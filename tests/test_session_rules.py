@@ -19,6 +19,7 @@ from clients.cli_common import Out
 from clients.folds.session import SessionView
 from clients.folds.tender import CeremonyView
 from clients.session_commands import criteria_rows
+from clients.verify import BundleVerifier
 from evalroom.domain import opening
 from evalroom.domain.commands import Actor, Command
 from evalroom.domain.corrections import Correction
@@ -815,3 +816,112 @@ def test_the_expert_client_lists_every_kind_with_the_values_it_takes() -> None:
     assert "qualification" not in rows and "price" not in rows
     english = {r[0]: r for r in criteria_rows(Out("en"), view, "E1")}
     assert english["plan"][4] == "1 to 2" and not english["talk"][3].endswith("✗")
+
+
+# --- 6. recommendation by the experts' votes or ranks (投票法 / 排序法) ------------------------------
+
+
+def voting(by: dict[str, Any], recommend: int) -> Room:
+    room = at_review(method(recommend_by=by, recommend=recommend))
+    for i in range(5):
+        sheet_in(room, i, {b: {"tech": "20"} for b in BIDS})
+    close_deviation(room)
+    return room
+
+
+def ballots(room: Room, picks: list[list[str]]) -> None:
+    for i, chosen in enumerate(picks):
+        room.send("session.rank_vote", room.expert(i), {"bids": chosen})
+
+
+def test_votes_recommend_the_most_voted_and_signing_waits_for_them() -> None:
+    room = voting({"kind": "votes", "picks": 2}, 2)
+    assert room.state["report"]["recommended"] == []
+    digest = room.state["report_digest"]
+    refused = room.refused("session.sign_report", room.expert(0), {"report_digest": digest})
+    assert refused == "recommendation_pending"
+    # B1 4 votes, B2 3, B3 2, B4 1 (docs/methods.md §8)
+    ballots(room, [["B1", "B2"], ["B1", "B2"], ["B1", "B3"], ["B1", "B3"], ["B2", "B4"]])
+    report = room.state["report"]
+    assert [r["bid_id"] for r in report["recommended"]] == ["B1", "B2"]
+    assert report["recommendation"]["rounds"][0]["tally"] == {"B1": 4, "B2": 3, "B3": 2, "B4": 1}
+    room.send("session.sign_report", room.expert(0), {"report_digest": room.state["report_digest"]})
+
+
+def test_a_tie_across_the_last_seats_is_voted_again_among_the_tied() -> None:
+    room = voting({"kind": "votes", "picks": 1}, 3)
+    ballots(room, [["B1"], ["B1"], ["B2"], ["B3"], ["B4"]])  # B1 2; B2, B3, B4 tied for 2
+    vote = room.state["rank_vote"]
+    assert (vote["round"], vote["candidates"], vote["seats"]) == (2, ["B2", "B3", "B4"], 2)
+    body = {"bids": ["B1"]}
+    assert room.refused("session.rank_vote", room.expert(0), body) == "invalid_candidate"
+    ballots(room, [["B3"], ["B3"], ["B2"], ["B2"], ["B3"]])  # picks capped at the 2 seats
+    assert room.state["rank_vote"] is None
+    assert [r["bid_id"] for r in room.state["report"]["recommended"]] == ["B1", "B3", "B2"]
+
+
+def test_ranks_recommend_by_the_lowest_sum_of_places() -> None:
+    room = voting({"kind": "ranks"}, 2)
+    orders = [["B2", "B1", "B3", "B4"]] * 3 + [["B1", "B2", "B3", "B4"]] * 2
+    bad = {"bids": ["B1", "B2", "B3"]}
+    assert room.refused("session.rank_vote", room.expert(0), bad) == "invalid_vote"
+    ballots(room, orders)
+    recommended = room.state["report"]["recommended"]
+    assert [r["bid_id"] for r in recommended] == ["B2", "B1"]  # B2 1+1+1+2+2 = 7 places, B1 8
+
+
+def test_a_method_recommending_by_scores_takes_no_ballot() -> None:
+    room = signing()
+    assert room.refused("session.rank_vote", room.expert(0), {"bids": ["B1"]}) == "wrong_phase"
+
+
+def test_ballots_stay_secret_until_counted_and_the_fold_keeps_the_rounds() -> None:
+    room = voting({"kind": "votes", "picks": 1}, 1)
+    ballots(room, [["B1"], ["B1"], ["B1"], ["B2"], ["B2"]])
+    assert {e.visibility for e in room.events("session.rank_vote")} == {"actor"}
+    view = SessionView("session:S1")
+    for seq, (event, actor) in enumerate(room.log, 1):
+        view.apply({"seq": seq, "type": event.type, "payload": event.payload, "actor": actor})
+    assert [r["recommended"] for r in view.rank_rounds] == [["B1"]]
+    assert view.report is not None and view.report["recommended"][0]["bid_id"] == "B1"
+
+
+# --- the offline verifier re-runs what the session decided ----------------------------------------
+
+
+def reasons(report: Mapping[str, Any]) -> list[str]:
+    """The verifier's findings on a report alone (its stream is not in this bundle)."""
+    verifier = BundleVerifier({})
+    verifier._report("report", "session:S1", report)
+    return [p.reason for p in verifier.result.problems if "not in the bundle" not in p.reason]
+
+
+def test_the_verifier_recomputes_a_corrected_ranking_and_refuses_a_forged_correction() -> None:
+    room = signing()
+    e3 = room.experts[2]
+    cell = {"kind": "score", "expert": e3, "bid": "B1", "criterion": "tech"}
+    room.send(
+        "session.correction_request", room.chair, {**cell, "corrected": "21", "reason": "复核"}
+    )
+    room.send("session.correction_approve", SUPERVISOR)
+    report = room.state["report"]
+    assert reasons(report) == []
+    forged = copy.deepcopy(report)
+    forged["corrections"][0]["corrected"] = "30"
+    assert any("does not follow" in r for r in reasons(forged))
+
+
+def test_the_verifier_recounts_the_recommendation_vote_and_the_chairs_items() -> None:
+    room = voting({"kind": "votes", "picks": 2}, 2)
+    ballots(room, [["B1", "B2"], ["B1", "B2"], ["B1", "B3"], ["B1", "B3"], ["B2", "B4"]])
+    report = room.state["report"]
+    assert reasons(report) == []
+    forged = copy.deepcopy(report)
+    forged["recommendation"]["rounds"][0]["ballots"][room.experts[4]] = ["B3", "B4"]
+    assert any("recount" in r for r in reasons(forged))
+    chaired_room = at_review(method(criteria=[TALK]))
+    for i in range(5):
+        rows = {b: {"tech": "20", **({"talk": "4"} if i == 0 else {})} for b in BIDS}
+        sheet_in(chaired_room, i, rows)
+    close_deviation(chaired_room)
+    assert reasons(chaired_room.state["report"]) == []

@@ -204,5 +204,6 @@ ERROR_CODES = frozenset(
         # method rules in the session
         "already_drawn",
         "floating_point_mismatch",
+        "recommendation_pending",
     }
 )

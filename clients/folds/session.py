@@ -91,6 +91,7 @@ class SessionView:
     price_scores: dict[str, Any] | None = None  # {scores, basis, fed_by, approved_by?}
     correction: dict[str, Any] | None = None  # asked after a 复核, awaiting the supervisor
     corrections: list[dict[str, Any]] = field(default_factory=list)  # approved, in order
+    rank_rounds: list[dict[str, Any]] = field(default_factory=list)  # 投票法/排序法 rounds
 
     @property
     def ended(self) -> bool:
@@ -248,6 +249,9 @@ class SessionView:
     def _on_correction_rejected(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
         self.correction = None
 
+    def _on_rank_round(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
+        self.rank_rounds.append(dict(p))
+
     def _on_preliminary_result(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
         self.passed = list(p.get("passed", []))
 
@@ -318,6 +322,9 @@ class SessionView:
     def _on_ranking(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
         self.report, self.report_digest = p.get("report"), p.get("report_digest")
         self.signatures = {}
+        recommendation = (self.report or {}).get("recommendation") or {}
+        if not recommendation.get("done"):
+            self.rank_rounds = []  # a new vote starts with this report
 
     def _on_report_final(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
         self.report, self.report_digest = p.get("report"), p.get("report_digest")

@@ -204,6 +204,7 @@ DECIDERS: dict[str, Decider] = {
     "session.correction_request": session_rules.request_correction,
     "session.correction_approve": session_rules.approve_correction,
     "session.correction_reject": session_rules.reject_correction,
+    "session.rank_vote": session_rules.rank_vote,
 }
 
 _COMMITTEE = frozenset({Role.EXPERT, Role.CHAIR})
@@ -249,6 +250,7 @@ COMMAND_ROLES: dict[str, frozenset[str]] = {
     "session.correction_request": frozenset({Role.CHAIR}),
     "session.correction_approve": _SUPERVISOR,
     "session.correction_reject": _SUPERVISOR,
+    "session.rank_vote": _COMMITTEE,
 }
 
 # Commands whose events carry the actor's signature: their specs must be ``signed``.
@@ -262,6 +264,7 @@ SIGNED = frozenset(
         "session.clarify_answer",
         "session.sign_report",
         "session.annotate",
+        "session.rank_vote",  # method rules: a recommendation ballot
     }
 )
 

@@ -79,10 +79,29 @@ def aggregate(s: Session) -> None:
         corrections=corrections,
     )
     report = _report(s, ranking, [sheet.to_dict() for sheet in sheets])
-    s.s.update(report=report, report_digest=report_digest(report), signatures={})
-    s.emit("session.ranking", {"report": report, "report_digest": s.s["report_digest"]})
+    s.s["rank_vote"] = None
+    by = s.method.recommend_by
+    candidates = [b for b in ranking.recommended] if by is None else list(_ranked(ranking))
+    if by is not None and candidates:
+        # 投票法 / 排序法: the committee votes; the report names no candidate until it has.
+        seats = min(s.method.recommend, len(candidates))
+        report["recommended"] = []
+        report["recommendation"] = {**by.to_dict(), "seats": seats, "rounds": [], "done": False}
+        s.s["rank_vote"] = {"round": 1, "candidates": candidates, "seats": seats, "ballots": {}}
+    publish_report(s, report)
     if s.phase is not Phase.SIGNING:
         s.move_to(Phase.SIGNING)
+
+
+def _ranked(ranking: Ranking) -> list[str]:
+    """The bids the committee may recommend: those ranked (valid and through the review)."""
+    return [b.bid_id for b in sorted(ranking.bids, key=lambda b: b.rank or 0) if b.rank]
+
+
+def publish_report(s: Session, report: dict[str, Any]) -> None:
+    """The report under signature (its signatures start again), to the committee."""
+    s.s.update(report=report, report_digest=report_digest(report), signatures={})
+    s.emit("session.ranking", {"report": report, "report_digest": s.s["report_digest"]})
 
 
 def _report(s: Session, ranking: Ranking, sheets: list[dict[str, Any]]) -> dict[str, Any]:
@@ -146,6 +165,11 @@ def sign_report(state: Mapping[str, Any], cmd: Command) -> Decision:
     """
     s = Session(state, cmd)
     expert = s.expert(Phase.SIGNING)
+    if s.s.get("rank_vote"):
+        raise RuleError(
+            "recommendation_pending",
+            "推荐中标候选人的投票尚未完成 · the committee has not finished voting its candidates",
+        )
     digest = cmd.body.get("report_digest")
     if digest != s.s["report_digest"]:
         raise RuleError("report_changed", "the digest is not the report under signature")

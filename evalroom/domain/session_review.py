@@ -464,7 +464,7 @@ def goback_approve(state: Mapping[str, Any], cmd: Command) -> Decision:
         s.s["preliminary"] = None
     # Corrections were made on the report now withdrawn: the redone review supersedes them
     # (they stay in the stream's events, and the going back in the report).
-    s.s.update(correction=None, corrections=[])
+    s.s.update(correction=None, corrections=[], rank_vote=None)
     s.s["gobacks"].append({**request, "approved_by": cmd.actor.user_id, "approved_at": s.now})
     s.s["goback"] = None
     s.emit("session.goback_approved", request)

@@ -12,6 +12,12 @@
   the ranking is recomputed on top of the record, the report redrawn and signed again) or
   refuses (``session.correction_reject``). The sheets as handed in are never changed.
 
+- Recommendation by the experts' votes or ranks (投票法 / 排序法, ``recommend_by`` in the
+  method): once the ranking is drawn up, each expert sends a ballot (``session.rank_vote``);
+  when all are in, :func:`evalroom.domain.votes.recommend_by_votes` (or ``_ranks``) fills the
+  seats, a group tied across the last seats votes again among itself for the seats left, and
+  the report names the candidates; signing waits for it (``recommendation_pending``).
+
 Scales, chair-only items, deduction items, vote rules and the chair election are enforced in
 the deciders of the commands they govern (:mod:`evalroom.domain.session_review`).
 """
@@ -26,7 +32,7 @@ from evalroom.domain.commands import Command, Decision
 from evalroom.domain.corrections import Correction, CorrectionKind, correct_scores
 from evalroom.domain.rules import RuleError
 from evalroom.domain.scoring import CriterionKind, PriceFormula
-from evalroom.domain.session_report import aggregate, recorded_corrections
+from evalroom.domain.session_report import aggregate, publish_report, recorded_corrections
 from evalroom.domain.session_review import check_entry
 from evalroom.domain.session_state import (
     REVIEW,
@@ -36,6 +42,7 @@ from evalroom.domain.session_state import (
     optional_text,
     text_field,
 )
+from evalroom.domain.votes import Recommendation, recommend_by_ranks, recommend_by_votes
 
 MAX_ERRORS = 999
 
@@ -243,3 +250,74 @@ def reject_correction(state: Mapping[str, Any], cmd: Command) -> Decision:
     fields = {k: v for k, v in pending.items() if k != "at"}
     s.emit("session.correction_rejected", {**fields, "rejection": reason})
     return s.decision()
+
+
+# --- recommendation by votes or ranks (投票法 / 排序法) ------------------------------------------
+
+
+def tally_ballots(
+    kind: str, candidates: list[str], ballots: Mapping[str, list[str]], seats: int, picks: int
+) -> Recommendation:
+    """One round of the recommendation vote, as :mod:`evalroom.domain.votes` counts it."""
+    if kind == "ranks":
+        return recommend_by_ranks(candidates, ballots, seats)
+    return recommend_by_votes(candidates, ballots, seats, min(picks, seats))
+
+
+def rank_vote(state: Mapping[str, Any], cmd: Command) -> Decision:
+    """``session.rank_vote`` {bids}: an expert's ballot for the round's candidates (signed):
+    up to ``picks`` bids (投票法) or every candidate in order, best first (排序法)."""
+    s = Session(state, cmd)
+    expert = s.expert(Phase.SIGNING)
+    vote: dict[str, Any] | None = s.s.get("rank_vote")
+    by = s.method.recommend_by
+    if not vote or by is None:
+        raise RuleError("wrong_phase", "no recommendation vote is open")
+    if expert in vote["ballots"]:
+        raise RuleError("already_voted", f"you voted in round {vote['round']}")
+    chosen = cmd.body.get("bids")
+    if not isinstance(chosen, list) or not all(isinstance(b, str) for b in chosen):
+        raise RuleError("invalid_vote", "bids is a list of bid ids")
+    picks = by.picks or 1
+    # The one ballot, checked as the tally checks every ballot.
+    tally_ballots(by.kind, vote["candidates"], {expert: chosen}, vote["seats"], picks)
+    vote["ballots"][expert] = list(chosen)
+    s.emit("session.rank_vote", {"round": vote["round"], "bids": list(chosen)}, signed=True)
+    s.progress("recommendation", len(vote["ballots"]), len(s.committee))
+    if len(vote["ballots"]) == len(s.committee):
+        _count_recommendation(s, vote, by.kind, picks)
+    return s.decision()
+
+
+def _count_recommendation(s: Session, vote: dict[str, Any], kind: str, picks: int) -> None:
+    """Count the round: the seats filled join the chosen; a group tied across the last seats
+    votes again among itself; once every seat is filled the report names the candidates."""
+    result = tally_ballots(kind, vote["candidates"], vote["ballots"], vote["seats"], picks)
+    recorded = {
+        "round": vote["round"],
+        "candidates": vote["candidates"],
+        "seats": vote["seats"],
+        "ballots": vote["ballots"],
+        **result.to_dict(),
+    }
+    rounds = [*vote.get("rounds", []), recorded]
+    chosen = [*vote.get("chosen", []), *result.recommended]
+    s.emit("session.rank_round", recorded)
+    if result.tied:
+        s.s["rank_vote"] = {
+            "round": vote["round"] + 1,
+            "candidates": list(result.tied),
+            "seats": result.open_seats,
+            "ballots": {},
+            "rounds": rounds,
+            "chosen": chosen,
+        }
+        return
+    s.s["rank_vote"] = None
+    companies = {b["bid_id"]: b["company"] for b in s.s["bids"]}
+    report = {**s.s["report"]}
+    report["recommendation"] = {**report["recommendation"], "rounds": rounds, "done": True}
+    report["recommended"] = [
+        {"rank": i, "bid_id": bid, "company": companies[bid]} for i, bid in enumerate(chosen, 1)
+    ]
+    publish_report(s, report)

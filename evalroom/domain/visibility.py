@@ -200,6 +200,8 @@ EVENTS: Mapping[str, Rule] = {
     "session.correction_requested": COMMITTEE,  # 复核: the chair asks, the supervisor decides
     "session.correction_approved": COMMITTEE,
     "session.correction_rejected": COMMITTEE,
+    "session.rank_vote": ACTOR,  # a secret ballot until the round is counted
+    "session.rank_round": COMMITTEE,
     # -- the award, 评定分离 (evalroom.domain.award), in the closed session's stream ------
     "award.set_up": PUBLIC,
     "award.committee": AWARD,

@@ -202,6 +202,10 @@ class CorrectionRequest(Body):
     reason: str = Long
 
 
+class RankVote(Body):
+    bids: list[str] = Field(min_length=1, max_length=200)
+
+
 async def pool_snapshot(ctx: ServiceContext) -> dict[str, Any]:
     return {"experts": await expert_pool(ctx.pool)}
 
@@ -311,6 +315,7 @@ BODIES: dict[str, type[Body]] = {
     "session.correction_request": CorrectionRequest,
     "session.correction_approve": Empty,
     "session.correction_reject": ReasonBody,
+    "session.rank_vote": RankVote,
 }
 
 SPECS: list[CommandSpec] = specs_from(
