@@ -19,7 +19,8 @@ from clients.cli_common import Out
 from clients.folds.session import SessionView
 from clients.folds.tender import CeremonyView
 from clients.session_commands import criteria_rows
-from clients.verify import BundleVerifier
+from clients.verify import BundleVerifier, _Stream
+from crypto.merkle import MerkleLog
 from evalroom.domain import opening
 from evalroom.domain.commands import Actor, Command
 from evalroom.domain.corrections import Correction
@@ -925,3 +926,25 @@ def test_the_verifier_recounts_the_recommendation_vote_and_the_chairs_items() ->
         sheet_in(chaired_room, i, rows)
     close_deviation(chaired_room)
     assert reasons(chaired_room.state["report"]) == []
+
+
+def test_the_verifier_finds_a_correction_or_price_scores_never_approved_in_the_stream() -> None:
+    room = signing()
+    body = {"kind": "base_price", "corrected": "1000000.00", "reason": "复核"}
+    room.send("session.correction_request", room.chair, body)
+    room.send("session.correction_approve", SUPERVISOR)
+    report = room.state["report"]
+    stream = _Stream("session:S1", MerkleLog())
+    stream.events = {
+        seq: {"type": e.type, "payload": dict(e.payload)} for seq, (e, _a) in enumerate(room.log, 1)
+    }
+    verifier = BundleVerifier({})
+    verifier._approvals("report", stream, report)
+    assert verifier.result.problems == []
+    forged = copy.deepcopy(report)
+    forged["corrections"][0]["approved_by"] = "someone-else"
+    forged["bids"][0]["price_score"] = "60"
+    verifier._approvals("report", stream, forged)
+    found = [p.reason for p in verifier.result.problems]
+    assert any("never approved" in r for r in found)
+    assert any("price scores" in r for r in found)

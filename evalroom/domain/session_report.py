@@ -81,7 +81,7 @@ def aggregate(s: Session) -> None:
     report = _report(s, ranking, [sheet.to_dict() for sheet in sheets])
     s.s["rank_vote"] = None
     by = s.method.recommend_by
-    candidates = [b for b in ranking.recommended] if by is None else list(_ranked(ranking))
+    candidates = _ranked(ranking) if by is not None else []
     if by is not None and candidates:
         # 投票法 / 排序法: the committee votes; the report names no candidate until it has.
         seats = min(s.method.recommend, len(candidates))
