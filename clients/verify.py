@@ -732,6 +732,16 @@ class BundleVerifier:
             if item.get("stream") == name and isinstance(report, dict):
                 for difference in bid_differences(_items(report.get("bids")), handover.bids):
                     self.fail(f"report {name}", difference)
+                # method rules: a floating point drawn at the opening is the report's
+                drawn = handover.floating_point
+                if drawn is not None and str(report.get("floating_point")) != str(
+                    drawn.get("value")
+                ):
+                    self.fail(
+                        f"report {name}",
+                        f"floating point {report.get('floating_point')}, but the opening drew"
+                        f" {drawn.get('value')}",
+                    )
         stages = ", ".join(f"{r['stage']} {tender.name}#{r['seq']}" for r in handover.reference)
         self.result.summary.append(
             f"session {name}: {len(handover.bids)} bids as in the signed opening record ({stages})"
