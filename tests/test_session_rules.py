@@ -948,3 +948,43 @@ def test_the_verifier_finds_a_correction_or_price_scores_never_approved_in_the_s
     found = [p.reason for p in verifier.result.problems]
     assert any("never approved" in r for r in found)
     assert any("price scores" in r for r in found)
+
+
+def tender_stream(events: list[tuple[str, dict[str, Any]]]) -> _Stream:
+    stream = _Stream("tender:T", MerkleLog())
+    stream.events = {
+        seq: {"seq": seq, "type": t, "payload": p, "sig": None}
+        for seq, (t, p) in enumerate(events, 1)
+    }
+    return stream
+
+
+def test_the_verifier_recomputes_the_floating_point_and_its_order() -> None:
+    config = {"sections": [{"id": "S1", "name": "一标段", "floating_point": {"choices": CHOICES}}]}
+    committed = (
+        "opening.floating_point_committed",
+        {"section": "S1", "commitment": commit_seed(FP_SEED)},
+    )
+    read_out = ("opening.read_out", {"stage": "single", "entries": []})
+    value = recomputed(FP_SEED)
+    drawn = {
+        "section": "S1",
+        "choices": CHOICES,
+        "commitment": commit_seed(FP_SEED),
+        "seed": FP_SEED.hex(),
+        "value": value,
+    }
+
+    def problems(events: list[tuple[str, dict[str, Any]]]) -> list[str]:
+        verifier = BundleVerifier({})
+        verifier._floating_points(tender_stream(events), config, [])
+        return [p.reason for p in verifier.result.problems]
+
+    assert problems([committed, read_out, ("opening.floating_point_drawn", drawn)]) == []
+    late = problems([read_out, committed, ("opening.floating_point_drawn", drawn)])
+    assert any("committed after the read-out" in r for r in late)
+    other = next(c for c in CHOICES if c != value)
+    forged = problems(
+        [committed, read_out, ("opening.floating_point_drawn", {**drawn, "value": other})]
+    )
+    assert any(f"recomputed {value}" in r for r in forged)
