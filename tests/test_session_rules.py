@@ -28,10 +28,12 @@ from evalroom.domain.draw import commit_seed
 from evalroom.domain.roles import Role
 from evalroom.domain.rules import RuleError
 from evalroom.domain.scoring import BidFigures, ExpertSheet, ScoringMethod, evaluate
+from evalroom.report import Document, Table, document
 from tests.test_session_domain import (
     AGENCY,
     COMPREHENSIVE,
     SLOTS,
+    STREAM,
     SUPERVISOR,
     VENUES,
     Room,
@@ -988,3 +990,35 @@ def test_the_verifier_recomputes_the_floating_point_and_its_order() -> None:
         [committed, read_out, ("opening.floating_point_drawn", {**drawn, "value": other})]
     )
     assert any(f"recomputed {value}" in r for r in forged)
+
+
+# --- the report (HTML, PDF) lays out what the rules decided ---------------------------------------
+
+
+def text_of(doc: Document) -> str:
+    parts = []
+    for section in doc.sections:
+        for block in section.blocks:
+            if isinstance(block, Table):
+                parts += [" ".join(block.head), *(" ".join(r) for r in block.rows)]
+            else:
+                parts.append(block if isinstance(block, str) else block.text)
+    return "\n".join(parts)
+
+
+def test_the_report_shows_corrections_the_chairs_items_and_the_recommendation_vote() -> None:
+    room = at_review(
+        method(criteria=[TALK], recommend_by={"kind": "votes", "picks": 1}, recommend=1)
+    )
+    for i in range(5):
+        rows = {b: {"tech": "20", **({"talk": "4"} if i == 0 else {})} for b in BIDS}
+        sheet_in(room, i, rows)
+    close_deviation(room)
+    body = {"kind": "base_price", "corrected": "1000000.00", "reason": "复核：B4 报价算术修正"}
+    room.send("session.correction_request", room.chair, body)
+    room.send("session.correction_approve", SUPERVISOR)
+    ballots(room, [["B1"], ["B1"], ["B1"], ["B2"], ["B2"]])
+    doc = document(STREAM, room.state, [])
+    text = text_of(doc)
+    assert "复核更正" in text and "复核：B4 报价算术修正" in text and "1000000.00" in text
+    assert "投票法第 1 轮（1 个名额）：B1 3，B2 2，B3 0，B4 0票" in text
