@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +14,14 @@ import httpx
 import pytest
 
 from clients.sdk import Client, ClientError
+from clients.verify import verify_bundle
 from crypto.canonical import canonical_json
 from crypto.events import check_in_statement
 from crypto.keys import VerifyKey
+from evalroom.audit.bundle import export_bundle
 from evalroom.domain.draw import DrawRequest, ExpertPool, draw_experts, pool_digest
 from evalroom.domain.handover import SignedRecord, bid_differences, record_digest, session_bids
+from evalroom.domain.method_rules import draw_floating_point
 from evalroom.domain.session import report_digest
 from evalroom.services.session import pool_snapshot
 from tests.support import InProcessNode, Participant, add_participant, eventually
@@ -684,4 +689,68 @@ async def test_a_rating_off_the_scale_is_refused_and_a_corrected_base_price_is_r
     assert "session.correction_requested" in types and "session.correction_approved" in types
     assert types[-1] == "session.report_final"
     for c in [*o.clients.values(), *ex.values()]:
+        await c.close()
+
+
+FP_CHOICES = ["1.5", "1.25", "1", "0.75", "0.5", "0.25"]
+FP_METHOD = {
+    **METHOD,
+    "price_rule": {
+        **METHOD["price_rule"],
+        "base": {
+            "trim": None,
+            "coefficient": "1",
+            "floating_point": {"choices": FP_CHOICES},
+            "decimals": 2,
+        },
+    },
+}
+
+
+async def test_the_floating_point_drawn_at_the_opening_is_the_sessions_and_verifies_offline(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    o = Opening(node, pool, tmp_path)
+    extra = {"floating_point": {"choices": FP_CHOICES}}
+    opening_at = await o.setup("EV8", opening_in=5.0, window=60, section_extra=extra)
+    agency, sup = o.clients["agency"], o.clients["sup"]
+    seed = secrets.token_bytes(32)
+    commitment = hashlib.sha256(seed).hexdigest()
+    # Committed while the bids come in, before anyone reads a price.
+    await sup.command(
+        o.stream, "opening.commit_floating_point", {"section": "S1", "commitment": commitment}
+    )
+    for bidder in PRICES:
+        await o.bidder(bidder)
+        await o.bid(bidder, PRICES[bidder])
+    await _wait_until(opening_at)
+    await agency.command(o.stream, "opening.start")
+    for bidder in PRICES:
+        await o.clients[bidder].command(o.stream, "opening.sign_in", sign=True)
+        await o.clients[bidder].command(
+            o.stream,
+            "bid.release_key",
+            {"section": "S1", "identity": o.bid_keys[f"{bidder}/single"]},
+        )
+    await agency.command(o.stream, "opening.close_window")
+    await agency.command(o.stream, "opening.read_out")
+    with pytest.raises(ClientError) as refused:
+        await agency.command(o.stream, "opening.sign_record", sign=True)
+    assert refused.value.code == "floating_point_missing"
+    await agency.command(
+        o.stream, "opening.draw_floating_point", {"section": "S1", "seed": seed.hex()}
+    )
+    await agency.command(o.stream, "opening.sign_record", sign=True)
+    await sup.command(o.stream, "opening.sign_record", sign=True)
+    expected = draw_floating_point([Decimal(c) for c in FP_CHOICES], seed, commitment)
+    _experts, state = await _create_and_draw(o, pool, "session:EV8-S1", "EV8", FP_METHOD)
+    assert state["floating_point"] == str(expected)
+    result = verify_bundle(json.loads(json.dumps(await export_bundle(pool, o.stream))))
+    # Checkpoint coverage is the audit's own clock (tests/test_verify.py); all else holds.
+    found = [p for p in result.problems if "not covered by any signed checkpoint" not in p.reason]
+    assert found == []
+    assert any(
+        f"floating point of S1 recomputed from its seed: {expected}" in s for s in result.summary
+    )
+    for c in o.clients.values():
         await c.close()
