@@ -906,7 +906,58 @@ def _merged(*sections: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]
     return merged
 
 
+# method rules in the session: criteria as an expert enters them, the chair's arithmetic
+# errors and corrections after a 复核, the supervisor's approvals, the agency's price scores.
+RULES: dict[str, tuple[str, str]] = {
+    "crit.expert": ("专家评分", "expert score"),
+    "crit.expert:entry_deduction": ("专家评分（填写扣分）", "expert score (enter the deduction)"),
+    "crit.deduction:majority": ("扣分项（多数扣分）", "deduction (by majority)"),
+    "crit.deduction:mean": ("扣分项（平均扣分）", "deduction (mean)"),
+    "crit.by.experts": ("全体专家", "every expert"),
+    "crit.by.chair": ("仅组长", "the chair only"),
+    "h.criterion": ("评分项", "criterion"),
+    "h.crit_name": ("名称", "name"),
+    "h.crit_kind": ("类型", "kind"),
+    "h.scored_by": ("打分人", "scored by"),
+    "h.values": ("可给分值", "values allowed"),
+    "criteria_none": ("该评标办法没有需专家打分的项目。", "This method has nothing experts score."),
+    "arithmetic_saved": (
+        "已记录 {bid} 的算术错误 {errors} 处。",
+        "Recorded {errors} arithmetic error(s) in {bid}.",
+    ),
+    "correction_asked": (
+        "已提交复核更正申请，待监督人批准。",
+        "Correction asked; awaiting the supervisor.",
+    ),
+    "approved_correction": (
+        "已批准更正；排名已重新计算，评标报告需重新签署。",
+        "Correction approved; the ranking is recomputed and the report is signed again.",
+    ),
+    "rejected_correction": ("已驳回更正申请。", "Refused the correction."),
+    "price_scores_fed": (
+        "已提交 {count} 份投标的价格得分，待监督人批准。",
+        "Fed the price scores of {count} bids; awaiting the supervisor.",
+    ),
+    "approved_price_scores": ("已批准价格得分。", "Approved the price scores."),
+    "rank_vote_saved": ("已签名投票：{bids}", "Signed ballot saved: {bids}"),
+    "rejected_price_scores": ("已驳回价格得分。", "Refused the price scores."),
+    "bad_price_scores": (
+        '价格得分文件应为 {{投标编号: "64.25"}}：{detail}',
+        'The price score file is {{bid: "64.25"}}: {detail}',
+    ),
+}
+
 # Every sentence of every CLI, by key.
 MESSAGES = _merged(
-    COMMON, CEREMONY, SESSION, STANDING, AGENCY, BIDDER, KEYHOLDER, EXPERT, SUPERVISOR, OPERATOR
+    COMMON,
+    CEREMONY,
+    SESSION,
+    STANDING,
+    AGENCY,
+    BIDDER,
+    KEYHOLDER,
+    EXPERT,
+    SUPERVISOR,
+    OPERATOR,
+    RULES,
 )

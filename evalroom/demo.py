@@ -115,6 +115,11 @@ T: dict[str, tuple[str, str]] = {
         "Tianshui venue dropped: all venues paused; resumed when back",
     ),
     "deviation": ("评分偏离需书面说明后方可继续", "A deviating score needed a written reason"),
+    "ranged": (
+        "按分值区间打分：进度计划（1–2 分）给 0 分被拒绝并说明可给分值，给 1.5 分被接受",
+        "A ranged criterion: a 0 on the 1–2 point schedule item refused with the values it"
+        " takes, 1.5 accepted",
+    ),
     "ranking": ("汇总排名（与手工计算一致）", "Ranking (matches the hand computation)"),
     "signed": (
         "全体专家签署评标报告（签名已验证）",
@@ -186,11 +191,20 @@ TECH = [  # scores per seat for each bidder in BIDDERS order; seat 4 deviates on
     ("24", "24", "24", "24", "24"),
     ("23", "25", "24", "26", "24"),
 ]
+PLAN_SCORE = "1.5"  # every expert's figure on the 1–2 point item (进度计划)
 METHOD = {
     "kind": "comprehensive",
     "criteria": [
         {"id": "qualification", "name": "资格评审", "kind": "pass_fail", "max_points": None},
         {"id": "tech", "name": "施工组织设计", "kind": "expert", "max_points": "30"},
+        # A criterion scored within a range (1–2 分), not from 0: the session refuses a 0.
+        {
+            "id": "plan",
+            "name": "进度计划",
+            "kind": "expert",
+            "max_points": "2",
+            "scale": {"low": "1", "high": "2"},
+        },
         {"id": "price", "name": "投标报价", "kind": "price", "max_points": "70"},
     ],
     "price_rule": {
@@ -754,6 +768,24 @@ class Demo:
                     {"bid": b["bid_id"], "criterion": "tech", "score": marks[index]},
                     sign=True,
                 )
+        # The ranged criterion (1–2 分): a 0 is refused with the values it takes; 1.5 is kept.
+        zero = {"bid": bids[0]["bid_id"], "criterion": "plan", "score": "0"}
+        out_of_range = await self.refused(
+            experts[committee[1]],
+            self.session,
+            "session.score",
+            zero,
+            "score_out_of_range",
+            sign=True,
+        )
+        for eid in committee:
+            for b in bids:
+                await experts[eid].command(
+                    self.session,
+                    "session.score",
+                    {"bid": b["bid_id"], "criterion": "plan", "score": PLAN_SCORE},
+                    sign=True,
+                )
         blind = all(
             [
                 await self.refused(
@@ -816,6 +848,16 @@ class Demo:
         assert await seen.until(lambda v: v.report is not None), "no ranking seen"
         report = seen.view.report or {}
         ranking = report["ranking"]
+        kept = [
+            c["expert_scores"]
+            for b in ranking["bids"]
+            for c in b.get("criteria", [])
+            if c["criterion_id"] == "plan"
+        ]
+        ranged = bool(kept) and all(
+            len(k) == len(committee) and set(k.values()) == {PLAN_SCORE} for k in kept
+        )
+        self.r.check("ranged", out_of_range and ranged, "进度计划 1–2 分 · 1.5")
         expected = _hand_computed()
         got = {b["bid_id"]: b["total"] for b in ranking["bids"]}
         by_company = {b["bid_id"]: b["company"] for b in bids}
@@ -1060,12 +1102,14 @@ def _hand_computed() -> dict[str, str]:
     deviation % (2 dp) and price score (70 − 1 per % above, − 0.5 per % below, half-up):
       陇原 +0.45 → 69.55   河西 −1.56 → 69.22   金城 −0.55 → 69.73   祁连 +1.66 → 68.34
     tech (mean of the middle three of five): 陇原 26.00, 河西 23.00, 金城 24.00, 祁连 24.33
+    进度计划 (1–2 分, every expert 1.5): 1.50 each
+    totals: 陇原 69.55 + 26.00 + 1.50 = 97.05, 河西 93.72, 金城 95.23, 祁连 94.17
     """
     return {
-        "陇原路桥": "95.55",
-        "河西建工": "92.22",
-        "金城公路": "93.73",
-        "祁连工程": "92.67",
+        "陇原路桥": "97.05",
+        "河西建工": "93.72",
+        "金城公路": "95.23",
+        "祁连工程": "94.17",
     }
 
 

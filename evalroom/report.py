@@ -38,6 +38,7 @@ from xml.sax.saxutils import escape as xml_escape
 import structlog
 
 from evalroom.db.sessions import ReportTender
+from evalroom.domain.corrections import Correction
 from evalroom.domain.scoring import (
     BidFigures,
     BidResult,
@@ -145,8 +146,24 @@ def _recompute(report: Mapping[str, Any]) -> tuple[Ranking, bool]:
     ]
     sheets = [ExpertSheet.from_dict(s) for s in report["sheets"]]
     fp = report.get("floating_point")
-    ranking = evaluate(method, figures, sheets, None if fp is None else Decimal(fp))
+    # method rules in the session: the chair's items and the corrections after a 复核
+    chairs = [m["expert"] for m in report.get("committee") or [] if m.get("chair")]
+    corrections = [
+        Correction.from_dict({k: v for k, v in c.items() if k not in _CORRECTION_NOTES})
+        for c in report.get("corrections") or []
+    ]
+    ranking = evaluate(
+        method,
+        figures,
+        sheets,
+        None if fp is None else Decimal(fp),
+        chair=chairs[0] if chairs else None,
+        corrections=corrections,
+    )
     return ranking, ranking.to_dict() == report["ranking"]
+
+
+_CORRECTION_NOTES = ("requested_by", "approved_at")  # the record's, beside the correction
 
 
 class _Facts:
@@ -614,6 +631,20 @@ def _deviations(f: _Facts) -> Section:
             for g in gobacks
         ]  # fmt: skip
         blocks.append(Table(["回退至", "理由", "批准人（监督）", "批准时间"], rows))
+    # method rules in the session: corrections after a 复核, on top of the sheets as handed in
+    corrections = f.report.get("corrections") or []
+    if corrections:
+        blocks.append(Heading("复核更正"))
+        rows = [
+            ["评标基准价" if c["kind"] == "base_price" else
+             f"{f.expert(c['expert_id'])} · {c['bid_id']} · {f.criterion(c['criterion_id'])}",
+             c["original"], c["corrected"], c["reason"], _text(c.get("approved_by")),
+             beijing(c.get("approved_at"))]
+            for c in corrections
+        ]  # fmt: skip
+        blocks.append(
+            Table(["更正项", "原值", "更正后", "理由", "批准人（监督）", "批准时间"], rows)
+        )
     return Section("十、评分偏离及书面说明", blocks or [NONE])
 
 
@@ -635,10 +666,17 @@ def _recommended(f: _Facts, ranking: Ranking) -> Section:
     if not rows:
         return Section("十二、推荐中标候选人", [NONE])
     table = Table(["名次", "中标候选人", "投标编号", "投标报价（元）", "总分/评标价"], rows)
-    return Section(
-        "十二、推荐中标候选人",
-        [table, "定标由招标人依法另行确定（评定分离）。"],
-    )
+    blocks: list[Block] = [table]
+    # method rules in the session: recommended by the experts' votes or ranks
+    vote = f.report.get("recommendation")
+    if isinstance(vote, dict):
+        how = "投票法" if vote.get("kind") == "votes" else "排序法"
+        for r in vote.get("rounds") or []:
+            tally = "，".join(f"{b} {n}" for b, n in (r.get("tally") or {}).items())
+            unit = "票" if vote.get("kind") == "votes" else "（名次之和）"
+            blocks.append(f"{how}第 {r['round']} 轮（{r['seats']} 个名额）：{tally}{unit}")
+    blocks.append("定标由招标人依法另行确定（评定分离）。")
+    return Section("十二、推荐中标候选人", blocks)
 
 
 def _signatures(f: _Facts, signatures: Sequence[Mapping[str, Any]]) -> Section:

@@ -718,14 +718,17 @@ def test_majority_elects_the_chair_and_grants_the_role() -> None:
     assert ("chair", room.state["committee"][chair]["venue"]) in room.granted[chair]
 
 
-def test_no_majority_starts_a_new_round() -> None:
+def test_a_tie_for_first_starts_a_run_off_among_the_tied() -> None:
     room = room_at("chair_election")
     for i, pick in enumerate([0, 0, 1, 1, 2]):
         room.send("session.vote_chair", room.expert(i), {"candidate": room.experts[pick]})
     assert room.phase == "chair_election" and room.state["chair"] is None
     (result,) = room.events("session.chair_round")
     assert result.payload["elected"] is None and result.visibility == "committee"
-    assert room.state["election"] == {"round": 2, "votes": {}}
+    tied = sorted(room.experts[:2])
+    assert result.payload["runoff"] == tied
+    election = room.state["election"]
+    assert (election["round"], election["votes"], election["candidates"]) == (2, {}, tied)
 
 
 def test_expert_votes_once_per_round() -> None:
@@ -1302,14 +1305,27 @@ EXPERT_WORK = {
     "session.deviation_reason",
     "session.clarify_ask",
     "session.sign_report",
+    "session.rank_vote",  # method rules: 投票法 / 排序法
 }
 MAY_SEND = {
-    "agency": {"session.create", "session.commit_seed", "session.draw", "session.rate_expert"},
+    "agency": {
+        "session.create",
+        "session.commit_seed",
+        "session.draw",
+        "session.rate_expert",
+        "session.price_scores",  # a price score computed elsewhere (method rules)
+    },
     "tenderer": {"session.tenderer_decision"},
     "bidder": {"session.clarify_answer"},
     "operator": {"session.check_in"},
     "expert": EXPERT_WORK | {"session.declare_conflict"},
-    "chair": EXPERT_WORK | {"session.close_phase", "session.goback_request"},
+    "chair": EXPERT_WORK
+    | {
+        "session.close_phase",
+        "session.goback_request",
+        "session.arithmetic_errors",  # method rules in the session
+        "session.correction_request",
+    },
     "supervisor": {
         "session.commit_seed",
         "session.draw",
@@ -1323,6 +1339,11 @@ MAY_SEND = {
         "session.warn",
         "session.annotate",
         "session.rate_expert",
+        # method rules in the session
+        "session.price_scores_approve",
+        "session.price_scores_reject",
+        "session.correction_approve",
+        "session.correction_reject",
     },
     "system": {
         "session.commit_seed",

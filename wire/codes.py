@@ -201,5 +201,9 @@ ERROR_CODES = frozenset(
         "window_open",
         "withdrawn",
         "wrong_phase",
+        # method rules in the session
+        "already_drawn",
+        "floating_point_mismatch",
+        "recommendation_pending",
     }
 )

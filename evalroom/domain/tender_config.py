@@ -19,6 +19,11 @@ JSON shape (``tender.create``'s or ``tender.configure``'s ``config``)::
                 "technical": [{"name": "duration_days", "type": "int", "required": true}]}
     }
 
+A section's ``floating_point`` (``{"choices": ["1.5", "1.25", …]}``, optional) is the set the
+floating point (浮动点) is drawn from at the opening: the seed's commitment is published before
+the priced read-out and the seed revealed after it (``opening.commit_floating_point``,
+``opening.draw_floating_point``); the drawn value is in the signed record.
+
 A section's ``control_price`` (最高投标限价, optional; see
 :class:`evalroom.domain.method_rules.ControlPrice`) is published with the tender and applied at
 the read-out: a bid above it is rejected (否决), one below its floor flagged for the 低于成本
@@ -35,8 +40,8 @@ from datetime import datetime
 from typing import Any
 
 from evalroom.domain.bidform import FormField, parse_fields
-from evalroom.domain.method_rules import ControlPrice
-from evalroom.domain.rules import RuleError
+from evalroom.domain.method_rules import ControlPrice, FloatingPointSet
+from evalroom.domain.rules import RuleError, read_decimal
 
 ENVELOPE_SETS = (("single",), ("technical", "commercial"))
 FEW_VALID_RULES = ("continue", "reject_all")
@@ -49,6 +54,8 @@ class Section:
     id: str
     name: str
     control_price: ControlPrice | None = None  # 最高投标限价, public with the tender
+    # 浮动点 drawn at the opening from this fixed set of percents (method rules in the session)
+    floating_point: FloatingPointSet | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,8 @@ class TenderConfig:
     @classmethod
     def _parse(cls, raw: Mapping[str, Any]) -> TenderConfig:
         sections = tuple(
-            Section(str(s["id"]), str(s["name"]), _control_price(s)) for s in raw["sections"]
+            Section(str(s["id"]), str(s["name"]), _control_price(s), _floating_point(s))
+            for s in raw["sections"]
         )
         if not sections or any(not _ID.match(s.id) for s in sections):
             raise ValueError("sections need ids of letters, digits, . _ -")
@@ -133,6 +141,7 @@ class TenderConfig:
         return [
             {"id": s.id, "name": s.name}
             | ({} if s.control_price is None else {"control_price": s.control_price.to_dict()})
+            | ({} if s.floating_point is None else {"floating_point": s.floating_point.to_dict()})
             for s in self.sections
         ]
 
@@ -159,6 +168,25 @@ def _control_price(section: Mapping[str, Any]) -> ControlPrice | None:
         return None
     try:
         return ControlPrice.from_dict(raw)
+    except RuleError as exc:
+        raise ValueError(f"section {section.get('id')}: {exc.message}") from None
+
+
+def _floating_point(section: Mapping[str, Any]) -> FloatingPointSet | None:
+    """A section's set of floating points drawn at the opening: ``{"choices": ["1.5", …]}``."""
+    raw = section.get("floating_point")
+    if raw is None:
+        return None
+    if (
+        not isinstance(raw, Mapping)
+        or set(raw) != {"choices"}
+        or not isinstance(raw["choices"], list)
+    ):
+        raise ValueError(f"section {section.get('id')}: floating_point is {{choices: [...]}}")
+    try:
+        return FloatingPointSet(
+            tuple(read_decimal(c, "floating_point.choices[]") for c in raw["choices"])
+        )
     except RuleError as exc:
         raise ValueError(f"section {section.get('id')}: {exc.message}") from None
 
