@@ -16,6 +16,7 @@ from typing import Any
 
 # The award's phases in the order they come (evalroom/domain/award.py AwardPhase).
 PHASES = (
+    "draw",
     "sign_in",
     "voting",
     "lot",
@@ -38,6 +39,9 @@ class AwardView:
     members: list[str] = field(default_factory=list)
     chair: str | None = None
     objection_seconds: int | None = None
+    # The members drawn from the tenderer's panel: {count, panel_size, commitment} as
+    # published, then {appointed, panel} (award) and {seed, drawn} once drawn; None if appointed.
+    draw: dict[str, Any] | None = None
     signed_in: dict[str, str] = field(default_factory=dict)  # who -> "member" | "supervisor"
     progress: dict[str, tuple[int, int]] = field(default_factory=dict)
     seed_commitment: str | None = None
@@ -92,7 +96,22 @@ class AwardView:
         self.member_count = members if isinstance(members, int) else None
         seconds = p.get("objection_seconds")
         self.objection_seconds = seconds if isinstance(seconds, int) else None
-        self.phase = self.phase or "sign_in"
+        if isinstance(p.get("draw"), dict):
+            self.draw = {**(self.draw or {}), **p["draw"]}
+        self.phase = self.phase or ("draw" if self.draw else "sign_in")
+
+    def _on_panel(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
+        fields = ("appointed", "panel", "count", "commitment")
+        self.draw = {**(self.draw or {}), **{k: p.get(k) for k in fields}}
+        self.draw["panel_size"] = len(p.get("panel") or [])
+        self.chair = str(p["chair"]) if p.get("chair") else None
+
+    def _on_members_drawn(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
+        self.draw = {
+            **(self.draw or {}),
+            "seed": p.get("seed"),
+            "drawn": list(p.get("drawn") or []),
+        }
 
     def _on_committee(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
         self.members = [str(m) for m in p.get("members") or []]
