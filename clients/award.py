@@ -55,7 +55,7 @@ from clients.folds.award import AwardView
 from clients.folds.session import SessionView, session_stream
 from clients.keyfile import ParticipantKey
 from clients.render.session import SessionRender
-from clients.session_commands import load_view, send
+from clients.session_commands import http_get, load_view, send
 from clients.supervisor import _read_seed, _write_seed
 from evalroom.domain.method_rules import commit_seed
 from evalroom.domain.session import report_digest
@@ -511,6 +511,28 @@ def status(out: Out, session: str, server: str, key_path: Path | None, lang: str
         )
     for line in SessionRender(out).award_summary(view):
         out.echo(line)
+    return 0
+
+
+@main.command(help="Download the 定标报告 as PDF (or HTML for *.html), in --lang.")
+@click.argument("session")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path))
+@server_options
+@cli_command
+def report(
+    out: Out, session: str, out_path: Path | None, server: str, key_path: Path | None, lang: str
+) -> int | None:
+    sid = session_stream(session).removeprefix("session:")
+    target = out_path or Path(f"{sid}-award.pdf")
+    fmt = "html" if target.suffix.lower() in (".html", ".htm") else "pdf"
+
+    async def fetch(key: ParticipantKey) -> bytes:
+        async with connected(server, key, out.lang, live=False) as client:
+            return (await http_get(client, f"/api/sessions/{sid}/award.{fmt}")).content
+
+    content = asyncio.run(fetch(require_key(key_path, out)))
+    target.write_bytes(content)
+    out.say("report_saved", path=target, size=len(content))
     return 0
 
 

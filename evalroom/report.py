@@ -104,6 +104,7 @@ class Document:
     title: str
     subtitle: str
     sections: list[Section]
+    lang: str = "zh-CN"  # the language of the headings and labels (names stay as entered)
 
 
 STAGES = {"single": "开标", "technical": "技术标开标", "commercial": "商务标开标"}
@@ -714,14 +715,18 @@ def render_html(
     signatures: Sequence[Mapping[str, Any]],
     tender: ReportTender | None = None,
 ) -> str:
-    doc = document(stream, state, signatures, tender)
+    return html_of(document(stream, state, signatures, tender), stream)
+
+
+def html_of(doc: Document, stream: str) -> str:
+    """Any document of the model as one HTML page (the 评标报告, the 定标报告, …)."""
     esc = html.escape
     body = "".join(
         f"<section><h2>{esc(s.title)}</h2>{''.join(_html_block(b) for b in s.blocks)}</section>"
         for s in doc.sections
     )
     return f"""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>{esc(doc.title)} {esc(stream)}</title>
+<html lang="{esc(doc.lang)}"><head><meta charset="utf-8"><title>{esc(doc.title)} {esc(stream)}</title>
 <style>body{{font-family:"WenQuanYi Micro Hei","Noto Sans CJK SC","Microsoft YaHei",sans-serif;
 margin:2em;max-width:72em}}table{{border-collapse:collapse;width:100%;margin:.4em 0}}
 td,th{{border:1px solid #999;padding:.3em .5em;vertical-align:top;overflow-wrap:anywhere}}
@@ -777,13 +782,17 @@ def render_pdf(
     signatures: Sequence[Mapping[str, Any]],
     tender: ReportTender | None = None,
 ) -> bytes:
+    return pdf_of(document(stream, state, signatures, tender), stream)
+
+
+def pdf_of(doc: Document, stream: str) -> bytes:
+    """Any document of the model as a PDF, in the embedded CJK font."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, TableStyle
     from reportlab.platypus import Table as PdfTable
 
-    doc = document(stream, state, signatures, tender)
     font, embedded = _font()
     body = ParagraphStyle("body", fontName=font, fontSize=9.5, leading=14, wordWrap="CJK")
     cell = ParagraphStyle("cell", parent=body, fontSize=8.5, leading=11)

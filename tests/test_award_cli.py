@@ -8,12 +8,14 @@ sentence with its code; the exported bundle verifies offline, the members' draw 
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
 
 import asyncpg
 import pytest
+from pypdf import PdfReader
 
 from clients.keyfile import ParticipantKey, save_key_file
 from clients.verify import verify_bundle
@@ -136,6 +138,19 @@ async def test_an_award_by_deliberation_with_drawn_members_through_the_cli(
     notice = await award(owner, "owner", "notify", lang="en")
     assert notice.rc == 0 and f"{b} company-b" in notice.out and "Beijing time" in notice.out
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d Beijing time", notice.out)
+
+    # The 定标报告 as its own document, in English on --lang en; a bidder may not read it.
+    pdf_path = tmp_path / "award.pdf"
+    got = await award(owner, "owner", "report", "--out", str(pdf_path), lang="en")
+    assert got.rc == 0, got
+    text = "".join(
+        page.extract_text() for page in PdfReader(io.BytesIO(pdf_path.read_bytes())).pages
+    )
+    for heading in ("1. The award", "3. The award committee", "7. Publicity", "8. Notice of award"):
+        assert heading in text, heading
+    assert "drawn from the tenderer's panel" in text and "多数委员意见，报价最低" in text
+    denied = await award(o.people["d"], "bidder-d", "report", "--out", str(tmp_path / "x.pdf"))
+    assert denied.rc == 1 and "[forbidden]" in denied.err
 
     # The bundle: the award recomputed, the members' draw with it.
     audit = node.node.extras["audit"]

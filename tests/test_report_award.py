@@ -1,0 +1,263 @@
+"""The documents beside the 评标报告 (evalroom/report_award.py), HTML and PDF, in Chinese and
+in English: the report of a session closed under 否决所有投标 (no candidates, the decision and
+its reasons), and the 定标报告 of the award after the evaluation as its own document —
+rendered from sessions driven through the pure deciders."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+
+from evalroom.db.sessions import ReportTender
+from evalroom.report import WQY_MICROHEI, html_of, pdf_of
+from evalroom.report_award import (
+    WORDS,
+    Words,
+    all_rejected,
+    award_document,
+    reject_all_document,
+)
+from tests.test_award_domain import (
+    BIDDER_B2,
+    DRAW_SEED,
+    PANEL,
+    SUPERVISOR,
+    SYSTEM,
+    TENDERER,
+    Room,
+    _drawing,
+    _panel_duties,
+    closed_session,
+    member,
+)
+from tests.test_control_price import AGENCY, config, review, session_room
+
+STREAM = "session:T1-01"
+CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]")
+needs_font = pytest.mark.skipif(
+    not WQY_MICROHEI.is_file(),
+    reason=f"no {WQY_MICROHEI} (Debian fonts-wqy-microhei; `python -m tests` installs it)",
+)
+
+
+def pdf_text(pdf: bytes) -> str:
+    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages).replace(
+        "\n", ""
+    )
+
+
+def tender() -> ReportTender:
+    return ReportTender(
+        "tender:T1",
+        "西宁市滨河路改造工程",
+        AGENCY.user_id,
+        config(),
+        [],
+        {AGENCY.user_id: "代理甲"},
+    )
+
+
+def labels(doc: Any) -> list[str]:
+    """Every heading and label of a document: titles, sub-headings, table heads, and the
+    first column of two-column (item, details) tables."""
+    out = [doc.title, *(s.title for s in doc.sections)]
+    for s in doc.sections:
+        for b in s.blocks:
+            head = getattr(b, "head", None)
+            if head is not None:
+                out += list(head)
+                if len(head) == 2:
+                    out += [row[0] for row in b.rows]
+            elif hasattr(b, "text"):
+                out.append(b.text.split(" · ")[0])
+    return out
+
+
+# --- 否决所有投标 -----------------------------------------------------------------------------
+
+
+def rejected_all() -> dict[str, Any]:
+    room = session_room("reject_all")
+    review(room, {"B4"})  # two valid bids left, B3 rejected at the opening
+    assert room.phase == "closed" and room.state["report"] is None
+    return dict(room.state)
+
+
+def test_a_session_closed_under_reject_all_gets_a_report_without_candidates() -> None:
+    state = rejected_all()
+    assert all_rejected(state)
+    doc = reject_all_document(STREAM, state, tender())
+    titles = [s.title for s in doc.sections]
+    assert titles == [
+        "一、项目概况",
+        "二、开标时否决的投标",
+        "三、评标委员会",
+        "四、初步评审",
+        "五、有效投标不足三个的决定",
+        "六、评审结论",
+    ]
+    page = html_of(doc, STREAM)
+    decision = state["few_valid_decision"]
+    chair = state["committee"][state["chair"]]["name"]
+    for figure in (
+        decision["detail"],  # the decision and its reasons, as the chair recorded it
+        "否决所有投标",
+        chair,
+        "B3",
+        state["rejected"][0]["detail"],  # the opening's rejection with its reason
+        "资质不符",  # each expert's fail reason of the preliminary review
+        "合格 0 / 不合格 5",
+        "无推荐中标候选人",
+        "（北京时间）",
+        "西宁市滨河路改造工程",
+    ):
+        assert figure in page, figure
+    assert "中标候选人</th>" not in page  # no candidates table, no ranking
+    assert not all_rejected({**state, "few_valid_decision": {**decision, "decision": "continue"}})
+
+
+@needs_font
+def test_the_reject_all_report_in_english_pdf_has_every_section_and_no_chinese_label() -> None:
+    state = rejected_all()
+    doc = reject_all_document(STREAM, state, tender(), lang="en")
+    assert doc.lang == "en"
+    chinese = [label for label in labels(doc) if CJK.search(label)]
+    assert not chinese, chinese
+    text = pdf_text(pdf_of(doc, STREAM))
+    for figure in (
+        *(s.title for s in doc.sections),
+        state["few_valid_decision"]["detail_en"],
+        "Every bid is rejected: no candidate is recommended",
+        "(Beijing time)",
+        "西宁市滨河路改造工程",  # names as entered
+        state["committee"][state["chair"]]["name"],
+    ):
+        assert figure.replace("\n", "") in text, figure
+    assert '<html lang="en">' in html_of(doc, STREAM)
+
+
+# --- 定标报告 ---------------------------------------------------------------------------------
+
+
+def awarded() -> Room:
+    """A 集体议事法 award with two appointed and three drawn members, to the notice."""
+    room = Room(closed_session())
+    body = _drawing(["m1", "m2"], 3, chair="m1")
+    body["method"] = {"kind": "deliberation"}
+    body["objection_days"] = 1
+    room.send("award.setup", TENDERER, body, _panel_duties())
+    room.send("award.sign_in", SUPERVISOR)
+    room.send("award.draw_members", TENDERER, {"seed": DRAW_SEED.hex()})
+    members = room.award["members"]
+    for m in members:
+        room.send("award.sign_in", member(m))
+    for i, m in enumerate(members):
+        bid = "B1" if i < 3 else "B3"
+        room.send("award.opinion", member(m), {"candidate": bid, "opinion": f"意见{i}"})
+    room.send("award.decide", member("m1"), {"candidate": "B1", "reasons": "多数意见，综合最优"})
+    digest = room.award["award_digest"]
+    for i, m in enumerate(members):
+        extra = {"dissent": "倾向 B3"} if i == 4 else {}
+        room.send("award.sign_report", member(m), {"award_digest": digest, **extra})
+    asked = room.send("award.object", BIDDER_B2, {"text": "请说明定标理由"})
+    room.send("award.answer", TENDERER, {"id": asked.reply["id"], "answer": "见定标报告"})
+    room.tick(86400 + 1)
+    room.send("award.clock", SYSTEM)
+    room.send("award.notify", TENDERER)
+    assert room.phase == "awarded"
+    return room
+
+
+NAMES = {"m1": "马志远", "m2": "孙丽华", "sup-1": "监督乙", **{p: f"委员{p}" for p in PANEL}}
+
+
+def test_the_award_report_is_its_own_document_with_every_step() -> None:
+    room = awarded()
+    doc = award_document(STREAM, room.state, tender(), NAMES)
+    assert doc.title == "定标报告"
+    assert [s.title for s in doc.sections] == [
+        "一、定标概况",
+        "二、中标候选人",
+        "三、定标委员会",
+        "四、定标过程",
+        "五、定标结果",
+        "六、定标委员签署",
+        "七、中标候选人公示与异议",
+        "八、中标通知",
+    ]
+    page = html_of(doc, STREAM)
+    a = room.award
+    for figure in (
+        "集体议事法",
+        a["award_digest"],
+        room.state["report_digest"],  # the evaluation report the candidates came from
+        "马志远 (m1)",
+        "从招标人成员库抽取",
+        a["draw"]["commitment"],
+        a["draw"]["seed"],
+        "意见4",
+        "多数意见，综合最优",
+        "组长决定",
+        "倾向 B3",
+        "请说明定标理由",
+        "见定标报告",
+        "监督乙 (sup-1)",
+        "（北京时间）",
+        "中标通知于",
+    ):
+        assert figure in page, figure
+    for drawn in a["draw"]["drawn"]:
+        assert f"委员{drawn} ({drawn})" in page
+
+
+@needs_font
+def test_the_award_report_in_english_pdf_has_every_section_and_no_chinese_label() -> None:
+    room = awarded()
+    doc = award_document(STREAM, room.state, tender(), NAMES, lang="en")
+    chinese = [label for label in labels(doc) if CJK.search(label)]
+    assert not chinese, chinese
+    text = pdf_text(pdf_of(doc, STREAM))
+    for figure in (
+        *(s.title for s in doc.sections),
+        "collective deliberation",
+        "drawn from the tenderer's panel",
+        "The chair 马志远 (m1) decided: B1 C1",
+        "(Beijing time)",
+        "Dissent",
+        "The notice of award was issued at",
+    ):
+        assert figure.replace("\n", "") in text, figure
+
+
+def test_a_vote_and_lot_award_report_shows_the_rounds_and_the_lot() -> None:
+    from evalroom.domain.method_rules import commit_seed
+    from tests.test_award_domain import MEMBERS, SEED, duties
+
+    room = Room(closed_session())
+    body = {"method": {"kind": "vote_lot", "finalists": 2}, "members": MEMBERS, "chair": "m1"}
+    room.send("award.setup", TENDERER, body, duties())
+    room.send("award.commit_seed", SUPERVISOR, {"commitment": commit_seed(SEED)})
+    for m in MEMBERS:
+        room.send("award.sign_in", member(m))
+    room.send("award.sign_in", SUPERVISOR)
+    room.vote({"m1": "B1", "m2": "B1", "m3": "B3", "m4": "B3", "m5": "B2"})
+    room.send("award.reveal_seed", SUPERVISOR, {"seed": SEED.hex()})
+    doc = award_document(STREAM, room.state, tender(), NAMES, lang="en")
+    page = html_of(doc, STREAM)
+    pick = room.award["report"]["winner"]["bid_id"]
+    for figure in ("Round 1", "B1 C1</td><td>2", "B2 C2</td><td>1", SEED.hex(), "appointed"):
+        assert figure in page, figure
+    assert f"it picked {pick}" in page
+    assert "Not published yet." in page and "No notice of award yet." in page
+
+
+def test_every_label_has_both_languages() -> None:
+    # English keeps a Chinese term only as a gloss in brackets: "vote (票决法)".
+    for key, (zh, en) in WORDS.items():
+        assert zh and en, key
+        assert not CJK.search(re.sub(r"\([^)]*\)", "", en)), key
+    assert Words("en")("none") == "None" and Words("zh-CN")("none") == "无"
