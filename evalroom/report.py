@@ -693,6 +693,15 @@ def document(
     )
 
 
+def _in_lang(doc: Document, state: Mapping[str, Any], lang: str) -> Document:
+    """The document in ``lang``: Chinese as built, or English (:mod:`evalroom.report_en`)."""
+    if not lang.lower().startswith("en"):
+        return doc
+    from evalroom.report_en import english  # it reads this module's model
+
+    return english(doc, state)
+
+
 # --- HTML ----------------------------------------------------------------------------------
 
 
@@ -714,8 +723,9 @@ def render_html(
     state: Mapping[str, Any],
     signatures: Sequence[Mapping[str, Any]],
     tender: ReportTender | None = None,
+    lang: str = "zh-CN",
 ) -> str:
-    return html_of(document(stream, state, signatures, tender), stream)
+    return html_of(_in_lang(document(stream, state, signatures, tender), state, lang), stream)
 
 
 def html_of(doc: Document, stream: str) -> str:
@@ -781,8 +791,9 @@ def render_pdf(
     state: Mapping[str, Any],
     signatures: Sequence[Mapping[str, Any]],
     tender: ReportTender | None = None,
+    lang: str = "zh-CN",
 ) -> bytes:
-    return pdf_of(document(stream, state, signatures, tender), stream)
+    return pdf_of(_in_lang(document(stream, state, signatures, tender), state, lang), stream)
 
 
 def pdf_of(doc: Document, stream: str) -> bytes:

@@ -86,12 +86,13 @@ async def report(request: Request) -> Response:
         if not state.get("report"):
             raise Refusal("not_ready", "no report yet")
         signatures, tender = await report_sources(node.pool, stream, state)
+        doc_lang = _document_lang(request)
     except Refusal as refusal:
         return error_response(refusal, lang)
     if request.path_params["fmt"] == "pdf":
-        pdf = render_pdf(stream, state, signatures, tender)
+        pdf = render_pdf(stream, state, signatures, tender, doc_lang)
         return Response(pdf, media_type="application/pdf")
-    return HTMLResponse(render_html(stream, state, signatures, tender))
+    return HTMLResponse(render_html(stream, state, signatures, tender, doc_lang))
 
 
 async def report_sources(
@@ -106,10 +107,13 @@ async def report_sources(
 # --- award (定标) jobs: the report of a session closed under 否决所有投标, and the 定标报告 ---
 
 
-def _document_lang(request: Request) -> str:
-    """The document's language: ``?lang=en`` or ``zh-CN``, else the Accept-Language."""
+def _document_lang(request: Request, *, accept: bool = False) -> str:
+    """The document's language: ``?lang=en`` or ``zh-CN``; without it zh-CN, or with
+    ``accept`` the Accept-Language (the 定标报告, new: no reader expects it in Chinese only)."""
     asked = query_text(request, "lang")
-    return ("en" if asked.lower().startswith("en") else "zh-CN") if asked else _lang(request)
+    if asked:
+        return "en" if asked.lower().startswith("en") else "zh-CN"
+    return _lang(request) if accept else "zh-CN"
 
 
 def _as_document(request: Request, doc: Document, stream: str) -> Response:
@@ -141,7 +145,7 @@ async def award_report(request: Request) -> Response:
         award = state.get("award")
         if not award:
             raise Refusal("not_ready", "no award is set up for this session")
-        doc_lang = _document_lang(request)
+        doc_lang = _document_lang(request, accept=True)
         tender = await report_tender(node.pool, f"tender:{state['tender']}")
         people = [*award.get("members", []), *award.get("signed_in", {})]
         names = await user_names(node.pool, people)

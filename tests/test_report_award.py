@@ -261,3 +261,74 @@ def test_every_label_has_both_languages() -> None:
         assert zh and en, key
         assert not CJK.search(re.sub(r"\([^)]*\)", "", en)), key
     assert Words("en")("none") == "None" and Words("zh-CN")("none") == "无"
+
+
+# --- the 评标报告 in English (the lang switch, evalroom/report_en.py) ---------------------------
+
+
+def test_the_evaluation_report_in_english_has_every_label_in_english_and_names_as_entered() -> None:
+    from evalroom.report import document
+    from evalroom.report_en import SECTIONS, english
+    from tests.test_report import ANSWER, QUESTION, sources
+
+    state, signatures, tender_ = sources()
+    zh = document("session:S1", state, signatures, tender_)
+    doc = english(zh, state)
+    assert [s.title for s in doc.sections] == [SECTIONS[s.title] for s in zh.sections]
+    assert doc.title == "Evaluation report" and doc.lang == "en"
+    # The criteria, the experts and the section are named as entered; nothing else is Chinese.
+    entered = {c["name"] for c in state["method"]["criteria"]}
+    entered |= {m["name"] for m in state["committee"].values()} | {"第一标段"}
+    entered |= set(tender_.names.values())
+
+    def without_names(text: str) -> str:
+        """The text without the names as entered and the Chinese terms glossed: "(评定分离)"."""
+        for name in sorted(entered, key=len, reverse=True):
+            text = text.replace(name, "")
+        return re.sub(r"\([^()]*\)", "", text)
+
+    chinese = [label for label in labels(doc) if CJK.search(without_names(label))]
+    assert not chinese, chinese
+    page = render_html_en(state, signatures, tender_)
+    for figure in (
+        "Base price",
+        "base price 1010000.00 yuan",
+        "-0.99%",
+        "59.51",
+        "(Beijing time)",
+        state["rejected"][0]["detail_en"],  # the recorded English of the opening's rejection
+        "pass 2 / fail 3",
+        "Score sheet of",
+        "(dropped)",
+        "The tenderer decides the award separately",
+        "Each expert signed the report&#x27;s digest",
+        ANSWER,  # what participants wrote, as written
+        "B2 的技术分偏低",
+        "西宁市滨河路改造工程",
+    ):
+        assert figure in page, figure
+    assert "&lt;b&gt;工期&lt;/b&gt;" in page and QUESTION not in page  # still escaped
+    # Every paragraph of the platform's own is translated: what is left in Chinese is only
+    # what people entered (the question, the answer, the reasons, the dissent, names).
+    paragraphs = [b for s in doc.sections for b in s.blocks if isinstance(b, str)]
+    leftover = [p for p in paragraphs if CJK.search(without_names(p))]
+    assert leftover == ["专家X5 (X5): B2 的技术分偏低"], leftover  # the dissent, as written
+
+
+def render_html_en(state: dict[str, Any], signatures: Any, tender_: Any) -> str:
+    from evalroom.report import render_html
+
+    return render_html("session:S1", state, signatures, tender_, "en")
+
+
+@needs_font
+def test_the_evaluation_report_in_english_pdf_reads_every_section() -> None:
+    from evalroom.report import render_pdf
+    from evalroom.report_en import SECTIONS
+    from tests.test_report import sources
+
+    state, signatures, tender_ = sources()
+    text = pdf_text(render_pdf("session:S1", state, signatures, tender_, "en"))
+    for title in SECTIONS.values():
+        assert title in text, title
+    assert "Beijing time" in text and "北京时间" not in text
