@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 from pypdf import PdfReader
 
@@ -151,6 +152,13 @@ async def test_an_award_by_deliberation_with_drawn_members_through_the_cli(
     assert "drawn from the tenderer's panel" in text and "多数委员意见，报价最低" in text
     denied = await award(o.people["d"], "bidder-d", "report", "--out", str(tmp_path / "x.pdf"))
     assert denied.rc == 1 and "[forbidden]" in denied.err
+    # The evaluation report itself in English (?lang=en), for the tenderer once closed.
+    async with httpx.AsyncClient(
+        base_url=node.url, headers={"authorization": f"Bearer {watch.token}"}
+    ) as http:
+        english = await http.get(f"/api/sessions/{sid}/report.html?lang=en")
+    assert english.status_code == 200 and "12. Recommended candidates" in english.text
+    assert '<html lang="en">' in english.text
 
     # The bundle: the award recomputed, the members' draw with it.
     audit = node.node.extras["audit"]

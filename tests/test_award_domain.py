@@ -795,3 +795,17 @@ def test_the_drawing_set_up_refuses_what_would_not_make_a_committee() -> None:
     BODIES["award.setup"].model_validate(_drawing([], 5))
     with pytest.raises(ValidationError):
         BODIES["award.draw_members"].model_validate({"seed": "zz"})
+
+
+def test_the_members_draw_worked_example_of_the_methods_document() -> None:
+    from evalroom.domain.award_rules import draw_members
+
+    seed = bytes(16) + b"\xff" * 16  # docs/methods.md, section 12
+    commitment = commit_seed(seed)
+    assert commitment == "a386a11d535d6047c30ecdd1135c508b2812378b2554eeab247b48e712dce009"
+    panel = ["P1", "P2", "P3", "P4", "P5", "P6"]
+    first = hashlib.sha256(
+        b"evalroom/award-members/v1\x00" + seed + "\n".join(panel).encode() + bytes([0, 0])
+    ).hexdigest()
+    assert first.startswith("8e934516") and first.endswith("53442547")
+    assert draw_members(panel, 3, seed, commitment) == ["P4", "P2", "P6"]

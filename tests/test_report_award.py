@@ -332,3 +332,50 @@ def test_the_evaluation_report_in_english_pdf_reads_every_section() -> None:
     for title in SECTIONS.values():
         assert title in text, title
     assert "Beijing time" in text and "北京时间" not in text
+
+
+# --- over HTTP: GET /api/sessions/{s}/report.{html,pdf} of a session closed by 否决所有投标 ----
+
+
+async def test_the_reject_all_report_is_served_over_http_in_both_languages(
+    node: Any, pool: Any
+) -> None:
+    import json
+    import uuid
+
+    from evalroom.db.events import create_stream
+    from tests.support import add_participant
+
+    state = json.loads(json.dumps(rejected_all()))
+    sid = f"RA{uuid.uuid4().hex[:6]}"
+    async with pool.acquire() as conn, conn.transaction():
+        await create_stream(conn, f"session:{sid}", "session", None, state)
+    sup = await add_participant(pool, "sup", roles=[("supervisor", f"session:{sid}")])
+    outsider = await add_participant(pool, "nobody")
+    client = await sup.client(node.url)
+    other = await outsider.client(node.url)
+    try:
+        async with httpx_client(node.url, client.token) as http:
+            zh = await http.get(f"/api/sessions/{sid}/report.html")
+            assert zh.status_code == 200, zh.text
+            assert "否决所有投标" in zh.text and "无推荐中标候选人" in zh.text
+            en = await http.get(f"/api/sessions/{sid}/report.pdf?lang=en")
+            assert en.status_code == 200 and en.headers["content-type"] == "application/pdf"
+            if WQY_MICROHEI.is_file():
+                assert "no candidate is recommended" in pdf_text(en.content)
+            bad = await http.get(f"/api/sessions/{sid}/report.html?lang=" + "x" * 65)
+            assert bad.status_code == 422 and bad.json()["code"] == "invalid"
+            award = await http.get(f"/api/sessions/{sid}/award.html")
+            assert award.status_code == 422 and award.json()["code"] == "not_ready"
+        async with httpx_client(node.url, other.token) as http:
+            denied = await http.get(f"/api/sessions/{sid}/report.html")
+            assert denied.status_code == 403 and denied.json()["code"] == "forbidden"
+    finally:
+        await client.close()
+        await other.close()
+
+
+def httpx_client(url: str, token: str | None) -> Any:
+    import httpx
+
+    return httpx.AsyncClient(base_url=url, headers={"authorization": f"Bearer {token}"})
