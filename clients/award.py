@@ -206,7 +206,11 @@ def draw(
 
     a = asyncio.run(go(require_key(key_path, out)))
     drawn = (a.draw or {}).get("drawn") or []
-    out.say("award_drawn", drawn="、".join(drawn), chair=a.chair or "-")
+    out.say(
+        "award_drawn",
+        drawn="、".join(a.name(m) for m in drawn),
+        chair=a.name(a.chair) if a.chair else "-",
+    )
     return 0
 
 
@@ -478,8 +482,8 @@ def status(out: Out, session: str, server: str, key_path: Path | None, lang: str
         signed = sum(1 for m in a.members if m in a.signed_in)
         out.say(
             "award_status_committee",
-            members="、".join(a.members),
-            chair=a.chair or "-",
+            members="、".join(a.name(m) for m in a.members),
+            chair=a.name(a.chair) if a.chair else "-",
             signed=signed,
             of=len(a.members),
         )
@@ -505,7 +509,7 @@ def status(out: Out, session: str, server: str, key_path: Path | None, lang: str
     for member, o in a.opinions.items():
         out.say(
             "award_status_opinion",
-            member=member,
+            member=a.name(member),
             candidate=_named(a, o.get("candidate")),
             text=o.get("opinion"),
         )

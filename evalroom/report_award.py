@@ -338,7 +338,7 @@ def award_document(
     ``state["award"]``; ``names``: user id -> name of the members and supervisors."""
     w = Words(lang)
     a: Mapping[str, Any] = state["award"]
-    names = dict(names or {})
+    names = {**(a.get("names") or {}), **(names or {})}
     report: Mapping[str, Any] = a.get("report") or {}
     method = a["method"]
     candidates = {c["bid_id"]: c for c in a["candidates"]}

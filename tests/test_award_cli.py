@@ -86,7 +86,9 @@ async def test_an_award_by_deliberation_with_drawn_members_through_the_cli(
     drawn = draw_members(ids, 3, seed, state["draw"]["commitment"])
     assert state["draw"]["drawn"] == drawn
     assert state["members"] == [appointed[0].user_id, appointed[1].user_id, *drawn]
-    assert f"Members drawn: {'、'.join(drawn)}" in drawn_out.out
+    # Shown by name (as registered), with the id.
+    shown_drawn = "、".join(f"{m.rsplit('-', 1)[0]}（{m}）" for m in drawn)
+    assert f"Members drawn: {shown_drawn}" in drawn_out.out
     members = state["members"]
     names = {m: f"m-{i}" for i, m in enumerate(members)}
 

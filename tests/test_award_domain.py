@@ -723,6 +723,7 @@ def test_members_drawn_from_the_panel_with_a_seed_committed_before_the_draw() ->
     assert room.events("award.committee")[-1].payload == {
         "members": ["m1", "m2", *drawn],
         "chair": "m1",
+        "names": {},  # none looked up here (facts["names"] comes from the service)
     }
     assert {g.user_id for g in decision.grants} == {"m1", "m2", *drawn}
     assert room.phase == "sign_in"
@@ -785,12 +786,17 @@ def test_the_drawing_set_up_refuses_what_would_not_make_a_committee() -> None:
             _panel_duties(holdings=[("p4", "bidder", "C2")]),
         )
     assert refusal.value.code == "conflict_of_roles"
-    # No chair named: the first member drawn chairs.
-    room.send("award.setup", TENDERER, _drawing([], 5), _panel_duties())
+    # No chair named: the first member drawn chairs. The names the service looked up go with
+    # the panel and the committee (people are shown by name).
+    names = {p: f"委员{p}" for p in PANEL}
+    room.send("award.setup", TENDERER, _drawing([], 5), {**_panel_duties(), "names": names})
+    assert room.events("award.panel")[-1].payload["names"] == names
     room.send("award.sign_in", SUPERVISOR)
     room.send("award.draw_members", TENDERER, {"seed": DRAW_SEED.hex()})
     drawn = room.events("award.members_drawn")[0].payload["drawn"]
     assert room.award["chair"] == drawn[0] and room.award["members"] == drawn
+    committee = room.events("award.committee")[-1].payload
+    assert committee["names"] == {m: f"委员{m}" for m in drawn}
     # The schema takes the draw and its seed.
     BODIES["award.setup"].model_validate(_drawing([], 5))
     with pytest.raises(ValidationError):

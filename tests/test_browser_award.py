@@ -71,6 +71,8 @@ async def test_members_vote_in_two_browsers_and_the_supervisor_sees_the_tally_li
     await expect(page1.locator("#award-vote")).to_be_disabled()
     await expect(page1.locator("#award-sign-report")).to_be_disabled()
     await expect(page1.locator("#award-sign-in")).to_be_enabled()
+    await expect(page1.locator("#award-me")).to_contain_text(f"m0（{ids[0]}）")  # by name
+    await expect(watch.locator("#award-committee")).to_contain_text(f"m1（{ids[1]}）")
 
     # Sign-in by signature in both browsers; cancelling the dialog sends nothing.
     await page1.click("#award-sign-in")

@@ -812,8 +812,14 @@ def _award_members_drawn(r: SessionRender, p: Payload, _e: Event, _view: Session
 
 @formats("award.committee")
 def _award_committee(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str | None:
-    members = r.sep.join(str(m) for m in p.get("members") or [])
-    return r.t("ev.award_committee", members=members, chair=p.get("chair"))
+    names = p.get("names") or {}
+
+    def named(user: object) -> str:
+        found = names.get(str(user))
+        return f"{found}（{user}）" if found else str(user)
+
+    members = r.sep.join(named(m) for m in p.get("members") or [])
+    return r.t("ev.award_committee", members=members, chair=named(p.get("chair")))
 
 
 @formats("award.phase")

@@ -364,8 +364,13 @@ def setup(state: Mapping[str, Any], cmd: Command) -> Decision:
             roster=roster,
         )
     listed = [c.to_dict() for c in candidates]
+    known = cmd.facts.get("names")
+    found = known if isinstance(known, Mapping) else {}
+    everyone = [*appointed, *(draw["panel"] if draw else [])]
+    names = {u: str(found[u]) for u in everyone if found.get(u)}
     s.s["award"] = {
         "phase": AwardPhase.DRAW if draw else AwardPhase.SIGN_IN,
+        "names": names,  # user id -> name, of the appointed and the panel
         "method": method.to_dict(),
         "candidates": listed,
         "members": [] if draw else appointed,
@@ -404,10 +409,11 @@ def setup(state: Mapping[str, Any], cmd: Command) -> Decision:
         }
     s.emit("award.set_up", public)
     if draw:
-        s.emit("award.panel", {"appointed": appointed, "chair": chair, **draw})
+        s.emit("award.panel", {"appointed": appointed, "chair": chair, **draw, "names": names})
         s.emit("award.phase", {"phase": AwardPhase.DRAW, "from": None})
     else:
-        s.emit("award.committee", {"members": appointed, "chair": chair})
+        committee = {"members": appointed, "chair": chair, "names": names}
+        s.emit("award.committee", committee)
         s.emit("award.phase", {"phase": AwardPhase.SIGN_IN, "from": None})
     return s.decision()
 
@@ -441,7 +447,8 @@ def draw_committee(state: Mapping[str, Any], cmd: Command) -> Decision:
         "drawn": drawn,
     }
     a.s.emit("award.members_drawn", payload)
-    a.s.emit("award.committee", {"members": members, "chair": a.a["chair"]})
+    names = {m: n for m, n in (a.a.get("names") or {}).items() if m in members}
+    a.s.emit("award.committee", {"members": members, "chair": a.a["chair"], "names": names})
     a.move_to(AwardPhase.SIGN_IN)
     return a.decision()
 

@@ -9,8 +9,10 @@ from typing import Any
 
 from pydantic import Field
 
+from evalroom.db import Conn
+from evalroom.db.sessions import user_names
 from evalroom.domain import award
-from evalroom.services.spec import Body, CommandSpec, Empty, specs_from
+from evalroom.services.spec import Body, CommandSpec, Empty, ServiceContext, specs_from
 
 Short = Field(min_length=1, max_length=64)
 Long = Field(min_length=1, max_length=4000)
@@ -86,6 +88,14 @@ def _members(body: dict[str, Any]) -> list[str]:
     return [str(m) for m in [*body.get("members", []), *draw.get("panel", [])]]
 
 
+async def gather_names(
+    _ctx: ServiceContext, conn: Conn, _stream: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """The names of everyone the set-up names (appointed and panel), so the committee is
+    shown by name (``facts["names"]``: user id -> name)."""
+    return {"names": await user_names(conn, _members(body))}
+
+
 BODIES: dict[str, type[Body]] = {
     "award.setup": Setup,
     "award.draw_members": DrawMembers,
@@ -109,4 +119,5 @@ SPECS: list[CommandSpec] = specs_from(
     BODIES,
     signed={name: True for name in award.SIGNED},
     grants_to={"award.setup": _members},
+    gather={"award.setup": gather_names},
 )

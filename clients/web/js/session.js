@@ -27,7 +27,7 @@ export function emptyAward() {
     rounds: [], votes: {}, finalists: [], lot: null, opinions: {}, decision: null,
     report: null, digest: null, signatures: {}, publicity: null, objections: [],
     publicityClosed: null, notice: null,
-    draw: null, // award (定标) jobs: the members drawn from the tenderer's panel
+    draw: null, names: {}, // award (定标) jobs: the panel draw; user id -> name
   };
 }
 
@@ -51,6 +51,7 @@ export function foldAward(a, ev) {
       a.draw = { ...(a.draw || {}), appointed: p.appointed ?? null, panel: p.panel ?? null,
         count: p.count ?? null, commitment: p.commitment ?? null, panel_size: (p.panel || []).length };
       a.chair = p.chair || null;
+      Object.assign(a.names, p.names || {});
       break;
     case "award.members_drawn":
       a.draw = { ...(a.draw || {}), seed: p.seed ?? null, drawn: p.drawn || [] };
@@ -59,6 +60,7 @@ export function foldAward(a, ev) {
       a.members = p.members || [];
       a.memberCount = a.members.length;
       a.chair = p.chair || null;
+      Object.assign(a.names, p.names || {});
       break;
     case "award.phase":
       a.phase = p.phase;

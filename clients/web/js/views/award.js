@@ -28,6 +28,12 @@ function named(a, bid) {
   return c ? `${bid} ${c.company}` : bid;
 }
 
+/** A member by name: "马志远（m1）", the id alone when the name is not known. @param {any} a @param {string} user */
+function person(a, user) {
+  const name = a.names?.[user];
+  return name ? `${name}（${user}）` : user;
+}
+
 /** @param {any} a @param {string[]} bids */
 function list(a, bids) {
   return (bids || []).map((b) => named(a, b)).join("、") || "—";
@@ -74,7 +80,7 @@ export function awardCard(s) {
       [t("award.phase"), h("span", { id: "award-phase", "data-phase": a.phase }, word("phase", a.phase))],
       [t("award.candidates"), h("span", { id: "award-candidates" }, list(a, a.candidates.map((/** @type {any} */ c) => c.bid_id)))],
       members.length ? [t("award.committee"), h("span", { id: "award-committee" },
-        `${members.join("、")}（${t("award.chair")} ${a.chair || "—"}；${t("award.signed_in")} ${signed}/${members.length}）`)] : null,
+        `${members.map((/** @type {string} */ m) => person(a, m)).join("、")}（${t("award.chair")} ${a.chair ? person(a, a.chair) : "—"}；${t("award.signed_in")} ${signed}/${members.length}）`)] : null,
       a.seedCommitment ? [t("award.seed"), h("span", { class: "mono small", id: "award-seed" }, a.seedCommitment)] : null,
       a.voting ? [t("award.phase"), t("award.voting", { n: a.voting.round, seats: a.voting.seats })] : null,
       a.voting ? [t("awardjob.live"), liveTally(a)] : null,
@@ -163,7 +169,7 @@ export function mount(root, ctx) {
     return conn.command(stream, type, body, { sign: true });
   });
   signInBtn.onclick = () => signed(signInBtn, "award.sign_in", {}, t("awardjob.sign_in"),
-    t("awardjob.confirm_sign_in"), [[t("awardjob.member"), me]]);
+    t("awardjob.confirm_sign_in"), [[t("awardjob.member"), s.award ? person(s.award, me) : me]]);
   voteBtn.onclick = () => {
     const a = s.award;
     const body = { round: a.voting.round, candidate: voteSel.value };
@@ -218,7 +224,7 @@ export function mount(root, ctx) {
     const deliberation = a.method?.kind === "deliberation";
     return card(t("awardjob.actions"),
       h("p", { class: "hint", id: "award-me" }, member
-        ? `${t("awardjob.member")} ${me}${a.chair === me ? `（${t("award.chair")}）` : ""}`
+        ? `${t("awardjob.member")} ${person(a, me)}${a.chair === me ? ` · ${t("award.chair")}` : ""}`
         : t("awardjob.why_not_member")),
       h("div", { class: "actions" }, signInBtn,
         signedIn ? h("span", { class: "ok", id: "award-signed-in" }, t("awardjob.signed_in")) : null),
