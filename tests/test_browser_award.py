@@ -133,3 +133,64 @@ async def test_members_vote_in_two_browsers_and_the_supervisor_sees_the_tally_li
         await c.close()
     for client in [tenderer, *o.clients.values(), *(c for p in people for c in p.clients)]:
         await client.close()
+
+
+async def test_members_give_opinions_and_the_chair_decides_in_the_page(
+    browser: Any, node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    o = await _opened_tender(node, pool, tmp_path, "WBA2")
+    stream, sid = "session:WBA2-S1", "WBA2-S1"
+    number = await closed_by_lowest_price(o, pool, node, stream, "WBA2")
+    owner = await add_participant(pool, "owner", org="甘肃交通厅", roles=[("tenderer", o.stream)])
+    tenderer = await owner.client(node.url)
+    people = [await add_participant(pool, f"m{i}", org="甘肃交通厅") for i in range(5)]
+    ids = [p.user_id for p in people]
+    setup = {"method": {"kind": "deliberation"}, "members": ids, "chair": ids[0]}
+    await tenderer.command(stream, "award.setup", setup)
+    others = [await p.client(node.url) for p in people[2:]]
+    for client in others:
+        await client.command(stream, "award.sign_in", sign=True)
+    await o.clients["sup"].command(stream, "award.sign_in", sign=True)
+
+    hash_ = f"#/award?session={sid}"
+    ctx1, chair = await open_page(browser, node, tmp_path, people[0], hash_)
+    ctx2, page = await open_page(browser, node, tmp_path, people[1], hash_)
+    errors = [watch_console(p) for p in (chair, page)]
+    await expect(page.locator("#award-decide")).to_have_count(0)  # only the chair decides
+    await expect(page.locator("#award-opinion")).to_be_disabled()  # not yet in deliberation
+    for p, who in ((chair, ids[0]), (page, ids[1])):
+        await p.click("#award-sign-in")
+        await _confirm(p, who)
+    await expect(page.locator("#award-phase")).to_have_text("集体议事")
+    b, d = number["b"], number["d"]
+    await page.select_option("#award-opinion-candidate", d)
+    await page.fill("#award-opinion-text", "技术方案更优")
+    await page.click("#award-opinion")
+    await _confirm(page, f"{d} company-d", "技术方案更优")
+    await expect(page.locator("#award-opinion")).to_be_disabled()  # one opinion each
+    # The chair cannot decide before every opinion is in; the button says why.
+    decide = chair.locator("#award-decide")
+    await expect(decide).to_be_disabled()
+    await expect(decide).to_have_attribute("title", "尚有委员未提交意见")
+    await chair.select_option("#award-opinion-candidate", b)
+    await chair.fill("#award-opinion-text", "报价最低，方案可行")
+    await chair.click("#award-opinion")
+    await _confirm(chair, f"{b} company-b")
+    for i, client in enumerate(others):
+        body = {"candidate": b, "opinion": f"意见{i}"}
+        await client.command(stream, "award.opinion", body, sign=True)
+    await expect(decide).to_be_enabled()
+    await chair.select_option("#award-decide-candidate", b)
+    await chair.fill("#award-reasons", "多数委员意见，报价最低")
+    await decide.click()
+    await _confirm(chair, f"{b} company-b", "多数委员意见，报价最低")
+    await expect(chair.locator("#award-phase")).to_have_text("定标报告签署")
+    await expect(chair.locator("#award-winner")).to_contain_text(f"{b} company-b")
+    decision = (await _state(pool, stream))["award"]["decision"]
+    assert decision == {"by": ids[0], "candidate": b, "reasons": "多数委员意见，报价最低"}
+    for errs in errors:
+        assert not errs, errs
+    for c in (ctx1, ctx2):
+        await c.close()
+    for client in [tenderer, *others, *o.clients.values()]:
+        await client.close()
