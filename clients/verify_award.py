@@ -54,16 +54,17 @@ def _check_member_draw(
     members: list[str],
     fail: Any,
     at: Any,
-) -> None:
+) -> str:
     """The 定标委员会 drawn from the tenderer's panel: recompute the draw from the panel, the
-    count and the revealed seed, against the commitment published before it."""
+    count and the revealed seed, against the commitment published before it. Returns what
+    the summary says of it ("" when the committee was appointed)."""
     panel, drawn = _first(evs, "award.panel"), _first(evs, "award.members_drawn")
     published = setup["payload"].get("draw")
     if panel is None and published is None:
-        return  # appointed by name
+        return ""  # appointed by name
     if panel is None or published is None or drawn is None:
         fail(at(setup), "a committee drawn from a panel without its panel, commitment or draw")
-        return
+        return ""
     p, d = panel["payload"], drawn["payload"]
     if p.get("commitment") != published.get("commitment") or d.get("commitment") != (
         published.get("commitment")
@@ -78,7 +79,7 @@ def _check_member_draw(
         )
     except (RuleError, KeyError, TypeError, ValueError) as exc:
         fail(at(drawn), f"the members' draw cannot be recomputed: {exc}")
-        return
+        return ""
     if again != list(d.get("drawn") or []):
         fail(at(drawn), f"the draw names {d.get('drawn')}, the seed and the panel give {again}")
     if members != [*[str(m) for m in p.get("appointed") or []], *again]:
@@ -93,6 +94,7 @@ def _check_member_draw(
     )
     if not supervised:
         fail(at(drawn), "the members were drawn with no supervisor signed in")
+    return f"; {len(again)} members drawn from a panel of {len(p['panel'])}, recomputed"
 
 
 def check_award(
@@ -125,7 +127,7 @@ def check_award(
         return out
     members = [str(m) for m in committee["payload"]["members"]]
     chair = str(committee["payload"]["chair"])
-    _check_member_draw(evs, signed_ok, setup, members, fail, at)
+    drawn_note = _check_member_draw(evs, signed_ok, setup, members, fail, at)
 
     # The candidates: the signed report's recommendation, at the session's bid prices.
     if recommended is None:
@@ -255,5 +257,6 @@ def check_award(
         f" {ballots_signed} signed votes"
         + (", the committed seed" if seed else "")
         + f"; 定标报告 signed by {len(signers)}/{len(members)}"
+        + drawn_note
     )
     return out

@@ -172,7 +172,11 @@ async def test_an_award_by_deliberation_with_drawn_members_through_the_cli(
             break
     result = verify_bundle(bundle)
     assert result.ok, [str(p) for p in result.problems]
-    assert any(line.startswith(f"award {stream}: deliberation → {b}") for line in result.summary)
+    assert any(
+        line.startswith(f"award {stream}: deliberation → {b}")
+        and line.endswith("3 members drawn from a panel of 6, recomputed")
+        for line in result.summary
+    ), result.summary
     # The award's own check names a draw that does not follow from the seed and the panel.
     events = next(s for s in bundle["streams"] if s["name"] == stream)["events"]
     signed_ok = {e["seq"] for e in events if e.get("sig")}
