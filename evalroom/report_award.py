@@ -201,10 +201,12 @@ class Words:
         return "—" if value is None or value == "" else str(value)
 
 
-def _person(names: Mapping[str, str], user_id: object) -> str:
+def _person(names: Mapping[str, str], user_id: object, en: bool = True) -> str:
     uid = str(user_id)
     name = names.get(uid)
-    return f"{name} ({uid})" if name else uid
+    if not name:
+        return uid
+    return f"{name} ({uid})" if en else f"{name}（{uid}）"
 
 
 def _control(w: Words, tender: ReportTender | None, section: str) -> str:
@@ -216,12 +218,14 @@ def _control(w: Words, tender: ReportTender | None, section: str) -> str:
 
 def _project(w: Words, state: Mapping[str, Any], tender: ReportTender | None, stream: str) -> Table:
     names = tender.names if tender else {}
-    title = f"{tender.title} ({tender.name})" if tender and tender.title else str(state["tender"])
+    title = str(state["tender"])
+    if tender and tender.title:
+        title = f"{tender.title} ({tender.name})" if w.en else f"{tender.title}（{tender.name}）"
     rows = [
         [w("tender"), title],
         [w("section"), str(state["section"])],
         [w("tenderer"), w.text((state.get("draw_request") or {}).get("tenderer"))],
-        [w("agency"), _person(names, tender.agency if tender else state.get("agency"))],
+        [w("agency"), _person(names, tender.agency if tender else state.get("agency"), w.en)],
         [w("opening_at"), w.when(tender.config.get("opening_at")) if tender else "—"],
         [w("control"), _control(w, tender, str(state["section"]))],
         [w("session"), stream],
@@ -344,7 +348,7 @@ def award_document(
     candidates = {c["bid_id"]: c for c in a["candidates"]}
 
     def who(user_id: object) -> str:
-        return _person(names, user_id)
+        return _person(names, user_id, w.en)
 
     def bid(bid_id: object) -> str:
         c = candidates.get(str(bid_id))
@@ -360,7 +364,7 @@ def award_document(
     )
     method_text = w(f"aw.method.{kind}")
     if kind == "vote_lot":
-        method_text += f"; {w('aw.finalists_n', n=method.get('finalists'))}"
+        method_text += ("; " if w.en else "；") + w("aw.finalists_n", n=method.get("finalists"))
     basics = [
         *_project(w, state, tender, stream).rows,
         [w("aw.method"), method_text],

@@ -195,7 +195,7 @@ def test_the_award_report_is_its_own_document_with_every_step() -> None:
         "集体议事法",
         a["award_digest"],
         room.state["report_digest"],  # the evaluation report the candidates came from
-        "马志远 (m1)",
+        "马志远（m1）",
         "从招标人成员库抽取",
         a["draw"]["commitment"],
         a["draw"]["seed"],
@@ -205,13 +205,13 @@ def test_the_award_report_is_its_own_document_with_every_step() -> None:
         "倾向 B3",
         "请说明定标理由",
         "见定标报告",
-        "监督乙 (sup-1)",
+        "监督乙（sup-1）",
         "（北京时间）",
         "中标通知于",
     ):
         assert figure in page, figure
     for drawn in a["draw"]["drawn"]:
-        assert f"委员{drawn} ({drawn})" in page
+        assert f"委员{drawn}（{drawn}）" in page
 
 
 @needs_font
