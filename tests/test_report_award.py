@@ -149,7 +149,8 @@ def awarded() -> Room:
     body = _drawing(["m1", "m2"], 3, chair="m1")
     body["method"] = {"kind": "deliberation"}
     body["objection_days"] = 1
-    room.send("award.setup", TENDERER, body, _panel_duties())
+    # The names the service looks up for the set-up (services/award.py gather_names).
+    room.send("award.setup", TENDERER, body, {**_panel_duties(), "names": NAMES})
     room.send("award.sign_in", SUPERVISOR)
     room.send("award.draw_members", TENDERER, {"seed": DRAW_SEED.hex()})
     members = room.award["members"]
