@@ -127,9 +127,15 @@ T: dict[str, tuple[str, str]] = {
     ),
     "rated": ("代理与监督对专家一标一评", "Agency and supervisor rated every expert"),
     "award_setup": (
-        "评定分离：招标人组建定标委员会（5 人），采用票决抽签法；投标人员工任委员被拒绝",
-        "Award apart from evaluation: the tenderer forms its 5-member award committee, vote"
-        " then lot; a bidder's staff as a member refused",
+        "评定分离：招标人组建定标委员会（指定 2 人，另从本单位 6 人成员库抽取 3 人，种子先行承诺），"
+        "采用票决抽签法；投标人员工任委员被拒绝",
+        "Award apart from evaluation: the tenderer forms its award committee (2 appointed, 3 to"
+        " be drawn from its panel of 6, the seed committed first), vote then lot; a bidder's"
+        " staff as a member refused",
+    ),
+    "award_drawn": (
+        "监督签到后公开抽取定标委员：揭示种子，任何人可复算抽中者",
+        "Members drawn with a supervisor signed in: the seed revealed, anyone recomputes the draw",
     ),
     "award_vote": (
         "委员与监督签名签到；抽签种子在投票前承诺；委员签名投票，票决出 2 名入围者",
@@ -167,6 +173,7 @@ T: dict[str, tuple[str, str]] = {
     "serving": ("节点继续运行，按 Ctrl-C 退出", "Node keeps running; Ctrl-C to stop"),
     "result": ("排名与推荐中标候选人", "Ranking and recommended candidates"),
     "report": ("评标报告", "Evaluation report"),
+    "award_report": ("定标报告", "Award report"),
 }
 
 FORMS = {
@@ -910,27 +917,51 @@ class Demo:
     async def award(self) -> None:
         """评定分离: the tenderer's 定标委员会 awards the signed report's candidates by
         票决抽签法; every step checked on what the supervisor's client receives."""
-        from evalroom.domain.award_rules import AwardMethod, Candidate, draw_lot, recompute
+        from evalroom.domain.award_rules import (
+            AwardMethod,
+            Candidate,
+            draw_lot,
+            draw_members,
+            recompute,
+        )
 
         owner, s, session = self.owner.c, self.sup.c, self.session
-        names = ["马志远", "孙丽华", "何建平", "高文静", "郑国强"]
-        members = [
+        # Two members appointed by name, three drawn from the tenderer's panel of six.
+        names = ["马志远", "孙丽华", "何建平", "高文静", "郑国强", "李明", "王芳", "赵磊"]
+        people = [
             await self.person(f"dbw-{i}", name, "甘肃省交通运输厅")
             for i, name in enumerate(names, start=1)
         ]
-        ids = [m.user_id for m in members]
+        appointed, panel = [p.user_id for p in people[:2]], [p.user_id for p in people[2:]]
+        panel_seed = secrets.token_bytes(32)
+        panel_commitment = hashlib.sha256(panel_seed).hexdigest()
+        draw = {"panel": panel, "count": 3, "commitment": panel_commitment}
         setup = {
             "method": {"kind": "vote_lot", "finalists": 2},
-            "members": ids,
-            "chair": ids[0],
+            "members": appointed,
+            "draw": draw,
+            "chair": appointed[0],
             "objection_seconds": 3,
         }
-        intruder = {**setup, "members": [*ids[:4], self.bidders[0].user_id]}
+        intruder = {**setup, "members": [appointed[0], self.bidders[0].user_id]}
         refused = await self.refused(owner, session, "award.setup", intruder, "conflict_of_roles")
         await owner.command(session, "award.setup", setup)
         candidates = (await self.state(session))["award"]["candidates"]
         listed = ", ".join(f"{c['rank']}. {c['bid_id']} {c['company']}" for c in candidates)
         self.r.check("award_setup", refused and len(candidates) == 3, listed)
+
+        # The supervisor signs in; the tenderer reveals the panel seed; anyone recomputes.
+        await s.command(session, "award.sign_in", sign=True)
+        await owner.command(session, "award.draw_members", {"seed": panel_seed.hex()})
+        drawn_seen = await self._award_seen("award.members_drawn")
+        drawn = (
+            self._award_events("award.members_drawn")[0]["payload"]["drawn"] if drawn_seen else []
+        )
+        again = draw_members(panel, 3, panel_seed, panel_commitment)
+        by_id = {p.user_id: p for p in people}
+        members = [by_id[m] for m in [*appointed, *drawn]]
+        ids = [m.user_id for m in members]
+        self.r.check("award_drawn", drawn == again, "、".join(by_id[m].name for m in drawn))
 
         seed = secrets.token_bytes(32)
         commitment = hashlib.sha256(seed).hexdigest()
@@ -938,7 +969,6 @@ class Demo:
         for m in members:
             await m.c.subscribe(session)
             await m.c.command(session, "award.sign_in", sign=True)
-        await s.command(session, "award.sign_in", sign=True)
         first, second = candidates[0]["bid_id"], candidates[1]["bid_id"]
         for m, bid in zip(members, [first, first, second, second, first], strict=True):
             await m.c.command(session, "award.vote", {"round": 1, "candidate": bid}, sign=True)
@@ -998,6 +1028,7 @@ class Demo:
             and self._signatures_hold(self._award_events("award.vote"))
         )
         self.r.check("award_notice", follows, f"{winner.get('bid_id')} {winner.get('company')}")
+        await self._write_award_report()
 
     def print_links(self) -> None:
         """Key files for a person to log in with in the browser, and a page per role."""
@@ -1041,6 +1072,19 @@ class Demo:
         )
         (self.out / "report.pdf").write_bytes(render_pdf(self.session, state, signatures, tender))
         self.r.say("report", str(self.out / "report.pdf"))
+
+    async def _write_award_report(self) -> None:
+        """The 定标报告 as its own document, in the demo's language."""
+        from evalroom.db.sessions import report_tender
+        from evalroom.report import pdf_of
+        from evalroom.report_award import award_document
+
+        state = await self.state(self.session)
+        tender = await report_tender(self.pool, f"tender:{state['tender']}")
+        names = {u: p.name for u, p in self.people.items()}
+        doc = award_document(self.session, state, tender, names, self.r.lang)
+        (self.out / "award.pdf").write_bytes(pdf_of(doc, self.session))
+        self.r.say("award_report", str(self.out / "award.pdf"))
 
     async def evidence(self) -> None:
         from evalroom.audit.bundle import export_bundle, uncovered, write_bundle

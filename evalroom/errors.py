@@ -649,6 +649,13 @@ CATALOG: dict[str, tuple[str, str, bool, bool]] = {
         False,
         True,
     ),
+    # award (定标) jobs: the 定标委员会 drawn from the tenderer's panel
+    "supervisor_absent": (
+        "监督人员签到后方可抽取定标委员会成员。",
+        "A supervisor signs in before the award committee's members are drawn.",
+        False,
+        True,
+    ),
 }
 
 

@@ -105,6 +105,7 @@ class Document:
     title: str
     subtitle: str
     sections: list[Section]
+    lang: str = "zh-CN"  # the language of the headings and labels (names stay as entered)
 
 
 STAGES = {"single": "开标", "technical": "技术标开标", "commercial": "商务标开标"}
@@ -730,6 +731,15 @@ def document(
     )
 
 
+def _in_lang(doc: Document, state: Mapping[str, Any], lang: str) -> Document:
+    """The document in ``lang``: Chinese as built, or English (:mod:`evalroom.report_en`)."""
+    if not lang.lower().startswith("en"):
+        return doc
+    from evalroom.report_en import english  # it reads this module's model
+
+    return english(doc, state)
+
+
 # --- HTML ----------------------------------------------------------------------------------
 
 
@@ -751,15 +761,20 @@ def render_html(
     state: Mapping[str, Any],
     signatures: Sequence[Mapping[str, Any]],
     tender: ReportTender | None = None,
+    lang: str = "zh-CN",
 ) -> str:
-    doc = document(stream, state, signatures, tender)
+    return html_of(_in_lang(document(stream, state, signatures, tender), state, lang), stream)
+
+
+def html_of(doc: Document, stream: str) -> str:
+    """Any document of the model as one HTML page (the 评标报告, the 定标报告, …)."""
     esc = html.escape
     body = "".join(
         f"<section><h2>{esc(s.title)}</h2>{''.join(_html_block(b) for b in s.blocks)}</section>"
         for s in doc.sections
     )
     return f"""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>{esc(doc.title)} {esc(stream)}</title>
+<html lang="{esc(doc.lang)}"><head><meta charset="utf-8"><title>{esc(doc.title)} {esc(stream)}</title>
 <style>body{{font-family:"WenQuanYi Micro Hei","Noto Sans CJK SC","Microsoft YaHei",sans-serif;
 margin:2em;max-width:72em}}table{{border-collapse:collapse;width:100%;margin:.4em 0}}
 td,th{{border:1px solid #999;padding:.3em .5em;vertical-align:top;overflow-wrap:anywhere}}
@@ -814,14 +829,19 @@ def render_pdf(
     state: Mapping[str, Any],
     signatures: Sequence[Mapping[str, Any]],
     tender: ReportTender | None = None,
+    lang: str = "zh-CN",
 ) -> bytes:
+    return pdf_of(_in_lang(document(stream, state, signatures, tender), state, lang), stream)
+
+
+def pdf_of(doc: Document, stream: str) -> bytes:
+    """Any document of the model as a PDF, in the embedded CJK font."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, TableStyle
     from reportlab.platypus import Table as PdfTable
 
-    doc = document(stream, state, signatures, tender)
     font, embedded = _font()
     body = ParagraphStyle("body", fontName=font, fontSize=9.5, leading=14, wordWrap="CJK")
     cell = ParagraphStyle("cell", parent=body, fontSize=8.5, leading=11)

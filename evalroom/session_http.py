@@ -19,7 +19,7 @@ from evalroom.audit.bundle import bundle_streams, export_bundle
 from evalroom.db import Executor
 from evalroom.db.events import stream_parent_state
 from evalroom.db.identity import roles_in, roles_of
-from evalroom.db.sessions import ReportTender, report_signatures, report_tender
+from evalroom.db.sessions import ReportTender, report_signatures, report_tender, user_names
 from evalroom.domain.commands import Actor
 from evalroom.domain.session import may_read_scores
 from evalroom.errors import Refusal
@@ -33,7 +33,8 @@ from evalroom.http import (
     read_json,
 )
 from evalroom.node import Node
-from evalroom.report import render_html, render_pdf
+from evalroom.report import Document, html_of, pdf_of, render_html, render_pdf
+from evalroom.report_award import all_rejected, award_document, reject_all_document
 
 
 async def _session(node: Node, request: Request) -> tuple[str, dict[str, Any], Actor]:
@@ -96,15 +97,18 @@ async def report(request: Request) -> Response:
                 "forbidden",
                 "the report is for the committee, supervisors and, once closed, the tenderer",
             )
+        if not state.get("report") and all_rejected(state):
+            return await _rejected_report(node, request, stream, state)
         if not state.get("report"):
             raise Refusal("not_ready", "no report yet")
         signatures, tender = await report_sources(node.pool, stream, state)
+        doc_lang = _document_lang(request)
     except Refusal as refusal:
         return error_response(refusal, lang)
     if request.path_params["fmt"] == "pdf":
-        pdf = render_pdf(stream, state, signatures, tender)
+        pdf = render_pdf(stream, state, signatures, tender, doc_lang)
         return Response(pdf, media_type="application/pdf")
-    return HTMLResponse(render_html(stream, state, signatures, tender))
+    return HTMLResponse(render_html(stream, state, signatures, tender, doc_lang))
 
 
 async def report_sources(
@@ -178,3 +182,51 @@ async def checkin_qr(request: Request) -> Response:
     out = io.BytesIO()
     segno.make(body.code, error="m").save(out, kind="svg", scale=4, border=4, xmldecl=False)
     return Response(out.getvalue(), media_type="image/svg+xml")
+# --- award (定标) jobs: the report of a session closed under 否决所有投标, and the 定标报告 ---
+
+
+def _document_lang(request: Request, *, accept: bool = False) -> str:
+    """The document's language: ``?lang=en`` or ``zh-CN``; without it zh-CN, or with
+    ``accept`` the Accept-Language (the 定标报告, new: no reader expects it in Chinese only)."""
+    asked = query_text(request, "lang")
+    if asked:
+        return "en" if asked.lower().startswith("en") else "zh-CN"
+    return _lang(request) if accept else "zh-CN"
+
+
+def _as_document(request: Request, doc: Document, stream: str) -> Response:
+    if request.path_params["fmt"] == "pdf":
+        return Response(pdf_of(doc, stream), media_type="application/pdf")
+    return HTMLResponse(html_of(doc, stream))
+
+
+async def _rejected_report(
+    node: Node, request: Request, stream: str, state: dict[str, Any]
+) -> Response:
+    """The report of a session closed under ``reject_all``: no ranking, no candidates."""
+    tender = await report_tender(node.pool, f"tender:{state['tender']}")
+    doc = reject_all_document(stream, state, tender, _document_lang(request))
+    return _as_document(request, doc, stream)
+
+
+async def award_report(request: Request) -> Response:
+    """``GET /api/sessions/{session}/award.{html,pdf}[?lang=en]``: the 定标报告 of the
+    session's award, for the tenderer, its 定标委员会 and supervisors."""
+    node: Node = request.app.state.node
+    lang = _lang(request)
+    try:
+        stream, state, actor = await _session(node, request)
+        if not actor.roles & {"supervisor", "tenderer", "award_member"}:
+            raise Refusal(
+                "forbidden", "the award report is for the tenderer, its committee and supervisors"
+            )
+        award = state.get("award")
+        if not award:
+            raise Refusal("not_ready", "no award is set up for this session")
+        doc_lang = _document_lang(request, accept=True)
+        tender = await report_tender(node.pool, f"tender:{state['tender']}")
+        people = [*award.get("members", []), *award.get("signed_in", {})]
+        names = await user_names(node.pool, people)
+    except Refusal as refusal:
+        return error_response(refusal, lang)
+    return _as_document(request, award_document(stream, state, tender, names, doc_lang), stream)

@@ -539,6 +539,8 @@ def route(world: World, recipe: Recipe, rng: random.Random) -> Request:
             f"/api/sessions/{seg}/scores",
             f"/api/sessions/{name}-s1/scores?expert={value}",
             f"/api/sessions/{seg}/report.html",
+            f"/api/sessions/{seg}/award.pdf?lang={value}",  # award (定标) jobs
+            f"/api/sessions/{name}-s1/award.html?lang={value}",
             f"/api/tenders/{seg}/opened/S1-B01",
             f"/api/tenders/{name}/opened/{seg}",
             f"/api/log/{seg}/checkpoint",

@@ -178,6 +178,7 @@ ERROR_CODES = frozenset(
         "session_exists",
         "shares_do_not_match",
         "store_unavailable",
+        "supervisor_absent",
         "too_early",
         "too_few_seats",
         "too_large",

@@ -205,6 +205,8 @@ EVENTS: Mapping[str, Rule] = {
     # -- the award, 评定分离 (evalroom.domain.award), in the closed session's stream ------
     "award.set_up": PUBLIC,
     "award.committee": AWARD,
+    "award.panel": AWARD,  # the tenderer's panel the members are drawn from, the commitment
+    "award.members_drawn": AWARD,  # the seed revealed and who it draws
     "award.phase": STAFF,
     "award.progress": STAFF,  # counts only: the agency and the experts watch, never vote
     "award.signed_in": AWARD,

@@ -28,6 +28,7 @@ export function emptyAward() {
     rounds: [], votes: {}, finalists: [], lot: null, opinions: {}, decision: null,
     report: null, digest: null, signatures: {}, publicity: null, objections: [],
     publicityClosed: null, notice: null,
+    draw: null, names: {}, // award (定标) jobs: the panel draw; user id -> name
   };
 }
 
@@ -43,12 +44,24 @@ export function foldAward(a, ev) {
       a.candidates = p.candidates || [];
       a.memberCount = typeof p.members === "number" ? p.members : null;
       a.objectionSeconds = p.objection_seconds ?? null;
-      a.phase ||= "sign_in";
+      if (p.draw && typeof p.draw === "object") a.draw = { ...(a.draw || {}), ...p.draw };
+      a.phase ||= a.draw ? "draw" : "sign_in";
+      break;
+    // award (定标) jobs: the 定标委员会 drawn from the tenderer's panel
+    case "award.panel":
+      a.draw = { ...(a.draw || {}), appointed: p.appointed ?? null, panel: p.panel ?? null,
+        count: p.count ?? null, commitment: p.commitment ?? null, panel_size: (p.panel || []).length };
+      a.chair = p.chair || null;
+      Object.assign(a.names, p.names || {});
+      break;
+    case "award.members_drawn":
+      a.draw = { ...(a.draw || {}), seed: p.seed ?? null, drawn: p.drawn || [] };
       break;
     case "award.committee":
       a.members = p.members || [];
       a.memberCount = a.members.length;
       a.chair = p.chair || null;
+      Object.assign(a.names, p.names || {});
       break;
     case "award.phase":
       a.phase = p.phase;
