@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import zipfile
 import json
 import re
 import secrets
@@ -28,7 +29,7 @@ import pytest
 import pytest_asyncio
 
 from crypto import age
-from crypto.bidpackage import read_form
+from crypto.bidpackage import read_form, read_origin
 from crypto.shamir import combine_shares
 from evalroom.db import blobs
 from tests.chromium import launched
@@ -187,6 +188,7 @@ async def test_a_bidder_seals_two_envelopes_in_the_page_and_releases_their_keys_
         ({"duration_days": 150}, [plan.name, scan.name]),
         ({"price": "765432.10"}, [price_doc.name]),
     ]
+    origins = []
     for sealed, (form, names) in zip(stored, expected, strict=True):
         assert sealed.startswith(b"age-encryption.org/v1\n-> X25519 ")
         assert marker.encode() not in sealed and b"765432" not in sealed
@@ -194,9 +196,15 @@ async def test_a_bidder_seals_two_envelopes_in_the_page_and_releases_their_keys_
         assert len(header.stanzas) == 2  # the bid's own key and the opening key
         plain = age.decrypt_bytes(sealed, [opening_identity])
         assert read_form(io.BytesIO(plain)) == (form, names)
+        with zipfile.ZipFile(io.BytesIO(plain)) as archive:
+            origins.append(read_origin(archive))
         if AGE_CLI:
             cli = await asyncio.to_thread(_age_cli_decrypt, sealed, opening_identity, tmp_path)
             assert cli == plain
+    # A page can give only its install id, as a keyed hash: the same for both envelopes sealed
+    # in this browser profile.
+    assert origins[0] is not None and set(origins[0]) == {"install_id"}
+    assert origins[0] == origins[1]
 
     # The technical stage: the page signs in and releases the key from its own vault.
     await _wait_until(opening_at)

@@ -62,6 +62,10 @@ class PackageFacts:
     documents: list[DocumentFacts]
 
 
+def _resolved(value: Any) -> Any:
+    return value.get_object() if hasattr(value, "get_object") else value
+
+
 def _pdf_metadata(data: bytes) -> dict[str, str]:
     reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
     info: Mapping[str, Any] = reader.metadata or {}
@@ -72,9 +76,11 @@ def _pdf_metadata(data: bytes) -> dict[str, str]:
         ("/Manager", "manager"),
         ("/CreationDate", "created"),
     ):
-        if (value := info.get(key)) and str(value).strip():
+        if (value := _resolved(info.get(key))) and str(value).strip():
             found[name] = str(value)
-    software = " / ".join(str(info[k]) for k in ("/Creator", "/Producer") if info.get(k))
+    software = " / ".join(
+        str(v) for k in ("/Creator", "/Producer") if (v := _resolved(info.get(k)))
+    )
     if software:
         found["software"] = software
     ids = reader.trailer.get("/ID")

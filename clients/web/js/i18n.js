@@ -510,6 +510,17 @@ const TEXT = {
     "kh.share_malformed": "“密钥分片文件”不是有效的分片（应为一行 evalroom-share-1:…，校验码一致）：请选择代理机构交给您的 share-N.txt。",
     "kh.share_other_set": "该分片的门限 {k}/{n} 与本项目（{tk}/{tn}）不符：请确认选择了本项目的分片文件。",
     "kh.why_no_fallback": "没有投标在等待密钥保管人解密",
+    // red flags: identity and documents
+    "redflag.identity.same_machine": "同一机器制作投标文件",
+    "redflag.identity.same_ip": "同一 IP 地址上传",
+    "redflag.identity.same_login_key": "同一登录密钥上传",
+    "redflag.identity.same_person": "同一项目经理或联系人",
+    "redflag.identity.same_phone": "同一联系电话",
+    "redflag.documents.identical_file": "文件完全相同",
+    "redflag.documents.same_metadata": "文件属性相同",
+    "redflag.documents.near_duplicate_text": "技术文件文本雷同",
+    "redflag.documents.same_form_error": "投标函出现相同错误",
+    "redflag.passages": "相同片段",
   },
   en: {
     brand: "evalroom",
@@ -1016,6 +1027,17 @@ const TEXT = {
     "kh.share_malformed": "The “Key share file” is not a valid share (one line evalroom-share-1:…, with a matching check): choose the share-N.txt the agency gave you.",
     "kh.share_other_set": "This share's threshold {k}/{n} is not the tender's ({tk}/{tn}): check that you chose this tender's share file.",
     "kh.why_no_fallback": "No bid awaits the keyholders",
+    // red flags: identity and documents
+    "redflag.identity.same_machine": "Bids made on the same machine",
+    "redflag.identity.same_ip": "Uploaded from the same IP address",
+    "redflag.identity.same_login_key": "Uploaded with the same login key",
+    "redflag.identity.same_person": "The same project manager or contact",
+    "redflag.identity.same_phone": "The same phone number",
+    "redflag.documents.identical_file": "Identical files",
+    "redflag.documents.same_metadata": "Identical document metadata",
+    "redflag.documents.near_duplicate_text": "Near-duplicate proposal text",
+    "redflag.documents.same_form_error": "The same error in the bid forms",
+    "redflag.passages": "Shared passages",
   },
 };
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from evalroom.domain.redflags.signal import Evidence, Signal
 from evalroom.domain.redflags.thresholds import Thresholds
+from evalroom.domain.rules import RuleError
 
 __all__ = ["MACHINE_KINDS", "BidOrigin", "identity_signals", "normalise_name", "normalise_phone"]
 
@@ -200,8 +201,6 @@ def identity_signals(
     """Every identity signal for one tender, in a stable order."""
     ids = [b.bid_id for b in bids]
     if len(set(ids)) != len(ids):
-        from evalroom.domain.rules import RuleError
-
         raise RuleError("invalid", "bid ids repeat in the identity red-flag input")
     t = thresholds or Thresholds()
     return [*same_machine(bids, t), *same_upload_source(bids, t), *same_person(bids, t)]
