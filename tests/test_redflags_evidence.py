@@ -487,9 +487,12 @@ async def test_evidence_signals_after_an_opening_flag_the_shared_machine_and_cop
     assert machine.evidence.fields == ("origin.machine_id", "origin.hostname")
     [text] = by_code["documents.near_duplicate_text"]
     assert text.evidence.bids == (number["a"], number["b"])
-    # Every upload came from this test's loopback address, with each bidder's own key.
-    [ip] = by_code["identity.same_ip"]
-    assert len(ip.evidence.bids) == 3 and "identity.same_login_key" not in by_code
+    # Every upload came from this test's loopback address, with each bidder's own key: loopback
+    # identifies nobody (ignored by default), and flags once it is no longer ignored.
+    assert "identity.same_ip" not in by_code and "identity.same_login_key" not in by_code
+    recorded = await evidence_signals(pool, "tender:EV1", Thresholds.from_dict({"ip_ignore": []}))
+    [ip] = [s for s in recorded if s.code == "identity.same_ip"]
+    assert len(ip.evidence.bids) == 3 and ip.evidence.figures["ip"] in ("127.0.0.1", "::1")
     assert "documents.same_metadata" not in by_code
     assert all(json.dumps(s.to_dict(), ensure_ascii=False) for s in signals)
     for c in o.clients.values():

@@ -100,7 +100,9 @@ class Thresholds:
     screens_used: tuple[str, ...] = ("cv", "spd", "rd", "rdnor")  # the screens that vote
     # red flags: identity and documents (identity.py, documents.py; docs/red-flags.md)
     machine_kinds: tuple[str, ...] = ("machine_id", "mac", "disk_serial", "hostname", "install_id")
-    ip_ignore: tuple[str, ...] = ()  # addresses shared by design (the trading centre's own hall)
+    # Addresses that identify no bidder: loopback (a local proxy whose X-Forwarded-For the node
+    # does not trust); add ones shared by design (a trading centre's own bidding hall).
+    ip_ignore: tuple[str, ...] = ("127.0.0.1", "::1")
     person_fields: tuple[str, ...] = ("project_manager", "contact")  # names, compared normalised
     phone_fields: tuple[str, ...] = ("project_manager_phone", "contact_phone")
     file_min_bytes: int = 1024  # identical files smaller than this are not flagged
