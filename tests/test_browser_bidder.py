@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import io
-import zipfile
 import json
 import re
 import secrets
 import shutil
 import subprocess
+import zipfile
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
