@@ -438,6 +438,32 @@ def test_the_same_wrong_amount_in_words_in_two_bids_is_flagged_and_a_right_one_i
     assert not document_signals([], [FormFacts("B1", "a", right), FormFacts("B2", "b", right)])
 
 
+def test_the_same_arithmetic_error_in_two_bids_is_flagged_and_a_right_sum_is_not() -> None:
+    t = Thresholds.from_dict({"form_sums": {"price": ["labour", "material"]}})
+    # a and b are off by the same 1,000.00 with different figures; c adds up; d is off by 5.
+    forms = [
+        FormFacts("B1", "a", {"price": "101000.00", "labour": "40000.00", "material": "60000.00"}),
+        FormFacts("B2", "b", {"price": "91000", "labour": "30000.00", "material": "60000.00"}),
+        FormFacts("B3", "c", {"price": "90000.00", "labour": "30000.00", "material": "60000.00"}),
+        FormFacts("B4", "d", {"price": "90005.00", "labour": "30000.00", "material": "60000.00"}),
+    ]
+    [signal] = document_signals([], forms, t)
+    assert signal.code == "documents.same_sum_error"
+    assert signal.evidence.bids == ("B1", "B2")
+    assert signal.evidence.fields == ("price", "labour", "material")
+    assert signal.evidence.figures["difference"] == "1000"
+    assert document_signals([], forms) == []  # no sums declared: nothing is checked
+
+
+def test_form_sums_that_are_not_a_mapping_of_fields_are_refused() -> None:
+    for raw in ({"form_sums": ["price"]}, {"form_sums": {"price": []}}, {"form_sums": {"price": ["price"]}}):
+        with pytest.raises(RuleError):
+            Thresholds.from_dict(raw)
+    t = Thresholds.from_dict({"form_sums": {"price": ["labour", "material"]}})
+    assert t.to_dict()["form_sums"] == {"price": ["labour", "material"]}
+    assert Thresholds.from_dict(t.to_dict()) == t
+
+
 # -- the service after a real opening ------------------------------------------------------
 
 

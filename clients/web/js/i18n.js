@@ -520,6 +520,7 @@ const TEXT = {
     "redflag.documents.same_metadata": "文件属性相同",
     "redflag.documents.near_duplicate_text": "技术文件文本雷同",
     "redflag.documents.same_form_error": "投标函出现相同错误",
+    "redflag.documents.same_sum_error": "投标函出现相同计算错误",
     "redflag.passages": "相同片段",
   },
   en: {
@@ -1037,6 +1038,7 @@ const TEXT = {
     "redflag.documents.same_metadata": "Identical document metadata",
     "redflag.documents.near_duplicate_text": "Near-duplicate proposal text",
     "redflag.documents.same_form_error": "The same error in the bid forms",
+    "redflag.documents.same_sum_error": "The same arithmetic error in the bid forms",
     "redflag.passages": "Shared passages",
   },
 };

@@ -12,7 +12,10 @@ Signals, each only across two or more *different* bidders:
   above the threshold, found by MinHash LSH (``datasketch``) and confirmed exactly, with the
   longest shared passages as evidence;
 - ``documents.same_form_error`` — the same wrong amount in words: a form's ``<field>_words``
-  (大写金额) that does not state its ``<field>`` figure, identically in several bids.
+  (大写金额) that does not state its ``<field>`` figure, identically in several bids;
+- ``documents.same_sum_error`` — the same arithmetic error: a total that differs from the sum
+  of its components (as the tender declares them, ``form_sums``) by the same amount in
+  several bids.
 
 All are 条例 art. 40: (一) prepared by the same party, and (四) abnormally identical.
 """
@@ -410,6 +413,53 @@ def same_form_error(forms: Sequence[FormFacts], t: Thresholds) -> list[Signal]:
     return signals
 
 
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        number = Decimal(str(value)) if isinstance(value, str | int) else None
+    except InvalidOperation:
+        return None
+    return number if number is not None and number.is_finite() else None
+
+
+def same_sum_error(forms: Sequence[FormFacts], t: Thresholds) -> list[Signal]:
+    errors: dict[tuple[str, Decimal], list[tuple[FormFacts, Decimal, Decimal]]] = defaultdict(list)
+    for f in forms:
+        for total_field, parts in t.form_sums:
+            total = _decimal(f.form.get(total_field))
+            values = [_decimal(f.form.get(p)) for p in parts]
+            if total is None or any(v is None for v in values):
+                continue
+            added = sum((v for v in values if v is not None), Decimal(0))
+            if added != total:
+                errors[(total_field, (total - added).normalize())].append((f, total, added))
+    signals = []
+    for (total_field, gap), found in sorted(errors.items()):
+        bidders = {f.bidder for f, _, _ in found}
+        if len(bidders) < 2:
+            continue
+        parts = dict(t.form_sums)[total_field]
+        shown = f"{gap:f}"
+        signals.append(
+            Signal(
+                "documents.same_sum_error",
+                f"{len(bidders)} 家投标人的投标函出现相同计算错误：{total_field} 与"
+                f"{' + '.join(parts)} 之和相差同一数额（{shown}）。",
+                f"{len(bidders)} bidders' forms carry the same arithmetic error: {total_field} "
+                f"differs from {' + '.join(parts)} by the same amount ({shown}).",
+                Evidence.of(
+                    sorted(f.bid_id for f, _, _ in found),
+                    [total_field, *parts],
+                    {
+                        "difference": shown,
+                        **{f"{f.bid_id}": f"{total} ≠ {added}" for f, total, added in found},
+                    },
+                ),
+                {"form_sums": f"{total_field} = {' + '.join(parts)}"},
+            )
+        )
+    return signals
+
+
 def document_signals(
     docs: Sequence[Document],
     forms: Sequence[FormFacts] = (),
@@ -422,4 +472,5 @@ def document_signals(
         *same_metadata(docs, t),
         *near_duplicate_text(docs, t),
         *same_form_error(forms, t),
+        *same_sum_error(forms, t),
     ]

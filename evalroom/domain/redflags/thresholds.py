@@ -112,6 +112,9 @@ class Thresholds:
     text_similarity_min: float = 0.5  # Jaccard similarity of shingle sets at or above this
     passages_shown: int = 3  # the longest shared passages shown as evidence
     passage_chars: int = 120  # each trimmed to this many characters
+    # The tender's sums: {total field: [component fields]} (e.g. price = labour + material);
+    # none by default, since only the tender knows which fields add up.
+    form_sums: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any] | None) -> Thresholds:
@@ -129,6 +132,8 @@ class Thresholds:
                 values[key] = _names(value)
             elif key in _EVIDENCE_LISTS:
                 values[key] = _texts(key, value)
+            elif key == "form_sums":
+                values[key] = _sums(value)
             elif key in _COUNTS or key in _EVIDENCE_COUNTS:
                 values[key] = _count(key, value)
             else:
@@ -142,6 +147,7 @@ class Thresholds:
         out["screens_used"] = list(self.screens_used)
         for key in _EVIDENCE_LISTS:
             out[key] = list(out[key])
+        out["form_sums"] = {total: list(parts) for total, parts in self.form_sums}
         return out
 
     def _check(self) -> None:
@@ -197,6 +203,18 @@ def _texts(key: str, value: Any) -> tuple[str, ...]:
     if not all(isinstance(v, str) and len(v) <= 200 for v in value) or len(value) > 500:
         raise RuleError("invalid_config", f"{key} must be at most 500 strings of 200 characters")
     return tuple(value)
+
+
+def _sums(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not isinstance(value, Mapping) or len(value) > 100:
+        raise RuleError("invalid_config", "form_sums must map a total field to its components")
+    sums = []
+    for total, parts in value.items():
+        names = _texts("form_sums", parts)
+        if not names or total in names:
+            raise RuleError("invalid_config", f"form_sums[{total!r}] must list other fields")
+        sums.append((str(total), names))
+    return tuple(sums)
 
 
 def _count(key: str, value: Any) -> int:
