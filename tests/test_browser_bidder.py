@@ -30,6 +30,7 @@ import pytest_asyncio
 
 from crypto import age
 from crypto.bidpackage import read_form, read_origin
+from crypto.origin import keyed_hash, origin_key
 from crypto.shamir import combine_shares
 from evalroom.db import blobs
 from tests.chromium import launched
@@ -202,9 +203,11 @@ async def test_a_bidder_seals_two_envelopes_in_the_page_and_releases_their_keys_
             cli = await asyncio.to_thread(_age_cli_decrypt, sealed, opening_identity, tmp_path)
             assert cli == plain
     # A page can give only its install id, as a keyed hash: the same for both envelopes sealed
-    # in this browser profile.
-    assert origins[0] is not None and set(origins[0]) == {"install_id"}
-    assert origins[0] == origins[1]
+    # in this browser profile, and the hash crypto/origin.py makes of that id.
+    install_id = await page.evaluate("localStorage.getItem('evalroom.install_id')")
+    expected_hash = keyed_hash(origin_key(o.tender, o.recipient), "install_id", install_id)
+    assert origins[0] == origins[1] == {"install_id": frozenset({expected_hash})}
+    assert install_id.encode() not in plain
 
     # The technical stage: the page signs in and releases the key from its own vault.
     await _wait_until(opening_at)
