@@ -31,6 +31,7 @@ from evalroom.db import (
     handover,
     identity,
     opening,
+    origins,
     sessions,
     tenders,
     tokens,
@@ -502,6 +503,25 @@ async def test_an_unfinished_upload_is_incomplete(any_pg_pool: asyncpg.Pool) -> 
     await blobs.put_chunk(any_pg_pool, upload_id, 0, b"part")
     found = await blobs.get_upload(any_pg_pool, upload_id)
     assert found is not None and (found.complete, found.size, found.sha256) == (False, 0, None)
+
+
+async def test_an_uploads_origin_reads_back_and_the_first_record_stays(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    a = await blobs.new_upload(any_pg_pool, "tender:T1", "bidder-a", "cipher")
+    b = await blobs.new_upload(any_pg_pool, "tender:T1", "bidder-b", "cipher")
+    fp = origins.key_fingerprint("ed25519:AAAA")
+    await origins.record_upload_origin(any_pg_pool, a, "203.0.113.7", fp)
+    await origins.record_upload_origin(any_pg_pool, a, "198.51.100.1", "sha256:other")
+    await origins.record_upload_origin(any_pg_pool, b, None, fp)
+    found = await origins.upload_origins(any_pg_pool, [a, b, "u-none"])
+    assert found == {
+        a: origins.UploadOrigin(a, "203.0.113.7", fp),
+        b: origins.UploadOrigin(b, None, fp),
+    }
+    assert fp == "sha256:" + hashlib.sha256(b"ed25519:AAAA").hexdigest()
+    await blobs.drop_upload(any_pg_pool, a)
+    assert list(await origins.upload_origins(any_pg_pool, [a, b])) == [b]
 
 
 async def test_a_dropped_upload_is_gone_with_its_chunks(any_pg_pool: asyncpg.Pool) -> None:

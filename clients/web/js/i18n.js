@@ -645,6 +645,18 @@ const TEXT = {
     "awardjob.confirm_opinion": "您的意见以本人密钥签名，记入定标报告，提交后不可更改。",
     "awardjob.confirm_decide": "您作为组长以本人密钥签名作出定标决定，理由记入定标报告，提交后不可更改。",
     "awardjob.confirm_sign": "您以本人密钥签署定标报告的摘要；全体委员签署后进行中标候选人公示。",
+    // red flags: identity and documents
+    "redflag.identity.same_machine": "同一机器制作投标文件",
+    "redflag.identity.same_ip": "同一 IP 地址上传",
+    "redflag.identity.same_login_key": "同一登录密钥上传",
+    "redflag.identity.same_person": "同一项目经理或联系人",
+    "redflag.identity.same_phone": "同一联系电话",
+    "redflag.documents.identical_file": "文件完全相同",
+    "redflag.documents.same_metadata": "文件属性相同",
+    "redflag.documents.near_duplicate_text": "技术文件文本雷同",
+    "redflag.documents.same_form_error": "投标函出现相同错误",
+    "redflag.documents.same_sum_error": "投标函出现相同计算错误",
+    "redflag.passages": "相同片段",
   },
   en: {
     brand: "evalroom",
@@ -1286,6 +1298,18 @@ const TEXT = {
     "awardjob.confirm_opinion": "Your opinion is signed with your key, goes into the award report and cannot be changed.",
     "awardjob.confirm_decide": "As the chair you decide, signed with your key; the reasons go into the award report. This cannot be undone.",
     "awardjob.confirm_sign": "You sign the award report's digest with your key; once every member signed, the result is published (公示).",
+    // red flags: identity and documents
+    "redflag.identity.same_machine": "Bids made on the same machine",
+    "redflag.identity.same_ip": "Uploaded from the same IP address",
+    "redflag.identity.same_login_key": "Uploaded with the same login key",
+    "redflag.identity.same_person": "The same project manager or contact",
+    "redflag.identity.same_phone": "The same phone number",
+    "redflag.documents.identical_file": "Identical files",
+    "redflag.documents.same_metadata": "Identical document metadata",
+    "redflag.documents.near_duplicate_text": "Near-duplicate proposal text",
+    "redflag.documents.same_form_error": "The same error in the bid forms",
+    "redflag.documents.same_sum_error": "The same arithmetic error in the bid forms",
+    "redflag.passages": "Shared passages",
   },
 };
 
