@@ -1,0 +1,100 @@
+"""The red flags read from the platform's history (跨项目与专家预警), for the pipeline's
+supervisor views: the database aggregates, the pure domain decides.
+
+- :func:`history_signals`: the cross-tender flags (``history.*``), optionally restricted to
+  the companies of one tender;
+- :func:`expert_signals`: the experts' flags (``expert.*``), optionally restricted to some
+  experts (a session's committee).
+
+Both are advisory: they read, never write, and change no result.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping
+
+from evalroom.db import Conn, Executor
+from evalroom.db import history as db_history
+from evalroom.domain.redflags import experts as domain_experts
+from evalroom.domain.redflags.experts import ExpertThresholds
+from evalroom.domain.redflags.history import (
+    BidderRecord,
+    HistoryAggregates,
+    HistoryTender,
+    HistoryThresholds,
+    PairRecord,
+    cobidding_signals,
+    fence,
+    never_wins_signals,
+    rotation_groups,
+    rotation_signals,
+)
+from evalroom.domain.redflags.signal import Signal
+
+__all__ = ["expert_signals", "history_signals"]
+
+
+async def history_signals(
+    conn: Conn,
+    thresholds: HistoryThresholds | None = None,
+    companies: Collection[str] | None = None,
+) -> list[Signal]:
+    """Every cross-tender signal over the whole history (co-bidding pairs, rotation groups,
+    companies that never win), in that order; with ``companies`` (e.g. a tender's bidders),
+    only the signals naming at least one of them. Fences are always over the whole history.
+    ``conn`` is a connection (the aggregation lives in temporary tables of one transaction)."""
+    t = thresholds or HistoryThresholds()
+    async with db_history.history_snapshot(conn) as snap:
+        rows = await snap.rows()
+        together = [(float(v), c) for v, c in rows.together_hist]
+        bidders = [BidderRecord(*b) for b in rows.bidders]
+        # The fence first; then only the pairs that can reach it travel.
+        f = fence(together, t.fence_k, t.fence_min_values)
+        floor = max(t.cobid_min, math.ceil(f.upper)) if f else None
+        found = await snap.pairs(floor) if floor is not None else []
+        pairs = sorted((_pair(*p) for p in found), key=lambda p: (p.a, p.b))
+        bidders.sort(key=lambda b: b.bidder)
+        agg = HistoryAggregates(rows.lots, pairs, bidders, together)
+        lots: dict[tuple[str, ...], list[HistoryTender]] = {}
+        for group in rotation_groups(agg, t):
+            if companies is not None and not set(group) & set(companies):
+                continue
+            rows_of = await snap.lots_of(group)
+            lots[tuple(group)] = [HistoryTender(u, frozenset(b), w) for u, b, w in rows_of]
+    signals = [
+        *cobidding_signals(agg, t),
+        *rotation_signals(agg, lots, t),
+        *never_wins_signals(agg, t),
+    ]
+    if companies is None:
+        return signals
+    wanted = set(companies)
+    return [s for s in signals if wanted & set(s.evidence.bids)]
+
+
+def _pair(a: str, b: str, together: int, decided: int, won_a: int, won_b: int) -> PairRecord:
+    """A pair in Python's order of names (the database orders by its collation)."""
+    if a > b:
+        return PairRecord(b, a, together, decided, won_b, won_a)
+    return PairRecord(a, b, together, decided, won_a, won_b)
+
+
+async def expert_signals(
+    conn: Executor,
+    thresholds: ExpertThresholds | None = None,
+    experts: Collection[str] | None = None,
+    groups: Mapping[str, str] | None = None,
+) -> list[Signal]:
+    """Every expert signal over the scored sessions (deviation frequency, favour for a
+    company or, with ``groups`` mapping companies to a region or organisation, for a group;
+    low agreement with the rest of the committee); with ``experts``, only theirs."""
+    t = thresholds or ExpertThresholds()
+    sessions = [
+        domain_experts.ScoredSession.from_state(s) for s in await db_history.scored_sessions(conn)
+    ]
+    signals = domain_experts.expert_signals(sessions, t, groups)
+    if experts is None:
+        return signals
+    wanted = set(experts)
+    return [s for s in signals if s.evidence.bids[0] in wanted]
