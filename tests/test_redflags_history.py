@@ -34,6 +34,7 @@ from evalroom.domain.redflags.history import (
     rotation_signals,
 )
 from evalroom.domain.rules import RuleError
+from evalroom.services.redflag_history import credit_view as live_credit_view
 from evalroom.services.redflag_history import expert_signals as live_expert_signals
 from evalroom.services.redflag_history import history_signals
 
@@ -425,3 +426,41 @@ async def test_expert_signals_read_the_sessions_scores_from_postgresql(
     assert [x.to_dict() for x in live] == [x.to_dict() for x in expert_signals(rounded)]
     assert only and all(x.evidence.bids[0] == "e11" for x in only)
     assert math.isfinite(float(only[0].evidence.figures.get("rate", "0")))
+
+
+async def test_the_credit_view_lists_every_pool_expert_with_the_red_flag_figures(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    sessions = _sessions(150, random.Random(5), noisy="e11")
+    for s in sessions:
+        state = {
+            "phase": "closed",
+            "committee": {e: {} for e in s.committee},
+            "bids": [{"bid_id": b, "company": c} for b, c in s.companies.items()],
+            "scores": {
+                e: {b: {"c1": str(round(v, 2))} for b, v in row.items()}
+                for e, row in s.totals.items()
+            },
+            "deviations": [{"expert": e, "bid": b, "criterion": c} for e, b, c in s.deviations],
+        }
+        await any_pg_pool.execute(
+            "INSERT INTO streams (name, kind, state) VALUES ($1, 'session', $2::text::jsonb)",
+            s.session,
+            json.dumps(state),
+        )
+    for expert in ("e01", "e11", "new"):
+        await any_pg_pool.execute(
+            "INSERT INTO users (id, name, signing_key) VALUES ($1, $1, 'ed25519:x')", expert
+        )
+        await any_pg_pool.execute(
+            "INSERT INTO experts (user_id, name, specialties, region, employer, credit)"
+            " VALUES ($1, $1, '{土建}', '兰州', 'X', 80)",
+            expert,
+        )
+    rows = {r["expert"]: r for r in await live_credit_view(any_pg_pool)}
+    assert list(rows) == ["e01", "e11", "new"]
+    assert rows["e11"]["credit"] == "80.00"
+    assert float(rows["e11"]["agreement_alpha"]) < 0.667
+    assert "expert.low_agreement" in rows["e11"]["flags"]
+    assert float(rows["e11"]["deviation_rate"]) > float(rows["e01"]["deviation_rate"])
+    assert rows["new"]["sessions"] == 0 and rows["new"]["agreement_alpha"] == "n/a"

@@ -4,7 +4,9 @@ supervisor views: the database aggregates, the pure domain decides.
 - :func:`history_signals`: the cross-tender flags (``history.*``), optionally restricted to
   the companies of one tender;
 - :func:`expert_signals`: the experts' flags (``expert.*``), optionally restricted to some
-  experts (a session's committee).
+  experts (a session's committee);
+- :func:`credit_view`: the 一标一评 credit view, each pool expert's credit beside those figures
+  (``evalroom admin pool credit-view``).
 
 Both are advisory: they read, never write, and change no result.
 """
@@ -13,8 +15,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping
+from typing import Any
 
 from evalroom.db import Conn, Executor
+from evalroom.db import experts as pool_store
 from evalroom.db import history as db_history
 from evalroom.domain.redflags import experts as domain_experts
 from evalroom.domain.redflags.experts import ExpertThresholds
@@ -32,7 +36,7 @@ from evalroom.domain.redflags.history import (
 )
 from evalroom.domain.redflags.signal import Signal
 
-__all__ = ["expert_signals", "history_signals"]
+__all__ = ["credit_view", "expert_signals", "history_signals"]
 
 
 async def history_signals(
@@ -98,3 +102,31 @@ async def expert_signals(
         return signals
     wanted = set(experts)
     return [s for s in signals if s.evidence.bids[0] in wanted]
+
+
+async def credit_view(
+    conn: Executor, thresholds: ExpertThresholds | None = None
+) -> list[dict[str, Any]]:
+    """Every pool expert (id order) with the pool's credit (信用分) and the red-flag figures
+    across sessions: sessions, deviation rate, favour flags, agreement alpha, flag codes.
+    An expert who has scored no session yet shows no figures."""
+    sessions = [
+        domain_experts.ScoredSession.from_state(s) for s in await db_history.scored_sessions(conn)
+    ]
+    figures = {r["expert"]: r for r in domain_experts.credit_view(sessions, thresholds)}
+    rows = []
+    for e in await pool_store.pool_entries(conn):
+        row = figures.get(e.user_id, {})
+        rows.append(
+            {
+                "expert": e.user_id,
+                "name": e.name,
+                "credit": str(e.credit),
+                "sessions": row.get("sessions", 0),
+                "deviation_rate": row.get("deviation_rate", "n/a"),
+                "favour_flags": row.get("favour_flags", 0),
+                "agreement_alpha": row.get("agreement_alpha", "n/a"),
+                "flags": row.get("flags", []),
+            }
+        )
+    return rows
