@@ -117,7 +117,7 @@ async def load(conn: object, n: int, filler: int, seed: int) -> int:
     streams.sort(key=lambda s: s[1] != "tender")
     for table, rows, cols in (("streams", streams, cols_s), ("events", events, cols_e)):
         await conn.copy_to_table(  # type: ignore[attr-defined]
-            table, source=_csv(rows), columns=cols, format="csv"
+            table, source=_csv(rows), columns=cols, format="csv", timeout=3600
         )
     await conn.execute("ANALYZE streams; ANALYZE events")  # type: ignore[attr-defined]
     return len(events)

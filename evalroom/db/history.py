@@ -11,9 +11,11 @@ indexes of migration 0008 let these reads find the two event types without scann
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+
+import asyncpg
 
 from evalroom.db import Conn, Executor
 
@@ -37,99 +39,113 @@ WITH bids AS MATERIALIZED (
 """
 
 
+_HISTORY = (
+    _LOTS
+    + """
+, pairs AS MATERIALIZED (
+    SELECT x.org AS a, y.org AS b, count(*) AS together, count(x.winner) AS decided,
+           count(*) FILTER (WHERE x.winner = x.org) AS won_a,
+           count(*) FILTER (WHERE x.winner = y.org) AS won_b
+    FROM lots x JOIN lots y ON y.unit = x.unit AND y.org > x.org
+    GROUP BY x.org, y.org
+), hist AS MATERIALIZED (
+    SELECT together AS v, count(*) AS c FROM pairs GROUP BY together
+), cum AS MATERIALIZED (
+    SELECT v, sum(c) OVER (ORDER BY v) AS upto, sum(c) OVER () AS n FROM hist
+), pos AS (
+    SELECT max(n) AS n FROM cum
+), stat AS (
+    -- Order statistics that bound the type 8 quartiles: Q3 >= x[floor(h3)], Q1 <= x[floor(h1)+1].
+    SELECT (SELECT min(v) FROM cum WHERE upto >= greatest(1, least(pos.n,
+                floor((pos.n + 1 / 3.0) * 0.75 + 1 / 3.0)))) AS q3_low,
+           (SELECT min(v) FROM cum WHERE upto >= greatest(1, least(pos.n,
+                floor((pos.n + 1 / 3.0) * 0.25 + 1 / 3.0) + 1))) AS q1_high
+    FROM pos
+), chosen AS MATERIALIZED (
+    SELECT p.* FROM pairs p, stat
+    WHERE p.together >= greatest($2::float8,
+        stat.q3_low + $1::float8 * greatest(0, stat.q3_low - stat.q1_high))
+), members AS (
+    SELECT a AS org FROM chosen WHERE won_a > 0 AND won_b > 0 AND decided >= $3
+    UNION SELECT b FROM chosen WHERE won_a > 0 AND won_b > 0 AND decided >= $3
+), group_lots AS (
+    SELECT l.unit FROM lots l JOIN members USING (org) GROUP BY l.unit HAVING count(*) >= 2
+)
+SELECT 'pair' AS kind, a, b, together AS n, decided AS m, won_a, won_b, NULL::text[] AS orgs
+    FROM chosen
+UNION ALL
+SELECT 'together', NULL, NULL, v, c, NULL, NULL, NULL FROM hist
+UNION ALL
+SELECT 'bidder', org, NULL, count(*), count(winner), count(*) FILTER (WHERE winner = org),
+    NULL, NULL FROM lots GROUP BY org
+UNION ALL
+SELECT 'lot', l.unit, min(l.winner), NULL, NULL, NULL, NULL, array_agg(l.org ORDER BY l.org)
+    FROM lots l JOIN group_lots USING (unit) GROUP BY l.unit
+UNION ALL
+SELECT 'lots', NULL, NULL, count(DISTINCT unit), NULL, NULL, NULL, NULL FROM lots
+"""
+)
+
+
 @dataclass(frozen=True)
 class HistoryRows:
-    """The history's aggregates as plain values: ``bidders`` (company, bids, decided_bids,
-    wins); the histogram (value, how many pairs) of the lots each pair bid together; the
-    number of lots."""
+    """The history's aggregates as plain values:
 
-    lots: int
+    - ``pairs`` (a, b, together, decided, won_a, won_b), every pair that co-bid at least a
+      bound at or below the upper fence (and ``min_together``), so no pair that can reach the
+      fence is left out;
+    - ``bidders`` (company, bids, decided_bids, wins);
+    - ``together_hist`` (lots together, how many pairs), over every pair that ever co-bid;
+    - ``lots`` (lot, bidders, winner or None) where two or more companies of the pairs above
+      that could rotate (both won, ``min_decided`` decided lots together) bid;
+    - ``lot_count``, the number of lots."""
+
+    pairs: list[tuple[str, str, int, int, int, int]]
     bidders: list[tuple[str, int, int, int]]
     together_hist: list[tuple[int, int]]
+    lots: list[tuple[str, list[str], str | None]]
+    lot_count: int
 
 
-class HistorySnapshot:
-    """The history aggregated once into temporary tables of one transaction: ``rf_org``
-    (company, id), ``rf_lot`` (lot id, company id, decided, won) and ``rf_pair`` (one row per
-    pair of company ids that ever co-bid), so the fence is computed between reads without
-    aggregating again. Companies and lots are numbered inside the snapshot so the pair
-    aggregation groups integers, not text. Made by :func:`history_snapshot`."""
-
-    def __init__(self, conn: Conn) -> None:
-        self._conn = conn
-
-    async def rows(self) -> HistoryRows:
-        """Every company's bids and wins, the pair histogram and the number of lots."""
-        bidders = await self._conn.fetch(
-            "SELECT o.org, count(*) AS bids, count(*) FILTER (WHERE l.decided) AS decided,"
-            " count(*) FILTER (WHERE l.won) AS wins"
-            " FROM rf_lot l JOIN rf_org o ON o.id = l.o GROUP BY o.org ORDER BY o.org"
-        )
-        together = await self._conn.fetch(
-            "SELECT together AS v, count(*) AS c FROM rf_pair GROUP BY together ORDER BY 1"
-        )
-        lots = await self._conn.fetchval("SELECT count(DISTINCT u) FROM rf_lot")
-        return HistoryRows(
-            int(lots or 0),
-            [(r["org"], r["bids"], r["decided"], r["wins"]) for r in bidders],
-            [(r["v"], r["c"]) for r in together],
-        )
-
-    async def pairs(self, min_together: int) -> list[tuple[str, str, int, int, int, int]]:
-        """The pairs that co-bid at least ``min_together`` times: (a, b, together, decided,
-        won_a, won_b) with a < b."""
-        rows = await self._conn.fetch(
-            "SELECT oa.org AS a, ob.org AS b, p.together, p.decided, p.won_a, p.won_b"
-            " FROM rf_pair p JOIN rf_org oa ON oa.id = p.a JOIN rf_org ob ON ob.id = p.b"
-            " WHERE p.together >= $1 ORDER BY 1, 2",
-            min_together,
-        )
-        return [(r["a"], r["b"], r["together"], r["decided"], r["won_a"], r["won_b"]) for r in rows]
-
-    async def lots_of(self, companies: Sequence[str]) -> list[tuple[str, list[str], str | None]]:
-        """The lots where at least two of ``companies`` bid: (lot, every bidder, winner)."""
-        rows = await self._conn.fetch(
-            "WITH chosen AS (SELECT l.u FROM rf_lot l JOIN rf_org o ON o.id = l.o"
-            "  WHERE o.org = ANY($1::text[]) GROUP BY l.u HAVING count(*) >= 2)"
-            " SELECT n.unit, array_agg(o.org ORDER BY o.org) AS bidders,"
-            "  min(o.org) FILTER (WHERE l.won) AS winner, bool_or(l.decided) AS decided"
-            " FROM rf_lot l JOIN chosen USING (u) JOIN rf_org o ON o.id = l.o"
-            " JOIN rf_unit n ON n.u = l.u GROUP BY n.unit ORDER BY n.unit",
-            list(companies),
-        )
-        return [
-            (r["unit"], list(r["bidders"]), r["winner"] if r["decided"] else None) for r in rows
-        ]
+async def history_rows(
+    conn: Executor, fence_k: float, min_together: int, min_decided: int
+) -> HistoryRows:
+    """The whole history aggregated in one statement. The fence itself is the caller's (the
+    pure domain computes it from ``together_hist``); the statement only bounds it from below
+    with two order statistics — the upper fence ``Q3 + k·IQR`` is at least
+    ``x[⌊h3⌋] + k·max(0, x[⌊h3⌋] - x[⌊h1⌋+1])`` — so only the pairs that can reach it travel.
+    ``work_mem`` is raised for this statement's transaction so the aggregation stays in
+    memory."""
+    async with _transaction(conn) as c:
+        await c.execute("SET LOCAL work_mem = '256MB'")
+        rows = await c.fetch(_HISTORY, fence_k, min_together, min_decided)
+    out = HistoryRows([], [], [], [], 0)
+    count = 0
+    for r in rows:
+        kind = r["kind"]
+        if kind == "pair":
+            out.pairs.append((r["a"], r["b"], r["n"], r["m"], r["won_a"], r["won_b"]))
+        elif kind == "bidder":
+            out.bidders.append((r["a"], r["n"], r["m"], r["won_a"]))
+        elif kind == "together":
+            out.together_hist.append((r["n"], r["m"]))
+        elif kind == "lot":
+            out.lots.append((r["a"], list(r["orgs"]), r["b"]))
+        else:
+            count = int(r["n"])
+    out.together_hist.sort()
+    return HistoryRows(out.pairs, out.bidders, out.together_hist, out.lots, count)
 
 
 @contextlib.asynccontextmanager
-async def history_snapshot(conn: Conn) -> AsyncIterator[HistorySnapshot]:
-    """Aggregate the whole history (in SQL, once) inside a transaction on ``conn``; the
-    temporary tables go with it. ``work_mem`` is raised for this transaction only, so the
-    pair aggregation stays in memory."""
-    async with conn.transaction():
-        await conn.execute(
-            "SET LOCAL work_mem = '256MB';"
-            " DROP TABLE IF EXISTS rf_pair, rf_lot, rf_org, rf_unit, rf_text;"
-            " CREATE TEMPORARY TABLE rf_text ON COMMIT DROP AS " + _LOTS + " SELECT * FROM lots;"
-            " CREATE TEMPORARY TABLE rf_org ON COMMIT DROP AS"
-            "  SELECT org, (row_number() OVER (ORDER BY org))::int AS id"
-            "  FROM (SELECT DISTINCT org FROM rf_text) x;"
-            " CREATE TEMPORARY TABLE rf_unit ON COMMIT DROP AS"
-            "  SELECT unit, (row_number() OVER (ORDER BY unit))::int AS u"
-            "  FROM (SELECT DISTINCT unit FROM rf_text) x;"
-            " CREATE TEMPORARY TABLE rf_lot ON COMMIT DROP AS"
-            "  SELECT n.u, o.id AS o, t.winner IS NOT NULL AS decided,"
-            "   coalesce(t.winner = t.org, false) AS won"
-            "  FROM rf_text t JOIN rf_org o USING (org) JOIN rf_unit n USING (unit);"
-            " CREATE TEMPORARY TABLE rf_pair ON COMMIT DROP AS"
-            "  SELECT x.o AS a, y.o AS b, count(*) AS together,"
-            "   count(*) FILTER (WHERE x.decided) AS decided,"
-            "   count(*) FILTER (WHERE x.won) AS won_a, count(*) FILTER (WHERE y.won) AS won_b"
-            "  FROM rf_lot x JOIN rf_lot y ON y.u = x.u AND y.o > x.o GROUP BY x.o, y.o;"
-            " ANALYZE rf_org; ANALYZE rf_lot; ANALYZE rf_pair"
-        )
-        yield HistorySnapshot(conn)
+async def _transaction(conn: Executor) -> AsyncIterator[Conn]:
+    """A transaction on ``conn``, or on a connection of the pool when given the pool."""
+    if isinstance(conn, asyncpg.Pool):
+        async with conn.acquire() as c, c.transaction():
+            yield c
+    else:
+        async with conn.transaction():
+            yield conn
 
 
 async def scored_sessions(conn: Executor) -> list[dict[str, Any]]:

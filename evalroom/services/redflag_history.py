@@ -13,11 +13,10 @@ Both are advisory: they read, never write, and change no result.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from evalroom.db import Conn, Executor
+from evalroom.db import Executor
 from evalroom.db import experts as pool_store
 from evalroom.db import history as db_history
 from evalroom.domain.redflags import experts as domain_experts
@@ -29,7 +28,6 @@ from evalroom.domain.redflags.history import (
     HistoryThresholds,
     PairRecord,
     cobidding_signals,
-    fence,
     never_wins_signals,
     rotation_groups,
     rotation_signals,
@@ -40,32 +38,25 @@ __all__ = ["credit_view", "expert_signals", "history_signals"]
 
 
 async def history_signals(
-    conn: Conn,
+    conn: Executor,
     thresholds: HistoryThresholds | None = None,
     companies: Collection[str] | None = None,
 ) -> list[Signal]:
     """Every cross-tender signal over the whole history (co-bidding pairs, rotation groups,
     companies that never win), in that order; with ``companies`` (e.g. a tender's bidders),
     only the signals naming at least one of them. Fences are always over the whole history.
-    ``conn`` is a connection (the aggregation lives in temporary tables of one transaction)."""
+    One statement, on ``conn`` (a connection or the pool)."""
     t = thresholds or HistoryThresholds()
-    async with db_history.history_snapshot(conn) as snap:
-        rows = await snap.rows()
-        together = [(float(v), c) for v, c in rows.together_hist]
-        bidders = [BidderRecord(*b) for b in rows.bidders]
-        # The fence first; then only the pairs that can reach it travel.
-        f = fence(together, t.fence_k, t.fence_min_values)
-        floor = max(t.cobid_min, math.ceil(f.upper)) if f else None
-        found = await snap.pairs(floor) if floor is not None else []
-        pairs = sorted((_pair(*p) for p in found), key=lambda p: (p.a, p.b))
-        bidders.sort(key=lambda b: b.bidder)
-        agg = HistoryAggregates(rows.lots, pairs, bidders, together)
-        lots: dict[tuple[str, ...], list[HistoryTender]] = {}
-        for group in rotation_groups(agg, t):
-            if companies is not None and not set(group) & set(companies):
-                continue
-            rows_of = await snap.lots_of(group)
-            lots[tuple(group)] = [HistoryTender(u, frozenset(b), w) for u, b, w in rows_of]
+    rows = await db_history.history_rows(conn, t.fence_k, t.cobid_min, t.rotation_min_tenders)
+    agg = HistoryAggregates(
+        rows.lot_count,
+        sorted((_pair(*p) for p in rows.pairs), key=lambda p: (p.a, p.b)),
+        sorted((BidderRecord(*b) for b in rows.bidders), key=lambda b: b.bidder),
+        [(float(v), c) for v, c in rows.together_hist],
+    )
+    groups = [g for g in rotation_groups(agg, t) if companies is None or set(g) & set(companies)]
+    found = [HistoryTender(u, frozenset(b), w) for u, b, w in rows.lots]
+    lots = {tuple(g): [x for x in found if len(x.bidders & set(g)) >= 2] for g in groups}
     signals = [
         *cobidding_signals(agg, t),
         *rotation_signals(agg, lots, t),
