@@ -324,8 +324,16 @@ async def _load(pool: asyncpg.Pool, history: Sequence[HistoryTender]) -> None:
             " ($1, 2, 'opening.record', now(), $3::text::jsonb, 'public', $2)",
             tender,
             leaf,
-            json.dumps({"stage": "single", "bids": bids}),
+            json.dumps({"stage": "single" if i else "technical", "bids": bids}),
         )
+        if i == 0:  # a two-envelope tender: its commercial record names the companies again
+            await pool.execute(
+                "INSERT INTO events (stream, seq, type, at, payload, visibility, leaf_hash)"
+                " VALUES ($1, 3, 'opening.record', now(), $2::text::jsonb, 'public', $3)",
+                tender,
+                json.dumps({"stage": "commercial", "bids": bids}),
+                leaf,
+            )
         if lot.winner is not None:
             session = f"session:{i}"
             await pool.execute(
@@ -464,3 +472,57 @@ async def test_the_credit_view_lists_every_pool_expert_with_the_red_flag_figures
     assert "expert.low_agreement" in rows["e11"]["flags"]
     assert float(rows["e11"]["deviation_rate"]) > float(rows["e01"]["deviation_rate"])
     assert rows["new"]["sessions"] == 0 and rows["new"]["agreement_alpha"] == "n/a"
+
+
+def test_a_credit_lowered_after_the_flags_excludes_the_expert_verifiably() -> None:
+    """The credit threshold of the draw rule (min_credit) screens an expert whose credit an
+    administrator lowered after the credit view's flags; the exclusion is in the record, the
+    verifier agrees, and a pool with the credit put back is not the snapshot the draw pinned."""
+    from dataclasses import replace
+    from decimal import Decimal
+
+    from evalroom.domain.draw import (
+        AvoidanceReason,
+        DrawRequest,
+        Expert,
+        ExpertPool,
+        Slot,
+        draw_experts,
+        verify_draw,
+    )
+
+    def pool(credit_e11: Decimal) -> ExpertPool:
+        return ExpertPool(
+            tuple(
+                Expert(
+                    id=e,
+                    name=e,
+                    specialties=("土建",),
+                    region="西安",
+                    employer=f"U-{e}",
+                    credit=credit_e11 if e == "e11" else Decimal(90),
+                )
+                for e in ("e01", "e02", "e03", "e04", "e05", "e11")
+            )
+        )
+
+    request = DrawRequest(
+        slots=(Slot("土建", "main", 5),),
+        venue_regions={"main": "西安"},
+        bidders=("K",),
+        tenderer="T",
+        tenderer_region="兰州",
+        min_credit=Decimal(60),
+    )
+    seed = bytes(range(32))
+    lowered = pool(Decimal(55))
+    record = draw_experts(lowered, request, seed)
+    assert "e11" not in record.committee
+    assert [(x.expert_id, x.reason, x.detail) for x in record.exclusions] == [
+        ("e11", AvoidanceReason.CREDIT_BELOW_THRESHOLD, "55 < 60")
+    ]
+    verify_draw(lowered, request, seed, record)
+    with pytest.raises(RuleError) as e:
+        verify_draw(pool(Decimal(90)), request, seed, record)
+    assert e.value.code == "pool_mismatch"
+    assert replace(request, min_credit=Decimal(0)) != request

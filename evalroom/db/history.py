@@ -1,10 +1,10 @@
 """The platform's history for the cross-tender and expert red flags (历史预警数据).
 
 A lot is a tender's section, named ``<tender>/<section>``. Its bidders are the companies of
-the tender's signed ``opening.record`` events (every bid but a withdrawn one; a two-envelope
-tender's two records name the same companies), its winner the company of the section's
-session's ``award.notice`` (中标通知). Pairs and counts are aggregated here, in SQL; the
-fences and the flags are the pure :mod:`evalroom.domain.redflags.history`. The partial
+the tender's signed ``opening.record`` events (every bid but a withdrawn one; of a
+two-envelope tender the technical record, which names every company that bid), its winner the company of the section's
+session's ``award.notice`` (中标通知). Pairs and counts are aggregated here, in one SQL
+statement; the fences and the flags are the pure :mod:`evalroom.domain.redflags.history`. The partial
 indexes of migration 0008 let these reads find the two event types without scanning the log.
 """
 
@@ -22,10 +22,13 @@ from evalroom.db import Conn, Executor
 # Every (lot, company) that submitted a bid, and each lot's winner (the latest notice).
 _LOTS = """
 WITH bids AS MATERIALIZED (
-    SELECT DISTINCT e.stream || '/' || (b->>'section') AS unit, b->>'org' AS org
-    FROM events e CROSS JOIN LATERAL jsonb_array_elements(e.payload->'bids') AS b
-    WHERE e.type = 'opening.record' AND b->>'status' IS DISTINCT FROM 'withdrawn'
-      AND b->>'org' IS NOT NULL
+    -- One entry per (section, company) in each record; the commercial record of a
+    -- two-envelope tender names again companies of the technical one, so it is skipped.
+    SELECT e.stream || '/' || b.section AS unit, b.org
+    FROM events e
+    CROSS JOIN LATERAL jsonb_to_recordset(e.payload->'bids') AS b(section text, org text, status text)
+    WHERE e.type = 'opening.record' AND e.payload->>'stage' IS DISTINCT FROM 'commercial'
+      AND b.status IS DISTINCT FROM 'withdrawn' AND b.org IS NOT NULL
 ), winners AS MATERIALIZED (
     SELECT DISTINCT ON (unit) unit, org FROM (
         SELECT s.parent || '/' || (s.state->>'section') AS unit,
@@ -54,17 +57,18 @@ _HISTORY = (
     SELECT v, sum(c) OVER (ORDER BY v) AS upto, sum(c) OVER () AS n FROM hist
 ), pos AS (
     SELECT max(n) AS n FROM cum
-), stat AS (
+), stat AS MATERIALIZED (
     -- Order statistics that bound the type 8 quartiles: Q3 >= x[floor(h3)], Q1 <= x[floor(h1)+1].
     SELECT (SELECT min(v) FROM cum WHERE upto >= greatest(1, least(pos.n,
                 floor((pos.n + 1 / 3.0) * 0.75 + 1 / 3.0)))) AS q3_low,
            (SELECT min(v) FROM cum WHERE upto >= greatest(1, least(pos.n,
                 floor((pos.n + 1 / 3.0) * 0.25 + 1 / 3.0) + 1))) AS q1_high
     FROM pos
+), bound AS MATERIALIZED (
+    SELECT greatest($2::float8, q3_low + $1::float8 * greatest(0, q3_low - q1_high)) AS b
+    FROM stat
 ), chosen AS MATERIALIZED (
-    SELECT p.* FROM pairs p, stat
-    WHERE p.together >= greatest($2::float8,
-        stat.q3_low + $1::float8 * greatest(0, stat.q3_low - stat.q1_high))
+    SELECT p.* FROM pairs p WHERE p.together >= (SELECT b FROM bound)
 ), members AS (
     SELECT a AS org FROM chosen WHERE won_a > 0 AND won_b > 0 AND decided >= $3
     UNION SELECT b FROM chosen WHERE won_a > 0 AND won_b > 0 AND decided >= $3
