@@ -55,8 +55,7 @@ async def history_signals(
         [(float(v), c) for v, c in rows.together_hist],
     )
     groups = [g for g in rotation_groups(agg, t) if companies is None or set(g) & set(companies)]
-    found = [HistoryTender(u, frozenset(b), w) for u, b, w in rows.lots]
-    lots = {tuple(g): [x for x in found if len(x.bidders & set(g)) >= 2] for g in groups}
+    lots = _lots_by_group(groups, rows.lots)
     signals = [
         *cobidding_signals(agg, t),
         *rotation_signals(agg, lots, t),
@@ -66,6 +65,24 @@ async def history_signals(
         return signals
     wanted = set(companies)
     return [s for s in signals if wanted & set(s.evidence.bids)]
+
+
+def _lots_by_group(
+    groups: list[list[str]], rows: list[tuple[str, list[str], str | None]]
+) -> dict[tuple[str, ...], list[HistoryTender]]:
+    """Each group's lots (two or more of its members bid), found through each member's lots."""
+    wanted = {m for g in groups for m in g}
+    found = [HistoryTender(u, frozenset(b), w) for u, b, w in rows]
+    by_member: dict[str, list[int]] = {m: [] for m in wanted}
+    for i, lot in enumerate(found):
+        for m in lot.bidders & wanted:
+            by_member[m].append(i)
+    out = {}
+    for g in groups:
+        members = set(g)
+        seen = sorted({i for m in g for i in by_member[m]})
+        out[tuple(g)] = [found[i] for i in seen if len(found[i].bidders & members) >= 2]
+    return out
 
 
 def _pair(a: str, b: str, together: int, decided: int, won_a: int, won_b: int) -> PairRecord:
