@@ -4,9 +4,13 @@ example, and the history read from PostgreSQL (both backends) agreeing with the 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+import os
 import random
+import subprocess
+import sys
 from collections.abc import Sequence
 
 import asyncpg
@@ -437,7 +441,7 @@ async def test_expert_signals_read_the_sessions_scores_from_postgresql(
 
 
 async def test_the_credit_view_lists_every_pool_expert_with_the_red_flag_figures(
-    any_pg_pool: asyncpg.Pool,
+    any_pg_database: str, any_pg_pool: asyncpg.Pool
 ) -> None:
     sessions = _sessions(150, random.Random(5), noisy="e11")
     for s in sessions:
@@ -472,6 +476,18 @@ async def test_the_credit_view_lists_every_pool_expert_with_the_red_flag_figures
     assert "expert.low_agreement" in rows["e11"]["flags"]
     assert float(rows["e11"]["deviation_rate"]) > float(rows["e01"]["deviation_rate"])
     assert rows["new"]["sessions"] == 0 and rows["new"]["agreement_alpha"] == "n/a"
+    # The admin CLI shows the same rows.
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "evalroom", "admin", "pool", "credit-view", "--json"],
+        env={**os.environ, "DATABASE_URL": any_pg_database},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert json.loads(done.stdout) == list(rows.values())
 
 
 def test_a_credit_lowered_after_the_flags_excludes_the_expert_verifiably() -> None:
