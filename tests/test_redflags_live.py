@@ -1,0 +1,149 @@
+"""Red flags live and on the record (issue 12): the signals a tender's prices raise at the
+opening become events of its ``signals:`` stream, once; its supervisors see them live; no
+other role sees them, their stream or their count; the bundle carries them and the verifier
+recomputes them. Real PostgreSQL, real sockets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from clients.sdk import Client, ClientError
+from evalroom.domain.redflag_record import signal_id
+from evalroom.services.redflags import SYSTEM, RedFlagWatch
+from tests.support import InProcessNode, eventually
+from tests.test_opening import Opening, _wait_until
+
+pytestmark = pytest.mark.slow
+
+CONTROL = {"limit": "1000000.00"}
+# a: within 1 % under the control price; b and c: the same price; d: the lowest.
+PRICES = {"a": "995000.00", "b": "900000.00", "c": "900000.00", "d": "850000.00"}
+
+
+async def opened(node: InProcessNode, pool: asyncpg.Pool, tmp: Path, tender: str) -> Opening:
+    o = Opening(node, pool, tmp)
+    opening_at = await o.setup(tender, opening_in=5.0, window=60, control_price=CONTROL)
+    for name, price in PRICES.items():
+        await o.bidder(name)
+        await o.bid(name, price)
+    await _wait_until(opening_at)
+    await o.clients["agency"].command(o.stream, "opening.start")
+    await o.ceremony(tuple(PRICES))
+    return o
+
+
+async def head(pool: asyncpg.Pool, stream: str) -> int | None:
+    value = await pool.fetchval("SELECT head FROM streams WHERE name = $1", stream)
+    return None if value is None else int(value)
+
+
+async def checked(pool: asyncpg.Pool, stream: str) -> bool:
+    return bool(
+        await pool.fetchval(
+            "SELECT count(*) FROM events WHERE stream = $1 AND type = 'signals.checked'", stream
+        )
+    )
+
+
+async def everything(client: Client, stream: str) -> list[dict[str, Any]]:
+    """Every event ``client`` is sent on ``stream``, replayed from the start."""
+    sub = await client.subscribe(stream)
+    events = []
+    while True:
+        try:
+            events.append(await sub.next(timeout=1.0))
+        except TimeoutError:
+            return events
+
+
+async def test_price_signals_at_the_opening_are_on_the_record_once_and_only_supervisors_see_them(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    o = await opened(node, pool, tmp_path, "RF1")
+    signals = "signals:RF1"
+    await eventually(lambda: checked(pool, signals), timeout=20)
+
+    # The supervisor follows the stream: each signal with its sentence and its evidence.
+    seen = await everything(o.clients["sup"], signals)
+    raised = [e["payload"] for e in seen if e["type"] == "signal.raised"]
+    codes = {p["code"] for p in raised}
+    assert {"price.identical", "price.just_under_control"} <= codes
+    companies = {
+        e["number"]: e["org"]
+        for e in (
+            await pool.fetchval(
+                "SELECT payload FROM events WHERE stream = $1 AND type = 'opening.read_out'",
+                o.stream,
+            )
+        )["entries"]
+    }
+    identical = next(p for p in raised if p["code"] == "price.identical")
+    assert sorted(identical["bidders"].values()) == ["company-b", "company-c"]
+    assert identical["evidence"]["figures"]["price"] == "900000.00"
+    assert identical["bidders"] == {b: companies[b] for b in identical["evidence"]["bids"]}
+    under = next(p for p in raised if p["code"] == "price.just_under_control")
+    assert list(under["bidders"].values()) == ["company-a"]
+    assert under["threshold"]["control_margin"] and "控制价" in under["message"]["zh-CN"]
+    assert all(p["id"] == signal_id(p) and p["phase"] == "opening" for p in raised)
+    assert all(e["visibility"] == "supervisor" for e in seen)
+    check = next(e["payload"] for e in seen if e["type"] == "signals.checked")
+    assert check["sources"][0] == "price_source" and check["failed"] == []
+    assert sorted(check["found"]) == sorted(p["id"] for p in raised)
+
+    # Idempotent: the same run again, under its own id or a new one, adds nothing.
+    before = await head(pool, signals)
+    watch = node.node.extras["redflag_watch"]
+    assert isinstance(watch, RedFlagWatch)
+    await watch.tick()
+    body = {"phase": "opening", "stage": "single", "section": "S1"}
+    await watch.compute(o.stream, body)
+    await node.node.pipeline.execute(SYSTEM, "rf-again", o.stream, "signals.compute", body, None)
+    assert await head(pool, signals) == before
+
+    # Nobody else can read, name or count the stream: it answers as a made-up name.
+    tender_head = await head(pool, o.stream)
+    for name in ("agency", "a", "d", "kh1", "authority"):
+        client = o.clients[name]
+        for stream in (signals, "signals:NOPE"):
+            with pytest.raises(ClientError) as refused:
+                await client.subscribe(stream)
+            assert refused.value.code == "unknown_stream"
+        if name != "authority":  # no role in the tender (appoints supervisors only)
+            for event in await everything(client, o.stream):
+                assert not event["type"].startswith("signal")
+        async with httpx.AsyncClient(base_url=node.url) as http:
+            await client.login()
+            auth = {"authorization": f"Bearer {client.token}"}
+            answers = [
+                (await http.get(f"/api/log/{s}/checkpoint", headers=auth)).json()
+                for s in (signals, "signals:NOPE")
+            ]
+        assert answers[0]["code"] == "unknown_stream"
+        assert answers[0] == {**answers[1], "detail": answers[0]["detail"]}
+    # The tender's own stream does not move for a signal: its seqs count no signal.
+    assert await head(pool, o.stream) == tender_head
+    for c in o.clients.values():
+        await c.close()
+
+
+async def test_a_bad_red_flags_threshold_in_the_tender_is_refused_naming_the_field(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    o = Opening(node, pool, tmp_path)
+    await o.setup("RF2", opening_in=60.0, window=60)
+    agency = o.clients["agency"]
+    state = await pool.fetchval("SELECT state FROM streams WHERE name = $1", o.stream)
+    for bad, field in (({"control_margin": "1.5"}, "control_margin"), ({"nope": 1}, "nope")):
+        config = {**state["config"], "red_flags": bad}
+        with pytest.raises(ClientError) as refused:
+            await agency.command("tender:RF2x", "tender.create", {"title": "x", "config": config})
+        assert refused.value.code == "invalid_config"
+        assert "red_flags" in refused.value.detail and field in refused.value.detail
+    assert await head(pool, "tender:RF2x") is None
+    for c in o.clients.values():
+        await c.close()
