@@ -5,6 +5,7 @@ recomputes them. Real PostgreSQL, real sockets."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,9 @@ import httpx
 import pytest
 
 from clients.sdk import Client, ClientError
+from clients.verify import verify_bundle
+from clients.verify_signals import check_signals
+from evalroom.audit.bundle import export_bundle, uncovered
 from evalroom.domain.redflag_record import signal_id
 from evalroom.services.redflags import SYSTEM, RedFlagWatch
 from tests.support import InProcessNode, eventually
@@ -127,8 +131,37 @@ async def test_price_signals_at_the_opening_are_on_the_record_once_and_only_supe
         assert answers[0] == {**answers[1], "detail": answers[0]["detail"]}
     # The tender's own stream does not move for a signal: its seqs count no signal.
     assert await head(pool, o.stream) == tender_head
+
+    # The bundle carries them, and the verifier recomputes the price signals from it.
+    bundle = await covered_bundle(node, pool, o.stream)
+    assert signals in [s["name"] for s in bundle["streams"]]
+    result = verify_bundle(bundle)
+    assert result.ok, result.problems
+    assert any(f"signals of {signals}: {len(raised)} raised" in line for line in result.summary)
+    # A read-out that does not give the recorded signals is named, signal by signal.
+    streams = {s["name"]: s["events"] for s in bundle["streams"]}
+    tender_events = json.loads(json.dumps(streams[o.stream]))
+    for event in tender_events:
+        if event["type"] == "opening.read_out":
+            for entry in event["payload"]["entries"]:
+                if entry["org"] == "company-c":
+                    entry["form"]["price"] = "910000.00"
+    check = check_signals(signals, streams[signals], tender_events, {})
+    reasons = [reason for _subject, reason in check.problems]
+    assert f"price signal {identical['id']} does not recompute" in reasons
     for c in o.clients.values():
         await c.close()
+
+
+async def covered_bundle(node: InProcessNode, pool: asyncpg.Pool, target: str) -> dict[str, Any]:
+    """The bundle of ``target`` once a checkpoint covers every event of its streams."""
+    audit = node.node.extras["audit"]
+    bundle = json.loads(json.dumps(await export_bundle(pool, target)))
+    for name, _first, _last in uncovered(bundle):
+        await audit.checkpoint_now(name, "test")
+    bundle = json.loads(json.dumps(await export_bundle(pool, target)))
+    assert not uncovered(bundle)
+    return bundle
 
 
 async def test_a_bad_red_flags_threshold_in_the_tender_is_refused_naming_the_field(
