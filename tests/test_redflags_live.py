@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
+from clients.keyfile import ParticipantKey, save_key_file
 from clients.sdk import Client, ClientError
 from clients.verify import verify_bundle
 from clients.verify_signals import check_signals
@@ -20,6 +21,7 @@ from evalroom.audit.bundle import export_bundle, uncovered
 from evalroom.domain.redflag_record import signal_id
 from evalroom.services.redflags import SYSTEM, RedFlagWatch
 from tests.support import InProcessNode, eventually
+from tests.test_clients_cli import Cli
 from tests.test_opening import Opening, _wait_until
 
 pytestmark = pytest.mark.slow
@@ -149,6 +151,22 @@ async def test_price_signals_at_the_opening_are_on_the_record_once_and_only_supe
     check = check_signals(signals, streams[signals], tender_events, {})
     reasons = [reason for _subject, reason in check.problems]
     assert f"price signal {identical['id']} does not recompute" in reasons
+
+    # The supervisor's CLI lists them with their evidence; the agency's shows nothing.
+    cli = Cli(node.url, tmp_path)
+    for name in ("sup", "agency"):
+        person = o.people[name]
+        save_key_file(cli.key(name), ParticipantKey(person.user_id, person.key, cli.key(name)))
+    listed = await cli.ok(
+        "supervisor", "signals", "RF1", "--evidence", "--lang", "en", *cli.as_("sup")
+    )
+    assert "Red flags of tender RF1" in listed.out
+    assert "[price.identical] section S1 (opening): 2 bids have the same price" in listed.out
+    assert "company-b" in listed.out and "control_margin=0.01" in listed.out
+    zh = await cli.ok("supervisor", "signals", "tender:RF1", *cli.as_("sup"))
+    assert "风险提示 [price.just_under_control]" in zh.out
+    hidden = await cli.ok("supervisor", "signals", "RF1", "--lang", "en", *cli.as_("agency"))
+    assert "No red flags to show" in hidden.out and "price." not in hidden.out
     for c in o.clients.values():
         await c.close()
 
