@@ -558,7 +558,7 @@ const TEXT = {
     "rf.value": "值",
     "rf.none": "暂无风险提示",
     "rf.waiting": "尚未核查（唱标后自动核查）",
-    "rf.checked": "已核查 {n} 次，最近 {at}",
+    "rf.checked": "已核查 {n} 次，最近：",
   },
   en: {
     brand: "evalroom",
@@ -1113,7 +1113,7 @@ const TEXT = {
     "rf.value": "Value",
     "rf.none": "No red flags",
     "rf.waiting": "Not checked yet (checked after the read-out)",
-    "rf.checked": "Checked {n} time(s), last at {at}",
+    "rf.checked": "Checked {n} time(s), last at ",
   },
 };
 

@@ -13,9 +13,11 @@ import { card, clock, fill, h, table } from "../ui.js";
 
 const RETRY_MS = 3000;
 
-/** @param {Record<string, any>} values */
-function pairs(values) {
-  return table([t("rf.name"), t("rf.value")], Object.entries(values || {}).map(([k, v]) => [h("span", { class: "mono" }, k), h("span", { class: "num" }, String(v))]), { class: "grid rf-figures" });
+/** @param {Record<string, any>} values @param {string} cls */
+function pairs(values, cls) {
+  const rows = Object.entries(values || {});
+  if (!rows.length) return h("p", { class: `hint ${cls}` }, "—");
+  return table([t("rf.name"), t("rf.value")], rows.map(([k, v]) => [h("span", { class: "mono" }, k), h("span", { class: "num" }, String(v))]), { class: `grid ${cls}` });
 }
 
 /** One signal: its sentence, and the evidence behind a disclosure. @param {any} p @param {string} at */
@@ -28,15 +30,15 @@ export function signalItem(p, at) {
   return h("li", { class: "rf-signal", "data-code": p.code, "data-id": p.id, "data-phase": p.phase },
     h("div", { class: "rf-line" },
       h("span", { class: "badge s-failed" }, t("rf.flag")), " ",
-      h("span", { class: "mono hint" }, clock(at)), " ",
+      h("span", { class: "mono hint" }, clock(at), ` ${t("tz.beijing")}`), " ",
       h("strong", null, t("rf.where", { section: p.section, phase: t(`rf.phase.${p.phase}`) })), " ",
       h("span", { class: "rf-sentence" }, sentence)),
     h("details", { class: "rf-evidence" },
       h("summary", null, t("rf.evidence"), " ", h("span", { class: "mono hint" }, p.code)),
       h("p", { class: "rf-bids" }, h("strong", null, t("rf.bids")), bids || "—"),
       h("p", { class: "rf-fields" }, h("strong", null, t("rf.fields")), (evidence.fields || []).join("、") || "—"),
-      h("h4", null, t("rf.figures")), pairs(evidence.figures),
-      h("h4", null, t("rf.threshold")), pairs(p.threshold)));
+      h("h4", null, t("rf.figures")), pairs(evidence.figures, "rf-figures"),
+      h("h4", null, t("rf.threshold")), pairs(p.threshold, "rf-threshold")));
 }
 
 /**
@@ -53,7 +55,7 @@ export function signalsCard(ctx, tender) {
   const box = card(t("rf.title"), h("p", { class: "hint" }, t("rf.advisory")), status, list);
   box.id = "rf-panel";
   function render() {
-    fill(status, runs ? t("rf.checked", { n: runs, at: clock(lastRun) }) : t("rf.waiting"));
+    fill(status, runs ? [t("rf.checked", { n: runs }), clock(lastRun), ` ${t("tz.beijing")}`] : t("rf.waiting"));
     fill(list, raised.length ? raised.map((r) => signalItem(r.p, r.at)) : h("li", { class: "hint", id: "rf-none" }, t("rf.none")));
   }
   let retry = 0;
