@@ -13,7 +13,7 @@
     evalroom-supervisor warn EV1-S1 "请勿交流评分" [--expert EXPERT]
     evalroom-supervisor annotate EV1-S1 "…"                   # signed note, supervisors only
     evalroom-supervisor sheets EV1-S1 [--expert EXPERT]
-    evalroom-supervisor report EV1-S1 [--out report.pdf]
+    evalroom-supervisor report EV1-S1 [--out report.pdf] [--with-signals]   # annex: red flags
     evalroom-supervisor rate EV1-S1 EXPERT --score 5 [--comment "…"]   # after closing
     evalroom-supervisor signals T1 [--evidence] [--json]       # red flags (风险提示) of a tender
 
@@ -284,12 +284,24 @@ def sheets(
 @main.command(help="Download the evaluation report and show its digest and ranking (评标报告).")
 @click.argument("session")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--with-signals",
+    is_flag=True,
+    help="Add the red-flag annex for the supervising authority (风险提示附件, supervisors only)",
+)
 @server_options
 @cli_command
 def report(
-    out: Out, session: str, out_path: Path | None, server: str, key_path: Path | None, lang: str
+    out: Out,
+    session: str,
+    out_path: Path | None,
+    with_signals: bool,
+    server: str,
+    key_path: Path | None,
+    lang: str,
 ) -> int | None:
-    return report_command(out, server, key_path, session, out_path)
+    annex = "signals" if with_signals else None
+    return report_command(out, server, key_path, session, out_path, annex=annex)
 
 
 # -- the draw ------------------------------------------------------------------------------

@@ -198,3 +198,42 @@ async def test_a_bad_red_flags_threshold_in_the_tender_is_refused_naming_the_fie
     assert await head(pool, "tender:RF2x") is None
     for c in o.clients.values():
         await c.close()
+
+
+# -- the report's annex for the supervising authority ------------------------------------
+
+
+def _raised_for_report() -> list[dict[str, Any]]:
+    from decimal import Decimal
+
+    from evalroom.domain.redflags import PricedBid, price_signals
+
+    bids = [PricedBid("B1", Decimal("980000.00")), PricedBid("B2", Decimal("980000.00"))]
+    return [
+        {
+            **s.to_dict(),
+            "id": signal_id(s.to_dict()),
+            "phase": "opening",
+            "section": "01",
+            "bidders": {"B1": "C-B1", "B2": "C-B2"},
+        }
+        for s in price_signals(bids)
+    ]
+
+
+def test_the_report_has_the_red_flag_annex_only_when_asked_with_the_signals() -> None:
+    from evalroom.report import ANNEX_TITLE, document, render_html, render_pdf
+    from tests.test_report import STREAM, pdf_text, sources
+
+    state, signatures, tender = sources()
+    raised = _raised_for_report()
+    plain = render_html(STREAM, state, signatures, tender)
+    assert "风险提示" not in plain and "price." not in plain and ANNEX_TITLE not in plain
+    annexed = render_html(STREAM, state, signatures, tender, raised)
+    assert f"<h2>{ANNEX_TITLE}</h2>" in annexed
+    assert "price.identical" in annexed and "B1（C-B1）" in annexed and "不改变" in annexed
+    doc = document(STREAM, state, signatures, tender, [])
+    assert doc.sections[-1].title == ANNEX_TITLE and "未产生风险提示" in repr(doc)
+    pdf = pdf_text(render_pdf(STREAM, state, signatures, tender, raised))
+    assert "风险提示" in pdf and "price.identical" in pdf
+    assert "风险提示" not in pdf_text(render_pdf(STREAM, state, signatures, tender))

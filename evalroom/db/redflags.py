@@ -54,3 +54,12 @@ async def sessions_due(conn: Executor) -> list[tuple[str, str, str, str]]:
         "      || ':' || (x.state->>'section')), false)"
     )
     return [(r["name"], r["parent"], r["section"], r["stage"]) for r in rows]
+
+
+async def signals_raised(conn: Executor, tender: str) -> list[dict[str, Any]]:
+    """The payloads of every ``signal.raised`` of the tender's signals stream, in order."""
+    rows = await conn.fetch(
+        "SELECT payload FROM events WHERE stream = $1 AND type = 'signal.raised' ORDER BY seq",
+        "signals:" + tender.removeprefix("tender:"),
+    )
+    return [dict(r["payload"]) for r in rows]

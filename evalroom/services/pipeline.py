@@ -50,9 +50,7 @@ SYSTEM_USER = "system"
 _ID = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 # ``bid:<tender id>.<opaque>``: one bidder company's own stream in a tender (services.bids).
 # ``signals:<tender id>``: the tender's red flags, for its supervisors only (services.redflags).
-STREAM_NAME = re.compile(
-    rf"^(platform|(tender|session|signals):{_ID}|bid:{_ID}\.[0-9a-f]{{20}})$"
-)
+STREAM_NAME = re.compile(rf"^(platform|(tender|session|signals):{_ID}|bid:{_ID}\.[0-9a-f]{{20}})$")
 
 
 class OutcomeUnknown(Exception):
