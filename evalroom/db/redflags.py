@@ -26,15 +26,17 @@ async def read_out_event(
 
 
 async def openings_due(conn: Executor) -> list[tuple[str, str, list[str]]]:
-    """(tender, stage, section ids) of every tender whose running stage is read out and whose
-    signals stream has not checked that stage's last section yet."""
+    """(tender, stage, section ids) of every read-out stage (``single``, ``technical``,
+    ``commercial``) whose last section the tender's signals stream has not checked yet."""
     rows = await conn.fetch(
-        "SELECT t.name, t.state->'opening'->>'stage' AS stage,"
+        "SELECT t.name, st.key AS stage,"
         "  ARRAY(SELECT jsonb_array_elements(t.state->'config'->'sections')->>'id') AS sections"
-        " FROM streams t LEFT JOIN streams s ON s.name = " + _SIGNALS_OF_TENDER + ""
-        " WHERE t.kind = 'tender' AND t.state->>'phase' IN ('opening', 'opened')"
-        "  AND (t.state->'opening'->(t.state->'opening'->>'stage')->>'read_out') = 'true'"
-        "  AND NOT coalesce(s.state->'checked' ? ('opening:' || (t.state->'opening'->>'stage')"
+        " FROM streams t CROSS JOIN LATERAL jsonb_each(t.state->'opening') st"
+        " LEFT JOIN streams s ON s.name = " + _SIGNALS_OF_TENDER + ""
+        " WHERE t.kind = 'tender' AND t.state->>'phase' NOT IN ('draft', 'bidding')"
+        "  AND jsonb_typeof(t.state->'opening') = 'object'"
+        "  AND jsonb_typeof(st.value) = 'object' AND st.value->>'read_out' = 'true'"
+        "  AND NOT coalesce(s.state->'checked' ? ('opening:' || st.key"
         "      || ':' || (t.state->'config'->'sections'->-1->>'id')), false)"
     )
     return [(r["name"], r["stage"], list(r["sections"])) for r in rows]
