@@ -166,9 +166,9 @@ T: dict[str, tuple[str, str]] = {
         " they change no result); the agency and the bidders cannot see them, nor that they exist",
     ),
     "redflags_eval": (
-        "评标阶段（初步评审后）复核风险提示，同一信号不重复记录",
+        "评标阶段（初步评审后）复核风险提示，同一信号不重复记录；评标专家看不到",
         "Red flags checked again in the evaluation (after the preliminary review); a signal"
-        " found again is not recorded twice",
+        " found again is not recorded twice; the experts cannot see them",
     ),
     "redflags_evidence": (
         "同一设备与技术标雷同的风险提示（待身份与文件检查接入）",
@@ -840,9 +840,11 @@ class Demo:
         rechecked = await self.flags.until(lambda: bool(self.flags.checked("evaluation", "review")))
         run = (self.flags.checked("evaluation", "review") or [{}])[0]
         ids = [p["id"] for p in self.flags.raised]
+        # The committee cannot read them either, in any venue.
+        unseen = [await self._cannot_read(experts[eid], self.signals) for eid in committee]
         self.r.check(
             "redflags_eval",
-            rechecked and len(ids) == len(set(ids)) and run.get("failed") == [],
+            rechecked and len(ids) == len(set(ids)) and run.get("failed") == [] and all(unseen),
             f"{len(run.get('found', []))} found · {len(run.get('raised', []))} new",
         )
 

@@ -18,8 +18,11 @@ from clients.sdk import Client, ClientError
 from clients.verify import verify_bundle
 from clients.verify_signals import check_signals
 from evalroom.audit.bundle import export_bundle, uncovered
+from evalroom.db.identity import grant_role
 from evalroom.domain.redflag_record import signal_id
-from evalroom.services.redflags import SYSTEM, RedFlagWatch
+from evalroom.domain.redflags import Signal
+from evalroom.services import redflags
+from evalroom.services.redflags import SYSTEM, RedFlagWatch, SignalContext
 from tests.support import InProcessNode, eventually
 from tests.test_clients_cli import Cli
 from tests.test_opening import Opening, _wait_until
@@ -67,9 +70,15 @@ async def everything(client: Client, stream: str) -> list[dict[str, Any]]:
             return events
 
 
+async def broken_source(ctx: SignalContext) -> list[Signal]:
+    """A source that fails: named in the run, and it blocks neither the others nor a result."""
+    raise RuntimeError(f"cannot read {ctx.tender}")
+
+
 async def test_price_signals_at_the_opening_are_on_the_record_once_and_only_supervisors_see_them(
-    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(redflags, "SOURCES", [*redflags.SOURCES, broken_source])
     o = await opened(node, pool, tmp_path, "RF1")
     signals = "signals:RF1"
     await eventually(lambda: checked(pool, signals), timeout=20)
@@ -98,7 +107,11 @@ async def test_price_signals_at_the_opening_are_on_the_record_once_and_only_supe
     assert all(p["id"] == signal_id(p) and p["phase"] == "opening" for p in raised)
     assert all(e["visibility"] == "supervisor" for e in seen)
     check = next(e["payload"] for e in seen if e["type"] == "signals.checked")
-    assert check["sources"][0] == "price_source" and check["failed"] == []
+    assert check["sources"] == ["price_source", "broken_source"]
+    assert check["failed"] == ["broken_source"]
+    # Advisory: the opening went on to its signed record whatever the signals.
+    phase = await pool.fetchval("SELECT state->>'phase' FROM streams WHERE name = $1", o.stream)
+    assert phase == "opened"
     assert sorted(check["found"]) == sorted(p["id"] for p in raised)
 
     # Idempotent: the same run again, under its own id or a new one, adds nothing.
@@ -111,9 +124,13 @@ async def test_price_signals_at_the_opening_are_on_the_record_once_and_only_supe
     await node.node.pipeline.execute(SYSTEM, "rf-again", o.stream, "signals.compute", body, None)
     assert await head(pool, signals) == before
 
-    # Nobody else can read, name or count the stream: it answers as a made-up name.
+    # Nobody else can read, name or count the stream: it answers as a made-up name, to the
+    # agency, bidders, a keyholder, the authority, and an expert or the tenderer of the tender.
+    for name, role in (("expert", "expert"), ("owner", "tenderer")):
+        await o.person(name)
+        await grant_role(pool, o.people[name].user_id, o.stream, role)
     tender_head = await head(pool, o.stream)
-    for name in ("agency", "a", "d", "kh1", "authority"):
+    for name in ("agency", "a", "d", "kh1", "authority", "expert", "owner"):
         client = o.clients[name]
         for stream in (signals, "signals:NOPE"):
             with pytest.raises(ClientError) as refused:
