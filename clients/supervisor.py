@@ -88,6 +88,8 @@ from crypto.checkpoint import CheckpointError
 from evalroom.domain.draw import ExpertPool, commit_seed, pool_digest
 from evalroom.domain.rules import RuleError
 
+SIGNALS_RETRY_SECONDS = 2.0  # red flags: how often the watch asks for the signals stream
+
 
 @click.group(help="evalroom supervisor client (监督人客户端)")
 def main() -> None:
@@ -518,6 +520,7 @@ class SupervisorWatch(LiveSession):
         # red flags: live signals of the session's tender, once the session names it.
         self.signals: Subscription | None = None
         self._signals_task: asyncio.Task[None] | None = None
+        self._signals_retry = 0.0
 
     async def start(self) -> Subscription:
         sub = await super().start()
@@ -533,15 +536,25 @@ class SupervisorWatch(LiveSession):
 
     def _signal_alerts(self) -> None:
         if self.signals is None:
-            if self._signals_task is None and self.view.tender:
+            # Until the first run the stream does not exist (the server does not say whether
+            # it will): ask again every few seconds.
+            task = self._signals_task
+            due = task is None or (task.done() and time.monotonic() >= self._signals_retry)
+            if due and self.view.tender:
+                self._signals_retry = time.monotonic() + SIGNALS_RETRY_SECONDS
                 self._signals_task = asyncio.create_task(self._follow_signals(self.view.tender))
             return
         for event in self.signals.drain():
-            if event.get("type") == "signal.raised":
-                self.alert(signal_line(self.out, event["payload"]), warn=False)
-                if not self.dashboard:
-                    for line in evidence_lines(self.out, event["payload"]):
-                        self.out.echo(line)
+            if event.get("type") != "signal.raised":
+                continue
+            line = signal_line(self.out, event["payload"])  # "⚠ 风险提示 …"
+            if self.dashboard:
+                self.alerts.append(line)
+                self.dirty = True
+            else:
+                self.out.echo(line)
+                for detail in evidence_lines(self.out, event["payload"]):
+                    self.out.echo(detail)
 
     # -- the log ---------------------------------------------------------------------------
     async def _check_log(self) -> None:

@@ -5,6 +5,7 @@ recomputes them. Real PostgreSQL, real sockets."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from evalroom.domain.redflag_record import signal_id
 from evalroom.domain.redflags import Signal
 from evalroom.services import redflags
 from evalroom.services.redflags import SYSTEM, RedFlagWatch, SignalContext
-from tests.support import InProcessNode, eventually
+from tests.support import InProcessNode, eventually, slack
 from tests.test_clients_cli import Cli
 from tests.test_opening import Opening, _wait_until
 
@@ -254,3 +255,28 @@ def test_the_report_has_the_red_flag_annex_only_when_asked_with_the_signals() ->
     pdf = pdf_text(render_pdf(STREAM, state, signatures, tender, raised))
     assert "风险提示" in pdf and "price.identical" in pdf
     assert "风险提示" not in pdf_text(render_pdf(STREAM, state, signatures, tender))
+
+
+async def test_the_supervisors_watch_shows_a_signal_raised_during_the_session_live(
+    node: InProcessNode, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """The session's bids (tests.test_session's PRICES: 980,000 / 990,000 / 1,000,000 among
+    them) raise a series when the evaluation's run comes; ``evalroom-supervisor watch`` shows
+    it as it lands, with its evidence."""
+    from tests.test_session_cli import Evaluation
+
+    ev = Evaluation(node, pool, tmp_path)
+    await ev.create()
+    watching = await ev.tools.start(
+        "supervisor", "watch", ev.sid, "--plain", "--no-log-check", "--timeout", "12",
+        *ev.as_("sup"),
+    )  # fmt: skip
+    await asyncio.sleep(slack(3.0))  # the watch is following the session, no signal yet
+    watch = node.node.extras["redflag_watch"]
+    body = {"phase": "evaluation", "stage": "review", "section": "S1", "session": ev.stream}
+    await watch.compute(f"tender:{ev.tender}", body)
+    done = await watching
+    assert done.rc == 4, done  # it ran until its timeout
+    assert "⚠ 风险提示 [price.arithmetic_series] 标段 S1（评标）" in done.out
+    assert "涉及投标：S1-B02 (company-b), S1-B04 (company-d), S1-B01 (company-a)" in done.out
+    await ev.close()

@@ -83,7 +83,10 @@ Source = Callable[[SignalContext], Awaitable[list[Signal]]]
 
 
 def published_sections(tender_state: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The sections as ``tender.configured`` published them (with their control prices)."""
+    """The sections as ``tender.configured`` published them (with their control prices);
+    none for a tender without a configuration (then no control-price check applies)."""
+    if not tender_state.get("config"):
+        return []
     return config_of(tender_state).sections_public()
 
 
