@@ -267,14 +267,16 @@ async def test_the_supervisors_watch_shows_a_signal_raised_during_the_session_li
 
     ev = Evaluation(node, pool, tmp_path)
     await ev.create()
+    timeout = str(round(slack(15.0)))  # the watch runs this long, whatever the machine's load
     watching = await ev.tools.start(
-        "supervisor", "watch", ev.sid, "--plain", "--no-log-check", "--timeout", "12",
+        "supervisor", "watch", ev.sid, "--plain", "--no-log-check", "--timeout", timeout,
         *ev.as_("sup"),
     )  # fmt: skip
-    await asyncio.sleep(slack(3.0))  # the watch is following the session, no signal yet
+    await asyncio.sleep(2.0)  # the watch is starting or following the session, no signal yet
     watch = node.node.extras["redflag_watch"]
     body = {"phase": "evaluation", "stage": "review", "section": "S1", "session": ev.stream}
     await watch.compute(f"tender:{ev.tender}", body)
+    assert await head(pool, f"signals:{ev.tender}") == 2  # signal.raised, signals.checked
     done = await watching
     assert done.rc == 4, done  # it ran until its timeout
     assert "⚠ 风险提示 [price.arithmetic_series] 标段 S1（评标）" in done.out
