@@ -41,6 +41,7 @@ from typing import Any
 
 from evalroom.domain.bidform import FormField, parse_fields
 from evalroom.domain.method_rules import ControlPrice, FloatingPointSet
+from evalroom.domain.redflags import Thresholds
 from evalroom.domain.rules import RuleError, read_decimal
 
 ENVELOPE_SETS = (("single",), ("technical", "commercial"))
@@ -115,6 +116,7 @@ class TenderConfig:
         few_valid = str(raw.get("few_valid", "continue"))
         if few_valid not in FEW_VALID_RULES:
             raise ValueError("few_valid is continue or reject_all")
+        _red_flags(raw.get("red_flags"))
         window = int(raw.get("decryption_window_seconds", 1800))
         min_bids = int(raw.get("min_bids", 3))
         max_bytes = int(raw.get("max_bid_bytes", 1 << 30))
@@ -189,6 +191,15 @@ def _floating_point(section: Mapping[str, Any]) -> FloatingPointSet | None:
         )
     except RuleError as exc:
         raise ValueError(f"section {section.get('id')}: {exc.message}") from None
+def _red_flags(raw: Any) -> None:
+    """red flags: the tender's own thresholds (optional, never published with the tender),
+    checked when the tender is configured; an error names the field."""
+    if raw is None:
+        return
+    try:
+        Thresholds.from_dict(raw)
+    except RuleError as exc:
+        raise ValueError(f"red_flags: {exc.message}") from None
 
 
 def few_valid_outcome(rule: str, valid: int) -> str | None:
