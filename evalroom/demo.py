@@ -47,6 +47,7 @@ from clients.opening import make_opening_key, pack_bid, seal_envelope, upload_en
 from clients.sdk import Client, ClientError, Subscription
 from crypto.canonical import canonical_json
 from crypto.keys import SigningKey
+from crypto.origin import origin_document, origin_key
 from evalroom.app import create_app
 from evalroom.db.events import stream_state
 from evalroom.db.identity import create_user, grant_role
@@ -182,8 +183,9 @@ T: dict[str, tuple[str, str]] = {
         " found again is not recorded twice; the experts cannot see them",
     ),
     "redflags_evidence": (
-        "同一设备与技术标雷同的风险提示（待身份与文件检查接入）",
-        "Shared-machine and near-identical-proposal flags (await the identity and document checks)",
+        "金城公路与祁连工程的投标在同一台电脑上密封、施工组织设计几乎相同：监督看到两项风险提示",
+        "金城公路's and 祁连工程's bids were sealed on one machine with near-identical proposals:"
+        " the supervisor sees both flags",
     ),
     "report_annex": (
         "评标报告的风险提示附件只提供给监督；代理机构的报告中没有任何痕迹，索取附件被拒绝",
@@ -337,9 +339,65 @@ V = TypeVar("V", CeremonyView, SessionView)
 
 # red flags: the flags the demo's bids must raise from the identity and document checks (two
 # bids sealed on one machine, near-identical technical proposals). They come from the
-# evidence sources (``services/redflag_evidence.py``, appended to ``services.redflags.SOURCES``);
-# until those are in, this stays empty and the demo says so. Nothing here fakes them.
-EVIDENCE_FLAGS: tuple[str, ...] = ()
+# evidence sources (``services/redflag_evidence.py``, in ``services.redflags.SOURCES``), from
+# what the two bidders below really put in their packages: the same machine's keyed
+# identifiers, and one proposal copied from the other with a paragraph changed.
+EVIDENCE_FLAGS: tuple[str, ...] = ("identity.same_machine", "documents.near_duplicate_text")
+SHARED_MACHINE = ("金城公路", "祁连工程")  # the second copies the first's proposal too
+
+PROPOSAL = [  # the works a 施工组织设计 is written about (each under ten characters)
+    "路基分层填筑压实",
+    "沥青混合料摊铺",
+    "桥涵结构物施工",
+    "雨季排水措施",
+    "冬季暖棚养护",
+    "测量控制网复测",
+    "安全技术交底",
+    "交通导改方案",
+    "原材料见证取样",
+    "水稳基层厂拌",
+    "旋挖钻机成孔",
+    "拌和站除尘降尘",
+    "三检制度执行",
+    "进度计划纠偏",
+    "主要设备配置",
+    "分项工程验收",
+    "临时用电保护",
+    "文明施工管理",
+    "竣工资料归档",
+    "项目部组织机构",
+]
+
+
+def proposal_text(company: str, *, changed: int | None = None) -> str:
+    """A bidder's 施工组织设计 as text: eight paragraphs of five sentences, each on works of
+    ``PROPOSAL`` with the bidder's own figures (drawn from a generator seeded by its name),
+    so two bidders' texts share little; with ``changed``, that paragraph is written afresh
+    (the near-identical copy)."""
+    import random
+
+    rng = random.Random(hashlib.sha256(company.encode()).digest())
+    paragraphs = []
+    for n in range(8):
+        seed = rng.random()
+        pick = random.Random(seed + 1000 if n == changed else seed)
+        sentences = [
+            f"{pick.choice(PROPOSAL)}按第{pick.randint(1, 99)}项要求实施，"
+            f"{pick.choice(PROPOSAL)}控制在{pick.randint(10, 999)}米以内，"
+            f"{pick.choice(PROPOSAL)}每{pick.randint(2, 30)}日检查{pick.randint(1, 9)}次"
+            for _ in range(5)
+        ]
+        paragraphs.append(f"第{n + 1}节　" + "；".join(sentences) + "。")
+    return "\n\n".join(paragraphs)
+
+
+def machine_of(company: str) -> dict[str, list[str]]:
+    """The identifiers of the machine a bidder seals on (made up, one machine each; the two
+    of ``SHARED_MACHINE`` share one), as ``clients.origin`` reads them on a real machine."""
+    owner = SHARED_MACHINE[0] if company in SHARED_MACHINE else company
+    h = hashlib.sha256(owner.encode()).hexdigest()
+    mac = ":".join(["a4", "5e", h[0:2], h[2:4], h[4:6], h[6:8]])
+    return {"machine_id": [h[:32]], "mac": [mac], "hostname": [f"DESKTOP-{h[8:15].upper()}"]}
 
 
 class Flags:
@@ -606,7 +664,19 @@ class Demo:
                     self.out / f"{p.user_id}-{envelope}.zip",
                     self.out / f"{p.user_id}-{envelope}.age",
                 )
-                pack_bid(package, form, {"施工组织设计.pdf": b"%PDF-1.4 " + p.name.encode() * 500})
+                copy = p.name == SHARED_MACHINE[1]
+                text = proposal_text(
+                    SHARED_MACHINE[0] if copy else p.name, changed=3 if copy else None
+                )
+                pack_bid(
+                    package,
+                    form,
+                    {
+                        "施工组织设计.pdf": b"%PDF-1.4 " + p.name.encode() * 500,
+                        "施工组织设计.txt": text.encode("utf-8"),
+                    },
+                    origin_document(origin_key(self.tender, recipient), machine_of(p.name), "cli"),
+                )
                 self.bid_keys[(p.user_id, envelope)] = seal_envelope(package, sealed, recipient)
                 await upload_envelope(p.c, self.tender, "S1", envelope, sealed)
                 package.unlink()

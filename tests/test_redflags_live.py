@@ -108,7 +108,13 @@ async def test_price_signals_at_the_opening_are_on_the_record_once_and_only_supe
     assert all(p["id"] == signal_id(p) and p["phase"] == "opening" for p in raised)
     assert all(e["visibility"] == "supervisor" for e in seen)
     check = next(e["payload"] for e in seen if e["type"] == "signals.checked")
-    assert check["sources"] == ["price_source", "broken_source"]
+    assert check["sources"] == [
+        "price_source",
+        "evidence_source",
+        "history_source",
+        "expert_source",
+        "broken_source",
+    ]
     assert check["failed"] == ["broken_source"]
     # Advisory: the opening went on to its signed record whatever the signals.
     phase = await pool.fetchval("SELECT state->>'phase' FROM streams WHERE name = $1", o.stream)

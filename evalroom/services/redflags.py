@@ -55,6 +55,8 @@ from evalroom.domain.redflag_record import control_of, read_out_bids, session_bi
 from evalroom.domain.redflags import Signal, Thresholds, price_signals
 from evalroom.domain.rules import RuleError
 from evalroom.errors import Refusal
+from evalroom.services.redflag_evidence import evidence_signals
+from evalroom.services.redflag_history import expert_signals, history_signals
 from evalroom.services.spec import Body, CommandSpec, ServiceContext, specs_from
 
 log = structlog.get_logger(__name__)
@@ -106,9 +108,36 @@ async def price_source(ctx: SignalContext) -> list[Signal]:
     return price_signals(bids, control, ctx.thresholds)
 
 
-# The signal sources, run in this order. Other families (identity and documents,
-# services.redflag_evidence; across tenders; experts) are appended here.
-SOURCES: list[Source] = [price_source]
+async def evidence_source(ctx: SignalContext) -> list[Signal]:
+    """Identity and documents (``services.redflag_evidence``): at the opening, over every bid
+    decrypted so far (the same machine, address or login key behind two bidders; the same
+    person named; identical files, metadata, near-duplicate text, identical form errors)."""
+    if ctx.phase != "opening":
+        return []
+    return await evidence_signals(ctx.db, ctx.tender, ctx.thresholds)
+
+
+async def history_source(ctx: SignalContext) -> list[Signal]:
+    """Across tenders (``services.redflag_history``): at the opening, the flags over the
+    platform's history that involve this stage's bidders (co-bidding, rotation, never
+    winning), at the fences' defaults."""
+    companies = sorted({c for c in ctx.bidders.values() if c})
+    if ctx.phase != "opening" or not companies:
+        return []
+    return await history_signals(ctx.db, None, companies)
+
+
+async def expert_source(ctx: SignalContext) -> list[Signal]:
+    """The committee's experts across sessions (``services.redflag_history``): once the
+    scores are revealed, each member's deviation rate, favour and agreement."""
+    if ctx.phase != "evaluation" or ctx.stage != "scores":
+        return []
+    committee = sorted((ctx.session_state or {}).get("committee") or {})
+    return await expert_signals(ctx.db, None, committee) if committee else []
+
+
+# The signal sources, run in this order; a failing one is named on the run, never blocking.
+SOURCES: list[Source] = [price_source, evidence_source, history_source, expert_source]
 
 
 def thresholds_for(
