@@ -65,6 +65,9 @@ class Connection:
         self._room.set()
         self.closed = False
         self.last_seen = time.monotonic()
+        # True while the node leaves this socket unread because its in-flight commands are at
+        # the bound (flow control): silence then is ours, not the client's.
+        self.held = False
         self.connected_at = time.time()
         self.subscriptions: dict[str, object] = {}
         self.watching_presence: set[str] = set()

@@ -2,6 +2,12 @@
 
 Bad input is answered with an error frame and the connection goes on; only an expired token,
 a frame far over the limit, or a consumer too slow to keep up closes it (documented codes).
+
+Flow control: a connection has at most ``MAX_INFLIGHT_COMMANDS`` commands between receipt and
+ack. At the bound the endpoint stops reading the socket until one is acked, so a publisher
+offering more than its stream commits is slowed by TCP; it is never closed for it (the hub's
+liveness check passes over a socket held unread, ``evalroom.serving`` says why uvicorn's
+keepalive is off).
 """
 
 from __future__ import annotations
@@ -173,7 +179,16 @@ async def _dispatch(
     if isinstance(msg, HeartbeatMsg):
         conn.enqueue('{"t":"hb"}')
     elif isinstance(msg, CommandMsg):
-        await inflight.acquire()
+        if inflight.locked():  # at the bound: leave the socket unread until an ack
+            node.metrics.flow_held.inc()
+            conn.held = True
+            try:
+                await inflight.acquire()
+            finally:
+                conn.held = False
+                conn.last_seen = time.monotonic()
+        else:
+            await inflight.acquire()
         task = asyncio.create_task(_run_command(node, conn, msg, inflight))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
