@@ -9,6 +9,12 @@ reach ``evalroom.hub.endpoint.MAX_INFLIGHT_COMMANDS``), so a busy publisher was 
 being busy. Liveness is the hub's instead: every frame a client sends counts, a connection is
 closed only after the presence TTL without any (``CloseCode.HEARTBEAT``), and never while the
 node itself holds its socket unread. A client's pings are answered as soon as they are read.
+
+Fan-out writes like ``websockets.broadcast``: ``NodeWebSocketProtocol`` (uvicorn's sans-io
+protocol, plus one ASGI extension) lets the hub hand a frame's bytes, encoded once per event,
+straight to a connection's transport while nothing waits in its send queue and the transport
+takes more; only then (a slow reader, a burst) does a frame go through the connection's queue
+and writer task.
 """
 
 from __future__ import annotations
@@ -16,8 +22,41 @@ from __future__ import annotations
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
+from websockets.http11 import Request
 
+from evalroom.hub.connection import SEND_NOW
 from evalroom.settings import Settings
+
+
+class NodeWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's ``websockets-sansio`` protocol with a synchronous write for the hub."""
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)  # absent when the handshake was refused
+        if scope is not None:
+            scope["extensions"][SEND_NOW] = self.send_now
+
+    def send_now(self, data: bytes) -> bool:
+        """Write one text frame (``data``: UTF-8) at once; False, having written nothing,
+        when the transport is paused (its buffer is full) or the connection is closing: the
+        caller queues the frame instead."""
+        if (
+            not self.handshake_complete
+            or self.close_sent
+            or self.disconnected
+            or not self.writable.is_set()
+            or self.transport.is_closing()
+        ):
+            return False
+        try:
+            self.conn.send_text(data)
+        except InvalidState:
+            return False
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        return True
 
 
 def uvicorn_config(
@@ -27,7 +66,7 @@ def uvicorn_config(
         app,
         host=host,
         port=port,
-        ws="websockets-sansio",
+        ws=NodeWebSocketProtocol,
         # Event frames are small and fan out to many: compressing each per connection
         # cost more CPU than it saved bytes (docs/benchmarks.md).
         ws_per_message_deflate=False,

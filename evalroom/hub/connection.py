@@ -3,6 +3,12 @@
 Delivery never waits on a slow socket: frames go into the queue, and a connection whose queue
 is full is closed with ``CloseCode.TOO_SLOW``; the client resumes from the last seq it received.
 Frames waiting together leave as one JSON array, so a burst costs one socket write.
+
+While the queue is empty and the writer idle, a frame skips both: ``send_now`` (the server's
+synchronous write, ``evalroom.serving``) puts its bytes, encoded once for every recipient,
+into the transport at once, as ``websockets.broadcast`` does. When the transport is full it
+refuses, and the frame is queued; every frame after it is queued too until the queue drains,
+so the order never changes.
 """
 
 from __future__ import annotations
@@ -25,6 +31,10 @@ _ids = itertools.count(1)
 
 SendText = Callable[[str], Awaitable[None]]
 Close = Callable[[int, str], Awaitable[None]]
+# Write one text frame's UTF-8 bytes now; False (nothing written) when the transport is full.
+SendNow = Callable[[bytes], bool]
+# The ASGI scope extension under which the server offers a connection's ``SendNow``.
+SEND_NOW = "evalroom.send_now"
 
 
 @dataclass
@@ -50,6 +60,7 @@ class Connection:
         lang: str,
         on_too_slow: Callable[[], None] | None = None,
         token_id: str = "",
+        send_now: SendNow | None = None,
     ) -> None:
         self.id = f"c{next(_ids)}"
         self.user = user
@@ -58,6 +69,8 @@ class Connection:
         self.token_id = token_id
         self.queue_limit = queue_limit
         self._send_text = send_text
+        self._send_now = send_now
+        self._sending = False  # the writer holds frames it took from the queue
         self._close = close
         self._queue: deque[str] = deque()
         self._ready = asyncio.Event()
@@ -81,10 +94,16 @@ class Connection:
     def depth(self) -> int:
         return len(self._queue)
 
-    def enqueue(self, frame: str) -> bool:
-        """Queue a frame for sending; False (and the connection closing) when it is full."""
+    def enqueue(self, frame: str, data: bytes | None = None) -> bool:
+        """Send a frame now if nothing is ahead of it, else queue it; False (and the connection
+        closing) when the queue is full. ``data``: ``frame`` as UTF-8, when the caller has it
+        (one event's bytes serve all its recipients)."""
         if self.closed:
             return False
+        send_now = self._send_now
+        if send_now is not None and not self._queue and not self._sending:
+            if send_now(frame.encode() if data is None else data):
+                return True
         if len(self._queue) >= self.queue_limit:
             if self._on_too_slow is not None:
                 self._on_too_slow()
@@ -112,7 +131,11 @@ class Connection:
                     text = take_batch(queue)
                     if len(queue) < self.queue_limit // 2:
                         self._room.set()
-                    await self._send_text(text)
+                    self._sending = True
+                    try:
+                        await self._send_text(text)
+                    finally:
+                        self._sending = False
         except Exception:  # the socket went away; the reader notices and cleans up
             self.closed = True
             self._room.set()

@@ -24,7 +24,7 @@ from evalroom.auth.revocation import authenticate
 from evalroom.auth.tokens import TokenError
 from evalroom.bounds import check_json_bounds, parse_json
 from evalroom.errors import Refusal
-from evalroom.hub.connection import Connection
+from evalroom.hub.connection import SEND_NOW, Connection
 from evalroom.hub.hub import _dumps
 from evalroom.hub.protocol import (
     CommandMsg,
@@ -98,6 +98,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         lang=lang,
         on_too_slow=node.metrics.slow_closed.inc,
         token_id=found.token_id,
+        send_now=ws.scope.get("extensions", {}).get(SEND_NOW),
     )
     node.hub.attach(conn)
     # At the token's expiry the socket closes (4001), whatever it is doing: nothing is
