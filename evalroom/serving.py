@@ -14,30 +14,51 @@ Fan-out writes like ``websockets.broadcast``: ``NodeWebSocketProtocol`` (uvicorn
 protocol, plus one ASGI extension) lets the hub hand a frame's bytes, encoded once per event,
 straight to a connection's transport while nothing waits in its send queue and the transport
 takes more; only then (a slow reader, a burst) does a frame go through the connection's queue
-and writer task.
+and writer task. A client's heartbeat is taken where it is parsed (``ON_HEARTBEAT``): it
+renews the connection's liveness and is answered without a trip through ASGI, so a thousand
+idle connections cost a frame parse and a write each per heartbeat, nothing more.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
+from websockets.frames import Frame
 from websockets.http11 import Request
 
-from evalroom.hub.connection import SEND_NOW
+from evalroom.hub.connection import ON_HEARTBEAT, SEND_NOW
 from evalroom.settings import Settings
+from wire.messages import HEARTBEAT_FRAME
+
+_HEARTBEAT = HEARTBEAT_FRAME.encode()
 
 
 class NodeWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's ``websockets-sansio`` protocol with a synchronous write for the hub."""
+
+    on_heartbeat: Callable[[], None] | None = None
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         scope = getattr(self, "scope", None)  # absent when the handshake was refused
         if scope is not None:
             scope["extensions"][SEND_NOW] = self.send_now
+            scope["extensions"][ON_HEARTBEAT] = self.take_heartbeats
+
+    def take_heartbeats(self, callback: Callable[[], None]) -> None:
+        """From now on a heartbeat frame calls ``callback`` instead of reaching the app."""
+        self.on_heartbeat = callback
+
+    def handle_text(self, event: Frame) -> None:
+        callback = self.on_heartbeat
+        if callback is not None and event.fin and event.data == _HEARTBEAT and not self.close_sent:
+            callback()
+            return
+        super().handle_text(event)
 
     def send_now(self, data: bytes) -> bool:
         """Write one text frame (``data``: UTF-8) at once; False, having written nothing,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -102,3 +103,34 @@ async def test_a_publisher_held_unread_longer_than_the_presence_ttl_is_not_close
         await asyncio.wait_for(waiter, slack(30))
     assert acks == ids
     assert ws.close_code == 1000
+
+
+async def test_heartbeats_alone_keep_a_connection_open_each_answered_and_silence_closes_it(
+    node: InProcessNode, pool: asyncpg.Pool
+) -> None:
+    user = await add_participant(pool, "idle")
+    token = await Client(node.url, user.user_id, user.key).login()
+    url = node.url.replace("http", "ws", 1) + f"/ws?token={token}"
+    ttl = node.node.settings.presence_ttl_seconds
+    beats = 0
+    async with (
+        websockets.connect(url, ping_interval=None) as quiet,
+        websockets.connect(url, ping_interval=None) as beating,
+    ):
+        for ws in (quiet, beating):
+            assert json.loads(await ws.recv())["t"] == "welcome"
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 2 * ttl
+        while loop.time() < until:
+            await beating.send(messages.HEARTBEAT_FRAME)
+            beats += 1
+            answer = json.loads(await asyncio.wait_for(beating.recv(), slack(10)))
+            assert answer == {"t": "hb"}
+            await asyncio.sleep(ttl / 4)
+        # the silent one was closed for it; the beating one still works
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await asyncio.wait_for(quiet.recv(), slack(10))
+        assert quiet.close_code == 4009
+        await beating.send(json.dumps({"t": "hb"}))
+        assert json.loads(await asyncio.wait_for(beating.recv(), slack(10))) == {"t": "hb"}
+    assert beats >= 8

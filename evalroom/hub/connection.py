@@ -35,6 +35,9 @@ Close = Callable[[int, str], Awaitable[None]]
 SendNow = Callable[[bytes], bool]
 # The ASGI scope extension under which the server offers a connection's ``SendNow``.
 SEND_NOW = "evalroom.send_now"
+# The ASGI scope extension taking a callback for the client's heartbeats: the server calls it
+# where it parses a heartbeat frame, which then never reaches the app (``evalroom.serving``).
+ON_HEARTBEAT = "evalroom.on_heartbeat"
 
 
 @dataclass

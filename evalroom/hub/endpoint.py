@@ -24,7 +24,7 @@ from evalroom.auth.revocation import authenticate
 from evalroom.auth.tokens import TokenError
 from evalroom.bounds import check_json_bounds, parse_json
 from evalroom.errors import Refusal
-from evalroom.hub.connection import SEND_NOW, Connection
+from evalroom.hub.connection import ON_HEARTBEAT, SEND_NOW, Connection
 from evalroom.hub.hub import _dumps
 from evalroom.hub.protocol import (
     CommandMsg,
@@ -101,6 +101,9 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         send_now=ws.scope.get("extensions", {}).get(SEND_NOW),
     )
     node.hub.attach(conn)
+    take_heartbeats = ws.scope.get("extensions", {}).get(ON_HEARTBEAT)
+    if take_heartbeats is not None:  # answered where they are parsed: no trip through ASGI
+        take_heartbeats(lambda: _heartbeat(conn))
     # At the token's expiry the socket closes (4001), whatever it is doing: nothing is
     # delivered on an expired token.
     expiry = asyncio.get_running_loop().call_later(
@@ -155,6 +158,15 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         await node.hub.detach(conn)
 
 
+def _heartbeat(conn: Connection) -> None:
+    conn.last_seen = time.monotonic()
+    conn.enqueue(_HEARTBEAT_REPLY, _HEARTBEAT_REPLY_BYTES)
+
+
+_HEARTBEAT_REPLY = '{"t":"hb"}'
+_HEARTBEAT_REPLY_BYTES = _HEARTBEAT_REPLY.encode()
+
+
 def _expire(conn: Connection) -> None:
     frame = _dumps(Refusal("unauthenticated", "token expired").to_message(conn.lang))
     conn.close_now(CloseCode.UNAUTHENTICATED, "token expired", frame)
@@ -177,8 +189,8 @@ async def _dispatch(
         ref = ref_of(value) if value is not None else ref_of_prefix(data)
         conn.enqueue(_dumps(refusal.to_message(conn.lang, ref)))
         return
-    if isinstance(msg, HeartbeatMsg):
-        conn.enqueue('{"t":"hb"}')
+    if isinstance(msg, HeartbeatMsg):  # one the server did not take itself
+        conn.enqueue(_HEARTBEAT_REPLY, _HEARTBEAT_REPLY_BYTES)
     elif isinstance(msg, CommandMsg):
         if inflight.locked():  # at the bound: leave the socket unread until an ack
             node.metrics.flow_held.inc()
