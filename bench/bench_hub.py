@@ -375,13 +375,14 @@ class ClientProc:
                     sub.failed = sub.failed or f"{type(exc).__name__}: {exc}"
 
         if job.mode == "evalroom":
+            # Beating from the start: on a busy box connecting all can take longer than the
+            # presence TTL, and the first ones connected must not be closed meanwhile.
+            self.spawn(self._heartbeats())
             limits = httpx.Limits(max_connections=16)
             async with httpx.AsyncClient(base_url=job.base_url, limits=limits, timeout=60) as http:
                 await asyncio.gather(*(one(s, http) for s in self.subs))
         else:
             await asyncio.gather(*(one(s, None) for s in self.subs))
-        if job.mode == "evalroom":
-            self.spawn(self._heartbeats())
         failed = [s.failed for s in self.subs if s.failed]
         return {"ok": len(self.subs) - len(failed), "failed": failed[:3]}
 
