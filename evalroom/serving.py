@@ -21,7 +21,7 @@ idle connections cost a frame parse and a write each per heartbeat, nothing more
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import uvicorn
@@ -60,10 +60,10 @@ class NodeWebSocketProtocol(WebSocketsSansIOProtocol):
             return
         super().handle_text(event)
 
-    def send_now(self, data: bytes) -> bool:
-        """Write one text frame (``data``: UTF-8) at once; False, having written nothing,
-        when the transport is paused (its buffer is full) or the connection is closing: the
-        caller queues the frame instead."""
+    def send_now(self, data: Sequence[bytes]) -> bool:
+        """Write text frames (each one message's UTF-8 bytes) at once, in one transport write;
+        False, having written nothing, when the transport is paused (its buffer is full) or
+        the connection is closing: the caller queues the frames instead."""
         if (
             not self.handshake_complete
             or self.close_sent
@@ -72,11 +72,13 @@ class NodeWebSocketProtocol(WebSocketsSansIOProtocol):
             or self.transport.is_closing()
         ):
             return False
+        conn = self.conn
         try:
-            self.conn.send_text(data)
+            for message in data:
+                conn.send_text(message)
         except InvalidState:
             return False
-        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.transport.write(b"".join(conn.data_to_send()))
         return True
 
 

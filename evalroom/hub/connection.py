@@ -4,11 +4,13 @@ Delivery never waits on a slow socket: frames go into the queue, and a connectio
 is full is closed with ``CloseCode.TOO_SLOW``; the client resumes from the last seq it received.
 Frames waiting together leave as one JSON array, so a burst costs one socket write.
 
-While the queue is empty and the writer idle, a frame skips both: ``send_now`` (the server's
-synchronous write, ``evalroom.serving``) puts its bytes, encoded once for every recipient,
-into the transport at once, as ``websockets.broadcast`` does. When the transport is full it
-refuses, and the frame is queued; every frame after it is queued too until the queue drains,
-so the order never changes.
+While the queue is empty and the writer idle, a frame skips both: its bytes, encoded once for
+every recipient, wait only for the end of the event loop's current turn, and then everything
+the connection got in that turn leaves in one transport write (``send_now``, the server's
+synchronous write, ``evalroom.serving``): each frame a WebSocket message of its own, as
+``websockets.broadcast`` sends them, but one syscall for a burst. When the transport is full
+``send_now`` refuses, and the frames go to the queue; every frame after them is queued too
+until the queue drains, so the order never changes.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ _ids = itertools.count(1)
 
 SendText = Callable[[str], Awaitable[None]]
 Close = Callable[[int, str], Awaitable[None]]
-# Write one text frame's UTF-8 bytes now; False (nothing written) when the transport is full.
-SendNow = Callable[[bytes], bool]
+# Write text frames (each one message's UTF-8 bytes) now, in order; False (nothing written)
+# when the transport is full or closing.
+SendNow = Callable[[list[bytes]], bool]
 # The ASGI scope extension under which the server offers a connection's ``SendNow``.
 SEND_NOW = "evalroom.send_now"
 # The ASGI scope extension taking a callback for the client's heartbeats: the server calls it
@@ -74,6 +77,9 @@ class Connection:
         self._send_text = send_text
         self._send_now = send_now
         self._sending = False  # the writer holds frames it took from the queue
+        # Frames for ``send_now`` at the end of this turn of the loop (text, bytes).
+        self._corked: list[str] = []
+        self._corked_data: list[bytes] = []
         self._close = close
         self._queue: deque[str] = deque()
         self._ready = asyncio.Event()
@@ -103,10 +109,12 @@ class Connection:
         (one event's bytes serve all its recipients)."""
         if self.closed:
             return False
-        send_now = self._send_now
-        if send_now is not None and not self._queue and not self._sending:
-            if send_now(frame.encode() if data is None else data):
-                return True
+        if self._send_now is not None and not self._queue and not self._sending:
+            if not self._corked:
+                asyncio.get_running_loop().call_soon(self._flush_corked)
+            self._corked.append(frame)
+            self._corked_data.append(frame.encode() if data is None else data)
+            return True
         if len(self._queue) >= self.queue_limit:
             if self._on_too_slow is not None:
                 self._on_too_slow()
@@ -117,6 +125,21 @@ class Connection:
         if len(self._queue) >= self.queue_limit // 2:
             self._room.clear()
         return True
+
+    def _flush_corked(self) -> None:
+        frames, data = self._corked, self._corked_data
+        if not frames:
+            return
+        self._corked, self._corked_data = [], []
+        if self.closed:
+            return
+        assert self._send_now is not None
+        if self._send_now(data):
+            return
+        self._queue.extend(frames)  # the transport is full: the writer takes them, in order
+        self._ready.set()
+        if len(self._queue) >= self.queue_limit // 2:
+            self._room.clear()
 
     async def wait_for_room(self) -> None:
         """Replays are pulled, not pushed: wait until the queue has drained to half."""
@@ -157,6 +180,8 @@ class Connection:
         if self.closed:
             return
         self._queue.clear()
+        self._corked.clear()
+        self._corked_data.clear()
         self._queue.append(last_frame)
         self.close_soon(code, reason)
 
