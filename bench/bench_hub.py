@@ -729,7 +729,12 @@ class EvalroomWriter(Writer):
 
 
 class RawWriter(Writer):
-    """Sends the event frame evalroom would deliver; the raw server numbers and broadcasts it."""
+    """Sends the event frame evalroom would deliver, numbered from a counter all raw writers
+    share (so what each subscriber may see is known at sending); the raw server broadcasts
+    it."""
+
+    counter = 0
+    sent: list[tuple[int, str]] = []  # (seq, visibility) of every event sent
 
     async def open(self, base_url: str, deflate: bool) -> None:
         url = base_url.replace("http", "ws", 1) + "/writer"
@@ -751,7 +756,11 @@ class RawWriter(Writer):
         self._ids += 1
         ref = f"w{self.index}-{self._ids}"
         vis = "supervisor" if annotate else "public"
+        RawWriter.counter += 1
+        seq = RawWriter.counter
+        RawWriter.sent.append((seq, vis))
         event = {
+            "seq": seq,
             "stream": self.stream,
             "type": "tender.annotate" if annotate else "tender.notice",
             "actor": self.user,
@@ -863,21 +872,18 @@ def run_raw_server(port: int) -> None:
 
     everyone: set[ServerConnection] = set()
     supervisors: set[ServerConnection] = set()
-    seq = 0
 
     async def handler(ws: ServerConnection) -> None:
-        nonlocal seq
         path = ws.request.path if ws.request is not None else "/"
         if path == "/writer":
             async for raw in ws:
                 msg = json.loads(raw)
-                seq += 1
                 event = msg["event"]
                 frame = json.dumps(
-                    {"t": "event", "seq": seq, **event}, ensure_ascii=False, separators=(",", ":")
+                    {"t": "event", **event}, ensure_ascii=False, separators=(",", ":")
                 )
                 broadcast(supervisors if event["visibility"] == "supervisor" else everyone, frame)
-                await ws.send(json.dumps({"t": "ack", "id": msg["id"], "seq": seq}))
+                await ws.send(json.dumps({"t": "ack", "id": msg["id"], "seq": event["seq"]}))
             return
         everyone.add(ws)
         if path == "/sup":
@@ -1175,16 +1181,15 @@ async def bench_system(
                 rw = RawWriter(i, user, key, sup, stream)
                 await rw.open(base_url, args.deflate)
                 writers.append(rw)
-            raw_writers = list(writers)
 
             async def head() -> int:
-                return sum(w._ids for w in raw_writers)
+                return RawWriter.counter
 
             async def visibility_of(lo: int, hi: int, written: WriteResult) -> dict[str, Any]:
-                acked = sorted((s, v) for s, v in written.acked_seqs if lo < s <= hi)
+                sent = [(s, v) for s, v in RawWriter.sent if lo < s <= hi]
                 return {
-                    "public": [s for s, v in acked if v == "public"],
-                    "supervisor": [s for s, _v in acked],
+                    "public": [s for s, v in sent if v == "public"],
+                    "supervisor": [s for s, _v in sent],
                     "_supervisors": [n_sup],
                 }
 

@@ -11,10 +11,12 @@ import asyncpg
 import websockets
 
 from clients.sdk import Client
+from evalroom.hub.connection import _messages
 from evalroom.hub.endpoint import MAX_INFLIGHT_COMMANDS
 from tests.support import InProcessNode, add_participant, slack
 from wire import messages
 from wire.batch import frames
+from wire.codes import BATCH_BYTES, BATCH_FRAMES
 
 FLOOD = 40 * MAX_INFLIGHT_COMMANDS
 
@@ -134,3 +136,16 @@ async def test_heartbeats_alone_keep_a_connection_open_each_answered_and_silence
         await beating.send(json.dumps({"t": "hb"}))
         assert json.loads(await asyncio.wait_for(beating.recv(), slack(10))) == {"t": "hb"}
     assert beats >= 8
+
+
+async def test_frames_of_one_turn_leave_alone_or_as_bounded_arrays_in_order() -> None:
+    one = [b'{"t":"event","seq":1}']
+    assert _messages(one) == one
+    many = [f'{{"t":"event","seq":{i}}}'.encode() for i in range(BATCH_FRAMES + 3)]
+    out = _messages(many)
+    assert len(out) == 2
+    assert [item["seq"] for m in out for item in frames(m)] == list(range(BATCH_FRAMES + 3))
+    big = b'{"t":"event","x":"' + b"x" * BATCH_BYTES + b'"}'
+    out = _messages([many[0], big, many[1]])
+    assert out == [many[0], big, many[1]]  # an oversized frame goes alone, nothing reordered
+    assert all(len(m) <= BATCH_BYTES + 2 for m in _messages(many[:10] + many[:10]))

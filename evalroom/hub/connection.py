@@ -5,10 +5,11 @@ is full is closed with ``CloseCode.TOO_SLOW``; the client resumes from the last 
 Frames waiting together leave as one JSON array, so a burst costs one socket write.
 
 While the queue is empty and the writer idle, a frame skips both: its bytes, encoded once for
-every recipient, wait only for the end of the event loop's current turn, and then everything
-the connection got in that turn leaves in one transport write (``send_now``, the server's
-synchronous write, ``evalroom.serving``): each frame a WebSocket message of its own, as
-``websockets.broadcast`` sends them, but one syscall for a burst. When the transport is full
+every recipient, wait only for the end of the event loop's current turn, and then what the
+connection got in that turn leaves in one transport write (``send_now``, the server's
+synchronous write, ``evalroom.serving``): one frame as it is, as ``websockets.broadcast``
+sends it, several as one JSON array (``wire.batch``'s bounds), built once per turn for every
+connection that got the same frames. When the transport is full
 ``send_now`` refuses, and the frames go to the queue; every frame after them is queued too
 until the queue drains, so the order never changes.
 """
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 
 from evalroom.db.identity import User
 from wire.batch import take_batch
-from wire.codes import CloseCode
+from wire.codes import BATCH_BYTES, BATCH_FRAMES, CloseCode
 
 CLOSE_TIMEOUT = 2.0
 
@@ -41,6 +42,41 @@ SEND_NOW = "evalroom.send_now"
 # The ASGI scope extension taking a callback for the client's heartbeats: the server calls it
 # where it parses a heartbeat frame, which then never reaches the app (``evalroom.serving``).
 ON_HEARTBEAT = "evalroom.on_heartbeat"
+
+
+# The arrays built in this turn of the loop, by their frames' bytes (compared by content:
+# equal frames make an equal array, whoever they are for). Emptied at the turn's end.
+_arrays: dict[tuple[bytes, ...], bytes] = {}
+
+
+def _forget_arrays() -> None:
+    _arrays.clear()
+
+
+def _messages(data: list[bytes]) -> list[bytes]:
+    """The frames of one turn as WebSocket messages: alone, or JSON arrays within bounds."""
+    if len(data) == 1:
+        return data
+    out: list[bytes] = []
+    start, size = 0, 0
+    for i, frame in enumerate(data):
+        if i > start and (size + len(frame) > BATCH_BYTES or i - start >= BATCH_FRAMES):
+            out.append(_array(tuple(data[start:i])))
+            start, size = i, 0
+        size += len(frame) + 1
+    out.append(_array(tuple(data[start:])))
+    return out
+
+
+def _array(frames: tuple[bytes, ...]) -> bytes:
+    if len(frames) == 1:
+        return frames[0]
+    found = _arrays.get(frames)
+    if found is None:
+        if not _arrays:
+            asyncio.get_running_loop().call_soon(_forget_arrays)
+        found = _arrays[frames] = b"[" + b",".join(frames) + b"]"
+    return found
 
 
 @dataclass
@@ -134,7 +170,7 @@ class Connection:
         if self.closed:
             return
         assert self._send_now is not None
-        if self._send_now(data):
+        if self._send_now(_messages(data)):
             return
         self._queue.extend(frames)  # the transport is full: the writer takes them, in order
         self._ready.set()
