@@ -53,6 +53,29 @@ def _forget_arrays() -> None:
     _arrays.clear()
 
 
+# The connections with frames held for the end of this turn, flushed by one callback, and
+# the loop it is scheduled on (None: not scheduled).
+_corked: list[Connection] = []
+_flush_on: list[asyncio.AbstractEventLoop | None] = [None]
+
+
+def _cork(conn: Connection) -> None:
+    loop = asyncio.get_running_loop()
+    if _flush_on[0] is not loop:  # none scheduled (or only on a loop that is gone)
+        _corked.clear()
+        loop.call_soon(_flush_turn)
+        _flush_on[0] = loop
+    _corked.append(conn)
+
+
+def _flush_turn() -> None:
+    conns = _corked[:]
+    _corked.clear()
+    _flush_on[0] = None
+    for conn in conns:
+        conn._flush_corked()
+
+
 def _messages(data: list[bytes]) -> list[bytes]:
     """The frames of one turn as WebSocket messages: alone, or JSON arrays within bounds."""
     if len(data) == 1:
@@ -147,7 +170,7 @@ class Connection:
             return False
         if self._send_now is not None and not self._queue and not self._sending:
             if not self._corked:
-                asyncio.get_running_loop().call_soon(self._flush_corked)
+                _cork(self)
             self._corked.append(frame)
             self._corked_data.append(frame.encode() if data is None else data)
             return True
