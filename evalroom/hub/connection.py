@@ -9,9 +9,9 @@ every recipient, wait only for the end of the event loop's current turn, and the
 connection got in that turn leaves in one transport write (``send_now``, the server's
 synchronous write, ``evalroom.serving``): one frame as it is, as ``websockets.broadcast``
 sends it, several as one JSON array (``wire.batch``'s bounds), built once per turn for every
-connection that got the same frames. When the transport is full
-``send_now`` refuses, and the frames go to the queue; every frame after them is queued too
-until the queue drains, so the order never changes.
+connection that got the same frames. When the transport is full ``send_now`` refuses, and the
+frames go to the queue; every frame after them is queued too until the queue drains, so the
+order never changes.
 """
 
 from __future__ import annotations
@@ -44,13 +44,9 @@ SEND_NOW = "evalroom.send_now"
 ON_HEARTBEAT = "evalroom.on_heartbeat"
 
 
-# The arrays built in this turn of the loop, by their frames' bytes (compared by content:
-# equal frames make an equal array, whoever they are for). Emptied at the turn's end.
+# The arrays built in this turn's flush, by their frames' bytes (compared by content: equal
+# frames make an equal array, whoever they are for). Emptied when the flush ends.
 _arrays: dict[tuple[bytes, ...], bytes] = {}
-
-
-def _forget_arrays() -> None:
-    _arrays.clear()
 
 
 # The connections with frames held for the end of this turn, flushed by one callback, and
@@ -72,8 +68,11 @@ def _flush_turn() -> None:
     conns = _corked[:]
     _corked.clear()
     _flush_on[0] = None
-    for conn in conns:
-        conn._flush_corked()
+    try:
+        for conn in conns:
+            conn._flush_corked()
+    finally:
+        _arrays.clear()
 
 
 def _messages(data: list[bytes]) -> list[bytes]:
@@ -96,8 +95,6 @@ def _array(frames: tuple[bytes, ...]) -> bytes:
         return frames[0]
     found = _arrays.get(frames)
     if found is None:
-        if not _arrays:
-            asyncio.get_running_loop().call_soon(_forget_arrays)
         found = _arrays[frames] = b"[" + b",".join(frames) + b"]"
     return found
 
