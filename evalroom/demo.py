@@ -54,6 +54,7 @@ from evalroom.db.identity import create_user, grant_role
 from evalroom.domain.draw import DrawRequest, ExpertPool, draw_experts, pool_digest
 from evalroom.domain.session import report_digest
 from evalroom.services.pool_admin import import_pool
+from evalroom.serving import uvicorn_config
 from evalroom.settings import Settings
 
 T: dict[str, tuple[str, str]] = {
@@ -311,16 +312,7 @@ def _free_port() -> int:
 @contextlib.asynccontextmanager
 async def _node(settings: Settings, port: int) -> AsyncIterator[tuple[str, Any]]:
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,
-        log_level="warning",
-        lifespan="on",
-        timeout_graceful_shutdown=3,
-    )
+    config = uvicorn_config(app, settings, "127.0.0.1", port, timeout_graceful_shutdown=3)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
