@@ -74,15 +74,16 @@ def configure(state: Mapping[str, Any], cmd: Command, roster: Roster | None = No
         config = TenderConfig.from_dict(cmd.body.get("config"))
     new = {**state, "config": dict(cmd.body["config"])}
     roster = roster if roster is not None else Roster.from_facts(cmd.facts)
-    for user in config.keyholders:
-        person = check_grant(
-            KEYHOLDER,
-            user,
-            command=cmd.type,
-            actor=cmd.actor,
-            phase="draft",
-            roster=roster,
-        )
+    for i, user in enumerate(config.keyholders):
+        with field_at(f"config.keyholders[{i}]"):  # the refusal names whom the form named
+            person = check_grant(
+                KEYHOLDER,
+                user,
+                command=cmd.type,
+                actor=cmd.actor,
+                phase="draft",
+                roster=roster,
+            )
         roster = roster.with_grant(person, KEYHOLDER, cmd.stream)
     grants = [GrantRole(user, cmd.stream, KEYHOLDER) for user in config.keyholders]
     public = {
