@@ -225,7 +225,10 @@ function grantsCard(ctx, stream, state, granted) {
     const s = state();
     const mine = s.agency === ctx.conn.user;
     /** @param {string} r */
-    const may = (r) => (APPOINTERS[r].by === "agency" ? mine : platform.has(APPOINTERS[r].by)) && APPOINTERS[r].phases.includes(s.phase);
+    // An appointer holding no role in the tender does not see its stream: the phase is then
+    // unknown here and the server decides.
+    const may = (r) => (APPOINTERS[r].by === "agency" ? mine : platform.has(APPOINTERS[r].by)) &&
+      (s.phase ? APPOINTERS[r].phases.includes(s.phase) : APPOINTERS[r].by !== "agency");
     for (const opt of role.options) opt.disabled = !may(opt.value);
     if (role.selectedOptions[0]?.disabled) {
       const first = [...role.options].find((o) => !o.disabled);
@@ -236,8 +239,16 @@ function grantsCard(ctx, stream, state, granted) {
     const keyholders = s.config?.keyholders || [];
     fill(list, table([t("setup.grant_user"), t("setup.grant_role"), t("setup.grant_venue")], [
       ...keyholders.map((/** @type {string} */ u) => ({ attrs: { "data-role": "keyholder", "data-user": u }, cells: [u, roleName("keyholder"), t("setup.by_rules")] })),
-      ...granted().map((g) => ({ attrs: { "data-role": g.role, "data-user": g.user }, cells: [g.user, roleName(g.role), g.venue || "—"] })),
+      ...appointed().map((g) => ({ attrs: { "data-role": g.role, "data-user": g.user }, cells: [g.user, roleName(g.role), g.venue || "—"] })),
     ], { class: "grid", id: "grant-table" }));
+  }
+  /** @type {{user: string, role: string, venue: string}[]} appointments acknowledged to this page */
+  const sent = [];
+  /** What the stream shows appointed, and what this page appointed (an appointer holding no
+   * role in the tender does not see its stream). */
+  function appointed() {
+    const all = [...granted(), ...sent];
+    return all.filter((g, i) => all.findIndex((x) => x.user === g.user && x.role === g.role && x.venue === g.venue) === i);
   }
   role.onchange = render;
   btn.onclick = () => act(btn, async () => {
@@ -275,8 +286,10 @@ function grantsCard(ctx, stream, state, granted) {
       error.textContent = t("error", { message: /** @type {any} */ (err).message });
       throw err;
     }
+    sent.push(body);
     user.value = "";
     venue.value = "";
+    render();
   }, t("setup.granted_ok"));
   return { el, render };
 }
