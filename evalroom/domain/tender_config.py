@@ -16,8 +16,14 @@ JSON shape (``tender.create``'s or ``tender.configure``'s ``config``)::
       "keyholders": ["user-a", "user-b", "user-c"],    # hold the n shares (开标密钥保管人)
       "max_bid_bytes": 1073741824,
       "forms": {"commercial": [{"name": "price", "type": "decimal", "required": true}, …],
-                "technical": [{"name": "duration_days", "type": "int", "required": true}]}
+                "technical": [{"name": "duration_days", "type": "int", "required": true}]},
+      "method": {"kind": "comprehensive", "criteria": […], …}   # optional: 评标办法
     }
+
+``method`` (optional) is the scoring method as :meth:`ScoringMethod.from_dict` reads it,
+published with the tender (the tender documents state it before anyone bids). A refusal is
+``invalid_config`` whose ``field`` is the path of the value at fault, e.g.
+``method.criteria[1].max_points`` (:class:`evalroom.domain.rules.RuleError`).
 
 A section's ``control_price`` (最高投标限价, optional; see
 :class:`evalroom.domain.method_rules.ControlPrice`) is published with the tender and applied at
