@@ -77,8 +77,15 @@ async def test_the_agency_sets_a_tender_up_makes_its_key_appoints_and_publishes_
         criteria=[
             {"id": "qualification", "name": "资格评审", "kind": "pass_fail"},
             {"id": "technical", "name": "施工组织设计", "kind": "expert", "max": "0"},
-            {"id": "quality", "name": "质量保证措施", "kind": "expert", "max": "2",
-             "scale": "range", "low": "1", "high": "2"},
+            {
+                "id": "quality",
+                "name": "质量保证措施",
+                "kind": "expert",
+                "max": "2",
+                "scale": "range",
+                "low": "1",
+                "high": "2",
+            },
             {"id": "price", "name": "投标报价", "kind": "price", "max": "70"},
         ],
     )
@@ -102,9 +109,7 @@ async def test_the_agency_sets_a_tender_up_makes_its_key_appoints_and_publishes_
     # The server refuses a keyholder who is not registered, beside that keyholder's input.
     await page.click("#setup-next")
     await page.click("#confirm-ok")
-    await expect(page.locator("#setup-keyholder-2-error")).to_contain_text(
-        "config.keyholders[2]"
-    )
+    await expect(page.locator("#setup-keyholder-2-error")).to_contain_text("config.keyholders[2]")
     await expect(page.locator("#setup-keyholder-2")).to_have_attribute("aria-invalid", "true")
     state, _ = await _stream(pool, stream)
     assert state is None  # bad input changes nothing
@@ -125,7 +130,10 @@ async def test_the_agency_sets_a_tender_up_makes_its_key_appoints_and_publishes_
     configured = next(e["payload"] for e in events if e["type"] == "tender.configured")
     parsed = TenderConfig.from_dict(config)
     assert parsed.method is not None and configured["method"] == parsed.method.to_dict()
-    assert configured["sections"][0]["control_price"] == {"limit": "1040000.00", "floor_ratio": "0.85"}
+    assert configured["sections"][0]["control_price"] == {
+        "limit": "1040000.00",
+        "floor_ratio": "0.85",
+    }
     assert configured["method"]["criteria"][2]["scale"] == {"low": "1", "high": "2"}
     assert configured["keyholders"] == keyholders
 

@@ -20,9 +20,7 @@ from tests.support import InProcessNode, add_participant
 def _config(keyholders: list[str]) -> dict[str, Any]:
     _identity, recipient = age.generate_identity()
     return {
-        "sections": [
-            {"id": "S1", "name": "第一标段", "control_price": {"limit": "1040000.00"}}
-        ],
+        "sections": [{"id": "S1", "name": "第一标段", "control_price": {"limit": "1040000.00"}}],
         "envelopes": ["single"],
         "opening_at": "2030-01-15T01:30:00+00:00",
         "min_bids": 3,
@@ -75,7 +73,9 @@ def _set(config: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str,
 
 
 @pytest.mark.parametrize(("path", "value", "field"), BAD)
-def test_a_bad_rule_is_refused_naming_its_field(path: tuple[Any, ...], value: Any, field: str) -> None:
+def test_a_bad_rule_is_refused_naming_its_field(
+    path: tuple[Any, ...], value: Any, field: str
+) -> None:
     with pytest.raises(RuleError) as refusal:
         TenderConfig.from_dict(_set(_config(["a", "b", "c"]), path, value))
     assert refusal.value.code == "invalid_config"

@@ -104,7 +104,9 @@ class ControlPrice:
         if self.floor is not None and not 0 < self.floor < self.limit:
             raise _invalid("control_price.floor must lie between 0 and the limit", "floor")
         if self.floor_ratio is not None and not 0 < self.floor_ratio < 1:
-            raise _invalid("control_price.floor_ratio must lie strictly between 0 and 1", "floor_ratio")
+            raise _invalid(
+                "control_price.floor_ratio must lie strictly between 0 and 1", "floor_ratio"
+            )
 
     @property
     def floor_amount(self) -> Decimal | None:
@@ -246,9 +248,7 @@ class ScoreScale:
             low=opt("low"),
             high=opt("high"),
             step=opt("step"),
-            values=None
-            if values is None
-            else tuple(_figure(v, i) for i, v in enumerate(values)),
+            values=None if values is None else tuple(_figure(v, i) for i, v in enumerate(values)),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -71,7 +71,7 @@ def configure(state: Mapping[str, Any], cmd: Command, roster: Roster | None = No
     registered, not the agency nor its organisation, holding no conflicting role."""
     _phase(state, "draft")
     with field_at("config"):
-        config = TenderConfig.from_dict(cmd.body.get("config"))
+        config = TenderConfig.from_dict(cmd.body.get("config") or {})
     new = {**state, "config": dict(cmd.body["config"])}
     roster = roster if roster is not None else Roster.from_facts(cmd.facts)
     for i, user in enumerate(config.keyholders):

@@ -315,7 +315,9 @@ class Trim:
         if self.count < 1:
             raise _invalid("trim.count must be at least 1", "count")
         if self.from_bids < 2 * self.count + 1:
-            raise _invalid("trim.from_bids must leave at least one price after trimming", "from_bids")
+            raise _invalid(
+                "trim.from_bids must leave at least one price after trimming", "from_bids"
+            )
 
 
 @dataclass(frozen=True)
@@ -531,11 +533,10 @@ def _bands_from_list(value: object, where: str) -> tuple[Band, ...]:
     for i, item in enumerate(_list(value, where)):
         with field_at(f"[{i}]"):
             b = _fields(item, f"{where}[{i}]", {"up_to", "points_per_percent"}, "invalid_rule")
-            per = _at(
-                "points_per_percent",
-                lambda: read_decimal(b.get("points_per_percent"), f"{where}[{i}].points_per_percent"),
-            )
-            up_to = _at("up_to", lambda: _opt_dec(b.get("up_to"), f"{where}[{i}].up_to"))
+            with field_at("points_per_percent"):
+                per = read_decimal(b.get("points_per_percent"), f"{where}[{i}].points_per_percent")
+            with field_at("up_to"):
+                up_to = _opt_dec(b.get("up_to"), f"{where}[{i}].up_to")
             bands.append(Band(up_to, per))
     return tuple(bands)
 
@@ -565,13 +566,21 @@ class Criterion:
             raise _invalid(f"criterion {self.id} needs positive max_points", "max_points")
         scored = self.kind in (CriterionKind.EXPERT, CriterionKind.DEDUCTION)
         if not scored and (self.scale is not None or self.scored_by is not ScoredBy.EXPERTS):
-            raise _invalid(f"criterion {self.id}: only scored criteria take a scale or scorer", "scale")
+            raise _invalid(
+                f"criterion {self.id}: only scored criteria take a scale or scorer", "scale"
+            )
         if self.entry is not Entry.SCORE and self.kind is not CriterionKind.EXPERT:
-            raise _invalid(f"criterion {self.id}: only expert criteria take entry by deduction", "entry")
+            raise _invalid(
+                f"criterion {self.id}: only expert criteria take entry by deduction", "entry"
+            )
         if (self.kind is CriterionKind.DEDUCTION) != (self.deduction is not None):
-            raise _invalid(f"criterion {self.id}: a deduction item and its rule go together", "deduction")
+            raise _invalid(
+                f"criterion {self.id}: a deduction item and its rule go together", "deduction"
+            )
         if self.scale is not None and self.scale.top != self.max_points:
-            raise _invalid(f"criterion {self.id}: the scale's top must equal max_points", "max_points")
+            raise _invalid(
+                f"criterion {self.id}: the scale's top must equal max_points", "max_points"
+            )
         if self.deduction is DeductionRule.MAJORITY and self.scale is not None:
             raise _invalid(f"criterion {self.id}: a majority deduction is all or nothing", "scale")
 

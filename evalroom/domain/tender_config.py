@@ -206,7 +206,8 @@ def _sections(value: Any) -> tuple[Section, ...]:
             sid, name = _read(s, "id", str), _read(s, "name", str)
             if not _ID.match(sid):
                 raise _bad("id", "a section id is letters, digits, . _ - (at most 32)")
-            control = _read(s, "control_price", lambda v: _control_price(v, sid), None)
+            with field_at("control_price"):
+                control = _control_price(s.get("control_price"), sid)
             sections.append(Section(sid, name, control))
     if len({s.id for s in sections}) != len(sections):
         raise _bad(f"[{len(sections) - 1}].id", "section ids repeat")
