@@ -92,11 +92,13 @@ export function mount(root, ctx) {
 
   /** Each step of the opening is offered only when it can be taken. */
   function gate() {
-    const why = t("why.phase");
-    const running = s.phase === "opening" && !!s.stage;
+    // Only the tender's own agency runs its opening (an appointer sees the buttons disabled).
+    const mine = !s.agency || s.agency === conn.user;
+    const why = mine ? t("why.phase") : t("setup.why_not_agency");
+    const running = mine && s.phase === "opening" && !!s.stage;
     const [start, close, readout, sign] = ["start-btn", "close-btn", "readout-btn", "sign-btn"].map(
       (x) => /** @type {HTMLButtonElement} */ (controls.querySelector(`#${x}`)));
-    allow(start, s.phase === "bidding" || (s.phase === "opening" && !s.stage), why);
+    allow(start, mine && (s.phase === "bidding" || (s.phase === "opening" && !s.stage)), why);
     allow(close, running && !s.windowClosed, why);
     allow(readout, running && !!s.windowClosed && !s.readOut, why);
     allow(sign, running && !!s.readOut && !s.recordSigned.includes("agency"), s.recordSigned.includes("agency") ? t("why.done") : why);
@@ -120,7 +122,7 @@ export function mount(root, ctx) {
       ]),
       failureBanner(s),
       s.config ? configFacts(s.config) : null,
-      mine ? card(t("agency.run"), controls, s.stage ? statusTable(s) : h("p", { class: "hint" }, t("agency.start_hint"))) : null,
+      card(t("agency.run"), controls, s.stage ? statusTable(s) : h("p", { class: "hint" }, t("agency.start_hint"))),
       s.readOut ? card(t("bidder.readout"), readOutTable(s)) : null,
       s.objections.length ? card(t("agency.objections"), h("ul", { class: "objections" }, s.objections.map((/** @type {any} */ o) => objectionItem(o)))) : null,
     );
