@@ -23,6 +23,7 @@ record carries both signatures (the supervisor signs with ``sign-record``).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import time
@@ -123,6 +124,46 @@ def _send(
             return await client.command(stream, type_, body or {}, sign=sign)
 
     return asyncio.run(send(require_key(key_path, out)))
+
+
+# -- method rules in the session: a price score computed elsewhere ---------------------------
+
+
+@main.command(
+    "price-scores",
+    help="Feed the price scores computed elsewhere (工程量清单), for the supervisor to approve.",
+)
+@click.argument("session")
+@click.option(
+    "--file",
+    "scores_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help='{"S1-B01": "64.25", …}',
+)
+@click.option("--basis", required=True, help="How they were computed (计算依据)")
+@server_options
+@cli_command
+def price_scores(
+    out: Out,
+    session: str,
+    scores_path: Path,
+    basis: str,
+    server: str,
+    key_path: Path | None,
+    lang: str,
+) -> int | None:
+    try:
+        data = json.loads(scores_path.read_text("utf-8"), parse_float=str, parse_int=str)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CliError("bad_price_scores", detail=str(exc)) from None
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise CliError("bad_price_scores", detail=str(scores_path))
+    stream = session if session.startswith("session:") else f"session:{session}"
+    body = {"scores": data, "basis": basis}
+    _send(out, server, key_path, stream, "session.price_scores", body)
+    out.say("price_scores_fed", count=len(data))
+    return 0
 
 
 @main.command(help="Create a tender with its bidding and opening rules (创建招标项目).")

@@ -9,7 +9,8 @@
     evalroom-bidder receipts --key me.key
     evalroom-bidder opening T1 --key me.key [--confirm | --object TEXT] [--no-release]
 
-``seal`` packs the bid form and documents and seals them on this machine to a fresh per-bid
+``seal`` packs the bid form, the sealing machine's identifiers as keyed hashes (never in
+clear, ``clients/origin.py``) and the documents, and seals them on this machine to a fresh per-bid
 key and the tender's opening key; the per-bid key goes to ``<keyfile>.bids.json`` (mode 0600,
 never uploaded) and is released only at the opening, by ``opening``. ``submit`` uploads the
 ciphertext, checks the platform's signed receipt and keeps it in ``<keyfile>.receipts/``.
@@ -63,6 +64,7 @@ from clients.keyfile import (
     read_json,
 )
 from clients.opening import pack_bid, seal_envelope, sha256_file, upload_envelope
+from clients.origin import sealing_origin
 from clients.sdk import Client, ClientError
 from crypto import age
 from crypto.keys import KeyFormatError, VerifyKey
@@ -186,7 +188,7 @@ def _seal_to(
     os.close(fd)
     package = Path(tmp)
     try:
-        pack_bid(package, form, files)
+        pack_bid(package, form, files, sealing_origin(tender, recipient))
         identity = seal_envelope(package, out_path, recipient)
         sha = sha256_file(out_path)
         keys.add(tender_id(tender), section, envelope, identity, out_path, sha)

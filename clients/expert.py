@@ -18,6 +18,12 @@
     evalroom-expert sign-report EV1-S1 [--digest HEX] [--dissent "…"] [--yes]
     evalroom-expert conflict EV1-S1 --reason "与投标人有利害关系"        # 回避, before the start
     evalroom-expert watch EV1-S1
+    evalroom-expert criteria EV1-S1                 # what each item takes (1–2 分, 0/4/8, 扣分项)
+    evalroom-expert arithmetic-errors EV1-S1 --bid S1-B01 --errors 2 --reason "…"   # chair
+    evalroom-expert correct EV1-S1 --expert E3 --bid S1-B01 --criterion tech \\
+        --to 21 --reason "复核发现漏计业绩"                                  # chair, 复核
+    evalroom-expert correct EV1-S1 --base-price --to 1000000.00 --reason "…"  # chair, 复核
+    evalroom-expert recommend EV1-S1 S1-B01 S1-B03          # 投票法 / 排序法 ballot, signed
 
 ``SESSION`` is the session id (``EV1-S1``) or its stream (``session:EV1-S1``). Scores are
 decimals written as text (at most 2 places); the score commands, verdicts, deviation reasons
@@ -45,6 +51,7 @@ from clients.cli_common import (
     connected,
     require_key,
     server_options,
+    table,
 )
 from clients.folds.session import session_id, session_stream
 from clients.keyfile import ParticipantKey
@@ -52,6 +59,7 @@ from clients.render.session import SessionRender
 from clients.sdk import ClientError
 from clients.session_commands import (
     check_report,
+    criteria_rows,
     live_client,
     load_view,
     report_command,
@@ -538,6 +546,102 @@ def watch(
             return await watcher.run(timeout)
 
     return asyncio.run(follow(require_key(key_path, out)))
+
+
+# -- method rules in the session -------------------------------------------------------------
+
+
+@main.command(help="What each criterion takes: range, steps, values, who scores it (评分标准).")
+@click.argument("session")
+@server_options
+@cli_command
+def criteria(out: Out, session: str, server: str, key_path: Path | None, lang: str) -> int | None:
+    async def fetch(key: ParticipantKey) -> tuple[list[list[str]], str]:
+        async with connected(server, key, out.lang) as client:
+            view, _sub = await load_view(client, session_stream(session))
+            return criteria_rows(out, view, key.user), key.user
+
+    rows, _me = asyncio.run(fetch(require_key(key_path, out)))
+    if not rows:
+        out.say("criteria_none")
+        return 0
+    heads = ("h.criterion", "h.crit_name", "h.crit_kind", "h.scored_by", "h.values")
+    out.echo(table([out.t(h) for h in heads], rows))
+    return 0
+
+
+@main.command("arithmetic-errors", help="Chair: record a bid's arithmetic errors (算术错误).")
+@click.argument("session")
+@click.option("--bid", required=True)
+@click.option("--errors", type=click.IntRange(0, 999), required=True)
+@click.option("--reason", help="What the errors are (required unless 0)")
+@server_options
+@cli_command
+def arithmetic_errors(
+    out: Out,
+    session: str,
+    bid: str,
+    errors: int,
+    reason: str | None,
+    server: str,
+    key_path: Path | None,
+    lang: str,
+) -> int | None:
+    body: dict[str, Any] = {"bid": bid, "errors": errors}
+    if reason:
+        body["reason"] = reason
+    send(out, server, key_path, session, "session.arithmetic_errors", body)
+    out.say("arithmetic_saved", bid=bid, errors=errors)
+    return 0
+
+
+@main.command(help="Chair: after a 复核, ask to correct a score or the base price (复核更正).")
+@click.argument("session")
+@click.option("--expert", help="The expert whose score is corrected")
+@click.option("--bid")
+@click.option("--criterion")
+@click.option("--base-price", "base_price", is_flag=True, help="Correct the base price instead")
+@click.option("--to", "corrected", required=True, help="The corrected figure, e.g. 21")
+@click.option("--reason", required=True)
+@server_options
+@cli_command
+def correct(
+    out: Out,
+    session: str,
+    expert: str | None,
+    bid: str | None,
+    criterion: str | None,
+    base_price: bool,
+    corrected: str,
+    reason: str,
+    server: str,
+    key_path: Path | None,
+    lang: str,
+) -> int | None:
+    body: dict[str, Any] = {"corrected": corrected.strip(), "reason": reason}
+    if base_price:
+        body["kind"] = "base_price"
+    else:
+        body.update(kind="score", expert=expert, bid=bid, criterion=criterion)
+    send(out, server, key_path, session, "session.correction_request", body)
+    out.say("correction_asked")
+    return 0
+
+
+@main.command(
+    help="Vote the recommended candidates (投票法: up to the method's picks; 排序法: every"
+    " candidate, best first), signed."
+)
+@click.argument("session")
+@click.argument("bids", nargs=-1, required=True)
+@server_options
+@cli_command
+def recommend(
+    out: Out, session: str, bids: tuple[str, ...], server: str, key_path: Path | None, lang: str
+) -> int | None:
+    send(out, server, key_path, session, "session.rank_vote", {"bids": list(bids)}, sign=True)
+    out.say("rank_vote_saved", bids=", ".join(bids))
+    return 0
 
 
 if __name__ == "__main__":

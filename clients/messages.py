@@ -895,6 +895,96 @@ STANDING: dict[str, tuple[str, str]] = {
 }
 
 
+# award (定标) jobs: evalroom-award, the award's CLI (clients/award.py).
+AWARD: dict[str, tuple[str, str]] = {
+    "award_none": ("会话 {session} 尚未设置定标。", "Session {session} has no award set up."),
+    "award_not_candidate": (
+        "{given} 不是可选的候选人；可选：{candidates}",
+        "{given} is not a candidate to choose; the candidates: {candidates}",
+    ),
+    "award_no_round": (
+        "当前没有进行中的投票轮次（定标阶段：{phase}）。",
+        "No round is being voted (award phase: {phase}).",
+    ),
+    "award_no_report": (
+        "尚无待签署的定标报告（定标阶段：{phase}）。",
+        "There is no award report to sign yet (award phase: {phase}).",
+    ),
+    "award_draw_options": (
+        "从成员库抽取定标委员需同时给出 --panel、--draw 与 --seed-out。",
+        "Drawing members from your panel needs --panel, --draw and --seed-out together.",
+    ),
+    "award_set_up_done": (
+        "会话 {session} 的定标已设置：{method}",
+        "Award of {session} set up: {method}",
+    ),
+    "award_panel_committed": (
+        "抽取种子已承诺（SHA-256 {commitment}），种子保存在 {path}；监督人签到后执行 draw",
+        "Panel seed committed (SHA-256 {commitment}), the seed kept in {path}; run draw once a"
+        " supervisor signed in",
+    ),
+    "award_drawn": (
+        "已抽取定标委员：{drawn}；组长 {chair}",
+        "Members drawn: {drawn}; chair {chair}",
+    ),
+    "award_answered_done": ("已答复异议 {id}", "Objection {id} answered"),
+    "award_notified": ("已发中标通知：{winner}（{at}）", "Notice of award issued: {winner} ({at})"),
+    "award_signed_in_done": ("已签到定标（{session}）", "Signed in to the award ({session})"),
+    "award_lot_committed": (
+        "抽签种子已承诺（SHA-256 {commitment}），种子保存在 {path}",
+        "Lot seed committed (SHA-256 {commitment}), the seed kept in {path}",
+    ),
+    "award_lot_done": (
+        "抽签：从 {finalists} 中抽中 {pick}",
+        "The lot: from {finalists} it picked {pick}",
+    ),
+    "award_voted": (
+        "已在第 {round} 轮投票给 {candidate}",
+        "Voted for {candidate} in round {round}",
+    ),
+    "award_opinion_done": ("已提交意见：{candidate}", "Opinion given: {candidate}"),
+    "award_decided_done": ("组长已定标：{candidate}", "The chair decided: {candidate}"),
+    "award_report_signed_done": (
+        "已签署定标报告（摘要 {digest}），中标人 {winner}",
+        "Award report signed (digest {digest}), winner {winner}",
+    ),
+    "award_objection_raised": ("异议已提出，编号 {id}", "Objection raised: {id}"),
+    "h.award_rank": ("排名", "Rank"),
+    "h.award_company": ("投标人", "Bidder"),
+    "h.award_price": ("投标报价", "Bid price"),
+    "award_status_draw": (
+        "从成员库（{size} 人）抽取 {count} 人，种子承诺 {commitment}…；抽中：{drawn}",
+        "{count} drawn from a panel of {size}, seed commitment {commitment}…; drawn: {drawn}",
+    ),
+    "award_not_drawn": ("尚未抽取", "not drawn yet"),
+    "award_status_committee": (
+        "定标委员会：{members}；组长 {chair}；已签到 {signed}/{of}",
+        "Award committee: {members}; chair {chair}; signed in {signed}/{of}",
+    ),
+    "award_status_size": ("定标委员会 {n} 人", "Award committee of {n}"),
+    "award_status_supervisor": ("监督人已签到：{who}", "Supervisor signed in: {who}"),
+    "award_status_voting": (
+        "第 {round} 轮投票中：候选人 {candidates}，选出 {seats} 个；已投 {done}/{of}",
+        "Round {round} being voted: candidates {candidates}, {seats} to choose; voted {done}/{of}",
+    ),
+    "award_status_round": ("第 {round} 轮计票：{counts}", "Round {round} tally: {counts}"),
+    "award_status_opinion": (
+        "{member} 的意见：{candidate} —— {text}",
+        "{member}'s opinion: {candidate} — {text}",
+    ),
+    "ev.award_panel": (
+        "定标委员从招标人成员库抽取：指定 {appointed}，成员库 {size} 人中抽 {count} 人，种子承诺 {commitment}…",
+        "Members to be drawn from the tenderer's panel: appointed {appointed}, {count} of {size},"
+        " seed commitment {commitment}…",
+    ),
+    "ev.award_members_drawn": (
+        "抽取定标委员：种子 {seed}… 与承诺相符，抽中 {drawn}",
+        "Members drawn: the seed {seed}… matches its commitment; drawn {drawn}",
+    ),
+    "award_phase.draw": ("抽取定标委员", "drawing the members"),
+}
+
+
 def _merged(*sections: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
     """One catalog from its sections; a key in two sections is a mistake, found at import."""
     merged: dict[str, tuple[str, str]] = {}
@@ -906,7 +996,59 @@ def _merged(*sections: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]
     return merged
 
 
+# method rules in the session: criteria as an expert enters them, the chair's arithmetic
+# errors and corrections after a 复核, the supervisor's approvals, the agency's price scores.
+RULES: dict[str, tuple[str, str]] = {
+    "crit.expert": ("专家评分", "expert score"),
+    "crit.expert:entry_deduction": ("专家评分（填写扣分）", "expert score (enter the deduction)"),
+    "crit.deduction:majority": ("扣分项（多数扣分）", "deduction (by majority)"),
+    "crit.deduction:mean": ("扣分项（平均扣分）", "deduction (mean)"),
+    "crit.by.experts": ("全体专家", "every expert"),
+    "crit.by.chair": ("仅组长", "the chair only"),
+    "h.criterion": ("评分项", "criterion"),
+    "h.crit_name": ("名称", "name"),
+    "h.crit_kind": ("类型", "kind"),
+    "h.scored_by": ("打分人", "scored by"),
+    "h.values": ("可给分值", "values allowed"),
+    "criteria_none": ("该评标办法没有需专家打分的项目。", "This method has nothing experts score."),
+    "arithmetic_saved": (
+        "已记录 {bid} 的算术错误 {errors} 处。",
+        "Recorded {errors} arithmetic error(s) in {bid}.",
+    ),
+    "correction_asked": (
+        "已提交复核更正申请，待监督人批准。",
+        "Correction asked; awaiting the supervisor.",
+    ),
+    "approved_correction": (
+        "已批准更正；排名已重新计算，评标报告需重新签署。",
+        "Correction approved; the ranking is recomputed and the report is signed again.",
+    ),
+    "rejected_correction": ("已驳回更正申请。", "Refused the correction."),
+    "price_scores_fed": (
+        "已提交 {count} 份投标的价格得分，待监督人批准。",
+        "Fed the price scores of {count} bids; awaiting the supervisor.",
+    ),
+    "approved_price_scores": ("已批准价格得分。", "Approved the price scores."),
+    "rank_vote_saved": ("已签名投票：{bids}", "Signed ballot saved: {bids}"),
+    "rejected_price_scores": ("已驳回价格得分。", "Refused the price scores."),
+    "bad_price_scores": (
+        '价格得分文件应为 {{投标编号: "64.25"}}：{detail}',
+        'The price score file is {{bid: "64.25"}}: {detail}',
+    ),
+}
+
 # Every sentence of every CLI, by key.
 MESSAGES = _merged(
-    COMMON, CEREMONY, SESSION, STANDING, AGENCY, BIDDER, KEYHOLDER, EXPERT, SUPERVISOR, OPERATOR
+    COMMON,
+    CEREMONY,
+    SESSION,
+    STANDING,
+    AGENCY,
+    BIDDER,
+    KEYHOLDER,
+    EXPERT,
+    SUPERVISOR,
+    OPERATOR,
+    RULES,
+    AWARD,
 )

@@ -33,10 +33,15 @@ def make_opening_key(k: int, n: int) -> tuple[str, list[str]]:
     return recipient, shares
 
 
-def pack_bid(dst: Path, form: Mapping[str, Any], attachments: Mapping[str, Path | bytes]) -> None:
-    """Write the bid package (bid form + documents) to ``dst``."""
+def pack_bid(
+    dst: Path,
+    form: Mapping[str, Any],
+    attachments: Mapping[str, Path | bytes],
+    origin: Mapping[str, Any] | None = None,
+) -> None:
+    """Write the bid package (bid form, the sealing machine's keyed hashes, documents)."""
     with dst.open("wb") as out:
-        write_package(out, form, attachments)
+        write_package(out, form, attachments, origin)
 
 
 def seal_envelope(package: Path, sealed: Path, opening_recipient: str) -> str:

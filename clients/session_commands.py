@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ from clients.follow import Follower
 from clients.keyfile import ParticipantKey
 from clients.render.session import SessionRender
 from clients.sdk import Client, Subscription, _raise_for
+from evalroom.domain.method_rules import ScoreScale
 from evalroom.domain.session import report_digest
+from evalroom.domain.session_review import scale_phrase_zh
 
 
 async def load_view(client: Client, stream: str) -> tuple[SessionView, Subscription]:
@@ -155,3 +158,44 @@ def sheet_command(
         else:
             out.say("sheet_empty")
     return 0
+
+
+# -- method rules in the session: what each criterion takes ---------------------------------
+
+
+def legal_values(criterion: dict[str, Any]) -> tuple[str, str]:
+    """What an expert may enter on ``criterion`` (a method's criterion as JSON): (zh-CN,
+    English). The same scale the session holds the figure to (``Criterion.allowed``)."""
+    top = str(criterion.get("max_points") or "0")
+    raw = criterion.get("scale")
+    if isinstance(raw, dict):
+        scale = ScoreScale.from_dict(raw)
+    elif criterion.get("deduction") == "majority":
+        scale = ScoreScale(values=(Decimal(0), Decimal(top)))  # all or nothing
+    else:
+        scale = ScoreScale.from_dict({"low": "0", "high": top})
+    return scale_phrase_zh(scale), scale.allowed()
+
+
+def criteria_rows(out: Out, view: SessionView, me: str | None) -> list[list[str]]:
+    """One row per criterion an expert enters: id, name, kind, who scores it, the values."""
+    rows = []
+    for c in view.scored_criteria():
+        zh, en = legal_values(c)
+        kind = str(c.get("kind"))
+        if kind == "deduction":
+            kind = f"deduction:{c.get('deduction')}"
+        elif c.get("entry") == "deduction":
+            kind = "expert:entry_deduction"
+        by = str(c.get("scored_by", "experts"))
+        mine = me is None or by == "experts" or me == view.chair
+        rows.append(
+            [
+                str(c.get("id")),
+                str(c.get("name")),
+                out.t(f"crit.{kind}"),
+                out.t(f"crit.by.{by}") + ("" if mine else " ✗"),
+                en if out.en else zh,
+            ]
+        )
+    return rows

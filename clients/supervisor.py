@@ -164,6 +164,61 @@ def reject_goback(
     return _simple(out, session, server, key_path, "session.goback_reject", body, "rejected_goback")
 
 
+# -- method rules in the session: the supervisor's approvals --------------------------------
+
+
+@main.command("approve-correction", help="Approve the chair's correction after a 复核 (批准更正).")
+@click.argument("session")
+@server_options
+@cli_command
+def approve_correction(
+    out: Out, session: str, server: str, key_path: Path | None, lang: str
+) -> int | None:
+    body: dict[str, Any] = {}
+    return _simple(
+        out, session, server, key_path, "session.correction_approve", body, "approved_correction"
+    )
+
+
+@main.command("reject-correction", help="Refuse the chair's correction, with a reason.")
+@click.argument("session")
+@click.option("--reason", required=True)
+@server_options
+@cli_command
+def reject_correction(
+    out: Out, session: str, reason: str, server: str, key_path: Path | None, lang: str
+) -> int | None:
+    body = {"reason": reason}
+    return _simple(
+        out, session, server, key_path, "session.correction_reject", body, "rejected_correction"
+    )
+
+
+@main.command("approve-price-scores", help="Approve the price scores the agency fed in.")
+@click.argument("session")
+@server_options
+@cli_command
+def approve_price_scores(
+    out: Out, session: str, server: str, key_path: Path | None, lang: str
+) -> int | None:
+    body: dict[str, Any] = {}
+    kind = "session.price_scores_approve"
+    return _simple(out, session, server, key_path, kind, body, "approved_price_scores")
+
+
+@main.command("reject-price-scores", help="Refuse the price scores the agency fed in.")
+@click.argument("session")
+@click.option("--reason", required=True)
+@server_options
+@cli_command
+def reject_price_scores(
+    out: Out, session: str, reason: str, server: str, key_path: Path | None, lang: str
+) -> int | None:
+    body = {"reason": reason}
+    kind = "session.price_scores_reject"
+    return _simple(out, session, server, key_path, kind, body, "rejected_price_scores")
+
+
 @main.command(help="Pause the evaluation in every venue (暂停评标).")
 @click.argument("session")
 @click.option("--reason", required=True)

@@ -117,6 +117,7 @@ from crypto.checkpoint import VerifierKey as LogKey
 from crypto.events import event_leaf_hash
 from crypto.keys import KeyFormatError, VerifyKey
 from crypto.merkle import MerkleLog, verify_consistency, verify_inclusion
+from evalroom.domain.corrections import Correction
 from evalroom.domain.handover import (
     RECORD_EVENT,
     SignedRecord,
@@ -125,12 +126,14 @@ from evalroom.domain.handover import (
     record_digest,
     session_bids,
 )
+from evalroom.domain.method_rules import draw_floating_point
 from evalroom.domain.rules import RuleError
 from evalroom.domain.scoring import BidFigures, ExpertSheet, ScoringMethod, evaluate
+from evalroom.domain.session_rules import tally_ballots
 
 FORMAT = "evalroom-bundle/1"
 EVENT_FIELDS = ("stream", "seq", "type", "actor", "at", "payload", "visibility", "sig")
-BID_FIELDS = frozenset({"bid_id", "price", "arithmetic_errors", "adjustment"})
+BID_FIELDS = frozenset({"bid_id", "price", "arithmetic_errors", "adjustment", "price_score"})
 # An actor's act is folded only when the actor signed that very command: the server may
 # not sign for them (event type -> the command signed).
 SIGNED_ACTS = {"opening.record_signed": "opening.sign_record"}
@@ -729,6 +732,16 @@ class BundleVerifier:
             if item.get("stream") == name and isinstance(report, dict):
                 for difference in bid_differences(_items(report.get("bids")), handover.bids):
                     self.fail(f"report {name}", difference)
+                # method rules: a floating point drawn at the opening is the report's
+                drawn = handover.floating_point
+                if drawn is not None and str(report.get("floating_point")) != str(
+                    drawn.get("value")
+                ):
+                    self.fail(
+                        f"report {name}",
+                        f"floating point {report.get('floating_point')}, but the opening drew"
+                        f" {drawn.get('value')}",
+                    )
         stages = ", ".join(f"{r['stage']} {tender.name}#{r['seq']}" for r in handover.reference)
         self.result.summary.append(
             f"session {name}: {len(handover.bids)} bids as in the signed opening record ({stages})"
@@ -766,6 +779,53 @@ class BundleVerifier:
             self.result.summary.append(
                 f"opening record of {tender.name}: each read-out price held to the published"
                 f" control price of {len(controlled)} section(s)"
+            )
+        self._floating_points(tender, payload, records)
+
+    def _floating_points(
+        self, tender: _Stream, config: Mapping[str, Any], records: list[SignedRecord]
+    ) -> None:
+        """Method rules: each floating point drawn at the opening is recomputed from its
+        revealed seed, the commitment published before the priced read-out and the section's
+        published set; the record keeps that value."""
+        view = self._tender_view(tender)
+        sets = {
+            str(s.get("id")): s["floating_point"]["choices"]
+            for s in config.get("sections") or []
+            if isinstance(s, dict) and isinstance(s.get("floating_point"), dict)
+        }
+        read_outs = [
+            seq for seq, e in sorted(tender.events.items()) if e["type"] == "opening.read_out"
+        ]
+        subject = f"opening record of {tender.name}"
+        for section, choices in sorted(sets.items()):
+            drawn = view.floating_points.get(section, {})
+            if "value" not in drawn:
+                continue  # not drawn yet (the record cannot be signed without it)
+            try:
+                value = draw_floating_point(
+                    [Decimal(str(c)) for c in choices],
+                    bytes.fromhex(str(drawn["seed"])),
+                    str(drawn["commitment"]),
+                )
+            except (RuleError, ValueError, InvalidOperation) as exc:
+                self.fail(subject, f"section {section}: the floating point draw fails: {exc}")
+                continue
+            if str(value) != str(drawn["value"]) or list(drawn.get("choices") or []) != choices:
+                self.fail(subject, f"section {section}: drawn {drawn['value']}, recomputed {value}")
+            committed = drawn.get("committed_seq", 0)
+            priced = [s for s in read_outs if s < int(drawn.get("drawn_seq", 0))]
+            if not committed or (priced and committed > priced[-1]):
+                self.fail(subject, f"section {section}: the seed was committed after the read-out")
+            kept = [
+                (r.payload.get("floating_points") or {}).get(section)
+                for r in records
+                if r.payload.get("floating_points")
+            ]
+            if kept and (kept[-1] or {}).get("value") != drawn["value"]:
+                self.fail(subject, f"section {section}: the record keeps another floating point")
+            self.result.summary.append(
+                f"{subject}: floating point of {section} recomputed from its seed: {value} %"
             )
 
     def _record_reference(
@@ -863,8 +923,24 @@ class BundleVerifier:
             sheets = [ExpertSheet.from_dict(s) for s in report["sheets"]]
             fp_text = report.get("floating_point")
             floating = None if fp_text is None else Decimal(str(fp_text))
-            ranking = evaluate(method, bids, sheets, floating).to_dict()
-        except (RuleError, InvalidOperation) as exc:
+            # method rules in the session: the chair scores the chair-only items alone, and
+            # the corrections approved after a 复核 apply on top of the sheets as handed in.
+            chairs = [m.get("expert") for m in _items(report.get("committee")) if m.get("chair")]
+            corrections = [
+                Correction.from_dict(
+                    {k: v for k, v in c.items() if k not in ("requested_by", "approved_at")}
+                )
+                for c in _items(report.get("corrections"))
+            ]
+            ranking = evaluate(
+                method,
+                bids,
+                sheets,
+                floating,
+                chair=chairs[0] if chairs else None,
+                corrections=corrections,
+            ).to_dict()
+        except (RuleError, InvalidOperation, AttributeError) as exc:
             self.fail(subject, f"cannot re-run the evaluation: {exc}")
             return
         claimed = report.get("ranking")
@@ -876,18 +952,76 @@ class BundleVerifier:
         else:
             self.result.summary.append(f"{subject}: ranking recomputed from {len(sheets)} sheets")
         listed = report.get("recommended")
+        expected = ranking["recommended"]
+        if isinstance(report.get("recommendation"), dict):
+            expected = self._recommendation(subject, method, report["recommendation"])
         if (
             isinstance(listed, list)
-            and [r.get("bid_id") if isinstance(r, dict) else r for r in listed]
-            != ranking["recommended"]
+            and [r.get("bid_id") if isinstance(r, dict) else r for r in listed] != expected
         ):
-            self.fail(subject, f"recommends {listed}, the ranking {ranking['recommended']}")
+            self.fail(subject, f"recommends {listed}, the count gives {expected}")
         state = self.streams.get(stream)
         if state is None:
             self.fail(subject, f"its stream {stream} is not in the bundle")
             return
         self._signed_sheets(subject, state, sheets)
+        self._approvals(subject, state, report)
         self._report_signatures(subject, state, report, [s.expert_id for s in sheets])
+
+    def _recommendation(
+        self, subject: str, method: ScoringMethod, recommendation: Mapping[str, Any]
+    ) -> list[str]:
+        """Method rules: 投票法 / 排序法 — every round recounted from its ballots; the chosen
+        candidates in order (empty while the vote runs)."""
+        by = method.recommend_by
+        if by is None:
+            self.fail(subject, "a recommendation vote under a method that recommends by scores")
+            return []
+        chosen: list[str] = []
+        for r in _items(recommendation.get("rounds")):
+            try:
+                counted = tally_ballots(
+                    by.kind,
+                    list(r["candidates"]),
+                    dict(r["ballots"]),
+                    int(r["seats"]),
+                    by.picks or 1,
+                ).to_dict()
+            except RuleError as exc:
+                self.fail(subject, f"round {r.get('round')} cannot be recounted: {exc}")
+                return []
+            if any(counted[k] != r.get(k) for k in counted):
+                self.fail(subject, f"round {r.get('round')} does not recount from its ballots")
+            chosen += counted["recommended"]
+        if recommendation.get("done"):
+            self.result.summary.append(f"{subject}: the recommendation vote recounted")
+            return chosen
+        return []
+
+    def _approvals(self, subject: str, state: _Stream, report: Mapping[str, Any]) -> None:
+        """Method rules in the session: every correction in the report was approved in the
+        stream (``session.correction_approved``, the same figures and approver), and fed price
+        scores are the ones a supervisor approved (``session.price_scores_approved``)."""
+        said = [e for e in state.events.values() if isinstance(e, dict)]
+        approved = [
+            {k: v for k, v in e["payload"].items() if k != "requested_by"}
+            for e in said
+            if e.get("type") == "session.correction_approved"
+        ]
+        for c in _items(report.get("corrections")):
+            if not isinstance(c, dict):
+                continue
+            claim = {k: v for k, v in c.items() if k not in ("requested_by", "approved_at")}
+            if claim not in approved:
+                self.fail(subject, f"correction {claim} was never approved in the stream")
+        fed = [e["payload"] for e in said if e.get("type") == "session.price_scores_approved"]
+        scores = {
+            b.get("bid_id"): b["price_score"]
+            for b in _items(report.get("bids"))
+            if isinstance(b, dict) and b.get("price_score") is not None
+        }
+        if scores and (not fed or fed[-1].get("scores") != scores):
+            self.fail(subject, "the bids' price scores are not the ones a supervisor approved")
 
     def _signed(self, state: _Stream) -> Iterable[tuple[int, str, Mapping[str, Any]]]:
         """(seq, actor, signed command body) of the stream's validly signed events.

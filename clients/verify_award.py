@@ -8,6 +8,10 @@ members themselves signed — their ``award.vote`` ballots, ``award.opinion``s a
 published in ``award.seed_committed``, and names every difference with what the stream
 claims:
 
+- a committee drawn from the tenderer's panel (``award.panel``, ``award.members_drawn``):
+  the seed hashes to the commitment published in ``award.set_up`` before the draw, the draw
+  recomputed from the panel and the seed gives the members drawn, a supervisor had signed in
+  (signature checked) before it, and the committee is the appointed members and the drawn;
 - the candidates of ``award.set_up`` are the signed evaluation report's recommended ones, at
   the session's bid prices (``session.bids``, itself checked against the opening record);
 - the seed was committed before the first vote, and it hashes to the commitment;
@@ -28,7 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from crypto.canonical import canonical_json
-from evalroom.domain.award_rules import AwardMethod, Candidate, recompute
+from evalroom.domain.award_rules import AwardMethod, Candidate, draw_members, recompute
 from evalroom.domain.rules import RuleError
 
 
@@ -41,6 +45,56 @@ class AwardCheck:
 
 def _first(events: list[Mapping[str, Any]], type_: str) -> Mapping[str, Any] | None:
     return next((e for e in events if e["type"] == type_), None)
+
+
+def _check_member_draw(
+    evs: list[Mapping[str, Any]],
+    signed_ok: set[int],
+    setup: Mapping[str, Any],
+    members: list[str],
+    fail: Any,
+    at: Any,
+) -> str:
+    """The 定标委员会 drawn from the tenderer's panel: recompute the draw from the panel, the
+    count and the revealed seed, against the commitment published before it. Returns what
+    the summary says of it ("" when the committee was appointed)."""
+    panel, drawn = _first(evs, "award.panel"), _first(evs, "award.members_drawn")
+    published = setup["payload"].get("draw")
+    if panel is None and published is None:
+        return ""  # appointed by name
+    if panel is None or published is None or drawn is None:
+        fail(at(setup), "a committee drawn from a panel without its panel, commitment or draw")
+        return ""
+    p, d = panel["payload"], drawn["payload"]
+    if p.get("commitment") != published.get("commitment") or d.get("commitment") != (
+        published.get("commitment")
+    ):
+        fail(at(drawn), "the draw's commitment is not the one published in the set-up")
+    try:
+        again = draw_members(
+            [str(m) for m in p["panel"]],
+            int(p["count"]),
+            bytes.fromhex(str(d["seed"])),
+            str(published["commitment"]),
+        )
+    except (RuleError, KeyError, TypeError, ValueError) as exc:
+        fail(at(drawn), f"the members' draw cannot be recomputed: {exc}")
+        return ""
+    if again != list(d.get("drawn") or []):
+        fail(at(drawn), f"the draw names {d.get('drawn')}, the seed and the panel give {again}")
+    if members != [*[str(m) for m in p.get("appointed") or []], *again]:
+        fail(at(drawn), f"the committee {members} is not the appointed and the drawn members")
+    supervised = any(
+        e["type"] == "award.signed_in"
+        and e["seq"] in signed_ok
+        and e["seq"] < drawn["seq"]
+        and (e["payload"] or {}).get("as") == "supervisor"
+        and str(e["actor"]) not in members
+        for e in evs
+    )
+    if not supervised:
+        fail(at(drawn), "the members were drawn with no supervisor signed in")
+    return f"; {len(again)} members drawn from a panel of {len(p['panel'])}, recomputed"
 
 
 def check_award(
@@ -73,6 +127,7 @@ def check_award(
         return out
     members = [str(m) for m in committee["payload"]["members"]]
     chair = str(committee["payload"]["chair"])
+    drawn_note = _check_member_draw(evs, signed_ok, setup, members, fail, at)
 
     # The candidates: the signed report's recommendation, at the session's bid prices.
     if recommended is None:
@@ -202,5 +257,6 @@ def check_award(
         f" {ballots_signed} signed votes"
         + (", the committed seed" if seed else "")
         + f"; 定标报告 signed by {len(signers)}/{len(members)}"
+        + drawn_note
     )
     return out

@@ -222,6 +222,29 @@ def pool_list(as_json: bool) -> None:
     )
 
 
+@pool_group.command("credit-view")
+@click.option("--json", "as_json", is_flag=True, help="The rows as JSON.")
+def pool_credit_view(as_json: bool) -> None:
+    """一标一评 credit view: each expert's credit beside the red flags across sessions
+    (deviation rate, favour flags, Krippendorff's alpha with the committee). Advisory: it
+    changes no credit; ``pool credit`` sets one, with a reason."""
+    import json
+
+    from evalroom.services.redflag_history import credit_view
+
+    rows = _pool_refusal(credit_view)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    header = ["专家 ID", "姓名", "信用分", "评标次数", "偏离率", "偏袒预警", "一致性 α", "预警"]
+    click.echo("\t".join(header))
+    for r in rows:
+        cells = [r["expert"], r["name"], r["credit"], str(r["sessions"]), r["deviation_rate"],
+                 str(r["favour_flags"]), r["agreement_alpha"], ";".join(r["flags"]) or "-"]  # fmt: skip
+        click.echo("\t".join(cells))
+    click.echo(f"{len(rows)} 名专家 (experts)")
+
+
 @pool_group.command("suspend")
 @click.argument("user_id")
 @click.option("--reason", required=True, help="Why (原因), kept with the change")

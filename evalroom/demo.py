@@ -115,6 +115,11 @@ T: dict[str, tuple[str, str]] = {
         "Tianshui venue dropped: all venues paused; resumed when back",
     ),
     "deviation": ("评分偏离需书面说明后方可继续", "A deviating score needed a written reason"),
+    "ranged": (
+        "按分值区间打分：进度计划（1–2 分）给 0 分被拒绝并说明可给分值，给 1.5 分被接受",
+        "A ranged criterion: a 0 on the 1–2 point schedule item refused with the values it"
+        " takes, 1.5 accepted",
+    ),
     "ranking": ("汇总排名（与手工计算一致）", "Ranking (matches the hand computation)"),
     "signed": (
         "全体专家签署评标报告（签名已验证）",
@@ -122,9 +127,15 @@ T: dict[str, tuple[str, str]] = {
     ),
     "rated": ("代理与监督对专家一标一评", "Agency and supervisor rated every expert"),
     "award_setup": (
-        "评定分离：招标人组建定标委员会（5 人），采用票决抽签法；投标人员工任委员被拒绝",
-        "Award apart from evaluation: the tenderer forms its 5-member award committee, vote"
-        " then lot; a bidder's staff as a member refused",
+        "评定分离：招标人组建定标委员会（指定 2 人，另从本单位 6 人成员库抽取 3 人，种子先行承诺），"
+        "采用票决抽签法；投标人员工任委员被拒绝",
+        "Award apart from evaluation: the tenderer forms its award committee (2 appointed, 3 to"
+        " be drawn from its panel of 6, the seed committed first), vote then lot; a bidder's"
+        " staff as a member refused",
+    ),
+    "award_drawn": (
+        "监督签到后公开抽取定标委员：揭示种子，任何人可复算抽中者",
+        "Members drawn with a supervisor signed in: the seed revealed, anyone recomputes the draw",
     ),
     "award_vote": (
         "委员与监督签名签到；抽签种子在投票前承诺；委员签名投票，票决出 2 名入围者",
@@ -162,6 +173,7 @@ T: dict[str, tuple[str, str]] = {
     "serving": ("节点继续运行，按 Ctrl-C 退出", "Node keeps running; Ctrl-C to stop"),
     "result": ("排名与推荐中标候选人", "Ranking and recommended candidates"),
     "report": ("评标报告", "Evaluation report"),
+    "award_report": ("定标报告", "Award report"),
 }
 
 FORMS = {
@@ -186,11 +198,20 @@ TECH = [  # scores per seat for each bidder in BIDDERS order; seat 4 deviates on
     ("24", "24", "24", "24", "24"),
     ("23", "25", "24", "26", "24"),
 ]
+PLAN_SCORE = "1.5"  # every expert's figure on the 1–2 point item (进度计划)
 METHOD = {
     "kind": "comprehensive",
     "criteria": [
         {"id": "qualification", "name": "资格评审", "kind": "pass_fail", "max_points": None},
         {"id": "tech", "name": "施工组织设计", "kind": "expert", "max_points": "30"},
+        # A criterion scored within a range (1–2 分), not from 0: the session refuses a 0.
+        {
+            "id": "plan",
+            "name": "进度计划",
+            "kind": "expert",
+            "max_points": "2",
+            "scale": {"low": "1", "high": "2"},
+        },
         {"id": "price", "name": "投标报价", "kind": "price", "max_points": "70"},
     ],
     "price_rule": {
@@ -754,6 +775,24 @@ class Demo:
                     {"bid": b["bid_id"], "criterion": "tech", "score": marks[index]},
                     sign=True,
                 )
+        # The ranged criterion (1–2 分): a 0 is refused with the values it takes; 1.5 is kept.
+        zero = {"bid": bids[0]["bid_id"], "criterion": "plan", "score": "0"}
+        out_of_range = await self.refused(
+            experts[committee[1]],
+            self.session,
+            "session.score",
+            zero,
+            "score_out_of_range",
+            sign=True,
+        )
+        for eid in committee:
+            for b in bids:
+                await experts[eid].command(
+                    self.session,
+                    "session.score",
+                    {"bid": b["bid_id"], "criterion": "plan", "score": PLAN_SCORE},
+                    sign=True,
+                )
         blind = all(
             [
                 await self.refused(
@@ -816,6 +855,16 @@ class Demo:
         assert await seen.until(lambda v: v.report is not None), "no ranking seen"
         report = seen.view.report or {}
         ranking = report["ranking"]
+        kept = [
+            c["expert_scores"]
+            for b in ranking["bids"]
+            for c in b.get("criteria", [])
+            if c["criterion_id"] == "plan"
+        ]
+        ranged = bool(kept) and all(
+            len(k) == len(committee) and set(k.values()) == {PLAN_SCORE} for k in kept
+        )
+        self.r.check("ranged", out_of_range and ranged, "进度计划 1–2 分 · 1.5")
         expected = _hand_computed()
         got = {b["bid_id"]: b["total"] for b in ranking["bids"]}
         by_company = {b["bid_id"]: b["company"] for b in bids}
@@ -868,27 +917,51 @@ class Demo:
     async def award(self) -> None:
         """评定分离: the tenderer's 定标委员会 awards the signed report's candidates by
         票决抽签法; every step checked on what the supervisor's client receives."""
-        from evalroom.domain.award_rules import AwardMethod, Candidate, draw_lot, recompute
+        from evalroom.domain.award_rules import (
+            AwardMethod,
+            Candidate,
+            draw_lot,
+            draw_members,
+            recompute,
+        )
 
         owner, s, session = self.owner.c, self.sup.c, self.session
-        names = ["马志远", "孙丽华", "何建平", "高文静", "郑国强"]
-        members = [
+        # Two members appointed by name, three drawn from the tenderer's panel of six.
+        names = ["马志远", "孙丽华", "何建平", "高文静", "郑国强", "李明", "王芳", "赵磊"]
+        people = [
             await self.person(f"dbw-{i}", name, "甘肃省交通运输厅")
             for i, name in enumerate(names, start=1)
         ]
-        ids = [m.user_id for m in members]
+        appointed, panel = [p.user_id for p in people[:2]], [p.user_id for p in people[2:]]
+        panel_seed = secrets.token_bytes(32)
+        panel_commitment = hashlib.sha256(panel_seed).hexdigest()
+        draw = {"panel": panel, "count": 3, "commitment": panel_commitment}
         setup = {
             "method": {"kind": "vote_lot", "finalists": 2},
-            "members": ids,
-            "chair": ids[0],
+            "members": appointed,
+            "draw": draw,
+            "chair": appointed[0],
             "objection_seconds": 3,
         }
-        intruder = {**setup, "members": [*ids[:4], self.bidders[0].user_id]}
+        intruder = {**setup, "members": [appointed[0], self.bidders[0].user_id]}
         refused = await self.refused(owner, session, "award.setup", intruder, "conflict_of_roles")
         await owner.command(session, "award.setup", setup)
         candidates = (await self.state(session))["award"]["candidates"]
         listed = ", ".join(f"{c['rank']}. {c['bid_id']} {c['company']}" for c in candidates)
         self.r.check("award_setup", refused and len(candidates) == 3, listed)
+
+        # The supervisor signs in; the tenderer reveals the panel seed; anyone recomputes.
+        await s.command(session, "award.sign_in", sign=True)
+        await owner.command(session, "award.draw_members", {"seed": panel_seed.hex()})
+        drawn_seen = await self._award_seen("award.members_drawn")
+        drawn = (
+            self._award_events("award.members_drawn")[0]["payload"]["drawn"] if drawn_seen else []
+        )
+        again = draw_members(panel, 3, panel_seed, panel_commitment)
+        by_id = {p.user_id: p for p in people}
+        members = [by_id[m] for m in [*appointed, *drawn]]
+        ids = [m.user_id for m in members]
+        self.r.check("award_drawn", drawn == again, "、".join(by_id[m].name for m in drawn))
 
         seed = secrets.token_bytes(32)
         commitment = hashlib.sha256(seed).hexdigest()
@@ -896,7 +969,6 @@ class Demo:
         for m in members:
             await m.c.subscribe(session)
             await m.c.command(session, "award.sign_in", sign=True)
-        await s.command(session, "award.sign_in", sign=True)
         first, second = candidates[0]["bid_id"], candidates[1]["bid_id"]
         for m, bid in zip(members, [first, first, second, second, first], strict=True):
             await m.c.command(session, "award.vote", {"round": 1, "candidate": bid}, sign=True)
@@ -956,6 +1028,7 @@ class Demo:
             and self._signatures_hold(self._award_events("award.vote"))
         )
         self.r.check("award_notice", follows, f"{winner.get('bid_id')} {winner.get('company')}")
+        await self._write_award_report()
 
     def print_links(self) -> None:
         """Key files for a person to log in with in the browser, and a page per role."""
@@ -999,6 +1072,19 @@ class Demo:
         )
         (self.out / "report.pdf").write_bytes(render_pdf(self.session, state, signatures, tender))
         self.r.say("report", str(self.out / "report.pdf"))
+
+    async def _write_award_report(self) -> None:
+        """The 定标报告 as its own document, in the demo's language."""
+        from evalroom.db.sessions import report_tender
+        from evalroom.report import pdf_of
+        from evalroom.report_award import award_document
+
+        state = await self.state(self.session)
+        tender = await report_tender(self.pool, f"tender:{state['tender']}")
+        names = {u: p.name for u, p in self.people.items()}
+        doc = award_document(self.session, state, tender, names, self.r.lang)
+        (self.out / "award.pdf").write_bytes(pdf_of(doc, self.session))
+        self.r.say("award_report", str(self.out / "award.pdf"))
 
     async def evidence(self) -> None:
         from evalroom.audit.bundle import export_bundle, uncovered, write_bundle
@@ -1060,12 +1146,14 @@ def _hand_computed() -> dict[str, str]:
     deviation % (2 dp) and price score (70 − 1 per % above, − 0.5 per % below, half-up):
       陇原 +0.45 → 69.55   河西 −1.56 → 69.22   金城 −0.55 → 69.73   祁连 +1.66 → 68.34
     tech (mean of the middle three of five): 陇原 26.00, 河西 23.00, 金城 24.00, 祁连 24.33
+    进度计划 (1–2 分, every expert 1.5): 1.50 each
+    totals: 陇原 69.55 + 26.00 + 1.50 = 97.05, 河西 93.72, 金城 95.23, 祁连 94.17
     """
     return {
-        "陇原路桥": "95.55",
-        "河西建工": "92.22",
-        "金城公路": "93.73",
-        "祁连工程": "92.67",
+        "陇原路桥": "97.05",
+        "河西建工": "93.72",
+        "金城公路": "95.23",
+        "祁连工程": "94.17",
     }
 
 

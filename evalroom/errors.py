@@ -630,6 +630,32 @@ CATALOG: dict[str, tuple[str, str, bool, bool]] = {
         False,
         False,
     ),
+    # method rules in the session
+    "already_drawn": (
+        "浮动点已抽取，不能重抽。",
+        "The floating point is drawn already.",
+        False,
+        True,
+    ),
+    "floating_point_mismatch": (
+        "浮动点与开标记录中抽取的不一致。",
+        "The floating point is not the one drawn at the opening.",
+        False,
+        False,
+    ),
+    "recommendation_pending": (
+        "评标委员会尚未投票推荐中标候选人，报告暂不能签署。",
+        "The committee has not yet voted its recommended candidates; the report waits.",
+        False,
+        True,
+    ),
+    # award (定标) jobs: the 定标委员会 drawn from the tenderer's panel
+    "supervisor_absent": (
+        "监督人员签到后方可抽取定标委员会成员。",
+        "A supervisor signs in before the award committee's members are drawn.",
+        False,
+        True,
+    ),
 }
 
 

@@ -38,6 +38,7 @@ from xml.sax.saxutils import escape as xml_escape
 import structlog
 
 from evalroom.db.sessions import ReportTender
+from evalroom.domain.corrections import Correction
 from evalroom.domain.scoring import (
     BidFigures,
     BidResult,
@@ -104,6 +105,7 @@ class Document:
     title: str
     subtitle: str
     sections: list[Section]
+    lang: str = "zh-CN"  # the language of the headings and labels (names stay as entered)
 
 
 STAGES = {"single": "开标", "technical": "技术标开标", "commercial": "商务标开标"}
@@ -145,8 +147,24 @@ def _recompute(report: Mapping[str, Any]) -> tuple[Ranking, bool]:
     ]
     sheets = [ExpertSheet.from_dict(s) for s in report["sheets"]]
     fp = report.get("floating_point")
-    ranking = evaluate(method, figures, sheets, None if fp is None else Decimal(fp))
+    # method rules in the session: the chair's items and the corrections after a 复核
+    chairs = [m["expert"] for m in report.get("committee") or [] if m.get("chair")]
+    corrections = [
+        Correction.from_dict({k: v for k, v in c.items() if k not in _CORRECTION_NOTES})
+        for c in report.get("corrections") or []
+    ]
+    ranking = evaluate(
+        method,
+        figures,
+        sheets,
+        None if fp is None else Decimal(fp),
+        chair=chairs[0] if chairs else None,
+        corrections=corrections,
+    )
     return ranking, ranking.to_dict() == report["ranking"]
+
+
+_CORRECTION_NOTES = ("requested_by", "approved_at")  # the record's, beside the correction
 
 
 class _Facts:
@@ -614,6 +632,20 @@ def _deviations(f: _Facts) -> Section:
             for g in gobacks
         ]  # fmt: skip
         blocks.append(Table(["回退至", "理由", "批准人（监督）", "批准时间"], rows))
+    # method rules in the session: corrections after a 复核, on top of the sheets as handed in
+    corrections = f.report.get("corrections") or []
+    if corrections:
+        blocks.append(Heading("复核更正"))
+        rows = [
+            ["评标基准价" if c["kind"] == "base_price" else
+             f"{f.expert(c['expert_id'])} · {c['bid_id']} · {f.criterion(c['criterion_id'])}",
+             c["original"], c["corrected"], c["reason"], _text(c.get("approved_by")),
+             beijing(c.get("approved_at"))]
+            for c in corrections
+        ]  # fmt: skip
+        blocks.append(
+            Table(["更正项", "原值", "更正后", "理由", "批准人（监督）", "批准时间"], rows)
+        )
     return Section("十、评分偏离及书面说明", blocks or [NONE])
 
 
@@ -635,10 +667,17 @@ def _recommended(f: _Facts, ranking: Ranking) -> Section:
     if not rows:
         return Section("十二、推荐中标候选人", [NONE])
     table = Table(["名次", "中标候选人", "投标编号", "投标报价（元）", "总分/评标价"], rows)
-    return Section(
-        "十二、推荐中标候选人",
-        [table, "定标由招标人依法另行确定（评定分离）。"],
-    )
+    blocks: list[Block] = [table]
+    # method rules in the session: recommended by the experts' votes or ranks
+    vote = f.report.get("recommendation")
+    if isinstance(vote, dict):
+        how = "投票法" if vote.get("kind") == "votes" else "排序法"
+        for r in vote.get("rounds") or []:
+            tally = "，".join(f"{b} {n}" for b, n in (r.get("tally") or {}).items())
+            unit = "票" if vote.get("kind") == "votes" else "（名次之和）"
+            blocks.append(f"{how}第 {r['round']} 轮（{r['seats']} 个名额）：{tally}{unit}")
+    blocks.append("定标由招标人依法另行确定（评定分离）。")
+    return Section("十二、推荐中标候选人", blocks)
 
 
 def _signatures(f: _Facts, signatures: Sequence[Mapping[str, Any]]) -> Section:
@@ -692,6 +731,15 @@ def document(
     )
 
 
+def _in_lang(doc: Document, state: Mapping[str, Any], lang: str) -> Document:
+    """The document in ``lang``: Chinese as built, or English (:mod:`evalroom.report_en`)."""
+    if not lang.lower().startswith("en"):
+        return doc
+    from evalroom.report_en import english  # it reads this module's model
+
+    return english(doc, state)
+
+
 # --- HTML ----------------------------------------------------------------------------------
 
 
@@ -713,15 +761,20 @@ def render_html(
     state: Mapping[str, Any],
     signatures: Sequence[Mapping[str, Any]],
     tender: ReportTender | None = None,
+    lang: str = "zh-CN",
 ) -> str:
-    doc = document(stream, state, signatures, tender)
+    return html_of(_in_lang(document(stream, state, signatures, tender), state, lang), stream)
+
+
+def html_of(doc: Document, stream: str) -> str:
+    """Any document of the model as one HTML page (the 评标报告, the 定标报告, …)."""
     esc = html.escape
     body = "".join(
         f"<section><h2>{esc(s.title)}</h2>{''.join(_html_block(b) for b in s.blocks)}</section>"
         for s in doc.sections
     )
     return f"""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>{esc(doc.title)} {esc(stream)}</title>
+<html lang="{esc(doc.lang)}"><head><meta charset="utf-8"><title>{esc(doc.title)} {esc(stream)}</title>
 <style>body{{font-family:"WenQuanYi Micro Hei","Noto Sans CJK SC","Microsoft YaHei",sans-serif;
 margin:2em;max-width:72em}}table{{border-collapse:collapse;width:100%;margin:.4em 0}}
 td,th{{border:1px solid #999;padding:.3em .5em;vertical-align:top;overflow-wrap:anywhere}}
@@ -776,14 +829,19 @@ def render_pdf(
     state: Mapping[str, Any],
     signatures: Sequence[Mapping[str, Any]],
     tender: ReportTender | None = None,
+    lang: str = "zh-CN",
 ) -> bytes:
+    return pdf_of(_in_lang(document(stream, state, signatures, tender), state, lang), stream)
+
+
+def pdf_of(doc: Document, stream: str) -> bytes:
+    """Any document of the model as a PDF, in the embedded CJK font."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, TableStyle
     from reportlab.platypus import Table as PdfTable
 
-    doc = document(stream, state, signatures, tender)
     font, embedded = _font()
     body = ParagraphStyle("body", fontName=font, fontSize=9.5, leading=14, wordWrap="CJK")
     cell = ParagraphStyle("cell", parent=body, fontSize=8.5, leading=11)

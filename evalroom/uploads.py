@@ -5,7 +5,9 @@ as the body. The bytes stream into chunks (bounded memory); the header must be a
 age header with at least two X25519 recipients (the bid's own key and the tender's opening
 key); then ``bid.submit`` runs through the command pipeline and the answer is its ack with
 a receipt signed by the platform key. A late or early upload is refused before any byte is
-stored, and recorded.
+stored, and recorded. Each upload keeps its origin (``db/origins.py``): the client address the
+node saw and the fingerprint of the login key, for the identity red flags; behind a proxy the
+address is the proxy's unless uvicorn trusts its ``X-Forwarded-For`` (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from crypto import age
-from evalroom.db import blobs
+from evalroom.db import blobs, origins
 from evalroom.db import events as store
 from evalroom.db.commands import command_result
 from evalroom.db.identity import User, roles_in_tree
@@ -111,6 +113,10 @@ async def _first_answer(node: Node, user: User, client_id: str) -> dict[str, Any
 
 async def _receive(node: Node, request: Request, stream: str, user: User, limit: int) -> str:
     upload_id = await blobs.new_upload(node.pool, stream, user.id, "cipher")
+    client_ip = request.client.host if request.client else None
+    await origins.record_upload_origin(
+        node.pool, upload_id, client_ip, origins.key_fingerprint(user.signing_key)
+    )
     writer = blobs.ChunkWriter(node.pool, upload_id)
     head = bytearray()
     checked = False

@@ -1,6 +1,7 @@
 """A TCP proxy between a node and PostgreSQL that reads the frontend protocol and cuts
 connections where a test tells it to: in the middle of a transaction, just before a COMMIT
-reaches the server, or just after the server committed (its answer is lost). It can also cut
+reaches the server, or just after the server committed (its answer is lost). A statement that
+appends events outside an explicit transaction commits on its own, so it counts as a COMMIT. It can also cut
 every connection at once and refuse new ones for a while, as a restart does.
 
 The server is real; only the wire between them is cut, as a network or a restart would.
@@ -36,6 +37,8 @@ class _Pair:
     server: asyncio.StreamWriter
     drop_reply: bool = False
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    in_transaction: bool = False  # between a simple-query BEGIN and its COMMIT/ROLLBACK
+    statements: dict[bytes, bytes] = field(default_factory=dict)  # prepared name -> SQL
 
     def cut(self) -> None:
         for writer in (self.client, self.server):
@@ -137,10 +140,31 @@ class PgFaultProxy:
             if not pair.drop_reply:
                 pair.cut()
 
+    def _commits(self, pair: _Pair, kind: bytes, body: bytes) -> bool:
+        """The message makes the server commit: a COMMIT, or the binding of a statement that
+        appends events outside an explicit transaction (its own implicit one: a group-commit
+        batch written in one statement, ``append_if_head``)."""
+        if kind == b"Q":
+            sql = body.lstrip().upper()
+            if sql.startswith((b"BEGIN", b"START TRANSACTION")):
+                pair.in_transaction = True
+            elif sql.startswith((b"COMMIT", b"ROLLBACK")):
+                pair.in_transaction = False
+                return sql.startswith(b"COMMIT")
+            return False
+        if kind == b"P":  # Parse: statement name, then its SQL
+            name, _, rest = body.partition(b"\0")
+            pair.statements[name] = rest.partition(b"\0")[0]
+            return False
+        if kind == b"B" and not pair.in_transaction:  # Bind: portal, then statement name
+            statement = body.partition(b"\0")[2].partition(b"\0")[0]
+            return b"INSERT INTO events" in pair.statements.get(statement, b"")
+        return False
+
     def _fault(self, pair: _Pair, kind: bytes, body: bytes) -> bool:
         """Apply the plan to one frontend message; True when the connection was cut."""
         plan, roll = self.plan, self.rng.random()
-        if kind == b"Q" and body.lstrip().upper().startswith(b"COMMIT"):
+        if self._commits(pair, kind, body):
             # The first COMMITs of a plan go through each kind it names once, so a slow run
             # with few commits still covers them all; the rest are left to chance.
             if plan.before_commit and not self.done["before_commit"]:

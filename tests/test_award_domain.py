@@ -670,3 +670,148 @@ def test_recompute_refuses_a_lot_whose_seed_is_not_the_committed_one() -> None:
         method, CANDIDATES, rounds, seed=SEED, commitment=commit_seed(SEED), members=MEMBERS
     )
     assert good.finalists == ("B1", "B2") and good.winner == good.pick
+
+
+# --- award (定标) jobs: the 定标委员会 drawn from the tenderer's panel --------------------------
+
+PANEL = [f"p{i}" for i in range(1, 10)]
+DRAW_SEED = bytes(range(100, 132))
+
+
+def _drawing(appointed: list[str], count: int, **extra: Any) -> dict[str, Any]:
+    body = {
+        "method": {"kind": "vote"},
+        "members": appointed,
+        "draw": {"panel": PANEL, "count": count, "commitment": commit_seed(DRAW_SEED)},
+        "objection_days": 3,
+    }
+    return {**body, **extra}
+
+
+def _panel_duties(**kw: Any) -> dict[str, Any]:
+    return duties(people={p: "OWNER" for p in PANEL}, **kw)
+
+
+def test_members_drawn_from_the_panel_with_a_seed_committed_before_the_draw() -> None:
+    from evalroom.domain.award_rules import draw_members
+
+    room = Room(closed_session())
+    room.send("award.setup", TENDERER, _drawing(["m1", "m2"], 3, chair="m1"), _panel_duties())
+    assert room.phase == "draw" and room.award["members"] == []
+    public = room.events("award.set_up")[0]
+    assert public.payload["draw"] == {
+        "count": 3,
+        "panel_size": 9,
+        "commitment": commit_seed(DRAW_SEED),
+    }
+    assert public.payload["members"] == 5 and "panel" not in public.payload
+    assert not room.events("award.committee")  # nobody is a member before the draw
+    # No draw without a supervisor signed in; a member-to-be cannot sign in yet.
+    assert room.refused("award.draw_members", TENDERER, {"seed": DRAW_SEED.hex()}) == (
+        "supervisor_absent"
+    )
+    assert room.refused("award.sign_in", member("m1")) == "wrong_phase"
+    room.send("award.sign_in", SUPERVISOR)
+    wrong = bytes(32).hex()
+    assert room.refused("award.draw_members", TENDERER, {"seed": wrong}) == "seed_mismatch"
+    assert room.refused("award.draw_members", TENDERER, {"seed": "abcd"}) == "weak_seed"
+    decision = room.send("award.draw_members", TENDERER, {"seed": DRAW_SEED.hex()})
+    drawn = draw_members(PANEL, 3, DRAW_SEED, commit_seed(DRAW_SEED))
+    assert len(set(drawn)) == 3 and set(drawn) <= set(PANEL)
+    assert room.events("award.members_drawn")[0].payload["drawn"] == drawn
+    assert room.award["members"] == ["m1", "m2", *drawn] and room.award["chair"] == "m1"
+    assert room.events("award.committee")[-1].payload == {
+        "members": ["m1", "m2", *drawn],
+        "chair": "m1",
+        "names": {},  # none looked up here (facts["names"] comes from the service)
+    }
+    assert {g.user_id for g in decision.grants} == {"m1", "m2", *drawn}
+    assert room.phase == "sign_in"
+    assert room.refused("award.draw_members", TENDERER, {"seed": DRAW_SEED.hex()}) == (
+        "wrong_phase"
+    )
+    # The committee goes on as an appointed one: every member and the supervisor signed in.
+    for m in ["m1", "m2", *drawn]:
+        room.send("award.sign_in", member(m))
+    assert room.phase == "voting"
+    # The 定标报告 keeps the draw, so the award's record shows how its committee came about.
+    room.vote({m: "B1" for m in room.award["members"]})
+    assert room.award["report"]["draw"]["drawn"] == drawn
+    assert room.award["report"]["appointed"] == ["m1", "m2"]
+
+
+def test_the_members_draw_is_reproducible_and_uniform_in_its_edges() -> None:
+    from evalroom.domain.award_rules import draw_members
+
+    c = commit_seed(DRAW_SEED)
+    first = draw_members(PANEL, 5, DRAW_SEED, c)
+    assert first == draw_members(list(reversed(PANEL)), 5, DRAW_SEED, c)  # order-free panel
+    assert len(set(first)) == 5 and first != draw_members(PANEL, 5, SEED, commit_seed(SEED))
+    for bad in (0, 9, 10):
+        with pytest.raises(RuleError) as refused:
+            draw_members(PANEL, bad, DRAW_SEED, c)
+        assert refused.value.code == "invalid_award"
+    # Every panel member can be drawn: over many seeds each is drawn at least once.
+    seen: set[str] = set()
+    for i in range(60):
+        s = hashlib.sha256(bytes([i])).digest()
+        seen |= set(draw_members(PANEL, 1, s, commit_seed(s)))
+    assert seen == set(PANEL)
+
+
+def test_the_drawing_set_up_refuses_what_would_not_make_a_committee() -> None:
+    room = Room(closed_session())
+
+    def code(body: dict[str, Any]) -> str:
+        before = json.dumps(room.state, sort_keys=True)
+        with pytest.raises(RuleError) as refusal:
+            room.send("award.setup", TENDERER, body, _panel_duties())
+        assert json.dumps(room.state, sort_keys=True) == before
+        return refusal.value.code
+
+    assert code(_drawing(["m1"], 3)) == "invalid_award"  # 4 members: even
+    assert code(_drawing([], 3)) == "invalid_award"  # 3: too few
+    assert code(_drawing(["m1", "p1"], 3)) == "invalid_award"  # appointed and in the panel
+    assert code(_drawing(["m1", "m2"], 3, chair="p2")) == "invalid_award"  # chair not appointed
+    assert code(_drawing(["m1", "m2"], 9)) == "invalid_award"  # the whole panel: no draw
+    bad = _drawing(["m1", "m2"], 3)
+    bad["draw"]["commitment"] = "xyz"
+    assert code(bad) == "invalid_award"
+    # A panel member holding a bidder's role in the tender is refused before any draw.
+    with pytest.raises(RuleError) as refusal:
+        room.send(
+            "award.setup",
+            TENDERER,
+            _drawing(["m1", "m2"], 3),
+            _panel_duties(holdings=[("p4", "bidder", "C2")]),
+        )
+    assert refusal.value.code == "conflict_of_roles"
+    # No chair named: the first member drawn chairs. The names the service looked up go with
+    # the panel and the committee (people are shown by name).
+    names = {p: f"委员{p}" for p in PANEL}
+    room.send("award.setup", TENDERER, _drawing([], 5), {**_panel_duties(), "names": names})
+    assert room.events("award.panel")[-1].payload["names"] == names
+    room.send("award.sign_in", SUPERVISOR)
+    room.send("award.draw_members", TENDERER, {"seed": DRAW_SEED.hex()})
+    drawn = room.events("award.members_drawn")[0].payload["drawn"]
+    assert room.award["chair"] == drawn[0] and room.award["members"] == drawn
+    committee = room.events("award.committee")[-1].payload
+    assert committee["names"] == {m: f"委员{m}" for m in drawn}
+    # The schema takes the draw and its seed.
+    BODIES["award.setup"].model_validate(_drawing([], 5))
+    with pytest.raises(ValidationError):
+        BODIES["award.draw_members"].model_validate({"seed": "zz"})
+
+
+def test_the_members_draw_worked_example_of_the_methods_document() -> None:
+    from evalroom.domain.award_rules import draw_members
+
+    seed = bytes(16) + b"\xff" * 16  # docs/methods.md, section 12
+    commitment = commit_seed(seed)
+    assert commitment == "a386a11d535d6047c30ecdd1135c508b2812378b2554eeab247b48e712dce009"
+    panel = ["P1", "P2", "P3", "P4", "P5", "P6"]
+    first = hashlib.sha256(
+        b"evalroom/award-members/v1\x00" + seed + "\n".join(panel).encode() + bytes([0, 0])
+    ).hexdigest()
+    assert first.startswith("8e934516") and first.endswith("53442547")
+    assert draw_members(panel, 3, seed, commitment) == ["P4", "P2", "P6"]

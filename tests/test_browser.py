@@ -400,6 +400,8 @@ async def test_an_expert_scores_in_the_browser_and_the_supervisor_sees_it_land_l
     token_json = json.dumps({"expert": first, "seat": seat, "sig": sig}).encode()
     await op_page.fill("#checkin-token", "evalroom-checkin:" + b64u(token_json))
     await op_page.click("#checkin-btn")
+    await expect(op_page.locator("#confirm-dialog")).to_contain_text(seat)
+    await op_page.click("#confirm-ok")
     await expect(op_page.locator(f'#roster tr[data-expert="{first}"] .badge')).to_have_text(
         "已签到"
     )
@@ -442,6 +444,9 @@ async def test_an_expert_scores_in_the_browser_and_the_supervisor_sees_it_land_l
     for bid in number.values():
         await exp_page.select_option(f"#pf-{bid}-qualification", "pass")
     await exp_page.click("#save-preliminary")
+    # What is signed is shown first: each verdict.
+    await expect(exp_page.locator("#confirm-dialog")).to_contain_text(f"{number['a']} 资格评审")
+    await exp_page.click("#confirm-ok")
     await expect(exp_page.locator("#prelim-done")).to_have_text(
         f"已判定 {len(number)}/{len(number)} 项"
     )
@@ -496,6 +501,8 @@ async def test_an_expert_scores_in_the_browser_and_the_supervisor_sees_it_land_l
     for bidder, marks in TECH.items():
         await exp_page.fill(f"#score-{number[bidder]}-tech", marks[0])
     await exp_page.click("#save-scores")
+    await expect(exp_page.locator("#confirm-dialog")).to_contain_text(TECH["a"][0])
+    await exp_page.click("#confirm-ok")
     cell = sup_page.locator(
         f'#live-scores tr[data-expert="{first}"] [data-cell="{number["a"]}/tech"]'
     )
@@ -540,6 +547,8 @@ async def test_an_expert_scores_in_the_browser_and_the_supervisor_sees_it_land_l
     await expect(sup_page.locator("#goback-request")).to_have_count(0)
     await sup_page.fill("#note-text", "已核实回退理由")
     await sup_page.click("#note-btn")
+    await expect(sup_page.locator("#confirm-dialog")).to_contain_text("已核实回退理由")
+    await sup_page.click("#confirm-ok")
     await expect(sup_page.locator("#notes")).to_contain_text("已核实回退理由")
     # Pausing is confirmed first and offered only while it can be: not once paused.
     await sup_page.click("#pause-btn")

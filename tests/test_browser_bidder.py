@@ -18,6 +18,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import zipfile
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +29,8 @@ import pytest
 import pytest_asyncio
 
 from crypto import age
-from crypto.bidpackage import read_form
+from crypto.bidpackage import read_form, read_origin
+from crypto.origin import keyed_hash, origin_key
 from crypto.shamir import combine_shares
 from evalroom.db import blobs
 from tests.chromium import launched
@@ -187,6 +189,7 @@ async def test_a_bidder_seals_two_envelopes_in_the_page_and_releases_their_keys_
         ({"duration_days": 150}, [plan.name, scan.name]),
         ({"price": "765432.10"}, [price_doc.name]),
     ]
+    origins = []
     for sealed, (form, names) in zip(stored, expected, strict=True):
         assert sealed.startswith(b"age-encryption.org/v1\n-> X25519 ")
         assert marker.encode() not in sealed and b"765432" not in sealed
@@ -194,9 +197,17 @@ async def test_a_bidder_seals_two_envelopes_in_the_page_and_releases_their_keys_
         assert len(header.stanzas) == 2  # the bid's own key and the opening key
         plain = age.decrypt_bytes(sealed, [opening_identity])
         assert read_form(io.BytesIO(plain)) == (form, names)
+        with zipfile.ZipFile(io.BytesIO(plain)) as archive:
+            origins.append(read_origin(archive))
         if AGE_CLI:
             cli = await asyncio.to_thread(_age_cli_decrypt, sealed, opening_identity, tmp_path)
             assert cli == plain
+    # A page can give only its install id, as a keyed hash: the same for both envelopes sealed
+    # in this browser profile, and the hash crypto/origin.py makes of that id.
+    install_id = await page.evaluate("localStorage.getItem('evalroom.install_id')")
+    expected_hash = keyed_hash(origin_key(o.tender, o.recipient), "install_id", install_id)
+    assert origins[0] == origins[1] == {"install_id": frozenset({expected_hash})}
+    assert install_id.encode() not in plain
 
     # The technical stage: the page signs in and releases the key from its own vault.
     await _wait_until(opening_at)

@@ -35,6 +35,7 @@ def test_demo_runs_the_whole_procedure_on_embedded_defaults_and_every_check_pass
     assert done in result.stdout
     assert "FAILED" not in result.stdout and "失败" not in result.stdout
     assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
+    assert (tmp_path / "award.pdf").read_bytes().startswith(b"%PDF")  # the 定标报告
     assert (tmp_path / "evidence.json.gz").stat().st_size > 0
     verdict = "verified offline" if lang == "en" else "离线验证"
     assert verdict in result.stdout and "every check holds" in result.stdout

@@ -539,6 +539,8 @@ def route(world: World, recipe: Recipe, rng: random.Random) -> Request:
             f"/api/sessions/{seg}/scores",
             f"/api/sessions/{name}-s1/scores?expert={value}",
             f"/api/sessions/{seg}/report.html",
+            f"/api/sessions/{seg}/award.pdf?lang={value}",  # award (定标) jobs
+            f"/api/sessions/{name}-s1/award.html?lang={value}",
             f"/api/tenders/{seg}/opened/S1-B01",
             f"/api/tenders/{name}/opened/{seg}",
             f"/api/log/{seg}/checkpoint",
@@ -553,6 +555,10 @@ def route(world: World, recipe: Recipe, rng: random.Random) -> Request:
             f"/api/pool/{seg}/suspend",
             f"/api/pool/{seg}/credit",
             f"/api/pool/import?x={value}",
+            f"/api/sessions/{seg}/bundle",
+            f"/api/sessions/{name}-s1/bundle?x={value}",
+            f"/api/sessions/{seg}/checkin-qr",
+            f"/api/sessions/{name}-s1/checkin-qr",
         ]
     )
     role = rng.choice((*ROLES, ANONYMOUS))
@@ -560,6 +566,11 @@ def route(world: World, recipe: Recipe, rng: random.Random) -> Request:
         return Request(role, "PUT", path, b"age-encryption.org/v1\n", False)
     if path.startswith("/api/pool/"):
         body = rng.choice([b'{"reason":"x","credit":"1"}', b"user_id\n\xff", b"[]", b""])
+        return Request(role, "POST", path, body, False)
+    if path.endswith("/checkin-qr"):
+        body = rng.choice(
+            [b'{"code":"evalroom-checkin:x"}', b'{"code":"x"}', b'{"code":1}', b"\xff", b""]
+        )
         return Request(role, "POST", path, body, False)
     return Request(role, "GET", path, None, False)
 

@@ -67,6 +67,7 @@ class Opening:
         envelopes: tuple[str, ...] = ("single",),
         forms: Any = None,
         control_price: dict[str, str] | None = None,
+        section_extra: dict[str, Any] | None = None,  # e.g. a floating point set
     ) -> datetime:
         agency = await self.person("agency", roles=[("agency", "platform")])
         await self.person("authority", roles=[("authority", "platform")])
@@ -78,6 +79,7 @@ class Opening:
         section: dict[str, Any] = {"id": "S1", "name": "第一标段"}
         if control_price is not None:
             section["control_price"] = control_price
+        section.update(section_extra or {})
         config = {
             "sections": [section],
             "envelopes": list(envelopes),

@@ -280,6 +280,17 @@ def test_docs_list_every_threshold_and_signal_code() -> None:
         "price.all_but_one_disqualified",
         "price.lowest_disqualified",
         "price.screens",
+        # red flags: identity and documents
+        "identity.same_machine",
+        "identity.same_ip",
+        "identity.same_login_key",
+        "identity.same_person",
+        "identity.same_phone",
+        "documents.identical_file",
+        "documents.same_metadata",
+        "documents.near_duplicate_text",
+        "documents.same_form_error",
+        "documents.same_sum_error",
     ):
         assert f"`{code}`" in doc, code
 

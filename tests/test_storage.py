@@ -4,6 +4,7 @@ A case states one behaviour of the storage; the server must behave the same on b
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hashlib
@@ -30,6 +31,7 @@ from evalroom.db import (
     handover,
     identity,
     opening,
+    origins,
     sessions,
     tenders,
     tokens,
@@ -395,6 +397,44 @@ async def test_a_batch_of_commands_is_recorded_with_its_events_in_one_statement(
     assert [(r["client_id"], r["seq"]) for r in rows] == [("c-1", 1), ("c-1", 2)]
 
 
+async def test_a_batch_written_on_its_own_commits_only_on_the_head_it_was_read_at(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    """``read_for_batch`` then ``append_if_head``, outside any transaction: written when the
+    head is unchanged and the row free; nothing written (no event, no command, same head)
+    when another writer moved the head or holds the row, and no waiting for its lock."""
+    await _stream(any_pg_pool, "tender:T1", "tender")
+    ev = [("t.a", "u-1", {"n": 1}, "public", None)]
+
+    def record(cid: str, seq: int) -> events.CommandRecord:
+        return events.CommandRecord("u-1", cid, cid.encode() * 8, seq, {"t": "ack", "seq": seq})
+
+    async with any_pg_pool.acquire() as conn:
+        seen = await events.read_for_batch(conn, "tender:T1", [("u-1", "c-1")])
+        assert seen is not None and seen.row.head == 0 and not conn.is_in_transaction()
+        assert await events.read_for_batch(conn, "tender:none", [("u-1", "c")]) is None
+        stored = events.prepare_events(seen.row, ev)
+        assert await events.append_if_head(conn, seen.row, stored, {"v": 1}, [record("c-1", 1)])
+        # The same read again: its head is stale now, and nothing is written.
+        again = events.prepare_events(seen.row, ev)
+        assert not await events.append_if_head(conn, seen.row, again, {"v": 9}, [record("c-2", 1)])
+    assert await events.read_events(any_pg_pool, "tender:T1", 0) == stored
+    assert await events.stream_info(any_pg_pool, "tender:T1") == ("tender", None, 1)
+    assert await commands.prior_command(any_pg_pool, "u-1", "c-2") is None
+    # A writer holding the row: skipped at once, not waited for.
+    async with any_pg_pool.acquire() as conn:
+        fresh = await events.read_for_batch(conn, "tender:T1", [("u-1", "c-3")])
+        assert fresh is not None and fresh.row.head == 1
+        async with _transaction(any_pg_pool) as holder:
+            assert await events.lock_stream(holder, "tender:T1") is not None
+            later = events.prepare_events(fresh.row, ev)
+            written = await asyncio.wait_for(
+                events.append_if_head(conn, fresh.row, later, {"v": 2}, [record("c-3", 2)]), 10
+            )
+            assert written is False
+    assert await events.stream_info(any_pg_pool, "tender:T1") == ("tender", None, 1)
+
+
 async def test_a_locked_stream_holds_off_another_command(any_pg_pool: asyncpg.Pool) -> None:
     await _stream(any_pg_pool, "tender:T1", "tender")
     await _stream(any_pg_pool, "tender:T2", "tender")
@@ -463,6 +503,25 @@ async def test_an_unfinished_upload_is_incomplete(any_pg_pool: asyncpg.Pool) -> 
     await blobs.put_chunk(any_pg_pool, upload_id, 0, b"part")
     found = await blobs.get_upload(any_pg_pool, upload_id)
     assert found is not None and (found.complete, found.size, found.sha256) == (False, 0, None)
+
+
+async def test_an_uploads_origin_reads_back_and_the_first_record_stays(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    a = await blobs.new_upload(any_pg_pool, "tender:T1", "bidder-a", "cipher")
+    b = await blobs.new_upload(any_pg_pool, "tender:T1", "bidder-b", "cipher")
+    fp = origins.key_fingerprint("ed25519:AAAA")
+    await origins.record_upload_origin(any_pg_pool, a, "203.0.113.7", fp)
+    await origins.record_upload_origin(any_pg_pool, a, "198.51.100.1", "sha256:other")
+    await origins.record_upload_origin(any_pg_pool, b, None, fp)
+    found = await origins.upload_origins(any_pg_pool, [a, b, "u-none"])
+    assert found == {
+        a: origins.UploadOrigin(a, "203.0.113.7", fp),
+        b: origins.UploadOrigin(b, None, fp),
+    }
+    assert fp == "sha256:" + hashlib.sha256(b"ed25519:AAAA").hexdigest()
+    await blobs.drop_upload(any_pg_pool, a)
+    assert list(await origins.upload_origins(any_pg_pool, [a, b])) == [b]
 
 
 async def test_a_dropped_upload_is_gone_with_its_chunks(any_pg_pool: asyncpg.Pool) -> None:
@@ -1030,3 +1089,46 @@ async def test_the_bundle_reads_the_actors_by_id(any_pg_pool: asyncpg.Pool) -> N
         {"id": "e-1", "name": "E-1", "org": None, "signing_key": "ed25519:e-1"},
         {"id": "e-2", "name": "E-2", "org": "乙", "signing_key": "ed25519:e-2"},
     ]
+
+
+async def test_a_released_connection_comes_back_clean_without_a_reset_query(
+    any_pg_pool: asyncpg.Pool,
+) -> None:
+    """The pool sends no reset query on release (one round trip less after each commit), so
+    what a reset would undo must never be left behind: a transaction that failed is rolled
+    back, and a committed one leaves no lock held."""
+    async with any_pg_pool.acquire() as conn:
+        pid = await conn.fetchval("SELECT pg_backend_pid()")
+        with contextlib.suppress(asyncpg.UniqueViolationError):
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(4242)")
+                await conn.execute("CREATE TEMP TABLE IF NOT EXISTS t_clean (x int PRIMARY KEY)")
+                await conn.execute("INSERT INTO t_clean VALUES (1), (1)")
+    async with any_pg_pool.acquire() as conn:
+        assert not conn.is_in_transaction()
+        held = await any_pg_pool.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = $1", pid
+        )
+        assert held == 0
+
+
+def test_no_code_leaves_session_state_on_a_pool_connection() -> None:
+    """What asyncpg's reset query would undo (session advisory locks, LISTEN, SET without
+    LOCAL, cursors held across transactions) appears nowhere in the node's code, but for the
+    migration's own connection (evalroom/db/migrate.py, outside the pool)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "evalroom"
+    session_state = re.compile(
+        r"pg_advisory_lock\(|pg_try_advisory_lock\(|\bLISTEN\b|add_listener\(|"
+        r"[\"']SET (?!LOCAL)|set_config\([^)]*false"
+    )
+    found = [
+        f"{path.relative_to(root)}:{n}"
+        for path in root.rglob("*.py")
+        if path.name != "migrate.py"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if session_state.search(line)
+    ]
+    assert found == []

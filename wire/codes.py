@@ -178,6 +178,7 @@ ERROR_CODES = frozenset(
         "session_exists",
         "shares_do_not_match",
         "store_unavailable",
+        "supervisor_absent",
         "too_early",
         "too_few_seats",
         "too_large",
@@ -201,5 +202,9 @@ ERROR_CODES = frozenset(
         "window_open",
         "withdrawn",
         "wrong_phase",
+        # method rules in the session
+        "already_drawn",
+        "floating_point_mismatch",
+        "recommendation_pending",
     }
 )

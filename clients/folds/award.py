@@ -16,6 +16,7 @@ from typing import Any
 
 # The award's phases in the order they come (evalroom/domain/award.py AwardPhase).
 PHASES = (
+    "draw",
     "sign_in",
     "voting",
     "lot",
@@ -37,7 +38,11 @@ class AwardView:
     member_count: int | None = None
     members: list[str] = field(default_factory=list)
     chair: str | None = None
+    names: dict[str, str] = field(default_factory=dict)  # user id -> name, as registered
     objection_seconds: int | None = None
+    # The members drawn from the tenderer's panel: {count, panel_size, commitment} as
+    # published, then {appointed, panel} (award) and {seed, drawn} once drawn; None if appointed.
+    draw: dict[str, Any] | None = None
     signed_in: dict[str, str] = field(default_factory=dict)  # who -> "member" | "supervisor"
     progress: dict[str, tuple[int, int]] = field(default_factory=dict)
     seed_commitment: str | None = None
@@ -72,6 +77,11 @@ class AwardView:
                 return found
         return None
 
+    def name(self, user: object) -> str:
+        """A member as ``马志远（m1）``, the id alone when the name is not known."""
+        found = self.names.get(str(user))
+        return f"{found}（{user}）" if found else str(user)
+
     def unanswered(self) -> list[str]:
         return [oid for oid, o in self.objections.items() if o.get("answer") is None]
 
@@ -92,11 +102,28 @@ class AwardView:
         self.member_count = members if isinstance(members, int) else None
         seconds = p.get("objection_seconds")
         self.objection_seconds = seconds if isinstance(seconds, int) else None
-        self.phase = self.phase or "sign_in"
+        if isinstance(p.get("draw"), dict):
+            self.draw = {**(self.draw or {}), **p["draw"]}
+        self.phase = self.phase or ("draw" if self.draw else "sign_in")
+
+    def _on_panel(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
+        fields = ("appointed", "panel", "count", "commitment")
+        self.draw = {**(self.draw or {}), **{k: p.get(k) for k in fields}}
+        self.draw["panel_size"] = len(p.get("panel") or [])
+        self.names.update({str(k): str(v) for k, v in (p.get("names") or {}).items()})
+        self.chair = str(p["chair"]) if p.get("chair") else None
+
+    def _on_members_drawn(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
+        self.draw = {
+            **(self.draw or {}),
+            "seed": p.get("seed"),
+            "drawn": list(p.get("drawn") or []),
+        }
 
     def _on_committee(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
         self.members = [str(m) for m in p.get("members") or []]
         self.member_count = len(self.members)
+        self.names.update({str(k): str(v) for k, v in (p.get("names") or {}).items()})
         self.chair = str(p["chair"]) if p.get("chair") else None
 
     def _on_phase(self, p: dict[str, Any], _e: dict[str, Any]) -> None:

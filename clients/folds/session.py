@@ -85,6 +85,13 @@ class SessionView:
     recommended: list[dict[str, Any]] | None = None
     all_rejected: bool = False  # closed by 否决所有投标: no ranking, the tender is re-run
     award: AwardView | None = None  # 定标 after the session closed, once set up
+    # -- method rules in the session (docs/methods.md) ----------------------------------
+    runoff: list[str] = field(default_factory=list)  # the tied leaders the next round is among
+    arithmetic_errors: dict[str, int] = field(default_factory=dict)  # bid -> errors recorded
+    price_scores: dict[str, Any] | None = None  # {scores, basis, fed_by, approved_by?}
+    correction: dict[str, Any] | None = None  # asked after a 复核, awaiting the supervisor
+    corrections: list[dict[str, Any]] = field(default_factory=list)  # approved, in order
+    rank_rounds: list[dict[str, Any]] = field(default_factory=list)  # 投票法/排序法 rounds
 
     @property
     def ended(self) -> bool:
@@ -117,6 +124,17 @@ class SessionView:
 
     def expert_criteria(self) -> list[dict[str, Any]]:
         return [c for c in self.criteria if c.get("kind") == "expert"]
+
+    def scored_criteria(self, me: str | None = None) -> list[dict[str, Any]]:
+        """What an expert enters figures on: expert and deduction items (扣分项); a chair-only
+        item only for the chair (``me`` the expert; None: every item)."""
+        kinds = ("expert", "deduction")
+        return [
+            c
+            for c in self.criteria
+            if c.get("kind") in kinds
+            and (me is None or c.get("scored_by", "experts") == "experts" or me == self.chair)
+        ]
 
     def unexplained(self) -> list[dict[str, Any]]:
         return [
@@ -203,8 +221,36 @@ class SessionView:
     def _on_chair_round(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
         if p.get("elected"):
             self.chair = str(p["elected"])
+            self.runoff = []
         else:
             self.election_round = int(p.get("round", 1)) + 1
+            self.runoff = [str(c) for c in p.get("runoff") or []]
+
+    # -- method rules in the session ---------------------------------------------------
+    def _on_arithmetic_errors(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
+        self.arithmetic_errors[str(p["bid"])] = int(p.get("errors", 0))
+
+    def _on_price_scores_fed(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
+        self.price_scores = dict(p)
+
+    def _on_price_scores_approved(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
+        self.price_scores = dict(p)
+
+    def _on_price_scores_rejected(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
+        self.price_scores = None
+
+    def _on_correction_requested(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
+        self.correction = dict(p)
+
+    def _on_correction_approved(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
+        self.correction = None
+        self.corrections.append(dict(p))
+
+    def _on_correction_rejected(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
+        self.correction = None
+
+    def _on_rank_round(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
+        self.rank_rounds.append(dict(p))
 
     def _on_preliminary_result(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
         self.passed = list(p.get("passed", []))
@@ -265,6 +311,7 @@ class SessionView:
         if target != "deviation_check":
             self.submitted, self.revealed = set(), False
             self.deviations, self.explained = [], set()
+        self.correction, self.corrections = None, []  # the redone review supersedes them
         if target == "preliminary_review":
             self.passed = None
             self.few_valid = None  # closing the review again decides it again
@@ -275,6 +322,9 @@ class SessionView:
     def _on_ranking(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
         self.report, self.report_digest = p.get("report"), p.get("report_digest")
         self.signatures = {}
+        recommendation = (self.report or {}).get("recommendation") or {}
+        if not recommendation.get("done"):
+            self.rank_rounds = []  # a new vote starts with this report
 
     def _on_report_final(self, p: dict[str, Any], _e: dict[str, Any]) -> None:
         self.report, self.report_digest = p.get("report"), p.get("report_digest")

@@ -94,6 +94,9 @@ class CeremonyView:
     last_seq: int = 0
     # The seq of the last event of each type folded, to name the event a fact comes from.
     seq_of: dict[str, int] = field(default_factory=dict)
+    # method rules: 浮动点 drawn at the opening, per section: {commitment, committed_seq,
+    # then choices, seed, value, drawn_seq} once drawn.
+    floating_points: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def current(self) -> Stage | None:
@@ -218,6 +221,16 @@ class CeremonyView:
             self.current.record_seq = int(e.get("seq", 0))
             self.current.record_signed_by = dict(self.current.signed_by)
             self.phase = "technical_opened" if self.current.name == "technical" else "opened"
+
+    # -- method rules: the floating point drawn at the opening ------------------------------
+    def _on_opening_floating_point_committed(self, p: dict[str, Any], e: dict[str, Any]) -> None:
+        entry = {"commitment": p.get("commitment"), "committed_seq": int(e.get("seq", 0))}
+        self.floating_points[str(p["section"])] = entry
+
+    def _on_opening_floating_point_drawn(self, p: dict[str, Any], e: dict[str, Any]) -> None:
+        entry = self.floating_points.setdefault(str(p["section"]), {})
+        entry.update({k: p.get(k) for k in ("choices", "commitment", "seed", "value")})
+        entry["drawn_seq"] = int(e.get("seq", 0))
 
 
 def _now() -> datetime:

@@ -792,10 +792,34 @@ def _award_set_up(r: SessionRender, p: Payload, _e: Event, view: SessionView) ->
     )
 
 
+# award (定标) jobs: the 定标委员会 drawn from the tenderer's panel
+@formats("award.panel")
+def _award_panel(r: SessionRender, p: Payload, _e: Event, _view: SessionView) -> str | None:
+    return r.t(
+        "ev.award_panel",
+        appointed=r.sep.join(str(m) for m in p.get("appointed") or []) or "-",
+        size=len(p.get("panel") or []),
+        count=p.get("count"),
+        commitment=str(p.get("commitment"))[:16],
+    )
+
+
+@formats("award.members_drawn")
+def _award_members_drawn(r: SessionRender, p: Payload, _e: Event, _view: SessionView) -> str | None:
+    drawn = r.sep.join(str(m) for m in p.get("drawn") or [])
+    return r.t("ev.award_members_drawn", seed=str(p.get("seed"))[:16], drawn=drawn)
+
+
 @formats("award.committee")
 def _award_committee(r: SessionRender, p: Payload, _e: Event, view: SessionView) -> str | None:
-    members = r.sep.join(str(m) for m in p.get("members") or [])
-    return r.t("ev.award_committee", members=members, chair=p.get("chair"))
+    names = p.get("names") or {}
+
+    def named(user: object) -> str:
+        found = names.get(str(user))
+        return f"{found}（{user}）" if found else str(user)
+
+    members = r.sep.join(named(m) for m in p.get("members") or [])
+    return r.t("ev.award_committee", members=members, chair=named(p.get("chair")))
 
 
 @formats("award.phase")

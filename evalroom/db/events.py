@@ -278,21 +278,40 @@ class LockedForBatch:
     grants: dict[str, list[tuple[str, str]]]  # actor -> (role, venue)
 
 
+_FOR_BATCH = (
+    "SELECT s.name, s.kind, s.parent, s.head, s.state, now() AS now,"
+    " (SELECT jsonb_agg(jsonb_build_array(c.actor, c.client_id, encode(c.digest, 'hex'),"
+    "                                     c.result))"
+    "  FROM commands c JOIN unnest($2::text[], $3::text[]) AS k(actor, client_id)"
+    "  ON c.actor = k.actor AND c.client_id = k.client_id) AS priors,"
+    " (SELECT jsonb_agg(jsonb_build_array(r.user_id, r.role, r.venue)) FROM roles r"
+    "  WHERE r.user_id = ANY($4::text[]) AND r.scope = ANY(ARRAY[s.name, s.parent]))"
+    "  AS grants"
+    " FROM streams s WHERE s.name = $1"
+)
+
+
 async def lock_for_batch(
     conn: Conn, name: str, commands: Sequence[tuple[str, str]]
 ) -> LockedForBatch | None:
     """``lock_for_command`` for several commands (``(actor, client id)`` each) at once."""
+    return await _for_batch(conn, _FOR_BATCH + " FOR NO KEY UPDATE OF s", name, commands)
+
+
+async def read_for_batch(
+    conn: Conn, name: str, commands: Sequence[tuple[str, str]]
+) -> LockedForBatch | None:
+    """What ``lock_for_batch`` returns, read without a lock or a transaction: a batch decided
+    against it is written with ``append_if_head``, which writes nothing if the head moved."""
+    return await _for_batch(conn, _FOR_BATCH, name, commands)
+
+
+async def _for_batch(
+    conn: Conn, query: str, name: str, commands: Sequence[tuple[str, str]]
+) -> LockedForBatch | None:
     actors = sorted({actor for actor, _cid in commands})
     row = await conn.fetchrow(
-        "SELECT s.name, s.kind, s.parent, s.head, s.state, now() AS now,"
-        " (SELECT jsonb_agg(jsonb_build_array(c.actor, c.client_id, encode(c.digest, 'hex'),"
-        "                                     c.result))"
-        "  FROM commands c JOIN unnest($2::text[], $3::text[]) AS k(actor, client_id)"
-        "  ON c.actor = k.actor AND c.client_id = k.client_id) AS priors,"
-        " (SELECT jsonb_agg(jsonb_build_array(r.user_id, r.role, r.venue)) FROM roles r"
-        "  WHERE r.user_id = ANY($4::text[]) AND r.scope = ANY(ARRAY[s.name, s.parent]))"
-        "  AS grants"
-        " FROM streams s WHERE s.name = $1 FOR NO KEY UPDATE OF s",
+        query,
         name,
         [actor for actor, _cid in commands],
         [cid for _actor, cid in commands],
@@ -345,7 +364,6 @@ async def append_and_record(
 ) -> None:
     """Append the events, move the head, store the state and each command's first answer, in
     one statement (one round trip while the row lock is held), for one command or a batch."""
-    head = stream.head + len(stored)
     await conn.execute(
         "WITH ev AS (INSERT INTO events"
         " (stream, seq, type, actor, at, payload, visibility, sig, leaf_hash)"
@@ -357,6 +375,18 @@ async def append_and_record(
         " SELECT c.actor, c.client_id, c.digest, $1, c.seq, c.result::jsonb"
         " FROM unnest($12::text[], $13::text[], $14::bytea[], $15::bigint[], $16::text[])"
         "  AS c(actor, client_id, digest, seq, result)",
+        *_append_args(stream, stored, new_state, commands),
+    )
+
+
+def _append_args(
+    stream: StreamRow,
+    stored: Sequence[StoredEvent],
+    new_state: dict[str, Any],
+    commands: Sequence[CommandRecord],
+) -> tuple[Any, ...]:
+    """$1..$16 of the append statements."""
+    return (
         stream.name,
         stream.now,
         [e.seq for e in stored],
@@ -366,7 +396,7 @@ async def append_and_record(
         [e.visibility for e in stored],
         [e.sig for e in stored],
         [event_leaf_hash(e.record()) for e in stored],
-        head,
+        stream.head + len(stored),
         new_state,
         [c.actor for c in commands],
         [c.client_id for c in commands],
@@ -374,6 +404,45 @@ async def append_and_record(
         [c.seq for c in commands],
         [json.dumps(c.ack, ensure_ascii=False) for c in commands],
     )
+
+
+async def append_if_head(
+    conn: Conn,
+    stream: StreamRow,
+    stored: Sequence[StoredEvent],
+    new_state: dict[str, Any],
+    commands: Sequence[CommandRecord],
+) -> bool:
+    """``append_and_record`` as one statement outside any transaction (its own implicit one:
+    one round trip, committed when it returns), and only if the stream's head is still the
+    one ``stream`` was read at and no other transaction holds the row. False: the head moved
+    (another writer came first) or the row is locked, and nothing was written. It never waits
+    for a lock (``SKIP LOCKED``), so the statement's only wait is its own commit: a connection
+    lost while it runs is the same window as a lost COMMIT, no wider; a writer that must wait
+    does so in an explicit transaction (``lock_for_batch``), where being cut off while waiting
+    means nothing was written. Two writers never both succeed: the one holding the row lock
+    makes the other skip it, and a committed head makes the other's head check fail."""
+    written = await conn.fetchval(
+        "WITH lk AS (SELECT name FROM streams WHERE name = $1 AND head = $17"
+        "            FOR NO KEY UPDATE SKIP LOCKED),"
+        " st AS (UPDATE streams s SET head = $10, state = $11 FROM lk"
+        "        WHERE s.name = lk.name RETURNING 1),"
+        " ev AS (INSERT INTO events"
+        " (stream, seq, type, actor, at, payload, visibility, sig, leaf_hash)"
+        " SELECT $1, u.seq, u.type, u.actor, $2, u.payload::jsonb, u.visibility, u.sig, u.leaf"
+        " FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],"
+        "             $9::bytea[]) AS u(seq, type, actor, payload, visibility, sig, leaf)"
+        " WHERE EXISTS (SELECT 1 FROM st)),"
+        " cm AS (INSERT INTO commands (actor, client_id, digest, stream, seq, result)"
+        " SELECT c.actor, c.client_id, c.digest, $1, c.seq, c.result::jsonb"
+        " FROM unnest($12::text[], $13::text[], $14::bytea[], $15::bigint[], $16::text[])"
+        "  AS c(actor, client_id, digest, seq, result)"
+        " WHERE EXISTS (SELECT 1 FROM st))"
+        " SELECT count(*) FROM st",
+        *_append_args(stream, stored, new_state, commands),
+        stream.head,
+    )
+    return bool(written)
 
 
 async def leaf_hashes_after(

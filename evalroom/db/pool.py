@@ -56,9 +56,26 @@ async def answers(pool: Pool) -> bool:
     return bool(await pool.fetchval("SELECT 1") == 1)
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Nothing to reset when a connection goes back to the pool.
+
+    asyncpg's default reset sends a query on every release (``pg_advisory_unlock_all(); CLOSE
+    ALL; UNLISTEN *; RESET ALL``): a round trip after every commit, on the write path's
+    critical path. Our pool connections never hold session state: locks are transaction
+    locks (``pg_advisory_xact_lock``, row locks), settings are never changed, nothing LISTENs
+    (the migration's session lock is on a connection of its own, outside the pool), and
+    tests/test_storage.py checks the code for each. An open transaction is still rolled back
+    on release: asyncpg does that before calling this hook."""
+
+
 async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
     pool = await asyncpg.create_pool(
-        url, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        reset=_keep_session,
+        command_timeout=30,
     )
     assert pool is not None
     return pool

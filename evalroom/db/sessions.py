@@ -81,3 +81,11 @@ async def report_tender(conn: Executor, tender: str) -> ReportTender | None:
         records,
         {r["id"]: r["name"] for r in found},
     )
+
+
+async def user_names(conn: Executor, users: list[str]) -> dict[str, str]:
+    """user id -> name of the registered ``users`` (award (定标) jobs: the 定标报告's members)."""
+    found = await conn.fetch(
+        "SELECT id, name FROM users WHERE id = ANY($1::text[])", sorted(set(users) - {""})
+    )
+    return {r["id"]: r["name"] for r in found}

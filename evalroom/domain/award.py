@@ -8,7 +8,8 @@ roles in the tender; the 定标委员会 members are granted ``award_member`` in
 
 Phases of ``state["award"]["phase"]``::
 
-    sign_in -> voting (rounds) -> [lot] -> signing -> publicity -> publicity_over -> awarded
+    [draw ->] sign_in -> voting (rounds) -> [lot] -> signing -> publicity -> publicity_over
+        -> awarded
     sign_in -> deliberation -> signing -> ...
     sign_in -> signing -> ...                                   (价格竞争定标法, no tie vote)
 
@@ -16,14 +17,23 @@ Commands (body fields; ``?`` optional; *signed*: the actor signs the command):
 
 - ``award.setup`` (tenderer; the session is closed): ``method`` {``kind`` vote | vote_lot |
   deliberation | price, ``finalists``? (N, vote_lot, default 2), ``price_tie``? rank | vote,
-  ``max_rounds``? (3)}, ``members`` [user ids] (odd, at least 5; granted ``award_member``,
-  checked by :mod:`evalroom.domain.duties`), ``chair`` (one of them, 定标委员会组长),
+  ``max_rounds``? (3)}, ``members`` [user ids] (appointed by name; granted ``award_member``,
+  checked by :mod:`evalroom.domain.duties`), ``draw``? {``panel`` [user ids], ``count``,
+  ``commitment`` (hex SHA-256 of the seed)}: ``count`` more members drawn from the tenderer's
+  own panel (定标委员会成员库) with a seed committed here, before the draw; the committee
+  (appointed and drawn) is odd, at least 5. ``chair`` (定标委员会组长): one of the appointed
+  members; when drawing it may be left out and the first member drawn chairs.
   ``objection_days``? (1..30, default 3) or ``objection_seconds``? (a short window for trials
   and demonstrations). No candidates: they are the signed report's ``recommended`` (prices
   from the session's bids, i.e. the signed opening record). -> ``award.set_up`` public,
-  ``award.committee`` award, ``award.phase`` staff.
-- ``award.sign_in`` *signed* (award_member, supervisor): {} -> ``award.signed_in`` award,
-  ``award.progress`` staff. Voting opens once every member and a supervisor signed in (and,
+  ``award.committee`` award, ``award.phase`` staff; when drawing, ``award.panel`` award
+  instead of the committee, and the phase is ``draw``.
+- ``award.draw_members`` (tenderer; draw phase, a supervisor signed in): ``seed`` hex ->
+  ``award.members_drawn`` award {seed, commitment, panel, count, drawn}
+  (:func:`award_rules.draw_members`), ``award.committee`` award; the members are granted
+  ``award_member``; phase sign_in.
+- ``award.sign_in`` *signed* (award_member, supervisor; a supervisor may sign in during the
+  draw too): {} -> ``award.signed_in`` award, ``award.progress`` staff. Voting opens once every member and a supervisor signed in (and,
   for vote_lot, the seed is committed).
 - ``award.commit_seed`` (supervisor; vote_lot; before voting): ``commitment`` (hex SHA-256)
   -> ``award.seed_committed`` public.
@@ -65,6 +75,7 @@ from evalroom.domain.award_rules import (
     Kind,
     Outcome,
     count_round,
+    draw_members,
     first_round,
     next_round,
     recompute,
@@ -91,6 +102,7 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class AwardPhase:
+    DRAW = "draw"  # the members drawn from the tenderer's panel, a supervisor present
     SIGN_IN = "sign_in"
     VOTING = "voting"
     LOT = "lot"
@@ -211,6 +223,8 @@ class Award:
             "candidates": self.a["candidates"],
             "members": self.a["members"],
             "chair": self.a["chair"],
+            "appointed": self.a.get("appointed", self.a["members"]),
+            "draw": self.a.get("draw"),
             "signed_in": self.a["signed_in"],
             "seed_commitment": self.a.get("seed_commitment"),
             "seed": self.a.get("seed"),
@@ -242,17 +256,41 @@ class Award:
 # --- set-up ------------------------------------------------------------------------------------
 
 
-def _members(body: Mapping[str, Any]) -> list[str]:
-    members = body.get("members")
-    if not isinstance(members, list) or not all(isinstance(m, str) and m for m in members):
-        raise RuleError("invalid_award", "members must be a list of user ids")
-    if len(set(members)) != len(members):
-        raise RuleError("invalid_award", "a member is listed twice")
-    if len(members) < MIN_MEMBERS or len(members) % 2 == 0:
+def _ids(value: object, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(m, str) and m for m in value):
+        raise RuleError("invalid_award", f"{what} must be a list of user ids")
+    if len(set(value)) != len(value):
+        raise RuleError("invalid_award", f"someone is listed twice in {what}")
+    return list(value)
+
+
+def _panel(body: Mapping[str, Any], appointed: list[str]) -> dict[str, Any] | None:
+    """``draw``: {panel, count, commitment}, the draw from the tenderer's own panel, or None."""
+    draw = body.get("draw")
+    if draw is None:
+        return None
+    if not isinstance(draw, Mapping):
+        raise RuleError("invalid_award", "draw is {panel, count, commitment}")
+    panel = _ids(draw.get("panel"), "draw.panel")
+    count = draw.get("count")
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count < len(panel):
+        raise RuleError("invalid_award", "draw.count is at least 1 and less than the panel")
+    commitment = draw.get("commitment")
+    if not isinstance(commitment, str) or not HEX64.match(commitment):
+        raise RuleError("invalid_award", "draw.commitment is the hex SHA-256 of the seed")
+    both = sorted(set(panel) & set(appointed))
+    if both:
+        raise RuleError("invalid_award", f"appointed and in the panel: {', '.join(both)}")
+    return {"panel": sorted(panel), "count": count, "commitment": commitment}
+
+
+def _size(appointed: list[str], draw: Mapping[str, Any] | None) -> int:
+    size = len(appointed) + (draw["count"] if draw else 0)
+    if size < MIN_MEMBERS or size % 2 == 0:
         raise RuleError(
             "invalid_award", f"the 定标委员会 has an odd number of members, at least {MIN_MEMBERS}"
         )
-    return list(members)
+    return size
 
 
 def _window(body: Mapping[str, Any]) -> int:
@@ -292,13 +330,17 @@ def setup(state: Mapping[str, Any], cmd: Command) -> Decision:
         raise RuleError("already_exists", "this session's award is set up already")
     method = AwardMethod.from_dict(cmd.body.get("method"))
     candidates = candidates_of(s.s)
-    members = _members(cmd.body)
-    chair = text_field(cmd.body, "chair", "invalid_award")
-    if chair not in members:
-        raise RuleError("invalid_award", "the chair (组长) is one of the members")
+    appointed = _ids(cmd.body.get("members", []), "members")
+    draw = _panel(cmd.body, appointed)
+    size = _size(appointed, draw)
+    chair = optional_text(cmd.body, "chair") if draw else None
+    if draw is None:
+        chair = text_field(cmd.body, "chair", "invalid_award")
+    if chair is not None and chair not in appointed:
+        raise RuleError("invalid_award", "the chair (组长) is one of the appointed members")
     window = _window(cmd.body)
     roster = Roster.from_facts(cmd.facts)
-    for member in members:
+    for member in appointed:
         person = check_grant(
             Role.AWARD_MEMBER,
             member,
@@ -308,13 +350,32 @@ def setup(state: Mapping[str, Any], cmd: Command) -> Decision:
             roster=roster,
         )
         roster = roster.with_grant(person, Role.AWARD_MEMBER, cmd.stream)
-        s.grants.append(GrantRole(member, cmd.stream, Role.AWARD_MEMBER))
+        if draw is None:
+            s.grants.append(GrantRole(member, cmd.stream, Role.AWARD_MEMBER))
+    # Everyone on the panel could be drawn: each is held to the separation of duties now,
+    # before the seed is revealed, so no draw has to be set aside afterwards.
+    for member in draw["panel"] if draw else []:
+        check_grant(
+            Role.AWARD_MEMBER,
+            member,
+            command="award.setup",
+            actor=cmd.actor,
+            phase=None,
+            roster=roster,
+        )
     listed = [c.to_dict() for c in candidates]
+    known = cmd.facts.get("names")
+    found = known if isinstance(known, Mapping) else {}
+    everyone = [*appointed, *(draw["panel"] if draw else [])]
+    names = {u: str(found[u]) for u in everyone if found.get(u)}
     s.s["award"] = {
-        "phase": AwardPhase.SIGN_IN,
+        "phase": AwardPhase.DRAW if draw else AwardPhase.SIGN_IN,
+        "names": names,  # user id -> name, of the appointed and the panel
         "method": method.to_dict(),
         "candidates": listed,
-        "members": members,
+        "members": [] if draw else appointed,
+        "appointed": appointed,
+        "draw": None if draw is None else {**draw, "seed": None, "drawn": None},
         "chair": chair,
         "by": cmd.actor.user_id,
         "objection_seconds": window,
@@ -333,19 +394,63 @@ def setup(state: Mapping[str, Any], cmd: Command) -> Decision:
         "objections": {},
         "notice": None,
     }
-    s.emit(
-        "award.set_up",
-        {
-            "method": method.to_dict(),
-            "candidates": listed,
-            "members": len(members),
-            "objection_seconds": window,
-            "evaluation_report_digest": s.s["report_digest"],
-        },
-    )
-    s.emit("award.committee", {"members": members, "chair": chair})
-    s.emit("award.phase", {"phase": AwardPhase.SIGN_IN, "from": None})
+    public: dict[str, Any] = {
+        "method": method.to_dict(),
+        "candidates": listed,
+        "members": size,
+        "objection_seconds": window,
+        "evaluation_report_digest": s.s["report_digest"],
+    }
+    if draw:
+        public["draw"] = {
+            "count": draw["count"],
+            "panel_size": len(draw["panel"]),
+            "commitment": draw["commitment"],
+        }
+    s.emit("award.set_up", public)
+    if draw:
+        s.emit("award.panel", {"appointed": appointed, "chair": chair, **draw, "names": names})
+        s.emit("award.phase", {"phase": AwardPhase.DRAW, "from": None})
+    else:
+        committee = {"members": appointed, "chair": chair, "names": names}
+        s.emit("award.committee", committee)
+        s.emit("award.phase", {"phase": AwardPhase.SIGN_IN, "from": None})
     return s.decision()
+
+
+def draw_committee(state: Mapping[str, Any], cmd: Command) -> Decision:
+    """``award.draw_members`` (tenderer, a supervisor signed in): reveal the seed committed in
+    the set-up; the draw (:func:`award_rules.draw_members`) completes the 定标委员会."""
+    a = Award(state, cmd)
+    a.require(AwardPhase.DRAW)
+    if not any(v["as"] == "supervisor" for v in a.a["signed_in"].values()):
+        raise RuleError("supervisor_absent", "a supervisor signs in before the members are drawn")
+    draw = a.a["draw"]
+    seed = cmd.body.get("seed")
+    try:
+        raw = bytes.fromhex(seed) if isinstance(seed, str) else b""
+    except ValueError:
+        raise RuleError("invalid_award", "seed must be hex") from None
+    drawn = draw_members(draw["panel"], draw["count"], raw, draw["commitment"])
+    draw.update(seed=raw.hex(), drawn=drawn)
+    members = [*a.a["appointed"], *drawn]
+    a.a["members"] = members
+    if a.a["chair"] is None:
+        a.a["chair"] = drawn[0]
+    for member in members:
+        a.s.grants.append(GrantRole(member, cmd.stream, Role.AWARD_MEMBER))
+    payload = {
+        "seed": raw.hex(),
+        "commitment": draw["commitment"],
+        "panel": draw["panel"],
+        "count": draw["count"],
+        "drawn": drawn,
+    }
+    a.s.emit("award.members_drawn", payload)
+    names = {m: n for m, n in (a.a.get("names") or {}).items() if m in members}
+    a.s.emit("award.committee", {"members": members, "chair": a.a["chair"], "names": names})
+    a.move_to(AwardPhase.SIGN_IN)
+    return a.decision()
 
 
 # --- sign-in and the seed ---------------------------------------------------------------------
@@ -354,8 +459,10 @@ def setup(state: Mapping[str, Any], cmd: Command) -> Decision:
 def sign_in(state: Mapping[str, Any], cmd: Command) -> Decision:
     """``award.sign_in`` (signed): a member, or a supervisor present, signs in by signature."""
     a = Award(state, cmd)
-    a.require(AwardPhase.SIGN_IN)
     who = cmd.actor.user_id
+    drawing = a.phase == AwardPhase.DRAW and who not in a.a["members"]
+    if not (drawing and Role.SUPERVISOR in cmd.actor.roles):
+        a.require(AwardPhase.SIGN_IN)
     if who in a.a["members"]:
         as_ = "member"
     elif Role.SUPERVISOR in cmd.actor.roles:
@@ -617,6 +724,7 @@ def next_deadline(state: Mapping[str, Any]) -> datetime | None:
 
 DECIDERS: dict[str, Decider] = {
     "award.setup": setup,
+    "award.draw_members": draw_committee,
     "award.sign_in": sign_in,
     "award.commit_seed": commit_seed,
     "award.vote": vote,
@@ -635,6 +743,7 @@ _MEMBER = frozenset({Role.AWARD_MEMBER})
 # watch the progress only (docs/domain.md, 评定分离).
 COMMAND_ROLES: dict[str, frozenset[str]] = {
     "award.setup": frozenset({Role.TENDERER}),
+    "award.draw_members": frozenset({Role.TENDERER}),
     "award.sign_in": frozenset({Role.AWARD_MEMBER, Role.SUPERVISOR}),
     "award.commit_seed": frozenset({Role.SUPERVISOR}),
     "award.vote": _MEMBER,

@@ -43,6 +43,7 @@ from evalroom.domain.rules import RuleError, read_decimal
 DEFAULT_MAX_ROUNDS = 3
 DEFAULT_FINALISTS = 2
 _LOT_LABEL = b"evalroom/award-lot/v1\x00"
+_MEMBERS_LABEL = b"evalroom/award-members/v1\x00"
 
 
 class Kind(StrEnum):
@@ -231,6 +232,44 @@ def draw_lot(finalists: Sequence[str], seed: bytes, commitment: str) -> str:
         if x < limit:
             return order[x % n]
     raise _invalid("no unbiased lot in 256 attempts")  # pragma: no cover
+
+
+# --- the 定标委员会 drawn from the tenderer's panel ------------------------------------------
+
+
+def draw_members(panel: Sequence[str], count: int, seed: bytes, commitment: str) -> list[str]:
+    """The ``count`` members drawn from the tenderer's ``panel`` (user ids), in draw order.
+
+    ``commitment`` (hex SHA-256 of the seed) was published in ``award.setup``, with the panel
+    and the count, before the seed was revealed; a seed that does not match is refused
+    (``seed_mismatch``). Pick ``i`` (from 0) is an index into the members not yet drawn,
+    sorted by id: ``x mod n`` of ``x = int.from_bytes(SHA-256(label ‖ seed ‖ order ‖ i ‖
+    attempt), "big")`` with ``label = b"evalroom/award-members/v1\\0"``, ``order`` the UTF-8 of
+    the remaining ids joined by ``\\n``, ``i`` and ``attempt`` one byte each; an ``x`` at or
+    above the largest multiple of ``n`` below 2**256 is rejected and ``attempt`` goes up, so
+    every remaining member is equally likely (the expert draw's rejection sampling,
+    :mod:`evalroom.domain.draw`, with the lot's hash construction)."""
+    if len(seed) < 16:
+        raise RuleError("weak_seed", "the seed must have at least 16 bytes")
+    if commit_seed(seed) != commitment.lower():
+        raise RuleError("seed_mismatch", "the revealed seed does not match its commitment")
+    remaining = sorted(set(panel))
+    if not 1 <= count < len(remaining) or count > 255:
+        raise _invalid(f"{count} members cannot be drawn from a panel of {len(remaining)}")
+    drawn: list[str] = []
+    for i in range(count):
+        n = len(remaining)
+        limit = (2**256 // n) * n
+        joined = "\n".join(remaining).encode()
+        for attempt in range(256):
+            digest = hashlib.sha256(_MEMBERS_LABEL + seed + joined + bytes([i, attempt])).digest()
+            x = int.from_bytes(digest, "big")
+            if x < limit:
+                drawn.append(remaining.pop(x % n))
+                break
+        else:  # pragma: no cover
+            raise _invalid("no unbiased pick in 256 attempts")
+    return drawn
 
 
 # --- the lowest price --------------------------------------------------------------------------

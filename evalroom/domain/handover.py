@@ -74,6 +74,9 @@ class Handover:
     # Below the control price's floor: evaluated, flagged for the 低于成本 review.
     flagged: list[dict[str, Any]] = field(default_factory=list)
     few_valid: str = "continue"  # the tender's rule when fewer than 3 valid bids remain
+    # 浮动点 drawn at the opening, as the priced record keeps it: {choices, commitment, seed,
+    # value} (method rules in the session), None when the section draws none.
+    floating_point: dict[str, Any] | None = None
 
 
 def _by_stage(records: Sequence[SignedRecord]) -> dict[str, SignedRecord]:
@@ -168,7 +171,9 @@ def session_bids(records: Sequence[SignedRecord], section: str) -> Handover:
         _standing(e, "review", priced) for e in opened if isinstance(e.get("review"), Mapping)
     ]
     rule = str(priced.payload.get("few_valid") or "continue")
-    return Handover(bids, [r.reference() for r in chain], rejected, flagged, rule)
+    drawn = (priced.payload.get("floating_points") or {}).get(section)
+    floating = dict(drawn) if isinstance(drawn, Mapping) else None
+    return Handover(bids, [r.reference() for r in chain], rejected, flagged, rule, floating)
 
 
 def _standing(entry: Mapping[str, Any], key: str, record: SignedRecord) -> dict[str, Any]:

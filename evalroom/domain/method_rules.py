@@ -31,6 +31,7 @@ from evalroom.domain.rules import RuleError, field_at, read_decimal
 
 __all__ = [
     "BidStanding",
+    "RecommendBy",
     "ControlPrice",
     "FloatingPointSet",
     "Outcome",
@@ -387,6 +388,43 @@ class VoteRule:
         if self.kind is VoteKind.PERCENT:
             assert self.rounding is not None
             d.update(percent=str(self.percent), rounding=self.rounding.value)
+        return d
+
+
+# --- recommendation by the experts' votes or ranks (投票法 / 排序法) ---------------------------
+
+
+@dataclass(frozen=True)
+class RecommendBy:
+    """The committee recommends by its members' votes (``votes``: each picks 1..``picks``
+    bids) or ranks (``ranks``: each ranks every bid), not by the scores' order; the method's
+    ``recommend`` is the number of seats (:mod:`evalroom.domain.votes`)."""
+
+    kind: str  # "votes" | "ranks"
+    picks: int | None = None  # votes only: how many bids each expert may vote for
+
+    def __post_init__(self) -> None:
+        if self.kind == "votes":
+            if self.picks is None or isinstance(self.picks, bool) or self.picks < 1:
+                raise _invalid("recommend_by votes needs picks of at least 1")
+        elif self.kind == "ranks":
+            if self.picks is not None:
+                raise _invalid("recommend_by ranks takes no picks")
+        else:
+            raise _invalid("recommend_by.kind is votes or ranks")
+
+    @classmethod
+    def from_dict(cls, value: object) -> RecommendBy:
+        d = _known(value, "recommend_by", {"kind", "picks"})
+        picks = d.get("picks")
+        if picks is not None and (isinstance(picks, bool) or not isinstance(picks, int)):
+            raise _invalid("recommend_by.picks must be an integer")
+        return cls(str(d.get("kind")), picks)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"kind": self.kind}
+        if self.picks is not None:
+            d["picks"] = self.picks
         return d
 
 

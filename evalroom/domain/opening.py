@@ -513,6 +513,7 @@ def sign_record(state: Mapping[str, Any], cmd: Command) -> Decision:
     role = "agency" if Role.AGENCY in cmd.actor.roles else "supervisor"
     if role in stage["signed_by"]:
         raise RuleError("already_signed", f"the {role} signed already")
+    floating_points = _floating_points_record(state, name)
     new = _copy(state)
     new_stage = new["opening"][name]
     new_stage["signed_by"][role] = cmd.actor.user_id
@@ -548,6 +549,7 @@ def sign_record(state: Mapping[str, Any], cmd: Command) -> Decision:
             "failed_sections": new.get("failed_sections", []),
             "min_bids": config.min_bids,
             "few_valid": config.few_valid,
+            **({"floating_points": floating_points} if floating_points else {}),
         }
         new_stage["record"] = record
         events.append(NewEvent("opening.record", {**record, "phase": done_phase}))
@@ -586,6 +588,92 @@ def start_commercial(state: Mapping[str, Any], cmd: Command) -> Decision:
     return _open_stage(state, cmd, config, "commercial", bids, private)
 
 
+# -- method rules: the floating point drawn at the opening (浮动点) ---------------------------
+# A section whose config names a set of floating points has one drawn at the opening, so that
+# no one knows it before the prices are read out and anyone can recompute it after: the seed's
+# commitment (hex SHA-256) is published before the priced read-out, the seed revealed after it
+# (``evalroom.domain.method_rules.draw_floating_point``), the value kept in the signed record.
+
+HEX64 = frozenset("0123456789abcdef")
+
+
+def _drawn_section(state: Mapping[str, Any], cmd: Command) -> tuple[str, Any]:
+    config = config_of(state)
+    section = str(cmd.body.get("section", ""))
+    fp = config.section(section).floating_point
+    if fp is None:
+        raise RuleError("floating_point_unexpected", f"section {section} draws no floating point")
+    return section, fp
+
+
+def commit_floating_point(state: Mapping[str, Any], cmd: Command) -> Decision:
+    """``opening.commit_floating_point`` {section, commitment}: before the priced read-out."""
+    _phase(state, "bidding", "opening", "technical_opened")
+    section, _fp = _drawn_section(state, cmd)
+    priced = config_of(state).priced_envelope
+    if state.get("opening", {}).get(priced, {}).get("read_out"):
+        raise RuleError("already_read_out", "the commitment comes before the prices are read out")
+    commitment = str(cmd.body.get("commitment", ""))
+    if len(commitment) != 64 or not set(commitment) <= HEX64:
+        raise RuleError("invalid", "commitment is the lowercase hex SHA-256 of the seed")
+    drawn = state.get("floating_points", {})
+    if section in drawn:
+        raise RuleError("already_committed", "the seed is committed; it cannot change")
+    new = _copy(state)
+    entry = {"commitment": commitment, "committed_by": cmd.actor.user_id}
+    new.setdefault("floating_points", {})[section] = entry
+    payload = {"section": section, "commitment": commitment}
+    return Decision([NewEvent("opening.floating_point_committed", payload)], new)
+
+
+def draw_floating_point_at_opening(state: Mapping[str, Any], cmd: Command) -> Decision:
+    """``opening.draw_floating_point`` {section, seed}: after the priced read-out, before the
+    record is signed; the value is ``draw_floating_point(choices, seed, commitment)``."""
+    _phase(state, "opening")
+    section, fp = _drawn_section(state, cmd)
+    name, stage = _stage(state)
+    if name != config_of(state).priced_envelope or not stage["read_out"]:
+        raise RuleError("not_ready", "the floating point is drawn after the prices are read out")
+    entry = state.get("floating_points", {}).get(section)
+    if entry is None:
+        raise RuleError("not_committed", "publish the seed's commitment before the read-out")
+    if "value" in entry:
+        raise RuleError("already_drawn", f"the floating point of {section} is drawn")
+    text = cmd.body.get("seed")
+    try:
+        seed = bytes.fromhex(text) if isinstance(text, str) else b""
+    except ValueError:
+        seed = b""
+    value = fp.draw(seed, entry["commitment"])  # seed_mismatch, seed_too_short
+    new = _copy(state)
+    drawn = {**entry, "seed": seed.hex(), "value": str(value), "choices": fp.to_dict()["choices"]}
+    new["floating_points"][section] = drawn
+    payload = {"section": section, **{k: drawn[k] for k in ("choices", "commitment", "seed")}}
+    payload["value"] = drawn["value"]
+    return Decision([NewEvent("opening.floating_point_drawn", payload)], new)
+
+
+def _floating_points_record(state: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The drawn floating points the priced stage's record carries; every section that draws
+    one (and did not fail) must have drawn it before the record is signed."""
+    config = config_of(state)
+    if name != config.priced_envelope:
+        return {}
+    failed = set(state.get("failed_sections", []))
+    drawn = state.get("floating_points", {})
+    out = {}
+    for s in config.sections:
+        if s.floating_point is None or s.id in failed:
+            continue
+        entry = drawn.get(s.id, {})
+        if "value" not in entry:
+            raise RuleError(
+                "floating_point_missing", f"draw the floating point of section {s.id} first"
+            )
+        out[s.id] = {k: entry[k] for k in ("choices", "commitment", "seed", "value")}
+    return out
+
+
 DECIDERS = {
     "tender.configure": configure,
     "opening.start": start,
@@ -600,6 +688,9 @@ DECIDERS = {
     "opening.answer": answer,
     "opening.sign_record": sign_record,
     "opening.start_commercial": start_commercial,
+    # method rules: the floating point drawn at the opening
+    "opening.commit_floating_point": commit_floating_point,
+    "opening.draw_floating_point": draw_floating_point_at_opening,
 }
 
 _BIDDER = frozenset({Role.BIDDER})
@@ -620,5 +711,8 @@ COMMAND_ROLES: dict[str, frozenset[str]] = {
     "opening.answer": _AGENCY,
     "opening.sign_record": frozenset({Role.AGENCY, Role.SUPERVISOR}),
     "opening.start_commercial": _AGENCY,
+    # method rules: the floating point drawn at the opening
+    "opening.commit_floating_point": frozenset({Role.AGENCY, Role.SUPERVISOR}),
+    "opening.draw_floating_point": frozenset({Role.AGENCY, Role.SUPERVISOR}),
 }
 SIGNED = frozenset({"opening.sign_in", "opening.share", "opening.confirm", "opening.sign_record"})

@@ -97,6 +97,7 @@ from evalroom.domain.method_rules import (
     ControlPrice,
     FloatingPointSet,
     Outcome,
+    RecommendBy,
     ScoreScale,
     Standing,
     VoteKind,
@@ -278,7 +279,9 @@ def _plain(value: Any) -> Any:
     Fields marked ``_OMIT`` are left out while they hold their default, so a method written
     before the field existed prints exactly as it was read.
     """
-    if isinstance(value, ControlPrice | ScoreScale | VoteRule | FloatingPointSet | Correction):
+    if isinstance(
+        value, ControlPrice | ScoreScale | VoteRule | FloatingPointSet | Correction | RecommendBy
+    ):
         return value.to_dict()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
@@ -625,6 +628,8 @@ class ScoringMethod:
     penalty_from: PenaltyFrom = field(default=PenaltyFrom.TOTAL, metadata=_OMIT)
     control_price: ControlPrice | None = field(default=None, metadata=_OMIT)
     vote_rule: VoteRule | None = field(default=None, metadata=_OMIT)  # overrides pass_fail
+    # 投票法 / 排序法: the committee recommends by votes or ranks (the session holds the vote)
+    recommend_by: RecommendBy | None = field(default=None, metadata=_OMIT)
 
     def __post_init__(self) -> None:
         ids = [c.id for c in self.criteria]
@@ -668,6 +673,7 @@ class ScoringMethod:
         )
         drop = agg.get("drop_high_low_from", 5)
         rule, control, vote = d.get("price_rule"), d.get("control_price"), d.get("vote_rule")
+        by = d.get("recommend_by")
         return cls(
             kind=_at("kind", lambda: _enum(MethodKind, d.get("kind"), "kind")),
             criteria=_at("criteria", lambda: _criteria(d.get("criteria"))),
@@ -688,6 +694,7 @@ class ScoringMethod:
             if control is None
             else _at("control_price", lambda: ControlPrice.from_dict(control)),
             vote_rule=None if vote is None else VoteRule.from_dict(vote),
+            recommend_by=None if by is None else RecommendBy.from_dict(by),
         )
 
     def to_dict(self) -> dict[str, Any]:

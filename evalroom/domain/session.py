@@ -116,6 +116,28 @@ Others
   (committee, org), ``session.start_wait_over`` + phase ``awaiting_tenderer_decision``, or
   ``session.sealed`` public + ``session.new_committee_required`` staff + phase ``sealed``.
 
+Method rules in the session (:mod:`~evalroom.domain.session_rules`; docs/methods.md)
+- ``session.score`` / ``session.revise_score`` hold a figure to the criterion's scale
+  (``score_out_of_range``, ``score_not_allowed``, a sentence naming the item and its values);
+  chair-only items take the chair's figure only (``chair_only``); deduction items are scored
+  like any item. Closing the preliminary review applies the method's vote rule
+  (``verdicts_differ`` under agreement). The chair is elected by plurality, a tie going to a
+  run-off among the tied (``session.chair_round`` {…, runoff}).
+- ``session.arithmetic_errors`` (chair, review phases): ``bid``, ``errors`` int, ``reason``?
+  -> ``session.arithmetic_errors`` committee.
+- ``session.price_scores`` (agency, before the ranking): ``scores`` {bid: "54.25"}, ``basis``
+  -> ``session.price_scores_fed`` actor; ``session.price_scores_approve`` (supervisor) ->
+  ``session.price_scores_approved`` committee; ``session.price_scores_reject``: ``reason`` ->
+  ``session.price_scores_rejected`` staff.
+- ``session.correction_request`` (chair, signing): ``kind`` (score | base_price),
+  ``expert``/``bid``/``criterion`` (score), ``corrected``, ``reason`` ->
+  ``session.correction_requested`` committee; ``session.correction_approve`` (supervisor) ->
+  ``session.correction_approved`` committee, then a new ``session.ranking``;
+  ``session.correction_reject``: ``reason`` -> ``session.correction_rejected`` committee.
+- ``session.rank_vote`` *signed* (expert, signing, when the method recommends by votes or
+  ranks): ``bids`` -> ``session.rank_vote`` actor; the last ballot of a round:
+  ``session.rank_round`` committee, then a run-off or the report with its candidates.
+
 State (plain JSON): ``phase``; ``tender``, ``section``, ``agency``; ``venues`` {id: {name,
 region, seats, main}}; ``method`` (ScoringMethod.to_dict); ``bids`` [{bid_id, company, price,
 arithmetic_errors, adjustment}] (from the opening record; the last two start at 0);
@@ -132,7 +154,10 @@ others_mean, relative}]; ``deviation_reasons`` {expert: {bid: {criterion: reason
 deadline, answer, answered_at, rejection}}; ``goback`` (pending) | None; ``gobacks``
 (approved); ``pause`` {reason, by, at} | None; ``faults`` {venue: {stage, lost_at,
 deadline}}; ``resume_phase``; ``report``, ``report_digest``; ``signatures`` {expert:
-{dissent, at}}; ``ratings`` {rater: {expert: {score, comment, role, at}}}. The state holds
+{dissent, at}}; ``ratings`` {rater: {expert: {score, comment, role, at}}}; method rules:
+``election`` also {candidates (run-off), rounds}, ``price_scores`` {scores, basis, fed_by,
+approved_by?}, ``correction`` (pending) | None, ``corrections`` [Correction.to_dict +
+requested_by, approved_at], ``rank_vote`` {round, candidates, seats, ballots, rounds, chosen}. The state holds
 names and scores: never hand it to a client as is.
 """
 
@@ -147,6 +172,7 @@ from evalroom.domain import (
     session_control,
     session_report,
     session_review,
+    session_rules,
 )
 from evalroom.domain.commands import Actor
 from evalroom.domain.roles import Role
@@ -195,6 +221,15 @@ DECIDERS: dict[str, Decider] = {
     "session.venue_restored": session_control.venue_restored,
     "session.tenderer_decision": session_control.tenderer_decision,
     "session.clock": session_control.clock,
+    # method rules in the session
+    "session.arithmetic_errors": session_rules.arithmetic_errors,
+    "session.price_scores": session_rules.feed_price_scores,
+    "session.price_scores_approve": session_rules.approve_price_scores,
+    "session.price_scores_reject": session_rules.reject_price_scores,
+    "session.correction_request": session_rules.request_correction,
+    "session.correction_approve": session_rules.approve_correction,
+    "session.correction_reject": session_rules.reject_correction,
+    "session.rank_vote": session_rules.rank_vote,
 }
 
 _COMMITTEE = frozenset({Role.EXPERT, Role.CHAIR})
@@ -232,6 +267,15 @@ COMMAND_ROLES: dict[str, frozenset[str]] = {
     "session.venue_restored": frozenset({SYSTEM}),
     "session.tenderer_decision": frozenset({Role.TENDERER}),
     "session.clock": frozenset({SYSTEM}),
+    # method rules in the session
+    "session.arithmetic_errors": frozenset({Role.CHAIR}),
+    "session.price_scores": frozenset({Role.AGENCY}),
+    "session.price_scores_approve": _SUPERVISOR,
+    "session.price_scores_reject": _SUPERVISOR,
+    "session.correction_request": frozenset({Role.CHAIR}),
+    "session.correction_approve": _SUPERVISOR,
+    "session.correction_reject": _SUPERVISOR,
+    "session.rank_vote": _COMMITTEE,
 }
 
 # Commands whose events carry the actor's signature: their specs must be ``signed``.
@@ -245,6 +289,7 @@ SIGNED = frozenset(
         "session.clarify_answer",
         "session.sign_report",
         "session.annotate",
+        "session.rank_vote",  # method rules: a recommendation ballot
     }
 )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
+from decimal import Decimal
 from typing import Any
 
 from evalroom.domain.commands import Command, CreateStream, Decision
@@ -31,6 +32,7 @@ from evalroom.domain.draw import (
 )
 from evalroom.domain.duties import Person, Roster, first_conflict
 from evalroom.domain.handover import SignedRecord, check_one_session, session_bids
+from evalroom.domain.method_rules import FloatingPointSet, draw_floating_point
 from evalroom.domain.roles import Role
 from evalroom.domain.rules import RuleError
 from evalroom.domain.scoring import BidFigures, ScoringMethod
@@ -131,16 +133,52 @@ _REQUEST_OPTIONS = (
 )
 
 
-def _method(body: Mapping[str, Any]) -> tuple[ScoringMethod, str | None]:
-    """The scoring method, and the floating point drawn at the opening if it has one."""
+def _method(
+    body: Mapping[str, Any], drawn: Mapping[str, Any] | None = None
+) -> tuple[ScoringMethod, str | None]:
+    """The scoring method, and the floating point drawn at the opening if it has one.
+
+    A method whose floating point is one of a fixed set (``choices``) takes it from the signed
+    opening record (``drawn``, re-computed here from its seed and commitment), never from the
+    body; a body naming another is refused (``floating_point_mismatch``)."""
     method = ScoringMethod.from_dict(body.get("method", {}))
     fp = body.get("floating_point")
     fp_value = None if fp is None else decimal_text(fp, "floating_point")
+    at_opening = method.price_rule is not None and isinstance(
+        method.price_rule.base.floating_point, FloatingPointSet
+    )
+    if drawn is not None or at_opening:
+        if drawn is None:
+            raise RuleError(
+                "floating_point_missing", "the opening record holds no drawn floating point"
+            )
+        value = _recomputed(drawn)
+        if fp_value is not None and fp_value != value:
+            raise RuleError(
+                "floating_point_mismatch",
+                f"the opening drew {value}, not {fp_value}",
+            )
+        fp_value = value
     if method.price_rule is not None:
         method.price_rule.base.check_floating_point(fp_value)
     elif fp_value is not None:
         raise RuleError("floating_point_unexpected", "this method has no floating point")
     return method, None if fp_value is None else format(fp_value, "f")
+
+
+def _recomputed(drawn: Mapping[str, Any]) -> Decimal:
+    """The floating point the record says was drawn, recomputed from its seed."""
+    try:
+        choices = tuple(Decimal(str(c)) for c in drawn["choices"])
+        seed = bytes.fromhex(str(drawn["seed"]))
+        value = draw_floating_point(choices, seed, str(drawn["commitment"]))
+    except (KeyError, TypeError, ValueError, ArithmeticError, RuleError):
+        raise RuleError(
+            "record_inconsistent", "the record's floating point draw is unreadable"
+        ) from None
+    if value != Decimal(str(drawn.get("value"))):
+        raise RuleError("record_inconsistent", "the record's floating point is not its seed's draw")
+    return value
 
 
 def create(state: Mapping[str, Any], cmd: Command) -> Decision:
@@ -149,13 +187,13 @@ def create(state: Mapping[str, Any], cmd: Command) -> Decision:
         raise RuleError("already_exists", f"{cmd.stream} exists")
     body = cmd.body
     tender, section = text_field(body, "tender"), text_field(body, "section")
-    method, floating_point = _method(body)
     if "bids" in body:
         raise RuleError("bids_not_accepted", "the bids come from the signed opening record only")
     # The bids come from the tender's signed opening record alone, which the service reads
     # under the tender's lock with the tender's other sessions (``facts``).
     records = [SignedRecord.from_dict(r) for r in _listed(cmd.facts, "opening_records")]
     handover = session_bids(records, section)
+    method, floating_point = _method(body, handover.floating_point)
     earlier = check_one_session(_listed(cmd.facts, "sessions"), section, cmd.stream)
     bids = _bids(handover.bids)
     venues = _venues(body.get("venues"))
@@ -212,7 +250,7 @@ def _initial_state(
         "committee": {},
         "withdrawn": {},
         "checked_in": {},
-        "election": {"round": 1, "votes": {}},
+        "election": {"round": 1, "votes": {}, "candidates": None, "rounds": []},
         "chair": None,
         "verdicts": {},
         "preliminary": None,
@@ -233,6 +271,10 @@ def _initial_state(
         "report_digest": None,
         "signatures": {},
         "ratings": {},
+        # method rules in the session (evalroom.domain.session_rules)
+        "price_scores": None,
+        "correction": None,
+        "corrections": [],
     }
 
 
@@ -302,7 +344,9 @@ def draw(state: Mapping[str, Any], cmd: Command) -> Decision:
     _seat(s, record, pool)
     for expert_id, seat in s.committee.items():
         s.grant(expert_id, Role.EXPERT, seat["venue"])
-    s.emit("session.drawn", s.s["draw"])
+    # The request travels with the record (supervisors only), so a supervisor's page can
+    # recompute the draw from the snapshot it checked (its digest was published before).
+    s.emit("session.drawn", {**s.s["draw"], "request": s.s["draw_request"]})
     s.emit("session.committee", {"members": _members(s)})
     for vid in s.s["venues"]:
         _roster(s, vid)

@@ -17,6 +17,7 @@ from typing import Any
 
 from crypto.canonical import canonical_json
 from evalroom.domain.commands import Command, Decision
+from evalroom.domain.corrections import Correction
 from evalroom.domain.roles import Role
 from evalroom.domain.rules import RuleError
 from evalroom.domain.scoring import BidFigures, Ranking, evaluate
@@ -47,18 +48,60 @@ def fail_reasons(s: Session) -> dict[str, Any]:
     return reasons
 
 
+def recorded_corrections(s: Session) -> list[Correction]:
+    """The corrections approved after a 复核, in order (``state["corrections"]``)."""
+    keys = ("kind", "original", "corrected", "reason", "approved_by")
+    cell = ("expert_id", "bid_id", "criterion_id")
+    return [
+        Correction.from_dict({k: c[k] for k in (*keys, *cell) if k in c})
+        for c in s.s.get("corrections", [])
+    ]
+
+
 def aggregate(s: Session) -> None:
-    """汇总排序: evaluate the sheets under the method, draw up the report, open the signing."""
+    """汇总排序: evaluate the sheets under the method, draw up the report, open the signing.
+
+    The method's rules apply as :func:`~evalroom.domain.scoring.evaluate` applies them: the
+    chair's figures on chair-only items, deduction items, penalties (from the total or the
+    price score), fed price scores, and the corrections approved after a 复核."""
     figures = [
         BidFigures.from_dict({k: v for k, v in b.items() if k != "company"}) for b in s.s["bids"]
     ]
     fp = s.s["floating_point"]
     sheets = s.sheets()
-    ranking = evaluate(s.method, figures, sheets, None if fp is None else Decimal(fp))
+    corrections = recorded_corrections(s)
+    ranking = evaluate(
+        s.method,
+        figures,
+        sheets,
+        None if fp is None else Decimal(fp),
+        chair=s.s["chair"],
+        corrections=corrections,
+    )
     report = _report(s, ranking, [sheet.to_dict() for sheet in sheets])
+    s.s["rank_vote"] = None
+    by = s.method.recommend_by
+    candidates = _ranked(ranking) if by is not None else []
+    if by is not None and candidates:
+        # 投票法 / 排序法: the committee votes; the report names no candidate until it has.
+        seats = min(s.method.recommend, len(candidates))
+        report["recommended"] = []
+        report["recommendation"] = {**by.to_dict(), "seats": seats, "rounds": [], "done": False}
+        s.s["rank_vote"] = {"round": 1, "candidates": candidates, "seats": seats, "ballots": {}}
+    publish_report(s, report)
+    if s.phase is not Phase.SIGNING:
+        s.move_to(Phase.SIGNING)
+
+
+def _ranked(ranking: Ranking) -> list[str]:
+    """The bids the committee may recommend: those ranked (valid and through the review)."""
+    return [b.bid_id for b in sorted(ranking.bids, key=lambda b: b.rank or 0) if b.rank]
+
+
+def publish_report(s: Session, report: dict[str, Any]) -> None:
+    """The report under signature (its signatures start again), to the committee."""
     s.s.update(report=report, report_digest=report_digest(report), signatures={})
     s.emit("session.ranking", {"report": report, "report_digest": s.s["report_digest"]})
-    s.move_to(Phase.SIGNING)
 
 
 def _report(s: Session, ranking: Ranking, sheets: list[dict[str, Any]]) -> dict[str, Any]:
@@ -94,6 +137,10 @@ def _report(s: Session, ranking: Ranking, sheets: list[dict[str, Any]]) -> dict[
         "revisions": s.s["revisions"],
         "clarifications": [{"id": cid, **c} for cid, c in s.s["clarifications"].items()],
         "gobacks": s.s["gobacks"],
+        # method rules in the session: who fed the price scores and who approved them, and
+        # the corrections after a 复核 (the sheets above are as handed in).
+        **({"price_scores": s.s["price_scores"]} if s.s.get("price_scores") else {}),
+        **({"corrections": s.s["corrections"]} if s.s.get("corrections") else {}),
     }
     copied: dict[str, Any] = plain_copy(report)  # shares nothing with the working state
     return copied
@@ -118,6 +165,11 @@ def sign_report(state: Mapping[str, Any], cmd: Command) -> Decision:
     """
     s = Session(state, cmd)
     expert = s.expert(Phase.SIGNING)
+    if s.s.get("rank_vote"):
+        raise RuleError(
+            "recommendation_pending",
+            "推荐中标候选人的投票尚未完成 · the committee has not finished voting its candidates",
+        )
     digest = cmd.body.get("report_digest")
     if digest != s.s["report_digest"]:
         raise RuleError("report_changed", "the digest is not the report under signature")

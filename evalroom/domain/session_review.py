@@ -7,14 +7,21 @@ until every expert has submitted; then the sheets are revealed to the committee 
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from evalroom.domain.commands import Command, Decision
+from evalroom.domain.method_rules import Outcome, ScoreScale
 from evalroom.domain.roles import Role
 from evalroom.domain.rules import RuleError
-from evalroom.domain.scoring import CriterionKind, PassFailRule, find_deviations
+from evalroom.domain.scoring import (
+    Criterion,
+    CriterionKind,
+    Entry,
+    ScoredBy,
+    find_deviations,
+)
 from evalroom.domain.session_clarify import pending_clarifications
 from evalroom.domain.session_report import aggregate, fail_reasons
 from evalroom.domain.session_state import (
@@ -27,6 +34,7 @@ from evalroom.domain.session_state import (
     text_field,
 )
 from evalroom.domain.tender_config import MIN_COMPETITIVE, few_valid_outcome
+from evalroom.domain.votes import elect_chair
 
 SCORE_PLACES = 2  # a score has at most 2 decimals, as score tables print them
 
@@ -34,11 +42,19 @@ SCORE_PLACES = 2  # a score has at most 2 decimals, as score tables print them
 
 
 def vote_chair(state: Mapping[str, Any], cmd: Command) -> Decision:
-    """``session.vote_chair``: one secret vote per expert and round."""
+    """``session.vote_chair``: one secret vote per expert and round, for one of the round's
+    candidates (every member in the first round, the tied leaders in a run-off)."""
     s = Session(state, cmd)
     voter = s.expert(Phase.CHAIR_ELECTION)
     candidate = s.member(text_field(cmd.body, "candidate"))
     election = s.s["election"]
+    runoff = election.get("candidates")
+    if runoff and candidate not in runoff:
+        raise RuleError(
+            "invalid_candidate",
+            f"第 {election['round']} 轮为 {'、'.join(runoff)} 之间的再次投票 · round"
+            f" {election['round']} is a run-off among {', '.join(runoff)}",
+        )
     if voter in election["votes"]:
         raise RuleError("already_voted", f"you voted in round {election['round']}")
     election["votes"][voter] = candidate
@@ -50,19 +66,29 @@ def vote_chair(state: Mapping[str, Any], cmd: Command) -> Decision:
 
 
 def _count_votes(s: Session) -> None:
-    """More than half of the committee elects; otherwise the counts are told and a new round
-    starts (a tie included)."""
+    """推选组长 by plurality (:func:`evalroom.domain.votes.elect_chair` over every round so
+    far): the most votes elect; a tie for first leads to a run-off among the tied."""
     election = s.s["election"]
-    counts = Counter(election["votes"].values())
+    rounds = [*election.get("rounds", []), dict(election["votes"])]
+    tally = elect_chair(list(s.committee), rounds)
+    last = tally.rounds[-1]
+    counts = {c: n for c, n in last.tally.items() if n}
     result = {"round": election["round"], "counts": dict(sorted(counts.items()))}
-    leader, votes = max(counts.items(), key=lambda kv: kv[1])
-    if 2 * votes <= len(s.committee):
-        s.s["election"] = {"round": election["round"] + 1, "votes": {}}
-        s.emit("session.chair_round", {**result, "elected": None})
+    if tally.elected is None:
+        runoff = list(tally.runoff)
+        s.s["election"] = {
+            "round": election["round"] + 1,
+            "votes": {},
+            "candidates": runoff,
+            "rounds": rounds,
+        }
+        s.emit("session.chair_round", {**result, "elected": None, "runoff": runoff})
         return
+    leader = tally.elected
+    s.s["election"] = {**election, "rounds": rounds}
     s.s["chair"] = leader
     s.grant(leader, Role.CHAIR, s.committee[leader]["venue"])
-    s.emit("session.chair_round", {**result, "elected": leader})
+    s.emit("session.chair_round", {**result, "elected": leader, "runoff": []})
     s.move_to(Phase.PRELIMINARY)
 
 
@@ -117,16 +143,26 @@ def preliminary(state: Mapping[str, Any], cmd: Command) -> Decision:
 
 
 def _tally(s: Session) -> tuple[dict[str, Any], list[str]]:
-    """Each (bid, criterion) by majority or unanimity, as the method says."""
-    unanimity = s.method.pass_fail is PassFailRule.UNANIMITY
+    """Each (bid, criterion) by the method's vote rule (``vote_rule``, else ``pass_fail``):
+    majority, unanimity, ≥ a fraction, ≥ a percentage rounded as stated, or agreement, under
+    which the review cannot close while the verdicts differ (``verdicts_differ``)."""
+    rule = s.method.votes
     results: dict[str, Any] = {}
     for bid in s.bid_ids():
         row = results.setdefault(bid, {})
         for criterion in s.criteria(CriterionKind.PASS_FAIL):
             votes = [s.s["verdicts"][e][bid][criterion]["pass"] for e in s.committee]
             passes = sum(votes)
-            ok = passes == len(votes) if unanimity else 2 * passes > len(votes)
-            row[criterion] = {"passes": passes, "fails": len(votes) - passes, "passed": ok}
+            fails = len(votes) - passes
+            outcome = rule.decide(passes, fails, len(votes))
+            if outcome is Outcome.UNDECIDED:
+                raise RuleError(
+                    "verdicts_differ",
+                    f"{bid} 的 {criterion}：{passes} 人合格、{fails} 人不合格，意见一致前不能结束"
+                    f"初步评审 · the verdicts on {criterion} for {bid} differ ({passes} pass,"
+                    f" {fails} fail); the review closes only when they agree",
+                )
+            row[criterion] = {"passes": passes, "fails": fails, "passed": outcome is Outcome.PASS}
     passed = [b for b in s.bid_ids() if all(c["passed"] for c in results[b].values())]
     return results, passed
 
@@ -143,7 +179,7 @@ def _close_preliminary(s: Session) -> None:
     s.emit("session.preliminary_result", payload)
     if _few_valid(s, passed):
         return
-    if passed and s.criteria(CriterionKind.EXPERT):
+    if passed and s.scored():
         s.move_to(Phase.DETAILED)
     else:  # nothing to score (lowest evaluated price, or every bid rejected): rank now
         aggregate(s)
@@ -193,25 +229,55 @@ def _few_valid(s: Session, passed: list[str]) -> bool:
 
 
 def _cell(s: Session, body: Mapping[str, Any]) -> tuple[str, str, str]:
-    """(bid, criterion, score) of a score command, the score within 0..max points."""
+    """(bid, criterion, score) of a score command: the figure on the criterion's scale, and a
+    chair-only item only from the chair (method rules in the session)."""
     bid = _bid(s, body)
     if bid not in s.passing_bids():
         raise RuleError("bid_rejected", f"{bid} did not pass the preliminary review")
-    criterion = _criterion(s, body, CriterionKind.EXPERT)
+    criterion = text_field(body, "criterion")
+    c = s.scored().get(criterion)
+    if c is None:
+        raise RuleError("unknown_criterion", f"{criterion} is not a scored criterion")
+    if c.scored_by is ScoredBy.CHAIR and s.cmd.actor.user_id != s.s["chair"]:
+        raise RuleError(
+            "chair_only",
+            f"{c.name}（{c.id}）仅由评标组长打分 · only the chair (组长) scores {c.id}",
+        )
     points = decimal_text(body.get("score"), "score", "invalid_score")
     exponent = points.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -SCORE_PLACES:
         raise RuleError("invalid_score", f"a score has at most {SCORE_PLACES} decimals")
-    limit = s.criteria(CriterionKind.EXPERT)[criterion]
-    if not 0 <= points <= limit:
-        raise RuleError("score_out_of_range", f"{criterion} takes 0 to {limit}; got {points}")
+    check_entry(c, points)
     return bid, criterion, format(points, "f")
+
+
+def scale_phrase_zh(scale: ScoreScale) -> str:
+    """The figures a scale allows, as a participant reads them (zh-CN)."""
+    if scale.values is not None:
+        return "、".join(str(v) for v in sorted(scale.values)) + " 分之一"
+    if scale.step is not None:
+        return f"{scale.low} 至 {scale.high} 分，每档 {scale.step} 分"
+    return f"{scale.low} 至 {scale.high} 分"
+
+
+def check_entry(c: Criterion, points: Decimal) -> None:
+    """Refuse a figure outside the criterion's scale (``score_out_of_range``) or off its
+    steps or values (``score_not_allowed``), with a sentence naming the criterion and what
+    it takes, in zh-CN then English."""
+    scale = c.allowed
+    try:
+        scale.check(points, c.id)
+    except RuleError as refused:
+        what = "扣分" if c.kind is CriterionKind.DEDUCTION or c.entry is Entry.DEDUCTION else "打分"
+        zh = f"{c.name}（{c.id}）只能{what} {scale_phrase_zh(scale)}，不能为 {points}"
+        en = f"{c.id} takes {scale.allowed()}; {points} is not allowed"
+        raise RuleError(refused.code, f"{zh} · {en}") from None
 
 
 def _missing_score(s: Session, expert: str) -> tuple[str, str] | None:
     mine = s.s["scores"].get(expert, {})
     for bid in s.passing_bids():
-        for criterion in s.criteria(CriterionKind.EXPERT):
+        for criterion in s.needed_of(expert):
             if criterion not in mine.get(bid, {}):
                 return bid, criterion
     return None
@@ -285,7 +351,7 @@ def revise_score(state: Mapping[str, Any], cmd: Command) -> Decision:
 
 def _flag_deviations(s: Session) -> None:
     threshold = decimal_text(s.s["deviation_threshold"], "threshold")
-    found = find_deviations(s.sheets(), threshold)
+    found = find_deviations(s.deviation_sheets(), threshold)
     s.s["deviations"] = [
         {
             "expert": d.expert_id,
@@ -396,6 +462,9 @@ def goback_approve(state: Mapping[str, Any], cmd: Command) -> Decision:
         s.s.update(submitted=[], revealed=False, deviations=[], deviation_reasons={})
     if target is Phase.PRELIMINARY:
         s.s["preliminary"] = None
+    # Corrections were made on the report now withdrawn: the redone review supersedes them
+    # (they stay in the stream's events, and the going back in the report).
+    s.s.update(correction=None, corrections=[], rank_vote=None)
     s.s["gobacks"].append({**request, "approved_by": cmd.actor.user_id, "approved_at": s.now})
     s.s["goback"] = None
     s.emit("session.goback_approved", request)

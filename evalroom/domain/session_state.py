@@ -17,7 +17,14 @@ from typing import Any
 from evalroom.domain.commands import Command, Decision, GrantRole, NewEvent
 from evalroom.domain.roles import Role
 from evalroom.domain.rules import RuleError
-from evalroom.domain.scoring import CriterionKind, ExpertSheet, ScoringMethod
+from evalroom.domain.scoring import (
+    Criterion,
+    CriterionKind,
+    Entry,
+    ExpertSheet,
+    ScoredBy,
+    ScoringMethod,
+)
 
 Decider = Callable[[Mapping[str, Any], Command], Decision]
 
@@ -235,6 +242,47 @@ class Session:
     def criteria(self, kind: CriterionKind) -> dict[str, Any]:
         """Criterion id -> max points (None for pass/fail) of one kind, in method order."""
         return {c.id: c.max_points for c in self.method.of_kind(kind)}
+
+    # --- method rules in the session ------------------------------------------------------
+
+    def scored(self) -> dict[str, Criterion]:
+        """Criteria the experts enter figures on: expert items and deduction items (扣分项)."""
+        kinds = (CriterionKind.EXPERT, CriterionKind.DEDUCTION)
+        return {c.id: c for c in self.method.criteria if c.kind in kinds}
+
+    def needed_of(self, expert: str) -> list[str]:
+        """The scored criteria ``expert`` must enter: chair-only items for the chair alone."""
+        chair = self.s["chair"]
+        return [
+            cid
+            for cid, c in self.scored().items()
+            if c.scored_by is ScoredBy.EXPERTS or expert == chair
+        ]
+
+    def deviation_sheets(self) -> list[ExpertSheet]:
+        """The sheets the deviation check (评分偏离) compares: the panel's expert items only
+        (never a chair-only item or a deduction item), an item entered by deduction as the
+        score it gives (max_points − entry)."""
+        panel = {
+            c.id: c
+            for c in self.method.of_kind(CriterionKind.EXPERT)
+            if c.scored_by is ScoredBy.EXPERTS
+        }
+        out = []
+        for sheet in self.sheets():
+            scores = {}
+            for bid, row in sheet.scores.items():
+                kept = {}
+                for cid, points in row.items():
+                    c = panel.get(cid)
+                    if c is None:
+                        continue
+                    if c.entry is Entry.DEDUCTION and c.max_points is not None:
+                        points = c.max_points - points
+                    kept[cid] = points
+                scores[bid] = kept
+            out.append(ExpertSheet(sheet.expert_id, scores, sheet.verdicts))
+        return out
 
     def bid_ids(self) -> list[str]:
         return [b["bid_id"] for b in self.s["bids"]]

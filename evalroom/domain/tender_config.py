@@ -25,6 +25,11 @@ published with the tender (the tender documents state it before anyone bids). A 
 ``invalid_config`` whose ``field`` is the path of the value at fault, e.g.
 ``method.criteria[1].max_points`` (:class:`evalroom.domain.rules.RuleError`).
 
+A section's ``floating_point`` (``{"choices": ["1.5", "1.25", …]}``, optional) is the set the
+floating point (浮动点) is drawn from at the opening: the seed's commitment is published before
+the priced read-out and the seed revealed after it (``opening.commit_floating_point``,
+``opening.draw_floating_point``); the drawn value is in the signed record.
+
 A section's ``control_price`` (最高投标限价, optional; see
 :class:`evalroom.domain.method_rules.ControlPrice`) is published with the tender and applied at
 the read-out: a bid above it is rejected (否决), one below its floor flagged for the 低于成本
@@ -41,8 +46,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from evalroom.domain.bidform import FormField, parse_fields
-from evalroom.domain.method_rules import ControlPrice
-from evalroom.domain.rules import RuleError, field_at
+from evalroom.domain.method_rules import ControlPrice, FloatingPointSet
+from evalroom.domain.rules import RuleError, field_at, read_decimal
 from evalroom.domain.scoring import ScoringMethod
 
 ENVELOPE_SETS = (("single",), ("technical", "commercial"))
@@ -57,6 +62,8 @@ class Section:
     id: str
     name: str
     control_price: ControlPrice | None = None  # 最高投标限价, public with the tender
+    # 浮动点 drawn at the opening from this fixed set of percents (method rules in the session)
+    floating_point: FloatingPointSet | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +166,7 @@ class TenderConfig:
         return [
             {"id": s.id, "name": s.name}
             | ({} if s.control_price is None else {"control_price": s.control_price.to_dict()})
+            | ({} if s.floating_point is None else {"floating_point": s.floating_point.to_dict()})
             for s in self.sections
         ]
 
@@ -208,7 +216,9 @@ def _sections(value: Any) -> tuple[Section, ...]:
                 raise _bad("id", "a section id is letters, digits, . _ - (at most 32)")
             with field_at("control_price"):
                 control = _control_price(s.get("control_price"), sid)
-            sections.append(Section(sid, name, control))
+            with field_at("floating_point"):
+                floating = _floating_point(s.get("floating_point"), sid)
+            sections.append(Section(sid, name, control, floating))
     if len({s.id for s in sections}) != len(sections):
         raise _bad(f"[{len(sections) - 1}].id", "section ids repeat")
     return tuple(sections)
@@ -230,6 +240,28 @@ def _control_price(raw: Any, section: str) -> ControlPrice | None:
         where = next((k for k in ("floor_ratio", "floor", "limit") if k in exc.message), None)
         message = f"section {section}: {exc.message}"
         raise RuleError("invalid_config", message, exc.field or where) from None
+
+
+def _floating_point(raw: Any, section: str) -> FloatingPointSet | None:
+    """A section's set of floating points drawn at the opening: ``{"choices": ["1.5", …]}``."""
+    if raw is None:
+        return None
+    if (
+        not isinstance(raw, Mapping)
+        or set(raw) != {"choices"}
+        or not isinstance(raw["choices"], list)
+    ):
+        raise RuleError(
+            "invalid_config", f"section {section}: floating_point is {{choices: [...]}}"
+        )
+    choices = []
+    for i, c in enumerate(raw["choices"]):
+        with field_at(f"choices[{i}]"):
+            choices.append(read_decimal(c, "floating_point.choices[]", "invalid_config"))
+    try:
+        return FloatingPointSet(tuple(choices))
+    except RuleError as exc:
+        raise RuleError("invalid_config", f"section {section}: {exc.message}", "choices") from None
 
 
 def few_valid_outcome(rule: str, valid: int) -> str | None:

@@ -136,6 +136,9 @@ EVENTS: Mapping[str, Rule] = {
     "opening.answered": PUBLIC,
     "opening.record_signed": PUBLIC,
     "opening.record": PUBLIC,
+    # method rules: the floating point drawn at the opening (seed committed, then revealed)
+    "opening.floating_point_committed": PUBLIC,
+    "opening.floating_point_drawn": PUBLIC,
     # -- the evaluation session (evalroom.domain.session_*) -------------------------------
     "session.created": PUBLIC,
     "session.bids": COMMITTEE,
@@ -189,9 +192,21 @@ EVENTS: Mapping[str, Rule] = {
     "session.closed": PUBLIC,
     "session.report_final": STAFF,
     "session.expert_rated": ACTOR,
+    # -- method rules in the session (docs/methods.md) ------------------------------------
+    "session.arithmetic_errors": COMMITTEE,  # 算术错误 the chair records; penalties follow
+    "session.price_scores_fed": ACTOR,  # the agency's figures, until the supervisor approves
+    "session.price_scores_approved": COMMITTEE,
+    "session.price_scores_rejected": STAFF,  # a reason, no figure
+    "session.correction_requested": COMMITTEE,  # 复核: the chair asks, the supervisor decides
+    "session.correction_approved": COMMITTEE,
+    "session.correction_rejected": COMMITTEE,
+    "session.rank_vote": ACTOR,  # a secret ballot until the round is counted
+    "session.rank_round": COMMITTEE,
     # -- the award, 评定分离 (evalroom.domain.award), in the closed session's stream ------
     "award.set_up": PUBLIC,
     "award.committee": AWARD,
+    "award.panel": AWARD,  # the tenderer's panel the members are drawn from, the commitment
+    "award.members_drawn": AWARD,  # the seed revealed and who it draws
     "award.phase": STAFF,
     "award.progress": STAFF,  # counts only: the agency and the experts watch, never vote
     "award.signed_in": AWARD,

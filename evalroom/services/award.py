@@ -9,8 +9,10 @@ from typing import Any
 
 from pydantic import Field
 
+from evalroom.db import Conn
+from evalroom.db.sessions import user_names
 from evalroom.domain import award
-from evalroom.services.spec import Body, CommandSpec, Empty, specs_from
+from evalroom.services.spec import Body, CommandSpec, Empty, ServiceContext, specs_from
 
 Short = Field(min_length=1, max_length=64)
 Long = Field(min_length=1, max_length=4000)
@@ -24,12 +26,23 @@ class Method(Body):
     max_rounds: int | None = Field(default=None, ge=1, le=20)
 
 
+class Draw(Body):
+    panel: list[str] = Field(min_length=2, max_length=200)
+    count: int = Field(ge=1, le=51)
+    commitment: str = Hex64
+
+
 class Setup(Body):
     method: Method
-    members: list[str] = Field(min_length=1, max_length=51)
-    chair: str = Short
+    members: list[str] = Field(default_factory=list, max_length=51)
+    draw: Draw | None = None
+    chair: str | None = Field(default=None, min_length=1, max_length=64)
     objection_days: int | None = Field(default=None, ge=1, le=30)
     objection_seconds: int | None = Field(default=None, ge=1, le=30 * 86400)
+
+
+class DrawMembers(Body):
+    seed: str = Field(min_length=32, max_length=256, pattern=r"^[0-9a-f]+$")
 
 
 class CommitSeed(Body):
@@ -70,11 +83,22 @@ class Answer(Body):
 
 
 def _members(body: dict[str, Any]) -> list[str]:
-    return [str(m) for m in body.get("members", [])]
+    """Everyone the set-up may make a member: the appointed, and the panel drawn from."""
+    draw = body.get("draw") or {}
+    return [str(m) for m in [*body.get("members", []), *draw.get("panel", [])]]
+
+
+async def gather_names(
+    _ctx: ServiceContext, conn: Conn, _stream: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """The names of everyone the set-up names (appointed and panel), so the committee is
+    shown by name (``facts["names"]``: user id -> name)."""
+    return {"names": await user_names(conn, _members(body))}
 
 
 BODIES: dict[str, type[Body]] = {
     "award.setup": Setup,
+    "award.draw_members": DrawMembers,
     "award.sign_in": Empty,
     "award.commit_seed": CommitSeed,
     "award.vote": Vote,
@@ -95,4 +119,5 @@ SPECS: list[CommandSpec] = specs_from(
     BODIES,
     signed={name: True for name in award.SIGNED},
     grants_to={"award.setup": _members},
+    gather={"award.setup": gather_names},
 )

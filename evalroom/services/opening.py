@@ -204,6 +204,16 @@ async def _copy_file(src: IO[bytes], writer: blobs.ChunkWriter) -> None:
         await writer.write(data)
 
 
+class FloatingCommit(Body):
+    section: str = Field(min_length=1, max_length=32)
+    commitment: str = Field(min_length=64, max_length=64, pattern=r"^[0-9a-f]{64}$")
+
+
+class FloatingDraw(Body):
+    section: str = Field(min_length=1, max_length=32)
+    seed: str = Field(min_length=32, max_length=256, pattern=r"^[0-9a-f]+$")
+
+
 async def prepare_release(
     ctx: ServiceContext, user: User, stream: str, body: dict[str, Any]
 ) -> dict[str, Any]:
@@ -279,6 +289,9 @@ SPECS: list[CommandSpec] = specs_from(
         "opening.object": ObjectBody,
         "opening.answer": AnswerBody,
         "opening.start_commercial": StartCommercial,
+        # method rules: the floating point drawn at the opening
+        "opening.commit_floating_point": FloatingCommit,
+        "opening.draw_floating_point": FloatingDraw,
     },
     signed={name: True for name in opening.SIGNED},
     # Everyone in the ceremony sees "decrypting" before the (possibly long) decryption.

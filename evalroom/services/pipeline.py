@@ -435,9 +435,13 @@ class CommandPipeline:
             return [await self._alone(stream, items[0])]
         self.metrics.commit_batch.observe(len(items))
         try:
-            outcomes, stored = await self._in_transaction(
-                lambda conn: self._decide_batch(conn, stream, items)
-            )
+            optimistic = await self._optimistic_batch(stream, items)
+            if optimistic is not None:
+                outcomes, stored = optimistic
+            else:  # the head moved under us: decide again under the row lock
+                outcomes, stored = await self._in_transaction(
+                    lambda conn: self._decide_batch(conn, stream, items)
+                )
         except Exception as exc:
             if len(items) > 1 and not (isinstance(exc, OutcomeUnknown) or store_down(exc)):
                 # PostgreSQL refused the batch (an id committed meanwhile in another stream,
@@ -467,6 +471,36 @@ class CommandPipeline:
         await self._publish(stream, stored, granted)
         return ack
 
+    async def _optimistic_batch(
+        self, stream: str, items: Sequence[Batched]
+    ) -> tuple[list[Outcome], list[store.StoredEvent]] | None:
+        """The batch in two round trips and no explicit transaction: read the stream (no
+        lock), decide, then write everything in one statement that commits only if the head
+        is still the one read (``append_if_head``). None: another writer moved the head first
+        and nothing was written; the caller decides again under the row lock.
+
+        What a failure means stays as in ``_in_transaction``: the read writes nothing; the
+        write is its own transaction, so PostgreSQL refusing it rolled it back, and a
+        connection lost once it was sent leaves the outcome unknown."""
+        conn = await self.pool.acquire()  # a failure here: nothing was sent
+        try:
+            keys = [(i.user.id, i.client_id) for i in items]
+            seen = await store.read_for_batch(conn, stream, keys)
+            if seen is None:
+                return [Refusal("unknown_stream", stream) for _ in items], []
+            outcomes, stored, state, records = _decide_items(seen, stream, items)
+            if not records:
+                return outcomes, []
+            try:
+                written = await store.append_if_head(conn, seen.row, stored, state, records)
+            except Exception as exc:
+                if answered_by_server(exc):
+                    raise  # refused by PostgreSQL: the statement's transaction rolled back
+                raise OutcomeUnknown(f"{type(exc).__name__} at the batch's write") from exc
+            return (outcomes, stored) if written else None
+        finally:
+            await self._release(conn)
+
     async def _decide_batch(
         self, conn: PooledConn, stream: str, items: Sequence[Batched]
     ) -> tuple[tuple[list[Outcome], list[store.StoredEvent]], bool]:
@@ -476,40 +510,10 @@ class CommandPipeline:
         locked = await store.lock_for_batch(conn, stream, [(i.user.id, i.client_id) for i in items])
         if locked is None:
             return ([Refusal("unknown_stream", stream) for _ in items], []), False
-        row, state = locked.row, locked.row.state
-        outcomes: list[Outcome] = []
-        stored: list[store.StoredEvent] = []
-        records: dict[tuple[str, str], store.CommandRecord] = {}
-        for k, item in enumerate(items):
-            key = (item.user.id, item.client_id)
-            first = records.get(key)  # a retry within the batch, or of a committed command
-            prior = (first.digest, first.ack) if first else locked.priors.get(key)
-            if prior is not None:
-                same = prior[0] == item.digest
-                outcomes.append(dict(prior[1]) if same else _id_reused(item.client_id))
-                continue
-            current = replace(row, head=row.head + len(stored), state=state)
-            try:
-                decision = _decide_one(item, current, locked.grants[item.user.id])
-            except Exception as exc:  # a refusal, or a bug: this command's answer only
-                outcomes.append(exc)
-                continue
-            if decision.grants or decision.create:  # access or streams change: alone
-                outcomes.extend([DEFERRED] * (len(items) - k))
-                break
-            new = _new_events(
-                decision, item.user.id, item.client_id, stream, item.spec.name, item.body, item.sig
-            )
-            events = store.prepare_events(current, new)
-            head = current.head + len(events)
-            ack = _ack(item.client_id, stream, head, dict(decision.reply))
-            records[key] = store.CommandRecord(*key, item.digest, head, ack)
-            outcomes.append(ack)
-            stored.extend(events)
-            state = dict(decision.state)
+        outcomes, stored, state, records = _decide_items(locked, stream, items)
         if not records:
             return (outcomes, []), False
-        await store.append_and_record(conn, row, stored, state, list(records.values()))
+        await store.append_and_record(conn, locked.row, stored, state, records)
         return (outcomes, stored), True
 
     async def refuse(
@@ -541,6 +545,47 @@ class CommandPipeline:
         except Exception as exc:
             if not store_down(exc):
                 log.exception("refusal_not_recorded", stream=stream, code=refusal.code)
+
+
+def _decide_items(
+    locked: store.LockedForBatch, stream: str, items: Sequence[Batched]
+) -> tuple[list[Outcome], list[store.StoredEvent], dict[str, Any], list[store.CommandRecord]]:
+    """Decide each command in order against the running state (a refusal leaves it as it was
+    for the next): each outcome, the events, the state after them, and the commands' records.
+    A retry (within the batch, or of a command already committed) is answered with its first
+    answer; a command that grants or creates stops the batch (it and the rest: deferred)."""
+    row, state = locked.row, locked.row.state
+    outcomes: list[Outcome] = []
+    stored: list[store.StoredEvent] = []
+    records: dict[tuple[str, str], store.CommandRecord] = {}
+    for k, item in enumerate(items):
+        key = (item.user.id, item.client_id)
+        first = records.get(key)  # a retry within the batch, or of a committed command
+        prior = (first.digest, first.ack) if first else locked.priors.get(key)
+        if prior is not None:
+            same = prior[0] == item.digest
+            outcomes.append(dict(prior[1]) if same else _id_reused(item.client_id))
+            continue
+        current = replace(row, head=row.head + len(stored), state=state)
+        try:
+            decision = _decide_one(item, current, locked.grants[item.user.id])
+        except Exception as exc:  # a refusal, or a bug: this command's answer only
+            outcomes.append(exc)
+            continue
+        if decision.grants or decision.create:  # access or streams change: alone
+            outcomes.extend([DEFERRED] * (len(items) - k))
+            break
+        new = _new_events(
+            decision, item.user.id, item.client_id, stream, item.spec.name, item.body, item.sig
+        )
+        events = store.prepare_events(current, new)
+        head = current.head + len(events)
+        ack = _ack(item.client_id, stream, head, dict(decision.reply))
+        records[key] = store.CommandRecord(*key, item.digest, head, ack)
+        outcomes.append(ack)
+        stored.extend(events)
+        state = dict(decision.state)
+    return outcomes, stored, state, list(records.values())
 
 
 def _decide_one(item: Batched, row: store.StreamRow, grants: list[tuple[str, str]]) -> Decision:

@@ -179,6 +179,33 @@ class Rate(Body):
     comment: str | None = Field(default=None, max_length=2000)
 
 
+# -- method rules in the session ---------------------------------------------------------
+
+
+class ArithmeticErrors(Body):
+    bid: str = Short
+    errors: int = Field(ge=0, le=999)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class PriceScores(Body):
+    scores: dict[str, str] = Field(min_length=1, max_length=200)
+    basis: str = Long
+
+
+class CorrectionRequest(Body):
+    kind: str = Field(pattern=r"^(score|base_price)$")
+    expert: str | None = Field(default=None, max_length=64)
+    bid: str | None = Field(default=None, max_length=64)
+    criterion: str | None = Field(default=None, max_length=64)
+    corrected: str = Field(min_length=1, max_length=24)  # a decimal; the decider reads it
+    reason: str = Long
+
+
+class RankVote(Body):
+    bids: list[str] = Field(min_length=1, max_length=200)
+
+
 async def pool_snapshot(ctx: ServiceContext) -> dict[str, Any]:
     return {"experts": await expert_pool(ctx.pool)}
 
@@ -280,6 +307,15 @@ BODIES: dict[str, type[Body]] = {
     "session.venue_restored": VenueBody,
     "session.tenderer_decision": TendererDecision,
     "session.clock": Empty,
+    # method rules in the session
+    "session.arithmetic_errors": ArithmeticErrors,
+    "session.price_scores": PriceScores,
+    "session.price_scores_approve": Empty,
+    "session.price_scores_reject": ReasonBody,
+    "session.correction_request": CorrectionRequest,
+    "session.correction_approve": Empty,
+    "session.correction_reject": ReasonBody,
+    "session.rank_vote": RankVote,
 }
 
 SPECS: list[CommandSpec] = specs_from(

@@ -8,7 +8,7 @@ import { lang, setLang, t } from "./i18n.js";
 import { forgetKey, importKeyFile, loadKey, saveKey } from "./keys.js";
 import { act, fill, h, readPicked, toast } from "./ui.js";
 
-const VIEWS = ["bidder", "agency", "expert", "supervisor", "operator", "keyholder", "pool"];
+const VIEWS = ["bidder", "agency", "expert", "supervisor", "operator", "keyholder", "pool", "award"];
 /** Which roles (as the server grants them) open which page. */
 const VIEW_ROLES = /** @type {Record<string, string[]>} */ ({
   bidder: ["bidder"],
@@ -18,6 +18,7 @@ const VIEW_ROLES = /** @type {Record<string, string[]>} */ ({
   operator: ["operator"],
   keyholder: ["keyholder"],
   pool: ["admin", "supervisor"],
+  award: ["award_member"], // award (定标) jobs: the 定标委员会's page
 });
 /** @type {Set<string>|null} the pages this user may open (null: not known, all are shown) */
 let allowed = null;

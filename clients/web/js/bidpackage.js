@@ -17,6 +17,9 @@
  */
 
 export const FORM_NAME = "bid-form.json";
+/** The sealing environment's keyed hashes (crypto/origin.py); a browser gives only an install id. */
+export const ORIGIN_NAME = "evalroom-origin.json";
+const INSTALL_ID = "evalroom.install_id";
 const LOCAL = 30;
 const DESCRIPTOR = 16;
 const CENTRAL = 46;
@@ -71,7 +74,7 @@ function dosTime(when) {
  * @param {string} name
  */
 function checkName(name) {
-  if (!name || name === FORM_NAME || name.startsWith("/") || name.includes("\\") ||
+  if (!name || name === FORM_NAME || name === ORIGIN_NAME || name.startsWith("/") || name.includes("\\") ||
       name.split("/").includes("..") || encoder.encode(name).length > 0xffff) {
     throw new PackageError("package_name_invalid", name);
   }
@@ -85,7 +88,7 @@ function checkName(name) {
  * A bid package as a stream, and its exact size.
  * @param {Record<string, any>} form the bid form's values (decimals as strings)
  * @param {File[]} files the attached documents, named by their file names
- * @param {{now?: Date}} [options]
+ * @param {{now?: Date, origin?: object}} [options] `origin`: {@link browserOrigin}'s document
  * @returns {{size: number, names: string[], stream: () => ReadableStream<Uint8Array>}}
  */
 export function bidPackage(form, files, options = {}) {
@@ -95,6 +98,10 @@ export function bidPackage(form, files, options = {}) {
   /** @type {Entry[]} */
   const entries = [{ name: FORM_NAME, bytes: encoder.encode(FORM_NAME), source: formBlob }];
   const seen = new Set([FORM_NAME]);
+  if (options.origin) {
+    const originBlob = new Blob([encoder.encode(JSON.stringify(options.origin))]);
+    entries.push({ name: ORIGIN_NAME, bytes: encoder.encode(ORIGIN_NAME), source: originBlob });
+  }
   for (const file of files) {
     checkName(file.name);
     if (seen.has(file.name)) throw new PackageError("package_name_twice", file.name);
@@ -108,9 +115,37 @@ export function bidPackage(form, files, options = {}) {
   const { time, date } = dosTime(options.now ?? new Date());
   return {
     size,
-    names: entries.slice(1).map((e) => e.name),
+    names: entries.slice(1).filter((e) => e.name !== ORIGIN_NAME).map((e) => e.name),
     stream: () => packageStream(entries, time, date),
   };
+}
+
+/**
+ * The origin document of a bid sealed in this browser (`evalroom-origin/1`, crypto/origin.py).
+ * A page cannot read MAC addresses, disks or the machine id, and should not pretend to: it
+ * reports one random install id, made once and kept in this browser's storage, as its
+ * HMAC-SHA256 under the tender's origin key. Two bids sealed in the same browser profile carry
+ * the same hash; a cleared profile or another browser has another id. Never fails the seal:
+ * without storage the id is fresh each time (and so matches nothing).
+ * @param {string} tender the tender's id @param {string} recipient its opening key (age1…)
+ * @param {Storage | null} [storage]
+ */
+export async function browserOrigin(tender, recipient, storage = globalThis.localStorage ?? null) {
+  let id = null;
+  try { id = storage?.getItem(INSTALL_ID) ?? null; } catch { id = null; }
+  if (!id || !/^[0-9a-f]{32}$/.test(id)) {
+    id = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+    try { storage?.setItem(INSTALL_ID, id); } catch { /* private mode: a fresh id each time */ }
+  }
+  const parts = ["evalroom-origin-key/1", tender.replace(/^tender:/, ""), recipient.trim()].map((p) => encoder.encode(p));
+  const material = new Uint8Array(parts.reduce((n, p) => n + p.length + 1, -1));
+  let at = 0;
+  for (const [i, p] of parts.entries()) { if (i) material[at++] = 0; material.set(p, at); at += p.length; }
+  const keyBytes = await crypto.subtle.digest("SHA-256", material);
+  const key = await crypto.subtle.importKey("raw", keyBytes, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(`install_id:${id}`)));
+  const hex = [...mac].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return { format: "evalroom-origin/1", client: "web", hashes: { install_id: [hex] } };
 }
 
 /**

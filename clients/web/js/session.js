@@ -16,6 +16,7 @@ export function emptySession() {
     pause: null, clarifications: {}, feed: [], bids: [], verdicts: {}, goback: null,
     gobacks: [], warnings: [], notes: [], openingRecord: [],
     rejected: [], flagged: [], fewValid: null, allRejected: false, award: null,
+    seedCommitment: null, drawCommitment: null, draw: null, drawFailed: null,
   };
 }
 
@@ -27,6 +28,7 @@ export function emptyAward() {
     rounds: [], votes: {}, finalists: [], lot: null, opinions: {}, decision: null,
     report: null, digest: null, signatures: {}, publicity: null, objections: [],
     publicityClosed: null, notice: null,
+    draw: null, names: {}, // award (定标) jobs: the panel draw; user id -> name
   };
 }
 
@@ -42,12 +44,24 @@ export function foldAward(a, ev) {
       a.candidates = p.candidates || [];
       a.memberCount = typeof p.members === "number" ? p.members : null;
       a.objectionSeconds = p.objection_seconds ?? null;
-      a.phase ||= "sign_in";
+      if (p.draw && typeof p.draw === "object") a.draw = { ...(a.draw || {}), ...p.draw };
+      a.phase ||= a.draw ? "draw" : "sign_in";
+      break;
+    // award (定标) jobs: the 定标委员会 drawn from the tenderer's panel
+    case "award.panel":
+      a.draw = { ...(a.draw || {}), appointed: p.appointed ?? null, panel: p.panel ?? null,
+        count: p.count ?? null, commitment: p.commitment ?? null, panel_size: (p.panel || []).length };
+      a.chair = p.chair || null;
+      Object.assign(a.names, p.names || {});
+      break;
+    case "award.members_drawn":
+      a.draw = { ...(a.draw || {}), seed: p.seed ?? null, drawn: p.drawn || [] };
       break;
     case "award.committee":
       a.members = p.members || [];
       a.memberCount = a.members.length;
       a.chair = p.chair || null;
+      Object.assign(a.names, p.names || {});
       break;
     case "award.phase":
       a.phase = p.phase;
@@ -147,6 +161,18 @@ export function foldSession(s, ev, me) {
       break;
     case "session.phase":
       s.phase = p.phase;
+      break;
+    case "session.seed_committed":
+      s.seedCommitment = p;
+      s.drawFailed = null;
+      break;
+    case "session.drawn":
+      s.draw = p;
+      s.drawCommitment = s.seedCommitment;
+      break;
+    case "session.draw_failed":
+      s.drawFailed = p;
+      s.seedCommitment = null; // refused before any pick: a new seed is committed
       break;
     case "session.bids":
       s.bids = p.bids;
@@ -257,4 +283,9 @@ export function passFailCriteria(s) {
 export function scoredBids(s) {
   if (s.passed) return s.passed;
   return Object.keys(Object.values(s.scores)[0] || {});
+}
+
+/** The criteria experts enter figures on: expert points and deduction items (扣分项). @param {any} s */
+export function scoredCriteria(s) {
+  return (s.method?.criteria || []).filter((/** @type {any} */ c) => c.kind === "expert" || c.kind === "deduction");
 }

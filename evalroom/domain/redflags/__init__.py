@@ -4,7 +4,9 @@
 :class:`Signal` list: rule checks (identical prices, series, ratios to and closeness under the
 control price, the cardinal-rs style R024/R028/R035/R036/R058) and the combined statistical
 screens. Nothing here does I/O or changes a result; docs/red-flags.md documents every code,
-threshold and source.
+threshold and source. The evidence checks live beside it, imported by their module (they
+bring numpy and datasketch): ``identity.identity_signals`` and ``documents.document_signals``,
+gathered for a tender by ``evalroom.services.redflag_evidence.evidence_signals``.
 """
 
 from __future__ import annotations

@@ -47,6 +47,30 @@ _COUNTS = frozenset(
     }
 )
 _FRACTIONS = frozenset({"series_tolerance", "control_margin", "ratio_tolerance", "r024_fence"})
+# red flags: identity and documents (identity.py, documents.py)
+_EVIDENCE_COUNTS = frozenset(
+    {"file_min_bytes", "shingle_chars", "text_min_shingles", "passages_shown", "passage_chars"}
+)
+_EVIDENCE_LISTS = frozenset(
+    {"machine_kinds", "ip_ignore", "person_fields", "phone_fields", "metadata_ignore"}
+)
+METADATA_DEFAULT_IGNORE = (
+    "administrator",
+    "admin",
+    "user",
+    "owner",
+    "微软用户",
+    "微软中国",
+    "microsoft",
+    "microsoft office user",
+    "unknown",
+    "normal.dotm",
+    "normal.dot",
+    "normal.wpt",
+    "normal",
+    "untitled",
+    "anonymous",
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +98,23 @@ class Thresholds:
     screens_min_bids: int = 4  # screens are computed from this many valid bids up
     screens_votes: int = 3  # the combination flags when this many of the used screens cross
     screens_used: tuple[str, ...] = ("cv", "spd", "rd", "rdnor")  # the screens that vote
+    # red flags: identity and documents (identity.py, documents.py; docs/red-flags.md)
+    machine_kinds: tuple[str, ...] = ("machine_id", "mac", "disk_serial", "hostname", "install_id")
+    # Addresses that identify no bidder: loopback (a local proxy whose X-Forwarded-For the node
+    # does not trust); add ones shared by design (a trading centre's own bidding hall).
+    ip_ignore: tuple[str, ...] = ("127.0.0.1", "::1")
+    person_fields: tuple[str, ...] = ("project_manager", "contact")  # names, compared normalised
+    phone_fields: tuple[str, ...] = ("project_manager_phone", "contact_phone")
+    file_min_bytes: int = 1024  # identical files smaller than this are not flagged
+    metadata_ignore: tuple[str, ...] = METADATA_DEFAULT_IGNORE  # defaults that identify nobody
+    shingle_chars: int = 10  # a shingle: 10 letters, digits or ideographs in a row
+    text_min_shingles: int = 200  # shorter texts are not compared
+    text_similarity_min: float = 0.5  # Jaccard similarity of shingle sets at or above this
+    passages_shown: int = 3  # the longest shared passages shown as evidence
+    passage_chars: int = 120  # each trimmed to this many characters
+    # The tender's sums: {total field: [component fields]} (e.g. price = labour + material);
+    # none by default, since only the tender knows which fields add up.
+    form_sums: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any] | None) -> Thresholds:
@@ -89,7 +130,11 @@ class Thresholds:
                 raise RuleError("invalid_config", f"unknown red-flag threshold {key!r}")
             if key == "screens_used":
                 values[key] = _names(value)
-            elif key in _COUNTS:
+            elif key in _EVIDENCE_LISTS:
+                values[key] = _texts(key, value)
+            elif key == "form_sums":
+                values[key] = _sums(value)
+            elif key in _COUNTS or key in _EVIDENCE_COUNTS:
                 values[key] = _count(key, value)
             else:
                 values[key] = _number(key, value)
@@ -100,6 +145,9 @@ class Thresholds:
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["screens_used"] = list(self.screens_used)
+        for key in _EVIDENCE_LISTS:
+            out[key] = list(out[key])
+        out["form_sums"] = {total: list(parts) for total, parts in self.form_sums}
         return out
 
     def _check(self) -> None:
@@ -118,6 +166,22 @@ class Thresholds:
         for key in _FRACTIONS:
             if not 0 <= getattr(self, key) < 1:
                 raise RuleError("invalid_config", f"{key} must be in [0, 1)")
+        self._check_evidence()
+
+    def _check_evidence(self) -> None:
+        """red flags: identity and documents."""
+        from evalroom.domain.redflags.identity import MACHINE_KINDS
+
+        if not set(self.machine_kinds) <= set(MACHINE_KINDS):
+            raise RuleError("invalid_config", f"machine_kinds must be among {list(MACHINE_KINDS)}")
+        if self.file_min_bytes < 0 or self.shingle_chars < 1 or self.text_min_shingles < 1:
+            raise RuleError(
+                "invalid_config", "file_min_bytes ≥ 0, shingle_chars ≥ 1, text_min_shingles ≥ 1"
+            )
+        if not 0 < self.text_similarity_min <= 1:
+            raise RuleError("invalid_config", "text_similarity_min must be in (0, 1]")
+        if self.passages_shown < 0 or self.passage_chars < 10:
+            raise RuleError("invalid_config", "passages_shown ≥ 0, passage_chars ≥ 10")
 
 
 def _names(value: Any) -> tuple[str, ...]:
@@ -131,6 +195,26 @@ def _names(value: Any) -> tuple[str, ...]:
             f"screens_used must name distinct screens of {list(SCREEN_DIRECTIONS)}",
         )
     return names
+
+
+def _texts(key: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise RuleError("invalid_config", f"{key} must be a list of strings")
+    if not all(isinstance(v, str) and len(v) <= 200 for v in value) or len(value) > 500:
+        raise RuleError("invalid_config", f"{key} must be at most 500 strings of 200 characters")
+    return tuple(value)
+
+
+def _sums(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not isinstance(value, Mapping) or len(value) > 100:
+        raise RuleError("invalid_config", "form_sums must map a total field to its components")
+    sums = []
+    for total, parts in value.items():
+        names = _texts("form_sums", parts)
+        if not names or total in names:
+            raise RuleError("invalid_config", f"form_sums[{total!r}] must list other fields")
+        sums.append((str(total), names))
+    return tuple(sums)
 
 
 def _count(key: str, value: Any) -> int:

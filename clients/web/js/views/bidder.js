@@ -4,7 +4,7 @@
  * @module views/bidder
  */
 import { BidKeyError, exportBackup, importBackup, listBidKeys, loadBidKey, messageFor, sealEnvelope } from "../bidkeys.js";
-import { bidPackage, PackageError } from "../bidpackage.js";
+import { bidPackage, browserOrigin, PackageError } from "../bidpackage.js";
 import { lang, phaseName, t } from "../i18n.js";
 import { verifyJson } from "../keys.js";
 import { b64, checkReceiptInclusion, sha256 } from "../logproof.js";
@@ -575,7 +575,7 @@ function sealCard(ctx, tender, s, onReceipt) {
       if (!opening) throw Object.assign(new Error(t("seal.no_recipient")), { code: "no_recipient" });
       const form = values();
       const docs = [...(files.files || [])];
-      const pkg = bidPackage(form, docs);
+      const pkg = bidPackage(form, docs, { origin: await browserOrigin(tender, opening) });
       const limit = Number(s.config?.max_bid_bytes || 1 << 30);
       if (pkg.size > limit) {
         throw Object.assign(new Error(t("seal.too_large", { size: bytes(pkg.size), limit: bytes(limit) })), { code: "too_large" });
