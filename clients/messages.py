@@ -1037,6 +1037,34 @@ RULES: dict[str, tuple[str, str]] = {
     ),
 }
 
+# red flags: live signals (风险提示), shown to supervisors only (evalroom-supervisor).
+SIGNALS: dict[str, tuple[str, str]] = {
+    "signals.line": (
+        "⚠ 风险提示 [{code}] 标段 {section}（{where}）：{sentence}",
+        "⚠ Red flag [{code}] section {section} ({where}): {sentence}",
+    ),
+    "signals.phase.opening": ("开标", "opening"),
+    "signals.phase.evaluation": ("评标", "evaluation"),
+    "signals.bids": ("涉及投标：{bids}", "bids: {bids}"),
+    "signals.fields": ("依据字段：{fields}", "fields: {fields}"),
+    "signals.figures": ("数据：{figures}", "figures: {figures}"),
+    "signals.threshold": ("阈值：{threshold}", "thresholds: {threshold}"),
+    "signals.header": (
+        "项目 {tender} 的风险提示（仅监督可见，仅供参考，不改变任何结果）：",
+        "Red flags of tender {tender} (supervisors only; advisory, they change no result):",
+    ),
+    "signals.none": (
+        "项目 {tender} 没有可显示的风险提示（尚无记录，或您不是该项目的监督）。",
+        "No red flags to show for tender {tender} (none recorded, or you do not supervise it).",
+    ),
+    "signals.checked": (
+        "已核查 {runs} 次，最近一次：{when}",
+        "checked {runs} time(s), last at {when}",
+    ),
+    "signals.failed": ("未能完成的检查：{sources}", "checks that could not run: {sources}"),
+}
+
+
 # Every sentence of every CLI, by key.
 MESSAGES = _merged(
     COMMON,
@@ -1051,4 +1079,5 @@ MESSAGES = _merged(
     OPERATOR,
     RULES,
     AWARD,
+    SIGNALS,
 )

@@ -93,9 +93,16 @@ async def http_get(client: Client, path: str, **params: str) -> httpx.Response:
 
 
 def report_command(
-    out: Out, server: str, key_path: Path | None, session: str, out_path: Path | None
+    out: Out,
+    server: str,
+    key_path: Path | None,
+    session: str,
+    out_path: Path | None,
+    *,
+    annex: str | None = None,
 ) -> int:
-    """Download the report (PDF, or HTML for ``*.html``), check its digest and show it."""
+    """Download the report (PDF, or HTML for ``*.html``), check its digest and show it.
+    ``annex="signals"``: with the red-flag annex, for a supervisor only."""
     stream = session_stream(session)
     target = out_path or Path(f"{session_id(stream)}-report.pdf")
     fmt = "html" if target.suffix.lower() in (".html", ".htm") else "pdf"
@@ -105,7 +112,10 @@ def report_command(
         async with connected(server, key, out.lang) as client:
             view, _sub = await load_view(client, stream)
             _report, digest = check_report(view, out)
-            response = await http_get(client, f"/api/sessions/{session_id(stream)}/report.{fmt}")
+            path = f"/api/sessions/{session_id(stream)}/report.{fmt}"
+            response = await (
+                http_get(client, path, annex=annex) if annex else http_get(client, path)
+            )
             return view, digest, response.content
 
     view, digest, content = asyncio.run(fetch(require_key(key_path, out)))

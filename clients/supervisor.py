@@ -13,8 +13,9 @@
     evalroom-supervisor warn EV1-S1 "请勿交流评分" [--expert EXPERT]
     evalroom-supervisor annotate EV1-S1 "…"                   # signed note, supervisors only
     evalroom-supervisor sheets EV1-S1 [--expert EXPERT]
-    evalroom-supervisor report EV1-S1 [--out report.pdf]
+    evalroom-supervisor report EV1-S1 [--out report.pdf] [--with-signals]   # annex: red flags
     evalroom-supervisor rate EV1-S1 EXPERT --score 5 [--comment "…"]   # after closing
+    evalroom-supervisor signals T1 [--evidence] [--json]       # red flags (风险提示) of a tender
 
 ``watch`` shows who is connected in each venue (site operators and experts, from the
 platform's presence), the phase, progress counts, alerts (deviations, venue faults, pauses,
@@ -22,7 +23,13 @@ clarifications and going back awaiting approval, dissent) and the event feed; on
 redraws a dashboard, otherwise it prints one line per change. It also keeps the last signed
 checkpoint of the session's log (in ``<keyfile>.checkpoints.json``) and checks on connect, on
 every reconnect and every ``--check-interval`` seconds that the log still extends it; a
-server showing another history is an alert, and the kept checkpoint is the evidence.
+server showing another history is an alert, and the kept checkpoint is the evidence. It also
+follows the red flags of the session's tender (风险提示, the ``signals:`` stream only
+supervisors read) and shows each signal raised as an alert with its evidence.
+
+``signals`` lists a tender's red flags: each signal's sentence, and with ``--evidence`` the
+bids (with their companies), fields, figures and thresholds it rests on. Signals are
+advisory: they change no result.
 
 The draw (抽取): ``commit-seed`` makes a 32-byte random seed on this machine, keeps it in
 ``--out`` (mode 0600, never overwritten) and publishes only its SHA-256 with the digest of
@@ -60,10 +67,13 @@ from clients.cli_common import (
     require_key,
     server_options,
     table,
+    tender_id,
+    tender_stream,
 )
 from clients.folds.session import SessionView, session_stream
 from clients.keyfile import ParticipantKey
 from clients.logwatch import LogForked, LogWatch
+from clients.render.signals import evidence_lines, signal_line
 from clients.sdk import Client, ClientError, Subscription
 from clients.session_commands import (
     http_get,
@@ -77,6 +87,8 @@ from clients.session_live import LiveSession
 from crypto.checkpoint import CheckpointError
 from evalroom.domain.draw import ExpertPool, commit_seed, pool_digest
 from evalroom.domain.rules import RuleError
+
+SIGNALS_RETRY_SECONDS = 2.0  # red flags: how often the watch asks for the signals stream
 
 
 @click.group(help="evalroom supervisor client (监督人客户端)")
@@ -329,12 +341,24 @@ def sheets(
 @main.command(help="Download the evaluation report and show its digest and ranking (评标报告).")
 @click.argument("session")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--with-signals",
+    is_flag=True,
+    help="Add the red-flag annex for the supervising authority (风险提示附件, supervisors only)",
+)
 @server_options
 @cli_command
 def report(
-    out: Out, session: str, out_path: Path | None, server: str, key_path: Path | None, lang: str
+    out: Out,
+    session: str,
+    out_path: Path | None,
+    with_signals: bool,
+    server: str,
+    key_path: Path | None,
+    lang: str,
 ) -> int | None:
-    return report_command(out, server, key_path, session, out_path)
+    annex = "signals" if with_signals else None
+    return report_command(out, server, key_path, session, out_path, annex=annex)
 
 
 # -- the draw ------------------------------------------------------------------------------
@@ -548,6 +572,10 @@ class SupervisorWatch(LiveSession):
         self.log_size: int | None = None
         self.log_problem: str | None = None
         self._log_task: asyncio.Task[None] | None = None
+        # red flags: live signals of the session's tender, once the session names it.
+        self.signals: Subscription | None = None
+        self._signals_task: asyncio.Task[None] | None = None
+        self._signals_retry = 0.0
 
     async def start(self) -> Subscription:
         sub = await super().start()
@@ -555,6 +583,33 @@ class SupervisorWatch(LiveSession):
         if self.check_log:
             self._log_task = asyncio.create_task(self._check_log())
         return sub
+
+    # -- red flags: live signals -------------------------------------------------------------
+    async def _follow_signals(self, tender: str) -> None:
+        with contextlib.suppress(ClientError, TimeoutError):
+            self.signals = await self.client.subscribe(signals_stream(tender))
+
+    def _signal_alerts(self) -> None:
+        if self.signals is None:
+            # Until the first run the stream does not exist (the server does not say whether
+            # it will): ask again every few seconds.
+            task = self._signals_task
+            due = task is None or (task.done() and time.monotonic() >= self._signals_retry)
+            if due and self.view.tender:
+                self._signals_retry = time.monotonic() + SIGNALS_RETRY_SECONDS
+                self._signals_task = asyncio.create_task(self._follow_signals(self.view.tender))
+            return
+        for event in self.signals.drain():
+            if event.get("type") != "signal.raised":
+                continue
+            line = signal_line(self.out, event["payload"])  # "⚠ 风险提示 …"
+            if self.dashboard:
+                self.alerts.append(line)
+                self.dirty = True
+            else:
+                self.out.echo(line)
+                for detail in evidence_lines(self.out, event["payload"]):
+                    self.out.echo(detail)
 
     # -- the log ---------------------------------------------------------------------------
     async def _check_log(self) -> None:
@@ -655,6 +710,7 @@ class SupervisorWatch(LiveSession):
             self.out.echo(line)
 
     def on_tick(self) -> None:
+        self._signal_alerts()
         members = self.client.presence.get(self.stream)
         if members is not None:
             text = self._presence_line(members)
@@ -671,6 +727,7 @@ class SupervisorWatch(LiveSession):
     def on_end(self) -> None:
         if self._log_task is not None:
             self._log_task.cancel()
+        self._signal_alerts()
         if self.dashboard:
             self.redraw()
         else:
@@ -814,6 +871,71 @@ def watch(
                         await watcher._log_task
 
     return asyncio.run(follow(require_key(key_path, out)))
+
+
+# -- red flags: live signals (风险提示) -------------------------------------------------------
+
+
+def signals_stream(tender: str) -> str:
+    """``signals:<tender id>``: the tender's red flags, readable by its supervisors only."""
+    return "signals:" + tender_id(tender_stream(tender))
+
+
+async def read_signals(client: Client, tender: str) -> list[dict[str, Any]] | None:
+    """Every event of the tender's signals stream so far; None when there is none to read
+    (no signal computed yet, or not this tender's supervisor: the server does not say which)."""
+    try:
+        sub = await client.subscribe(signals_stream(tender))
+    except ClientError as exc:
+        if exc.code == "unknown_stream":
+            return None
+        raise
+    await asyncio.wait_for(sub.live.wait(), 10)
+    events = sub.drain()
+    return events
+
+
+@main.command(help="The tender's red flags, with their evidence (风险提示, supervisors only).")
+@click.argument("tender")
+@click.option("--evidence", is_flag=True, help="Show each signal's bids, fields and figures")
+@click.option("--json", "as_json", is_flag=True, help="The signals as JSON")
+@server_options
+@cli_command
+def signals(
+    out: Out,
+    tender: str,
+    evidence: bool,
+    as_json: bool,
+    server: str,
+    key_path: Path | None,
+    lang: str,
+) -> int | None:
+    async def fetch(key: ParticipantKey) -> list[dict[str, Any]] | None:
+        async with connected(server, key, out.lang) as client:
+            return await read_signals(client, tender)
+
+    events = asyncio.run(fetch(require_key(key_path, out))) or []
+    raised = [e["payload"] for e in events if e.get("type") == "signal.raised"]
+    runs = [e for e in events if e.get("type") == "signals.checked"]
+    if as_json:
+        out.echo(json.dumps(raised, ensure_ascii=False, indent=2))
+        return 0
+    name = tender_id(tender_stream(tender))
+    if not raised:
+        out.say("signals.none", tender=name)
+    else:
+        out.say("signals.header", tender=name)
+        for payload in raised:
+            out.echo(signal_line(out, payload))
+            if evidence:
+                for line in evidence_lines(out, payload):
+                    out.echo(line)
+    if runs:
+        out.say("signals.checked", runs=len(runs), when=out.when(runs[-1]["at"]))
+        failed = sorted({f for r in runs for f in r["payload"].get("failed", [])})
+        if failed:
+            out.say("signals.failed", sources=", ".join(failed))
+    return 0
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ must be named;
 
 then every receipt (below), every session's bids (below), every report (below), every award
 (定标, ``clients/verify_award.py``: the award follows from the signed votes, the committed seed
-or the lowest price), and each ``--checkpoint`` note given on the
+or the lowest price), every tender's red flags (``signals:…``, ``clients/verify_signals.py``:
+the price signals recomputed from the read-out are exactly the ones recorded), and each ``--checkpoint`` note given on the
 command line (a tree head someone kept, e.g. from ``clients/logwatch.py`` or a receipt): it
 must be consistent with the bundle's history, else the log forked.
 
@@ -111,6 +112,7 @@ from typing import Any, TypeVar
 from clients.folds.session import SessionView
 from clients.folds.tender import CeremonyView
 from clients.verify_award import check_award
+from clients.verify_signals import check_signals
 from crypto.canonical import canonical_json
 from crypto.checkpoint import Checkpoint, CheckpointError, open_checkpoint, parse_verifier_key
 from crypto.checkpoint import VerifierKey as LogKey
@@ -260,6 +262,7 @@ class BundleVerifier:
         self._handovers()
         self._reports()
         self._awards()
+        self._signals()
         for label, note in self.extra_checkpoints:
             self._guarded(f"checkpoint ({label})", self._outside_checkpoint, label, note)
         return self.result
@@ -896,6 +899,38 @@ class BundleVerifier:
 
     def _award(self, state: _Stream, events: list[Any], recommended: list[Any] | None) -> None:
         checked = check_award(state.name, events, state.signed_ok, recommended)
+        for subject, reason in checked.problems:
+            self.fail(subject, reason)
+        self.result.summary.extend(checked.summary)
+        self.result.notes.extend(checked.notes)
+
+    # -- red flags: live signals (clients/verify_signals.py) ----------------------------------
+    def _signals(self) -> None:
+        def events(state: _Stream) -> list[Mapping[str, Any]]:
+            return [state.events[seq] for seq in sorted(state.events)]
+
+        sessions = {n: events(s) for n, s in self.streams.items() if n.startswith("session:")}
+        for name, state in list(self.streams.items()):
+            if not name.startswith("signals:"):
+                continue
+            tender = self.streams.get("tender:" + name.removeprefix("signals:"))
+            self._guarded(
+                f"signals {name}",
+                self._signal_stream,
+                name,
+                events(state),
+                None if tender is None else events(tender),
+                sessions,
+            )
+
+    def _signal_stream(
+        self,
+        name: str,
+        events: list[Mapping[str, Any]],
+        tender: list[Mapping[str, Any]] | None,
+        sessions: dict[str, list[Mapping[str, Any]]],
+    ) -> None:
+        checked = check_signals(name, events, tender, sessions)
         for subject, reason in checked.problems:
             self.fail(subject, reason)
         self.result.summary.extend(checked.summary)

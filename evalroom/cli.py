@@ -50,25 +50,12 @@ def serve(host: str, port: int) -> None:
 
     from evalroom.app import create_app
     from evalroom.logs import configure
+    from evalroom.serving import uvicorn_config
 
     settings = Settings.from_env()
     configure(settings.log_level)
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        ws="websockets-sansio",
-        # Event frames are small and fan out to many: compressing each per connection
-        # cost more CPU than it saved bytes (docs/benchmarks.md).
-        ws_per_message_deflate=False,
-        ws_max_size=16 * settings.max_message_bytes + 1,
-        ws_ping_interval=settings.heartbeat_seconds * 2,
-        ws_ping_timeout=settings.presence_ttl_seconds,
-        log_level="warning",
-        lifespan="on",
-        timeout_graceful_shutdown=5,
-    )
+    config = uvicorn_config(app, settings, host, port, timeout_graceful_shutdown=5)
     # Full collections over a large, long-lived heap stalled the loop ~70 ms every few seconds
     # (the p99 of deliveries): freeze what startup made and collect the old generation rarely.
     gc.freeze()

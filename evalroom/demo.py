@@ -7,7 +7,10 @@ committee drawn from a pool across three venues with avoidance; check-in by sign
 blind scoring; a deviation with its reason; a clarification; a venue dropping and resuming;
 the ranking; the report signed by every expert; ratings; the award apart from the evaluation
 (评定分离: the tenderer's 定标委员会 by 票决抽签法, the 定标报告, the 公示 with an objection,
-the award notice); and the evidence bundle exported and verified offline. Exits non-zero if any check fails.
+the award notice); the red flags (风险提示) the prices raise, shown live to the supervisor
+only, checked again in the evaluation, in the report's annex for the supervising authority
+and in the bundle; and the evidence bundle exported and verified offline. Exits non-zero if
+any check fails.
 
 What participants see is checked on what the supervisor's client receives over the SDK,
 folded by ``clients.folds`` as every client folds it (``Watched``), and every signed event it
@@ -44,12 +47,14 @@ from clients.opening import make_opening_key, pack_bid, seal_envelope, upload_en
 from clients.sdk import Client, ClientError, Subscription
 from crypto.canonical import canonical_json
 from crypto.keys import SigningKey
+from crypto.origin import origin_document, origin_key
 from evalroom.app import create_app
 from evalroom.db.events import stream_state
 from evalroom.db.identity import create_user, grant_role
 from evalroom.domain.draw import DrawRequest, ExpertPool, draw_experts, pool_digest
 from evalroom.domain.session import report_digest
 from evalroom.services.pool_admin import import_pool
+from evalroom.serving import uvicorn_config
 from evalroom.settings import Settings
 
 T: dict[str, tuple[str, str]] = {
@@ -166,6 +171,33 @@ T: dict[str, tuple[str, str]] = {
     ),
     "until": ("公示截止", "objections until"),
     "bundle": ("导出证据包并离线验证", "Evidence bundle exported and verified offline"),
+    # red flags: live signals
+    "redflags": (
+        "风险提示：唱标后平台自动计算价格预警，实时推送给监督（仅供参考，不改变结果）；"
+        "代理机构与投标人看不到，也无从得知其存在",
+        "Red flags: computed after the read-out and shown live to the supervisor (advisory,"
+        " they change no result); the agency and the bidders cannot see them, nor that they exist",
+    ),
+    "redflags_eval": (
+        "评标阶段（初步评审后）复核风险提示，同一信号不重复记录；评标专家看不到",
+        "Red flags checked again in the evaluation (after the preliminary review); a signal"
+        " found again is not recorded twice; the experts cannot see them",
+    ),
+    "redflags_evidence": (
+        "金城公路与祁连工程的投标在同一台电脑上密封、施工组织设计几乎相同：监督看到两项风险提示",
+        "金城公路's and 祁连工程's bids were sealed on one machine with near-identical proposals:"
+        " the supervisor sees both flags",
+    ),
+    "report_annex": (
+        "评标报告的风险提示附件只提供给监督；代理机构的报告中没有任何痕迹，索取附件被拒绝",
+        "The report's red-flag annex is for the supervisor only; the agency's report has no"
+        " trace of it, and its request for the annex is refused",
+    ),
+    "redflags_bundle": (
+        "证据包包含风险提示，离线验证复算价格预警一致",
+        "The evidence bundle carries the red flags; offline verification recomputed the price"
+        " signals",
+    ),
     "ok": ("通过", "ok"),
     "fail": ("失败", "FAILED"),
     "done": ("演示完成", "Demo finished"),
@@ -280,16 +312,7 @@ def _free_port() -> int:
 @contextlib.asynccontextmanager
 async def _node(settings: Settings, port: int) -> AsyncIterator[tuple[str, Any]]:
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,
-        log_level="warning",
-        lifespan="on",
-        timeout_graceful_shutdown=3,
-    )
+    config = uvicorn_config(app, settings, "127.0.0.1", port, timeout_graceful_shutdown=3)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -305,6 +328,103 @@ async def _node(settings: Settings, port: int) -> AsyncIterator[tuple[str, Any]]
 
 
 V = TypeVar("V", CeremonyView, SessionView)
+
+# red flags: the flags the demo's bids must raise from the identity and document checks (two
+# bids sealed on one machine, near-identical technical proposals). They come from the
+# evidence sources (``services/redflag_evidence.py``, in ``services.redflags.SOURCES``), from
+# what the two bidders below really put in their packages: the same machine's keyed
+# identifiers, and one proposal copied from the other with a paragraph changed.
+EVIDENCE_FLAGS: tuple[str, ...] = ("identity.same_machine", "documents.near_duplicate_text")
+SHARED_MACHINE = ("金城公路", "祁连工程")  # the second copies the first's proposal too
+
+PROPOSAL = [  # the works a 施工组织设计 is written about (each under ten characters)
+    "路基分层填筑压实",
+    "沥青混合料摊铺",
+    "桥涵结构物施工",
+    "雨季排水措施",
+    "冬季暖棚养护",
+    "测量控制网复测",
+    "安全技术交底",
+    "交通导改方案",
+    "原材料见证取样",
+    "水稳基层厂拌",
+    "旋挖钻机成孔",
+    "拌和站除尘降尘",
+    "三检制度执行",
+    "进度计划纠偏",
+    "主要设备配置",
+    "分项工程验收",
+    "临时用电保护",
+    "文明施工管理",
+    "竣工资料归档",
+    "项目部组织机构",
+]
+
+
+def proposal_text(company: str, *, changed: int | None = None) -> str:
+    """A bidder's 施工组织设计 as text: eight paragraphs of five sentences, each on works of
+    ``PROPOSAL`` with the bidder's own figures (drawn from a generator seeded by its name),
+    so two bidders' texts share little; with ``changed``, that paragraph is written afresh
+    (the near-identical copy)."""
+    import random
+
+    rng = random.Random(hashlib.sha256(company.encode()).digest())
+    paragraphs = []
+    for n in range(8):
+        seed = rng.random()
+        pick = random.Random(seed + 1000 if n == changed else seed)
+        sentences = [
+            f"{pick.choice(PROPOSAL)}按第{pick.randint(1, 99)}项要求实施，"
+            f"{pick.choice(PROPOSAL)}控制在{pick.randint(10, 999)}米以内，"
+            f"{pick.choice(PROPOSAL)}每{pick.randint(2, 30)}日检查{pick.randint(1, 9)}次"
+            for _ in range(5)
+        ]
+        paragraphs.append(f"第{n + 1}节　" + "；".join(sentences) + "。")
+    return "\n\n".join(paragraphs)
+
+
+def machine_of(company: str) -> dict[str, list[str]]:
+    """The identifiers of the machine a bidder seals on (made up, one machine each; the two
+    of ``SHARED_MACHINE`` share one), as ``clients.origin`` reads them on a real machine."""
+    owner = SHARED_MACHINE[0] if company in SHARED_MACHINE else company
+    h = hashlib.sha256(owner.encode()).hexdigest()
+    mac = ":".join(["a4", "5e", h[0:2], h[2:4], h[4:6], h[6:8]])
+    return {"machine_id": [h[:32]], "mac": [mac], "hostname": [f"DESKTOP-{h[8:15].upper()}"]}
+
+
+class Flags:
+    """The supervisor's live view of the tender's red flags (the ``signals:`` stream)."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.changed = asyncio.Condition()
+
+    @property
+    def raised(self) -> list[dict[str, Any]]:
+        return [e["payload"] for e in self.events if e["type"] == "signal.raised"]
+
+    def checked(self, phase: str, stage: str) -> list[dict[str, Any]]:
+        return [
+            e["payload"]
+            for e in self.events
+            if e["type"] == "signals.checked"
+            and e["payload"].get("phase") == phase
+            and e["payload"].get("stage") == stage
+        ]
+
+    async def follow(self, feed: Subscription) -> None:
+        async for event in feed:
+            async with self.changed:
+                self.events.append(event)
+                self.changed.notify_all()
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
+        async with self.changed:
+            try:
+                await asyncio.wait_for(self.changed.wait_for(predicate), timeout)
+            except TimeoutError:
+                return False
+        return True
 
 
 class Watched(Generic[V]):
@@ -536,7 +656,19 @@ class Demo:
                     self.out / f"{p.user_id}-{envelope}.zip",
                     self.out / f"{p.user_id}-{envelope}.age",
                 )
-                pack_bid(package, form, {"施工组织设计.pdf": b"%PDF-1.4 " + p.name.encode() * 500})
+                copy = p.name == SHARED_MACHINE[1]
+                text = proposal_text(
+                    SHARED_MACHINE[0] if copy else p.name, changed=3 if copy else None
+                )
+                pack_bid(
+                    package,
+                    form,
+                    {
+                        "施工组织设计.pdf": b"%PDF-1.4 " + p.name.encode() * 500,
+                        "施工组织设计.txt": text.encode("utf-8"),
+                    },
+                    origin_document(origin_key(self.tender, recipient), machine_of(p.name), "cli"),
+                )
                 self.bid_keys[(p.user_id, envelope)] = seal_envelope(package, sealed, recipient)
                 await upload_envelope(p.c, self.tender, "S1", envelope, sealed)
                 package.unlink()
@@ -609,6 +741,49 @@ class Demo:
         )
         if stage == "commercial":
             self._control_checked(self.opened.view.stages[stage])
+            await self._red_flags()
+
+    # -- red flags: live signals ------------------------------------------------------------
+    async def _red_flags(self) -> None:
+        """The commercial read-out's prices raise a signal on their own (陇原路桥, 河西建工 and
+        金城公路 bid 1,000,000 / 980,000 / 990,000: three prices 10,000 apart, an arithmetic
+        series, 投标报价呈规律性差异): the supervisor's client receives it live, with its
+        evidence; the agency and a bidder cannot read the stream at all."""
+        from clients.cli_common import Out
+        from clients.render.signals import evidence_lines, signal_line
+
+        self.signals = "signals:" + self.tender
+        self.flags = Flags()
+        feed = None
+        for _attempt in range(60):  # the stream exists once the first run committed
+            try:
+                feed = await self.sup.c.subscribe(self.signals)
+                break
+            except ClientError as err:
+                if err.code != "unknown_stream":
+                    raise
+                await asyncio.sleep(0.25)
+        assert feed is not None, "no signals stream"
+        self.flags_watcher = asyncio.create_task(self.flags.follow(feed))
+        ran = await self.flags.until(lambda: bool(self.flags.checked("opening", "commercial")))
+        out = Out(self.r.lang)
+        for payload in self.flags.raised:
+            self.r.feed(signal_line(out, payload))
+            for line in evidence_lines(out, payload):
+                self.r.feed(line)
+        price = [p for p in self.flags.raised if str(p["code"]).startswith("price.")]
+        series = any(p["code"] == "price.arithmetic_series" for p in price)
+        hidden = [
+            await self._cannot_read(c, self.signals) for c in (self.agency.c, self.bidders[0].c)
+        ]
+        self.r.check("redflags", ran and series and all(hidden), f"{len(price)} price signal(s)")
+        missing = [
+            code for code in EVIDENCE_FLAGS if code not in {p["code"] for p in self.flags.raised}
+        ]
+        if EVIDENCE_FLAGS:
+            self.r.check("redflags_evidence", not missing, ", ".join(EVIDENCE_FLAGS))
+        else:
+            self.r.say("redflags_evidence", "—")
 
     def _control_checked(self, stage: Stage) -> None:
         """天水交建's price is above the control price: rejected in the read-out and the record,
@@ -744,6 +919,17 @@ class Demo:
                 )
         await chair.command(self.session, "session.close_phase", {"phase": "preliminary_review"})
         self.r.check("prelim", await seen.until(lambda v: v.phase == "detailed_review"))
+        # red flags: checked again with the committee's marks; nothing is recorded twice.
+        rechecked = await self.flags.until(lambda: bool(self.flags.checked("evaluation", "review")))
+        run = (self.flags.checked("evaluation", "review") or [{}])[0]
+        ids = [p["id"] for p in self.flags.raised]
+        # The committee cannot read them either, in any venue.
+        unseen = [await self._cannot_read(experts[eid], self.signals) for eid in committee]
+        self.r.check(
+            "redflags_eval",
+            rechecked and len(ids) == len(set(ids)) and run.get("failed") == [] and all(unseen),
+            f"{len(run.get('found', []))} found · {len(run.get('raised', []))} new",
+        )
 
         company_c = bids[2]["company"]
         asked = await experts[committee[1]].command(
@@ -1041,6 +1227,14 @@ class Demo:
             replace_private_json(key_file, ParticipantKey(user, self.people[user].key).to_json())
             print(f"   {role:<10} {self.url}/app/{path}   key: {key_file}")
 
+    async def _cannot_read(self, client: Client, stream: str) -> bool:
+        """``stream`` answers ``client`` as a name that does not exist."""
+        try:
+            await client.subscribe(stream)
+        except ClientError as err:
+            return err.code == "unknown_stream"
+        return False
+
     async def _can_read(self, client: Client, expert: str) -> bool:
         import httpx
 
@@ -1072,6 +1266,42 @@ class Demo:
         )
         (self.out / "report.pdf").write_bytes(render_pdf(self.session, state, signatures, tender))
         self.r.say("report", str(self.out / "report.pdf"))
+        await self._report_annex()
+
+    async def _report_annex(self) -> None:
+        """red flags: the annex comes with the supervisor's entitlement only, over HTTP."""
+        import httpx
+
+        from evalroom.report import ANNEX_TITLE
+
+        path = f"/api/sessions/{self.session.split(':', 1)[1]}/report.html"
+        got: dict[str, httpx.Response] = {}
+        async with httpx.AsyncClient(base_url=self.url, timeout=30) as http:
+            for who, client, annex in (
+                ("sup", self.sup.c, True),
+                ("agency", self.agency.c, False),
+                ("agency_annex", self.agency.c, True),
+            ):
+                await client.login()
+                got[who] = await http.get(
+                    path,
+                    params={"annex": "signals"} if annex else None,
+                    headers={"authorization": f"Bearer {client.token}"},
+                )
+        sup, agency, asked = got["sup"], got["agency"], got["agency_annex"]
+        codes = {str(p["code"]) for p in self.flags.raised}
+        (self.out / "report-supervisor.html").write_text(sup.text, encoding="utf-8")
+        self.r.check(
+            "report_annex",
+            sup.status_code == 200
+            and ANNEX_TITLE in sup.text
+            and all(code in sup.text for code in codes)
+            and agency.status_code == 200
+            and "风险提示" not in agency.text
+            and not any(code in agency.text for code in codes)
+            and asked.status_code == 403,
+            str(self.out / "report-supervisor.html"),
+        )
 
     async def _write_award_report(self) -> None:
         """The 定标报告 as its own document, in the demo's language."""
@@ -1093,7 +1323,7 @@ class Demo:
         # Sign the heads, export, and again if anything landed in between (a late event
         # not under any signed checkpoint would rightly fail verification).
         for _attempt in range(10):
-            for stream in (self.stream, self.session):
+            for stream in (self.stream, self.session, self.signals):
                 await audit.checkpoint_now(stream, "export")
             bundle = await export_bundle(self.pool, self.session)
             if not uncovered(bundle):
@@ -1111,6 +1341,20 @@ class Demo:
         award = next((line.strip() for line in lines if line.strip().startswith("award ")), "")
         verified = "recomputed from 5 signed votes" in award and "signed by 5/5" in award
         self.r.check("award_verified", verified, award)
+        # red flags: in the bundle, and recomputed by the verifier.
+        carried = {
+            e["payload"]["id"]
+            for st in bundle["streams"]
+            if st["name"] == self.signals
+            for e in st["events"]
+            if e["type"] == "signal.raised"
+        }
+        flags = next((line.strip() for line in lines if f"signals of {self.signals}" in line), "")
+        self.r.check(
+            "redflags_bundle",
+            carried == {p["id"] for p in self.flags.raised} and f"{len(carried)} raised" in flags,
+            flags,
+        )
         self.r.check("bundle", result.returncode == 0, f"{path} · {lines[-1]}")
         if result.returncode != 0:
             print(result.stdout[-2000:], result.stderr[-2000:], file=sys.stderr)

@@ -27,6 +27,12 @@ class Metrics:
             "Connections closed for falling behind",
             registry=r,
         )
+        self.flow_held = Counter(
+            "evalroom_flow_control_holds_total",
+            "Times a publisher's socket was left unread because its in-flight commands"
+            " reached the bound (it is slowed by TCP, never closed)",
+            registry=r,
+        )
         self.commands = Counter(
             "evalroom_commands_total", "Commands by outcome", ["outcome"], registry=r
         )

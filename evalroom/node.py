@@ -18,6 +18,7 @@ from evalroom.db.pool import EmbeddedPostgres, answers, open_pool, stop_embedded
 from evalroom.hub.hub import Hub
 from evalroom.metrics import Metrics
 from evalroom.services.pipeline import CommandPipeline, RefusalLimiter
+from evalroom.services.redflags import RedFlagWatch
 from evalroom.services.registry import check_event_declarations
 from evalroom.services.session_watch import SessionWatch
 from evalroom.services.spec import ServiceContext
@@ -79,6 +80,10 @@ class Node:
         hub.on_operator_present = watch.operator_present
         watch.start()
         node.extras["session_watch"] = watch
+        # red flags: live signals, computed once a read-out or a review is on the record.
+        redflags = RedFlagWatch(pipeline, settings.heartbeat_seconds)
+        redflags.start()
+        node.extras["redflag_watch"] = redflags
         log.info(
             "node_started",
             node=hub.node_id,
@@ -88,6 +93,8 @@ class Node:
         return node
 
     async def stop(self) -> None:
+        if isinstance(flags := self.extras.get("redflag_watch"), RedFlagWatch):
+            await flags.stop()
         if isinstance(watch := self.extras.get("session_watch"), SessionWatch):
             await watch.stop()
         if isinstance(audit := self.extras.get("audit"), Audit):

@@ -700,13 +700,57 @@ def _signatures(f: _Facts, signatures: Sequence[Mapping[str, Any]]) -> Section:
     )
 
 
+# -- red flags: the annex for the supervising authority only ---------------------------------
+
+ANNEX_TITLE = "附件：风险提示（仅供行政监督部门）"
+SIGNAL_PHASES = {"opening": "开标", "evaluation": "评标"}
+
+
+def _pairs(values: Mapping[str, Any]) -> str:
+    return "；".join(f"{k}={v}" for k, v in values.items()) or "—"
+
+
+def _annex(signals: Sequence[Mapping[str, Any]]) -> Section:
+    """Every red flag raised for the tender's section, as recorded (``signal.raised``)."""
+    rows = []
+    for n, p in enumerate(signals, 1):
+        evidence = p.get("evidence") or {}
+        bidders = p.get("bidders") or {}
+        bids = "、".join(
+            f"{b}（{bidders[b]}）" if bidders.get(b) else str(b) for b in evidence.get("bids", [])
+        )
+        rows.append(
+            [
+                str(n),
+                str(p.get("code", "")),
+                SIGNAL_PHASES.get(str(p.get("phase")), str(p.get("phase", ""))),
+                str((p.get("message") or {}).get("zh-CN", "")),
+                bids or "—",
+                "、".join(evidence.get("fields", [])) or "—",
+                _pairs(evidence.get("figures") or {}),
+                _pairs(p.get("threshold") or {}),
+            ]
+        )
+    lead = (
+        "以下风险提示由平台在开标和评标过程中自动计算，实时推送给监督人并记入审计日志；"
+        "仅供参考，不改变开标、评标的任何结果。本附件仅向行政监督部门提供。"
+    )
+    if not rows:
+        return Section(ANNEX_TITLE, [lead, "本标段未产生风险提示。"])
+    head = ["序号", "代码", "阶段", "说明", "涉及投标", "字段", "数据", "阈值"]
+    return Section(ANNEX_TITLE, [lead, Table(head, rows)])
+
+
 def document(
     stream: str,
     state: Mapping[str, Any],
     signatures: Sequence[Mapping[str, Any]],
     tender: ReportTender | None = None,
+    signals: Sequence[Mapping[str, Any]] | None = None,
 ) -> Document:
-    """The report as sections of plain text; both renderers lay out exactly this."""
+    """The report as sections of plain text; both renderers lay out exactly this. With
+    ``signals`` (the supervisor's entitlement only) it ends with the red-flag annex; without,
+    nothing in it mentions red flags."""
     f = _Facts(state, tender)
     ranking, matches = _recompute(f.report)
     title = tender.title if tender and tender.title else str(f.report["tender"])
@@ -727,6 +771,7 @@ def document(
             _dissent(f),
             _recommended(f, ranking),
             _signatures(f, signatures),
+            *([] if signals is None else [_annex(signals)]),
         ],
     )
 
@@ -762,8 +807,10 @@ def render_html(
     signatures: Sequence[Mapping[str, Any]],
     tender: ReportTender | None = None,
     lang: str = "zh-CN",
+    signals: Sequence[Mapping[str, Any]] | None = None,
 ) -> str:
-    return html_of(_in_lang(document(stream, state, signatures, tender), state, lang), stream)
+    doc = document(stream, state, signatures, tender, signals)
+    return html_of(_in_lang(doc, state, lang), stream)
 
 
 def html_of(doc: Document, stream: str) -> str:
@@ -830,8 +877,10 @@ def render_pdf(
     signatures: Sequence[Mapping[str, Any]],
     tender: ReportTender | None = None,
     lang: str = "zh-CN",
+    signals: Sequence[Mapping[str, Any]] | None = None,
 ) -> bytes:
-    return pdf_of(_in_lang(document(stream, state, signatures, tender), state, lang), stream)
+    doc = document(stream, state, signatures, tender, signals)
+    return pdf_of(_in_lang(doc, state, lang), stream)
 
 
 def pdf_of(doc: Document, stream: str) -> bytes:

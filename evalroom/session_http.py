@@ -19,6 +19,7 @@ from evalroom.audit.bundle import bundle_streams, export_bundle
 from evalroom.db import Executor
 from evalroom.db.events import stream_parent_state
 from evalroom.db.identity import roles_in, roles_of
+from evalroom.db.redflags import signals_raised
 from evalroom.db.sessions import ReportTender, report_signatures, report_tender, user_names
 from evalroom.domain.commands import Actor
 from evalroom.domain.session import may_read_scores
@@ -84,7 +85,8 @@ async def scores(request: Request) -> Response:
 async def report(request: Request) -> Response:
     """``GET /api/sessions/{session}/report.{html,pdf}``: the evaluation report (评标报告)
     with every expert's signature listed, for the committee, supervisors, the agency and
-    the tenderer once the session is closed."""
+    the tenderer once the session is closed. ``?annex=signals`` adds the red-flag annex for
+    the supervising authority; only a supervisor may ask for it (``forbidden`` otherwise)."""
     node: Node = request.app.state.node
     lang = _lang(request)
     try:
@@ -97,18 +99,28 @@ async def report(request: Request) -> Response:
                 "forbidden",
                 "the report is for the committee, supervisors and, once closed, the tenderer",
             )
+        annex = query_text(request, "annex")
+        if annex is not None and annex != "signals":
+            raise Refusal("invalid", "annex is signals")
+        if annex and "supervisor" not in actor.roles:
+            raise Refusal("forbidden", "the red-flag annex is for supervisors only")
         if not state.get("report") and all_rejected(state):
             return await _rejected_report(node, request, stream, state)
         if not state.get("report"):
             raise Refusal("not_ready", "no report yet")
         signatures, tender = await report_sources(node.pool, stream, state)
         doc_lang = _document_lang(request)
+        signals = None
+        if annex:  # red flags: the tender's signals for the session's section, as recorded
+            section = str(state.get("section", ""))
+            raised = await signals_raised(node.pool, f"tender:{state['tender']}")
+            signals = [p for p in raised if p.get("section") == section]
     except Refusal as refusal:
         return error_response(refusal, lang)
     if request.path_params["fmt"] == "pdf":
-        pdf = render_pdf(stream, state, signatures, tender, doc_lang)
+        pdf = render_pdf(stream, state, signatures, tender, doc_lang, signals)
         return Response(pdf, media_type="application/pdf")
-    return HTMLResponse(render_html(stream, state, signatures, tender, doc_lang))
+    return HTMLResponse(render_html(stream, state, signatures, tender, doc_lang, signals))
 
 
 async def report_sources(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from evalroom.domain.redflags import Thresholds
+from evalroom.domain.rules import RuleError
 from wire.codes import MAX_MESSAGE_BYTES
 
 
@@ -37,6 +41,9 @@ class Settings:
     resync_interval_seconds: float = 1.0
     log_level: str = "info"
     lang: str = "zh-CN"
+    # red flags: the platform's thresholds (EVALROOM_RED_FLAGS, a JSON object), under each
+    # tender's own ``red_flags``; keys and defaults in docs/red-flags.md.
+    red_flags: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -56,4 +63,21 @@ class Settings:
             presence_ttl_seconds=float(env.get("EVALROOM_PRESENCE_TTL", "6.0")),
             log_level=env.get("EVALROOM_LOG_LEVEL", "info"),
             lang=env.get("EVALROOM_LANG", "zh-CN"),
+            red_flags=_red_flags(env.get("EVALROOM_RED_FLAGS", "")),
         )
+
+
+def _red_flags(raw: str) -> dict[str, Any]:
+    """The platform's red-flag thresholds, checked now: a bad value stops the node with the
+    field named, rather than every tender's signals later."""
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"EVALROOM_RED_FLAGS is not JSON: {exc}") from None
+    try:
+        Thresholds.from_dict(value)
+    except RuleError as exc:
+        raise ValueError(f"EVALROOM_RED_FLAGS: {exc.message}") from None
+    return dict(value)

@@ -22,6 +22,7 @@ from clients.sdk import Client
 from crypto.keys import SigningKey
 from evalroom.app import create_app
 from evalroom.db.identity import create_user, grant_role
+from evalroom.serving import uvicorn_config
 from evalroom.settings import Settings
 from tests.services import free_port
 
@@ -88,17 +89,7 @@ class InProcessNode:
 async def in_process_node(settings: Settings) -> AsyncIterator[InProcessNode]:
     port = free_port()
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,
-        log_level="warning",
-        lifespan="on",
-        ws_max_size=16 * settings.max_message_bytes + 1,
-        timeout_graceful_shutdown=3,
-    )
+    config = uvicorn_config(app, settings, "127.0.0.1", port, timeout_graceful_shutdown=3)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     deadline = time.monotonic() + 30

@@ -683,7 +683,12 @@ async def test_the_logout_button_revokes_the_pages_token_on_the_server(
 def watch_console(page: Any) -> list[str]:
     """Every console error and uncaught exception of the page, collected from now on."""
     errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on(
+        "console",
+        lambda m: errors.append(f"{m.text} @ {m.location.get('url', '')}")
+        if m.type == "error"
+        else None,
+    )
     page.on("pageerror", lambda e: errors.append(str(e)))
     return errors
 

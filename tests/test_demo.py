@@ -39,3 +39,12 @@ def test_demo_runs_the_whole_procedure_on_embedded_defaults_and_every_check_pass
     assert (tmp_path / "evidence.json.gz").stat().st_size > 0
     verdict = "verified offline" if lang == "en" else "离线验证"
     assert verdict in result.stdout and "every check holds" in result.stdout
+    # red flags: the prices raise a signal the supervisor is shown, and the bundle carries it.
+    flag = (
+        "Red flag [price.arithmetic_series]"
+        if lang == "en"
+        else "风险提示 [price.arithmetic_series]"
+    )
+    assert flag in result.stdout
+    assert "signals of signals:GS-2026-0117: 1 raised" in result.stdout
+    assert (tmp_path / "report-supervisor.html").read_text("utf-8").count("price.arithmetic_series")

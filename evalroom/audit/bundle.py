@@ -26,7 +26,8 @@ Format ``evalroom-bundle/1`` (JSON, gzip when the file name ends in ``.gz``)::
      "reports": [{"stream": "session:S1", "report": {...}}]}
 
 ``streams`` holds the target, a session's parent tender, a tender's sessions, and the
-tender's bid streams (``bid:…``: each bidder company's own record until the opening). Events are in
+tender's bid streams (``bid:…``: each bidder company's own record until the opening) and its
+red flags (``signals:…``, supervisors only, like the rest of the bundle). Events are in
 seq order with the leaf hash written at commit; ``consistency`` links each checkpoint to the
 next. ``receipts`` are the signed receipts found in events and acks (shape: see
 ``clients/verify.py``), with an inclusion proof added where they carry none. ``reports`` are
@@ -76,6 +77,8 @@ async def bundle_streams(pool: Executor, target: str) -> list[dict[str, Any]]:
     if row["kind"] == "session" and row["parent"]:
         # The bidders' own streams, which the tender's opening committed to.
         rows.extend(await export.bid_stream_rows(pool, row["parent"]))
+        # red flags: the tender's signals (a tender's bundle has them among its children).
+        rows.extend(await export.signal_stream_rows(pool, row["parent"]))
     return rows
 
 

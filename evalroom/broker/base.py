@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, Protocol
 
 MessageHandler = Callable[[str, bytes], None]
@@ -28,7 +28,17 @@ class Broker(Protocol):
     async def close(self) -> None: ...
 
     # Shared presence: entries owned by this node, expiring when the node stops refreshing.
-    async def presence_put(self, node: str, entries: dict[str, bytes], ttl: float) -> None: ...
+    # ``put`` and ``gone`` are what changed since the last call, ``entries`` all of them now
+    # (written whole only when the broker lost them, e.g. after they expired); the TTL is
+    # renewed either way.
+    async def presence_update(
+        self,
+        node: str,
+        entries: Mapping[str, bytes],
+        put: Mapping[str, bytes],
+        gone: Sequence[str],
+        ttl: float,
+    ) -> None: ...
 
     async def presence_all(self) -> dict[str, bytes]: ...
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from evalroom.broker.base import MessageHandler, ResyncHandler
 
@@ -39,8 +39,17 @@ class LocalBroker:
     async def close(self) -> None:
         self._on_message = None
 
-    async def presence_put(self, node: str, entries: dict[str, bytes], ttl: float) -> None:
-        self._presence = dict(entries)
+    async def presence_update(
+        self,
+        node: str,
+        entries: Mapping[str, bytes],
+        put: Mapping[str, bytes],
+        gone: Sequence[str],
+        ttl: float,
+    ) -> None:
+        self._presence.update(put)
+        for key in gone:
+            self._presence.pop(key, None)
 
     async def presence_all(self) -> dict[str, bytes]:
         return dict(self._presence)

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import redis.asyncio as aioredis
 import structlog
@@ -169,14 +169,30 @@ class RedisBroker:
                 await self._pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
         await self._redis.aclose()
 
-    async def presence_put(self, node: str, entries: dict[str, bytes], ttl: float) -> None:
-        key = self._presence + node
+    async def presence_update(
+        self,
+        node: str,
+        entries: Mapping[str, bytes],
+        put: Mapping[str, bytes],
+        gone: Sequence[str],
+        ttl: float,
+    ) -> None:
+        key, ms = self._presence + node, int(ttl * 1000)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(key)
-            if entries:
-                pipe.hset(key, mapping=entries)  # type: ignore[arg-type]
-                pipe.pexpire(key, int(ttl * 1000))
-            await pipe.execute()
+            if put:
+                pipe.hset(key, mapping=dict(put))  # type: ignore[arg-type]
+            if gone:
+                pipe.hdel(key, *gone)
+            pipe.pexpire(key, ms)
+            pipe.hlen(key)
+            *_, length = await pipe.execute()
+        if int(length) != len(entries):  # expired or lost (a Redis restart): write it whole
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.delete(key)
+                if entries:
+                    pipe.hset(key, mapping=dict(entries))  # type: ignore[arg-type]
+                    pipe.pexpire(key, ms)
+                await pipe.execute()
 
     async def presence_all(self) -> dict[str, bytes]:
         found: dict[str, bytes] = {}

@@ -29,6 +29,14 @@ async def bid_stream_rows(conn: Executor, tender: str) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+async def signal_stream_rows(conn: Executor, tender: str) -> list[dict[str, Any]]:
+    """The tender's red-flag stream (``signals:…``), if it has one, as :func:`stream_row`."""
+    rows = await conn.fetch(
+        f"{_STREAM} WHERE parent = $1 AND kind = 'signals' ORDER BY name", tender
+    )
+    return [dict(r) for r in rows]
+
+
 async def events_with_leaves(conn: Executor, stream: str) -> list[tuple[dict[str, Any], bytes]]:
     """Every event of ``stream`` in seq order: its record, and the leaf hash stored with it."""
     rows = await conn.fetch(

@@ -47,6 +47,7 @@ from typing import Any, TypeVar
 
 from evalroom.domain.bidform import FormField, parse_fields
 from evalroom.domain.method_rules import ControlPrice, FloatingPointSet
+from evalroom.domain.redflags import Thresholds
 from evalroom.domain.rules import RuleError, field_at, read_decimal
 from evalroom.domain.scoring import ScoringMethod
 
@@ -130,6 +131,7 @@ class TenderConfig:
         few_valid = _read(raw, "few_valid", str, "continue")
         if few_valid not in FEW_VALID_RULES:
             raise _bad("few_valid", "few_valid is continue or reject_all")
+        _read(raw, "red_flags", _red_flags, None)
         window = _read(raw, "decryption_window_seconds", int, 1800)
         min_bids = _read(raw, "min_bids", int, 3)
         max_bytes = _read(raw, "max_bid_bytes", int, 1 << 30)
@@ -262,6 +264,17 @@ def _floating_point(raw: Any, section: str) -> FloatingPointSet | None:
         return FloatingPointSet(tuple(choices))
     except RuleError as exc:
         raise RuleError("invalid_config", f"section {section}: {exc.message}", "choices") from None
+
+
+def _red_flags(raw: Any) -> None:
+    """red flags: the tender's own thresholds (optional, never published with the tender),
+    checked when the tender is configured; an error names the field."""
+    if raw is None:
+        return
+    try:
+        Thresholds.from_dict(raw)
+    except RuleError as exc:
+        raise RuleError("invalid_config", exc.message) from None
 
 
 def few_valid_outcome(rule: str, valid: int) -> str | None:

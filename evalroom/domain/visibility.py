@@ -225,6 +225,10 @@ EVENTS: Mapping[str, Rule] = {
     "award.objection_answered": PUBLIC,
     "award.publicity_closed": PUBLIC,
     "award.notice": PUBLIC,  # 中标通知
+    # -- red flags: live signals, in the tender's signals:<id> stream (domain.redflag_record)
+    # Supervisors only, in a stream no one else can read, name or count (services.bids).
+    "signal.raised": SUPERVISOR,
+    "signals.checked": SUPERVISOR,
 }
 
 

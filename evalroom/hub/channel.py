@@ -161,11 +161,13 @@ class StreamChannel:
     def _deliver(self, wire: Wire) -> None:
         self.last_seq = wire.seq
         delivered = 0
+        frame = wire.frame
+        data = frame.encode()  # once for every recipient
         for sub in list(self.subs.values()):
             if not sub.live:
                 continue
             sub.cursor = wire.seq
-            if sub.can_see(wire) and sub.conn.enqueue(wire.frame):
+            if sub.can_see(wire) and sub.conn.enqueue(frame, data):
                 delivered += 1
         if delivered:
             self._on_delivered(delivered)

@@ -2,6 +2,12 @@
 
 Bad input is answered with an error frame and the connection goes on; only an expired token,
 a frame far over the limit, or a consumer too slow to keep up closes it (documented codes).
+
+Flow control: a connection has at most ``MAX_INFLIGHT_COMMANDS`` commands between receipt and
+ack. At the bound the endpoint stops reading the socket until one is acked, so a publisher
+offering more than its stream commits is slowed by TCP; it is never closed for it (the hub's
+liveness check passes over a socket held unread, ``evalroom.serving`` says why uvicorn's
+keepalive is off).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from evalroom.auth.revocation import authenticate
 from evalroom.auth.tokens import TokenError
 from evalroom.bounds import check_json_bounds, parse_json
 from evalroom.errors import Refusal
-from evalroom.hub.connection import Connection
+from evalroom.hub.connection import ON_HEARTBEAT, SEND_NOW, Connection
 from evalroom.hub.hub import _dumps
 from evalroom.hub.protocol import (
     CommandMsg,
@@ -92,8 +98,12 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         lang=lang,
         on_too_slow=node.metrics.slow_closed.inc,
         token_id=found.token_id,
+        send_now=ws.scope.get("extensions", {}).get(SEND_NOW),
     )
     node.hub.attach(conn)
+    take_heartbeats = ws.scope.get("extensions", {}).get(ON_HEARTBEAT)
+    if take_heartbeats is not None:  # answered where they are parsed: no trip through ASGI
+        take_heartbeats(lambda: _heartbeat(conn))
     # At the token's expiry the socket closes (4001), whatever it is doing: nothing is
     # delivered on an expired token.
     expiry = asyncio.get_running_loop().call_later(
@@ -148,6 +158,15 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         await node.hub.detach(conn)
 
 
+def _heartbeat(conn: Connection) -> None:
+    conn.last_seen = time.monotonic()
+    conn.enqueue(_HEARTBEAT_REPLY, _HEARTBEAT_REPLY_BYTES)
+
+
+_HEARTBEAT_REPLY = '{"t":"hb"}'
+_HEARTBEAT_REPLY_BYTES = _HEARTBEAT_REPLY.encode()
+
+
 def _expire(conn: Connection) -> None:
     frame = _dumps(Refusal("unauthenticated", "token expired").to_message(conn.lang))
     conn.close_now(CloseCode.UNAUTHENTICATED, "token expired", frame)
@@ -170,10 +189,19 @@ async def _dispatch(
         ref = ref_of(value) if value is not None else ref_of_prefix(data)
         conn.enqueue(_dumps(refusal.to_message(conn.lang, ref)))
         return
-    if isinstance(msg, HeartbeatMsg):
-        conn.enqueue('{"t":"hb"}')
+    if isinstance(msg, HeartbeatMsg):  # one the server did not take itself
+        conn.enqueue(_HEARTBEAT_REPLY, _HEARTBEAT_REPLY_BYTES)
     elif isinstance(msg, CommandMsg):
-        await inflight.acquire()
+        if inflight.locked():  # at the bound: leave the socket unread until an ack
+            node.metrics.flow_held.inc()
+            conn.held = True
+            try:
+                await inflight.acquire()
+            finally:
+                conn.held = False
+                conn.last_seen = time.monotonic()
+        else:
+            await inflight.acquire()
         task = asyncio.create_task(_run_command(node, conn, msg, inflight))
         tasks.add(task)
         task.add_done_callback(tasks.discard)

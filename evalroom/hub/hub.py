@@ -48,6 +48,11 @@ class Hub:
         self.connections: dict[str, Connection] = {}
         self.channels: dict[str, StreamChannel] = {}
         self._presence_snapshot: dict[str, str] = {}
+        # This node's presence entries, kept as subscriptions come and go (not rebuilt per
+        # heartbeat), and what changed since they were last written to the broker.
+        self._entries: dict[str, bytes] = {}
+        self._entries_put: set[str] = set()
+        self._entries_gone: set[str] = set()
         self._presence_push: asyncio.Task[None] | None = None
         self._refreshing: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -78,7 +83,7 @@ class Hub:
         for channel in self.channels.values():
             await channel.close()
         with contextlib.suppress(Exception):
-            await self.broker.presence_put(self.node_id, {}, 1.0)
+            await self.broker.presence_update(self.node_id, {}, {}, list(self._entries), 1.0)
         await self.broker.close()
 
     # -- publishing (called by the pipeline after commit) -----------------------------------
@@ -219,6 +224,7 @@ class Hub:
             for role in access.roles - sub.access.roles:
                 self.metrics.connections.labels(role).inc()
             sub.access = access
+            self._set_entry(sub)
 
     async def subscribe(self, conn: Connection, stream: str, after: int) -> dict[str, Any]:
         validate_stream(stream)
@@ -230,6 +236,7 @@ class Hub:
         key = f"{conn.id}:{stream}"
         channel.subs[key] = sub
         conn.subscriptions[stream] = sub
+        self._set_entry(sub)
         if Role.OPERATOR in access.roles and access.venues and self.on_operator_present:
             self.on_operator_present(stream, access.venues)  # before the client hears back
         head = channel.last_seq or 0
@@ -245,6 +252,7 @@ class Hub:
         except BaseException:
             channel.subs.pop(key, None)
             conn.subscriptions.pop(stream, None)
+            self._drop_entry(conn, stream)
             raise
         for role in access.roles:
             self.metrics.connections.labels(role).inc()
@@ -282,6 +290,7 @@ class Hub:
         channel = self.channels.get(stream)
         if sub is None or channel is None:
             return
+        self._drop_entry(conn, stream)
         channel.subs.pop(f"{conn.id}:{stream}", None)
         assert isinstance(sub, Subscription)
         for role in sub.access.roles:
@@ -297,22 +306,33 @@ class Hub:
 
     # -- presence --------------------------------------------------------------------------
     def presence_entries(self) -> dict[str, bytes]:
-        entries: dict[str, bytes] = {}
-        for conn in self.connections.values():
-            for stream, sub in conn.subscriptions.items():
-                assert isinstance(sub, Subscription)
-                entry = {
-                    "stream": stream,
-                    "user": conn.user.id,
-                    "name": conn.user.name,
-                    "org": conn.user.org,
-                    "roles": sorted(sub.access.roles),
-                    "venues": sorted(sub.access.venues),
-                    "node": self.node_id,
-                    "since": round(conn.connected_at, 3),
-                }
-                entries[f"{self.node_id}:{conn.id}:{stream}"] = _dumps(entry).encode()
-        return entries
+        """This node's entries as they are now (read only: the hub keeps them up to date)."""
+        return self._entries
+
+    def _set_entry(self, sub: Subscription) -> None:
+        conn = sub.conn
+        entry = {
+            "stream": sub.stream,
+            "user": conn.user.id,
+            "name": conn.user.name,
+            "org": conn.user.org,
+            "roles": sorted(sub.access.roles),
+            "venues": sorted(sub.access.venues),
+            "node": self.node_id,
+            "since": round(conn.connected_at, 3),
+        }
+        key = f"{self.node_id}:{conn.id}:{sub.stream}"
+        value = _dumps(entry).encode()
+        if self._entries.get(key) != value:
+            self._entries[key] = value
+            self._entries_put.add(key)
+            self._entries_gone.discard(key)
+
+    def _drop_entry(self, conn: Connection, stream: str) -> None:
+        key = f"{self.node_id}:{conn.id}:{stream}"
+        if self._entries.pop(key, None) is not None:
+            self._entries_put.discard(key)
+            self._entries_gone.add(key)
 
     def watch_presence(self, conn: Connection, stream: str) -> None:
         sub = conn.subscriptions.get(stream)
@@ -338,9 +358,19 @@ class Hub:
 
     async def push_presence(self) -> None:
         """Publish this node's entries, read everyone's, and tell watchers what changed."""
-        await self.broker.presence_put(
-            self.node_id, self.presence_entries(), self.settings.presence_ttl_seconds
-        )
+        # Only what changed since the last write goes to the broker (and the TTL is renewed):
+        # a heartbeat costs in proportion to joins and leaves, not to connections.
+        put = {k: self._entries[k] for k in self._entries_put if k in self._entries}
+        gone = list(self._entries_gone)
+        self._entries_put, self._entries_gone = set(), set()
+        try:
+            await self.broker.presence_update(
+                self.node_id, self._entries, put, gone, self.settings.presence_ttl_seconds
+            )
+        except BaseException:  # written next time
+            self._entries_put.update(k for k in put if k in self._entries)
+            self._entries_gone.update(k for k in gone if k not in self._entries)
+            raise
         watched = {s for c in self.connections.values() for s in c.watching_presence}
         if not watched:
             return
@@ -365,7 +395,7 @@ class Hub:
         while True:
             now = time.monotonic()
             for conn in list(self.connections.values()):
-                if now - conn.last_seen > ttl:
+                if now - conn.last_seen > ttl and not conn.held:
                     conn.close_soon(CloseCode.HEARTBEAT, "no heartbeat")
             try:
                 await self.push_presence()

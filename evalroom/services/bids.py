@@ -121,8 +121,9 @@ async def visible_grants(
     """The grants that let ``user_id`` read ``stream`` (subscribe, checkpoints, proofs), with
     its parent. A bid stream is read by its own company (roles held in the stream itself) and
     the tender's supervisors only; to anyone else it answers exactly as a name that does not
-    exist (``unknown_stream``), so probing tells nothing. ``platform`` is read by admins and
-    supervisors only."""
+    exist (``unknown_stream``), so probing tells nothing. A tender's ``signals:`` stream (red
+    flags) is read by the tender's supervisors only, answering anyone else the same way.
+    ``platform`` is read by admins and supervisors only."""
     found = await stream_grants(conn, user_id, stream)
     if found is None:
         raise Refusal("unknown_stream", stream)
@@ -133,6 +134,12 @@ async def visible_grants(
         grants = [g for g in grants if g.role in (Role.ADMIN, Role.SUPERVISOR)]
     elif kind == "bid":
         grants = [g for g in grants if g.scope == stream or g.role == Role.SUPERVISOR]
+        if not grants:
+            raise Refusal("unknown_stream", stream)
+    elif kind == "signals":
+        # red flags: live signals. The tender's supervisors only; to anyone else the stream
+        # answers as a made-up name, so its existence and size tell nothing.
+        grants = [g for g in grants if g.role == Role.SUPERVISOR]
         if not grants:
             raise Refusal("unknown_stream", stream)
     return parent, grants

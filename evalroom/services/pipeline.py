@@ -49,7 +49,8 @@ log = structlog.get_logger(__name__)
 SYSTEM_USER = "system"
 _ID = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 # ``bid:<tender id>.<opaque>``: one bidder company's own stream in a tender (services.bids).
-STREAM_NAME = re.compile(rf"^(platform|(tender|session):{_ID}|bid:{_ID}\.[0-9a-f]{{20}})$")
+# ``signals:<tender id>``: the tender's red flags, for its supervisors only (services.redflags).
+STREAM_NAME = re.compile(rf"^(platform|(tender|session|signals):{_ID}|bid:{_ID}\.[0-9a-f]{{20}})$")
 
 
 class OutcomeUnknown(Exception):
@@ -69,7 +70,8 @@ def validate_stream(name: str) -> None:
     if not STREAM_NAME.match(name):
         raise Refusal(
             "invalid",
-            f"stream name {name!r} is not platform, tender:<id>, session:<id> or bid:<id>.<id>",
+            f"stream name {name!r} is not platform, tender:<id>, session:<id>, signals:<id>"
+            " or bid:<id>.<id>",
         )
 
 

@@ -15,10 +15,10 @@ from importlib import import_module
 
 import evalroom.domain
 from evalroom.domain import visibility
-from evalroom.services import award, bids, opening, session, tender
+from evalroom.services import award, bids, opening, redflags, session, tender
 from evalroom.services.spec import CommandSpec
 
-_MODULES = [tender.SPECS, bids.SPECS, opening.SPECS, session.SPECS, award.SPECS]
+_MODULES = [tender.SPECS, bids.SPECS, opening.SPECS, session.SPECS, award.SPECS, redflags.SPECS]
 
 REGISTRY: dict[str, CommandSpec] = {spec.name: spec for specs in _MODULES for spec in specs}
 

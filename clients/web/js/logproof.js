@@ -197,6 +197,10 @@ export async function checkReceiptInclusion(receipt, token) {
   const seq = Number(receipt.seq);
   const keys = await logKeys();
   const vkey = await parseVerifierKey(keys.log.verifier_key);
+  // The listing first: while the stream has no checkpoint it answers an empty list, where
+  // asking for the latest would be a 404 the browser logs as an error.
+  const listed = await getJson(`${streamPath(stream)}/checkpoints?after=0&limit=1`, token);
+  if (!(listed.checkpoints || []).length) return { state: "pending" };
   let latest;
   try {
     latest = await getJson(`${streamPath(stream)}/checkpoint`, token);

@@ -32,6 +32,7 @@ import krippendorff
 
 from evalroom.domain.redflags.history import Fence, fence, histogram
 from evalroom.domain.redflags.signal import Evidence, Signal, figure
+from evalroom.domain.redflags.thresholds import numeric_overrides
 from evalroom.domain.rules import RuleError
 
 __all__ = [
@@ -69,19 +70,7 @@ class ExpertThresholds:
     def from_dict(cls, raw: Mapping[str, Any] | None) -> ExpertThresholds:
         if raw is None:
             return cls()
-        if not isinstance(raw, Mapping):
-            raise RuleError("invalid_config", "expert red-flag thresholds must be an object")
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        values: dict[str, Any] = {}
-        for key, value in raw.items():
-            if key not in known:
-                raise RuleError("invalid_config", f"unknown expert red-flag threshold {key!r}")
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise RuleError("invalid_config", f"{key} must be a number")
-            if known[key].type == "int" and not isinstance(value, int):
-                raise RuleError("invalid_config", f"{key} must be an integer")
-            values[key] = value
-        made = cls(**values)
+        made = cls(**numeric_overrides(cls, raw, "expert"))
         if not (math.isfinite(made.fence_k) and made.fence_k > 0) or made.fence_min_values < 4:
             raise RuleError("invalid_config", "fence_k > 0 and fence_min_values ≥ 4")
         if made.min_sessions < 1 or made.favour_min_bids < 1:

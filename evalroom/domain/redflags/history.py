@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evalroom.domain.redflags.signal import Evidence, Signal, figure
+from evalroom.domain.redflags.thresholds import numeric_overrides
 from evalroom.domain.rules import RuleError
 
 __all__ = [
@@ -151,19 +152,7 @@ class HistoryThresholds:
         """Defaults overridden by ``raw``; ``invalid_config`` for anything not understood."""
         if raw is None:
             return cls()
-        if not isinstance(raw, Mapping):
-            raise RuleError("invalid_config", "history red-flag thresholds must be an object")
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        values: dict[str, Any] = {}
-        for key, value in raw.items():
-            if key not in known:
-                raise RuleError("invalid_config", f"unknown history red-flag threshold {key!r}")
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise RuleError("invalid_config", f"{key} must be a number")
-            if known[key].type == "int" and not isinstance(value, int):
-                raise RuleError("invalid_config", f"{key} must be an integer")
-            values[key] = value
-        made = cls(**values)
+        made = cls(**numeric_overrides(cls, raw, "history"))
         made._check()
         return made
 

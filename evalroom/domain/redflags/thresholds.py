@@ -233,3 +233,22 @@ def _number(key: str, value: Any) -> float:
     if not math.isfinite(number):
         raise RuleError("invalid_config", f"{key} must be finite")
     return number
+
+
+def numeric_overrides(cls: type, raw: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """The fields of the dataclass ``cls`` that ``raw`` overrides, each a number (an integer
+    where the field is one); ``invalid_config`` naming the key for anything else. ``what``
+    names the family in the sentence ("history", "expert")."""
+    if not isinstance(raw, Mapping):
+        raise RuleError("invalid_config", f"{what} red-flag thresholds must be an object")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise RuleError("invalid_config", f"unknown {what} red-flag threshold {key!r}")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise RuleError("invalid_config", f"{key} must be a number")
+        if known[key].type == "int" and not isinstance(value, int):
+            raise RuleError("invalid_config", f"{key} must be an integer")
+        values[key] = value
+    return values

@@ -2,7 +2,8 @@
  * Supervisor dashboard (监督): every venue's presence, phase and progress, the live event
  * feed, pause/resume, clarification approval, live scores and a score-spread chart (SVG); the
  * bids rejected at the opening by the control price, the few-valid decision, and the award's
- * progress once the session closed (read-only).
+ * progress once the session closed (read-only); the tender's red flags (风险提示, live, with
+ * their evidence: views/signals.js), also alone with `?tender=T` before a session exists.
  * The live feed comes with a log watch (as `clients/logwatch.py`): on every (re)connect and
  * every 10 s the page verifies the session's and its tender's latest signed checkpoints and
  * that each extends the one it verified before (RFC 9162 consistency), and says so.
@@ -16,6 +17,7 @@ import { act, CANCELLED, card, clock, confirmAction, describe, fill, h, table } 
 import { progressBar } from "./agency.js";
 import { awardCard } from "./award.js";
 import { allow, downloadsCard, fewValidBanner, phasePill, picker, standingsCard } from "./common.js";
+import { signalsCard } from "./signals.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const LOG_CHECK_MS = 10_000;
@@ -70,8 +72,12 @@ export function mount(root, ctx) {
   const main = h("div", { class: "content" });
   fill(root, h("div", { class: "page-head" }, h("h1", null, t("sup.title"))),
     h("div", { class: "cols" }, h("aside", { class: "side" }, card(t("field.session"), picker("supervisor", "session", t("field.session"), id))), main));
+  // red flags: live signals of a tender, alone when no session is picked (the opening).
+  const tenderParam = ctx.params.get("tender") || "";
+  if (!id && tenderParam) fill(main, signalsCard(ctx, tenderParam));
   if (!id) return;
   const stream = `session:${id}`;
+  /** @type {HTMLElement|null} */ let flags = null;
   const s = emptySession();
   /** @type {any[]} */ let members = [];
   const reason = /** @type {HTMLInputElement} */ (h("input", { id: "pause-reason", placeholder: t("sup.reason"), "aria-label": t("sup.reason") }));
@@ -377,6 +383,7 @@ export function mount(root, ctx) {
       h("div", { class: "title-row" }, h("h2", { class: "tender-title" }, t("field.session"), " ", id), phasePill(s.phase),
         s.pause ? h("span", { class: "badge s-failed", id: "paused" }, t("sup.paused")) : null),
       fewValidBanner(s),
+      flags,
       awardCard(s),
       drawCard(),
       card(t("sup.presence"), venues()),
@@ -401,6 +408,7 @@ export function mount(root, ctx) {
       watched.push(tender);
       checkLog("tender");
     }
+    if (tender && !flags) flags = signalsCard(ctx, tender);
     foldSession(s, ev, conn.user);
     checkDrawn();
     render();
