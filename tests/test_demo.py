@@ -46,5 +46,12 @@ def test_demo_runs_the_whole_procedure_on_embedded_defaults_and_every_check_pass
         else "风险提示 [price.arithmetic_series]"
     )
     assert flag in result.stdout
-    assert "signals of signals:GS-2026-0117: 1 raised" in result.stdout
+    # The price series, the shared machine and the copied proposal: each raised once.
+    assert "signals of signals:GS-2026-0117: 3 raised" in result.stdout
+    for code in (
+        "price.arithmetic_series",
+        "identity.same_machine",
+        "documents.near_duplicate_text",
+    ):
+        assert result.stdout.count(f"[{code}]") == 1, code
     assert (tmp_path / "report-supervisor.html").read_text("utf-8").count("price.arithmetic_series")

@@ -114,7 +114,14 @@ async def evidence_source(ctx: SignalContext) -> list[Signal]:
     person named; identical files, metadata, near-duplicate text, identical form errors)."""
     if ctx.phase != "opening":
         return []
-    return await evidence_signals(ctx.db, ctx.tender, ctx.thresholds)
+    # A later stage sees the same bids again with more documents: a pair flagged for a kind
+    # of evidence at an earlier stage is not flagged again with slightly other figures.
+    seen = {
+        (p.get("code"), tuple(sorted((p.get("evidence") or {}).get("bids") or [])))
+        for p in await db.signals_raised(ctx.db, ctx.tender)
+    }
+    found = await evidence_signals(ctx.db, ctx.tender, ctx.thresholds)
+    return [s for s in found if (s.code, tuple(sorted(s.evidence.bids))) not in seen]
 
 
 async def history_source(ctx: SignalContext) -> list[Signal]:
