@@ -116,9 +116,10 @@ class PoolCsvError(RuleError):
     """One problem that refuses the whole file: where (``line``, ``field``) and what."""
 
     def __init__(self, line: int, field: str, problem: str, value: object = "", other: object = ""):
-        self.line, self.field, self.problem = line, field, problem
+        self.line, self.problem = line, problem
         self.value, self.other = str(value), str(other)
-        super().__init__(CODE, self.text("en"))
+        self.field = field  # the file's column at fault (``text`` reads it)
+        super().__init__(CODE, self.text("en"), field)
 
     def text(self, lang: str = "zh-CN") -> str:
         """The problem as a sentence naming the line and the field, in ``lang``."""
