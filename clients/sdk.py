@@ -55,12 +55,20 @@ RETRY_ALWAYS = {"outcome_unknown"}
 class ClientError(Exception):
     """A refusal from the server: ``code`` is stable, ``message`` is for people."""
 
-    def __init__(self, code: str, message: str = "", detail: str = "", retryable: bool = False):
+    def __init__(
+        self,
+        code: str,
+        message: str = "",
+        detail: str = "",
+        retryable: bool = False,
+        field: str | None = None,
+    ):
         super().__init__(f"{code}: {message} {detail}".strip())
         self.code = code
         self.message = message
         self.detail = detail
         self.retryable = retryable
+        self.field = field  # the body's input at fault (``details.field``), when named
 
 
 @dataclass
@@ -411,8 +419,13 @@ class Client:
 
 
 def _client_error(msg: dict[str, Any]) -> ClientError:
+    details = msg.get("details")
     return ClientError(
-        msg["code"], msg.get("message", ""), msg.get("detail", ""), bool(msg.get("retryable"))
+        msg["code"],
+        msg.get("message", ""),
+        msg.get("detail", ""),
+        bool(msg.get("retryable")),
+        details.get("field") if isinstance(details, dict) else None,
     )
 
 
@@ -422,9 +435,4 @@ def _raise_for(response: httpx.Response) -> None:
             data = response.json()
         except ValueError:
             raise ClientError("http_" + str(response.status_code), response.text[:200]) from None
-        raise ClientError(
-            data.get("code", "error"),
-            data.get("message", ""),
-            data.get("detail", ""),
-            bool(data.get("retryable")),
-        )
+        raise _client_error({"code": "error", **data})

@@ -640,6 +640,13 @@ def sentence(code: str, lang: str = "zh-CN") -> str:
     return entry[1] if lang.startswith("en") else entry[0]
 
 
+def field_sentence(code: str, field: str, lang: str = "zh-CN") -> str:
+    """The refusal's sentence naming the input at fault and what to do about it."""
+    if lang.startswith("en"):
+        return f"{sentence(code, lang)} Correct the field {field} and send it again."
+    return f"{sentence(code, lang)}请修改字段 {field} 后重新提交。"
+
+
 def is_retryable(code: str) -> bool:
     entry = CATALOG.get(code)
     return bool(entry and entry[2])
@@ -661,6 +668,7 @@ class Refusal(Exception):
 
     code: str
     detail: str = ""
+    field: str | None = None  # the body's input at fault (``config.opening_at``), when known
 
     def __str__(self) -> str:
         return f"{self.code}: {self.detail}" if self.detail else self.code
@@ -672,6 +680,9 @@ class Refusal(Exception):
             "message": sentence(self.code, lang),
             "retryable": is_retryable(self.code),
         }
+        if self.field:
+            msg["message"] = field_sentence(self.code, self.field, lang)
+            msg["details"] = {"field": self.field}
         if self.detail:
             msg["detail"] = self.detail
         if ref is not None:

@@ -48,7 +48,7 @@ async def _precheck(node: Node, stream: str) -> TenderConfig:
     try:
         return bids.open_for_bids(state, now)
     except RuleError as exc:
-        raise Refusal(exc.code, exc.message) from None
+        raise Refusal(exc.code, exc.message, exc.field) from None
 
 
 async def upload_bid(request: Request) -> Response:

@@ -89,6 +89,7 @@ class Error(TypedDict):
     message: str
     retryable: bool
     detail: NotRequired[str]
+    details: NotRequired[dict[str, Any]]  # {"field": "config.method.criteria[1].max_points"}
     id: NotRequired[str]
     stream: NotRequired[str]
 

@@ -27,7 +27,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
-from evalroom.domain.rules import RuleError, read_decimal
+from evalroom.domain.rules import RuleError, field_at, read_decimal
 
 __all__ = [
     "BidStanding",
@@ -46,8 +46,8 @@ __all__ = [
 ]
 
 
-def _invalid(message: str) -> RuleError:
-    return RuleError("invalid_rule", message)
+def _invalid(message: str, field: str | None = None) -> RuleError:
+    return RuleError("invalid_rule", message, field)
 
 
 def decimal_text(value: Decimal) -> str:
@@ -98,13 +98,15 @@ class ControlPrice:
 
     def __post_init__(self) -> None:
         if not self.limit > 0:
-            raise _invalid("control_price.limit must be a positive amount")
+            raise _invalid("control_price.limit must be a positive amount", "limit")
         if self.floor is not None and self.floor_ratio is not None:
-            raise _invalid("control_price takes floor or floor_ratio, not both")
+            raise _invalid("control_price takes floor or floor_ratio, not both", "floor")
         if self.floor is not None and not 0 < self.floor < self.limit:
-            raise _invalid("control_price.floor must lie between 0 and the limit")
+            raise _invalid("control_price.floor must lie between 0 and the limit", "floor")
         if self.floor_ratio is not None and not 0 < self.floor_ratio < 1:
-            raise _invalid("control_price.floor_ratio must lie strictly between 0 and 1")
+            raise _invalid(
+                "control_price.floor_ratio must lie strictly between 0 and 1", "floor_ratio"
+            )
 
     @property
     def floor_amount(self) -> Decimal | None:
@@ -131,11 +133,15 @@ class ControlPrice:
     def from_dict(cls, value: object) -> ControlPrice:
         d = _known(value, "control_price", {"limit", "floor", "floor_ratio"})
         floor, ratio = d.get("floor"), d.get("floor_ratio")
-        return cls(
-            limit=read_decimal(d.get("limit"), "control_price.limit"),
-            floor=None if floor is None else read_decimal(floor, "control_price.floor"),
-            floor_ratio=None if ratio is None else read_decimal(ratio, "control_price.floor_ratio"),
-        )
+        with field_at("limit"):
+            limit = read_decimal(d.get("limit"), "control_price.limit")
+        with field_at("floor"):
+            floor_value = None if floor is None else read_decimal(floor, "control_price.floor")
+        with field_at("floor_ratio"):
+            ratio_value = (
+                None if ratio is None else read_decimal(ratio, "control_price.floor_ratio")
+            )
+        return cls(limit=limit, floor=floor_value, floor_ratio=ratio_value)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"limit": str(self.limit)}
@@ -167,21 +173,21 @@ class ScoreScale:
     def __post_init__(self) -> None:
         if self.values is not None:
             if self.low is not None or self.high is not None or self.step is not None:
-                raise _invalid("a scale takes values, or low/high (and step), not both")
+                raise _invalid("a scale takes values, or low/high (and step), not both", "values")
             if not self.values or any(v < 0 for v in self.values):
-                raise _invalid("scale.values must list non-negative figures")
+                raise _invalid("scale.values must list non-negative figures", "values")
             if len(set(self.values)) != len(self.values):
-                raise _invalid("scale.values must not repeat")
+                raise _invalid("scale.values must not repeat", "values")
             return
         if self.low is None or self.high is None:
-            raise _invalid("a scale needs low and high, or values")
+            raise _invalid("a scale needs low and high, or values", "high")
         if not 0 <= self.low <= self.high:
-            raise _invalid("a scale needs 0 <= low <= high")
+            raise _invalid("a scale needs 0 <= low <= high", "low")
         if self.step is not None:
             if not self.step > 0:
-                raise _invalid("scale.step must be positive")
+                raise _invalid("scale.step must be positive", "step")
             if (self.high - self.low) % self.step:
-                raise _invalid("scale.high - scale.low must be a whole number of steps")
+                raise _invalid("scale.high - scale.low must be a whole number of steps", "step")
 
     @property
     def top(self) -> Decimal:
@@ -232,18 +238,17 @@ class ScoreScale:
 
         def opt(key: str) -> Decimal | None:
             v = d.get(key)
-            return None if v is None else read_decimal(v, f"scale.{key}")
+            with field_at(key):
+                return None if v is None else read_decimal(v, f"scale.{key}")
 
         values = d.get("values")
         if values is not None and not isinstance(values, list | tuple):
-            raise _invalid("scale.values must be a list")
+            raise _invalid("scale.values must be a list", "values")
         return cls(
             low=opt("low"),
             high=opt("high"),
             step=opt("step"),
-            values=None
-            if values is None
-            else tuple(read_decimal(v, "scale.values[]") for v in values),
+            values=None if values is None else tuple(_figure(v, i) for i, v in enumerate(values)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -253,6 +258,11 @@ class ScoreScale:
         if self.step is not None:
             d["step"] = str(self.step)
         return d
+
+
+def _figure(value: object, index: int) -> Decimal:
+    with field_at(f"values[{index}]"):
+        return read_decimal(value, "scale.values[]")
 
 
 # --- vote thresholds ------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from evalroom.domain.commands import Command, Decision, GrantRole, NewEvent
 from evalroom.domain.duties import Roster, check_grant
 from evalroom.domain.method_rules import Standing
 from evalroom.domain.roles import Role
-from evalroom.domain.rules import RuleError, read_decimal
+from evalroom.domain.rules import RuleError, field_at, read_decimal
 from evalroom.domain.tender_config import TenderConfig
 
 KEYHOLDER = Role.KEYHOLDER
@@ -70,18 +70,20 @@ def configure(state: Mapping[str, Any], cmd: Command, roster: Roster | None = No
     The keyholders it names are checked like any grant (:mod:`evalroom.domain.duties`):
     registered, not the agency nor its organisation, holding no conflicting role."""
     _phase(state, "draft")
-    config = TenderConfig.from_dict(cmd.body["config"])
+    with field_at("config"):
+        config = TenderConfig.from_dict(cmd.body.get("config") or {})
     new = {**state, "config": dict(cmd.body["config"])}
     roster = roster if roster is not None else Roster.from_facts(cmd.facts)
-    for user in config.keyholders:
-        person = check_grant(
-            KEYHOLDER,
-            user,
-            command=cmd.type,
-            actor=cmd.actor,
-            phase="draft",
-            roster=roster,
-        )
+    for i, user in enumerate(config.keyholders):
+        with field_at(f"config.keyholders[{i}]"):  # the refusal names whom the form named
+            person = check_grant(
+                KEYHOLDER,
+                user,
+                command=cmd.type,
+                actor=cmd.actor,
+                phase="draft",
+                roster=roster,
+            )
         roster = roster.with_grant(person, KEYHOLDER, cmd.stream)
     grants = [GrantRole(user, cmd.stream, KEYHOLDER) for user in config.keyholders]
     public = {
@@ -97,6 +99,8 @@ def configure(state: Mapping[str, Any], cmd: Command, roster: Roster | None = No
         "keyholders": list(config.keyholders),
         "forms": {e: [f.to_dict() for f in fs] for e, fs in config.forms.items()},
     }
+    if config.method is not None:  # 评标办法, public with the tender documents
+        public["method"] = config.method.to_dict()
     return Decision([NewEvent("tender.configured", public)], new, grants=grants)
 
 

@@ -79,7 +79,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum, StrEnum
@@ -102,7 +102,7 @@ from evalroom.domain.method_rules import (
     VoteKind,
     VoteRule,
 )
-from evalroom.domain.rules import RuleError, read_decimal
+from evalroom.domain.rules import RuleError, field_at, read_decimal
 
 __all__ = [
     "AggregationLevel",
@@ -222,6 +222,7 @@ def _exact_sum(values: Sequence[Decimal]) -> Decimal:
 # --- reading plain JSON ---------------------------------------------------------------------
 
 _E = TypeVar("_E", bound=Enum)
+_V = TypeVar("_V")
 
 
 def _obj(value: object, where: str, code: str = "invalid_rule") -> Mapping[str, Any]:
@@ -296,8 +297,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _invalid(message: str) -> RuleError:
-    return RuleError("invalid_rule", message)
+def _invalid(message: str, field: str | None = None) -> RuleError:
+    return RuleError("invalid_rule", message, field)
 
 
 # --- the price rule -------------------------------------------------------------------------
@@ -312,9 +313,11 @@ class Trim:
 
     def __post_init__(self) -> None:
         if self.count < 1:
-            raise _invalid("trim.count must be at least 1")
+            raise _invalid("trim.count must be at least 1", "count")
         if self.from_bids < 2 * self.count + 1:
-            raise _invalid("trim.from_bids must leave at least one price after trimming")
+            raise _invalid(
+                "trim.from_bids must leave at least one price after trimming", "from_bids"
+            )
 
 
 @dataclass(frozen=True)
@@ -366,9 +369,9 @@ class BasePriceRule:
 
     def __post_init__(self) -> None:
         if not 0 < self.coefficient <= 1:
-            raise _invalid("base.coefficient must be in (0, 1]")
+            raise _invalid("base.coefficient must be in (0, 1]", "coefficient")
         if not 0 <= self.decimals <= 6:
-            raise _invalid("base.decimals must be between 0 and 6")
+            raise _invalid("base.decimals must be between 0 and 6", "decimals")
         if self.of is BaseOf.LOWEST and self.trim is not None:
             raise _invalid("a base price of the lowest price takes no trim")
 
@@ -411,19 +414,19 @@ class Band:
 
     def __post_init__(self) -> None:
         if self.points_per_percent < 0:
-            raise _invalid("points_per_percent must not be negative")
+            raise _invalid("points_per_percent must not be negative", "points_per_percent")
         if self.up_to is not None and self.up_to <= 0:
-            raise _invalid("a band's up_to must be a positive percent")
+            raise _invalid("a band's up_to must be a positive percent", "up_to")
 
 
 def _check_bands(bands: tuple[Band, ...], side: str) -> None:
     if not bands:
-        raise _invalid(f"price_rule.{side} needs at least one band")
+        raise _invalid(f"price_rule.{side} needs at least one band", side)
     if bands[-1].up_to is not None:
-        raise _invalid(f"the last band of price_rule.{side} must be open (up_to null)")
+        raise _invalid(f"the last band of price_rule.{side} must be open (up_to null)", side)
     ends = [b.up_to for b in bands[:-1] if b.up_to is not None]
     if len(ends) != len(bands) - 1 or any(a >= b for a, b in zip(ends, ends[1:], strict=False)):
-        raise _invalid(f"the bands of price_rule.{side} must end at increasing percents")
+        raise _invalid(f"the bands of price_rule.{side} must end at increasing percents", side)
 
 
 def _deduction(bands: tuple[Band, ...], percent: Fraction) -> Fraction:
@@ -482,10 +485,10 @@ class PriceRule:
         formula = _enum(PriceFormula, d.get("formula", "deviation"), "price_rule.formula")
         bands: list[Any] | None = [] if formula is not PriceFormula.DEVIATION else None
         return cls(
-            base=_base_rule_from_dict(d.get("base", {})),
+            base=_at("base", lambda: _base_rule_from_dict(d.get("base", {}))),
             deviation=_enum(DeviationUnit, d.get("deviation", "percent"), "price_rule.deviation"),
-            above=_bands_from_list(d.get("above", bands), "price_rule.above"),
-            below=_bands_from_list(d.get("below", bands), "price_rule.below"),
+            above=_at("above", lambda: _bands_from_list(d.get("above", bands), "price_rule.above")),
+            below=_at("below", lambda: _bands_from_list(d.get("below", bands), "price_rule.below")),
             formula=formula,
         )
 
@@ -500,7 +503,11 @@ def _base_rule_from_dict(value: object) -> BasePriceRule:
     trim, fp = d.get("trim"), d.get("floating_point")
     if trim is not None:
         t = _fields(trim, "base.trim", {"count", "from_bids"}, "invalid_rule")
-        trim = Trim(_int(t.get("count"), "trim.count"), _int(t.get("from_bids"), "trim.from_bids"))
+        with field_at("trim"):
+            trim = Trim(
+                _at("count", lambda: _int(t.get("count"), "trim.count")),
+                _at("from_bids", lambda: _int(t.get("from_bids"), "trim.from_bids")),
+            )
     if isinstance(fp, Mapping) and "choices" in fp:
         f = _fields(fp, "base.floating_point", {"choices"}, "invalid_rule")
         choices = _list(f.get("choices"), "base.floating_point.choices")
@@ -512,7 +519,9 @@ def _base_rule_from_dict(value: object) -> BasePriceRule:
         )
     return BasePriceRule(
         trim=trim,
-        coefficient=read_decimal(d.get("coefficient", "1"), "base.coefficient"),
+        coefficient=_at(
+            "coefficient", lambda: read_decimal(d.get("coefficient", "1"), "base.coefficient")
+        ),
         floating_point=fp,
         decimals=_int(d.get("decimals", 2), "base.decimals"),
         of=_enum(BaseOf, d.get("of", "mean"), "base.of"),
@@ -522,9 +531,13 @@ def _base_rule_from_dict(value: object) -> BasePriceRule:
 def _bands_from_list(value: object, where: str) -> tuple[Band, ...]:
     bands = []
     for i, item in enumerate(_list(value, where)):
-        b = _fields(item, f"{where}[{i}]", {"up_to", "points_per_percent"}, "invalid_rule")
-        per = read_decimal(b.get("points_per_percent"), f"{where}[{i}].points_per_percent")
-        bands.append(Band(_opt_dec(b.get("up_to"), f"{where}[{i}].up_to"), per))
+        with field_at(f"[{i}]"):
+            b = _fields(item, f"{where}[{i}]", {"up_to", "points_per_percent"}, "invalid_rule")
+            with field_at("points_per_percent"):
+                per = read_decimal(b.get("points_per_percent"), f"{where}[{i}].points_per_percent")
+            with field_at("up_to"):
+                up_to = _opt_dec(b.get("up_to"), f"{where}[{i}].up_to")
+            bands.append(Band(up_to, per))
     return tuple(bands)
 
 
@@ -548,20 +561,28 @@ class Criterion:
         if not self.id:
             raise _invalid("a criterion needs an id")
         if self.kind is CriterionKind.PASS_FAIL and self.max_points is not None:
-            raise _invalid(f"pass/fail criterion {self.id} takes no max_points")
+            raise _invalid(f"pass/fail criterion {self.id} takes no max_points", "max_points")
         if self.kind is not CriterionKind.PASS_FAIL and not (self.max_points or 0) > 0:
-            raise _invalid(f"criterion {self.id} needs positive max_points")
+            raise _invalid(f"criterion {self.id} needs positive max_points", "max_points")
         scored = self.kind in (CriterionKind.EXPERT, CriterionKind.DEDUCTION)
         if not scored and (self.scale is not None or self.scored_by is not ScoredBy.EXPERTS):
-            raise _invalid(f"criterion {self.id}: only scored criteria take a scale or scorer")
+            raise _invalid(
+                f"criterion {self.id}: only scored criteria take a scale or scorer", "scale"
+            )
         if self.entry is not Entry.SCORE and self.kind is not CriterionKind.EXPERT:
-            raise _invalid(f"criterion {self.id}: only expert criteria take entry by deduction")
+            raise _invalid(
+                f"criterion {self.id}: only expert criteria take entry by deduction", "entry"
+            )
         if (self.kind is CriterionKind.DEDUCTION) != (self.deduction is not None):
-            raise _invalid(f"criterion {self.id}: a deduction item and its rule go together")
+            raise _invalid(
+                f"criterion {self.id}: a deduction item and its rule go together", "deduction"
+            )
         if self.scale is not None and self.scale.top != self.max_points:
-            raise _invalid(f"criterion {self.id}: the scale's top must equal max_points")
+            raise _invalid(
+                f"criterion {self.id}: the scale's top must equal max_points", "max_points"
+            )
         if self.deduction is DeductionRule.MAJORITY and self.scale is not None:
-            raise _invalid(f"criterion {self.id}: a majority deduction is all or nothing")
+            raise _invalid(f"criterion {self.id}: a majority deduction is all or nothing", "scale")
 
     @property
     def allowed(self) -> ScoreScale:
@@ -608,9 +629,9 @@ class ScoringMethod:
     def __post_init__(self) -> None:
         ids = [c.id for c in self.criteria]
         if len(set(ids)) != len(ids):
-            raise _invalid("criterion ids must be unique")
+            raise _invalid("criterion ids must be unique", "criteria")
         if self.recommend < 1 or self.arithmetic_error_penalty < 0:
-            raise _invalid("recommend must be at least 1 and the penalty not negative")
+            raise _invalid("recommend must be at least 1 and the penalty not negative", "recommend")
         if self.vote_rule is not None and self.pass_fail is not PassFailRule.MAJORITY:
             raise _invalid("state the vote as vote_rule or as pass_fail, not both")
         if self.penalty_from is PenaltyFrom.PRICE_SCORE and self.price_rule is None:
@@ -618,9 +639,9 @@ class ScoringMethod:
         if self.kind is MethodKind.LOWEST_EVALUATED_PRICE:
             self._check_lowest_price()
         elif len(self.of_kind(CriterionKind.PRICE)) > 1:
-            raise _invalid("a method has at most one price criterion")
+            raise _invalid("a method has at most one price criterion", "criteria")
         elif bool(self.of_kind(CriterionKind.PRICE)) != (self.price_rule is not None):
-            raise _invalid("a price criterion and a price_rule go together")
+            raise _invalid("a price criterion and a price_rule go together", "price_rule")
 
     @property
     def votes(self) -> VoteRule:
@@ -648,9 +669,11 @@ class ScoringMethod:
         drop = agg.get("drop_high_low_from", 5)
         rule, control, vote = d.get("price_rule"), d.get("control_price"), d.get("vote_rule")
         return cls(
-            kind=_enum(MethodKind, d.get("kind"), "kind"),
-            criteria=tuple(_criterion_from_dict(c) for c in _list(d.get("criteria"), "criteria")),
-            price_rule=None if rule is None else PriceRule.from_dict(_obj(rule, "price_rule")),
+            kind=_at("kind", lambda: _enum(MethodKind, d.get("kind"), "kind")),
+            criteria=_at("criteria", lambda: _criteria(d.get("criteria"))),
+            price_rule=None
+            if rule is None
+            else _at("price_rule", lambda: PriceRule.from_dict(_obj(rule, "price_rule"))),
             aggregation=Aggregation(
                 level=_enum(AggregationLevel, agg.get("level", "criterion"), "aggregation.level"),
                 drop_high_low_from=None if drop is None else _int(drop, "drop_high_low_from"),
@@ -659,9 +682,11 @@ class ScoringMethod:
             arithmetic_error_penalty=read_decimal(
                 d.get("arithmetic_error_penalty", "0"), "penalty"
             ),
-            recommend=_int(d.get("recommend", 3), "recommend"),
+            recommend=_at("recommend", lambda: _int(d.get("recommend", 3), "recommend")),
             penalty_from=_enum(PenaltyFrom, d.get("penalty_from", "total"), "penalty_from"),
-            control_price=None if control is None else ControlPrice.from_dict(control),
+            control_price=None
+            if control is None
+            else _at("control_price", lambda: ControlPrice.from_dict(control)),
             vote_rule=None if vote is None else VoteRule.from_dict(vote),
         )
 
@@ -670,16 +695,30 @@ class ScoringMethod:
         return d
 
 
+def _at(field: str, read: Callable[[], _V]) -> _V:
+    """``read()``, its refusals naming ``field`` (under any field they name themselves)."""
+    with field_at(field):
+        return read()
+
+
+def _criteria(value: object) -> tuple[Criterion, ...]:
+    criteria = []
+    for i, c in enumerate(_list(value, "criteria")):
+        with field_at(f"[{i}]"):
+            criteria.append(_criterion_from_dict(c))
+    return tuple(criteria)
+
+
 def _criterion_from_dict(value: object) -> Criterion:
     keys = {"id", "name", "kind", "max_points", "scale", "scored_by", "entry", "deduction"}
     c = _fields(value, "criterion", keys, "invalid_rule")
     scale, deduction = c.get("scale"), c.get("deduction")
     return Criterion(
-        id=_str(c.get("id"), "criterion.id", "invalid_rule"),
-        name=_str(c.get("name"), "criterion.name", "invalid_rule"),
-        kind=_enum(CriterionKind, c.get("kind"), "criterion.kind"),
-        max_points=_opt_dec(c.get("max_points"), "criterion.max_points"),
-        scale=None if scale is None else ScoreScale.from_dict(scale),
+        id=_at("id", lambda: _str(c.get("id"), "criterion.id", "invalid_rule")),
+        name=_at("name", lambda: _str(c.get("name"), "criterion.name", "invalid_rule")),
+        kind=_at("kind", lambda: _enum(CriterionKind, c.get("kind"), "criterion.kind")),
+        max_points=_at("max_points", lambda: _opt_dec(c.get("max_points"), "max_points")),
+        scale=None if scale is None else _at("scale", lambda: ScoreScale.from_dict(scale)),
         scored_by=_enum(ScoredBy, c.get("scored_by", "experts"), "criterion.scored_by"),
         entry=_enum(Entry, c.get("entry", "score"), "criterion.entry"),
         deduction=None

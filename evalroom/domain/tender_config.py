@@ -16,8 +16,14 @@ JSON shape (``tender.create``'s or ``tender.configure``'s ``config``)::
       "keyholders": ["user-a", "user-b", "user-c"],    # hold the n shares (开标密钥保管人)
       "max_bid_bytes": 1073741824,
       "forms": {"commercial": [{"name": "price", "type": "decimal", "required": true}, …],
-                "technical": [{"name": "duration_days", "type": "int", "required": true}]}
+                "technical": [{"name": "duration_days", "type": "int", "required": true}]},
+      "method": {"kind": "comprehensive", "criteria": […], …}   # optional: 评标办法
     }
+
+``method`` (optional) is the scoring method as :meth:`ScoringMethod.from_dict` reads it,
+published with the tender (the tender documents state it before anyone bids). A refusal is
+``invalid_config`` whose ``field`` is the path of the value at fault, e.g.
+``method.criteria[1].max_points`` (:class:`evalroom.domain.rules.RuleError`).
 
 A section's ``control_price`` (最高投标限价, optional; see
 :class:`evalroom.domain.method_rules.ControlPrice`) is published with the tender and applied at
@@ -29,19 +35,21 @@ remain after the preliminary review: the committee continues, or rejects every b
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from evalroom.domain.bidform import FormField, parse_fields
 from evalroom.domain.method_rules import ControlPrice
-from evalroom.domain.rules import RuleError
+from evalroom.domain.rules import RuleError, field_at
+from evalroom.domain.scoring import ScoringMethod
 
 ENVELOPE_SETS = (("single",), ("technical", "commercial"))
 FEW_VALID_RULES = ("continue", "reject_all")
 MIN_COMPETITIVE = 3  # fewer valid bids than this: 缺乏竞争 (《评标委员会和评标方法暂行规定》第27条)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -66,52 +74,69 @@ class TenderConfig:
     max_bid_bytes: int
     forms: dict[str, tuple[FormField, ...]]
     few_valid: str = "continue"
+    method: ScoringMethod | None = None  # 评标办法, published with the tender when stated
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> TenderConfig:
+        """The rules, or ``invalid_config`` whose ``field`` names the input at fault
+        (``opening_at``, ``sections[0].control_price.limit``, ``method.criteria[1].max_points``)."""
+        if not isinstance(raw, Mapping):
+            raise RuleError("invalid_config", "tender config: the rules must be an object")
         try:
             return cls._parse(raw)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise RuleError("invalid_config", f"tender config: {exc}") from None
+        except RuleError as exc:
+            message = f"tender config: {exc.field + ': ' if exc.field else ''}{exc.message}"
+            raise RuleError("invalid_config", message, exc.field) from None
 
     @classmethod
     def _parse(cls, raw: Mapping[str, Any]) -> TenderConfig:
-        sections = tuple(
-            Section(str(s["id"]), str(s["name"]), _control_price(s)) for s in raw["sections"]
-        )
-        if not sections or any(not _ID.match(s.id) for s in sections):
-            raise ValueError("sections need ids of letters, digits, . _ -")
-        if len({s.id for s in sections}) != len(sections):
-            raise ValueError("section ids repeat")
-        envelopes = tuple(str(e) for e in raw.get("envelopes", ["single"]))
+        sections = _read(raw, "sections", _sections)
+        envelopes = _read(raw, "envelopes", lambda v: tuple(str(e) for e in v), ["single"])
         if envelopes not in ENVELOPE_SETS:
-            raise ValueError(f"envelopes must be one of {ENVELOPE_SETS}")
-        opening_at = datetime.fromisoformat(str(raw["opening_at"]))
+            raise _bad("envelopes", f"envelopes must be one of {ENVELOPE_SETS}")
+        opening_at = _read(raw, "opening_at", lambda v: datetime.fromisoformat(str(v)))
         if opening_at.tzinfo is None:
-            raise ValueError("opening_at needs a time zone")
-        threshold = raw.get("threshold", {"k": 2, "n": 3})
-        k, n = int(threshold["k"]), int(threshold["n"])
-        keyholders = tuple(str(u) for u in raw.get("keyholders", []))
-        failure_rule = str(raw.get("failure_rule", "committee"))
+            raise _bad("opening_at", "opening_at needs a time zone")
+        threshold = _read(raw, "threshold", _threshold, {"k": 2, "n": 3})
+        k, n = threshold
+        keyholders = _read(raw, "keyholders", lambda v: tuple(str(u) for u in v), [])
+        failure_rule = _read(raw, "failure_rule", str, "committee")
         if failure_rule not in ("committee", "reject"):
-            raise ValueError("failure_rule is committee or reject")
-        if failure_rule == "committee" and not (2 <= k <= n == len(keyholders)):
-            raise ValueError("committee fallback needs 2 <= k <= n keyholders")
-        recipient = str(raw["opening_recipient"])
+            raise _bad("failure_rule", "failure_rule is committee or reject")
+        if failure_rule == "committee" and not 2 <= k <= n:
+            raise _bad("threshold.k", "committee fallback needs 2 <= k <= n")
+        if failure_rule == "committee" and n != len(keyholders):
+            raise _bad("keyholders", f"committee fallback needs n = {n} keyholders")
+        if len(set(keyholders)) != len(keyholders):
+            raise _bad("keyholders", "a keyholder is named twice")
+        recipient = _read(raw, "opening_recipient", str)
         if not recipient.startswith("age1"):
-            raise ValueError("opening_recipient must be an age recipient (age1…)")
-        forms = {env: parse_fields(raw.get("forms", {}).get(env, [])) for env in envelopes}
+            raise _bad("opening_recipient", "opening_recipient must be an age recipient (age1…)")
+        forms_raw = _read(raw, "forms", dict, {})
+        forms = {}
+        for env in envelopes:
+            with field_at(f"forms.{env}"):
+                forms[env] = _read(forms_raw, env, parse_fields, [])
         priced = "single" if envelopes == ("single",) else "commercial"
         if not any(f.name == "price" for f in forms[priced]):
-            raise ValueError(f"the {priced} envelope's form needs a price field")
-        few_valid = str(raw.get("few_valid", "continue"))
+            raise _bad(f"forms.{priced}", f"the {priced} envelope's form needs a price field")
+        few_valid = _read(raw, "few_valid", str, "continue")
         if few_valid not in FEW_VALID_RULES:
-            raise ValueError("few_valid is continue or reject_all")
-        window = int(raw.get("decryption_window_seconds", 1800))
-        min_bids = int(raw.get("min_bids", 3))
-        max_bytes = int(raw.get("max_bid_bytes", 1 << 30))
-        if window <= 0 or min_bids < 1 or max_bytes <= 0:
-            raise ValueError("window, min_bids and max_bid_bytes must be positive")
+            raise _bad("few_valid", "few_valid is continue or reject_all")
+        window = _read(raw, "decryption_window_seconds", int, 1800)
+        min_bids = _read(raw, "min_bids", int, 3)
+        max_bytes = _read(raw, "max_bid_bytes", int, 1 << 30)
+        for key, value in (
+            ("decryption_window_seconds", window),
+            ("min_bids", min_bids),
+            ("max_bid_bytes", max_bytes),
+        ):
+            if value <= 0:
+                raise _bad(key, f"{key} must be positive")
+        method = None
+        if raw.get("method") is not None:
+            with field_at("method"):
+                method = ScoringMethod.from_dict(raw["method"])
         return cls(
             sections,
             envelopes,
@@ -126,6 +151,7 @@ class TenderConfig:
             max_bytes,
             forms,
             few_valid,
+            method,
         )
 
     def sections_public(self) -> list[dict[str, Any]]:
@@ -152,15 +178,58 @@ class TenderConfig:
         return name
 
 
-def _control_price(section: Mapping[str, Any]) -> ControlPrice | None:
-    """A section's control price, its errors naming the section and the field."""
-    raw = section.get("control_price")
+def _bad(field: str, message: str) -> RuleError:
+    return RuleError("invalid_config", message, field)
+
+
+def _read(raw: Mapping[str, Any], key: str, convert: Callable[[Any], _T], *default: Any) -> _T:
+    """``convert(raw[key])`` (or of the default); any failure names ``key`` as the field."""
+    if key not in raw and not default:
+        raise _bad(key, f"{key} is missing")
+    with field_at(key):
+        try:
+            return convert(raw[key] if key in raw else default[0])
+        except RuleError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise RuleError("invalid_config", f"{key}: {exc}") from None
+
+
+def _sections(value: Any) -> tuple[Section, ...]:
+    if not isinstance(value, list) or not value:
+        raise RuleError("invalid_config", "sections must list at least one section")
+    sections = []
+    for i, s in enumerate(value):
+        with field_at(f"[{i}]"):
+            if not isinstance(s, Mapping):
+                raise RuleError("invalid_config", "a section must be an object")
+            sid, name = _read(s, "id", str), _read(s, "name", str)
+            if not _ID.match(sid):
+                raise _bad("id", "a section id is letters, digits, . _ - (at most 32)")
+            with field_at("control_price"):
+                control = _control_price(s.get("control_price"), sid)
+            sections.append(Section(sid, name, control))
+    if len({s.id for s in sections}) != len(sections):
+        raise _bad(f"[{len(sections) - 1}].id", "section ids repeat")
+    return tuple(sections)
+
+
+def _threshold(value: Any) -> tuple[int, int]:
+    if not isinstance(value, Mapping):
+        raise RuleError("invalid_config", "threshold is {k, n}")
+    return _read(value, "k", int), _read(value, "n", int)
+
+
+def _control_price(raw: Any, section: str) -> ControlPrice | None:
+    """A section's control price (最高投标限价), its errors naming the field."""
     if raw is None:
         return None
     try:
         return ControlPrice.from_dict(raw)
     except RuleError as exc:
-        raise ValueError(f"section {section.get('id')}: {exc.message}") from None
+        where = next((k for k in ("floor_ratio", "floor", "limit") if k in exc.message), None)
+        message = f"section {section}: {exc.message}"
+        raise RuleError("invalid_config", message, exc.field or where) from None
 
 
 def few_valid_outcome(rule: str, valid: int) -> str | None:

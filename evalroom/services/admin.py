@@ -37,5 +37,5 @@ async def admin_grant(pool: Pool, user_id: str, role: str, scope: str, venue: st
             try:
                 check_holding(role, user_id, roster)
             except RuleError as exc:
-                raise Refusal(exc.code, exc.message) from None
+                raise Refusal(exc.code, exc.message, exc.field) from None
         await grant_role(conn, user_id, scope, role, venue)

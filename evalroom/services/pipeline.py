@@ -209,7 +209,7 @@ class CommandPipeline:
                         await self._announce(spec, user, client_id, stream, body)
                     facts = await spec.prepare(self.context, user, stream, body)
             except RuleError as exc:
-                raise Refusal(exc.code, exc.message) from None
+                raise Refusal(exc.code, exc.message, exc.field) from None
             return await self._transact(
                 spec, user, client_id, (stream, target), body, sig, digest, facts
             )
@@ -401,7 +401,7 @@ class CommandPipeline:
             command = Command(spec.name, stream, body, actor, row.now, sig, facts)
             decision = spec.decide(row.state, command)
         except RuleError as exc:
-            raise Refusal(exc.code, exc.message) from None
+            raise Refusal(exc.code, exc.message, exc.field) from None
         for created in decision.create:
             if created.name != stream:
                 await store.create_stream(
@@ -596,7 +596,7 @@ def _decide_one(item: Batched, row: store.StreamRow, grants: list[tuple[str, str
     try:
         return item.spec.decide(row.state, command)
     except RuleError as exc:
-        raise Refusal(exc.code, exc.message) from None
+        raise Refusal(exc.code, exc.message, exc.field) from None
 
 
 def _new_events(

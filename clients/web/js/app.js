@@ -12,7 +12,7 @@ const VIEWS = ["bidder", "agency", "expert", "supervisor", "operator", "keyholde
 /** Which roles (as the server grants them) open which page. */
 const VIEW_ROLES = /** @type {Record<string, string[]>} */ ({
   bidder: ["bidder"],
-  agency: ["agency", "tenderer"],
+  agency: ["agency", "tenderer", "authority", "admin"], // appointers: supervisors, site operators
   expert: ["expert", "chair"],
   supervisor: ["supervisor"],
   operator: ["operator"],

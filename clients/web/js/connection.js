@@ -19,11 +19,15 @@ export const CLOSE = Object.freeze({
 /** @typedef {{stream: string, seq: number, type: string, actor: string, at: string, payload: any, visibility: string, sig: string|null}} EvEvent */
 
 export class RequestError extends Error {
-  /** @param {string} code @param {string} message @param {any} [detail] */
-  constructor(code, message, detail) {
+  /**
+   * @param {string} code @param {string} message @param {any} [detail]
+   * @param {{field?: string}} [details] `details.field`: the body's input at fault
+   */
+  constructor(code, message, detail, details) {
     super(message);
     this.code = code;
     this.detail = detail;
+    this.details = details || {};
   }
 }
 
@@ -243,7 +247,7 @@ export class Connection {
       }
       this.pending.delete(msg.id);
       if (msg.t === "ack") p.resolve(msg);
-      else p.reject(new RequestError(msg.code, msg.message, msg.detail));
+      else p.reject(new RequestError(msg.code, msg.message, msg.detail, msg.details));
     } else if (msg.t === "subscribed") {
       // Presence is only shown for a stream one follows: ask once the sub is accepted.
       this.confirmed.add(msg.stream);

@@ -9,33 +9,10 @@
 import { phaseName, t } from "../i18n.js";
 import { emptyTender, foldTender } from "../tender.js";
 import { act, beijing, CANCELLED, card, confirmAction, fill, h, readPicked } from "../ui.js";
+import { inspectShare } from "../shamir.js";
 import { allow, envelopeName, facts, failureBanner, listTenders, phasePill, picker, remaining, statusTable } from "./common.js";
 
-const SHARE = /^(evalroom-share-1):([1-9][0-9]{0,2}):([1-9][0-9]{0,2}):([1-9][0-9]{0,2}):([0-9a-f]{16}):([A-Za-z0-9_-]{43}):([0-9a-f]{8})$/;
-const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 const RESOLVED = new Set(["decrypted", "rejected"]);
-
-/**
- * The public facts of a share string, checked as crypto/shamir.py checks it (format, checksum,
- * ranges, canonical payload); null when it is not a valid share. Nothing secret is computed.
- * @param {string} text
- * @returns {Promise<{share: string, k: number, n: number, index: number, set: string} | null>}
- */
-export async function inspectShare(text) {
-  const share = text.trim();
-  const m = SHARE.exec(share);
-  if (!m) return null;
-  const body = share.slice(0, share.lastIndexOf(":"));
-  const domain = new TextEncoder().encode("evalroom-share-1 check\0" + body);
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", domain));
-  const check = Array.from(digest.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join("");
-  if (check !== m[7]) return null;
-  const [k, n, index] = [Number(m[2]), Number(m[3]), Number(m[4])];
-  if (!(2 <= k && k <= n && n <= 255 && 1 <= index && index <= n)) return null;
-  // 43 characters carry 258 bits for 32 bytes: the 2 spare bits must be zero.
-  if (B64URL.indexOf(m[6][42]) % 4 !== 0) return null;
-  return { share, k, n, index, set: m[5] };
-}
 
 /** @param {HTMLElement} root @param {import("../app.js").ViewContext} ctx */
 export function mount(root, ctx) {
