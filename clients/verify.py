@@ -863,7 +863,10 @@ class BundleVerifier:
             sheets = [ExpertSheet.from_dict(s) for s in report["sheets"]]
             fp_text = report.get("floating_point")
             floating = None if fp_text is None else Decimal(str(fp_text))
-            ranking = evaluate(method, bids, sheets, floating).to_dict()
+            chair = next(
+                (m.get("expert") for m in report.get("committee", []) if m.get("chair")), None
+            )
+            ranking = evaluate(method, bids, sheets, floating, chair=chair).to_dict()
         except (RuleError, InvalidOperation) as exc:
             self.fail(subject, f"cannot re-run the evaluation: {exc}")
             return

@@ -49,6 +49,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/tenders/{tender}/opened/{number}", uploads.download_plain),
         Route("/api/sessions/{session}/scores", session_http.scores),
         Route("/api/sessions/{session}/report.{fmt:str}", session_http.report),
+        Route("/api/sessions/{session}/bundle", session_http.bundle),
+        Route("/api/sessions/{session}/checkin-qr", session_http.checkin_qr, methods=["POST"]),
         Route("/api/pool", pool_http.read_pool),
         Route("/api/pool/import", pool_http.import_csv, methods=["POST"]),
         Route("/api/pool/{expert}/suspend", pool_http.suspend, methods=["POST"]),

@@ -1,21 +1,37 @@
-"""HTTP for evaluation sessions: reading score sheets (blind until the reveal), and the
-evaluation report as a document (HTML and PDF)."""
+"""HTTP for evaluation sessions: reading score sheets (blind until the reveal), the
+evaluation report as a document (HTML and PDF), the session's evidence bundle, and the
+check-in code an expert shows the site operator as a QR image."""
 
 from __future__ import annotations
 
+import gzip
+import io
+import json
 from typing import Any
 
+import segno
+from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from evalroom.audit import Audit
+from evalroom.audit.bundle import bundle_streams, export_bundle
 from evalroom.db import Executor
 from evalroom.db.events import stream_parent_state
-from evalroom.db.identity import roles_in
+from evalroom.db.identity import roles_in, roles_of
 from evalroom.db.sessions import ReportTender, report_signatures, report_tender
 from evalroom.domain.commands import Actor
 from evalroom.domain.session import may_read_scores
 from evalroom.errors import Refusal
-from evalroom.http import _lang, authenticated_user, error_response, path_id, query_text
+from evalroom.http import (
+    _In,
+    _lang,
+    authenticated_user,
+    error_response,
+    path_id,
+    query_text,
+    read_json,
+)
 from evalroom.node import Node
 from evalroom.report import render_html, render_pdf
 
@@ -98,3 +114,67 @@ async def report_sources(
     session's tender (title, configuration, the signed opening records)."""
     signatures = await report_signatures(pool, stream)
     return signatures, await report_tender(pool, f"tender:{state['tender']}")
+
+
+async def bundle(request: Request) -> Response:
+    """``GET /api/sessions/{session}/bundle``: the session's evidence bundle (证据包,
+    ``evalroom-bundle/1``, gzip), for its supervisors and the platform's administrators, as
+    ``evalroom export-bundle`` writes it. Every stream's head is signed first, so the bundle's
+    last events are covered by a checkpoint. Refusals are recorded as attempts."""
+    node: Node = request.app.state.node
+    lang = _lang(request)
+    try:
+        stream, _state, actor = await _session(node, request)
+        platform = await roles_of(node.pool, actor.user_id)
+        admin = any(r["scope"] == "platform" and r["role"] == "admin" for r in platform)
+        if not (admin or "supervisor" in actor.roles):
+            user = await authenticated_user(request)
+            raise await node.pipeline.refuse(
+                user,
+                "export-bundle",
+                stream,
+                "session.export_bundle",
+                Refusal("forbidden", "the evidence bundle is for supervisors and administrators"),
+            )
+        audit = node.extras.get("audit")
+        if isinstance(audit, Audit):
+            for row in await bundle_streams(node.pool, stream):
+                await audit.checkpoint_now(row["name"], "export")
+        found = await export_bundle(node.pool, stream)
+    except Refusal as refusal:
+        return error_response(refusal, lang)
+    data = gzip.compress(json.dumps(found, ensure_ascii=False).encode("utf-8"), mtime=0)
+    name = stream.replace(":", "-")
+    return Response(
+        data,
+        media_type="application/gzip",
+        headers={"content-disposition": f'attachment; filename="{name}.bundle.json.gz"'},
+    )
+
+
+CHECKIN_PREFIX = "evalroom-checkin:"
+
+
+class CheckinCodeIn(_In):
+    code: str = Field(min_length=len(CHECKIN_PREFIX) + 1, max_length=1024)
+
+
+async def checkin_qr(request: Request) -> Response:
+    """``POST /api/sessions/{session}/checkin-qr`` ``{code}``: the check-in code an expert of
+    the session shows the site operator (``evalroom-checkin:…``, signed in the expert's
+    browser), drawn as a QR image (SVG). The code is no secret (the operator sends it on as
+    the check-in); the node draws it so the page needs no JavaScript QR library."""
+    node: Node = request.app.state.node
+    lang = _lang(request)
+    try:
+        _stream, _state, actor = await _session(node, request)
+        if not actor.roles & {"expert", "chair"}:
+            raise Refusal("forbidden", "a check-in code is for the session's experts")
+        body = await read_json(request, CheckinCodeIn)
+        if not body.code.startswith(CHECKIN_PREFIX):
+            raise Refusal("invalid", f"a check-in code starts with {CHECKIN_PREFIX}")
+    except Refusal as refusal:
+        return error_response(refusal, lang)
+    out = io.BytesIO()
+    segno.make(body.code, error="m").save(out, kind="svg", scale=4, border=4, xmldecl=False)
+    return Response(out.getvalue(), media_type="image/svg+xml")

@@ -400,6 +400,8 @@ async def test_an_expert_scores_in_the_browser_and_the_supervisor_sees_it_land_l
     token_json = json.dumps({"expert": first, "seat": seat, "sig": sig}).encode()
     await op_page.fill("#checkin-token", "evalroom-checkin:" + b64u(token_json))
     await op_page.click("#checkin-btn")
+    await expect(op_page.locator("#confirm-dialog")).to_contain_text(seat)
+    await op_page.click("#confirm-ok")
     await expect(op_page.locator(f'#roster tr[data-expert="{first}"] .badge')).to_have_text(
         "已签到"
     )

@@ -553,6 +553,10 @@ def route(world: World, recipe: Recipe, rng: random.Random) -> Request:
             f"/api/pool/{seg}/suspend",
             f"/api/pool/{seg}/credit",
             f"/api/pool/import?x={value}",
+            f"/api/sessions/{seg}/bundle",
+            f"/api/sessions/{name}-s1/bundle?x={value}",
+            f"/api/sessions/{seg}/checkin-qr",
+            f"/api/sessions/{name}-s1/checkin-qr",
         ]
     )
     role = rng.choice((*ROLES, ANONYMOUS))
@@ -560,6 +564,11 @@ def route(world: World, recipe: Recipe, rng: random.Random) -> Request:
         return Request(role, "PUT", path, b"age-encryption.org/v1\n", False)
     if path.startswith("/api/pool/"):
         body = rng.choice([b'{"reason":"x","credit":"1"}', b"user_id\n\xff", b"[]", b""])
+        return Request(role, "POST", path, body, False)
+    if path.endswith("/checkin-qr"):
+        body = rng.choice(
+            [b'{"code":"evalroom-checkin:x"}', b'{"code":"x"}', b'{"code":1}', b"\xff", b""]
+        )
         return Request(role, "POST", path, body, False)
     return Request(role, "GET", path, None, False)
 

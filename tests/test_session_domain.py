@@ -575,7 +575,9 @@ def test_draw_is_reproduced_from_the_revealed_seed_and_honours_avoidance() -> No
     room = room_at("check_in")
     (record_event,) = room.events("session.drawn")
     record = record_from_dict(record_event.payload["record"])
-    request = DrawRequest.from_dict(room.state["draw_request"])
+    # The event carries the request (supervisors only), so the supervisor's page recomputes.
+    assert record_event.payload["request"] == room.state["draw_request"]
+    request = DrawRequest.from_dict(record_event.payload["request"])
     verify_draw(POOL, request, bytes.fromhex(record_event.payload["seed"]), record)
     assert not {"X1", "Y1"} & set(room.experts)
     avoided = {(x.expert_id, x.reason) for x in record.exclusions}
@@ -827,6 +829,73 @@ def test_score_out_of_range_is_refused() -> None:
     for score in ("30.01", "-1"):
         body = {"bid": "B1", "criterion": "tech", "score": score}
         assert room.refused("session.score", room.expert(0), body) == "score_out_of_range"
+
+
+# A method with a range on tech (10–30), a deduction item all-or-nothing by majority (扣分项,
+# 0 or 2) and an item only the chair scores, steps of 1 from 0 to 3.
+SCALED: dict[str, Any] = {
+    **COMPREHENSIVE,
+    "criteria": [
+        COMPREHENSIVE["criteria"][0],
+        {**COMPREHENSIVE["criteria"][1], "scale": {"low": "10", "high": "30"}},
+        {"id": "late", "name": "工期延误", "kind": "deduction", "max_points": "2",
+         "deduction": "majority"},
+        {"id": "site", "name": "现场踏勘", "kind": "expert", "max_points": "3",
+         "scale": {"low": "0", "high": "3", "step": "1"}, "scored_by": "chair"},
+        COMPREHENSIVE["criteria"][2],
+    ],
+}  # fmt: skip
+
+
+def test_a_score_off_the_criterions_scale_is_refused_and_changes_nothing() -> None:
+    room = room_at("detailed_review", SCALED)
+    for criterion, score, code in (
+        ("tech", "9.99", "score_out_of_range"),
+        ("late", "1", "score_not_allowed"),
+        ("site", "1.5", "score_not_allowed"),
+    ):
+        body = {"bid": "B1", "criterion": criterion, "score": score}
+        assert room.refused("session.score", room.chair, body) == code
+
+
+def test_only_the_chair_scores_a_chair_only_item_and_no_one_else_owes_it() -> None:
+    room = room_at("detailed_review", SCALED)
+    other = next(i for i, e in enumerate(room.experts) if e != room.state["chair"])
+    body = {"bid": "B1", "criterion": "site", "score": "2"}
+    assert room.refused("session.score", room.expert(other), body) == "chair_only"
+    for bid, row in TECH.items():
+        room.send("session.score", room.expert(other), {"bid": bid, "criterion": "tech",
+                                                        "score": row[0]})  # fmt: skip
+        assert room.refused("session.submit_scores", room.expert(other)) == "incomplete"
+        room.send("session.score", room.expert(other), {"bid": bid, "criterion": "late",
+                                                        "score": "0"})  # fmt: skip
+    room.send("session.submit_scores", room.expert(other))  # the chair's item is not owed
+
+
+def test_a_session_with_scales_deductions_and_chair_items_ranks_as_evaluate_does() -> None:
+    room = room_at("detailed_review", SCALED)
+    chair = room.state["chair"]
+    for i, expert in enumerate(room.experts):
+        for bid, row in TECH.items():
+            figures = {"tech": row[i], "late": "2" if bid == "B3" and i < 3 else "0"}
+            if expert == chair:
+                figures["site"] = "3" if bid == "B1" else "1"
+            for criterion, score in figures.items():
+                body = {"bid": bid, "criterion": criterion, "score": score}
+                room.send("session.score", room.expert(i), body)
+        room.send("session.submit_scores", room.expert(i))
+    for d in room.state["deviations"]:
+        body = {"bid": d["bid"], "criterion": d["criterion"], "reason": "有据可查"}
+        room.send("session.deviation_reason", room.actor(d["expert"]), body)
+    room.send("session.close_phase", room.chair, {"phase": "deviation_check"})
+    report = room.state["report"]
+    sheets = [ExpertSheet.from_dict(x) for x in report["sheets"]]
+    bids = [BidFigures.from_dict({k: v for k, v in b.items() if k != "company"})
+            for b in room.state["bids"]]  # fmt: skip
+    again = evaluate(ScoringMethod.from_dict(SCALED), bids, sheets, chair=chair).to_dict()
+    assert report["ranking"] == again
+    totals = {b["bid_id"]: b for b in again["bids"]}
+    assert totals["B3"]["deductions"][0]["deducted"] == "2.00"  # 3 of 5 deducted: by majority
 
 
 def test_submitting_an_incomplete_sheet_is_refused() -> None:

@@ -302,7 +302,9 @@ def draw(state: Mapping[str, Any], cmd: Command) -> Decision:
     _seat(s, record, pool)
     for expert_id, seat in s.committee.items():
         s.grant(expert_id, Role.EXPERT, seat["venue"])
-    s.emit("session.drawn", s.s["draw"])
+    # The request travels with the record (supervisors only), so a supervisor's page can
+    # recompute the draw from the snapshot it checked (its digest was published before).
+    s.emit("session.drawn", {**s.s["draw"], "request": s.s["draw_request"]})
     s.emit("session.committee", {"members": _members(s)})
     for vid in s.s["venues"]:
         _roster(s, vid)

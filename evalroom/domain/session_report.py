@@ -54,7 +54,9 @@ def aggregate(s: Session) -> None:
     ]
     fp = s.s["floating_point"]
     sheets = s.sheets()
-    ranking = evaluate(s.method, figures, sheets, None if fp is None else Decimal(fp))
+    ranking = evaluate(
+        s.method, figures, sheets, None if fp is None else Decimal(fp), chair=s.s["chair"]
+    )
     report = _report(s, ranking, [sheet.to_dict() for sheet in sheets])
     s.s.update(report=report, report_digest=report_digest(report), signatures={})
     s.emit("session.ranking", {"report": report, "report_digest": s.s["report_digest"]})

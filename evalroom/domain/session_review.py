@@ -14,7 +14,13 @@ from typing import Any
 from evalroom.domain.commands import Command, Decision
 from evalroom.domain.roles import Role
 from evalroom.domain.rules import RuleError
-from evalroom.domain.scoring import CriterionKind, PassFailRule, find_deviations
+from evalroom.domain.scoring import (
+    Criterion,
+    CriterionKind,
+    PassFailRule,
+    ScoredBy,
+    find_deviations,
+)
 from evalroom.domain.session_clarify import pending_clarifications
 from evalroom.domain.session_report import aggregate, fail_reasons
 from evalroom.domain.session_state import (
@@ -192,26 +198,41 @@ def _few_valid(s: Session, passed: list[str]) -> bool:
 # --- detailed review (详细评审) ---------------------------------------------------------------
 
 
-def _cell(s: Session, body: Mapping[str, Any]) -> tuple[str, str, str]:
-    """(bid, criterion, score) of a score command, the score within 0..max points."""
+_SCORED = (CriterionKind.EXPERT, CriterionKind.DEDUCTION)
+
+
+def _scored(s: Session) -> dict[str, Criterion]:
+    """The criteria experts enter figures on (评分项, 扣分项), in method order."""
+    return {c.id: c for c in s.method.criteria if c.kind in _SCORED}
+
+
+def _cell(s: Session, body: Mapping[str, Any], expert: str) -> tuple[str, str, str]:
+    """(bid, criterion, score) of a score command: a figure the criterion's scale admits
+    (0..max points unless the method sets a range, steps or values), on an item ``expert``
+    may score (a chair-only item is the chair's)."""
     bid = _bid(s, body)
     if bid not in s.passing_bids():
         raise RuleError("bid_rejected", f"{bid} did not pass the preliminary review")
-    criterion = _criterion(s, body, CriterionKind.EXPERT)
+    criterion = text_field(body, "criterion")
+    found = _scored(s).get(criterion)
+    if found is None:
+        raise RuleError("unknown_criterion", f"{criterion} is not a scored criterion")
+    if found.scored_by is ScoredBy.CHAIR and expert != s.s["chair"]:
+        raise RuleError("chair_only", f"only the chair scores {criterion}")
     points = decimal_text(body.get("score"), "score", "invalid_score")
     exponent = points.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -SCORE_PLACES:
         raise RuleError("invalid_score", f"a score has at most {SCORE_PLACES} decimals")
-    limit = s.criteria(CriterionKind.EXPERT)[criterion]
-    if not 0 <= points <= limit:
-        raise RuleError("score_out_of_range", f"{criterion} takes 0 to {limit}; got {points}")
+    found.allowed.check(points, criterion)
     return bid, criterion, format(points, "f")
 
 
 def _missing_score(s: Session, expert: str) -> tuple[str, str] | None:
     mine = s.s["scores"].get(expert, {})
     for bid in s.passing_bids():
-        for criterion in s.criteria(CriterionKind.EXPERT):
+        for criterion, c in _scored(s).items():
+            if c.scored_by is ScoredBy.CHAIR and expert != s.s["chair"]:
+                continue
             if criterion not in mine.get(bid, {}):
                 return bid, criterion
     return None
@@ -223,7 +244,7 @@ def score(state: Mapping[str, Any], cmd: Command) -> Decision:
     expert = s.expert(Phase.DETAILED)
     if expert in s.s["submitted"]:
         raise RuleError("already_submitted", "your sheet is submitted: revise with a reason")
-    bid, criterion, points = _cell(s, cmd.body)
+    bid, criterion, points = _cell(s, cmd.body, expert)
     s.s["scores"].setdefault(expert, {}).setdefault(bid, {})[criterion] = points
     reason = optional_text(cmd.body, "reason")
     payload = {"bid": bid, "criterion": criterion, "score": points, "reason": reason}
@@ -260,7 +281,7 @@ def revise_score(state: Mapping[str, Any], cmd: Command) -> Decision:
     if expert not in s.s["submitted"]:
         raise RuleError("not_submitted", "your sheet is open: use session.score")
     reason = text_field(cmd.body, "reason", "reason_required")
-    bid, criterion, points = _cell(s, cmd.body)
+    bid, criterion, points = _cell(s, cmd.body, expert)
     row = s.s["scores"][expert][bid]
     revision = {
         "expert": expert,

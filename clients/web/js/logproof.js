@@ -324,6 +324,12 @@ export async function checkLogConsistency(stream, token, user) {
   if (evidence) return { state: "forked", stream, kept: evidence.kept.size, shown: evidence.shown.size, why: evidence.why };
   const keys = await logKeys();
   const vkey = await parseVerifierKey(keys.log.verifier_key);
+  // Nothing kept yet (a stream just created): ask the listing first, which answers an empty
+  // list rather than a 404 the browser would log as an error while no checkpoint exists.
+  if (!keptCheckpoint(user, stream)) {
+    const listed = await getJson(`${streamPath(stream)}/checkpoints?after=0&limit=1`, token);
+    if (!(listed.checkpoints || []).length) return { state: "pending", stream };
+  }
   let latest;
   try {
     latest = await getJson(`${streamPath(stream)}/checkpoint`, token);

@@ -16,6 +16,7 @@ export function emptySession() {
     pause: null, clarifications: {}, feed: [], bids: [], verdicts: {}, goback: null,
     gobacks: [], warnings: [], notes: [], openingRecord: [],
     rejected: [], flagged: [], fewValid: null, allRejected: false, award: null,
+    seedCommitment: null, drawCommitment: null, draw: null, drawFailed: null,
   };
 }
 
@@ -148,6 +149,18 @@ export function foldSession(s, ev, me) {
     case "session.phase":
       s.phase = p.phase;
       break;
+    case "session.seed_committed":
+      s.seedCommitment = p;
+      s.drawFailed = null;
+      break;
+    case "session.drawn":
+      s.draw = p;
+      s.drawCommitment = s.seedCommitment;
+      break;
+    case "session.draw_failed":
+      s.drawFailed = p;
+      s.seedCommitment = null; // refused before any pick: a new seed is committed
+      break;
     case "session.bids":
       s.bids = p.bids;
       s.rejected = p.rejected || [];
@@ -257,4 +270,9 @@ export function passFailCriteria(s) {
 export function scoredBids(s) {
   if (s.passed) return s.passed;
   return Object.keys(Object.values(s.scores)[0] || {});
+}
+
+/** The criteria experts enter figures on: expert points and deduction items (扣分项). @param {any} s */
+export function scoredCriteria(s) {
+  return (s.method?.criteria || []).filter((/** @type {any} */ c) => c.kind === "expert" || c.kind === "deduction");
 }

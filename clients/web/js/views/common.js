@@ -4,7 +4,7 @@
  */
 import { lang, phaseName, t } from "../i18n.js";
 import { formFields } from "../tender.js";
-import { card, countdownText, h, statusBadge, table } from "../ui.js";
+import { card, countdownText, h, statusBadge, table, toast } from "../ui.js";
 
 /**
  * A small form to pick a tender or session id; navigates to `#/<view>?<param>=<id>`.
@@ -210,4 +210,55 @@ export function standingsCard(s) {
   return card(t("rej.title"),
     s.rejected?.length ? [h("p", { class: "hint" }, t("rej.hint")), rows(s.rejected, "rejected-bids")] : null,
     s.flagged?.length ? [h("h3", null, t("rej.flagged")), rows(s.flagged, "flagged-bids")] : null);
+}
+
+/**
+ * Fetch a file with the user's token and hand it to the browser as a download; a refusal
+ * becomes an error carrying the server's sentence and code.
+ * @param {import("../connection.js").Connection} conn @param {string} path @param {string} name
+ */
+export async function downloadFile(conn, path, name) {
+  const r = await fetch(path, { headers: { authorization: `Bearer ${await conn.ensureToken()}`, "accept-language": document.documentElement.lang || "zh-CN" } });
+  if (!r.ok) {
+    const data = await r.json().catch(() => ({}));
+    throw Object.assign(new Error(data.message || t("dl.failed")), { code: data.code || `http_${r.status}` });
+  }
+  const url = URL.createObjectURL(await r.blob());
+  const a = h("a", { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/**
+ * 下载: the evaluation report (HTML, PDF) once drawn up, and for supervisors the session's
+ * evidence bundle (证据包), each fetched with the user's token.
+ * @param {import("../connection.js").Connection} conn @param {string} id @param {any} s
+ * @param {{bundle?: boolean}} [opts]
+ */
+export function downloadsCard(conn, id, s, opts = {}) {
+  const base = `/api/sessions/${encodeURIComponent(id)}`;
+  /** @param {string} key @param {string} path @param {string} name @param {boolean} ok */
+  const button = (key, path, name, ok) => {
+    const b = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button", id: `dl-${key}` }, t(`dl.${key}`)));
+    b.onclick = async () => {
+      b.disabled = true;
+      try {
+        await downloadFile(conn, path, name);
+      } catch (err) {
+        toast(t("error", { message: /** @type {any} */ (err).message }), "error");
+      } finally {
+        b.disabled = !ok;
+      }
+    };
+    return allow(b, ok, t("dl.not_ready"));
+  };
+  const ready = !!s.report;
+  return card(t("dl.title"),
+    h("p", { class: "hint" }, ready ? t("dl.hint") : t("dl.not_ready")),
+    h("div", { class: "toolbar", id: "downloads" },
+      button("report_html", `${base}/report.html`, `${id}-report.html`, ready),
+      button("report_pdf", `${base}/report.pdf`, `${id}-report.pdf`, ready),
+      opts.bundle ? button("bundle", `${base}/bundle`, `session-${id}.bundle.json.gz`, true) : null));
 }

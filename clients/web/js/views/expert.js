@@ -1,22 +1,25 @@
 /**
- * Expert workspace (评标专家): check-in status and token, chair vote, score sheet with
- * validation, submission, deviation reasons, and signing the report.
+ * Expert workspace (评标专家): check-in (the code the expert's key signs, shown as text with a
+ * copy button and as a QR image for the site operator), chair vote, the preliminary review,
+ * the score sheet of every scored criterion on its scale (ranges, steps, fixed values,
+ * deduction items, chair-only items: only allowed figures can be entered), submission,
+ * deviation reasons, clarifications (澄清) asked of a bidder, signing the report, and the
+ * report's downloads. Every signed action is confirmed in a dialog showing what is signed.
  * @module views/expert
  */
 import { t } from "../i18n.js";
 import { b64u, signJson } from "../keys.js";
-import { emptySession, expertCriteria, foldSession, passFailCriteria, scoredBids } from "../session.js";
-import { act, CANCELLED, card, confirmAction, fill, h, table, toast } from "../ui.js";
-import { allow, facts, fewValidBanner, phasePill, picker, standingsCard } from "./common.js";
+import { admits, allowedText, listedValues } from "../scale.js";
+import { emptySession, foldSession, passFailCriteria, scoredBids, scoredCriteria } from "../session.js";
+import { act, CANCELLED, card, clock, confirmAction, fill, h, table, toast } from "../ui.js";
+import { allow, downloadsCard, facts, fewValidBanner, phasePill, picker, standingsCard } from "./common.js";
 
-const SCORE = /^\d{1,6}(\.\d{1,2})?$/;
+const REVIEW = ["preliminary_review", "detailed_review", "deviation_check"];
 
-/**
- * Whether a typed score is valid for a criterion: 0..max, at most 2 decimals.
- * @param {string} text @param {string|null} max
- */
-export function validScore(text, max) {
-  return SCORE.test(text) && (max === null || Number(text) <= Number(max));
+/** A criterion's heading on the sheet: its name and what may be entered. @param {any} c */
+function criterionHead(c) {
+  const what = c.kind === "deduction" || c.entry === "deduction" ? t("score.deduct", { allowed: allowedText(c) }) : allowedText(c);
+  return `${c.name}（${what}）${c.scored_by === "chair" ? t("score.chair_only") : ""}`;
 }
 
 /** @param {HTMLElement} root @param {import("../app.js").ViewContext} ctx */
@@ -34,14 +37,45 @@ export function mount(root, ctx) {
   /** @type {Record<string, string>} what this page saved (acked before its event arrives) */
   const saved = {};
   const seat = /** @type {HTMLInputElement} */ (h("input", { id: "seat", placeholder: "lanzhou-1" }));
-  const token = h("div", { class: "token", id: "checkin-token", hidden: true });
-  const tokenBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button" }, t("expert.token")));
+  const token = h("div", { class: "token mono", id: "checkin-token", hidden: true });
+  const qr = h("div", { class: "qr", id: "checkin-qr", hidden: true });
+  const copyBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button", id: "copy-token", hidden: true }, t("checkin.copy")));
+  copyBtn.onclick = () => act(copyBtn, async () => {
+    try {
+      await navigator.clipboard.writeText(token.textContent || "");
+    } catch {
+      throw Object.assign(new Error(t("checkin.copy_failed")), { code: "clipboard" });
+    }
+  }, t("checkin.copied"));
+  const tokenBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button", id: "token-btn" }, t("expert.token")));
   tokenBtn.onclick = () => act(tokenBtn, async () => {
-    const statement = { purpose: "evalroom-check-in", session: stream, expert: me, seat: seat.value.trim() };
+    const where = seat.value.trim();
+    if (!where) {
+      seat.classList.add("invalid");
+      seat.focus();
+      throw Object.assign(new Error(t("checkin.seat_required")), { code: "seat_required" });
+    }
+    seat.classList.remove("invalid");
+    const statement = { purpose: "evalroom-check-in", session: stream, expert: me, seat: where };
     const sig = await signJson(conn.key, statement);
-    const json = JSON.stringify({ expert: me, seat: statement.seat, sig });
-    fill(token, "evalroom-checkin:" + b64u(new TextEncoder().encode(json)));
+    const json = JSON.stringify({ expert: me, seat: where, sig });
+    const code = "evalroom-checkin:" + b64u(new TextEncoder().encode(json));
+    fill(token, code);
     token.hidden = false;
+    copyBtn.hidden = false;
+    // The node draws the code as a QR image (segno); the code itself is no secret.
+    const r = await fetch(`/api/sessions/${encodeURIComponent(id)}/checkin-qr`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${await conn.ensureToken()}`, "content-type": "application/json", "accept-language": document.documentElement.lang || "zh-CN" },
+      body: JSON.stringify({ code }),
+    });
+    if (!r.ok) {
+      const data = await r.json().catch(() => ({}));
+      throw Object.assign(new Error(data.message || t("checkin.qr_failed")), { code: data.code || `http_${r.status}` });
+    }
+    const url = URL.createObjectURL(await r.blob());
+    fill(qr, h("img", { src: url, alt: t("checkin.qr_alt"), width: 200, height: 200 }));
+    qr.hidden = false;
   }, "");
   const candidate = /** @type {HTMLSelectElement} */ (h("select", { id: "chair-candidate", "aria-label": t("expert.chair") }));
   const voteBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", type: "button", id: "vote-btn" }, t("expert.vote")));
@@ -141,16 +175,22 @@ export function mount(root, ctx) {
         h("span", { class: done === total && total ? "ok" : "hint", id: "prelim-done" }, t("expert.prelim_done", { done, total }))));
   }
 
+  /** @type {Record<string, any>} criterion by id, for the sheet's inputs */
+  let byId = {};
+
   async function saveScores() {
     let n = 0;
     for (const [key, input] of Object.entries(inputs)) {
       const [bid, criterion] = key.split("/");
       const value = input.value.trim();
-      if (!value || (saved[key] ?? s.myScores[bid]?.[criterion]) === value) continue;
-      const max = input.dataset.max || null;
-      if (!validScore(value, max)) {
+      if (!value || input.disabled || (saved[key] ?? s.myScores[bid]?.[criterion]) === value) continue;
+      const c = byId[criterion];
+      if (!c || !admits(value, c)) {
         input.classList.add("invalid");
-        throw Object.assign(new Error(t("expert.invalid", { max })), { code: "score_out_of_range" });
+        input.focus();
+        const message = c && !c.scale && c.kind === "expert" ? t("expert.invalid", { max: c.max_points })
+          : t("score.not_allowed", { criterion: c?.name || criterion, bid, allowed: c ? allowedText(c) : "" });
+        throw Object.assign(new Error(message), { code: "score_not_allowed" });
       }
       await conn.command(stream, "session.score", { bid, criterion, score: value }, { sign: true });
       saved[key] = value;
@@ -159,43 +199,119 @@ export function mount(root, ctx) {
     if (n) toast(t("expert.saved", { n }));
   }
 
+  /** One cell's input: a list of the allowed figures where they can be listed, else a field
+   * that marks anything outside the range. @param {string} bid @param {any} c */
+  function scoreInput(bid, c) {
+    const listed = listedValues(c);
+    const attrs = { id: `score-${bid}-${c.id}`, "aria-label": `${bid} ${criterionHead(c)}`, "data-max": c.max_points, "data-allowed": allowedText(c) };
+    if (listed) {
+      return /** @type {HTMLSelectElement} */ (h("select", { ...attrs, onchange: (/** @type {any} */ e) => (e.target.dataset.dirty = "1") },
+        h("option", { value: "" }, "—"), listed.map((v) => h("option", { value: v }, v))));
+    }
+    return /** @type {HTMLInputElement} */ (h("input", {
+      ...attrs, inputmode: "decimal", autocomplete: "off",
+      oninput: (/** @type {any} */ e) => (e.target.dataset.dirty = "1") && e.target.classList.toggle("invalid", !!e.target.value && !admits(e.target.value.trim(), c)),
+    }));
+  }
+
   function sheet() {
-    const criteria = expertCriteria(s);
+    const criteria = scoredCriteria(s);
+    byId = Object.fromEntries(criteria.map((/** @type {any} */ c) => [c.id, c]));
     const locked = s.submitted;
     const rows = scoredBids(s).map((/** @type {string} */ bid) => ({
       attrs: { "data-bid": bid },
       cells: [h("span", { class: "mono" }, bid), ...criteria.map((/** @type {any} */ c) => {
         const key = `${bid}/${c.id}`;
-        let input = inputs[key];
-        if (!input) {
-          input = inputs[key] = /** @type {HTMLInputElement} */ (h("input", {
-            inputmode: "decimal", "data-max": c.max_points, "aria-label": `${bid} ${c.name}`,
-            id: `score-${bid}-${c.id}`, value: s.myScores[bid]?.[c.id] || "",
-            oninput: (/** @type {any} */ e) => (e.target.dataset.dirty = "1") && e.target.classList.toggle("invalid", !!e.target.value && !validScore(e.target.value.trim(), c.max_points)),
-          }));
-        }
+        const input = (inputs[key] ||= /** @type {HTMLInputElement} */ (scoreInput(bid, c)));
         // Not typed into here: show what the log says (scores replay after the sheet appears).
         if (!input.dataset.dirty && document.activeElement !== input) input.value = saved[key] ?? s.myScores[bid]?.[c.id] ?? "";
-        input.disabled = locked;
+        const notMine = c.scored_by === "chair" && s.chair !== me;
+        input.disabled = locked || notMine;
+        if (notMine) input.title = t("score.chair_only");
         return input;
       })],
     }));
     return card(t("expert.sheet"),
-      table([t("col.number"), ...criteria.map((/** @type {any} */ c) => `${c.name} (0–${c.max_points})`)], rows, { class: "grid sheet", id: "score-sheet" }),
+      h("p", { class: "hint" }, t("score.hint")),
+      table([t("col.number"), ...criteria.map(criterionHead)], rows, { class: "grid sheet", id: "score-sheet" }),
       h("div", { class: "toolbar" }, locked ? h("span", { class: "ok", id: "submitted" }, t("expert.submitted")) : [saveBtn, submitBtn]));
   }
 
+  /** @type {Record<string, HTMLInputElement>} deviation reasons being typed, kept across renders */
+  const reasonInputs = {};
   function deviations() {
     const mine = s.deviations.filter((/** @type {any} */ d) => d.expert === me);
     if (!mine.length) return null;
-    return card(t("expert.deviation"), h("ul", { class: "objections" }, mine.map((/** @type {any} */ d) => {
-      const done = s.reasons[me]?.[`${d.bid}/${d.criterion}`];
-      if (done) return h("li", null, `${d.bid} · ${d.criterion} = ${d.score}${t("colon")}`, h("span", { class: "ok" }, done));
-      const input = /** @type {HTMLInputElement} */ (h("input", { placeholder: t("expert.reason"), "aria-label": t("expert.reason") }));
-      const b = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button" }, t("ok")));
-      b.onclick = () => act(b, () => conn.command(stream, "session.deviation_reason", { bid: d.bid, criterion: d.criterion, reason: input.value.trim() }, { sign: true }));
-      return h("li", null, t("expert.deviation_item", { bid: d.bid, criterion: d.criterion, score: d.score, mean: d.others_mean }), h("div", { class: "toolbar" }, input, b));
+    return card(t("expert.deviation"), h("p", { class: "hint" }, t("dev.hint")), h("ul", { class: "objections", id: "deviations" }, mine.map((/** @type {any} */ d) => {
+      const key = `${d.bid}/${d.criterion}`;
+      const name = byId[d.criterion]?.name || s.method?.criteria?.find((/** @type {any} */ c) => c.id === d.criterion)?.name || d.criterion;
+      const done = s.reasons[me]?.[key];
+      const mean = /^-?\d+(\.\d+)?$/.test(String(d.others_mean)) ? Number(d.others_mean).toFixed(2) : d.others_mean;
+      const item = t("expert.deviation_item", { bid: d.bid, criterion: name, score: d.score, mean });
+      if (done) return h("li", { "data-deviation": key }, item, t("colon"), h("span", { class: "ok dev-done" }, done));
+      const input = (reasonInputs[key] ||= /** @type {HTMLInputElement} */ (h("input", { id: `dev-reason-${d.bid}-${d.criterion}`, "aria-label": `${item} ${t("expert.reason")}`, placeholder: t("expert.reason") })));
+      const b = /** @type {HTMLButtonElement} */ (h("button", { class: "primary dev-send", type: "button" }, t("dev.send")));
+      allow(b, s.phase === "deviation_check" && !s.pause, t("why.phase"));
+      b.onclick = () => act(b, async () => {
+        const reason = input.value.trim();
+        if (!reason) {
+          input.classList.add("invalid");
+          input.focus();
+          throw Object.assign(new Error(t("dev.reason_required")), { code: "reason_required" });
+        }
+        const body = { bid: d.bid, criterion: d.criterion, reason };
+        if (!(await confirmAction({ title: t("expert.deviation"), items: [[t("field.session"), id], [t("dev.item"), item], [t("expert.reason"), reason]],
+          details: { stream, type: "session.deviation_reason", body } }))) return CANCELLED;
+        await conn.command(stream, "session.deviation_reason", body, { sign: true });
+      });
+      return h("li", { "data-deviation": key }, item, h("div", { class: "toolbar" }, h("label", null, t("expert.reason"), input), b));
     })));
+  }
+
+  // Clarifications (澄清): the expert asks a bidder; the supervisor approves; the bidder answers.
+  const clarCompany = /** @type {HTMLSelectElement} */ (h("select", { id: "clar-company" }));
+  const clarQuestion = /** @type {HTMLTextAreaElement} */ (h("textarea", { id: "clar-question", rows: 3 }));
+  const clarMinutes = /** @type {HTMLInputElement} */ (h("input", { id: "clar-minutes", type: "number", min: 1, max: 1440, step: 1, value: "30", inputmode: "numeric" }));
+  const askBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", type: "button", id: "clar-ask" }, t("eclar.ask")));
+  askBtn.onclick = () => act(askBtn, async () => {
+    const question = clarQuestion.value.trim();
+    const minutes = Number(clarMinutes.value);
+    if (!clarCompany.value) throw Object.assign(new Error(t("eclar.company_required")), { code: "invalid" });
+    if (!question) {
+      clarQuestion.classList.add("invalid");
+      clarQuestion.focus();
+      throw Object.assign(new Error(t("eclar.question_required")), { code: "invalid" });
+    }
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) {
+      clarMinutes.classList.add("invalid");
+      throw Object.assign(new Error(t("eclar.minutes_invalid")), { code: "invalid" });
+    }
+    const body = { company: clarCompany.value, question, deadline_seconds: minutes * 60 };
+    const bid = s.bids.find((/** @type {any} */ b) => b.company === body.company);
+    if (!(await confirmAction({ title: t("eclar.ask"), signed: false, lead: t("eclar.ask_lead"), okText: t("eclar.ask"),
+      items: [[t("field.session"), id], [t("eclar.company"), bid ? `${bid.bid_id} ${bid.company}` : body.company], [t("eclar.question"), question], [t("eclar.minutes"), String(minutes)]],
+      details: { stream, type: "session.clarify_ask", body } }))) return CANCELLED;
+    await conn.command(stream, "session.clarify_ask", body);
+    clarQuestion.value = "";
+  }, t("eclar.asked"));
+
+  function clarifications() {
+    if (!REVIEW.includes(s.phase) && !Object.keys(s.clarifications).length) return null;
+    if (clarCompany.options.length !== s.bids.length) {
+      fill(clarCompany, s.bids.map((/** @type {any} */ b) => h("option", { value: b.company }, `${b.bid_id} ${b.company}`)));
+    }
+    allow(askBtn, REVIEW.includes(s.phase) && !s.pause, t("why.phase"));
+    const list = Object.values(s.clarifications);
+    return card(t("eclar.title"),
+      REVIEW.includes(s.phase) ? h("div", { class: "form-grid" },
+        h("label", null, t("eclar.company"), clarCompany), h("label", null, t("eclar.question"), clarQuestion),
+        h("label", null, t("eclar.minutes"), clarMinutes), h("div", { class: "toolbar" }, askBtn)) : null,
+      list.length ? h("ul", { class: "clar-list", id: "expert-clarifications" }, list.map((/** @type {any} */ c) =>
+        h("li", { "data-id": c.id, "data-status": c.status },
+          h("div", { class: "clar-q" }, h("strong", null, c.company, t("colon")), c.question, " ", h("span", { class: `badge clar-${c.status}` }, t(`eclar.status_${c.status}`))),
+          c.deadline ? h("div", { class: "hint" }, t("eclar.deadline"), " ", clock(c.deadline)) : null,
+          c.answer ? h("div", { class: "clar-a" }, h("strong", null, t("eclar.answer"), t("colon")), c.answer) : null,
+          c.rejection || c.reason ? h("div", { class: "hint" }, t("eclar.rejected_because"), " ", c.rejection || c.reason) : null))) : null);
   }
 
   function report() {
@@ -234,9 +350,15 @@ export function mount(root, ctx) {
   }
 
   function render() {
-    allow(submitBtn, ["detailed_review", "deviation_check"].includes(s.phase) && !s.submitted, t("why.phase"));
-    allow(signBtn, s.phase === "signing" && !!s.digest, t("why.phase"));
+    const paused = !!s.pause;
     const mine = s.checkedIn[me];
+    allow(tokenBtn, s.phase === "check_in" && !mine, t("why.phase"));
+    allow(voteBtn, s.phase === "chair_election" && !paused, t("why.phase"));
+    allow(prelimBtn, s.phase === "preliminary_review" && !paused, t("why.phase"));
+    allow(closePrelimBtn, s.phase === "preliminary_review" && !paused, t("why.phase"));
+    allow(saveBtn, s.phase === "detailed_review" && !s.submitted && !paused, t("why.phase"));
+    allow(submitBtn, s.phase === "detailed_review" && !s.submitted && !paused, t("why.phase"));
+    allow(signBtn, s.phase === "signing" && !!s.digest && !paused, t("why.phase"));
     const member = s.committee.find((/** @type {any} */ m) => m.expert === me);
     if (candidate.options.length !== s.committee.length) {
       fill(candidate, s.committee.map((/** @type {any} */ m) => h("option", { value: m.expert }, m.name || m.expert)));
@@ -251,14 +373,18 @@ export function mount(root, ctx) {
         [t("expert.checkin"), mine ? h("span", { class: "ok", id: "checkin-status" }, t("expert.checked", { seat: mine.seat })) : h("span", { id: "checkin-status" }, t("expert.not_checked"))],
         [t("expert.chair_label"), s.chair ? h("span", { id: "chair-name" }, s.committee.find((/** @type {any} */ m) => m.expert === s.chair)?.name || s.chair) : "—"],
       ]),
-      !mine ? card(t("expert.checkin"), h("p", { class: "hint" }, t("expert.token_hint")), h("div", { class: "toolbar" }, h("label", null, t("expert.seat"), seat), tokenBtn), token) : null,
+      !mine ? card(t("expert.checkin"), h("p", { class: "hint" }, t("checkin.hint")),
+        h("div", { class: "toolbar" }, h("label", null, t("expert.seat"), seat), tokenBtn),
+        h("div", { class: "checkin-code" }, qr, h("div", null, token, h("div", { class: "toolbar" }, copyBtn)))) : null,
       documents(),
       standingsCard(s),
-      s.phase === "chair_election" ? card(t("expert.chair"), h("div", { class: "toolbar" }, candidate, voteBtn)) : null,
+      s.phase === "chair_election" ? card(t("expert.chair"), h("div", { class: "toolbar" }, h("label", null, t("expert.chair"), candidate), voteBtn)) : null,
       s.phase === "preliminary_review" ? preliminary() : null,
       ["detailed_review", "deviation_check"].includes(s.phase) ? sheet() : null,
       deviations(),
+      clarifications(),
       report(),
+      s.report ? downloadsCard(conn, id, s) : null,
     );
   }
   ctx.follow(stream, (ev) => { foldSession(s, ev, me); render(); });

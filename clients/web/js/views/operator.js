@@ -1,13 +1,15 @@
 /**
- * Site operator (场地管理员): the venue's roster and checking each expert in with the token
- * the expert's own key signed (`evalroom-checkin:<base64url JSON {expert, seat, sig}>`).
+ * Site operator (场地管理员): the venue's roster and checking each expert in with the code
+ * the expert's own key signed (`evalroom-checkin:<base64url JSON {expert, seat, sig}>`), as
+ * the expert's page shows it (copied, or read off its QR image by a scanner that types it in).
+ * The check-in is confirmed in a dialog naming the expert and the seat.
  * @module views/operator
  */
 import { t } from "../i18n.js";
 import { unb64u } from "../keys.js";
 import { emptySession, foldSession } from "../session.js";
-import { act, card, clock, fill, h, table } from "../ui.js";
-import { phasePill, picker } from "./common.js";
+import { act, CANCELLED, card, clock, confirmAction, fill, h, table } from "../ui.js";
+import { allow, phasePill, picker } from "./common.js";
 
 /** @param {string} text @returns {{expert: string, seat: string, sig: string}} */
 export function parseToken(text) {
@@ -30,11 +32,27 @@ export function mount(root, ctx) {
   const token = /** @type {HTMLTextAreaElement} */ (h("textarea", { id: "checkin-token", rows: 3, placeholder: "evalroom-checkin:…", "aria-label": t("op.token") }));
   const btn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", type: "button", id: "checkin-btn" }, t("op.checkin")));
   btn.onclick = () => act(btn, async () => {
-    const tok = parseToken(token.value);
-    await conn.command(stream, "session.check_in", { expert: tok.expert, seat: tok.seat, expert_signature: tok.sig });
+    /** @type {{expert: string, seat: string, sig: string}} */ let tok;
+    try {
+      tok = parseToken(token.value);
+    } catch {
+      token.classList.add("invalid");
+      token.focus();
+      throw Object.assign(new Error(t("op.code_unreadable")), { code: "invalid" });
+    }
+    token.classList.remove("invalid");
+    const member = Object.values(s.rosters).flat().find((/** @type {any} */ m) => m.expert === tok.expert);
+    if (!member) throw Object.assign(new Error(t("op.not_here")), { code: "not_in_committee" });
+    const body = { expert: tok.expert, seat: tok.seat, expert_signature: tok.sig };
+    if (!(await confirmAction({ title: t("op.checkin"), signed: false, lead: t("op.confirm_lead"), okText: t("op.checkin"),
+      items: [[t("field.session"), id], [t("sup.expert"), member.name || tok.expert], [t("op.specialty"), member.specialty || "—"],
+        [t("expert.venue"), s.venues[member.venue]?.name || member.venue], [t("expert.seat"), tok.seat]],
+      details: { stream, type: "session.check_in", body } }))) return CANCELLED;
+    await conn.command(stream, "session.check_in", body);
     token.value = "";
   });
   function render() {
+    allow(btn, s.phase === "check_in", t("why.phase"));
     const roster = Object.values(s.rosters).flat();
     fill(body,
       h("div", { class: "title-row" }, h("h2", { class: "tender-title" }, t("field.session"), " ", id), phasePill(s.phase)),

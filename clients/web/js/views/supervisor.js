@@ -8,13 +8,14 @@
  * that each extends the one it verified before (RFC 9162 consistency), and says so.
  * @module views/supervisor
  */
+import { checkDraw, fetchCheckedPool, keepSeed, keptSeed, newSeed, sha256Hex, unhex } from "../draw.js";
 import { eventName, phaseName, t } from "../i18n.js";
 import { checkLogConsistency } from "../logproof.js";
 import { emptySession, expertCriteria, foldSession, scoredBids } from "../session.js";
 import { act, CANCELLED, card, clock, confirmAction, describe, fill, h, table } from "../ui.js";
 import { progressBar } from "./agency.js";
 import { awardCard } from "./award.js";
-import { allow, fewValidBanner, phasePill, picker, standingsCard } from "./common.js";
+import { allow, downloadsCard, fewValidBanner, phasePill, picker, standingsCard } from "./common.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const LOG_CHECK_MS = 10_000;
@@ -94,6 +95,131 @@ export function mount(root, ctx) {
     }));
   }
 
+  /** An expert by name (the committee's, else the checked pool's), never by id. @param {string} e */
+  function expertName(e) {
+    return s.committee.find((/** @type {any} */ m) => m.expert === e)?.name || pool?.names[e] || e;
+  }
+
+  // The draw (抽取): the pool checked here, the seed made and kept here, the record checked.
+  /** @type {{snapshot: any, digest: string, names: Record<string, string>, count: number}|null} */
+  let pool = null;
+  /** @type {{check: string, ok: boolean}[]|null} */ let drawChecks = null;
+  let checkedFor = "";
+  const poolBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button", id: "pool-check-btn" }, t("draw.fetch_pool")));
+  poolBtn.onclick = () => act(poolBtn, async () => {
+    try {
+      pool = await fetchCheckedPool(await conn.ensureToken());
+      checkDrawn();
+    } catch (err) {
+      const e = /** @type {any} */ (err);
+      if (e.code === "pool_mismatch") throw Object.assign(new Error(t("draw.pool_mismatch", { served: e.served, computed: e.computed })), { code: e.code });
+      throw err;
+    }
+    render();
+  }, "");
+  const commitBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", type: "button", id: "commit-seed-btn" }, t("draw.commit")));
+  commitBtn.onclick = () => act(commitBtn, async () => {
+    if (!pool) throw Object.assign(new Error(t("draw.pool_first")), { code: "pool_required" });
+    const { seed, commitment } = await newSeed();
+    const body = { commitment, pool_digest: pool.digest };
+    if (!(await confirmAction({ title: t("draw.commit"), signed: false, lead: t("draw.commit_lead"), okText: t("draw.commit"),
+      items: [[t("field.session"), id], [t("draw.pool"), t("draw.pool_n", { n: pool.count })],
+        [t("draw.pool_digest"), h("span", { class: "mono digest" }, pool.digest)], [t("draw.commitment"), h("span", { class: "mono digest" }, commitment)]],
+      details: { stream, type: "session.commit_seed", body } }))) return CANCELLED;
+    keepSeed(stream, conn.user, JSON.stringify({ commitment, seed })); // kept before anything is published
+    try {
+      await conn.command(stream, "session.commit_seed", body);
+    } catch (err) {
+      keepSeed(stream, conn.user, null); // refused: nothing was published
+      throw err;
+    }
+    render();
+  });
+  const seedFileBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button", id: "seed-file-btn" }, t("draw.save_seed")));
+  /** The seed this browser keeps for the commitment now published, or null. */
+  function heldSeed() {
+    try {
+      const kept = JSON.parse(keptSeed(stream, conn.user) || "null");
+      return kept && kept.commitment === s.seedCommitment?.commitment ? String(kept.seed) : null;
+    } catch {
+      return null;
+    }
+  }
+  seedFileBtn.onclick = () => {
+    const seed = heldSeed();
+    if (!seed) return;
+    const url = URL.createObjectURL(new Blob([seed + "\n"], { type: "text/plain" }));
+    const a = h("a", { href: url, download: `${id}.seed.hex` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  };
+  // A seed backup file (as downloaded above, or `evalroom-supervisor commit-seed --out`) is
+  // taken back only if it hashes to the published commitment.
+  const seedFile = /** @type {HTMLInputElement} */ (h("input", { type: "file", id: "seed-file", accept: ".hex,.txt,text/plain" }));
+  seedFile.onchange = () => act(null, async () => {
+    const text = ((await seedFile.files?.[0]?.text()) || "").trim().toLowerCase();
+    seedFile.value = "";
+    let ok = false;
+    try {
+      ok = text.length >= 32 && (await sha256Hex(unhex(text))) === s.seedCommitment?.commitment;
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw Object.assign(new Error(t("draw.seed_file_wrong")), { code: "seed_mismatch" });
+    keepSeed(stream, conn.user, JSON.stringify({ commitment: s.seedCommitment.commitment, seed: text }));
+    render();
+  }, t("draw.seed_file_ok"));
+  const drawBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "primary", type: "button", id: "draw-btn" }, t("draw.run")));
+  drawBtn.onclick = () => act(drawBtn, async () => {
+    const seed = heldSeed();
+    if (!seed) throw Object.assign(new Error(t("draw.no_seed")), { code: "seed_unreadable" });
+    if (!(await confirmAction({ title: t("draw.run"), signed: false, lead: t("draw.run_lead"), okText: t("draw.run"),
+      items: [[t("field.session"), id], [t("draw.commitment"), h("span", { class: "mono digest" }, s.seedCommitment?.commitment || "—")],
+        [t("draw.seed"), h("span", { class: "mono digest" }, seed)]],
+      details: { stream, type: "session.draw", body: { seed } } }))) return CANCELLED;
+    await conn.command(stream, "session.draw", { seed });
+  }, "");
+
+  function drawCard() {
+    if (!s.phase) return null;
+    const drawn = !!s.draw;
+    if (!drawn && s.phase !== "draw") return null;
+    const held = !!heldSeed();
+    allow(poolBtn, true);
+    allow(commitBtn, !drawn && !s.seedCommitment && !!pool, t(pool ? "why.phase" : "draw.pool_first"));
+    allow(drawBtn, !drawn && !!s.seedCommitment && held, t(held ? "why.phase" : "draw.no_seed"));
+    seedFileBtn.hidden = !held || drawn;
+    const drawnList = drawn ? table([t("sup.expert"), t("op.specialty"), t("expert.venue"), t("draw.candidates")],
+      (s.draw.record?.seats || []).map((/** @type {any} */ seat) => ({ attrs: { "data-expert": seat.expert_id },
+        cells: [expertName(seat.expert_id), seat.specialty, s.venues[seat.venue]?.name || seat.venue, String(seat.candidates)] })),
+      { class: "grid", id: "drawn-experts" }) : null;
+    return card(t("draw.title"),
+      s.drawFailed ? h("div", { class: "failure", role: "alert", id: "draw-failed" }, h("strong", null, t("draw.failed")), " ", s.drawFailed.reason || s.drawFailed.code) : null,
+      h("ol", { class: "draw-steps", id: "draw-steps" },
+        h("li", { class: pool || s.seedCommitment || drawn ? "done" : "" }, h("div", { class: "toolbar" }, poolBtn),
+          pool ? h("p", { class: "ok", id: "pool-checked" }, t("draw.pool_ok", { n: pool.count, digest: pool.digest.slice(0, 16) })) : null),
+        h("li", { class: s.seedCommitment || drawn ? "done" : "" }, h("div", { class: "toolbar" }, commitBtn, seedFileBtn),
+          s.seedCommitment ? h("p", { class: "hint", id: "seed-committed" }, t("draw.committed", { commitment: s.seedCommitment.commitment.slice(0, 16) }),
+            held || drawn ? null : h("span", { class: "error" }, " ", t("draw.no_seed"))) : null,
+          s.seedCommitment && !held && !drawn ? h("div", { class: "toolbar" }, h("label", null, t("draw.seed_file"), seedFile)) : null),
+        h("li", { class: drawn ? "done" : "" }, h("div", { class: "toolbar" }, drawBtn))),
+      drawChecks ? h("ul", { class: "plain-list", id: "draw-checks" }, drawChecks.map((c) =>
+        h("li", { "data-check": c.check, class: c.ok === null ? "hint" : c.ok ? "ok" : "error" },
+          (c.ok === null ? "– " : c.ok ? "✓ " : "✗ ") + t(c.ok === null ? `draw.check_${c.check}_na` : `draw.check_${c.check}`)))) : null,
+      drawnList);
+  }
+
+  /** Once drawn: the record checked against what this page saw; the kept seed dropped. */
+  function checkDrawn() {
+    const key = JSON.stringify([s.draw?.record?.seats, s.committee.map((/** @type {any} */ m) => m.expert), pool?.digest]);
+    if (!s.draw || checkedFor === key) return;
+    checkedFor = key;
+    keepSeed(stream, conn.user, null);
+    checkDraw(s, pool).then((found) => { if (checkedFor === key) { drawChecks = found; render(); } }).catch((err) => console.error(err));
+  }
+
   function scores() {
     const criteria = expertCriteria(s);
     const bids = scoredBids(s);
@@ -102,7 +228,7 @@ export function mount(root, ctx) {
     const heads = [t("sup.expert"), ...bids.flatMap((/** @type {string} */ b) => criteria.map((/** @type {any} */ c) => `${b} ${c.name}`))];
     return table(heads, experts.map((e) => ({
       attrs: { "data-expert": e },
-      cells: [e, ...bids.flatMap((/** @type {string} */ b) => criteria.map((/** @type {any} */ c) =>
+      cells: [expertName(e), ...bids.flatMap((/** @type {string} */ b) => criteria.map((/** @type {any} */ c) =>
         h("span", { class: "num", "data-cell": `${b}/${c.id}` }, s.scores[e]?.[b]?.[c.id] ?? "—")))],
     })), { class: "grid", id: "live-scores" });
   }
@@ -249,6 +375,7 @@ export function mount(root, ctx) {
         s.pause ? h("span", { class: "badge s-failed", id: "paused" }, t("sup.paused")) : null),
       fewValidBanner(s),
       awardCard(s),
+      drawCard(),
       card(t("sup.presence"), venues()),
       standingsCard(s),
       h("div", { class: "cols wide" },
@@ -259,7 +386,8 @@ export function mount(root, ctx) {
             table([t("col.step"), t("progress")], Object.values(s.progress).map((p) => [phaseName(p.step), progressBar(p.done, p.of)]), { class: "grid" })),
           card(t("sup.scores"), scores()),
           actions(),
-          s.sheets ? card(t("sup.spread"), spreadChart(s)) : null),
+          s.sheets ? card(t("sup.spread"), spreadChart(s)) : null,
+          downloadsCard(conn, id, s, { bundle: true })),
         card(t("sup.feed"), logBox, h("ul", { class: "feed", id: "feed" }, s.feed.slice(-40).reverse().map((/** @type {any} */ e) =>
           h("li", { "data-type": e.type }, clock(e.at), h("span", { class: "type", title: e.type }, eventName(e.type)), h("span", null, describe(e))))))),
     );
@@ -271,6 +399,7 @@ export function mount(root, ctx) {
       checkLog("tender");
     }
     foldSession(s, ev, conn.user);
+    checkDrawn();
     render();
   });
   ctx.on("presence", (/** @type {any} */ msg) => { if (msg.stream === stream) { members = msg.members; render(); } });
