@@ -158,6 +158,9 @@ async def grant_in_page(page: Any, user: str, role: str, venue: str = "") -> Non
     await expect(dialog).to_contain_text(user)
     await page.click("#confirm-ok")
     await expect(dialog).to_have_count(0)
+    # Acknowledged: listed among the appointments (the form is cleared for the next one).
+    listed = page.locator(f'#grant-table tr[data-user="{user}"][data-role="{role}"]')
+    await expect(listed).to_have_count(1)
 
 
 async def publish_in_page(page: Any) -> None:

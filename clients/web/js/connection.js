@@ -77,6 +77,8 @@ export class Connection {
     /** @type {Map<string, number>} last seq seen per subscribed stream */
     this.streams = new Map();
     /** @type {Set<string>} */ this.presenceStreams = new Set();
+    /** @type {Map<string, number>} streams not there yet (unknown_stream): retries so far */
+    this.awaited = new Map();
     /** @type {Set<string>} streams whose `sub` the node accepted on this socket */
     this.confirmed = new Set();
     /** @type {Map<string, {msg: Message, resolve: Function, reject: Function}>} */
@@ -249,6 +251,7 @@ export class Connection {
       if (msg.t === "ack") p.resolve(msg);
       else p.reject(new RequestError(msg.code, msg.message, msg.detail, msg.details));
     } else if (msg.t === "subscribed") {
+      this.awaited.delete(msg.stream);
       // Presence is only shown for a stream one follows: ask once the sub is accepted.
       this.confirmed.add(msg.stream);
       if (this.presenceStreams.has(msg.stream)) this.send({ t: "presence", stream: msg.stream });
@@ -256,6 +259,15 @@ export class Connection {
       this.emit("presence", msg);
     } else if (msg.t === "error") {
       if (msg.stream) this.streams.delete(msg.stream); // a refused sub may be retried
+      if (msg.stream && msg.code === "unknown_stream" && !msg.id) {
+        // A stream that does not exist yet (a section's session, created once its opening
+        // record is signed) is asked for again, less and less often: the page follows it
+        // from its first event without a reload. Not an error a person needs to see.
+        const n = this.awaited.get(msg.stream) || 0;
+        this.awaited.set(msg.stream, n + 1);
+        window.setTimeout(() => this.subscribe(msg.stream), Math.min(30_000, 1000 * 2 ** Math.min(n, 5)));
+        return;
+      }
       this.emit("error", msg);
     }
   }

@@ -538,6 +538,7 @@ const TEXT = {
     "handover.bad_number": "“{field}”应为正数。",
     "handover.bad_venue_id": "第 {n} 个场地的“场地代码”只能用小写字母、数字和连字符。",
     "handover.duplicate_venue": "场地代码不能重复。",
+    "handover.committee_size": "“专家抽取”的人数合计应为 5 人以上的单数（现为 {n} 人）：请调整各专业的人数。",
     "handover.exists": "{section}的评标会话已经创建。",
     "sup.opening": "开标监督",
     "sup.opening_wait": "开标尚未开始。",
@@ -674,6 +675,8 @@ const TEXT = {
     "rf.none": "暂无风险提示",
     "rf.waiting": "尚未核查（唱标后自动核查）",
     "rf.checked": "已核查 {n} 次，最近：",
+    "expert.dev_close": "结束偏离复核",
+    "expert.dev_close_hint": "作为评标委员会负责人，在每项偏离都已说明理由后结束偏离复核，进入报告签署。",
 
     // agency set-up form
     "nav.tenderer": "招标人代表",
@@ -1345,6 +1348,7 @@ const TEXT = {
     "handover.bad_number": "“{field}” must be a positive number.",
     "handover.bad_venue_id": "Venue {n}'s “Venue code” may hold only lower-case letters, digits and hyphens.",
     "handover.duplicate_venue": "Venue codes must differ.",
+    "handover.committee_size": "The “Expert draw” must add up to an odd number of 5 or more experts (now {n}): change the counts.",
     "handover.exists": "The evaluation session of {section} exists already.",
     "sup.opening": "Supervising the opening",
     "sup.opening_wait": "The opening has not started.",
@@ -1481,6 +1485,8 @@ const TEXT = {
     "rf.none": "No red flags",
     "rf.waiting": "Not checked yet (checked after the read-out)",
     "rf.checked": "Checked {n} time(s), last at ",
+    "expert.dev_close": "Close the deviation review",
+    "expert.dev_close_hint": "As the committee's chair, close the deviation review once every deviation has its reason; the report's signing follows.",
 
     // agency set-up form
     "nav.tenderer": "Tenderer's representative",

@@ -2,7 +2,7 @@
  * Small DOM helpers: no framework, no build step.
  * @module ui
  */
-import { t } from "./i18n.js";
+import { phaseName, t } from "./i18n.js";
 
 /**
  * Create an element: h("button", {class: "primary", onclick: fn}, "text", child…).
@@ -208,19 +208,23 @@ export async function readPicked(input) {
   return file.text();
 }
 
-/** Short event label for feeds. @param {{type: string, payload: any}} ev */
-export function describe(ev) {
+/**
+ * A short line for the live feed, in words: phases by name, criteria by the method's names.
+ * @param {any} ev @param {(id: string) => string} [criterion] a criterion's name by its id
+ */
+export function describe(ev, criterion = (id) => id) {
   const p = ev.payload || {};
   switch (ev.type) {
     case "bid.status":
       return `${p.number} → ${t("status." + p.status)}${p.reason ? "（" + p.reason + "）" : ""}`;
     case "session.progress":
-      return `${p.step} ${p.done}/${p.of}`;
+      return `${phaseName(p.step)} ${p.done}/${p.of}`;
     case "session.phase":
+      return p.phase ? phaseName(p.phase) : p.text || "";
     case "tender.notice":
-      return p.text || p.phase || "";
+      return p.text || "";
     case "session.score":
-      return `${p.bid} · ${p.criterion} = ${p.score}`;
+      return `${p.bid} · ${criterion(p.criterion)} = ${p.score}`;
     case "opening.objection":
       return p.text;
     default:

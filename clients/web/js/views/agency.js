@@ -11,6 +11,7 @@ import { emptyTender, foldTender } from "../tender.js";
 import { act, beijing, CANCELLED, confirmAction, card, clock, countdown as countdownEl, fill, h, table } from "../ui.js";
 import { allow, envelopeName, facts, roleName, failureBanner, phasePill, picker, readOutTable, remaining, statusTable } from "./common.js";
 import { madeKeys, setupForm, shareDownloads } from "./agency_setup.js";
+import { handoverCard } from "./handover.js";
 
 /** @param {HTMLElement} root @param {import("../app.js").ViewContext} ctx */
 export function mount(root, ctx) {
@@ -34,6 +35,9 @@ export function mount(root, ctx) {
   const stream = `tender:${tender}`;
   const s = emptyTender();
   /** @type {Record<string, string>} */ const answers = {};
+  // The hand-over form, made once the record is complete (kept across renders: it holds input).
+  /** @type {HTMLElement|null} */ let handover = null;
+  let sessionLive = false;
 
   /** @param {string} id @param {string} label @param {string} type @param {any} [cmdBody] @param {boolean} [sign] */
   function button(id, label, type, cmdBody = {}, sign = false, cls = "primary") {
@@ -125,6 +129,7 @@ export function mount(root, ctx) {
       card(t("agency.run"), controls, s.stage ? statusTable(s) : h("p", { class: "hint" }, t("agency.start_hint"))),
       s.readOut ? card(t("bidder.readout"), readOutTable(s)) : null,
       s.objections.length ? card(t("agency.objections"), h("ul", { class: "objections" }, s.objections.map((/** @type {any} */ o) => objectionItem(o)))) : null,
+      mine && s.phase === "opened" && !sessionLive ? (handover ||= handoverCard(ctx, tender, s, () => sessionLive)) : null,
     );
   }
   /** @param {any} o */
@@ -157,7 +162,7 @@ export function mount(root, ctx) {
   }
   ctx.follow(sessionStream, (e) => {
     if (e.type === "session.phase") ev.phase = e.payload.phase;
-    if (e.type === "session.created") ev.phase = "draw";
+    if (e.type === "session.created") { ev.phase = "draw"; sessionLive = true; render(); }
     if (e.type === "session.progress") ev.progress[e.payload.step] = e.payload;
     ev.log.push(e);
     renderProgress();

@@ -117,6 +117,9 @@ export function mount(root, ctx) {
   prelimBtn.onclick = () => act(prelimBtn, savePreliminary, "");
   const closePrelimBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button", id: "close-preliminary" }, t("expert.prelim_close")));
   closePrelimBtn.onclick = () => act(closePrelimBtn, () => conn.command(stream, "session.close_phase", { phase: "preliminary_review" }));
+  // The chair closes the deviation review (偏离复核) once every deviation is explained.
+  const closeDevBtn = /** @type {HTMLButtonElement} */ (h("button", { class: "secondary", type: "button", id: "close-deviation" }, t("expert.dev_close")));
+  closeDevBtn.onclick = () => act(closeDevBtn, () => conn.command(stream, "session.close_phase", { phase: "deviation_check" }));
 
   /** Send (signed) every pass/fail verdict that changed; a fail needs a reason, checked here first. */
   async function savePreliminary() {
@@ -376,6 +379,7 @@ export function mount(root, ctx) {
     allow(saveBtn, s.phase === "detailed_review" && !s.submitted && !paused, t("why.phase"));
     allow(submitBtn, s.phase === "detailed_review" && !s.submitted && !paused, t("why.phase"));
     allow(signBtn, s.phase === "signing" && !!s.digest && !paused, t("why.phase"));
+    allow(closeDevBtn, s.phase === "deviation_check" && !paused, t("why.phase"));
     const member = s.committee.find((/** @type {any} */ m) => m.expert === me);
     if (candidate.options.length !== s.committee.length) {
       fill(candidate, s.committee.map((/** @type {any} */ m) => h("option", { value: m.expert }, m.name || m.expert)));
@@ -399,6 +403,7 @@ export function mount(root, ctx) {
       s.phase === "preliminary_review" ? preliminary() : null,
       ["detailed_review", "deviation_check"].includes(s.phase) ? sheet() : null,
       deviations(),
+      s.phase === "deviation_check" && s.chair === me ? card(t("expert.dev_close"), h("p", { class: "hint" }, t("expert.dev_close_hint")), closeDevBtn) : null,
       clarifications(),
       report(),
       s.report ? downloadsCard(conn, id, s) : null,

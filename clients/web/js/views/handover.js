@@ -62,7 +62,7 @@ export function handoverCard(ctx, tender, s, created) {
     drop.disabled = venues.length === 1;
     drop.onclick = () => { venues.splice(i, 1); if (!venues.some((x) => x.main)) venues[0].main = true; renderVenues(); };
     return h("tr", null,
-      h("td", null, cell("id", t("handover.venue_id"), { pattern: "[a-z0-9-]+" })),
+      h("td", null, cell("id", t("handover.venue_id"), { pattern: "[a-z0-9\\-]+" })),
       h("td", null, cell("name", t("handover.venue_name"))),
       h("td", null, cell("region", t("handover.region"))),
       h("td", null, cell("seats", t("handover.seats"), { type: "number", min: "1", max: "50" })),
@@ -105,6 +105,8 @@ export function handoverCard(ctx, tender, s, created) {
       if (!sl.specialty.trim()) return t("handover.missing", { field: `${t("handover.specialty")} ${i + 1}` });
       if (!(sl.count >= 1)) return t("handover.bad_number", { field: `${t("handover.count")} ${i + 1}` });
     }
+    const size = slots.reduce((n, sl) => n + sl.count, 0);
+    if (size < 5 || size % 2 === 0) return t("handover.committee_size", { n: size });
     if (!tendererName.value.trim()) return t("handover.missing", { field: t("handover.tenderer") });
     if (!tendererRegion.value.trim()) return t("handover.missing", { field: t("handover.tenderer_region") });
     if (!/^\d+(\.\d+)?$/.test(minCredit.value.trim())) return t("handover.bad_number", { field: t("handover.min_credit") });

@@ -17,6 +17,7 @@ import { act, CANCELLED, card, clock, confirmAction, describe, fill, h, table } 
 import { progressBar } from "./agency.js";
 import { awardCard } from "./award.js";
 import { allow, downloadsCard, fewValidBanner, phasePill, picker, standingsCard } from "./common.js";
+import { mountOpeningRecord } from "./opening_record.js";
 import { signalsCard } from "./signals.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -69,13 +70,22 @@ export function spreadChart(s) {
 export function mount(root, ctx) {
   const conn = ctx.conn;
   const id = ctx.params.get("session") || "";
+  const tender = ctx.params.get("tender") || "";
   const main = h("div", { class: "content" });
   fill(root, h("div", { class: "page-head" }, h("h1", null, t("sup.title"))),
-    h("div", { class: "cols" }, h("aside", { class: "side" }, card(t("field.session"), picker("supervisor", "session", t("field.session"), id))), main));
-  // red flags: live signals of a tender, alone when no session is picked (the opening).
-  const tenderParam = ctx.params.get("tender") || "";
-  if (!id && tenderParam) fill(main, signalsCard(ctx, tenderParam));
-  if (!id) return;
+    h("div", { class: "cols" }, h("aside", { class: "side" },
+      card(t("field.session"), picker("supervisor", "session", t("field.session"), id)),
+      card(t("sup.pick_tender"), picker("supervisor", "tender", t("field.tender"), tender))), main));
+  if (!id) {
+    // A tender without a session picked: the opening with the record's signature, and the
+    // tender's live red flags (signals).
+    if (tender) {
+      const opening = h("div", { id: "opening-box" });
+      fill(main, opening, signalsCard(ctx, tender));
+      mountOpeningRecord(opening, ctx, tender);
+    }
+    return;
+  }
   const stream = `session:${id}`;
   /** @type {HTMLElement|null} */ let flags = null;
   const s = emptySession();
@@ -399,7 +409,7 @@ export function mount(root, ctx) {
           s.sheets ? card(t("sup.spread"), spreadChart(s)) : null,
           downloadsCard(conn, id, s, { bundle: true })),
         card(t("sup.feed"), logBox, h("ul", { class: "feed", id: "feed" }, s.feed.slice(-40).reverse().map((/** @type {any} */ e) =>
-          h("li", { "data-type": e.type }, clock(e.at), h("span", { class: "type", title: e.type }, eventName(e.type)), h("span", null, describe(e))))))),
+          h("li", { "data-type": e.type }, clock(e.at), h("span", { class: "type", title: e.type }, eventName(e.type)), h("span", null, describe(e, (c) => s.method?.criteria?.find((/** @type {any} */ x) => x.id === c)?.name || c))))))),
     );
   }
   ctx.follow(stream, (ev) => {
