@@ -92,7 +92,9 @@ def _pdf(paragraphs: list[str], pages: int, author: str, cjk: bool, minute: int)
     c.setAuthor(author)
     c.setCreator("Microsoft Word 2016")
     # Each bid's own creation time: generated here within a second, they would all share one.
-    c.setDateFormatter(lambda *_: f"D:2026110{1 + minute // 600}{minute // 60 % 10:02d}{minute % 60:02d}00+08'00'")
+    c.setDateFormatter(
+        lambda *_: f"D:2026110{1 + minute // 600}{minute // 60 % 10:02d}{minute % 60:02d}00+08'00'"
+    )
     width = CHARS_PER_LINE if cjk else 90
     lines = [p[i : i + width] for p in paragraphs for i in range(0, len(p), width)]
     for page in range(pages):
@@ -115,7 +117,9 @@ def _docx(paragraphs: list[str], author: str) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("docProps/core.xml", core)
-        z.writestr("word/document.xml", f'<w:document xmlns:w="{w}"><w:body>{body}</w:body></w:document>')
+        z.writestr(
+            "word/document.xml", f'<w:document xmlns:w="{w}"><w:body>{body}</w:body></w:document>'
+        )
     return out.getvalue()
 
 
@@ -249,11 +253,15 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         paths = make_packages(Path(tmp), args.bids, args.mib, args.pages, args.cjk)
         total = sum(p.stat().st_size for p in paths)
-        print(f"  made {total / (1 << 20):,.0f} MiB of packages in {time.perf_counter() - started:.1f} s")
+        print(
+            f"  made {total / (1 << 20):,.0f} MiB of packages in {time.perf_counter() - started:.1f} s"
+        )
         floor, floor_cpu, _ = _timed(lambda: hash_floor(paths), args.rounds)
         spent, spent_cpu, signals = _timed(lambda: all_signals(paths), args.rounds)
         print(f"  {'':44} {'wall':>8} {'CPU':>8}")
-        print(f"  {'floor: SHA-256 of the same bytes (hashlib)':44} {floor:7.2f}s {floor_cpu:7.2f}s")
+        print(
+            f"  {'floor: SHA-256 of the same bytes (hashlib)':44} {floor:7.2f}s {floor_cpu:7.2f}s"
+        )
         print(
             f"  {'all evidence signals (read + compute)':44} {spent:7.2f}s {spent_cpu:7.2f}s"
             f"  (x{spent_cpu / floor_cpu:.1f} the floor's CPU)"

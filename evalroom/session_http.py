@@ -194,6 +194,8 @@ async def checkin_qr(request: Request) -> Response:
     out = io.BytesIO()
     segno.make(body.code, error="m").save(out, kind="svg", scale=4, border=4, xmldecl=False)
     return Response(out.getvalue(), media_type="image/svg+xml")
+
+
 # --- award (定标) jobs: the report of a session closed under 否决所有投标, and the 定标报告 ---
 
 

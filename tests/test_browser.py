@@ -685,9 +685,9 @@ def watch_console(page: Any) -> list[str]:
     errors: list[str] = []
     page.on(
         "console",
-        lambda m: errors.append(f"{m.text} @ {m.location.get('url', '')}")
-        if m.type == "error"
-        else None,
+        lambda m: (
+            errors.append(f"{m.text} @ {m.location.get('url', '')}") if m.type == "error" else None
+        ),
     )
     page.on("pageerror", lambda e: errors.append(str(e)))
     return errors

@@ -61,7 +61,9 @@ def _machine(**values: str) -> dict[str, frozenset[str]]:
 
 
 def test_keyed_hashes_match_across_spellings_of_one_identifier_and_differ_by_kind() -> None:
-    assert keyed_hash(KEY, "mac", "A4-5E-60-D1-22-33") == keyed_hash(KEY, "mac", "a4:5e:60:d1:22:33")
+    assert keyed_hash(KEY, "mac", "A4-5E-60-D1-22-33") == keyed_hash(
+        KEY, "mac", "a4:5e:60:d1:22:33"
+    )
     assert keyed_hash(KEY, "hostname", "abc") != keyed_hash(KEY, "disk_serial", "abc")
     assert keyed_hash(KEY, "mac", "00:00:00:00:00:00") is None
     assert keyed_hash(origin_key("T2", "age1example"), "hostname", "pc") != keyed_hash(
@@ -150,7 +152,10 @@ def test_one_bidders_own_bids_sharing_a_machine_raise_nothing() -> None:
 
 
 def test_a_kind_left_out_of_machine_kinds_does_not_flag() -> None:
-    bids = [BidOrigin("B1", "a", _machine(hostname="pc")), BidOrigin("B2", "b", _machine(hostname="pc"))]
+    bids = [
+        BidOrigin("B1", "a", _machine(hostname="pc")),
+        BidOrigin("B2", "b", _machine(hostname="pc")),
+    ]
     assert _codes(identity_signals(bids)) == ["identity.same_machine"]
     t = Thresholds.from_dict({"machine_kinds": ["machine_id", "mac"]})
     assert identity_signals(bids, t) == []
@@ -158,9 +163,15 @@ def test_a_kind_left_out_of_machine_kinds_does_not_flag() -> None:
 
 def test_the_same_upload_ip_or_login_key_behind_two_bidders_is_flagged() -> None:
     bids = [
-        BidOrigin("B1", "a", upload_ips=frozenset({"203.0.113.5"}), login_keys=frozenset({"sha256:k1"})),
-        BidOrigin("B2", "b", upload_ips=frozenset({"203.0.113.5"}), login_keys=frozenset({"sha256:k1"})),
-        BidOrigin("B3", "c", upload_ips=frozenset({"203.0.113.6"}), login_keys=frozenset({"sha256:k3"})),
+        BidOrigin(
+            "B1", "a", upload_ips=frozenset({"203.0.113.5"}), login_keys=frozenset({"sha256:k1"})
+        ),
+        BidOrigin(
+            "B2", "b", upload_ips=frozenset({"203.0.113.5"}), login_keys=frozenset({"sha256:k1"})
+        ),
+        BidOrigin(
+            "B3", "c", upload_ips=frozenset({"203.0.113.6"}), login_keys=frozenset({"sha256:k3"})
+        ),
     ]
     signals = identity_signals(bids)
     assert _codes(signals) == ["identity.same_ip", "identity.same_login_key"]
@@ -261,7 +272,9 @@ def _docx(creator: str, company: str, paragraphs: list[str], created: str) -> by
         z.writestr("[Content_Types].xml", "<Types/>")
         z.writestr("docProps/core.xml", core)
         z.writestr("docProps/app.xml", app)
-        z.writestr("word/document.xml", f'<w:document xmlns:w="{w}"><w:body>{body}</w:body></w:document>')
+        z.writestr(
+            "word/document.xml", f'<w:document xmlns:w="{w}"><w:body>{body}</w:body></w:document>'
+        )
     return out.getvalue()
 
 
@@ -324,7 +337,10 @@ def test_docx_with_the_same_creator_company_and_creation_time_are_flagged() -> N
         _facts("B2", "b", "技术标.docx", _docx("王五", "某咨询公司", ["乙"], at)),
         _facts("B3", "c", "技术标.docx", _docx("赵六", "丙公司", ["丙"], "2026-11-04T10:00:00Z")),
     ]
-    assert docs[0].metadata["company"] == "某咨询公司" and docs[0].metadata["template"] == "Normal.dotm"
+    assert (
+        docs[0].metadata["company"] == "某咨询公司"
+        and docs[0].metadata["template"] == "Normal.dotm"
+    )
     [signal] = [s for s in document_signals(docs) if s.code == "documents.same_metadata"]
     assert signal.evidence.bids == ("B1", "B2")
     assert signal.evidence.fields == (
@@ -362,7 +378,11 @@ def test_a_proposal_copied_with_one_paragraph_changed_is_flagged_with_shared_pas
     copied = list(original)
     copied[7] = _proposal(99, 1)[0]  # one paragraph rewritten
     unrelated = _proposal(2, paragraphs)
-    docs = [_text_doc("B1", "a", original), _text_doc("B2", "b", copied), _text_doc("B3", "c", unrelated)]
+    docs = [
+        _text_doc("B1", "a", original),
+        _text_doc("B2", "b", copied),
+        _text_doc("B3", "c", unrelated),
+    ]
     [signal] = [s for s in document_signals(docs) if s.code == "documents.near_duplicate_text"]
     assert signal.evidence.bids == ("B1", "B2")
     figures = signal.evidence.figures
@@ -427,10 +447,17 @@ def test_text_that_is_not_an_amount_in_words_does_not_parse() -> None:
 
 
 def test_the_same_wrong_amount_in_words_in_two_bids_is_flagged_and_a_right_one_is_not() -> None:
-    wrong = {"price": "1234500.00", "price_words": "壹佰贰拾叁万肆仟伍佰元整"}  # 1,234,500 ≠ 1,234,500? no
+    wrong = {
+        "price": "1234500.00",
+        "price_words": "壹佰贰拾叁万肆仟伍佰元整",
+    }  # 1,234,500 ≠ 1,234,500? no
     wrong["price_words"] = "壹佰贰拾叁万伍仟肆佰元整"  # 1,235,400 for 1,234,500
     right = {"price": "1234500.00", "price_words": "壹佰贰拾叁万肆仟伍佰元整"}
-    forms = [FormFacts("B1", "a", wrong), FormFacts("B2", "b", dict(wrong)), FormFacts("B3", "c", right)]
+    forms = [
+        FormFacts("B1", "a", wrong),
+        FormFacts("B2", "b", dict(wrong)),
+        FormFacts("B3", "c", right),
+    ]
     [signal] = document_signals([], forms)
     assert signal.code == "documents.same_form_error"
     assert signal.evidence.bids == ("B1", "B2")
@@ -456,7 +483,11 @@ def test_the_same_arithmetic_error_in_two_bids_is_flagged_and_a_right_sum_is_not
 
 
 def test_form_sums_that_are_not_a_mapping_of_fields_are_refused() -> None:
-    for raw in ({"form_sums": ["price"]}, {"form_sums": {"price": []}}, {"form_sums": {"price": ["price"]}}):
+    for raw in (
+        {"form_sums": ["price"]},
+        {"form_sums": {"price": []}},
+        {"form_sums": {"price": ["price"]}},
+    ):
         with pytest.raises(RuleError):
             Thresholds.from_dict(raw)
     t = Thresholds.from_dict({"form_sums": {"price": ["labour", "material"]}})
@@ -490,7 +521,9 @@ async def test_evidence_signals_after_an_opening_flag_the_shared_machine_and_cop
     for name in texts:
         await o.bidder(name)
         package, sealed = tmp_path / f"{name}.zip", tmp_path / f"{name}.age"
-        doc = _docx(f"author-{name}", f"company-{name}", texts[name], f"2026-11-0{ord(name) - 96}T09:00:00Z")
+        doc = _docx(
+            f"author-{name}", f"company-{name}", texts[name], f"2026-11-0{ord(name) - 96}T09:00:00Z"
+        )
         pack_bid(
             package,
             {"price": prices[name], "duration_days": 180},
