@@ -43,6 +43,7 @@ from tests.webflows_session import (
     give_deviation_reason,
     open_session_page,
     run_draw,
+    save_scores,
     score,
     sign_report,
     submit_scores,
@@ -305,6 +306,7 @@ async def test_a_whole_procedure_runs_in_browser_pages_only(
         for bid in number.values():
             await page.select_option(f"#pf-{bid}-qualification", "pass")
         await page.click("#save-preliminary")
+        await confirm(page, "资格评审")  # each verdict is shown before it is signed
         await expect(page.locator("#prelim-done")).to_have_text("已判定 3/3 项")
     await ex[chair].click("#close-preliminary")
 
@@ -333,6 +335,7 @@ async def test_a_whole_procedure_runs_in_browser_pages_only(
     for marks, eid in zip(TECH, committee, strict=True):
         for bidder, figure in marks.items():
             await score(ex[eid], number[bidder], "tech", figure)
+        await save_scores(ex[eid], "施工组织设计")
         await submit_scores(ex[eid])
     await shot(sp, "procedure-supervisor-live")
     deviant = ex[committee[4]]
@@ -359,6 +362,11 @@ async def test_a_whole_procedure_runs_in_browser_pages_only(
     result = verify_bundle(bundle)
     assert result.ok, [str(p) for p in result.problems]
     await shot(sp, "procedure-supervisor-downloads")
+    # The agency, once the evaluation is closed, downloads the report from its own page.
+    await ag.goto(ag.url.split("#")[0] + f"#/agency?tender={TENDER}&session={SESSION}")
+    agency_pdf = await download(ag, "dl-report_pdf", tmp_path / "agency-report.pdf")
+    assert agency_pdf.startswith(b"%PDF")
+    await shot(ag, "procedure-agency-closed")
 
     # No page logged an error.
     logged = {name: errors for name, _ctx, errors in pages if errors}

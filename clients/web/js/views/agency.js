@@ -9,7 +9,7 @@
 import { eventName, phaseName, t } from "../i18n.js";
 import { emptyTender, foldTender } from "../tender.js";
 import { act, beijing, CANCELLED, confirmAction, card, clock, countdown as countdownEl, fill, h, table } from "../ui.js";
-import { allow, envelopeName, facts, roleName, failureBanner, phasePill, picker, readOutTable, remaining, statusTable } from "./common.js";
+import { allow, downloadsCard, envelopeName, facts, roleName, failureBanner, phasePill, picker, readOutTable, remaining, statusTable } from "./common.js";
 import { madeKeys, setupForm, shareDownloads } from "./agency_setup.js";
 import { handoverCard } from "./handover.js";
 
@@ -158,7 +158,9 @@ export function mount(root, ctx) {
     fill(progress, card(t("agency.progress"),
       h("div", { class: "title-row" }, h("span", null, t("field.session"), " ", session), phasePill(ev.phase)),
       table([t("col.step"), t("progress")], Object.values(ev.progress).map((p) => [phaseName(p.step), progressBar(p.done, p.of)]), { class: "grid" }),
-      h("ul", { class: "feed compact" }, ev.log.slice(-8).reverse().map((e) => h("li", { "data-type": e.type }, clock(e.at), " ", eventName(e.type) || phaseName(e.payload?.phase || ""))))));
+      h("ul", { class: "feed compact" }, ev.log.slice(-8).reverse().map((e) => h("li", { "data-type": e.type }, clock(e.at), " ", eventName(e.type) || phaseName(e.payload?.phase || ""))))),
+      // Once the evaluation is closed the agency may have the report (HTML, PDF); never the scores before.
+      ev.phase === "closed" ? downloadsCard(conn, session, { report: true }) : null);
   }
   ctx.follow(sessionStream, (e) => {
     if (e.type === "session.phase") ev.phase = e.payload.phase;
