@@ -47,7 +47,7 @@ from typing import Any, TypeVar
 
 from evalroom.domain.bidform import FormField, parse_fields
 from evalroom.domain.method_rules import ControlPrice, FloatingPointSet
-from evalroom.domain.redflags import Thresholds
+from evalroom.domain.redflags.families import read_settings
 from evalroom.domain.rules import RuleError, field_at, read_decimal
 from evalroom.domain.scoring import ScoringMethod
 
@@ -272,7 +272,7 @@ def _red_flags(raw: Any) -> None:
     if raw is None:
         return
     try:
-        Thresholds.from_dict(raw)
+        read_settings(raw)
     except RuleError as exc:
         raise RuleError("invalid_config", exc.message) from None
 

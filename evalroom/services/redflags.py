@@ -53,6 +53,7 @@ from evalroom.domain import redflag_record
 from evalroom.domain.opening import config_of
 from evalroom.domain.redflag_record import control_of, read_out_bids, session_bids
 from evalroom.domain.redflags import Signal, Thresholds, price_signals
+from evalroom.domain.redflags.families import merge_settings, read_settings
 from evalroom.domain.rules import RuleError
 from evalroom.errors import Refusal
 from evalroom.services.redflag_evidence import evidence_signals
@@ -127,11 +128,11 @@ async def evidence_source(ctx: SignalContext) -> list[Signal]:
 async def history_source(ctx: SignalContext) -> list[Signal]:
     """Across tenders (``services.redflag_history``): at the opening, the flags over the
     platform's history that involve this stage's bidders (co-bidding, rotation, never
-    winning), at the fences' defaults."""
+    winning), with the ``history`` settings of ``red_flags``."""
     companies = sorted({c for c in ctx.bidders.values() if c})
     if ctx.phase != "opening" or not companies:
         return []
-    return await history_signals(ctx.db, None, companies)
+    return await history_signals(ctx.db, read_settings(ctx.red_flags).history, companies)
 
 
 async def expert_source(ctx: SignalContext) -> list[Signal]:
@@ -140,7 +141,9 @@ async def expert_source(ctx: SignalContext) -> list[Signal]:
     if ctx.phase != "evaluation" or ctx.stage != "scores":
         return []
     committee = sorted((ctx.session_state or {}).get("committee") or {})
-    return await expert_signals(ctx.db, None, committee) if committee else []
+    if not committee:
+        return []
+    return await expert_signals(ctx.db, read_settings(ctx.red_flags).experts, committee)
 
 
 # The signal sources, run in this order; a failing one is named on the run, never blocking.
@@ -152,13 +155,11 @@ def thresholds_for(
 ) -> tuple[Thresholds, dict[str, Any]]:
     """The thresholds of a tender: its config's ``red_flags`` over the platform's over the
     defaults; with the merged raw object. ``invalid_config`` names the field at fault."""
-    merged = {**(platform or {})}
     tender = (config or {}).get("red_flags")
-    if tender is not None:
-        if not isinstance(tender, Mapping):
-            raise RuleError("invalid_config", "red_flags must be a JSON object")
-        merged.update(tender)
-    return Thresholds.from_dict(merged), merged
+    if tender is not None and not isinstance(tender, Mapping):
+        raise RuleError("invalid_config", "red_flags must be a JSON object")
+    merged = merge_settings(platform, tender)
+    return read_settings(merged).tender, merged
 
 
 def _platform_red_flags(ctx: ServiceContext) -> Mapping[str, Any]:
