@@ -11,7 +11,7 @@ import { t } from "../i18n.js";
 import { b64u, signJson } from "../keys.js";
 import { admits, allowedText, listedValues } from "../scale.js";
 import { emptySession, foldSession, passFailCriteria, scoredBids, scoredCriteria } from "../session.js";
-import { act, CANCELLED, card, clock, confirmAction, fill, h, table, toast } from "../ui.js";
+import { act, beijing, CANCELLED, card, confirmAction, countdown, fill, h, table, toast } from "../ui.js";
 import { allow, downloadsCard, facts, fewValidBanner, phasePill, picker, standingsCard } from "./common.js";
 
 const REVIEW = ["preliminary_review", "detailed_review", "deviation_check"];
@@ -329,7 +329,8 @@ export function mount(root, ctx) {
       list.length ? h("ul", { class: "clar-list", id: "expert-clarifications" }, list.map((/** @type {any} */ c) =>
         h("li", { "data-id": c.id, "data-status": c.status },
           h("div", { class: "clar-q" }, h("strong", null, c.company, t("colon")), c.question, " ", h("span", { class: `badge clar-${c.status}` }, t(`eclar.status_${c.status}`))),
-          c.deadline ? h("div", { class: "hint" }, t("eclar.deadline"), " ", clock(c.deadline)) : null,
+          c.deadline ? h("div", { class: "hint" }, t("eclar.deadline"), " ", beijing(c.deadline),
+            c.status === "approved" ? [" · ", t("clar.left"), " ", countdown(c.deadline, "clar.expired", { class: "countdown mono" })] : null) : null,
           c.answer ? h("div", { class: "clar-a" }, h("strong", null, t("eclar.answer"), t("colon")), c.answer) : null,
           c.rejection || c.reason ? h("div", { class: "hint" }, t("eclar.rejected_because"), " ", c.rejection || c.reason) : null))) : null);
   }
