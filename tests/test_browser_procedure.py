@@ -123,16 +123,16 @@ async def test_a_whole_procedure_runs_in_browser_pages_only(
 
     # The agency: the set-up form, the opening key made in the page, the shares downloaded.
     ag = await _page(browser, node, tmp_path, agency, "#/agency", pages, "agency")
-    # The form takes whole minutes: the next minute at least 75 s away (sealing three small
-    # bids in pages takes seconds; the wait is the clock's, not the machine's).
-    opening_at = (datetime.now(UTC) + timedelta(seconds=135)).replace(second=0, microsecond=0)
+    # Sealing three small bids in pages takes seconds; the opening a minute from now, to the
+    # second, and a half-minute decryption window keep the clock's waits short.
+    opening_at = (datetime.now(UTC) + timedelta(seconds=60)).replace(microsecond=0)
     sent, shares = await set_up_tender(
         ag,
         tmp_path,
         tender=TENDER,
         keyholders=[k.user_id for k in kh],
         opening_at=opening_at,
-        window_minutes=1,
+        window_minutes=0.5,
         control_price={"limit": "1100000"},
         criteria=[
             {"id": "qualification", "name": "资格评审", "kind": "pass_fail"},
@@ -195,7 +195,7 @@ async def test_a_whole_procedure_runs_in_browser_pages_only(
     await shot(bid_pages["a"], "procedure-bidder-opening")
     # The window passes: two keyholders hand in their shares from their pages.
     await expect(ag.locator("#close-btn")).to_be_enabled()
-    await asyncio.sleep(62)
+    await asyncio.sleep(32)
     await ag.click("#close-btn")
     for i in (0, 1):
         page = await _page(

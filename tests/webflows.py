@@ -38,8 +38,10 @@ BEIJING = timedelta(hours=8)
 
 
 def beijing_local(at: datetime) -> str:
-    """``at`` as a datetime-local input holds it in Beijing time: ``2026-12-15T09:30``."""
-    return (at.astimezone(UTC) + BEIJING).strftime("%Y-%m-%dT%H:%M")
+    """``at`` as a datetime-local input holds it in Beijing time: ``2026-12-15T09:30``, with
+    ``:SS`` when ``at`` is not on a whole minute (the input then takes seconds too)."""
+    fmt = "%Y-%m-%dT%H:%M" if at.second == 0 else "%Y-%m-%dT%H:%M:%S"
+    return (at.astimezone(UTC) + BEIJING).strftime(fmt)
 
 
 async def fill_tender_form(
@@ -51,7 +53,7 @@ async def fill_tender_form(
     title: str = "公路养护工程",
     k: int = 2,
     envelopes: str = "single",
-    window_minutes: int | None = None,
+    window_minutes: float | None = None,
     min_bids: int | None = None,
     few_valid: str | None = None,
     failure_rule: str | None = None,
@@ -60,7 +62,7 @@ async def fill_tender_form(
 ) -> None:
     """Fill the set-up form; what is not given keeps the form's default.
 
-    ``opening_at`` is rounded down to the minute (the input's precision). ``control_price``:
+    ``opening_at`` is entered to the second (on a whole minute as HH:MM). ``control_price``:
     ``{"limit": …, "floor": …}`` or ``{"limit": …, "floor_ratio": …}``. ``criteria``, when
     given, replace the defaults, each ``{"id", "name", "kind", "max", "scale", "low", "high",
     "step", "values"}`` (kind ``pass_fail`` | ``expert`` | ``price``; scale ``none`` |

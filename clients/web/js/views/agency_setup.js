@@ -34,9 +34,9 @@ export const madeKeys = new Map();
 
 /** A Beijing wall-clock time ("2026-12-15T09:30", as a datetime-local input holds it) as UTC ISO. @param {string} local */
 export function beijingToUtc(local) {
-  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})$/.exec(local);
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(local);
   if (!m) return "";
-  const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]) - BJ_OFFSET;
+  const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0)) - BJ_OFFSET;
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "+00:00");
 }
 
@@ -404,7 +404,7 @@ export function setupForm(ctx, onCreated) {
           field("setup-section-id", t("setup.section_id"), text("sectionId")),
           field("setup-section-name", t("setup.section_name"), text("sectionName"))),
         h("div", { class: "row" },
-          field("setup-opening-at", t("setup.opening_at"), text("openingAt", "datetime-local"), t("setup.opening_hint")),
+          field("setup-opening-at", t("setup.opening_at"), text("openingAt", "datetime-local", { step: 1 }), t("setup.opening_hint")),
           h("div", { class: "field" }, h("span", { class: "field-name" }, t("setup.deadline")),
             h("output", { id: "setup-deadline", for: "setup-opening-at" }, beijing(beijingToUtc(m.openingAt))),
             h("small", { class: "hint" }, t("setup.deadline_hint"))),
