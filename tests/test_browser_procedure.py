@@ -17,7 +17,6 @@ folder unless set) and no page logs a console error.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +30,7 @@ from crypto.keys import SigningKey
 from tests.support import InProcessNode, Participant, add_participant
 from tests.test_browser import browser, shot, watch_console  # noqa: F401  (the fixture)
 from tests.test_browser_bidder import _seal_in_page
+from tests.test_opening import _wait_until
 from tests.webflows import grant_in_page, publish_in_page, set_up_tender
 from tests.webflows_session import (
     approve_clarification,
@@ -181,8 +181,7 @@ async def test_a_whole_procedure_runs_in_browser_pages_only(
     await shot(bid_pages["a"], "procedure-bidder-sealed")
 
     # The opening: a and b release their keys from their pages; c does not.
-    wait = (opening_at - datetime.now(UTC)).total_seconds()
-    await asyncio.sleep(max(0.0, wait) + 1)
+    await _wait_until(opening_at)  # a clock rule: the opening time itself
     await expect(ag.locator("#start-btn")).to_be_enabled()
     await ag.click("#start-btn")
     for name in ("a", "b"):
@@ -195,7 +194,11 @@ async def test_a_whole_procedure_runs_in_browser_pages_only(
     await shot(bid_pages["a"], "procedure-bidder-opening")
     # The window passes: two keyholders hand in their shares from their pages.
     await expect(ag.locator("#close-btn")).to_be_enabled()
-    await asyncio.sleep(32)
+    ends = await pool.fetchval(
+        "SELECT state->'opening'->'single'->>'window_ends' FROM streams WHERE name = $1",
+        f"tender:{TENDER}",
+    )
+    await _wait_until(datetime.fromisoformat(ends))  # a clock rule: the window's own end
     await ag.click("#close-btn")
     for i in (0, 1):
         page = await _page(

@@ -36,7 +36,6 @@ the platform's (``EVALROOM_RED_FLAGS``, JSON), over the defaults of
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -56,6 +55,7 @@ from evalroom.domain.redflags import Signal, Thresholds, price_signals
 from evalroom.domain.redflags.families import merge_settings, read_settings
 from evalroom.domain.rules import RuleError
 from evalroom.errors import Refusal
+from evalroom.services.periodic import Periodic
 from evalroom.services.redflag_evidence import evidence_signals
 from evalroom.services.redflag_history import expert_signals, history_signals
 from evalroom.services.spec import Body, CommandSpec, ServiceContext, specs_from
@@ -261,33 +261,15 @@ SPECS: list[CommandSpec] = specs_from(
 SYSTEM = User("system", "平台", None, "")
 
 
-class RedFlagWatch:
+class RedFlagWatch(Periodic):
     """Each tick: the read-out stages and the sessions whose signals are due, computed as
     ``signals.compute`` commands of the system actor (client ids derived from the run)."""
+
+    name = "redflag_watch"
 
     def __init__(self, pipeline: Any, interval: float) -> None:
         self.pipeline = pipeline
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="redflag-watch")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.tick()
-            except Exception as exc:  # the store down, a bug: next tick; never a result
-                log.warning("redflag_watch_failed", error=repr(exc))
 
     async def tick(self) -> None:
         pool = self.pipeline.pool

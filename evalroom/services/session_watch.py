@@ -15,7 +15,6 @@ no-ops. The rules themselves (2 h before start, 4 h during evaluation) are in th
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import time
@@ -31,7 +30,8 @@ from evalroom.db.identity import User
 from evalroom.domain import award
 from evalroom.domain.session import next_deadline
 from evalroom.errors import Refusal
-from evalroom.services.pipeline import STORE_DOWN, SYSTEM_USER, CommandPipeline
+from evalroom.services.periodic import Periodic
+from evalroom.services.pipeline import SYSTEM_USER, CommandPipeline
 
 log = structlog.get_logger(__name__)
 
@@ -39,7 +39,9 @@ SYSTEM = User(SYSTEM_USER, "平台", None, "")
 RUNNING = ("closed", "sealed", "rescheduled")
 
 
-class SessionWatch:
+class SessionWatch(Periodic):
+    name = "session_watch"
+
     def __init__(
         self,
         pipeline: CommandPipeline,
@@ -60,33 +62,11 @@ class SessionWatch:
         self.grace = grace
         self._absent_since: dict[tuple[str, str], float] = {}
         self.seen: dict[str, set[str]] = {}  # session -> venues seen with an operator present
-        self._task: asyncio.Task[None] | None = None
 
     def operator_present(self, stream: str, venues: frozenset[str]) -> None:
         """A site operator subscribed to ``stream`` on this node: its venues are connected
         now, whether or not a tick sees them before the operator leaves again."""
         self.seen.setdefault(stream, set()).update(venues)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="session-watch")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.tick()
-            except STORE_DOWN:
-                continue
-            except Exception as exc:
-                log.warning("session_watch_failed", error=str(exc))
 
     async def tick(self) -> None:
         now = datetime.now(UTC)
